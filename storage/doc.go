@@ -1,0 +1,32 @@
+// Package storage owns what every stored record shares: the tenant (org)
+// identifier that scopes every record and every query, the sentinel errors
+// every store contract uses, and the two contracts every other package builds
+// on — orgs and the append-only audit log.
+//
+// Orgs and the audit log live here rather than in auth because every other
+// record references an org, and every change anywhere is recorded in the
+// audit log in the same transaction as the change itself. Package-specific
+// contracts (users, policies, devices …) are declared by the package that
+// consumes them; the backends in storage/memory, storage/sqlite and
+// storage/postgres implement all of them, and storage/storagetest is the one
+// conformance suite they all pass.
+//
+// # Tenancy
+//
+// Every record carries an [OrgID] and every store method takes one. A method
+// given org A never reads or writes a record of org B: a record of another
+// org is reported as [ErrNotFound], exactly as if it did not exist, so that a
+// caller cannot learn that it exists.
+//
+// # Audit in the same transaction
+//
+// Mutating store methods take the [AuditEntry] that records the change and
+// commit both together or neither. Entries are never updated or deleted;
+// there is no method that could.
+//
+// # Times
+//
+// Stores keep times in UTC with microsecond precision (what PostgreSQL
+// keeps); [Normalize] applies the same rounding so that every backend
+// returns exactly what the others do.
+package storage

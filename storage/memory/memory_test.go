@@ -1,0 +1,16 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/openomm/omm/storage/memory"
+	"github.com/openomm/omm/storage/storagetest"
+)
+
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, func(*testing.T) storagetest.Store { return memory.New() })
+}
+
+func BenchmarkStore(b *testing.B) {
+	storagetest.Benchmark(b, func(*testing.B) storagetest.Store { return memory.New() })
+}

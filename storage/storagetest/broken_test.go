@@ -1,0 +1,170 @@
+package storagetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/memory"
+)
+
+// The suite is only worth something if it fails for a backend that breaks a
+// contract. Each broken backend below breaks one rule; the suite must catch
+// every one of them.
+
+// leakyAudit lists every org's entries, ignoring tenancy.
+type leakyAudit struct{ *memory.Store }
+
+func (s leakyAudit) ListAudit(ctx context.Context, org storage.OrgID, q storage.AuditQuery) (storage.AuditPage, error) {
+	orgs, _ := s.ListOrgs(ctx)
+	var page storage.AuditPage
+	for _, o := range orgs {
+		p, err := s.Store.ListAudit(ctx, o.ID, q)
+		if err != nil {
+			return p, err
+		}
+		page.Entries = append(page.Entries, p.Entries...)
+	}
+	slices.SortFunc(page.Entries, func(a, b storage.AuditEntry) int { return int(a.ID - b.ID) })
+	return page, nil
+}
+
+// auditFirst appends the audit entry before attempting the change, outside
+// any transaction, so a rejected change still leaves an entry.
+type auditFirst struct{ *memory.Store }
+
+func (s auditFirst) CreateOrg(ctx context.Context, o storage.Org, e storage.AuditEntry) (storage.Org, error) {
+	s.AppendAudit(ctx, e) //nolint:errcheck // the breakage under test
+	return s.Store.CreateOrg(ctx, o, e)
+}
+
+// lostUpdate ignores the version: the last writer wins.
+type lostUpdate struct{ *memory.Store }
+
+func (s lostUpdate) UpdateOrg(ctx context.Context, o storage.Org, e storage.AuditEntry) (storage.Org, error) {
+	if stored, err := s.Org(ctx, o.ID); err == nil {
+		o.Version = stored.Version
+	}
+	return s.Store.UpdateOrg(ctx, o, e)
+}
+
+// lossyDetails drops audit details on the way out.
+type lossyDetails struct{ *memory.Store }
+
+func (s lossyDetails) ListAudit(ctx context.Context, org storage.OrgID, q storage.AuditQuery) (storage.AuditPage, error) {
+	p, err := s.Store.ListAudit(ctx, org, q)
+	for i := range p.Entries {
+		p.Entries[i].Details = map[string]string{}
+	}
+	return p, err
+}
+
+// offByOnePaging returns one entry fewer than a full page yet claims more.
+type offByOnePaging struct{ *memory.Store }
+
+func (s offByOnePaging) ListAudit(ctx context.Context, org storage.OrgID, q storage.AuditQuery) (storage.AuditPage, error) {
+	p, err := s.Store.ListAudit(ctx, org, q)
+	if p.Next != 0 && len(p.Entries) > 1 {
+		p.Entries = p.Entries[:len(p.Entries)-1]
+	}
+	return p, err
+}
+
+// rawTimes keeps times as given instead of normalizing them.
+type rawTimes struct{ *memory.Store }
+
+func (s rawTimes) CreateOrg(ctx context.Context, o storage.Org, e storage.AuditEntry) (storage.Org, error) {
+	got, err := s.Store.CreateOrg(ctx, o, e)
+	got.Created = e.Time
+	return got, err
+}
+
+// lenientNames accepts any org name by rewriting invalid ones.
+type lenientNames struct{ *memory.Store }
+
+func (s lenientNames) CreateOrg(ctx context.Context, o storage.Org, e storage.AuditEntry) (storage.Org, error) {
+	if storage.ValidateOrgName(o.Name) != nil {
+		o.Name = fmt.Sprintf("fixed%d", len(o.Name))
+	}
+	return s.Store.CreateOrg(ctx, o, e)
+}
+
+func TestSuiteCatchesBrokenBackends(t *testing.T) {
+	broken := map[string]func() Store{
+		"leaky audit":        func() Store { return leakyAudit{memory.New()} },
+		"audit before check": func() Store { return auditFirst{memory.New()} },
+		"lost update":        func() Store { return lostUpdate{memory.New()} },
+		"lossy details":      func() Store { return lossyDetails{memory.New()} },
+		"off-by-one paging":  func() Store { return offByOnePaging{memory.New()} },
+		"raw times":          func() Store { return rawTimes{memory.New()} },
+		"lenient names":      func() Store { return lenientNames{memory.New()} },
+	}
+	for name, newStore := range broken {
+		t.Run(name, func(t *testing.T) {
+			failed := runRecorded(t, newStore)
+			if len(failed) == 0 {
+				t.Fatalf("the conformance suite passed a backend with %s", name)
+			}
+			t.Logf("caught by %v", failed)
+		})
+	}
+}
+
+func TestSuitePassesMemory(t *testing.T) {
+	if failed := runRecorded(t, func() Store { return memory.New() }); len(failed) > 0 {
+		t.Fatalf("the reference backend fails %v", failed)
+	}
+}
+
+// runRecorded runs every case against a fresh store and returns the names
+// of the cases that failed, without failing t.
+func runRecorded(t *testing.T, newStore func() Store) []string {
+	var failed []string
+	for _, c := range cases() {
+		r := &recorder{TB: t}
+		r.run(func() { c.run(r, newStore()) })
+		if r.failed {
+			failed = append(failed, c.name)
+		}
+	}
+	return failed
+}
+
+// recorder is a testing.TB that records failures instead of reporting them.
+type recorder struct {
+	testing.TB
+	mu     sync.Mutex
+	failed bool
+}
+
+type stopCase struct{}
+
+func (r *recorder) run(fn func()) {
+	defer func() {
+		if p := recover(); p != nil && p != (stopCase{}) {
+			panic(p)
+		}
+	}()
+	fn()
+}
+
+func (r *recorder) Fail() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed = true
+}
+
+func (r *recorder) Failed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
+}
+
+func (r *recorder) FailNow()                          { r.Fail(); panic(stopCase{}) }
+func (r *recorder) Error(args ...any)                 { r.Fail() }
+func (r *recorder) Errorf(format string, args ...any) { r.Fail() }
+func (r *recorder) Fatal(args ...any)                 { r.FailNow() }
+func (r *recorder) Fatalf(format string, args ...any) { r.FailNow() }

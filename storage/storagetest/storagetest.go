@@ -1,0 +1,51 @@
+// Package storagetest is the conformance suite every storage backend passes:
+// one set of cases, run against a fresh store per case, that pins down the
+// documented behavior of each store contract — not found, duplicates,
+// conflicts, invalid input leaving the store unchanged, tenant isolation,
+// atomicity of a change and its audit entry, and concurrency.
+//
+// A backend's test file is a few lines:
+//
+//	func TestConformance(t *testing.T) {
+//		storagetest.Run(t, func(t *testing.T) storagetest.Store { return newStore(t) })
+//	}
+package storagetest
+
+import (
+	"testing"
+
+	"github.com/openomm/omm/storage"
+)
+
+// Store is every contract a complete backend implements.
+type Store interface {
+	storage.OrgStore
+	storage.AuditLog
+}
+
+// testCase is one conformance check. It takes testing.TB rather than
+// *testing.T so that the suite's own tests can run it against deliberately
+// broken backends and observe that it fails.
+type testCase struct {
+	name string
+	run  func(t testing.TB, s Store)
+}
+
+// cases lists every conformance check, grouped by contract.
+func cases() []testCase {
+	var all []testCase
+	all = append(all, orgCases()...)
+	all = append(all, auditCases()...)
+	return all
+}
+
+// Run runs the whole conformance suite, each case as a subtest with a store
+// of its own from newStore. newStore should register the store's cleanup
+// with t.Cleanup.
+func Run(t *testing.T, newStore func(t *testing.T) Store) {
+	for _, c := range cases() {
+		t.Run(c.name, func(t *testing.T) {
+			c.run(t, newStore(t))
+		})
+	}
+}
