@@ -29,4 +29,25 @@
 // Stores keep times in UTC with microsecond precision (what PostgreSQL
 // keeps); [Normalize] applies the same rounding so that every backend
 // returns exactly what the others do.
+//
+// # Adding a store contract
+//
+// A package that stores records (auth's users, policy's policies …) adds its
+// contract in five steps, so that every backend behaves alike:
+//
+//  1. Declare the interface in the consuming package, ctx first and the
+//     OrgID on every method; its doc says what "not found", duplicates and
+//     concurrent writers yield, in terms of the sentinel errors here.
+//     Mutating methods take the AuditEntry that records the change.
+//  2. Put the checks on the record types (a Validate method) in that
+//     package, so that every backend rejects exactly the same input with
+//     ErrInvalid before writing anything.
+//  3. Add one migration with the same number to storage/sqlite/migrations
+//     and storage/postgres/migrations. Tables carry org_id referencing
+//     orgs(id); keys and indexes start with org_id.
+//  4. Implement the interface in storage/memory, storage/sqlite and
+//     storage/postgres, one file per package, writing the audit entry in
+//     the same transaction (SQL) or under the same lock (memory).
+//  5. Add cases to storage/storagetest in one file per package, register
+//     them in its cases list, and embed the interface in storagetest.Store.
 package storage

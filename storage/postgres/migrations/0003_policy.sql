@@ -1,0 +1,1 @@
+-- Reserved for the policy package's tables; filled in by its issue.

@@ -1,0 +1,1 @@
+-- Reserved for the auth package's tables; filled in by its issue.
