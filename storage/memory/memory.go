@@ -23,6 +23,7 @@ type Store struct {
 	names  map[string]storage.OrgID
 	audit  map[storage.OrgID][]storage.AuditEntry // per org, in ID order
 	lastID int64
+	queue  queueData
 }
 
 // New returns an empty store.
@@ -31,6 +32,7 @@ func New() *Store {
 		orgs:  make(map[storage.OrgID]storage.Org),
 		names: make(map[string]storage.OrgID),
 		audit: make(map[storage.OrgID][]storage.AuditEntry),
+		queue: newQueueData(),
 	}
 }
 

@@ -1,7 +1,10 @@
 package storagetest
 
 import (
+	"fmt"
 	"testing"
+
+	"github.com/openomm/omm/enroll"
 
 	"github.com/openomm/omm/storage"
 )
@@ -11,7 +14,10 @@ import (
 //
 //   - AuditAppend: one AppendAudit, the cost of every audited event;
 //   - AuditListPage: reading a page of 100 entries from the middle of an
-//     org's log of 10,000, while another org holds as many again.
+//     org's log of 10,000, while another org holds as many again;
+//   - QueueFanOut1000: queueing one command for 1,000 devices;
+//   - QueueRoundTrip: queue a command for a device, hand it out, record
+//     the acknowledgement — the store's work for one command.
 func Benchmark(b *testing.B, newStore func(b *testing.B) Store) {
 	b.Run("AuditAppend", func(b *testing.B) {
 		s := newStore(b)
@@ -47,6 +53,41 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) Store) {
 			p, err := s.ListAudit(b.Context(), o.ID, q)
 			if err != nil || len(p.Entries) != 100 {
 				b.Fatalf("ListAudit: %d entries, %v", len(p.Entries), err)
+			}
+		}
+	})
+	b.Run("QueueFanOut1000", func(b *testing.B) {
+		s := newStore(b)
+		o := mustCreateOrg(b, s, "acme")
+		devices := make([]string, 1000)
+		for i := range devices {
+			devices[i] = fmt.Sprintf("device-%05d", i)
+		}
+		i := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			i++
+			if err := s.EnqueueCommand(b.Context(), o.ID, devices, command(fmt.Sprint("c", i)), entryFor(o.ID, "command.enqueue", at(0))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("QueueRoundTrip", func(b *testing.B) {
+		s := newStore(b)
+		o := mustCreateOrg(b, s, "acme")
+		i := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			i++
+			uuid := fmt.Sprint("c", i)
+			if err := s.EnqueueCommand(b.Context(), o.ID, []string{"d1"}, command(uuid), entryFor(o.ID, "command.enqueue", at(0))); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.NextCommand(b.Context(), o.ID, "d1", false, enroll.DefaultMaxDeliveries, at(1)); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.RecordOutcome(b.Context(), o.ID, "d1", enroll.Outcome{UUID: uuid, Status: enroll.StatusAcknowledged, Time: at(2)}); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})

@@ -6,7 +6,9 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/storage"
 	"github.com/openomm/omm/storage/memory"
 )
@@ -101,6 +103,9 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 		"off-by-one paging":  func() Store { return offByOnePaging{memory.New()} },
 		"raw times":          func() Store { return rawTimes{memory.New()} },
 		"lenient names":      func() Store { return lenientNames{memory.New()} },
+		"NotNow resent":      func() Store { return notNowResent{memory.New()} },
+		"never abandons":     func() Store { return neverAbandons{memory.New()} },
+		"overwrites answers": func() Store { return overwritesAnswers{memory.New()} },
 	}
 	for name, newStore := range broken {
 		t.Run(name, func(t *testing.T) {
@@ -168,3 +173,28 @@ func (r *recorder) Error(args ...any)                 { r.Fail() }
 func (r *recorder) Errorf(format string, args ...any) { r.Fail() }
 func (r *recorder) Fatal(args ...any)                 { r.FailNow() }
 func (r *recorder) Fatalf(format string, args ...any) { r.FailNow() }
+
+// notNowResent hands out NotNow commands on the same connection.
+type notNowResent struct{ *memory.Store }
+
+func (s notNowResent) NextCommand(ctx context.Context, org storage.OrgID, device string, _ bool, maxDeliveries int, now time.Time) (enroll.QueuedCommand, error) {
+	return s.Store.NextCommand(ctx, org, device, false, maxDeliveries, now)
+}
+
+// neverAbandons lets an unanswerable command block the queue forever.
+type neverAbandons struct{ *memory.Store }
+
+func (s neverAbandons) NextCommand(ctx context.Context, org storage.OrgID, device string, skipNotNow bool, _ int, now time.Time) (enroll.QueuedCommand, error) {
+	return s.Store.NextCommand(ctx, org, device, skipNotNow, 1<<30, now)
+}
+
+// overwritesAnswers lets a replayed answer change a final status.
+type overwritesAnswers struct{ *memory.Store }
+
+func (s overwritesAnswers) RecordOutcome(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome) (enroll.QueuedCommand, error) {
+	got, err := s.Store.RecordOutcome(ctx, org, device, o)
+	if err == nil && !got.Status.Open() {
+		got.Status = o.Status
+	}
+	return got, err
+}

@@ -14,6 +14,7 @@ package storagetest
 import (
 	"testing"
 
+	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/storage"
 )
 
@@ -21,6 +22,7 @@ import (
 type Store interface {
 	storage.OrgStore
 	storage.AuditLog
+	enroll.CommandQueue
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -36,6 +38,7 @@ func cases() []testCase {
 	var all []testCase
 	all = append(all, orgCases()...)
 	all = append(all, auditCases()...)
+	all = append(all, enrollCases()...)
 	return all
 }
 

@@ -1,0 +1,147 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/internal/rules"
+)
+
+// queueData is the command queue's state; guarded by Store.mu.
+type queueData struct {
+	uuids  map[storage.OrgID]map[string]struct{}
+	queues map[deviceKey][]*enroll.QueuedCommand // in queue order
+}
+
+type deviceKey struct {
+	org    storage.OrgID
+	device string
+}
+
+func newQueueData() queueData {
+	return queueData{uuids: map[storage.OrgID]map[string]struct{}{}, queues: map[deviceKey][]*enroll.QueuedCommand{}}
+}
+
+// copyCommand returns a copy a caller may keep.
+func copyCommand(q *enroll.QueuedCommand) enroll.QueuedCommand {
+	c := *q
+	c.Body = slices.Clone(q.Body)
+	return c
+}
+
+// EnqueueCommand implements enroll.CommandQueue.
+func (s *Store) EnqueueCommand(ctx context.Context, org storage.OrgID, devices []string, cmd enroll.Command, e storage.AuditEntry) error {
+	if err := cmd.Validate(); err != nil {
+		return err
+	}
+	if err := enroll.ValidateDevices(devices); err != nil {
+		return err
+	}
+	e, err := rules.ChangeEntry(org, e)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.orgs[org]; !ok {
+		return fmt.Errorf("enqueue command: org %q: %w", org, storage.ErrNotFound)
+	}
+	if _, dup := s.queue.uuids[org][cmd.UUID]; dup {
+		return fmt.Errorf("enqueue command %s: %w", cmd.UUID, storage.ErrAlreadyExists)
+	}
+	if s.queue.uuids[org] == nil {
+		s.queue.uuids[org] = map[string]struct{}{}
+	}
+	s.queue.uuids[org][cmd.UUID] = struct{}{}
+	body := slices.Clone(cmd.Body) // shared by the fan-out, never handed out
+	for _, d := range devices {
+		k := deviceKey{org, d}
+		s.queue.queues[k] = append(s.queue.queues[k], &enroll.QueuedCommand{
+			Org: org, Device: d, UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body,
+			Status: enroll.StatusPending, Queued: e.Time, Updated: e.Time,
+		})
+	}
+	s.appendLocked(e)
+	return nil
+}
+
+// NextCommand implements enroll.CommandQueue.
+func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device string, skipNotNow bool, maxDeliveries int, now time.Time) (enroll.QueuedCommand, error) {
+	now = storage.Normalize(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range s.queue.queues[deviceKey{org, device}] {
+		if !q.Status.Open() || skipNotNow && q.Status == enroll.StatusNotNow {
+			continue
+		}
+		if q.Deliveries >= maxDeliveries {
+			q.Status, q.Detail, q.Updated = enroll.StatusAbandoned, enroll.AbandonedDetail, now
+			continue
+		}
+		q.Deliveries++
+		q.Updated = now
+		return copyCommand(q), nil
+	}
+	return enroll.QueuedCommand{}, fmt.Errorf("next command for %q: %w", device, storage.ErrNotFound)
+}
+
+// RecordOutcome implements enroll.CommandQueue.
+func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome) (enroll.QueuedCommand, error) {
+	if err := o.Validate(); err != nil {
+		return enroll.QueuedCommand{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range s.queue.queues[deviceKey{org, device}] {
+		if q.UUID != o.UUID {
+			continue
+		}
+		if q.Status.Open() {
+			q.Status, q.Detail, q.Updated = o.Status, o.Detail, storage.Normalize(o.Time)
+		}
+		return copyCommand(q), nil
+	}
+	return enroll.QueuedCommand{}, fmt.Errorf("command %s for %q: %w", o.UUID, device, storage.ErrNotFound)
+}
+
+// ClearQueue implements enroll.CommandQueue.
+func (s *Store) ClearQueue(ctx context.Context, org storage.OrgID, device string, e storage.AuditEntry) (int, error) {
+	e, err := rules.ChangeEntry(org, e)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.orgs[org]; !ok {
+		return 0, fmt.Errorf("clear queue: org %q: %w", org, storage.ErrNotFound)
+	}
+	n := 0
+	for _, q := range s.queue.queues[deviceKey{org, device}] {
+		if q.Status.Open() {
+			q.Status, q.Detail, q.Updated = enroll.StatusAbandoned, enroll.ClearedDetail, e.Time
+			n++
+		}
+	}
+	s.appendLocked(e)
+	return n, nil
+}
+
+// Commands implements enroll.CommandQueue.
+func (s *Store) Commands(ctx context.Context, org storage.OrgID, device string, limit int) ([]enroll.QueuedCommand, error) {
+	limit, err := enroll.ListLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	q := s.queue.queues[deviceKey{org, device}]
+	out := make([]enroll.QueuedCommand, 0, min(limit, len(q)))
+	for i := len(q) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, copyCommand(q[i]))
+	}
+	return out, nil
+}

@@ -1,0 +1,284 @@
+package storagetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/storage"
+)
+
+func enrollCases() []testCase {
+	return []testCase{
+		{"Queue/FanOutAndOrder", testQueueFanOutAndOrder},
+		{"Queue/NotNow", testQueueNotNow},
+		{"Queue/ReplayedOutcome", testQueueReplayedOutcome},
+		{"Queue/Abandon", testQueueAbandon},
+		{"Queue/Clear", testQueueClear},
+		{"Queue/Duplicate", testQueueDuplicate},
+		{"Queue/Invalid", testQueueInvalid},
+		{"Queue/TenantIsolation", testQueueTenantIsolation},
+		{"Queue/ConcurrentNext", testQueueConcurrentNext},
+	}
+}
+
+func command(uuid string) enroll.Command {
+	return enroll.Command{UUID: uuid, RequestType: "DeviceInformation", Body: []byte("<plist>" + uuid + "</plist>")}
+}
+
+func enqueue(t testing.TB, s Store, org storage.OrgID, uuid string, devices ...string) {
+	t.Helper()
+	noErr(t, "EnqueueCommand "+uuid, s.EnqueueCommand(t.Context(), org, devices, command(uuid), entryFor(org, "command.enqueue", at(1))))
+}
+
+func next(t testing.TB, s Store, org storage.OrgID, device string, skipNotNow bool) enroll.QueuedCommand {
+	t.Helper()
+	q, err := s.NextCommand(t.Context(), org, device, skipNotNow, enroll.DefaultMaxDeliveries, at(2))
+	noErr(t, "NextCommand("+device+")", err)
+	return q
+}
+
+func wantNext(t testing.TB, s Store, org storage.OrgID, device string, skipNotNow bool, uuid string, deliveries int) {
+	t.Helper()
+	q := next(t, s, org, device, skipNotNow)
+	if q.UUID != uuid || q.Deliveries != deliveries || q.Device != device || q.Org != org {
+		t.Errorf("NextCommand(%s) = %s (delivery %d, device %s, org %s); want %s (delivery %d)",
+			device, q.UUID, q.Deliveries, q.Device, q.Org, uuid, deliveries)
+	}
+	if want := command(uuid); uuid != "" && (q.RequestType != want.RequestType || string(q.Body) != string(want.Body)) {
+		t.Errorf("NextCommand(%s) body %q type %q", device, q.Body, q.RequestType)
+	}
+}
+
+func wantNoNext(t testing.TB, s Store, org storage.OrgID, device string, skipNotNow bool) {
+	t.Helper()
+	q, err := s.NextCommand(t.Context(), org, device, skipNotNow, enroll.DefaultMaxDeliveries, at(2))
+	if !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("NextCommand(%s, skipNotNow=%v) = %s, %v; want ErrNotFound", device, skipNotNow, q.UUID, err)
+	}
+}
+
+func answer(t testing.TB, s Store, org storage.OrgID, device, uuid string, st enroll.CommandStatus) enroll.QueuedCommand {
+	t.Helper()
+	q, err := s.RecordOutcome(t.Context(), org, device, enroll.Outcome{UUID: uuid, Status: st, Detail: "detail of " + string(st), Time: at(3)})
+	noErr(t, fmt.Sprintf("RecordOutcome(%s, %s)", uuid, st), err)
+	return q
+}
+
+func statuses(t testing.TB, s Store, org storage.OrgID, device string) map[string]enroll.CommandStatus {
+	t.Helper()
+	list, err := s.Commands(t.Context(), org, device, 0)
+	noErr(t, "Commands", err)
+	m := map[string]enroll.CommandStatus{}
+	for _, q := range list {
+		m[q.UUID] = q.Status
+	}
+	return m
+}
+
+func testQueueFanOutAndOrder(t testing.TB, s Store) {
+	o := mustCreateOrg(t, s, "acme")
+	enqueue(t, s, o.ID, "c1", "d1", "d2")
+	enqueue(t, s, o.ID, "c2", "d1")
+
+	wantNext(t, s, o.ID, "d1", false, "c1", 1)
+	// No answer (the connection broke): delivered again, at least once.
+	wantNext(t, s, o.ID, "d1", false, "c1", 2)
+	got := answer(t, s, o.ID, "d1", "c1", enroll.StatusAcknowledged)
+	if got.Status != enroll.StatusAcknowledged || got.Detail != "detail of Acknowledged" || !got.Updated.Equal(storage.Normalize(at(3))) {
+		t.Errorf("RecordOutcome returned %+v", got)
+	}
+	wantNext(t, s, o.ID, "d1", false, "c2", 1)
+	// d2's copy is independent of d1's.
+	wantNext(t, s, o.ID, "d2", false, "c1", 1)
+	answer(t, s, o.ID, "d1", "c2", enroll.StatusError)
+	wantNoNext(t, s, o.ID, "d1", false)
+
+	list, err := s.Commands(t.Context(), o.ID, "d1", 0)
+	noErr(t, "Commands", err)
+	if len(list) != 2 || list[0].UUID != "c2" || list[1].UUID != "c1" {
+		t.Fatalf("Commands(d1) = %+v, want c2 then c1 (newest first)", list)
+	}
+	if !list[1].Queued.Equal(storage.Normalize(at(1))) || list[1].Deliveries != 2 {
+		t.Errorf("listed c1 = %+v", list[1])
+	}
+	one, err := s.Commands(t.Context(), o.ID, "d1", 1)
+	noErr(t, "Commands limit 1", err)
+	if len(one) != 1 || one[0].UUID != "c2" {
+		t.Errorf("Commands(d1, 1) = %+v", one)
+	}
+	if n := len(allAudit(t, s, o.ID)); n != 3 {
+		t.Errorf("%d audit entries after creating the org and queueing twice, want 3", n)
+	}
+}
+
+func testQueueNotNow(t testing.TB, s Store) {
+	o := mustCreateOrg(t, s, "acme")
+	enqueue(t, s, o.ID, "c1", "d1")
+	enqueue(t, s, o.ID, "c2", "d1")
+	wantNext(t, s, o.ID, "d1", false, "c1", 1)
+	answer(t, s, o.ID, "d1", "c1", enroll.StatusNotNow)
+	// Same connection: the NotNow command is passed over.
+	wantNext(t, s, o.ID, "d1", true, "c2", 1)
+	answer(t, s, o.ID, "d1", "c2", enroll.StatusAcknowledged)
+	wantNoNext(t, s, o.ID, "d1", true)
+	// A later check-in gets it again.
+	wantNext(t, s, o.ID, "d1", false, "c1", 2)
+	answer(t, s, o.ID, "d1", "c1", enroll.StatusAcknowledged)
+	wantNoNext(t, s, o.ID, "d1", false)
+}
+
+func testQueueReplayedOutcome(t testing.TB, s Store) {
+	o := mustCreateOrg(t, s, "acme")
+	enqueue(t, s, o.ID, "c1", "d1")
+	next(t, s, o.ID, "d1", false)
+	first := answer(t, s, o.ID, "d1", "c1", enroll.StatusAcknowledged)
+	again, err := s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "c1", Status: enroll.StatusError, Detail: "late", Time: at(9)})
+	noErr(t, "replayed RecordOutcome", err)
+	same(t, "replayed outcome", again, first)
+	same(t, "statuses after replay", statuses(t, s, o.ID, "d1"), map[string]enroll.CommandStatus{"c1": enroll.StatusAcknowledged})
+
+	_, err = s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "nope", Status: enroll.StatusAcknowledged, Time: at(9)})
+	wantErr(t, "outcome of an unknown command", err, storage.ErrNotFound)
+	_, err = s.RecordOutcome(t.Context(), o.ID, "d2", enroll.Outcome{UUID: "c1", Status: enroll.StatusAcknowledged, Time: at(9)})
+	wantErr(t, "outcome from a device the command was not queued for", err, storage.ErrNotFound)
+}
+
+func testQueueAbandon(t testing.TB, s Store) {
+	o := mustCreateOrg(t, s, "acme")
+	enqueue(t, s, o.ID, "c1", "d1")
+	enqueue(t, s, o.ID, "c2", "d1")
+	for want := 1; want <= 2; want++ {
+		q, err := s.NextCommand(t.Context(), o.ID, "d1", false, 2, at(2))
+		noErr(t, "NextCommand", err)
+		if q.UUID != "c1" || q.Deliveries != want {
+			t.Fatalf("delivery %d: got %s/%d", want, q.UUID, q.Deliveries)
+		}
+	}
+	// Two deliveries without a usable answer: c1 no longer blocks c2.
+	q, err := s.NextCommand(t.Context(), o.ID, "d1", false, 2, at(2))
+	noErr(t, "NextCommand after the limit", err)
+	if q.UUID != "c2" {
+		t.Fatalf("after c1's limit got %s, want c2", q.UUID)
+	}
+	list, err := s.Commands(t.Context(), o.ID, "d1", 0)
+	noErr(t, "Commands", err)
+	c1 := list[len(list)-1]
+	if c1.UUID != "c1" || c1.Status != enroll.StatusAbandoned || c1.Detail != enroll.AbandonedDetail {
+		t.Errorf("c1 after its limit: %+v", c1)
+	}
+}
+
+func testQueueClear(t testing.TB, s Store) {
+	o := mustCreateOrg(t, s, "acme")
+	for _, id := range []string{"c1", "c2", "c3"} {
+		enqueue(t, s, o.ID, id, "d1", "d2")
+	}
+	next(t, s, o.ID, "d1", false)
+	answer(t, s, o.ID, "d1", "c1", enroll.StatusAcknowledged)
+	n, err := s.ClearQueue(t.Context(), o.ID, "d1", entryFor(o.ID, "device.authenticate", at(4)))
+	noErr(t, "ClearQueue", err)
+	if n != 2 {
+		t.Errorf("ClearQueue abandoned %d, want 2", n)
+	}
+	wantNoNext(t, s, o.ID, "d1", false)
+	same(t, "statuses after clearing", statuses(t, s, o.ID, "d1"), map[string]enroll.CommandStatus{
+		"c1": enroll.StatusAcknowledged, "c2": enroll.StatusAbandoned, "c3": enroll.StatusAbandoned,
+	})
+	// Another device's queue is untouched.
+	wantNext(t, s, o.ID, "d2", false, "c1", 1)
+	log := allAudit(t, s, o.ID)
+	if last := log[len(log)-1]; last.Action != "device.authenticate" {
+		t.Errorf("last audit entry %q, want the clearing's", last.Action)
+	}
+}
+
+func testQueueDuplicate(t testing.TB, s Store) {
+	o := mustCreateOrg(t, s, "acme")
+	enqueue(t, s, o.ID, "c1", "d1")
+	before := takeSnapshot(t, s)
+	err := s.EnqueueCommand(t.Context(), o.ID, []string{"d2"}, command("c1"), entryFor(o.ID, "command.enqueue", at(5)))
+	wantErr(t, "EnqueueCommand with a used UUID", err, storage.ErrAlreadyExists)
+	unchanged(t, "EnqueueCommand with a used UUID", s, before)
+	wantNoNext(t, s, o.ID, "d2", false)
+}
+
+func testQueueInvalid(t testing.TB, s Store) {
+	o := mustCreateOrg(t, s, "acme")
+	enqueue(t, s, o.ID, "c0", "d1")
+	before := takeSnapshot(t, s)
+	ok := command("c1")
+	tests := []struct {
+		name    string
+		devices []string
+		cmd     enroll.Command
+		entry   storage.AuditEntry
+	}{
+		{"no devices", nil, ok, entryFor(o.ID, "command.enqueue", at(1))},
+		{"empty device", []string{""}, ok, entryFor(o.ID, "command.enqueue", at(1))},
+		{"device twice", []string{"d1", "d1"}, ok, entryFor(o.ID, "command.enqueue", at(1))},
+		{"oversize device", []string{strings.Repeat("d", enroll.MaxDeviceID+1)}, ok, entryFor(o.ID, "command.enqueue", at(1))},
+		{"no uuid", []string{"d1"}, enroll.Command{RequestType: "X", Body: []byte("b")}, entryFor(o.ID, "command.enqueue", at(1))},
+		{"no request type", []string{"d1"}, enroll.Command{UUID: "c1", Body: []byte("b")}, entryFor(o.ID, "command.enqueue", at(1))},
+		{"empty body", []string{"d1"}, enroll.Command{UUID: "c1", RequestType: "X"}, entryFor(o.ID, "command.enqueue", at(1))},
+		{"oversize body", []string{"d1"}, enroll.Command{UUID: "c1", RequestType: "X", Body: make([]byte, enroll.MaxCommandBody+1)}, entryFor(o.ID, "command.enqueue", at(1))},
+		{"entry of another org", []string{"d1"}, ok, entryFor("org_other", "command.enqueue", at(1))},
+	}
+	for _, tt := range tests {
+		err := s.EnqueueCommand(t.Context(), o.ID, tt.devices, tt.cmd, tt.entry)
+		wantErr(t, tt.name, err, storage.ErrInvalid)
+	}
+	for _, st := range []enroll.CommandStatus{enroll.StatusPending, enroll.StatusAbandoned, "Done", ""} {
+		_, err := s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "c0", Status: st, Time: at(1)})
+		wantErr(t, "outcome "+string(st), err, storage.ErrInvalid)
+	}
+	_, err := s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "c0", Status: enroll.StatusAcknowledged})
+	wantErr(t, "outcome without time", err, storage.ErrInvalid)
+	_, err = s.Commands(t.Context(), o.ID, "d1", -1)
+	wantErr(t, "negative limit", err, storage.ErrInvalid)
+	unchanged(t, "invalid queue calls", s, before)
+	same(t, "queue after invalid calls", statuses(t, s, o.ID, "d1"), map[string]enroll.CommandStatus{"c0": enroll.StatusPending})
+
+	err = s.EnqueueCommand(t.Context(), "org_unknown", []string{"d1"}, ok, entryFor("org_unknown", "command.enqueue", at(1)))
+	wantErr(t, "EnqueueCommand to an unknown org", err, storage.ErrNotFound)
+}
+
+func testQueueTenantIsolation(t testing.TB, s Store) {
+	a := mustCreateOrg(t, s, "alpha")
+	b := mustCreateOrg(t, s, "bravo")
+	enqueue(t, s, a.ID, "c1", "d1")
+	wantNoNext(t, s, b.ID, "d1", false)
+	_, err := s.RecordOutcome(t.Context(), b.ID, "d1", enroll.Outcome{UUID: "c1", Status: enroll.StatusAcknowledged, Time: at(3)})
+	wantErr(t, "org B answering org A's command", err, storage.ErrNotFound)
+	if got := statuses(t, s, b.ID, "d1"); len(got) != 0 {
+		t.Errorf("org B sees commands %v", got)
+	}
+	n, err := s.ClearQueue(t.Context(), b.ID, "d1", entryFor(b.ID, "device.authenticate", at(4)))
+	noErr(t, "ClearQueue in org B", err)
+	if n != 0 {
+		t.Errorf("org B cleared %d of org A's commands", n)
+	}
+	// UUIDs are per org: org B may use the same one for its own device.
+	enqueue(t, s, b.ID, "c1", "d1")
+	wantNext(t, s, b.ID, "d1", false, "c1", 1)
+	wantNext(t, s, a.ID, "d1", false, "c1", 1)
+	same(t, "org A's queue", statuses(t, s, a.ID, "d1"), map[string]enroll.CommandStatus{"c1": enroll.StatusPending})
+}
+
+func testQueueConcurrentNext(t testing.TB, s Store) {
+	o := mustCreateOrg(t, s, "acme")
+	enqueue(t, s, o.ID, "c1", "d1")
+	const n = 8
+	got := make([]int, n)
+	errs := parallel(n, func(i int) error {
+		q, err := s.NextCommand(t.Context(), o.ID, "d1", false, 100, at(2))
+		got[i] = q.Deliveries
+		return err
+	})
+	same(t, "concurrent NextCommand errors", countErrs(errs), map[string]int{"nil": n})
+	slices.Sort(got)
+	same(t, "delivery counts", got, []int{1, 2, 3, 4, 5, 6, 7, 8})
+}
