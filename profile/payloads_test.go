@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/openomm/omm/internal/appleschema"
 )
 
 func newProfile(id string) *Profile {
@@ -225,7 +227,7 @@ func TestServiceDocument(t *testing.T) {
 		if err := plistUnmarshal(encoded, &top); err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range checkDict("service", top, payloadSchema(t, TypeService)) {
+		for _, p := range appleschema.Check("service", top, payloadSchema(t, TypeService)) {
 			t.Error(p)
 		}
 	})

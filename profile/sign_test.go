@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/openomm/omm/internal/appleschema"
 )
 
 func enrollmentProfile() *Profile {
@@ -107,7 +109,7 @@ func TestEncryptedProfile(t *testing.T) {
 				keys[i].Presence = "optional"
 			}
 		}
-		for _, problem := range checkDict("profile", top, keys) {
+		for _, problem := range appleschema.Check("profile", top, keys) {
 			t.Error(problem)
 		}
 	})

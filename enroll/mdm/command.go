@@ -100,7 +100,13 @@ type App struct {
 
 // InstallApplication installs (or takes over) an app as managed.
 func InstallApplication(app App) (Command, error) {
-	req := map[string]any{"ManagementFlags": app.ManagementFlags}
+	req := map[string]any{}
+	if app.ManagementFlags&^(RemoveAppOnUnenroll|PreventAppDataBackup) != 0 {
+		return Command{}, fmt.Errorf("mdm: install application: management flags %d: only %d and %d are defined", app.ManagementFlags, RemoveAppOnUnenroll, PreventAppDataBackup)
+	}
+	if app.ManagementFlags != 0 { // Apple's schema has no 0
+		req["ManagementFlags"] = app.ManagementFlags
+	}
 	switch {
 	case app.ITunesStoreID > 0 && app.ManifestURL == "":
 		req["iTunesStoreID"] = app.ITunesStoreID

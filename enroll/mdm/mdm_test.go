@@ -272,6 +272,7 @@ func TestInstallApplicationRejects(t *testing.T) {
 		"http manifest":  {ManifestURL: "http://example.com/m.plist"},
 		"relative":       {ManifestURL: "/m.plist"},
 		"negative store": {ITunesStoreID: -1},
+		"unknown flag":   {ITunesStoreID: 1, ManagementFlags: 2},
 	} {
 		if _, err := mdm.InstallApplication(app); err == nil {
 			t.Errorf("%s: accepted", name)

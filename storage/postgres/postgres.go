@@ -98,7 +98,17 @@ func createSchema(ctx context.Context, cc *pgx.ConnConfig, schema string) error 
 		return fmt.Errorf("postgres: connect: %w", err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+	// CREATE SCHEMA IF NOT EXISTS is not safe against itself: two servers
+	// starting at once can both find the schema missing. The lock makes
+	// the second wait and then find it.
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('omm-schema:' || $1))", schema); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize())
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("postgres: create schema %q: %w", schema, err)
 	}
 	return nil

@@ -37,7 +37,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			s, err := postgres.Open(t.Context(), d, postgres.WithSchema(schema), postgres.WithPoolSize(2, 0))
+			s, err := postgres.Open(t.Context(), d, postgres.WithSchema(schema), postgres.WithPoolSize(2, 0), postgres.WithLogger(quiet))
 			if err == nil {
 				s.Close()
 			}
@@ -56,7 +56,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 	d := dsn(t)
 	schema := "omm_test_newer_" + strings.ToLower(randName())
 	t.Cleanup(func() { dropSchema(t, d, schema) })
-	s, err := postgres.Open(t.Context(), d, postgres.WithSchema(schema))
+	s, err := postgres.Open(t.Context(), d, postgres.WithSchema(schema), postgres.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 	if err := exec(t, schema, "INSERT INTO schema_migrations (version, name, applied) VALUES (9999, 'future', now())"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = postgres.Open(t.Context(), d, postgres.WithSchema(schema))
+	_, err = postgres.Open(t.Context(), d, postgres.WithSchema(schema), postgres.WithLogger(quiet))
 	if !errors.Is(err, migrate.ErrSchemaTooNew) {
 		t.Fatalf("Open of a newer schema: %v, want ErrSchemaTooNew", err)
 	}
@@ -76,7 +76,7 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 	d := dsn(t)
 	schema := "omm_test_append_" + strings.ToLower(randName())
 	t.Cleanup(func() { dropSchema(t, d, schema) })
-	s, err := postgres.Open(t.Context(), d, postgres.WithSchema(schema))
+	s, err := postgres.Open(t.Context(), d, postgres.WithSchema(schema), postgres.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}

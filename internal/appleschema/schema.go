@@ -1,0 +1,223 @@
+// Package appleschema reads Apple's device-management schema (the YAML files
+// in shared/apple-device-management) and checks decoded property lists
+// against it: every key defined, of the right type, within its range list,
+// and every required key present. Tests of the packages that emit profiles,
+// commands and check-in answers use it; nothing ships with it.
+//
+// The YAML subset those files use is read by a small reader of its own:
+// gopkg.in/yaml.v3 is not among the project's dependencies.
+package appleschema
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Key is one entry of a payloadkeys or subkeys list.
+type Key struct {
+	Key       string
+	Type      string // "<string>", "<integer>", "<dictionary>" …
+	Presence  string // "required" or "optional"
+	Rangelist []string
+	Subkeys   []Key
+}
+
+// Schema is one schema file: a profile payload, a command or a check-in
+// message.
+type Schema struct {
+	PayloadType string // profiles
+	RequestType string // commands and check-in messages
+	Keys        []Key
+}
+
+// Dir finds shared/apple-device-management by walking up from the working
+// directory (CI lays shared/ beside the clone), or reports why not.
+func Dir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "shared", "apple-device-management")
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("shared/apple-device-management not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Load reads one schema file.
+func Load(path string) (Schema, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Schema{}, err
+	}
+	doc, err := parseYAML(string(b))
+	if err != nil {
+		return Schema{}, fmt.Errorf("%s: %w", path, err)
+	}
+	s, err := fromDoc(doc)
+	if err != nil {
+		return Schema{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+func fromDoc(doc any) (Schema, error) {
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return Schema{}, errors.New("document is not a mapping")
+	}
+	var s Schema
+	if p, ok := m["payload"].(map[string]any); ok {
+		s.PayloadType, _ = p["payloadtype"].(string)
+		s.RequestType, _ = p["requesttype"].(string)
+	}
+	keys, err := keyList(m["payloadkeys"])
+	if err != nil {
+		return Schema{}, err
+	}
+	s.Keys = keys
+	return s, nil
+}
+
+func keyList(v any) ([]Key, error) {
+	switch v.(type) {
+	case nil, yamlRecursion:
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("key list is %T", v)
+	}
+	var out []Key
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("key entry is %T", e)
+		}
+		k := Key{}
+		k.Key, _ = m["key"].(string)
+		k.Type, _ = m["type"].(string)
+		k.Presence, _ = m["presence"].(string)
+		if k.Key == "" || k.Type == "" {
+			return nil, fmt.Errorf("entry without key or type: %v", m)
+		}
+		if rl, ok := m["rangelist"].([]any); ok {
+			for _, r := range rl {
+				s, _ := r.(string)
+				k.Rangelist = append(k.Rangelist, s)
+			}
+		}
+		sub, err := keyList(m["subkeys"])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k.Key, err)
+		}
+		k.Subkeys = sub
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// Overlay returns own followed by the keys of base that own does not
+// redefine (a payload's keys over the common payload keys).
+func Overlay(base, own []Key) []Key {
+	out := slices.Clone(own)
+	for _, b := range base {
+		if !slices.ContainsFunc(own, func(o Key) bool { return o.Key == b.Key }) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Check reports every key of d that keys does not define, whose value has
+// the wrong type or lies outside its range list, and every required key
+// that is missing. path prefixes each problem.
+func Check(path string, d map[string]any, keys []Key) []string {
+	var problems []string
+	byName := map[string]Key{}
+	for _, k := range keys {
+		byName[k.Key] = k
+	}
+	names := make([]string, 0, len(d))
+	for name := range d {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		k, ok := byName[name]
+		if !ok {
+			k, ok = byName["ANY"]
+		}
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s.%s: key not in schema", path, name))
+			continue
+		}
+		problems = append(problems, checkValue(path+"."+name, d[name], k)...)
+	}
+	for _, k := range keys {
+		if _, ok := d[k.Key]; !ok && k.Presence == "required" && k.Key != "ANY" {
+			problems = append(problems, fmt.Sprintf("%s.%s: required key missing", path, k.Key))
+		}
+	}
+	return problems
+}
+
+func checkValue(path string, v any, k Key) []string {
+	if got := Type(v); k.Type != "<any>" && got != k.Type {
+		return []string{fmt.Sprintf("%s: is %s, schema says %s", path, got, k.Type)}
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		if len(k.Subkeys) > 0 {
+			return Check(path, v, k.Subkeys)
+		}
+	case []any:
+		if len(k.Subkeys) > 0 {
+			var problems []string
+			for i, e := range v {
+				problems = append(problems, checkValue(fmt.Sprintf("%s[%d]", path, i), e, k.Subkeys[0])...)
+			}
+			return problems
+		}
+	default:
+		if len(k.Rangelist) > 0 && !slices.Contains(k.Rangelist, fmt.Sprint(v)) {
+			return []string{fmt.Sprintf("%s: %v not in %q", path, v, k.Rangelist)}
+		}
+	}
+	return nil
+}
+
+// Type names the schema type of a value decoded from a plist into any.
+func Type(v any) string {
+	switch v.(type) {
+	case string:
+		return "<string>"
+	case int64, uint64:
+		return "<integer>"
+	case float32, float64:
+		return "<real>"
+	case bool:
+		return "<boolean>"
+	case time.Time:
+		return "<date>"
+	case []byte:
+		return "<data>"
+	case []any:
+		return "<array>"
+	case map[string]any:
+		return "<dictionary>"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}

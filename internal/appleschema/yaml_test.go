@@ -1,0 +1,113 @@
+package appleschema
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestYAMLReader(t *testing.T) {
+	src := `title: Example
+description: ''
+payload:
+  payloadtype: com.example
+  supportedOS:
+    iOS:
+      introduced: '4.0'
+payloadkeys:
+- key: A
+  type: <string>
+  content: first line
+    continues here
+  rangelist:
+  - One
+  - 'Two: quoted'
+- key: B
+  type: <array>
+  subkeys: &id001
+  - key: BItem
+    type: <string>
+    content: |-
+      line one
+
+      line three
+- key: C
+  type: <array>
+  subkeys: *id001
+# a comment
+`
+	got, err := parseYAML(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := map[string]any{"key": "BItem", "type": "<string>", "content": "line one\n\nline three"}
+	want := map[string]any{
+		"title":       "Example",
+		"description": "",
+		"payload": map[string]any{"payloadtype": "com.example",
+			"supportedOS": map[string]any{"iOS": map[string]any{"introduced": "4.0"}}},
+		"payloadkeys": []any{
+			map[string]any{"key": "A", "type": "<string>", "content": "first line continues here",
+				"rangelist": []any{"One", "Two: quoted"}},
+			map[string]any{"key": "B", "type": "<array>", "subkeys": []any{item}},
+			map[string]any{"key": "C", "type": "<array>", "subkeys": []any{item}},
+		},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("(-want +got):\n%s", d)
+	}
+	for _, bad := range []string{"key: 'open", "- a\nb: c", "- a\n  b: c\n-x"} {
+		if _, err := parseYAML(bad); err == nil {
+			t.Errorf("parseYAML(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestReadsAllSchemas makes sure the reader copes with every schema file
+// (profiles, commands, check-in messages), not only the ones tests use.
+func TestReadsAllSchemas(t *testing.T) {
+	root, err := Dir()
+	if err != nil {
+		t.Skip(err)
+	}
+	var files []string
+	for _, sub := range []string{"mdm/profiles", "mdm/commands", "mdm/checkin"} {
+		f, err := filepath.Glob(filepath.Join(root, sub, "*.yaml"))
+		if err != nil || len(f) == 0 {
+			t.Fatalf("no schema files in %s: %v", sub, err)
+		}
+		files = append(files, f...)
+	}
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", filepath.Base(f), err)
+		}
+	}
+	t.Logf("read %d schema files", len(files))
+}
+
+func TestCheck(t *testing.T) {
+	keys := []Key{
+		{Key: "Name", Type: "<string>", Presence: "required"},
+		{Key: "Mode", Type: "<string>", Rangelist: []string{"On", "Off"}},
+		{Key: "Items", Type: "<array>", Subkeys: []Key{{Key: "Item", Type: "<integer>"}}},
+		{Key: "Sub", Type: "<dictionary>", Subkeys: []Key{{Key: "Flag", Type: "<boolean>", Presence: "required"}}},
+	}
+	ok := map[string]any{"Name": "x", "Mode": "On", "Items": []any{int64(1)}, "Sub": map[string]any{"Flag": true}}
+	if p := Check("d", ok, keys); len(p) != 0 {
+		t.Errorf("valid dictionary: %v", p)
+	}
+	for name, d := range map[string]map[string]any{
+		"unknown key":    {"Name": "x", "Extra": "y"},
+		"wrong type":     {"Name": int64(1)},
+		"missing key":    {"Mode": "On"},
+		"out of range":   {"Name": "x", "Mode": "Maybe"},
+		"array element":  {"Name": "x", "Items": []any{"1"}},
+		"nested missing": {"Name": "x", "Sub": map[string]any{}},
+	} {
+		if p := Check("d", d, keys); len(p) == 0 {
+			t.Errorf("%s: no problem found", name)
+		}
+	}
+}
