@@ -23,6 +23,7 @@ type Store struct {
 	names  map[string]storage.OrgID
 	audit  map[storage.OrgID][]storage.AuditEntry // per org, in ID order
 	lastID int64
+	policy policyData // see policy.go; zero value ready
 	queue  queueData
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
 
@@ -22,6 +23,7 @@ import (
 type Store interface {
 	storage.OrgStore
 	storage.AuditLog
+	policy.Store
 	enroll.CommandQueue
 }
 
@@ -38,6 +40,7 @@ func cases() []testCase {
 	var all []testCase
 	all = append(all, orgCases()...)
 	all = append(all, auditCases()...)
+	all = append(all, policyCases()...)
 	all = append(all, enrollCases()...)
 	return all
 }
