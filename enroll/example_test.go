@@ -27,16 +27,16 @@ func ExampleCommandQueue() {
 	q.EnqueueCommand(ctx, org.ID, []string{"UDID-1"}, enroll.Command{UUID: info.UUID, RequestType: info.RequestType, Body: body},
 		storage.AuditEntry{Org: org.ID, Time: now, Actor: "admin:alice", Action: "command.enqueue", Target: "device:UDID-1"})
 
-	c, _ := q.NextCommand(ctx, org.ID, "UDID-1", false, enroll.DefaultMaxDeliveries, now)
+	c, _ := q.NextCommand(ctx, org.ID, "UDID-1", enroll.NextOptions{Now: now})
 	fmt.Println(c.RequestType, c.Status, c.Deliveries)
 	q.RecordOutcome(ctx, org.ID, "UDID-1", enroll.Outcome{UUID: c.UUID, Status: enroll.StatusNotNow, Time: now})
 
 	// Same connection: nothing else to do.
-	_, err := q.NextCommand(ctx, org.ID, "UDID-1", true, enroll.DefaultMaxDeliveries, now)
+	_, err := q.NextCommand(ctx, org.ID, "UDID-1", enroll.NextOptions{SkipNotNow: true, Now: now})
 	fmt.Println(err != nil)
 
 	// Next check-in: delivered again, and acknowledged.
-	c, _ = q.NextCommand(ctx, org.ID, "UDID-1", false, enroll.DefaultMaxDeliveries, now)
+	c, _ = q.NextCommand(ctx, org.ID, "UDID-1", enroll.NextOptions{Now: now})
 	done, _ := q.RecordOutcome(ctx, org.ID, "UDID-1", enroll.Outcome{UUID: c.UUID, Status: enroll.StatusAcknowledged, Time: now})
 	fmt.Println(done.Status, done.Deliveries)
 	// Output:

@@ -40,6 +40,8 @@ const (
 	ClearedDetail = "abandoned: the device enrolled again"
 	// AbandonedDetail is the Detail of commands delivered too often.
 	AbandonedDetail = "abandoned: delivered too often without a usable answer"
+	// ExpiredDetail is the Detail of commands that waited too long.
+	ExpiredDetail = "abandoned: expired before the device took it"
 
 	MaxCommandBody  = 1 << 20 // an InstallProfile carries a signed profile
 	MaxRequestType  = 64
@@ -108,6 +110,42 @@ type QueuedCommand struct {
 	Updated time.Time
 }
 
+// NextOptions steers [CommandQueue.NextCommand].
+type NextOptions struct {
+	// SkipNotNow passes over commands the device answered NotNow.
+	SkipNotNow bool
+	// MaxDeliveries is how often a command may be handed out without a
+	// usable answer; zero means DefaultMaxDeliveries.
+	MaxDeliveries int
+	// QueuedAfter expires commands queued before it; zero expires none.
+	QueuedAfter time.Time
+	// Now stamps the delivery.
+	Now time.Time
+}
+
+// Normalize applies the defaults and the stores' time precision.
+func (o NextOptions) Normalize() NextOptions {
+	if o.MaxDeliveries <= 0 {
+		o.MaxDeliveries = DefaultMaxDeliveries
+	}
+	o.Now = storage.Normalize(o.Now)
+	if !o.QueuedAfter.IsZero() {
+		o.QueuedAfter = storage.Normalize(o.QueuedAfter)
+	}
+	return o
+}
+
+// AbandonReason says why an open command c is given up under o, or "".
+func (o NextOptions) AbandonReason(c QueuedCommand) string {
+	switch {
+	case c.Deliveries >= o.MaxDeliveries:
+		return AbandonedDetail
+	case !o.QueuedAfter.IsZero() && c.Queued.Before(o.QueuedAfter):
+		return ExpiredDetail
+	}
+	return ""
+}
+
 // Outcome is a device's answer to a command, to record.
 type Outcome struct {
 	UUID   string
@@ -144,12 +182,13 @@ type CommandQueue interface {
 	// org yields ErrAlreadyExists and queues nothing.
 	EnqueueCommand(ctx context.Context, org storage.OrgID, devices []string, cmd Command, entry storage.AuditEntry) error
 	// NextCommand hands out the device's oldest open command and counts the
-	// delivery. With skipNotNow, commands the device answered NotNow are
-	// passed over (the device is on the connection where it said so). A
-	// command already delivered maxDeliveries times without an answer is
-	// marked Abandoned instead and the next one is considered. No open
-	// command yields ErrNotFound.
-	NextCommand(ctx context.Context, org storage.OrgID, device string, skipNotNow bool, maxDeliveries int, now time.Time) (QueuedCommand, error)
+	// delivery. With opt.SkipNotNow, commands the device answered NotNow
+	// are passed over (the device is on the connection where it said so).
+	// A command already delivered opt.MaxDeliveries times without an
+	// answer, or queued before opt.QueuedAfter (expired), is marked
+	// Abandoned instead and the next one is considered. No open command
+	// yields ErrNotFound.
+	NextCommand(ctx context.Context, org storage.OrgID, device string, opt NextOptions) (QueuedCommand, error)
 	// RecordOutcome stores the device's answer. Answering a command that
 	// already has a final status is idempotent: the stored command is
 	// returned unchanged and no error. An unknown command yields

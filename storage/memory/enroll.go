@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/storage"
@@ -70,20 +69,20 @@ func (s *Store) EnqueueCommand(ctx context.Context, org storage.OrgID, devices [
 }
 
 // NextCommand implements enroll.CommandQueue.
-func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device string, skipNotNow bool, maxDeliveries int, now time.Time) (enroll.QueuedCommand, error) {
-	now = storage.Normalize(now)
+func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device string, opt enroll.NextOptions) (enroll.QueuedCommand, error) {
+	opt = opt.Normalize()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, q := range s.queue.queues[deviceKey{org, device}] {
-		if !q.Status.Open() || skipNotNow && q.Status == enroll.StatusNotNow {
+		if !q.Status.Open() || opt.SkipNotNow && q.Status == enroll.StatusNotNow {
 			continue
 		}
-		if q.Deliveries >= maxDeliveries {
-			q.Status, q.Detail, q.Updated = enroll.StatusAbandoned, enroll.AbandonedDetail, now
+		if why := opt.AbandonReason(*q); why != "" {
+			q.Status, q.Detail, q.Updated = enroll.StatusAbandoned, why, opt.Now
 			continue
 		}
 		q.Deliveries++
-		q.Updated = now
+		q.Updated = opt.Now
 		return copyCommand(q), nil
 	}
 	return enroll.QueuedCommand{}, fmt.Errorf("next command for %q: %w", device, storage.ErrNotFound)

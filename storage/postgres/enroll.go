@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -59,8 +58,8 @@ func (s *Store) EnqueueCommand(ctx context.Context, org storage.OrgID, devices [
 }
 
 // NextCommand implements enroll.CommandQueue.
-func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device string, skipNotNow bool, maxDeliveries int, now time.Time) (enroll.QueuedCommand, error) {
-	now = storage.Normalize(now)
+func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device string, opt enroll.NextOptions) (enroll.QueuedCommand, error) {
+	opt = opt.Normalize()
 	var q enroll.QueuedCommand
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		after := int64(0)
@@ -69,22 +68,22 @@ func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device strin
 			// command once each, counted twice, never lost.
 			id, next, err := scanQueued(tx.QueryRow(ctx, "SELECT "+queueColumns+`
 				WHERE q.org_id = $1 AND q.device = $2 AND q.status IN ('Pending', 'NotNow') AND q.id > $3
-				AND (NOT $4 OR q.status = 'Pending') ORDER BY q.id LIMIT 1 FOR UPDATE OF q`, org, device, after, skipNotNow))
+				AND (NOT $4 OR q.status = 'Pending') ORDER BY q.id LIMIT 1 FOR UPDATE OF q`, org, device, after, opt.SkipNotNow))
 			if err != nil {
 				return notFound(err, "next command for %q", device)
 			}
 			after = id
-			if next.Deliveries >= maxDeliveries {
+			if why := opt.AbandonReason(next); why != "" {
 				if _, err := tx.Exec(ctx, "UPDATE enroll_queue SET status = $1, detail = $2, updated = $3 WHERE id = $4",
-					enroll.StatusAbandoned, enroll.AbandonedDetail, now, id); err != nil {
+					enroll.StatusAbandoned, why, opt.Now, id); err != nil {
 					return fmt.Errorf("postgres: abandon command: %w", err)
 				}
 				continue
 			}
 			next.Deliveries++
-			next.Updated = now
+			next.Updated = opt.Now
 			if _, err := tx.Exec(ctx, "UPDATE enroll_queue SET deliveries = $1, updated = $2 WHERE id = $3",
-				next.Deliveries, now, id); err != nil {
+				next.Deliveries, opt.Now, id); err != nil {
 				return fmt.Errorf("postgres: count delivery: %w", err)
 			}
 			q = next

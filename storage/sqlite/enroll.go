@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/storage"
@@ -64,30 +63,30 @@ func (s *Store) EnqueueCommand(ctx context.Context, org storage.OrgID, devices [
 }
 
 // NextCommand implements enroll.CommandQueue.
-func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device string, skipNotNow bool, maxDeliveries int, now time.Time) (enroll.QueuedCommand, error) {
-	now = storage.Normalize(now)
+func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device string, opt enroll.NextOptions) (enroll.QueuedCommand, error) {
+	opt = opt.Normalize()
 	var q enroll.QueuedCommand
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		after := int64(0)
 		for {
 			id, next, err := scanQueued(tx.QueryRowContext(ctx, "SELECT "+queueColumns+`
 				WHERE q.org_id = ? AND q.device = ? AND q.status IN ('Pending', 'NotNow') AND q.id > ?
-				AND (? = 0 OR q.status = 'Pending') ORDER BY q.id LIMIT 1`, org, device, after, skipNotNow))
+				AND (? = 0 OR q.status = 'Pending') ORDER BY q.id LIMIT 1`, org, device, after, opt.SkipNotNow))
 			if err != nil {
 				return notFound(err, "next command for %q", device)
 			}
 			after = id
-			if next.Deliveries >= maxDeliveries {
+			if why := opt.AbandonReason(next); why != "" {
 				if _, err := tx.ExecContext(ctx, "UPDATE enroll_queue SET status = ?, detail = ?, updated_us = ? WHERE id = ?",
-					enroll.StatusAbandoned, enroll.AbandonedDetail, micros(now), id); err != nil {
+					enroll.StatusAbandoned, why, micros(opt.Now), id); err != nil {
 					return fmt.Errorf("sqlite: abandon command: %w", err)
 				}
 				continue
 			}
 			next.Deliveries++
-			next.Updated = now
+			next.Updated = opt.Now
 			if _, err := tx.ExecContext(ctx, "UPDATE enroll_queue SET deliveries = ?, updated_us = ? WHERE id = ?",
-				next.Deliveries, micros(now), id); err != nil {
+				next.Deliveries, micros(opt.Now), id); err != nil {
 				return fmt.Errorf("sqlite: count delivery: %w", err)
 			}
 			q = next

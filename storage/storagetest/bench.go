@@ -83,7 +83,7 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) Store) {
 			if err := s.EnqueueCommand(b.Context(), o.ID, []string{"d1"}, command(uuid), entryFor(o.ID, "command.enqueue", at(0))); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := s.NextCommand(b.Context(), o.ID, "d1", false, enroll.DefaultMaxDeliveries, at(1)); err != nil {
+			if _, err := s.NextCommand(b.Context(), o.ID, "d1", enroll.NextOptions{Now: at(1)}); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := s.RecordOutcome(b.Context(), o.ID, "d1", enroll.Outcome{UUID: uuid, Status: enroll.StatusAcknowledged, Time: at(2)}); err != nil {

@@ -106,6 +106,9 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 		"NotNow resent":      func() Store { return notNowResent{memory.New()} },
 		"never abandons":     func() Store { return neverAbandons{memory.New()} },
 		"overwrites answers": func() Store { return overwritesAnswers{memory.New()} },
+		"leaky policies":     func() Store { return leakyPolicies{memory.New()} },
+		"stale revision":     func() Store { return staleRevision{memory.New()} },
+		"blind delete":       func() Store { return blindDelete{memory.New()} },
 	}
 	for name, newStore := range broken {
 		t.Run(name, func(t *testing.T) {
@@ -177,15 +180,17 @@ func (r *recorder) Fatalf(format string, args ...any) { r.FailNow() }
 // notNowResent hands out NotNow commands on the same connection.
 type notNowResent struct{ *memory.Store }
 
-func (s notNowResent) NextCommand(ctx context.Context, org storage.OrgID, device string, _ bool, maxDeliveries int, now time.Time) (enroll.QueuedCommand, error) {
-	return s.Store.NextCommand(ctx, org, device, false, maxDeliveries, now)
+func (s notNowResent) NextCommand(ctx context.Context, org storage.OrgID, device string, opt enroll.NextOptions) (enroll.QueuedCommand, error) {
+	opt.SkipNotNow = false
+	return s.Store.NextCommand(ctx, org, device, opt)
 }
 
 // neverAbandons lets an unanswerable command block the queue forever.
 type neverAbandons struct{ *memory.Store }
 
-func (s neverAbandons) NextCommand(ctx context.Context, org storage.OrgID, device string, skipNotNow bool, _ int, now time.Time) (enroll.QueuedCommand, error) {
-	return s.Store.NextCommand(ctx, org, device, skipNotNow, 1<<30, now)
+func (s neverAbandons) NextCommand(ctx context.Context, org storage.OrgID, device string, opt enroll.NextOptions) (enroll.QueuedCommand, error) {
+	opt.MaxDeliveries, opt.QueuedAfter = 1<<30, time.Time{}
+	return s.Store.NextCommand(ctx, org, device, opt)
 }
 
 // overwritesAnswers lets a replayed answer change a final status.

@@ -17,6 +17,7 @@ func enrollCases() []testCase {
 		{"Queue/NotNow", testQueueNotNow},
 		{"Queue/ReplayedOutcome", testQueueReplayedOutcome},
 		{"Queue/Abandon", testQueueAbandon},
+		{"Queue/Expire", testQueueExpire},
 		{"Queue/Clear", testQueueClear},
 		{"Queue/Duplicate", testQueueDuplicate},
 		{"Queue/Invalid", testQueueInvalid},
@@ -36,7 +37,7 @@ func enqueue(t testing.TB, s Store, org storage.OrgID, uuid string, devices ...s
 
 func next(t testing.TB, s Store, org storage.OrgID, device string, skipNotNow bool) enroll.QueuedCommand {
 	t.Helper()
-	q, err := s.NextCommand(t.Context(), org, device, skipNotNow, enroll.DefaultMaxDeliveries, at(2))
+	q, err := s.NextCommand(t.Context(), org, device, enroll.NextOptions{SkipNotNow: skipNotNow, Now: at(2)})
 	noErr(t, "NextCommand("+device+")", err)
 	return q
 }
@@ -55,7 +56,7 @@ func wantNext(t testing.TB, s Store, org storage.OrgID, device string, skipNotNo
 
 func wantNoNext(t testing.TB, s Store, org storage.OrgID, device string, skipNotNow bool) {
 	t.Helper()
-	q, err := s.NextCommand(t.Context(), org, device, skipNotNow, enroll.DefaultMaxDeliveries, at(2))
+	q, err := s.NextCommand(t.Context(), org, device, enroll.NextOptions{SkipNotNow: skipNotNow, Now: at(2)})
 	if !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("NextCommand(%s, skipNotNow=%v) = %s, %v; want ErrNotFound", device, skipNotNow, q.UUID, err)
 	}
@@ -152,14 +153,14 @@ func testQueueAbandon(t testing.TB, s Store) {
 	enqueue(t, s, o.ID, "c1", "d1")
 	enqueue(t, s, o.ID, "c2", "d1")
 	for want := 1; want <= 2; want++ {
-		q, err := s.NextCommand(t.Context(), o.ID, "d1", false, 2, at(2))
+		q, err := s.NextCommand(t.Context(), o.ID, "d1", enroll.NextOptions{MaxDeliveries: 2, Now: at(2)})
 		noErr(t, "NextCommand", err)
 		if q.UUID != "c1" || q.Deliveries != want {
 			t.Fatalf("delivery %d: got %s/%d", want, q.UUID, q.Deliveries)
 		}
 	}
 	// Two deliveries without a usable answer: c1 no longer blocks c2.
-	q, err := s.NextCommand(t.Context(), o.ID, "d1", false, 2, at(2))
+	q, err := s.NextCommand(t.Context(), o.ID, "d1", enroll.NextOptions{MaxDeliveries: 2, Now: at(2)})
 	noErr(t, "NextCommand after the limit", err)
 	if q.UUID != "c2" {
 		t.Fatalf("after c1's limit got %s, want c2", q.UUID)
@@ -169,6 +170,25 @@ func testQueueAbandon(t testing.TB, s Store) {
 	c1 := list[len(list)-1]
 	if c1.UUID != "c1" || c1.Status != enroll.StatusAbandoned || c1.Detail != enroll.AbandonedDetail {
 		t.Errorf("c1 after its limit: %+v", c1)
+	}
+}
+
+func testQueueExpire(t testing.TB, s Store) {
+	o := mustCreateOrg(t, s, "acme")
+	enqueue(t, s, o.ID, "old", "d1") // queued at(1)
+	err := s.EnqueueCommand(t.Context(), o.ID, []string{"d1"}, command("new"), entryFor(o.ID, "command.enqueue", at(10)))
+	noErr(t, "EnqueueCommand new", err)
+	// Commands queued before at(5) have expired.
+	q, err := s.NextCommand(t.Context(), o.ID, "d1", enroll.NextOptions{QueuedAfter: at(5), Now: at(11)})
+	noErr(t, "NextCommand", err)
+	if q.UUID != "new" {
+		t.Fatalf("got %s, want the unexpired command", q.UUID)
+	}
+	list, err := s.Commands(t.Context(), o.ID, "d1", 0)
+	noErr(t, "Commands", err)
+	old := list[len(list)-1]
+	if old.UUID != "old" || old.Status != enroll.StatusAbandoned || old.Detail != enroll.ExpiredDetail || !old.Updated.Equal(storage.Normalize(at(11))) {
+		t.Errorf("expired command: %+v", old)
 	}
 }
 
@@ -274,7 +294,7 @@ func testQueueConcurrentNext(t testing.TB, s Store) {
 	const n = 8
 	got := make([]int, n)
 	errs := parallel(n, func(i int) error {
-		q, err := s.NextCommand(t.Context(), o.ID, "d1", false, 100, at(2))
+		q, err := s.NextCommand(t.Context(), o.ID, "d1", enroll.NextOptions{MaxDeliveries: 100, Now: at(2)})
 		got[i] = q.Deliveries
 		return err
 	})
