@@ -153,3 +153,53 @@ func DeviceLock(message, phoneNumber string) Command {
 	}
 	return newCommand("DeviceLock", req)
 }
+
+// ClearPasscode removes the device passcode, using the unlock token the
+// device escrowed in its TokenUpdate.
+func ClearPasscode(unlockToken []byte) (Command, error) {
+	if len(unlockToken) == 0 {
+		return Command{}, errors.New("mdm: clear passcode: the device sent no unlock token")
+	}
+	return newCommand("ClearPasscode", map[string]any{"UnlockToken": unlockToken}), nil
+}
+
+// Setting is one item of a Settings command.
+type Setting map[string]any
+
+// OrganizationInfo shows the organization's name and contact details on
+// the device. name is required.
+func OrganizationInfo(name, phone, email string) Setting {
+	info := map[string]any{"OrganizationName": name}
+	if phone != "" {
+		info["OrganizationPhone"] = phone
+	}
+	if email != "" {
+		info["OrganizationEmail"] = email
+	}
+	return Setting{"Item": "OrganizationInfo", "OrganizationInfo": info}
+}
+
+// ApplicationConfiguration replaces the managed configuration of the
+// managed app identifier.
+func ApplicationConfiguration(identifier string, config map[string]any) Setting {
+	s := Setting{"Item": "ApplicationConfiguration", "Identifier": identifier}
+	if config != nil {
+		s["Configuration"] = config
+	}
+	return s
+}
+
+// Settings applies one-time settings.
+func Settings(items ...Setting) (Command, error) {
+	if len(items) == 0 {
+		return Command{}, errors.New("mdm: settings: no setting given")
+	}
+	list := make([]any, len(items))
+	for i, it := range items {
+		if _, ok := it["Item"].(string); !ok {
+			return Command{}, fmt.Errorf("mdm: settings: item %d has no Item name", i)
+		}
+		list[i] = map[string]any(it)
+	}
+	return newCommand("Settings", map[string]any{"Settings": list}), nil
+}

@@ -265,6 +265,18 @@ func TestCommandEncoding(t *testing.T) {
 	}
 }
 
+func TestSettingsAndClearPasscodeReject(t *testing.T) {
+	if _, err := mdm.ClearPasscode(nil); err == nil {
+		t.Error("ClearPasscode without an unlock token accepted")
+	}
+	if _, err := mdm.Settings(); err == nil {
+		t.Error("Settings without items accepted")
+	}
+	if _, err := mdm.Settings(mdm.Setting{"Name": "x"}); err == nil {
+		t.Error("Settings item without Item accepted")
+	}
+}
+
 func TestInstallApplicationRejects(t *testing.T) {
 	for name, app := range map[string]mdm.App{
 		"neither":        {},

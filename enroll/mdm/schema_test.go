@@ -43,7 +43,11 @@ func TestCommandsMatchAppleSchema(t *testing.T) {
 		Configuration: map[string]any{"server": "https://example.com"}})
 	inHouse, _ := mdm.InstallApplication(mdm.App{ManifestURL: "https://example.com/app.plist", Identifier: "com.example.app",
 		ChangeManagementState: "Managed"})
+	clear, _ := mdm.ClearPasscode([]byte{1, 2, 3})
+	settings, _ := mdm.Settings(mdm.OrganizationInfo("Acme", "+1 555 0100", "it@acme.example"),
+		mdm.ApplicationConfiguration("com.example.app", map[string]any{"user": "alice"}))
 	for _, cmd := range []mdm.Command{
+		clear, settings,
 		mdm.DeviceInformation([]string{"DeviceName"}), mdm.SecurityInfo(), mdm.InstalledApplicationList(true),
 		mdm.ManagedApplicationList(), mdm.ProfileList(true), mdm.InstallProfile([]byte("x")), mdm.RemoveProfile("p"),
 		store, inHouse, mdm.RemoveApplication("com.example.app"), mdm.EraseDevice(), mdm.DeviceLock("m", "1"),

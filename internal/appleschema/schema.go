@@ -183,19 +183,39 @@ func checkValue(path string, v any, k Key) []string {
 			return Check(path, v, k.Subkeys)
 		}
 	case []any:
-		if len(k.Subkeys) > 0 {
-			var problems []string
-			for i, e := range v {
-				problems = append(problems, checkValue(fmt.Sprintf("%s[%d]", path, i), e, k.Subkeys[0])...)
-			}
-			return problems
+		var problems []string
+		for i, e := range v {
+			problems = append(problems, checkElement(fmt.Sprintf("%s[%d]", path, i), e, k.Subkeys)...)
 		}
+		return problems
 	default:
 		if len(k.Rangelist) > 0 && !slices.Contains(k.Rangelist, fmt.Sprint(v)) {
 			return []string{fmt.Sprintf("%s: %v not in %q", path, v, k.Rangelist)}
 		}
 	}
 	return nil
+}
+
+// checkElement checks an array element. Most arrays have one element
+// schema; some (the Settings command's) list alternatives, and an element
+// is right when it matches one of them.
+func checkElement(path string, e any, alternatives []Key) []string {
+	if len(alternatives) == 0 {
+		return nil
+	}
+	first := checkValue(path, e, alternatives[0])
+	if len(first) == 0 {
+		return nil
+	}
+	for _, alt := range alternatives[1:] {
+		if len(checkValue(path, e, alt)) == 0 {
+			return nil
+		}
+	}
+	if len(alternatives) == 1 {
+		return first
+	}
+	return []string{fmt.Sprintf("%s: matches none of the %d element schemas (first: %v)", path, len(alternatives), first)}
 }
 
 // Type names the schema type of a value decoded from a plist into any.

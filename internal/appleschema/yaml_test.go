@@ -93,8 +93,13 @@ func TestCheck(t *testing.T) {
 		{Key: "Mode", Type: "<string>", Rangelist: []string{"On", "Off"}},
 		{Key: "Items", Type: "<array>", Subkeys: []Key{{Key: "Item", Type: "<integer>"}}},
 		{Key: "Sub", Type: "<dictionary>", Subkeys: []Key{{Key: "Flag", Type: "<boolean>", Presence: "required"}}},
+		{Key: "Alts", Type: "<array>", Subkeys: []Key{
+			{Key: "A", Type: "<dictionary>", Subkeys: []Key{{Key: "Item", Type: "<string>", Rangelist: []string{"A"}}}},
+			{Key: "B", Type: "<dictionary>", Subkeys: []Key{{Key: "Item", Type: "<string>", Rangelist: []string{"B"}}}},
+		}},
 	}
-	ok := map[string]any{"Name": "x", "Mode": "On", "Items": []any{int64(1)}, "Sub": map[string]any{"Flag": true}}
+	ok := map[string]any{"Name": "x", "Mode": "On", "Items": []any{int64(1)}, "Sub": map[string]any{"Flag": true},
+		"Alts": []any{map[string]any{"Item": "B"}, map[string]any{"Item": "A"}}}
 	if p := Check("d", ok, keys); len(p) != 0 {
 		t.Errorf("valid dictionary: %v", p)
 	}
@@ -105,6 +110,7 @@ func TestCheck(t *testing.T) {
 		"out of range":   {"Name": "x", "Mode": "Maybe"},
 		"array element":  {"Name": "x", "Items": []any{"1"}},
 		"nested missing": {"Name": "x", "Sub": map[string]any{}},
+		"no alternative": {"Name": "x", "Alts": []any{map[string]any{"Item": "C"}}},
 	} {
 		if p := Check("d", d, keys); len(p) == 0 {
 			t.Errorf("%s: no problem found", name)
