@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/storage"
 	"github.com/openomm/omm/storage/internal/rules"
 )
@@ -18,13 +19,15 @@ import (
 // Store implements the store contracts in memory. The zero value is not
 // usable; call New.
 type Store struct {
-	mu     sync.RWMutex
-	orgs   map[storage.OrgID]storage.Org
-	names  map[string]storage.OrgID
-	audit  map[storage.OrgID][]storage.AuditEntry // per org, in ID order
-	lastID int64
-	policy policyData // see policy.go; zero value ready
-	queue  queueData
+	mu          sync.RWMutex
+	orgs        map[storage.OrgID]storage.Org
+	names       map[string]storage.OrgID
+	audit       map[storage.OrgID][]storage.AuditEntry // per org, in ID order
+	lastID      int64
+	devices     map[storage.OrgID]map[string]*invRecord // inventory.go; created on first write
+	policy      policyData                              // see policy.go; zero value ready
+	queue       queueData
+	enrollments map[deviceKey]enroll.Enrollment // enrollment.go; created on first write
 }
 
 // New returns an empty store.

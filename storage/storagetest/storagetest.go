@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
@@ -24,7 +25,9 @@ type Store interface {
 	storage.OrgStore
 	storage.AuditLog
 	policy.Store
+	inventory.Store
 	enroll.CommandQueue
+	enroll.EnrollmentStore
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -41,7 +44,9 @@ func cases() []testCase {
 	all = append(all, orgCases()...)
 	all = append(all, auditCases()...)
 	all = append(all, policyCases()...)
+	all = append(all, inventoryCases()...)
 	all = append(all, enrollCases()...)
+	all = append(all, enrollmentCases()...)
 	return all
 }
 

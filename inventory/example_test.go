@@ -1,0 +1,60 @@
+package inventory_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/memory"
+)
+
+// The access rights an MDM enrollment profile asks for: never network
+// information, and erase only where the policy and the device allow it.
+func ExampleAccessRights() {
+	d := inventory.Device{Ownership: inventory.OwnershipPersonal, EnrollmentType: inventory.EnrollAppleDevice}
+	policyAllowsWipe := true
+	fmt.Println(inventory.AccessRights(policyAllowsWipe && d.FactoryResetPermitted()))
+	fmt.Println(inventory.DeviceInformationQueries())
+	// Output:
+	// 8151
+	// [DeviceName SerialNumber ModelName ModelNumber ProductName DeviceCapacity AvailableDeviceCapacity OSVersion BuildVersion]
+}
+
+// A device reports more than the organization may see; only the contract's
+// attributes are stored, and the user's report shows them with their source.
+func ExampleService_IngestApple() {
+	ctx := context.Background()
+	store := memory.New()
+	org := storage.Org{ID: "org_acme", Name: "acme", DisplayName: "Acme"}
+	clock := func() time.Time { return time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC) }
+	store.CreateOrg(ctx, org, storage.AuditEntry{Org: org.ID, Time: clock(), Actor: "system", Action: "org.create"})
+	svc := inventory.New(store, inventory.WithClock(clock), inventory.WithLogger(quiet()))
+
+	d, _ := svc.Register(ctx, inventory.Device{Org: org.ID, UserID: "alice", Platform: inventory.PlatformIOS,
+		Ownership: inventory.OwnershipPersonal, EnrollmentType: inventory.EnrollAppleDevice,
+		State: inventory.StateEnrolled, Identifier: "UDID-1"}, "system")
+
+	result := []byte(`<plist version="1.0"><dict>
+		<key>Status</key><string>Acknowledged</string><key>UDID</key><string>UDID-1</string>
+		<key>QueryResponses</key><dict>
+			<key>OSVersion</key><string>17.4</string>
+			<key>IMEI</key><string>35 209900 176148 1</string>
+			<key>WiFiMAC</key><string>f0:99:b6:65:43:21</string>
+		</dict></dict></plist>`)
+	res, _ := svc.IngestApple(ctx, org.ID, d.ID, result)
+	fmt.Println("dropped:", res.Dropped.ForbiddenKeys)
+
+	r, _ := svc.Report(ctx, org.ID, d.ID, inventory.ReportOptions{FullWipeAllowed: true})
+	for _, item := range r.CanSee {
+		if item.CollectedAt != nil {
+			fmt.Printf("%s: %s (from the %s, %s)\n", item.Label, item.Value, item.Source, item.CollectedAt.Format(time.DateOnly))
+		}
+	}
+	fmt.Println("factory reset possible:", r.Wipe.FactoryReset)
+	// Output:
+	// dropped: [IMEI WiFiMAC]
+	// OS version: 17.4 (from the device, 2026-03-14)
+	// factory reset possible: false
+}

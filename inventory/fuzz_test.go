@@ -1,0 +1,81 @@
+package inventory_test
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/openomm/omm/inventory"
+)
+
+const fuzzMax = 16 << 10
+
+func addSeeds(f *testing.F, pattern string) {
+	files, err := filepath.Glob(pattern)
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no seeds %s: %v", pattern, err)
+	}
+	for _, file := range files {
+		f.Add(readFile(f, file))
+	}
+}
+
+// checkObservation holds for every accepted report: only contract values,
+// each valid; app entries within limits; and nothing over the size limit.
+func checkObservation(t *testing.T, data []byte, o inventory.Observation, err error) {
+	if err != nil {
+		if !errors.Is(err, inventory.ErrReport) && !errors.Is(err, inventory.ErrNoInventory) {
+			t.Fatalf("unexpected error class: %v", err)
+		}
+		return
+	}
+	if len(data) > fuzzMax {
+		t.Fatalf("accepted a report of %d bytes over the %d limit", len(data), fuzzMax)
+	}
+	for _, v := range o.Values {
+		if err := v.Validate(); err != nil {
+			t.Fatalf("filter produced an invalid value %+v: %v", v, err)
+		}
+	}
+	for _, a := range append(o.Installed, o.Managed...) {
+		if (inventory.App{Identifier: a.Identifier, Name: a.Name}).Validate() != nil {
+			t.Fatalf("filter produced a bad app %+v", a)
+		}
+	}
+	for _, a := range o.Managed {
+		if !a.Managed || a.Validate() != nil {
+			t.Fatalf("filter produced a bad managed app %+v", a)
+		}
+	}
+}
+
+func FuzzAppleResult(f *testing.F) {
+	addSeeds(f, filepath.Join("testdata", "apple", "*.plist"))
+	f.Add(readFile(f, filepath.Join(shared, "fixtures/apple/DeviceInformation.1.plist")))
+	f.Add([]byte("bplist00"))
+	filter := inventory.NewFilter(fuzzMax)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o, err := filter.Apple(data, now)
+		checkObservation(t, data, o, err)
+	})
+}
+
+func FuzzAndroidReport(f *testing.F) {
+	addSeeds(f, filepath.Join("testdata", "android", "*.json"))
+	f.Add([]byte(`{"applicationReports":[{"packageName":"a","versionName":"1"}]}`))
+	f.Add([]byte(`[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]`))
+	filter := inventory.NewFilter(fuzzMax)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, managed := range []bool{false, true} {
+			o, err := filter.Android(data, now, managed)
+			checkObservation(t, data, o, err)
+			if err == nil && !managed {
+				for _, a := range o.Installed {
+					if a.Managed || a.Version != "" || a.State != "" {
+						t.Fatalf("personal app with details: %+v", a)
+					}
+				}
+			}
+		}
+	})
+}

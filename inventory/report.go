@@ -1,0 +1,172 @@
+package inventory
+
+import (
+	"context"
+	"time"
+
+	"github.com/openomm/omm/storage"
+)
+
+// ReportOptions carries the policy's part of the report.
+type ReportOptions struct {
+	// FullWipeAllowed is the policy's decision whether IT or the user may
+	// factory reset the device. The device's ownership and enrollment type
+	// may forbid it regardless ([Device.FactoryResetPermitted]).
+	FullWipeAllowed bool
+}
+
+// Report is "What your organization can see" for one device: generated from
+// the privacy contract, the policy and the values actually stored. Its JSON
+// field names are stable.
+type Report struct {
+	DeviceID       string         `json:"device_id"`
+	Platform       Platform       `json:"platform"`
+	Ownership      Ownership      `json:"ownership"`
+	EnrollmentType EnrollmentType `json:"enrollment_type"`
+	State          State          `json:"state"`
+	GeneratedAt    time.Time      `json:"generated_at"`
+	// CanSee lists every attribute the organization may see on this
+	// platform, with the stored value where there is one.
+	CanSee []ReportItem `json:"can_see"`
+	// Apps is the stored app list as the organization sees it.
+	Apps ReportApps `json:"apps"`
+	// CannotSee lists what the organization can never see.
+	CannotSee []ReportCategory `json:"cannot_see"`
+	Wipe      ReportWipe       `json:"wipe"`
+}
+
+// ReportItem is one attribute the organization may see.
+type ReportItem struct {
+	Attribute Key     `json:"attribute"`
+	Label     string  `json:"label"`
+	Promise   Promise `json:"promise"`
+	// Value is "" and CollectedAt null when nothing is stored.
+	Value       string     `json:"value"`
+	Source      Source     `json:"source"`
+	CollectedAt *time.Time `json:"collected_at"`
+}
+
+// ReportApps is the app part of the report.
+type ReportApps struct {
+	Promise Promise `json:"promise"`
+	// CollectedAt is the device's latest inventory time, null when no
+	// app list is stored.
+	CollectedAt *time.Time  `json:"collected_at"`
+	Managed     []ReportApp `json:"managed"`
+	Personal    []ReportApp `json:"personal"`
+}
+
+// ReportApp is one app; personal apps show identifier and name only.
+type ReportApp struct {
+	Identifier string `json:"identifier"`
+	Name       string `json:"name"`
+	Version    string `json:"version,omitempty"`
+	State      string `json:"state,omitempty"`
+}
+
+// ReportCategory is one thing the organization can never see.
+type ReportCategory struct {
+	Category string `json:"category"`
+	Label    string `json:"label"`
+}
+
+// ReportWipe says what removal the organization can trigger.
+type ReportWipe struct {
+	// SelectiveWipe (removing work apps, profiles and data only) is always
+	// possible.
+	SelectiveWipe bool `json:"selective_wipe"`
+	// FactoryReset is true only where policy allows it and the device's
+	// ownership and enrollment type permit it.
+	FactoryReset bool   `json:"factory_reset"`
+	Explanation  string `json:"explanation"`
+}
+
+// Report builds the "What your organization can see" report for device id.
+// An unknown device yields ErrNotFound.
+func (s *Service) Report(ctx context.Context, org storage.OrgID, id string, opts ReportOptions) (Report, error) {
+	d, err := s.store.Device(ctx, org, id)
+	if err != nil {
+		return Report{}, err
+	}
+	vals, err := s.store.DeviceValues(ctx, org, id)
+	if err != nil {
+		return Report{}, err
+	}
+	apps, err := s.store.DeviceApps(ctx, org, id)
+	if err != nil {
+		return Report{}, err
+	}
+	return BuildReport(d, vals, apps, opts, s.clock()), nil
+}
+
+// BuildReport builds the report from a device record, its stored values
+// and apps, and the policy, at time now.
+func BuildReport(d Device, vals []Value, apps []App, opts ReportOptions, now time.Time) Report {
+	r := Report{
+		DeviceID: d.ID, Platform: d.Platform, Ownership: d.Ownership, EnrollmentType: d.EnrollmentType,
+		State: d.State, GeneratedAt: storage.Normalize(now),
+		CanSee: []ReportItem{}, CannotSee: []ReportCategory{},
+		Apps: ReportApps{Promise: PromiseApps, Managed: []ReportApp{}, Personal: []ReportApp{}},
+	}
+	stored := map[Key]Value{}
+	for _, v := range vals {
+		stored[v.Key] = v
+	}
+	for _, a := range Contract() {
+		if a.Kind == KindApps || !a.reportedOn(d.Platform) {
+			continue
+		}
+		item := ReportItem{Attribute: a.Key, Label: a.Label, Promise: a.Promise, Source: a.Source}
+		if v, ok := stored[a.Key]; ok {
+			at := v.Collected
+			item.Value, item.CollectedAt = v.Value, &at
+		}
+		r.CanSee = append(r.CanSee, item)
+	}
+	if !d.LastInventory.IsZero() && len(apps) > 0 {
+		at := d.LastInventory
+		r.Apps.CollectedAt = &at
+	}
+	for _, a := range apps {
+		if a.Managed {
+			r.Apps.Managed = append(r.Apps.Managed, ReportApp{Identifier: a.Identifier, Name: a.Name, Version: a.Version, State: a.State})
+		} else {
+			r.Apps.Personal = append(r.Apps.Personal, ReportApp{Identifier: a.Identifier, Name: a.Name})
+		}
+	}
+	for _, c := range Forbidden() {
+		r.CannotSee = append(r.CannotSee, ReportCategory{Category: c.Key, Label: c.Label})
+	}
+	r.Wipe = wipe(d, opts)
+	return r
+}
+
+// reportedOn reports whether the attribute can hold a value for a device
+// of platform p.
+func (a Attribute) reportedOn(p Platform) bool {
+	switch {
+	case a.Source == SourceDirectory:
+		return true
+	case p == PlatformAndroid:
+		return a.Android != ""
+	default:
+		return a.Apple != "" || a.OTA != ""
+	}
+}
+
+func wipe(d Device, opts ReportOptions) ReportWipe {
+	w := ReportWipe{SelectiveWipe: true}
+	switch {
+	case !d.FactoryResetPermitted():
+		w.Explanation = "Your organization can remove only its own apps, profiles and data from this device. " +
+			"It cannot erase the device: it is personally owned or enrolled with a work profile or User Enrollment."
+	case !opts.FullWipeAllowed:
+		w.Explanation = "Your organization can remove only its own apps, profiles and data from this device. " +
+			"Its policy does not allow erasing the device."
+	default:
+		w.FactoryReset = true
+		w.Explanation = "Your organization can remove its own apps, profiles and data, " +
+			"and its policy allows erasing this company-owned device (factory reset)."
+	}
+	return w
+}

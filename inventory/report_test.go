@@ -1,0 +1,117 @@
+package inventory_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/openomm/omm/inventory"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestReportJSON pins the report's JSON: field names are a stable interface
+// for the web UI, and every value shown must be one stored, with its source
+// and collection time.
+func TestReportJSON(t *testing.T) {
+	f := newFixture(t, inventory.WithPhoneBook(phoneBook{"alice": "+1 555 0100"}))
+	d := f.apple(t, udid)
+	for _, name := range []string{"DeviceInformation.full.plist", "SecurityInfo.plist", "ManagedApplicationList.plist", "InstalledApplicationList.plist"} {
+		if _, err := f.svc.IngestApple(t.Context(), f.org, d.ID, readFile(t, testdata("apple", name))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	*f.clock = now.Add(time.Hour)
+	r, err := f.svc.Report(t.Context(), f.org, d.ID, inventory.ReportOptions{FullWipeAllowed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.DeviceID = "dev_golden" // random per run
+	got, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := testdata("report.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := readFile(t, golden)
+	if d := cmp.Diff(string(bytes.TrimSpace(want)), string(got)); d != "" {
+		t.Errorf("report JSON (-golden +got):\n%s", d)
+	}
+	checkNotStored(t, f, appleSecrets)
+	if bytes.Contains(got, []byte("35 209900")) || bytes.Contains(got, []byte("24.3")) {
+		t.Error("report shows a forbidden value")
+	}
+}
+
+func TestReportWipe(t *testing.T) {
+	tests := []struct {
+		name   string
+		owner  inventory.Ownership
+		et     inventory.EnrollmentType
+		policy bool
+		want   bool
+	}{
+		{"company device, policy allows", inventory.OwnershipCompany, inventory.EnrollAppleDevice, true, true},
+		{"company device, policy forbids", inventory.OwnershipCompany, inventory.EnrollAppleDevice, false, false},
+		{"personal device, policy allows", inventory.OwnershipPersonal, inventory.EnrollAppleDevice, true, false},
+		{"user enrollment", inventory.OwnershipPersonal, inventory.EnrollAppleUser, true, false},
+		{"company work profile", inventory.OwnershipCompany, inventory.EnrollAndroidWorkProfile, true, false},
+		{"fully managed", inventory.OwnershipCompany, inventory.EnrollAndroidFullyManaged, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := inventory.PlatformIOS
+			if tt.et == inventory.EnrollAndroidWorkProfile || tt.et == inventory.EnrollAndroidFullyManaged {
+				p = inventory.PlatformAndroid
+			}
+			d := inventory.Device{ID: "dev_1", Platform: p, Ownership: tt.owner, EnrollmentType: tt.et}
+			r := inventory.BuildReport(d, nil, nil, inventory.ReportOptions{FullWipeAllowed: tt.policy}, now)
+			if r.Wipe.FactoryReset != tt.want || !r.Wipe.SelectiveWipe || r.Wipe.Explanation == "" {
+				t.Errorf("wipe = %+v, want factory reset %v", r.Wipe, tt.want)
+			}
+			if got := inventory.AccessRights(tt.policy && d.FactoryResetPermitted())&int(inventory.RightErase) != 0; got != tt.want {
+				t.Errorf("erase right %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestReportShowsOnlyStored: nothing collected, nothing shown, but every
+// promise and every forbidden category listed.
+func TestReportShowsOnlyStored(t *testing.T) {
+	d := inventory.Device{ID: "dev_1", Platform: inventory.PlatformAndroid, Ownership: inventory.OwnershipPersonal, EnrollmentType: inventory.EnrollAndroidWorkProfile}
+	r := inventory.BuildReport(d, nil, nil, inventory.ReportOptions{}, now)
+	for _, item := range r.CanSee {
+		if item.Value != "" || item.CollectedAt != nil {
+			t.Errorf("%s shows %q collected %v with nothing stored", item.Attribute, item.Value, item.CollectedAt)
+		}
+		if item.Attribute == inventory.KeyModelNumber || item.Attribute == inventory.KeyDeviceName {
+			t.Errorf("%s listed for Android, which does not report it", item.Attribute)
+		}
+	}
+	if len(r.CannotSee) != len(inventory.Forbidden()) {
+		t.Errorf("%d categories listed as unseen, want %d", len(r.CannotSee), len(inventory.Forbidden()))
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generic map[string]any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"device_id", "platform", "ownership", "enrollment_type", "state", "generated_at", "can_see", "apps", "cannot_see", "wipe"} {
+		if _, ok := generic[k]; !ok {
+			t.Errorf("report JSON lacks %q", k)
+		}
+	}
+}

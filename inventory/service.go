@@ -1,0 +1,262 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/openomm/omm/storage"
+)
+
+// DefaultRefreshInterval is how often a device's inventory is refreshed.
+const DefaultRefreshInterval = 24 * time.Hour
+
+// PhoneBook reads a user's phone number from the organization's directory,
+// the only place the inventory takes a phone number from. The composition
+// root adapts the auth package's directory to it.
+type PhoneBook interface {
+	// PhoneNumber returns the user's phone number, or "" when the directory
+	// holds none. An unknown user yields an error wrapping
+	// storage.ErrNotFound. It must be safe for concurrent use.
+	PhoneNumber(ctx context.Context, org storage.OrgID, userID string) (string, error)
+}
+
+// Service runs the device registry: registration and state changes
+// (audited), ingest of device reports through the privacy filter, the
+// refresh schedule, and the user-facing report.
+type Service struct {
+	store    Store
+	filter   *Filter
+	phones   PhoneBook
+	log      *slog.Logger
+	clock    func() time.Time
+	interval time.Duration
+}
+
+// Option configures [New].
+type Option func(*Service)
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// WithClock sets the clock (default time.Now).
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.clock = now } }
+
+// WithPhoneBook sets the directory the phone number is read from; without
+// one no phone number is stored.
+func WithPhoneBook(p PhoneBook) Option { return func(s *Service) { s.phones = p } }
+
+// WithRefreshInterval sets how old an inventory may get before the device
+// is due for a refresh (default DefaultRefreshInterval).
+func WithRefreshInterval(d time.Duration) Option {
+	return func(s *Service) {
+		if d > 0 {
+			s.interval = d
+		}
+	}
+}
+
+// WithMaxReportSize sets the largest report accepted, in bytes (default
+// DefaultMaxReportSize).
+func WithMaxReportSize(n int) Option { return func(s *Service) { s.filter = NewFilter(n) } }
+
+// New returns a service keeping devices in store.
+func New(store Store, opts ...Option) *Service {
+	s := &Service{store: store, filter: NewFilter(0), log: slog.Default(), clock: time.Now, interval: DefaultRefreshInterval}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Register stores a new device record for an enrollment, audited as
+// "device.register" by actor. An empty ID gets a fresh one; an empty State
+// is pending.
+func (s *Service) Register(ctx context.Context, d Device, actor string) (Device, error) {
+	if d.ID == "" {
+		d.ID = NewDeviceID()
+	}
+	if d.State == "" {
+		d.State = StatePending
+	}
+	e := storage.AuditEntry{
+		Org: d.Org, Time: s.clock(), Actor: actor, Action: "device.register", Target: "device:" + d.ID,
+		Details: map[string]string{
+			"platform": string(d.Platform), "ownership": string(d.Ownership),
+			"enrollment_type": string(d.EnrollmentType), "state": string(d.State),
+		},
+	}
+	return s.store.CreateDevice(ctx, d, e)
+}
+
+// SetState moves a device to state to, audited as "device.state.<to>" by
+// actor with the given reason. See [Store.UpdateDeviceState] for the rules.
+func (s *Service) SetState(ctx context.Context, org storage.OrgID, id string, to State, actor, reason string) (Device, error) {
+	e := storage.AuditEntry{
+		Org: org, Time: s.clock(), Actor: actor, Action: "device.state." + string(to), Target: "device:" + id,
+		Details: map[string]string{"state": string(to)},
+	}
+	if reason != "" {
+		e.Details["reason"] = reason
+	}
+	return s.store.UpdateDeviceState(ctx, org, id, to, e)
+}
+
+// Seen records that the device made contact now (a check-in).
+func (s *Service) Seen(ctx context.Context, org storage.OrgID, id string) error {
+	return s.store.TouchDevice(ctx, org, id, s.clock())
+}
+
+// DueForRefresh returns up to limit enrolled devices of org whose inventory
+// is older than the refresh interval, the longest-waiting first.
+func (s *Service) DueForRefresh(ctx context.Context, org storage.OrgID, limit int) ([]Device, error) {
+	return s.store.DevicesDueForRefresh(ctx, org, s.clock().Add(-s.interval), limit)
+}
+
+// IngestResult says what an ingest stored and what the filter dropped.
+type IngestResult struct {
+	Command string
+	// Values is the number of attribute values stored; Apps the size of
+	// the app list stored, or -1 when the report left it alone.
+	Values  int
+	Apps    int
+	Dropped Dropped
+	Device  Device
+}
+
+// IngestApple filters an Apple MDM command result from device id and
+// stores what the contract allows. Reports naming another device, or an
+// Apple result for an Android device, yield ErrInvalid; see [Filter.Apple]
+// for ErrReport and ErrNoInventory. The directory phone number is refreshed
+// with every DeviceInformation result when a PhoneBook is set.
+func (s *Service) IngestApple(ctx context.Context, org storage.OrgID, id string, result []byte) (IngestResult, error) {
+	o, err := s.filter.Apple(result, s.clock())
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest for device %q: %w", id, err)
+	}
+	return s.ingest(ctx, org, id, o, o.Command == string(AppleDeviceInformation))
+}
+
+// IngestAndroid filters an Android status report (see [Filter.Android])
+// from device id and stores what the contract allows, with the directory
+// phone number when a PhoneBook is set. The app list is replaced by the
+// reported one; apps count as the organization's only on work-profile and
+// fully managed devices.
+func (s *Service) IngestAndroid(ctx context.Context, org storage.OrgID, id string, report []byte) (IngestResult, error) {
+	d, err := s.store.Device(ctx, org, id)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	managed := d.EnrollmentType == EnrollAndroidWorkProfile || d.EnrollmentType == EnrollAndroidFullyManaged
+	o, err := s.filter.Android(report, s.clock(), managed)
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest for device %q: %w", id, err)
+	}
+	return s.ingest(ctx, org, id, o, true)
+}
+
+// maxMergeAttempts bounds the re-read-and-retry loop of an ingest that
+// merges with stored apps and meets a concurrent change.
+const maxMergeAttempts = 5
+
+func (s *Service) ingest(ctx context.Context, org storage.OrgID, id string, o Observation, withPhone bool) (IngestResult, error) {
+	res := IngestResult{Command: o.Command, Apps: -1}
+	var phone *Value
+	removePhone, looked := false, false
+	for attempt := 1; ; attempt++ {
+		d, err := s.store.Device(ctx, org, id)
+		if err != nil {
+			return res, err
+		}
+		if err := checkSender(d, o); err != nil {
+			return res, err
+		}
+		if d.State.Terminal() {
+			return res, fmt.Errorf("ingest for device %q: device is %s: %w", id, d.State, storage.ErrConflict)
+		}
+		if withPhone && s.phones != nil && !looked {
+			phone, removePhone = s.phoneNumber(ctx, d)
+			looked = true
+		}
+		dropped := o.Dropped
+		u := Update{Values: o.Values, At: o.At}
+		if phone != nil {
+			u.Values = append(append([]Value(nil), o.Values...), *phone)
+		}
+		if removePhone {
+			u.Remove = []Key{KeyPhoneNumber}
+		}
+		if o.Installed != nil || o.Managed != nil {
+			apps := o.Installed
+			if o.Command != "android" {
+				if apps, err = s.store.DeviceApps(ctx, org, id); err != nil {
+					return res, err
+				}
+				if o.Installed != nil {
+					apps = mergeInstalled(apps, o.Installed, &dropped)
+				}
+				if o.Managed != nil {
+					apps = mergeManaged(apps, o.Managed)
+				}
+			}
+			u.ReplaceApps, u.Apps = true, apps
+		}
+		d, err = s.store.SaveInventory(ctx, org, id, d.Version, u)
+		if errors.Is(err, storage.ErrConflict) && attempt < maxMergeAttempts {
+			continue // changed since read: merge again with what is stored now
+		}
+		if err != nil {
+			return res, fmt.Errorf("ingest for device %q: %w", id, err)
+		}
+		res.Values, res.Dropped, res.Device = len(u.Values), dropped, d
+		if u.ReplaceApps {
+			res.Apps = len(u.Apps)
+		}
+		if dropped.Total() > 0 {
+			// Counts and schema key names only: never a reported value.
+			s.log.InfoContext(ctx, "inventory: dropped reported data outside the privacy contract",
+				"org", org, "device", id, "command", o.Command,
+				"forbidden", dropped.Forbidden, "unknown", dropped.Unknown,
+				"malformed", dropped.Malformed, "details", dropped.Details,
+				"forbidden_keys", dropped.ForbiddenKeys)
+		}
+		return res, nil
+	}
+}
+
+// checkSender refuses a report whose platform or identifier is not the
+// device's: the caller routed a result to the wrong record.
+func checkSender(d Device, o Observation) error {
+	android := o.Command == "android"
+	if android != (d.Platform == PlatformAndroid) {
+		return fmt.Errorf("%w: a %s report for %s device %q", storage.ErrInvalid, o.Command, d.Platform, d.ID)
+	}
+	if o.Identifier != "" && o.Identifier != d.Identifier {
+		return fmt.Errorf("%w: report names another device than %q", storage.ErrInvalid, d.ID)
+	}
+	return nil
+}
+
+// phoneNumber reads the user's phone number from the directory. A failing
+// directory does not block the device's own report: the stored number is
+// left as it is and the failure logged.
+func (s *Service) phoneNumber(ctx context.Context, d Device) (*Value, bool) {
+	n, err := s.phones.PhoneNumber(ctx, d.Org, d.UserID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, true
+	case err != nil:
+		s.log.WarnContext(ctx, "inventory: directory phone number unavailable", "org", d.Org, "device", d.ID, "err", err)
+		return nil, false
+	case n == "":
+		return nil, true
+	}
+	v := Value{Key: KeyPhoneNumber, Value: n, Source: SourceDirectory, Collected: s.clock()}
+	if err := v.Validate(); err != nil {
+		s.log.WarnContext(ctx, "inventory: directory phone number refused", "org", d.Org, "device", d.ID, "err", err)
+		return nil, false
+	}
+	return &v, false
+}

@@ -1,0 +1,1 @@
+-- Reserved for enroll/ota and enroll/scep (enrollment sessions, identities, CA material); filled in by issue 7.
