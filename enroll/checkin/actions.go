@@ -1,0 +1,228 @@
+package checkin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/mdm"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
+)
+
+// ErrNotPermitted: the action is refused for this device; the message says
+// why (policy, ownership, enrollment type, device state).
+var ErrNotPermitted = errors.New("checkin: action not permitted")
+
+// queue queues commands for one device, in order, audited as action by
+// actor, and wakes the device.
+func (s *Service) queue(ctx context.Context, d inventory.Device, actor, action string, cmds ...mdm.Command) error {
+	for _, c := range cmds {
+		body, err := c.Encode()
+		if err != nil {
+			return err
+		}
+		if err := s.store.EnqueueCommand(ctx, d.Org, []string{d.ID}, enroll.Command{UUID: c.UUID, RequestType: c.RequestType, Body: body},
+			storage.AuditEntry{Org: d.Org, Time: s.clock(), Actor: actor, Action: action, Target: "device:" + d.ID,
+				Details: map[string]string{"command": c.RequestType, "uuid": c.UUID}}); err != nil {
+			return err
+		}
+	}
+	s.wake(ctx, d.Org, d.ID)
+	return nil
+}
+
+// appleDevice returns the device if it is an Apple device this service can
+// still send commands to.
+func (s *Service) appleDevice(ctx context.Context, org storage.OrgID, id string) (inventory.Device, error) {
+	d, err := s.devices.Device(ctx, org, id)
+	if err != nil {
+		return d, err
+	}
+	if !d.Platform.Apple() {
+		return d, fmt.Errorf("%w: device %s is not an Apple device", ErrNotPermitted, id)
+	}
+	if d.State.Terminal() {
+		return d, fmt.Errorf("%w: device %s is %s", ErrNotPermitted, id, d.State)
+	}
+	return d, nil
+}
+
+// RefreshInventory queues the inventory commands the privacy contract
+// derives (inventory.AppleRefresh), nothing more.
+func (s *Service) RefreshInventory(ctx context.Context, org storage.OrgID, id, actor string) error {
+	d, err := s.appleDevice(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	var cmds []mdm.Command
+	for _, q := range inventory.AppleRefresh() {
+		switch q.RequestType {
+		case inventory.AppleDeviceInformation:
+			cmds = append(cmds, mdm.DeviceInformation(q.Queries))
+		case inventory.AppleSecurityInfo:
+			cmds = append(cmds, mdm.SecurityInfo())
+		case inventory.AppleManagedApplicationList:
+			cmds = append(cmds, mdm.ManagedApplicationList())
+		case inventory.AppleInstalledApplicationList:
+			cmds = append(cmds, mdm.InstalledApplicationList(false))
+		case inventory.AppleProfileList:
+			cmds = append(cmds, mdm.ProfileList(q.ManagedOnly))
+		default:
+			return fmt.Errorf("checkin: inventory asks for %s, which this service cannot send", q.RequestType)
+		}
+	}
+	return s.queue(ctx, d, actor, "device.inventory.refresh", cmds...)
+}
+
+// Deprovision removes only the work data from the device: each managed app,
+// each profile the org installed, and finally the MDM profile itself, which
+// unenrolls the device. The device is deprovisioning until it checks out
+// (an offline device stays so, honestly); personal data is never touched.
+func (s *Service) Deprovision(ctx context.Context, org storage.OrgID, id, actor, reason string) error {
+	d, err := s.appleDevice(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	apps, err := s.devices.DeviceApps(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	var cmds []mdm.Command
+	for _, a := range apps {
+		if a.Managed {
+			cmds = append(cmds, mdm.RemoveApplication(a.Identifier))
+		}
+	}
+	mdmProfile := enroll.MDMProfileIdentifier(org)
+	for _, p := range s.managedProfiles(ctx, d) {
+		if p != mdmProfile {
+			cmds = append(cmds, mdm.RemoveProfile(p))
+		}
+	}
+	cmds = append(cmds, mdm.RemoveProfile(mdmProfile))
+	if d.State != inventory.StateDeprovisioning {
+		if d, err = s.devices.SetState(ctx, org, id, inventory.StateDeprovisioning, actor, reason); err != nil {
+			return err
+		}
+	}
+	if err := s.queue(ctx, d, actor, "device.deprovision", cmds...); err != nil {
+		return err
+	}
+	s.emit(ctx, Deprovisioning, d)
+	return nil
+}
+
+// managedProfiles lists the identifiers of the profiles the device reported
+// as installed by this server.
+func (s *Service) managedProfiles(ctx context.Context, d inventory.Device) []string {
+	values, err := s.devices.DeviceValues(ctx, d.Org, d.ID)
+	if err != nil {
+		s.log.WarnContext(ctx, "checkin: read managed profiles", "device", d.ID, "err", err)
+		return nil
+	}
+	for _, v := range values {
+		if v.Key == inventory.KeyManagedProfiles {
+			var ids []string
+			if json.Unmarshal([]byte(v.Value), &ids) == nil {
+				return ids
+			}
+		}
+	}
+	return nil
+}
+
+// Erase queues a full erase (factory reset). It is refused unless the
+// policy allows full wipe and the device's ownership and enrollment type
+// permit it (never on a personal or user-enrolled device).
+func (s *Service) Erase(ctx context.Context, org storage.OrgID, id, actor string, policyAllows bool) error {
+	d, err := s.appleDevice(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !policyAllows:
+		return fmt.Errorf("%w: the device's policy does not allow wiping all device data", ErrNotPermitted)
+	case !d.FactoryResetPermitted():
+		return fmt.Errorf("%w: a %s device enrolled as %s may only lose its work data", ErrNotPermitted, d.Ownership, d.EnrollmentType)
+	}
+	return s.queue(ctx, d, actor, "device.erase", mdm.EraseDevice())
+}
+
+// Lock locks the device's screen, showing message and phone number.
+func (s *Service) Lock(ctx context.Context, org storage.OrgID, id, actor, message, phone string) error {
+	d, err := s.appleDevice(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	return s.queue(ctx, d, actor, "device.lock", mdm.DeviceLock(message, phone))
+}
+
+// ClearPasscode removes the device passcode with the escrowed unlock token.
+func (s *Service) ClearPasscode(ctx context.Context, org storage.OrgID, id, actor string) error {
+	d, err := s.appleDevice(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	e, err := s.store.Enrollment(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	cmd, err := mdm.ClearPasscode(e.UnlockToken)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNotPermitted, err)
+	}
+	return s.queue(ctx, d, actor, "device.passcode.clear", cmd)
+}
+
+// DeprovisionUser deprovisions every active Apple device of the user, as
+// when the user is deactivated in the directory. It returns how many it
+// started to deprovision.
+func (s *Service) DeprovisionUser(ctx context.Context, org storage.OrgID, userID, actor, reason string) (int, error) {
+	n := 0
+	q := inventory.DeviceQuery{UserID: userID, Limit: inventory.MaxDevicePage}
+	for {
+		page, err := s.devices.ListDevices(ctx, org, q)
+		if err != nil {
+			return n, err
+		}
+		for _, d := range page.Devices {
+			if !d.Platform.Apple() || d.State.Terminal() || d.State == inventory.StateDeprovisioning {
+				continue
+			}
+			if err := s.Deprovision(ctx, org, d.ID, actor, reason); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if page.Next == "" {
+			return n, nil
+		}
+		q.After = page.Next
+	}
+}
+
+// Actions lists the device's latest commands with their state, newest
+// first: an offline device shows its actions as pending.
+func (s *Service) Actions(ctx context.Context, org storage.OrgID, id string, limit int) ([]enroll.QueuedCommand, error) {
+	if _, err := s.devices.Device(ctx, org, id); err != nil {
+		return nil, err
+	}
+	return s.store.Commands(ctx, org, id, limit)
+}
+
+// afterAction applies what an acknowledged device action means for the
+// device's state.
+func (s *Service) afterAction(ctx context.Context, d inventory.Device, q enroll.QueuedCommand) error {
+	if q.Status != enroll.StatusAcknowledged || q.RequestType != "EraseDevice" {
+		return nil
+	}
+	d, err := s.devices.SetState(ctx, d.Org, d.ID, inventory.StateWiped, "device:"+d.Identifier, "the device acknowledged the erase")
+	if err != nil {
+		return err
+	}
+	s.emit(ctx, Wiped, d)
+	return nil
+}

@@ -1,0 +1,201 @@
+package checkin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/micromdm/plist"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/mdm"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
+)
+
+// CheckIn handles one check-in message from a device of org and returns the
+// response body (empty for every message but GetBootstrapToken).
+func (s *Service) CheckIn(ctx context.Context, org storage.OrgID, p Proof, body []byte) ([]byte, error) {
+	msg, err := mdm.ParseCheckIn(body)
+	if err != nil {
+		return nil, err
+	}
+	channel := msg.From().Device()
+	if msg.From().User() != "" {
+		return nil, ErrDeclined
+	}
+	switch m := msg.(type) {
+	case *mdm.Authenticate:
+		return nil, s.authenticate(ctx, org, p, body, m)
+	case *mdm.UserAuthenticate:
+		return nil, ErrDeclined
+	case *mdm.DeclarativeManagement, *mdm.GetToken:
+		return nil, fmt.Errorf("%w: %s", ErrUnsupported, msg.Type())
+	}
+	d, _, err := s.boundDevice(ctx, org, p, body, channel)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	if err := s.devices.Seen(ctx, org, d.ID); err != nil {
+		s.log.WarnContext(ctx, "checkin: record contact", "device", d.ID, "err", err)
+	}
+	switch m := msg.(type) {
+	case *mdm.TokenUpdate:
+		return nil, s.tokenUpdate(ctx, d, m)
+	case *mdm.CheckOut:
+		return nil, s.checkOut(ctx, d)
+	case *mdm.SetBootstrapToken:
+		return nil, s.store.SetBootstrapToken(ctx, org, d.ID, m.BootstrapToken, now)
+	case *mdm.GetBootstrapToken:
+		e, err := s.store.Enrollment(ctx, org, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		answer := map[string]any{}
+		if len(e.BootstrapToken) > 0 {
+			answer["BootstrapToken"] = e.BootstrapToken
+		}
+		return plist.Marshal(answer)
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnsupported, msg.Type())
+}
+
+// authenticate binds the identity to the device that presents it, creating
+// the device's record (or continuing an interrupted Authenticate), and
+// starts the enrollment afresh.
+func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, body []byte, m *mdm.Authenticate) error {
+	id, err := s.identity(ctx, org, p, body)
+	if err != nil {
+		return err
+	}
+	channel := m.From().Device()
+	actor := "device:" + channel
+	var d inventory.Device
+	switch {
+	case id.Device != "":
+		// The same identity again (a retried Authenticate): same device only.
+		if d, err = s.devices.Device(ctx, org, id.Device); err != nil {
+			return fmt.Errorf("checkin: device %s: %w", id.Device, err)
+		}
+		if d.Identifier != channel {
+			return forbidden("identity %s belongs to another device", id.Serial)
+		}
+	default:
+		if d, err = s.deviceFor(ctx, org, id, m); err != nil {
+			return err
+		}
+		if id, err = s.store.BindIdentity(ctx, org, id.Fingerprint, d.ID, storage.AuditEntry{
+			Org: org, Time: s.clock(), Actor: actor, Action: "device.identity.bind", Target: "device:" + d.ID,
+			Details: map[string]string{"serial": id.Serial, "session": id.Session},
+		}); err != nil {
+			if errors.Is(err, storage.ErrConflict) {
+				return forbidden("identity %s is bound to another device", id.Serial)
+			}
+			return err
+		}
+	}
+	// A new enrollment starts with an empty queue and fresh tokens.
+	if _, err := s.store.ClearQueue(ctx, org, d.ID, storage.AuditEntry{
+		Org: org, Time: s.clock(), Actor: actor, Action: "device.authenticate", Target: "device:" + d.ID,
+	}); err != nil {
+		return err
+	}
+	_, err = s.store.StartEnrollment(ctx, enroll.Enrollment{
+		Org: org, Device: d.ID, Channel: channel, UserEnrollment: m.From().IsUserEnrollment(), Topic: m.Topic, Updated: s.clock(),
+	})
+	return err
+}
+
+// deviceFor finds or registers the inventory record of a device
+// authenticating with a fresh identity. An earlier enrollment of the same
+// device is superseded; a pending record of the same user (an Authenticate
+// that was interrupted before binding) is reused.
+func (s *Service) deviceFor(ctx context.Context, org storage.OrgID, id enroll.Identity, m *mdm.Authenticate) (inventory.Device, error) {
+	channel := m.From().Device()
+	old, err := s.devices.DeviceByIdentifier(ctx, org, channel)
+	switch {
+	case err == nil && old.State == inventory.StatePending && old.UserID == id.UserID:
+		return old, nil
+	case err == nil:
+		if _, err := s.devices.SetState(ctx, org, old.ID, inventory.StateDeprovisioned, "device:"+channel,
+			"the device enrolled again"); err != nil {
+			return inventory.Device{}, fmt.Errorf("checkin: supersede enrollment %s: %w", old.ID, err)
+		}
+		if _, err := s.store.ClearQueue(ctx, org, old.ID, storage.AuditEntry{
+			Org: org, Time: s.clock(), Actor: "device:" + channel, Action: "device.queue.clear", Target: "device:" + old.ID,
+		}); err != nil {
+			return inventory.Device{}, err
+		}
+	case !errors.Is(err, storage.ErrNotFound):
+		return inventory.Device{}, err
+	}
+	typ := inventory.EnrollAppleDevice
+	if m.From().IsUserEnrollment() {
+		typ = inventory.EnrollAppleUser
+	}
+	return s.devices.Register(ctx, inventory.Device{
+		Org: org, UserID: id.UserID, Platform: platformOf(m), Ownership: inventory.OwnershipPersonal,
+		EnrollmentType: typ, Identifier: channel, SerialNumber: m.SerialNumber,
+	}, "device:"+channel)
+}
+
+// platformOf tells the platform from the product name ("iPhone14,2",
+// "iPad8,1", "MacBookPro18,3", "iMac14,2").
+func platformOf(m *mdm.Authenticate) inventory.Platform {
+	switch p := m.ProductName; {
+	case strings.HasPrefix(p, "iPad"):
+		return inventory.PlatformIPadOS
+	case strings.HasPrefix(p, "iPhone"), strings.HasPrefix(p, "iPod"):
+		return inventory.PlatformIOS
+	case strings.Contains(p, "Mac"), m.ModelName != "" && strings.Contains(m.ModelName, "Mac"):
+		return inventory.PlatformMacOS
+	}
+	return inventory.PlatformIOS
+}
+
+// tokenUpdate stores the push token; the first one completes the
+// enrollment: the device counts as enrolled, its first inventory is queued
+// and it is woken to fetch it.
+func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, m *mdm.TokenUpdate) error {
+	_, first, err := s.store.UpdateToken(ctx, d.Org, d.ID, enroll.TokenUpdate{
+		Topic: m.Topic, Token: m.Token, PushMagic: m.PushMagic, UnlockToken: m.UnlockToken, At: s.clock(),
+	})
+	if err != nil || !first {
+		return err
+	}
+	if d.State == inventory.StatePending {
+		if d, err = s.devices.SetState(ctx, d.Org, d.ID, inventory.StateEnrolled, "device:"+d.Identifier, "first token update"); err != nil {
+			return err
+		}
+	}
+	if err := s.RefreshInventory(ctx, d.Org, d.ID, "system:enrollment"); err != nil {
+		return err
+	}
+	s.emit(ctx, Enrolled, d)
+	return nil
+}
+
+// checkOut ends the enrollment: the device removed its MDM profile, so
+// whatever was queued will never be delivered.
+func (s *Service) checkOut(ctx context.Context, d inventory.Device) error {
+	now := s.clock()
+	if err := s.store.CheckOut(ctx, d.Org, d.ID, now); err != nil {
+		return err
+	}
+	if _, err := s.store.ClearQueue(ctx, d.Org, d.ID, storage.AuditEntry{
+		Org: d.Org, Time: now, Actor: "device:" + d.Identifier, Action: "device.checkout", Target: "device:" + d.ID,
+	}); err != nil {
+		return err
+	}
+	if d.State.Terminal() {
+		return nil
+	}
+	d, err := s.devices.SetState(ctx, d.Org, d.ID, inventory.StateDeprovisioned, "device:"+d.Identifier, "the MDM profile was removed")
+	if err != nil {
+		return err
+	}
+	s.emit(ctx, CheckedOut, d)
+	return nil
+}

@@ -1,0 +1,462 @@
+package checkin_test
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/micromdm/plist"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/checkin"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
+)
+
+func TestEnrollmentFlow(t *testing.T) {
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-1", "alice")
+	if st := d.authenticate(); st != http.StatusOK {
+		t.Fatalf("Authenticate: %d", st)
+	}
+	rec := d.record()
+	if rec.State != inventory.StatePending || rec.UserID != "alice" || rec.Platform != inventory.PlatformIOS ||
+		rec.Ownership != inventory.OwnershipPersonal || rec.SerialNumber != "SER-UDID-1" {
+		t.Fatalf("after Authenticate: %+v", rec)
+	}
+	id, _ := e.store.Identity(t.Context(), e.orgA, enroll.FingerprintOf(d.cert))
+	if id.Device != rec.ID {
+		t.Fatalf("identity bound to %q, want %q", id.Device, rec.ID)
+	}
+	if len(e.events) != 0 {
+		t.Errorf("events before the first TokenUpdate: %v", e.events)
+	}
+	if st := d.tokenUpdate("tok-1"); st != http.StatusOK {
+		t.Fatalf("TokenUpdate: %d", st)
+	}
+	rec = d.record()
+	if rec.State != inventory.StateEnrolled {
+		t.Fatalf("state after the first TokenUpdate: %s", rec.State)
+	}
+	if len(e.events) != 1 || e.events[0].Kind != checkin.Enrolled || e.events[0].UserID != "alice" {
+		t.Errorf("events: %+v", e.events)
+	}
+	if !slices.Contains(e.woken, rec.ID) {
+		t.Errorf("the enrolled device was not woken to fetch its inventory commands")
+	}
+	en, err := e.store.Enrollment(t.Context(), e.orgA, rec.ID)
+	if err != nil || string(en.Token) != "tok-1" || en.PushMagic != "magic-tok-1" || string(en.UnlockToken) != "unlock-UDID-1" {
+		t.Fatalf("enrollment %+v, %v", en, err)
+	}
+	// A second TokenUpdate overwrites the token and is not a new enrollment.
+	if st := d.tokenUpdate("tok-2"); st != http.StatusOK {
+		t.Fatalf("second TokenUpdate: %d", st)
+	}
+	en, _ = e.store.Enrollment(t.Context(), e.orgA, rec.ID)
+	if string(en.Token) != "tok-2" || len(e.events) != 1 {
+		t.Errorf("after the second TokenUpdate: token %q, %d events", en.Token, len(e.events))
+	}
+
+	// The device fetches the inventory commands the contract derives.
+	var got []string
+	st, cmd := d.connect("Idle", "", nil)
+	for cmd != nil && st == http.StatusOK {
+		got = append(got, requestType(cmd))
+		extra := map[string]any{}
+		if requestType(cmd) == "DeviceInformation" {
+			extra["QueryResponses"] = map[string]any{"DeviceName": "Alice's iPhone", "IMEI": "35 209900 176148 1", "OSVersion": "18.1"}
+		}
+		st, cmd = d.connect("Acknowledged", commandUUID(cmd), extra)
+	}
+	var want []string
+	for _, q := range inventory.AppleRefresh() {
+		want = append(want, string(q.RequestType))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("commands delivered %v, want %v", got, want)
+	}
+	values, err := e.store.DeviceValues(t.Context(), e.orgA, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	for _, v := range values {
+		if v.Key == inventory.KeyDeviceName {
+			name = v.Value
+		}
+		if v.Value == "35 209900 176148 1" {
+			t.Errorf("the IMEI was stored as %s", v.Key)
+		}
+	}
+	if name != "Alice's iPhone" {
+		t.Errorf("device name stored %q", name)
+	}
+}
+
+func TestQueueBehaviour(t *testing.T) {
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-Q", "alice").enroll()
+	rec := d.record()
+	// Drain the inventory commands first.
+	for _, cmd := range drain(t, d) {
+		_ = cmd
+	}
+	if err := e.svc.Lock(t.Context(), e.orgA, rec.ID, "admin:bob", "Call IT", "+1 555 0100"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RefreshInventory(t.Context(), e.orgA, rec.ID, "admin:bob"); err != nil {
+		t.Fatal(err)
+	}
+	_, lock := d.connect("Idle", "", nil)
+	if requestType(lock) != "DeviceLock" {
+		t.Fatalf("first command %s, want DeviceLock", requestType(lock))
+	}
+	// NotNow: the next command comes instead, and the lock is not resent on
+	// this connection.
+	_, next := d.connect("NotNow", commandUUID(lock), nil)
+	if requestType(next) == "DeviceLock" || next == nil {
+		t.Fatalf("after NotNow got %v", requestType(next))
+	}
+	for next != nil {
+		if requestType(next) == "DeviceLock" {
+			t.Fatal("the NotNow command was resent on the same connection")
+		}
+		_, next = d.connect("Error", commandUUID(next), map[string]any{"ErrorChain": []any{map[string]any{
+			"ErrorCode": 12021, "ErrorDomain": "MCMDMErrorDomain", "USEnglishDescription": "Busy"}}})
+	}
+	// A later connection gets the lock again.
+	_, again := d.connect("Idle", "", nil)
+	if commandUUID(again) != commandUUID(lock) {
+		t.Fatalf("later check-in got %v, want the NotNow command", requestType(again))
+	}
+	_, none := d.connect("Acknowledged", commandUUID(lock), nil)
+	if none != nil {
+		t.Errorf("queue not empty: %v", requestType(none))
+	}
+	// A replayed result changes nothing.
+	if st, _ := d.connect("Error", commandUUID(lock), nil); st != http.StatusOK {
+		t.Errorf("replayed result: %d", st)
+	}
+	actions, err := e.svc.Actions(t.Context(), e.orgA, rec.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errored := 0
+	for _, a := range actions {
+		switch {
+		case a.UUID == commandUUID(lock) && (a.Status != enroll.StatusAcknowledged || a.Deliveries != 2):
+			t.Errorf("lock: %+v", a)
+		case a.Status == enroll.StatusError:
+			errored++
+			if a.Detail != "MCMDMErrorDomain 12021: Busy" {
+				t.Errorf("error detail %q", a.Detail)
+			}
+		}
+	}
+	if errored != len(inventory.AppleRefresh()) {
+		t.Errorf("%d commands in Error, want %d", errored, len(inventory.AppleRefresh()))
+	}
+	// An unknown command's result does not block the device.
+	if st, _ := d.connect("Acknowledged", "no-such-command", nil); st != http.StatusOK {
+		t.Errorf("result for an unknown command: %d", st)
+	}
+	// An undecodable result is refused, and the command it answered is
+	// abandoned after a few deliveries rather than blocking the queue.
+	if err := e.svc.Lock(t.Context(), e.orgA, rec.ID, "admin:bob", "again", ""); err != nil {
+		t.Fatal(err)
+	}
+	for range enroll.DefaultMaxDeliveries {
+		if _, c := d.connect("Idle", "", nil); requestType(c) != "DeviceLock" {
+			t.Fatalf("expected the lock again, got %v", requestType(c))
+		}
+		if st, _ := d.put("/mdm/org_acme/server", []byte("garbage"), d); st != http.StatusBadRequest {
+			t.Fatalf("undecodable result: %d", st)
+		}
+	}
+	if _, c := d.connect("Idle", "", nil); c != nil {
+		t.Errorf("the unanswerable command still blocks the queue: %v", requestType(c))
+	}
+}
+
+func drain(t *testing.T, d *device) []string {
+	t.Helper()
+	var got []string
+	_, cmd := d.connect("Idle", "", nil)
+	for cmd != nil {
+		got = append(got, requestType(cmd))
+		_, cmd = d.connect("Acknowledged", commandUUID(cmd), nil)
+	}
+	return got
+}
+
+func TestCommandExpiry(t *testing.T) {
+	e := newEnv(t, checkin.WithCommandTTL(24*time.Hour))
+	d := e.newDevice(e.orgA, "UDID-X", "alice").enroll()
+	drain(t, d)
+	if err := e.svc.Lock(t.Context(), e.orgA, d.record().ID, "admin:bob", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(25 * time.Hour)
+	if _, c := d.connect("Idle", "", nil); c != nil {
+		t.Errorf("an expired command was delivered: %v", requestType(c))
+	}
+	acts, _ := e.svc.Actions(t.Context(), e.orgA, d.record().ID, 1)
+	if acts[0].Status != enroll.StatusAbandoned || acts[0].Detail != enroll.ExpiredDetail {
+		t.Errorf("expired command: %+v", acts[0])
+	}
+}
+
+// TestImpersonation: every path refuses a missing certificate, another
+// device's certificate, another org's certificate — with 400 or 403, never
+// 401.
+func TestImpersonation(t *testing.T) {
+	e := newEnv(t)
+	alice := e.newDevice(e.orgA, "UDID-A", "alice").enroll()
+	bob := e.newDevice(e.orgA, "UDID-B", "bob").enroll()
+	other := e.newDevice(e.orgB, "UDID-O", "olga").enroll()
+	unrecordedCert, unrecordedKey := e.cas[e.orgA].issue(t, "stray")
+	stray := &device{e: e, org: e.orgA, udid: "UDID-S", cert: unrecordedCert, key: unrecordedKey}
+
+	messages := map[string]map[string]any{
+		"TokenUpdate":  {"MessageType": "TokenUpdate", "Topic": topic, "Token": []byte("evil"), "PushMagic": "evil"},
+		"CheckOut":     {"MessageType": "CheckOut", "Topic": topic},
+		"Authenticate": {"MessageType": "Authenticate", "Topic": topic},
+		"Result":       nil,
+	}
+	tests := []struct {
+		name   string
+		signer *device
+		org    string
+		want   int
+	}{
+		{"no certificate", nil, "org_acme", http.StatusBadRequest},
+		{"another device's certificate", bob, "org_acme", http.StatusForbidden},
+		{"another org's certificate", other, "org_acme", http.StatusForbidden},
+		{"a certificate of our CA that no enrollment recorded", stray, "org_acme", http.StatusForbidden},
+		{"our own certificate at another org's endpoint", alice, "org_beta", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		for kind, msg := range messages {
+			var path string
+			var body []byte
+			if msg == nil {
+				path = "/mdm/" + tt.org + "/server"
+				body = plistBody(t, map[string]any{"UDID": alice.udid, "Status": "Idle"})
+			} else {
+				m := map[string]any{"UDID": alice.udid}
+				for k, v := range msg {
+					m[k] = v
+				}
+				path = "/mdm/" + tt.org + "/checkin"
+				body = plistBody(t, m)
+			}
+			st, _ := alice.put(path, body, tt.signer)
+			if st != tt.want {
+				t.Errorf("%s, %s: status %d, want %d", tt.name, kind, st, tt.want)
+			}
+		}
+	}
+	// Nothing changed for alice.
+	rec := alice.record()
+	en, _ := e.store.Enrollment(t.Context(), e.orgA, rec.ID)
+	if rec.State != inventory.StateEnrolled || string(en.Token) != "token-UDID-A" {
+		t.Errorf("alice changed by refused requests: %s, token %q", rec.State, en.Token)
+	}
+	// A signature over another body is refused.
+	body := plistBody(t, map[string]any{"UDID": alice.udid, "Status": "Idle"})
+	signedOther := plistBody(t, map[string]any{"UDID": alice.udid, "Status": "Idle", "X": "y"})
+	req, _ := http.NewRequest(http.MethodPut, e.srv.URL+"/mdm/org_acme/server", bytesReader(body))
+	req.Header.Set("Mdm-Signature", signature(t, alice, signedOther))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("signature over another body: %v %v", resp.StatusCode, err)
+	}
+}
+
+func TestTLSClientCertificate(t *testing.T) {
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-T", "alice").enroll()
+	other := e.newDevice(e.orgB, "UDID-O", "olga")
+	srv := tlsServer(t, e)
+	body := plistBody(t, map[string]any{"UDID": d.udid, "Status": "Idle"})
+	if st := tlsPut(t, srv, d, "/mdm/org_acme/server", body); st != http.StatusOK {
+		t.Errorf("own TLS certificate: %d", st)
+	}
+	if st := tlsPut(t, srv, other, "/mdm/org_acme/server", body); st != http.StatusForbidden {
+		t.Errorf("another org's TLS certificate: %d", st)
+	}
+	if st := tlsPut(t, srv, nil, "/mdm/org_acme/server", body); st != http.StatusBadRequest {
+		t.Errorf("no TLS certificate: %d", st)
+	}
+}
+
+func TestDeclinedAndUnsupported(t *testing.T) {
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-U", "alice").enroll()
+	if st, _ := d.checkin(map[string]any{"MessageType": "UserAuthenticate", "UserID": "u1", "DigestResponse": ""}); st != http.StatusGone {
+		t.Errorf("UserAuthenticate: %d, want 410", st)
+	}
+	if st, _ := d.checkin(map[string]any{"MessageType": "DeclarativeManagement", "Endpoint": "tokens"}); st != http.StatusNotFound {
+		t.Errorf("DeclarativeManagement: %d, want 404", st)
+	}
+	if st, _ := d.checkin(map[string]any{"MessageType": "Frobnicate"}); st != http.StatusBadRequest {
+		t.Errorf("unknown message: %d, want 400", st)
+	}
+	if st, _ := d.put("/mdm/org_acme/checkin", []byte("<plist"), d); st != http.StatusBadRequest {
+		t.Errorf("malformed body: %d, want 400", st)
+	}
+}
+
+func TestBootstrapToken(t *testing.T) {
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-BT", "alice").enroll()
+	if st, _ := d.checkin(map[string]any{"MessageType": "SetBootstrapToken", "BootstrapToken": []byte("secret")}); st != http.StatusOK {
+		t.Fatalf("SetBootstrapToken: %d", st)
+	}
+	st, out := d.checkin(map[string]any{"MessageType": "GetBootstrapToken"})
+	var got struct{ BootstrapToken []byte }
+	if st != http.StatusOK || plist.Unmarshal(out, &got) != nil || string(got.BootstrapToken) != "secret" {
+		t.Errorf("GetBootstrapToken: %d %q", st, out)
+	}
+}
+
+func TestReenrollmentSupersedes(t *testing.T) {
+	e := newEnv(t)
+	first := e.newDevice(e.orgA, "UDID-R", "alice").enroll()
+	old := first.record()
+	if err := e.svc.Lock(t.Context(), e.orgA, old.ID, "admin:bob", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	second := e.newDevice(e.orgA, "UDID-R", "alice").enroll()
+	cur := second.record()
+	if cur.ID == old.ID {
+		t.Fatal("re-enrollment reused the old record")
+	}
+	prev, _ := e.store.Device(t.Context(), e.orgA, old.ID)
+	if prev.State != inventory.StateDeprovisioned {
+		t.Errorf("old enrollment is %s", prev.State)
+	}
+	acts, _ := e.svc.Actions(t.Context(), e.orgA, old.ID, 0)
+	for _, a := range acts {
+		if a.Status.Open() {
+			t.Errorf("stale command %s still open", a.RequestType)
+		}
+	}
+	// The old identity no longer works for the device.
+	st, _ := first.connect("Idle", "", nil)
+	if st != http.StatusForbidden {
+		t.Errorf("old identity after re-enrollment: %d", st)
+	}
+}
+
+func TestRenewedIdentityRebinds(t *testing.T) {
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-N", "alice").enroll()
+	cert, key := e.cas[e.orgA].issue(t, "renewed")
+	old, _ := e.store.Identity(t.Context(), e.orgA, enroll.FingerprintOf(d.cert))
+	e.store.RecordIdentity(t.Context(), enroll.Identity{Org: e.orgA, Fingerprint: enroll.FingerprintOf(cert), Serial: "renewed",
+		UserID: "alice", Renews: old.Fingerprint}, storage.AuditEntry{})
+	renewed := &device{e: e, org: e.orgA, udid: d.udid, cert: cert, key: key}
+	if st, _ := renewed.connect("Idle", "", nil); st != http.StatusOK {
+		t.Fatalf("renewed identity: %d", st)
+	}
+	id, _ := e.store.Identity(t.Context(), e.orgA, enroll.FingerprintOf(cert))
+	if id.Device != d.record().ID {
+		t.Errorf("renewed identity bound to %q", id.Device)
+	}
+}
+
+func TestDeviceActions(t *testing.T) {
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-D", "alice").enroll()
+	drain(t, d)
+	rec := d.record()
+	// Personal device: erase refused whatever the policy says.
+	for _, allow := range []bool{true, false} {
+		if err := e.svc.Erase(t.Context(), e.orgA, rec.ID, "admin:bob", allow); !errors.Is(err, checkin.ErrNotPermitted) {
+			t.Errorf("erase of a personal device (policy allows %v): %v", allow, err)
+		}
+	}
+	if err := e.svc.ClearPasscode(t.Context(), e.orgA, rec.ID, "admin:bob"); err != nil {
+		t.Fatal(err)
+	}
+	_, c := d.connect("Idle", "", nil)
+	cmd, _ := c["Command"].(map[string]any)
+	if requestType(c) != "ClearPasscode" || string(cmd["UnlockToken"].([]byte)) != "unlock-UDID-D" {
+		t.Fatalf("clear passcode command: %v", c)
+	}
+	d.connect("Acknowledged", commandUUID(c), nil)
+
+	// Deprovision: the managed content, then the MDM profile.
+	if err := e.svc.Deprovision(t.Context(), e.orgA, rec.ID, "admin:bob", "left the company"); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.record().State; got != inventory.StateDeprovisioning {
+		t.Errorf("state %s after deprovision, want deprovisioning until the device checks out", got)
+	}
+	cmds := drain(t, d)
+	if len(cmds) == 0 || cmds[len(cmds)-1] != "RemoveProfile" {
+		t.Errorf("deprovision commands %v", cmds)
+	}
+	if st, _ := d.checkin(map[string]any{"MessageType": "CheckOut", "Topic": topic}); st != http.StatusOK {
+		t.Fatalf("CheckOut: %d", st)
+	}
+	final, _ := e.store.Device(t.Context(), e.orgA, rec.ID)
+	if final.State != inventory.StateDeprovisioned {
+		t.Errorf("state after CheckOut: %s", final.State)
+	}
+	if err := e.svc.Lock(t.Context(), e.orgA, rec.ID, "admin:bob", "", ""); !errors.Is(err, checkin.ErrNotPermitted) {
+		t.Errorf("lock of a deprovisioned device: %v", err)
+	}
+}
+
+func TestEraseCompanyDevice(t *testing.T) {
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-C", "alice").enroll()
+	drain(t, d)
+	rec := d.record()
+	// A company device record (as automated enrollment would create).
+	company := rec
+	company.ID, company.Identifier, company.Ownership = "", "UDID-C2", inventory.OwnershipCompany
+	c2 := e.newDevice(e.orgA, "UDID-C2", "alice")
+	reg, err := e.inv.Register(t.Context(), company, "system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store.BindIdentity(t.Context(), e.orgA, enroll.FingerprintOf(c2.cert), reg.ID, storage.AuditEntry{})
+	if err := e.svc.Erase(t.Context(), e.orgA, reg.ID, "admin:bob", false); !errors.Is(err, checkin.ErrNotPermitted) {
+		t.Errorf("erase against the policy: %v", err)
+	}
+	if err := e.svc.Erase(t.Context(), e.orgA, reg.ID, "admin:bob", true); err != nil {
+		t.Fatal(err)
+	}
+	_, c := c2.connect("Idle", "", nil)
+	if requestType(c) != "EraseDevice" {
+		t.Fatalf("got %v", requestType(c))
+	}
+	c2.connect("Acknowledged", commandUUID(c), nil)
+	wiped, _ := e.store.Device(t.Context(), e.orgA, reg.ID)
+	if wiped.State != inventory.StateWiped {
+		t.Errorf("state after acknowledged erase: %s", wiped.State)
+	}
+}
+
+func TestDeprovisionUser(t *testing.T) {
+	e := newEnv(t)
+	a1 := e.newDevice(e.orgA, "UDID-1", "alice").enroll()
+	a2 := e.newDevice(e.orgA, "UDID-2", "alice").enroll()
+	b := e.newDevice(e.orgA, "UDID-3", "bob").enroll()
+	n, err := e.svc.DeprovisionUser(t.Context(), e.orgA, "alice", "system:directory", "user deactivated")
+	if err != nil || n != 2 {
+		t.Fatalf("DeprovisionUser = %d, %v", n, err)
+	}
+	for _, d := range []*device{a1, a2} {
+		if d.record().State != inventory.StateDeprovisioning {
+			t.Errorf("%s: %s", d.udid, d.record().State)
+		}
+	}
+	if b.record().State != inventory.StateEnrolled {
+		t.Errorf("bob's device: %s", b.record().State)
+	}
+}

@@ -1,0 +1,145 @@
+package checkin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/mdm"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
+)
+
+// Result is a device's answer to a command, handed to the command's
+// consumer once, when the answer is first recorded.
+type Result struct {
+	Device  inventory.Device
+	Command enroll.QueuedCommand // as stored after the answer
+	Status  mdm.Status
+	// ErrorChain is the device's explanation of an Error.
+	ErrorChain []mdm.ErrorChainItem
+	// Body is the whole result plist, unfiltered: a consumer stores only
+	// what the privacy contract allows.
+	Body []byte
+}
+
+// ResultHandler consumes the results of one kind of command (inventory
+// ingest, app install state, …). It should be idempotent: after a crash a
+// result may be handed over again.
+type ResultHandler interface {
+	HandleResult(ctx context.Context, r Result) error
+}
+
+// inventoryIngest stores inventory answers through the privacy filter.
+type inventoryIngest struct{ s *Service }
+
+func (h inventoryIngest) HandleResult(ctx context.Context, r Result) error {
+	if r.Status != mdm.Acknowledged {
+		return nil
+	}
+	_, err := h.s.devices.IngestApple(ctx, r.Device.Org, r.Device.ID, r.Body)
+	if errors.Is(err, inventory.ErrNoInventory) {
+		return nil
+	}
+	return err
+}
+
+// Connect handles one request on the command endpoint: it records the
+// result the device reports, if any, and returns the next command to send
+// (nil when there is none, which ends the connection).
+func (s *Service) Connect(ctx context.Context, org storage.OrgID, p Proof, body []byte) ([]byte, error) {
+	r, err := mdm.ParseResult(body)
+	if err != nil {
+		return nil, err
+	}
+	if r.User() != "" {
+		return nil, ErrDeclined
+	}
+	d, _, err := s.boundDevice(ctx, org, p, body, r.Device())
+	if err != nil {
+		return nil, err
+	}
+	if d.State.Terminal() {
+		return nil, forbidden("device %s is %s", d.ID, d.State)
+	}
+	if err := s.devices.Seen(ctx, org, d.ID); err != nil {
+		s.log.WarnContext(ctx, "checkin: record contact", "device", d.ID, "err", err)
+	}
+	if r.Status != mdm.Idle {
+		if err := s.record(ctx, d, r); err != nil {
+			return nil, err
+		}
+	}
+	// A device opens each connection with Idle and answers within it: so
+	// after anything but Idle, commands it put off (NotNow) wait for the
+	// next connection.
+	now := s.clock()
+	next, err := s.store.NextCommand(ctx, org, d.ID, enroll.NextOptions{
+		SkipNotNow: r.Status != mdm.Idle, MaxDeliveries: s.maxDeliv, QueuedAfter: now.Add(-s.ttl), Now: now,
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return next.Body, nil
+}
+
+// record stores the device's answer and hands a fresh one to its consumer.
+func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result) error {
+	o := enroll.Outcome{UUID: r.CommandUUID, Status: enroll.CommandStatus(r.Status), Detail: errorDetail(r.ErrorChain), Time: s.clock()}
+	q, err := s.store.RecordOutcome(ctx, d.Org, d.ID, o)
+	if errors.Is(err, storage.ErrNotFound) {
+		// Not a command we queued for this device (or one long gone): the
+		// answer cannot change anything, and refusing it would make the
+		// device repeat it.
+		s.log.WarnContext(ctx, "checkin: result for an unknown command", "device", d.ID, "command", r.CommandUUID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fresh(q, o) {
+		return nil // a replayed answer changes nothing
+	}
+	if err := s.afterAction(ctx, d, q); err != nil {
+		return err
+	}
+	h, ok := s.handlers[q.RequestType]
+	if !ok {
+		return nil
+	}
+	if err := h.HandleResult(ctx, Result{Device: d, Command: q, Status: r.Status, ErrorChain: r.ErrorChain, Body: r.Body}); err != nil {
+		// The answer is recorded; a consumer's failure must not make the
+		// device resend it forever.
+		s.log.ErrorContext(ctx, "checkin: result handler failed", "device", d.ID, "command", q.UUID, "type", q.RequestType, "err", err)
+	}
+	return nil
+}
+
+// fresh reports whether q holds exactly the outcome just recorded, rather
+// than an earlier final answer the store kept.
+func fresh(q enroll.QueuedCommand, o enroll.Outcome) bool {
+	return q.Status == o.Status && q.Detail == o.Detail && q.Updated.Equal(storage.Normalize(o.Time))
+}
+
+// errorDetail summarizes an error chain for the command's record.
+func errorDetail(chain []mdm.ErrorChainItem) string {
+	var b []byte
+	for i, e := range chain {
+		if i > 0 {
+			b = append(b, "; "...)
+		}
+		desc := e.USEnglishDescription
+		if desc == "" {
+			desc = e.LocalizedDescription
+		}
+		b = fmt.Appendf(b, "%s %d: %s", e.ErrorDomain, e.ErrorCode, desc)
+		if len(b) > enroll.MaxResultDetail {
+			return string(b[:enroll.MaxResultDetail-3]) + "..."
+		}
+	}
+	return string(b)
+}

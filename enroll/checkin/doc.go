@@ -1,0 +1,34 @@
+// Package checkin owns the MDM connection of enrolled Apple devices: the
+// check-in endpoint (Authenticate, TokenUpdate, CheckOut and the rest), the
+// command endpoint where devices fetch queued commands and return results,
+// device identity (TLS client certificate or Mdm-Signature) and its binding
+// to one device, waking devices through APNs, and the device actions
+// (deprovision, erase, lock, clear passcode) built on the command queue.
+//
+// # Identity
+//
+// Every request must prove it comes from a device identity our org's SCEP CA
+// issued and recorded (enroll.IdentityStore), either as the TLS client
+// certificate or by an Mdm-Signature header over the body. The first
+// Authenticate binds the identity to the device's inventory record; from then
+// on the identity is accepted for that device only. A renewed identity binds
+// to the device its predecessor was bound to. Refusals are 400 (no identity
+// at all, malformed body) or 403 (unknown, foreign or mis-bound identity),
+// never 401: a 401 makes a device remove its enrollment.
+//
+// # Decisions
+//
+//   - UserAuthenticate is declined with 410 Gone: user channels are not
+//     supported, and Apple defines 410 as the refusal that keeps the device
+//     channel working.
+//   - DeclarativeManagement and GetToken are not supported (404). Devices
+//     only use declarative management after the server enables it with a
+//     command this package never sends.
+//   - Devices enrolled through the user-driven flows are personally owned
+//     unless the enrollment says otherwise, so full erase is refused for
+//     them by inventory.Device.FactoryResetPermitted as well as by the MDM
+//     profile's access rights.
+//   - A TokenUpdate always overwrites token and push magic; the unlock token
+//     is replaced when the message carries one (a later message without it
+//     does not revoke the escrowed token, which ClearPasscode needs).
+package checkin

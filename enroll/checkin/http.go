@@ -1,0 +1,78 @@
+package checkin
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/openomm/omm/enroll/mdm"
+	"github.com/openomm/omm/storage"
+)
+
+// Handler serves the two MDM endpoints of every org, the org taken from the
+// path:
+//
+//	PUT /mdm/{org}/checkin   check-in messages (the profile's CheckInURL)
+//	PUT /mdm/{org}/server    command results and next commands (ServerURL)
+//
+// The TLS layer should request (not require) client certificates; devices
+// that sign with Mdm-Signature send none.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /mdm/{org}/checkin", func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, int64(mdm.CheckInLimits.MaxSize), s.CheckIn)
+	})
+	mux.HandleFunc("PUT /mdm/{org}/server", func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, int64(mdm.ResultLimits.MaxSize), s.Connect)
+	})
+	return mux
+}
+
+func (s *Service) serve(w http.ResponseWriter, r *http.Request, limit int64,
+	handle func(ctx context.Context, org storage.OrgID, p Proof, body []byte) ([]byte, error)) {
+	org := storage.OrgID(r.PathValue("org"))
+	if org.Validate() != nil {
+		http.Error(w, "unknown org", http.StatusNotFound)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
+		return
+	}
+	out, err := handle(r.Context(), org, ProofFrom(r), body)
+	if err != nil {
+		status := statusOf(err)
+		if status >= 500 {
+			s.log.ErrorContext(r.Context(), "checkin: request failed", "org", org, "path", r.URL.Path, "err", err)
+		} else {
+			s.log.InfoContext(r.Context(), "checkin: request refused", "org", org, "path", r.URL.Path, "status", status, "err", err)
+		}
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	if len(out) == 0 {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.Write(out) //nolint:errcheck // the device retries on a broken connection
+}
+
+// statusOf maps an error to the status a device understands. Never 401: it
+// makes a device remove its enrollment.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrNoIdentity), errors.Is(err, mdm.ErrMalformed), errors.Is(err, mdm.ErrUnknownMessage),
+		errors.Is(err, storage.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrDeclined):
+		return http.StatusGone
+	case errors.Is(err, ErrUnsupported):
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}

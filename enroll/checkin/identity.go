@@ -1,0 +1,141 @@
+package checkin
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/internal/cms"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
+)
+
+// maxSignatureHeader bounds the Mdm-Signature header: a detached CMS
+// signature with the device certificate is a few kilobytes.
+const maxSignatureHeader = 32 << 10
+
+// signatureLimits bounds the decoded signature before the CMS parser runs.
+var signatureLimits = cms.Limits{MaxSize: maxSignatureHeader, MaxDepth: 32}
+
+// Proof is how a request shows which device identity sent it.
+type Proof struct {
+	// TLS is the client certificate the TLS layer received, if any.
+	TLS *x509.Certificate
+	// Signature is the Mdm-Signature header, if any: base64 of a detached
+	// CMS signature over the body.
+	Signature string
+}
+
+// ProofFrom extracts the proof from an HTTP request.
+func ProofFrom(r *http.Request) Proof {
+	var p Proof
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		p.TLS = r.TLS.PeerCertificates[0]
+	}
+	p.Signature = r.Header.Get("Mdm-Signature")
+	return p
+}
+
+// certificate returns the certificate that proves the request, verified:
+// issued by the org's device CA for client authentication, and (for a
+// signature) having signed exactly body.
+func (s *Service) certificate(ctx context.Context, org storage.OrgID, p Proof, body []byte) (*x509.Certificate, error) {
+	if p.Signature == "" && p.TLS == nil {
+		return nil, ErrNoIdentity
+	}
+	ca, err := s.cas.CACertificate(ctx, org)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, forbidden("org %q has no device CA", org)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkin: device CA of %q: %w", org, err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	var cert *x509.Certificate
+	switch {
+	case p.Signature != "":
+		if len(p.Signature) > maxSignatureHeader {
+			return nil, forbidden("Mdm-Signature header is too large")
+		}
+		der, err := base64.StdEncoding.DecodeString(p.Signature)
+		if err != nil {
+			return nil, forbidden("Mdm-Signature is not base64")
+		}
+		sd, err := cms.Parse(der, signatureLimits)
+		if err != nil {
+			return nil, forbidden("Mdm-Signature: %v", err)
+		}
+		cert, err = sd.VerifyDetached(body, cms.VerifyOptions{
+			Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: s.clock(),
+		})
+		if err != nil {
+			return nil, forbidden("Mdm-Signature: %v", err)
+		}
+	case p.TLS != nil:
+		cert = p.TLS
+		if _, err := cert.Verify(x509.VerifyOptions{
+			Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: s.clock(),
+		}); err != nil {
+			return nil, forbidden("client certificate: %v", err)
+		}
+	default:
+		return nil, ErrNoIdentity
+	}
+	return cert, nil
+}
+
+// identity returns the recorded identity that proves the request.
+func (s *Service) identity(ctx context.Context, org storage.OrgID, p Proof, body []byte) (enroll.Identity, error) {
+	cert, err := s.certificate(ctx, org, p, body)
+	if err != nil {
+		return enroll.Identity{}, err
+	}
+	id, err := s.store.Identity(ctx, org, enroll.FingerprintOf(cert))
+	if errors.Is(err, storage.ErrNotFound) {
+		return enroll.Identity{}, forbidden("certificate %s was not issued for an enrollment of this org", cert.SerialNumber.Text(16))
+	}
+	return id, err
+}
+
+// boundDevice returns the device the request's identity is bound to, and
+// checks that the message names that device. An identity renewed from a
+// bound one is bound to the same device on first use.
+func (s *Service) boundDevice(ctx context.Context, org storage.OrgID, p Proof, body []byte, channel string) (inventory.Device, enroll.Identity, error) {
+	id, err := s.identity(ctx, org, p, body)
+	if err != nil {
+		return inventory.Device{}, id, err
+	}
+	if id.Device == "" && id.Renews != "" {
+		if id, err = s.bindRenewal(ctx, id); err != nil {
+			return inventory.Device{}, id, err
+		}
+	}
+	if id.Device == "" {
+		return inventory.Device{}, id, forbidden("identity %s is not bound to a device yet: Authenticate first", id.Serial)
+	}
+	d, err := s.devices.Device(ctx, org, id.Device)
+	if err != nil {
+		return inventory.Device{}, id, fmt.Errorf("checkin: device %s of identity %s: %w", id.Device, id.Serial, err)
+	}
+	if d.Identifier != channel {
+		return inventory.Device{}, id, forbidden("identity %s belongs to another device", id.Serial)
+	}
+	return d, id, nil
+}
+
+// bindRenewal binds a renewed identity to its predecessor's device.
+func (s *Service) bindRenewal(ctx context.Context, id enroll.Identity) (enroll.Identity, error) {
+	prev, err := s.store.Identity(ctx, id.Org, id.Renews)
+	if err != nil || prev.Device == "" {
+		return id, forbidden("identity %s renews an identity that is not bound", id.Serial)
+	}
+	return s.store.BindIdentity(ctx, id.Org, id.Fingerprint, prev.Device, storage.AuditEntry{
+		Org: id.Org, Time: s.clock(), Actor: "device:" + prev.Device, Action: "device.identity.renew",
+		Target: "device:" + prev.Device, Details: map[string]string{"serial": id.Serial, "previous": prev.Serial},
+	})
+}

@@ -1,0 +1,195 @@
+package checkin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/apns"
+	"github.com/openomm/omm/storage"
+)
+
+// PushClient sends MDM pushes; *apns.Client implements it.
+type PushClient interface {
+	PushAll(ctx context.Context, targets []apns.Target) []apns.Result
+}
+
+// Pusher wakes devices through APNs. It implements [Waker]: it looks up the
+// devices' push tokens, skips devices it woke moments ago (a burst of queued
+// commands needs one push), retries pushes APNs could not take with
+// backoff, and marks tokens APNs reports dead so that they are not pushed
+// again until the device sends a new one.
+type Pusher struct {
+	store    enroll.EnrollmentStore
+	client   PushClient
+	log      *slog.Logger
+	clock    func() time.Time
+	sleep    func(context.Context, time.Duration) error
+	coalesce time.Duration
+	retries  int
+	backoff  time.Duration
+	batch    int
+
+	mu     sync.Mutex
+	recent map[deviceKey]time.Time
+}
+
+type deviceKey struct {
+	org    storage.OrgID
+	device string
+}
+
+// PushOption configures [NewPusher].
+type PushOption func(*Pusher)
+
+// WithPushLogger sets the logger.
+func WithPushLogger(l *slog.Logger) PushOption { return func(p *Pusher) { p.log = l } }
+
+// WithPushClock sets the clock and the sleep used between retries.
+func WithPushClock(now func() time.Time, sleep func(context.Context, time.Duration) error) PushOption {
+	return func(p *Pusher) { p.clock, p.sleep = now, sleep }
+}
+
+// WithCoalesce sets the window in which a device is woken only once
+// (default 5s; 0 turns coalescing off).
+func WithCoalesce(d time.Duration) PushOption { return func(p *Pusher) { p.coalesce = d } }
+
+// WithRetries sets how often a push APNs could not take is retried, and the
+// first backoff, doubled at each retry (default 3, 1s).
+func WithRetries(n int, backoff time.Duration) PushOption {
+	return func(p *Pusher) { p.retries, p.backoff = n, backoff }
+}
+
+// NewPusher returns a pusher over the enrollment store and an APNs client.
+func NewPusher(store enroll.EnrollmentStore, client PushClient, opts ...PushOption) *Pusher {
+	p := &Pusher{
+		store: store, client: client, log: slog.Default(), clock: time.Now, sleep: sleepCtx,
+		coalesce: 5 * time.Second, retries: 3, backoff: time.Second, batch: 5000,
+		recent: map[deviceKey]time.Time{},
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// WakeStats says what a Wake did.
+type WakeStats struct {
+	Pushed, Coalesced, NoToken, Dead, Failed int
+}
+
+// Wake implements [Waker].
+func (p *Pusher) Wake(ctx context.Context, org storage.OrgID, devices []string) error {
+	_, err := p.WakeAll(ctx, org, devices)
+	return err
+}
+
+// WakeAll wakes the devices and reports what happened. It fails only when
+// APNs refuses the credentials or ctx ends; single devices that cannot be
+// reached are counted, not returned.
+func (p *Pusher) WakeAll(ctx context.Context, org storage.OrgID, devices []string) (WakeStats, error) {
+	var st WakeStats
+	devices = p.admit(org, devices, &st)
+	for start := 0; start < len(devices); start += p.batch {
+		chunk := devices[start:min(start+p.batch, len(devices))]
+		enrollments, err := p.store.Enrollments(ctx, org, chunk)
+		if err != nil {
+			return st, err
+		}
+		st.NoToken += len(chunk) - len(enrollments)
+		var targets []apns.Target
+		owner := map[string]enroll.Enrollment{}
+		for _, e := range enrollments {
+			if len(e.Token) == 0 || e.PushMagic == "" || e.TokenDead || !e.CheckedOut.IsZero() {
+				st.NoToken++
+				continue
+			}
+			targets = append(targets, apns.Target{Token: e.Token, PushMagic: e.PushMagic})
+			owner[string(e.Token)] = e
+		}
+		if err := p.push(ctx, targets, owner, &st); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// admit drops devices woken within the coalescing window and remembers the
+// others as woken now.
+func (p *Pusher) admit(org storage.OrgID, devices []string, st *WakeStats) []string {
+	if p.coalesce <= 0 {
+		return devices
+	}
+	now := p.clock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.recent) > 100_000 { // forget what is outside the window
+		for k, t := range p.recent {
+			if now.Sub(t) >= p.coalesce {
+				delete(p.recent, k)
+			}
+		}
+	}
+	out := devices[:0:0]
+	for _, d := range devices {
+		k := deviceKey{org, d}
+		if t, ok := p.recent[k]; ok && now.Sub(t) < p.coalesce {
+			st.Coalesced++
+			continue
+		}
+		p.recent[k] = now
+		out = append(out, d)
+	}
+	return out
+}
+
+func (p *Pusher) push(ctx context.Context, targets []apns.Target, owner map[string]enroll.Enrollment, st *WakeStats) error {
+	backoff := p.backoff
+	for attempt := 0; len(targets) > 0; attempt++ {
+		var retry []apns.Target
+		for _, r := range p.client.PushAll(ctx, targets) {
+			switch {
+			case r.Err == nil:
+				st.Pushed++
+			case errors.Is(r.Err, apns.ErrTokenDead):
+				st.Dead++
+				e := owner[string(r.Target.Token)]
+				if err := p.store.MarkTokenDead(ctx, e.Org, e.Device, e.Token, p.clock()); err != nil {
+					p.log.WarnContext(ctx, "checkin: mark push token dead", "device", e.Device, "err", err)
+				}
+			case errors.Is(r.Err, apns.ErrAuth):
+				return fmt.Errorf("checkin: push: %w", r.Err)
+			case errors.Is(r.Err, apns.ErrRetry) && attempt < p.retries:
+				retry = append(retry, r.Target)
+			case ctx.Err() != nil:
+				return ctx.Err()
+			default:
+				st.Failed++
+				p.log.WarnContext(ctx, "checkin: push failed", "device", owner[string(r.Target.Token)].Device, "err", r.Err)
+			}
+		}
+		if len(retry) > 0 {
+			if err := p.sleep(ctx, backoff); err != nil {
+				return err
+			}
+			backoff *= 2
+		}
+		targets = retry
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package checkin
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
+)
+
+// Errors the service returns; the HTTP adapter maps them to status codes.
+var (
+	// ErrNoIdentity: the request carries neither a client certificate nor
+	// an Mdm-Signature (400).
+	ErrNoIdentity = errors.New("checkin: request carries no device identity")
+	// ErrForbidden: the identity is not one our CA issued for this org, or
+	// it is bound to another device (403).
+	ErrForbidden = errors.New("checkin: device identity refused")
+	// ErrUnsupported: a message type this server does not support (404).
+	ErrUnsupported = errors.New("checkin: not supported")
+	// ErrDeclined: a user channel, which this server declines (410, the
+	// answer that keeps the device channel enrolled).
+	ErrDeclined = errors.New("checkin: user channels are declined")
+)
+
+// Devices is what the service needs of the device registry. Inventory
+// adapts an inventory.Service and its store.
+type Devices interface {
+	Register(ctx context.Context, d inventory.Device, actor string) (inventory.Device, error)
+	SetState(ctx context.Context, org storage.OrgID, id string, to inventory.State, actor, reason string) (inventory.Device, error)
+	Seen(ctx context.Context, org storage.OrgID, id string) error
+	IngestApple(ctx context.Context, org storage.OrgID, id string, result []byte) (inventory.IngestResult, error)
+	Device(ctx context.Context, org storage.OrgID, id string) (inventory.Device, error)
+	DeviceByIdentifier(ctx context.Context, org storage.OrgID, identifier string) (inventory.Device, error)
+	ListDevices(ctx context.Context, org storage.OrgID, q inventory.DeviceQuery) (inventory.DevicePage, error)
+	DeviceValues(ctx context.Context, org storage.OrgID, id string) ([]inventory.Value, error)
+	DeviceApps(ctx context.Context, org storage.OrgID, id string) ([]inventory.App, error)
+}
+
+// Inventory adapts the inventory package to Devices.
+type Inventory struct {
+	*inventory.Service
+	inventory.Store
+}
+
+// CAs gives the certificate of an org's device CA (enroll/scep provides it).
+type CAs interface {
+	CACertificate(ctx context.Context, org storage.OrgID) (*x509.Certificate, error)
+}
+
+// Store is every store contract the service uses.
+type Store interface {
+	enroll.IdentityStore
+	enroll.EnrollmentStore
+	enroll.CommandQueue
+}
+
+// Waker wakes devices so that they connect and fetch their commands.
+// [Pusher] implements it with APNs.
+type Waker interface {
+	Wake(ctx context.Context, org storage.OrgID, devices []string) error
+}
+
+// EventKind names what happened to a device.
+type EventKind string
+
+// Events the service reports.
+const (
+	Enrolled       EventKind = "enrolled"       // first TokenUpdate
+	CheckedOut     EventKind = "checked_out"    // the device removed its MDM profile
+	Deprovisioning EventKind = "deprovisioning" // selective wipe requested
+	Wiped          EventKind = "wiped"          // the device acknowledged EraseDevice
+)
+
+// Event is delivered to the embedder's hook after the change is stored.
+type Event struct {
+	Kind   EventKind
+	Org    storage.OrgID
+	Device string
+	UserID string
+	Time   time.Time
+}
+
+// Service runs the MDM connection of Apple devices.
+type Service struct {
+	store    Store
+	devices  Devices
+	cas      CAs
+	waker    Waker
+	handlers map[string]ResultHandler
+	events   func(context.Context, Event)
+	clock    func() time.Time
+	log      *slog.Logger
+	ttl      time.Duration
+	maxDeliv int
+}
+
+// Option configures [New].
+type Option func(*Service)
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// WithClock sets the clock.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.clock = now } }
+
+// WithWaker sets how devices are woken after commands are queued (default:
+// not at all; they get their commands at their next check-in).
+func WithWaker(w Waker) Option { return func(s *Service) { s.waker = w } }
+
+// WithEvents sets the embedder's hook for device events.
+func WithEvents(fn func(context.Context, Event)) Option { return func(s *Service) { s.events = fn } }
+
+// WithResultHandler routes results of commands of requestType to h, in
+// addition to (or instead of) the built-in inventory ingest.
+func WithResultHandler(requestType string, h ResultHandler) Option {
+	return func(s *Service) { s.handlers[requestType] = h }
+}
+
+// WithCommandTTL expires commands a device has not taken after d (default
+// 30 days), so that a device back after months is not replayed stale work.
+func WithCommandTTL(d time.Duration) Option { return func(s *Service) { s.ttl = d } }
+
+// WithMaxDeliveries sets how often a command is delivered without a usable
+// answer before it is abandoned (default enroll.DefaultMaxDeliveries).
+func WithMaxDeliveries(n int) Option { return func(s *Service) { s.maxDeliv = n } }
+
+// New returns a service over store, the device registry and the org CAs.
+func New(store Store, devices Devices, cas CAs, opts ...Option) *Service {
+	s := &Service{
+		store: store, devices: devices, cas: cas,
+		handlers: map[string]ResultHandler{},
+		events:   func(context.Context, Event) {},
+		clock:    time.Now,
+		log:      slog.Default(),
+		ttl:      30 * 24 * time.Hour,
+		maxDeliv: enroll.DefaultMaxDeliveries,
+	}
+	ingest := inventoryIngest{s}
+	for _, q := range inventory.AppleRefresh() {
+		s.handlers[string(q.RequestType)] = ingest
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func (s *Service) emit(ctx context.Context, kind EventKind, d inventory.Device) {
+	s.events(ctx, Event{Kind: kind, Org: d.Org, Device: d.ID, UserID: d.UserID, Time: s.clock()})
+}
+
+func (s *Service) wake(ctx context.Context, org storage.OrgID, devices ...string) {
+	if s.waker == nil || len(devices) == 0 {
+		return
+	}
+	if err := s.waker.Wake(ctx, org, devices); err != nil {
+		s.log.WarnContext(ctx, "checkin: wake devices", "org", org, "devices", len(devices), "err", err)
+	}
+}
+
+func forbidden(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrForbidden}, args...)...)
+}

@@ -1,0 +1,81 @@
+package enroll
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/openomm/omm/storage"
+)
+
+// Fingerprint identifies a certificate: the hex SHA-256 of its DER.
+type Fingerprint string
+
+// FingerprintOf returns cert's fingerprint.
+func FingerprintOf(cert *x509.Certificate) Fingerprint {
+	sum := sha256.Sum256(cert.Raw)
+	return Fingerprint(hex.EncodeToString(sum[:]))
+}
+
+// Validate checks that f is 64 lowercase hex digits.
+func (f Fingerprint) Validate() error {
+	if len(f) != 64 {
+		return fmt.Errorf("%w: fingerprint must be 64 hex digits", storage.ErrInvalid)
+	}
+	for _, c := range []byte(f) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return fmt.Errorf("%w: fingerprint must be lowercase hex", storage.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// Identity is a device identity certificate the org's SCEP CA issued. The
+// SCEP service records it when it issues the certificate, for the enrollment
+// session whose challenge the device presented; the check-in service binds
+// it to the device that first authenticates with it, and from then on
+// accepts it from that device only.
+type Identity struct {
+	Org         storage.OrgID
+	Fingerprint Fingerprint
+	// Serial is the certificate's serial number in hex.
+	Serial string
+	// Session is the enrollment session the certificate was issued for;
+	// UserID and Policy are copied from it.
+	Session string
+	UserID  string
+	Policy  string
+	// Device is the inventory device ID the identity is bound to; empty
+	// until the device's first Authenticate.
+	Device   string
+	Issued   time.Time
+	NotAfter time.Time
+	// Renews is the fingerprint of the identity this one replaced, for a
+	// renewal; the new identity binds to the same device.
+	Renews Fingerprint
+}
+
+// IdentityStore keeps issued identities. Every method is safe for concurrent
+// use; an identity of another org is ErrNotFound.
+type IdentityStore interface {
+	// RecordIdentity stores a newly issued identity (Device empty) with
+	// entry, in one transaction. A fingerprint already recorded yields
+	// ErrAlreadyExists.
+	RecordIdentity(ctx context.Context, id Identity, entry storage.AuditEntry) (Identity, error)
+	// Identity returns the org's identity with this fingerprint, or
+	// ErrNotFound.
+	Identity(ctx context.Context, org storage.OrgID, f Fingerprint) (Identity, error)
+	// BindIdentity binds the identity to device and appends entry, in one
+	// transaction. Binding to the device it is already bound to is a no-op
+	// that appends nothing; an identity bound to another device yields
+	// ErrConflict and changes nothing.
+	BindIdentity(ctx context.Context, org storage.OrgID, f Fingerprint, device string, entry storage.AuditEntry) (Identity, error)
+}
+
+// MDMProfileIdentifier is the PayloadIdentifier of an org's MDM enrollment
+// profile. Removing that profile unenrolls a device (and removes the managed
+// apps and profiles that came with it), so deprovisioning ends with it.
+func MDMProfileIdentifier(org storage.OrgID) string { return "com.openomm.mdm." + string(org) }
