@@ -28,6 +28,7 @@ type Store struct {
 	policy      policyData                              // see policy.go; zero value ready
 	queue       queueData
 	enrollments map[deviceKey]enroll.Enrollment // enrollment.go; created on first write
+	auth        *authState                      // see auth.go
 }
 
 // New returns an empty store.
@@ -37,6 +38,7 @@ func New() *Store {
 		names: make(map[string]storage.OrgID),
 		audit: make(map[storage.OrgID][]storage.AuditEntry),
 		queue: newQueueData(),
+		auth:  newAuthState(),
 	}
 }
 

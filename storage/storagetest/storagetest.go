@@ -14,6 +14,7 @@ package storagetest
 import (
 	"testing"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
@@ -24,6 +25,7 @@ import (
 type Store interface {
 	storage.OrgStore
 	storage.AuditLog
+	auth.Store
 	policy.Store
 	inventory.Store
 	enroll.CommandQueue
@@ -43,6 +45,7 @@ func cases() []testCase {
 	var all []testCase
 	all = append(all, orgCases()...)
 	all = append(all, auditCases()...)
+	all = append(all, authCases()...)
 	all = append(all, policyCases()...)
 	all = append(all, inventoryCases()...)
 	all = append(all, enrollCases()...)

@@ -1,0 +1,406 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openomm/omm/storage"
+)
+
+// JSON input limits of the HTTP API.
+const (
+	MaxBodyBytes = 16 << 10
+	maxJSONDepth = 4
+)
+
+// NewHandler returns the agent app's sign-in API over svc. Mount it under a
+// prefix of your choice with http.StripPrefix; its routes are:
+//
+//	POST /signin            {"site","username","password"} → session (with "token")
+//	GET  /session           → session
+//	POST /mfa/send          {"channel":"sms"|"voice"} → {"expires"}
+//	POST /mfa/verify        {"method":"totp"|"sms"|"voice","code"} → session
+//	POST /mfa/totp/enroll   → {"secret","uri"}
+//	POST /mfa/totp/confirm  {"code"} → session
+//	POST /pin               {"pin","confirm"} → session
+//	POST /pin/verify        {"pin"} → session
+//	POST /signout           → 204
+//
+// Every route but /signin takes "Authorization: Bearer <token>". A session
+// is answered as {"state","next","expires","methods"}: next is "none" when
+// the session is ready, else the code of what it needs ("mfa_required",
+// "pin_setup_required", "pin_required", "pin_expired"). Errors are
+// {"error":{"code","message"}} with a stable code (see the sentinel errors)
+// and, for "throttled", a Retry-After header. Bodies are JSON objects of at
+// most MaxBodyBytes, nested at most 4 deep, without unknown fields.
+func NewHandler(svc *Service) http.Handler {
+	h := &handler{svc: svc}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /signin", h.signIn)
+	mux.HandleFunc("GET /session", h.session)
+	mux.HandleFunc("POST /mfa/send", h.sendCode)
+	mux.HandleFunc("POST /mfa/verify", h.verifyMFA)
+	mux.HandleFunc("POST /mfa/totp/enroll", h.enrollTOTP)
+	mux.HandleFunc("POST /mfa/totp/confirm", h.confirmTOTP)
+	mux.HandleFunc("POST /pin", h.setPIN)
+	mux.HandleFunc("POST /pin/verify", h.verifyPIN)
+	mux.HandleFunc("POST /signout", h.signOut)
+	return mux
+}
+
+type handler struct{ svc *Service }
+
+type sessionView struct {
+	Token   string   `json:"token,omitempty"`
+	State   State    `json:"state"`
+	Next    string   `json:"next"`
+	Expires string   `json:"expires"`
+	Methods []Method `json:"methods,omitempty"`
+	UserID  string   `json:"user_id"`
+}
+
+func (h *handler) view(ctx context.Context, sess Session, token string) (sessionView, error) {
+	v := sessionView{State: sess.State, Next: "none", Expires: sess.Expires.UTC().Format(time.RFC3339), UserID: sess.UserID}
+	st, err := h.svc.Status(ctx, token)
+	if err != nil {
+		return v, err
+	}
+	if st.Need != nil {
+		v.Next, _ = errorCode(st.Need)
+	}
+	if sess.State == StateMFA {
+		if v.Methods, err = h.svc.methods(ctx, st.User); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+func (h *handler) signIn(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Site     string `json:"site"`
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if !h.decode(w, r, &in) {
+		return
+	}
+	res, err := h.svc.SignIn(r.Context(), in.Site, in.Username, in.Password)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.respondSession(w, r, res.Session, res.Token, true)
+}
+
+func (h *handler) respondSession(w http.ResponseWriter, r *http.Request, sess Session, token string, showToken bool) {
+	v, err := h.view(r.Context(), sess, token)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if showToken {
+		v.Token = token
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (h *handler) session(w http.ResponseWriter, r *http.Request) {
+	token, ok := h.bearer(w, r)
+	if !ok {
+		return
+	}
+	st, err := h.svc.Status(r.Context(), token)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.respondSession(w, r, st.Session, token, false)
+}
+
+func (h *handler) sendCode(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Channel Channel `json:"channel"`
+	}
+	token, ok := h.bearer(w, r)
+	if !ok || !h.decode(w, r, &in) {
+		return
+	}
+	expires, err := h.svc.SendCode(r.Context(), token, in.Channel)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"expires": expires.UTC().Format(time.RFC3339)})
+}
+
+func (h *handler) verifyMFA(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Method Method `json:"method"`
+		Code   string `json:"code"`
+	}
+	token, ok := h.bearer(w, r)
+	if !ok || !h.decode(w, r, &in) {
+		return
+	}
+	sess, err := h.svc.VerifyMFA(r.Context(), token, in.Method, in.Code)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.respondSession(w, r, sess, token, false)
+}
+
+func (h *handler) enrollTOTP(w http.ResponseWriter, r *http.Request) {
+	var in struct{}
+	token, ok := h.bearer(w, r)
+	if !ok || !h.decodeOptional(w, r, &in) {
+		return
+	}
+	e, err := h.svc.EnrollTOTP(r.Context(), token)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"secret": e.Secret, "uri": e.URI})
+}
+
+func (h *handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Code string `json:"code"`
+	}
+	token, ok := h.bearer(w, r)
+	if !ok || !h.decode(w, r, &in) {
+		return
+	}
+	sess, err := h.svc.ConfirmTOTP(r.Context(), token, in.Code)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.respondSession(w, r, sess, token, false)
+}
+
+func (h *handler) setPIN(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		PIN     string `json:"pin"`
+		Confirm string `json:"confirm"`
+	}
+	token, ok := h.bearer(w, r)
+	if !ok || !h.decode(w, r, &in) {
+		return
+	}
+	sess, err := h.svc.SetPIN(r.Context(), token, in.PIN, in.Confirm)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.respondSession(w, r, sess, token, false)
+}
+
+func (h *handler) verifyPIN(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		PIN string `json:"pin"`
+	}
+	token, ok := h.bearer(w, r)
+	if !ok || !h.decode(w, r, &in) {
+		return
+	}
+	sess, err := h.svc.VerifyPIN(r.Context(), token, in.PIN)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.respondSession(w, r, sess, token, false)
+}
+
+func (h *handler) signOut(w http.ResponseWriter, r *http.Request) {
+	token, ok := h.bearer(w, r)
+	if !ok {
+		return
+	}
+	if err := h.svc.SignOut(r.Context(), token); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// bearer returns the request's bearer token, or answers invalid_session.
+func (h *handler) bearer(w http.ResponseWriter, r *http.Request) (string, bool) {
+	token, ok := bearerToken(r)
+	if !ok {
+		h.fail(w, r, ErrInvalidSession)
+	}
+	return token, ok
+}
+
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, MaxBodyBytes), v, false); err != nil {
+		h.fail(w, r, err)
+		return false
+	}
+	return true
+}
+
+// decodeOptional is decode for routes whose body may be empty.
+func (h *handler) decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := decodeJSON(http.MaxBytesReader(w, r.Body, MaxBodyBytes), v, true); err != nil {
+		h.fail(w, r, err)
+		return false
+	}
+	return true
+}
+
+// decodeJSON reads one JSON object from body into v: at most MaxBodyBytes,
+// nested at most maxJSONDepth deep, no unknown fields, nothing after it.
+// Every failure wraps ErrBadRequest.
+func decodeJSON(body io.Reader, v any, emptyOK bool) error {
+	data, err := io.ReadAll(io.LimitReader(body, MaxBodyBytes+1))
+	if err != nil {
+		return fmt.Errorf("%w: reading body: %v", ErrBadRequest, err)
+	}
+	if len(data) > MaxBodyBytes {
+		return fmt.Errorf("%w: body is larger than %d bytes", ErrBadRequest, MaxBodyBytes)
+	}
+	if emptyOK && len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	if err := checkDepth(data); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: data after the JSON object", ErrBadRequest)
+	}
+	return nil
+}
+
+// checkDepth walks the tokens of data and refuses nesting deeper than
+// maxJSONDepth, before anything is decoded into memory.
+func checkDepth(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	depth := 0
+	for {
+		t, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		switch t {
+		case json.Delim('{'), json.Delim('['):
+			if depth++; depth > maxJSONDepth {
+				return fmt.Errorf("%w: JSON nested deeper than %d", ErrBadRequest, maxJSONDepth)
+			}
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
+// errorCode maps an error to its stable API code and HTTP status.
+func errorCode(err error) (string, int) {
+	for _, m := range []struct {
+		err    error
+		code   string
+		status int
+	}{
+		{ErrBadRequest, "invalid_request", http.StatusBadRequest},
+		{ErrUnknownSite, "unknown_site", http.StatusNotFound},
+		{ErrInvalidCredentials, "invalid_credentials", http.StatusUnauthorized},
+		{ErrThrottled, "throttled", http.StatusTooManyRequests},
+		{ErrInvalidSession, "invalid_session", http.StatusUnauthorized},
+		{ErrMFARequired, "mfa_required", http.StatusForbidden},
+		{ErrInvalidCode, "invalid_code", http.StatusUnauthorized},
+		{ErrNoFactor, "factor_unavailable", http.StatusConflict},
+		{ErrFactorExists, "factor_exists", http.StatusConflict},
+		{ErrPINSetupRequired, "pin_setup_required", http.StatusForbidden},
+		{ErrPINRequired, "pin_required", http.StatusForbidden},
+		{ErrPINExpired, "pin_expired", http.StatusForbidden},
+		{ErrInvalidPIN, "invalid_pin", http.StatusUnauthorized},
+		{ErrPINLocked, "pin_locked", http.StatusUnauthorized},
+		{ErrPINRejected, "pin_rejected", http.StatusUnprocessableEntity},
+		{ErrWrongState, "wrong_state", http.StatusConflict},
+		{storage.ErrInvalid, "invalid_request", http.StatusBadRequest},
+	} {
+		if errors.Is(err, m.err) {
+			return m.code, m.status
+		}
+	}
+	return "internal", http.StatusInternalServerError
+}
+
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code, status := errorCode(err)
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		h.svc.cfg.log.ErrorContext(r.Context(), "auth: request failed", "path", r.URL.Path, "err", err)
+		msg = "internal error"
+	}
+	var te *ThrottledError
+	if errors.As(err, &te) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(te.RetryAfter.Seconds()))))
+	}
+	if status == http.StatusUnauthorized && code == "invalid_session" {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away
+}
+
+type principalKey struct{}
+
+// Require wraps next so that it runs only for a fully signed-in user: the
+// request's bearer token must name an active, unlocked session (see
+// [Service.Authenticate]); otherwise it answers with the JSON error. next
+// finds the principal with [PrincipalFrom].
+func (s *Service) Require(next http.Handler) http.Handler {
+	h := &handler{svc: s}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := h.bearer(w, r)
+		if !ok {
+			return
+		}
+		p, err := s.Authenticate(r.Context(), token)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// PrincipalFrom returns the principal [Service.Require] put in ctx.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}

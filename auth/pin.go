@@ -1,0 +1,127 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/openomm/omm/storage"
+)
+
+// SetPIN sets the agent PIN of the session: pin and confirm must match and
+// meet the org's [PINPolicy] (ErrPINRejected says why not). It completes
+// sign-in for a session in StatePINSetup, and changes the PIN of an active
+// session that is unlocked (after [Service.VerifyPIN] when idle, or when
+// the PIN expired). The PIN is stored as an argon2id hash.
+func (s *Service) SetPIN(ctx context.Context, token, pin, confirm string) (Session, error) {
+	sess, _, rule, err := s.load(ctx, token)
+	if err != nil {
+		return Session{}, err
+	}
+	now := s.cfg.clock()
+	switch sess.State {
+	case StateMFA:
+		return Session{}, ErrMFARequired
+	case StateActive:
+		if err := s.gate(sess, rule, now); err != nil && !errors.Is(err, ErrPINExpired) {
+			return Session{}, err
+		}
+	}
+	if pin != confirm {
+		return Session{}, fmt.Errorf("%w: the PIN and its confirmation differ", ErrPINRejected)
+	}
+	if err := rule.PIN.Check(pin); err != nil {
+		return Session{}, err
+	}
+	action := "auth.pin.change"
+	if sess.State == StatePINSetup {
+		action = "auth.pin.set"
+		sess.Expires = sess.Created.Add(s.cfg.sessionMax)
+	}
+	var hash string
+	if err := s.slots.run(ctx, func() { hash = s.cfg.pin.hash(pin) }); err != nil {
+		return Session{}, err
+	}
+	sess.State, sess.PINHash, sess.PINSet = StateActive, hash, now
+	updated, err := s.advance(ctx, sess, action, nil)
+	if err != nil {
+		return Session{}, err
+	}
+	if err := s.store.ClearAuthFailures(ctx, sess.Org, pinKey(sess)); err != nil {
+		return Session{}, fmt.Errorf("set PIN: %w", err)
+	}
+	if err := s.store.TouchSession(ctx, sess.Org, sess.ID, now); err != nil {
+		return Session{}, fmt.Errorf("set PIN: %w", err)
+	}
+	updated.LastUsed = storage.Normalize(now)
+	return updated, nil
+}
+
+// VerifyPIN unlocks an active session with its agent PIN. A wrong PIN yields
+// ErrInvalidPIN; the MaxPINFailures-th consecutive one revokes the session
+// and yields ErrPINLocked, after which the user signs in again with
+// password (and MFA).
+func (s *Service) VerifyPIN(ctx context.Context, token, pin string) (Session, error) {
+	sess, _, _, err := s.load(ctx, token)
+	if err != nil {
+		return Session{}, err
+	}
+	switch sess.State {
+	case StateMFA:
+		return Session{}, ErrMFARequired
+	case StatePINSetup:
+		return Session{}, ErrPINSetupRequired
+	}
+	now := s.cfg.clock()
+	key := pinKey(sess)
+	f, err := s.store.AuthFailures(ctx, sess.Org, key)
+	if err != nil {
+		return Session{}, fmt.Errorf("verify PIN: %w", err)
+	}
+	if f.Count >= MaxPINFailures { // locked, but the revocation did not land
+		return Session{}, s.lockPIN(ctx, sess, f.Count)
+	}
+	ok := false
+	if len(pin) <= MaxPINLength {
+		if serr := s.slots.run(ctx, func() { ok, _, err = s.cfg.pin.verify(sess.PINHash, pin) }); serr != nil {
+			return Session{}, serr
+		}
+		if err != nil {
+			return Session{}, fmt.Errorf("verify PIN: %w", err)
+		}
+	}
+	if !ok {
+		f, err := s.store.RecordAuthFailure(ctx, sess.Org, key, now, s.sessionEntry(sess, "auth.pin.failure", nil))
+		if err != nil {
+			return Session{}, fmt.Errorf("verify PIN: %w", err)
+		}
+		if f.Count >= MaxPINFailures {
+			return Session{}, s.lockPIN(ctx, sess, f.Count)
+		}
+		return Session{}, ErrInvalidPIN
+	}
+	if err := s.store.ClearAuthFailures(ctx, sess.Org, key); err != nil {
+		return Session{}, fmt.Errorf("verify PIN: %w", err)
+	}
+	// Unlocking is activity: record it now, whatever touchEvery says, so
+	// that the idle timeout restarts.
+	if err := s.store.TouchSession(ctx, sess.Org, sess.ID, now); err != nil {
+		return Session{}, fmt.Errorf("verify PIN: %w", err)
+	}
+	sess.LastUsed = storage.Normalize(now)
+	return sess, nil
+}
+
+// lockPIN revokes the session after too many wrong PINs.
+func (s *Service) lockPIN(ctx context.Context, sess Session, failures int) error {
+	err := s.store.RevokeSession(ctx, sess.Org, sess.ID, s.sessionEntry(sess, "auth.pin.locked",
+		map[string]string{"failures": strconv.Itoa(failures)}))
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("lock PIN: %w", err)
+	}
+	s.cfg.log.WarnContext(ctx, "auth: agent PIN locked, session revoked", "org", sess.Org, "session", sess.ID)
+	return ErrPINLocked
+}
+
+func pinKey(sess Session) string { return "pin:" + sess.ID }
