@@ -13,7 +13,23 @@ import (
 // queueData is the command queue's state; guarded by Store.mu.
 type queueData struct {
 	uuids  map[storage.OrgID]map[string]struct{}
-	queues map[deviceKey][]*enroll.QueuedCommand // in queue order
+	queues map[deviceKey]*deviceQueue
+}
+
+// deviceQueue is one device's commands. A device's history only grows, so
+// the answered head is skipped by index and commands are found by UUID
+// through a map: a check-in costs the same after a thousand commands.
+type deviceQueue struct {
+	cmds      []*enroll.QueuedCommand // in queue order
+	firstOpen int                     // cmds[:firstOpen] are all final
+	byUUID    map[string]*enroll.QueuedCommand
+}
+
+// advance moves firstOpen past the final commands at the head.
+func (q *deviceQueue) advance() {
+	for q.firstOpen < len(q.cmds) && !q.cmds[q.firstOpen].Status.Open() {
+		q.firstOpen++
+	}
 }
 
 type deviceKey struct {
@@ -22,7 +38,7 @@ type deviceKey struct {
 }
 
 func newQueueData() queueData {
-	return queueData{uuids: map[storage.OrgID]map[string]struct{}{}, queues: map[deviceKey][]*enroll.QueuedCommand{}}
+	return queueData{uuids: map[storage.OrgID]map[string]struct{}{}, queues: map[deviceKey]*deviceQueue{}}
 }
 
 // copyCommand returns a copy a caller may keep.
@@ -59,10 +75,17 @@ func (s *Store) EnqueueCommand(ctx context.Context, org storage.OrgID, devices [
 	body := slices.Clone(cmd.Body) // shared by the fan-out, never handed out
 	for _, d := range devices {
 		k := deviceKey{org, d}
-		s.queue.queues[k] = append(s.queue.queues[k], &enroll.QueuedCommand{
+		q := s.queue.queues[k]
+		if q == nil {
+			q = &deviceQueue{byUUID: map[string]*enroll.QueuedCommand{}}
+			s.queue.queues[k] = q
+		}
+		c := &enroll.QueuedCommand{
 			Org: org, Device: d, UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body,
 			Status: enroll.StatusPending, Queued: e.Time, Updated: e.Time,
-		})
+		}
+		q.cmds = append(q.cmds, c)
+		q.byUUID[cmd.UUID] = c
 	}
 	s.appendLocked(e)
 	return nil
@@ -73,7 +96,12 @@ func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device strin
 	opt = opt.Normalize()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, q := range s.queue.queues[deviceKey{org, device}] {
+	dq := s.queue.queues[deviceKey{org, device}]
+	if dq == nil {
+		return enroll.QueuedCommand{}, fmt.Errorf("next command for %q: %w", device, storage.ErrNotFound)
+	}
+	defer dq.advance()
+	for _, q := range dq.cmds[dq.firstOpen:] {
 		if !q.Status.Open() || opt.SkipNotNow && q.Status == enroll.StatusNotNow {
 			continue
 		}
@@ -95,16 +123,19 @@ func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device str
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, q := range s.queue.queues[deviceKey{org, device}] {
-		if q.UUID != o.UUID {
-			continue
-		}
-		if q.Status.Open() {
-			q.Status, q.Detail, q.Updated = o.Status, o.Detail, storage.Normalize(o.Time)
-		}
-		return copyCommand(q), nil
+	dq := s.queue.queues[deviceKey{org, device}]
+	var q *enroll.QueuedCommand
+	if dq != nil {
+		q = dq.byUUID[o.UUID]
 	}
-	return enroll.QueuedCommand{}, fmt.Errorf("command %s for %q: %w", o.UUID, device, storage.ErrNotFound)
+	if q == nil {
+		return enroll.QueuedCommand{}, fmt.Errorf("command %s for %q: %w", o.UUID, device, storage.ErrNotFound)
+	}
+	if q.Status.Open() {
+		q.Status, q.Detail, q.Updated = o.Status, o.Detail, storage.Normalize(o.Time)
+		dq.advance()
+	}
+	return copyCommand(q), nil
 }
 
 // ClearQueue implements enroll.CommandQueue.
@@ -119,11 +150,14 @@ func (s *Store) ClearQueue(ctx context.Context, org storage.OrgID, device string
 		return 0, fmt.Errorf("clear queue: org %q: %w", org, storage.ErrNotFound)
 	}
 	n := 0
-	for _, q := range s.queue.queues[deviceKey{org, device}] {
-		if q.Status.Open() {
-			q.Status, q.Detail, q.Updated = enroll.StatusAbandoned, enroll.ClearedDetail, e.Time
-			n++
+	if dq := s.queue.queues[deviceKey{org, device}]; dq != nil {
+		for _, q := range dq.cmds[dq.firstOpen:] {
+			if q.Status.Open() {
+				q.Status, q.Detail, q.Updated = enroll.StatusAbandoned, enroll.ClearedDetail, e.Time
+				n++
+			}
 		}
+		dq.advance()
 	}
 	s.appendLocked(e)
 	return n, nil
@@ -137,10 +171,11 @@ func (s *Store) Commands(ctx context.Context, org storage.OrgID, device string, 
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	q := s.queue.queues[deviceKey{org, device}]
-	out := make([]enroll.QueuedCommand, 0, min(limit, len(q)))
-	for i := len(q) - 1; i >= 0 && len(out) < limit; i-- {
-		out = append(out, copyCommand(q[i]))
+	out := []enroll.QueuedCommand{}
+	if dq := s.queue.queues[deviceKey{org, device}]; dq != nil {
+		for i := len(dq.cmds) - 1; i >= 0 && len(out) < limit; i-- {
+			out = append(out, copyCommand(dq.cmds[i]))
+		}
 	}
 	return out, nil
 }
