@@ -29,6 +29,7 @@ type Store struct {
 	queue       queueData
 	enrollments map[deviceKey]enroll.Enrollment // enrollment.go; created on first write
 	auth        *authState                      // see auth.go
+	catalog     catalogData                     // see catalog.go; zero value ready
 }
 
 // New returns an empty store.

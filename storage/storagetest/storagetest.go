@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
@@ -30,6 +31,7 @@ type Store interface {
 	inventory.Store
 	enroll.CommandQueue
 	enroll.EnrollmentStore
+	catalog.Store
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -50,6 +52,7 @@ func cases() []testCase {
 	all = append(all, inventoryCases()...)
 	all = append(all, enrollCases()...)
 	all = append(all, enrollmentCases()...)
+	all = append(all, catalogCases()...)
 	return all
 }
 

@@ -1,0 +1,472 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/openomm/omm/catalog"
+	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/internal/rules"
+)
+
+const catalogAppColumns = `org_id, id, kind, identifier, store_id, manifest_url, bundle_version, name, icon_url,
+	description, config, keep_on_unenroll, allow_backup, version, created_us, updated_us`
+
+func scanCatalogApp(row rowScanner) (catalog.App, error) {
+	var a catalog.App
+	var config string
+	var created, updated int64
+	err := row.Scan(&a.Org, &a.ID, &a.Kind, &a.Identifier, &a.StoreID, &a.ManifestURL, &a.BundleVersion, &a.Name, &a.IconURL,
+		&a.Description, &config, &a.KeepOnUnenroll, &a.AllowBackup, &a.Version, &created, &updated)
+	if err != nil {
+		return catalog.App{}, err
+	}
+	if err := a.UnmarshalConfig([]byte(config)); err != nil {
+		return catalog.App{}, fmt.Errorf("sqlite: %w", err)
+	}
+	a.Created, a.Updated = fromMicros(created), fromMicros(updated)
+	return a, nil
+}
+
+// checkCatalogApp validates the caller-supplied part of an app write and
+// encodes its configuration.
+func checkCatalogApp(a catalog.App, e storage.AuditEntry) (catalog.App, storage.AuditEntry, string, error) {
+	if err := a.Validate(); err != nil {
+		return a, e, "", err
+	}
+	e, err := rules.ChangeEntry(a.Org, e)
+	if err != nil {
+		return a, e, "", err
+	}
+	config, err := a.MarshalConfig()
+	if err != nil {
+		return a, e, "", fmt.Errorf("%w: %w", storage.ErrInvalid, err)
+	}
+	return a.Normalize(), e, string(config), nil
+}
+
+// catalogIdentifierTaken fails with ErrAlreadyExists, naming the app, when
+// another app of a's org and family holds a's identifier.
+func catalogIdentifierTaken(ctx context.Context, tx *sql.Tx, a catalog.App) error {
+	var other string
+	err := tx.QueryRowContext(ctx, "SELECT id FROM catalog_apps WHERE org_id = ? AND family = ? AND identifier = ? AND id <> ?",
+		a.Org, a.Kind.Family(), a.Identifier, a.ID).Scan(&other)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("sqlite: check app identifier: %w", err)
+	}
+	return fmt.Errorf("identifier %q is used by app %q: %w", a.Identifier, other, storage.ErrAlreadyExists)
+}
+
+// CreateApp implements catalog.Store.
+func (s *Store) CreateApp(ctx context.Context, a catalog.App, e storage.AuditEntry) (catalog.App, error) {
+	a, e, config, err := checkCatalogApp(a, e)
+	if err != nil {
+		return catalog.App{}, err
+	}
+	a.Version = 1
+	a.Created, a.Updated = e.Time, e.Time
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		if err := catalogIdentifierTaken(ctx, tx, a); err != nil {
+			return fmt.Errorf("create app: %w", err)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO catalog_apps (`+catalogAppColumns+`, family)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.Org, a.ID, a.Kind, a.Identifier, a.StoreID, a.ManifestURL, a.BundleVersion, a.Name, a.IconURL,
+			a.Description, config, a.KeepOnUnenroll, a.AllowBackup, a.Version, micros(a.Created), micros(a.Updated), a.Kind.Family())
+		switch c := constraint(err); {
+		case c == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("create app: org %q: %w", a.Org, storage.ErrNotFound)
+		case c != 0:
+			return fmt.Errorf("create app: id %q or identifier %q: %w", a.ID, a.Identifier, storage.ErrAlreadyExists)
+		case err != nil:
+			return fmt.Errorf("sqlite: create app: %w", err)
+		}
+		_, err = appendAudit(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return catalog.App{}, err
+	}
+	return a, nil
+}
+
+// App implements catalog.Store.
+func (s *Store) App(ctx context.Context, org storage.OrgID, id string) (catalog.App, error) {
+	a, err := scanCatalogApp(s.r.QueryRowContext(ctx, "SELECT "+catalogAppColumns+" FROM catalog_apps WHERE org_id = ? AND id = ?", org, id))
+	if err != nil {
+		return catalog.App{}, notFound(err, "app %q", id)
+	}
+	return a, nil
+}
+
+// ListApps implements catalog.Store.
+func (s *Store) ListApps(ctx context.Context, org storage.OrgID) ([]catalog.App, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+catalogAppColumns+" FROM catalog_apps WHERE org_id = ? ORDER BY name, id", org)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list apps: %w", err)
+	}
+	return catalogCollect(rows, "list apps", scanCatalogApp)
+}
+
+func catalogCollect[T any](rows *sql.Rows, what string, scan func(rowScanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	all := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+		}
+		all = append(all, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	return all, nil
+}
+
+// UpdateApp implements catalog.Store.
+func (s *Store) UpdateApp(ctx context.Context, a catalog.App, e storage.AuditEntry) (catalog.App, error) {
+	a, e, config, err := checkCatalogApp(a, e)
+	if err != nil {
+		return catalog.App{}, err
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		stored, err := scanCatalogApp(tx.QueryRowContext(ctx, "SELECT "+catalogAppColumns+" FROM catalog_apps WHERE org_id = ? AND id = ?", a.Org, a.ID))
+		if err != nil {
+			return notFound(err, "update app %q", a.ID)
+		}
+		if a.Version != stored.Version {
+			return fmt.Errorf("update app %q: read version %d, stored version %d: %w", a.ID, a.Version, stored.Version, storage.ErrConflict)
+		}
+		if err := catalog.CheckUpdate(stored, a); err != nil {
+			return err
+		}
+		a.Version = stored.Version + 1
+		a.Created, a.Updated = stored.Created, e.Time
+		_, err = tx.ExecContext(ctx, `UPDATE catalog_apps SET store_id = ?, manifest_url = ?, bundle_version = ?, name = ?, icon_url = ?,
+			description = ?, config = ?, keep_on_unenroll = ?, allow_backup = ?, version = ?, updated_us = ?
+			WHERE org_id = ? AND id = ?`,
+			a.StoreID, a.ManifestURL, a.BundleVersion, a.Name, a.IconURL, a.Description, config, a.KeepOnUnenroll, a.AllowBackup,
+			a.Version, micros(a.Updated), a.Org, a.ID)
+		if err != nil {
+			return fmt.Errorf("sqlite: update app: %w", err)
+		}
+		_, err = appendAudit(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return catalog.App{}, err
+	}
+	return a, nil
+}
+
+// DeleteApp implements catalog.Store.
+func (s *Store) DeleteApp(ctx context.Context, org storage.OrgID, id string, version int64, e storage.AuditEntry) error {
+	e, err := rules.ChangeEntry(org, e)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var stored int64
+		err := tx.QueryRowContext(ctx, "SELECT version FROM catalog_apps WHERE org_id = ? AND id = ?", org, id).Scan(&stored)
+		if err != nil {
+			return notFound(err, "delete app %q", id)
+		}
+		if version != stored {
+			return fmt.Errorf("delete app %q: read version %d, stored version %d: %w", id, version, stored, storage.ErrConflict)
+		}
+		var group string
+		err = tx.QueryRowContext(ctx, "SELECT group_id FROM catalog_assignments WHERE org_id = ? AND app_id = ? ORDER BY group_id LIMIT 1", org, id).Scan(&group)
+		switch {
+		case err == nil:
+			return fmt.Errorf("delete app %q: still assigned to group %q: %w", id, group, storage.ErrConflict)
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("sqlite: delete app: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM catalog_apps WHERE org_id = ? AND id = ?", org, id); err != nil {
+			return fmt.Errorf("sqlite: delete app: %w", err)
+		}
+		_, err = appendAudit(ctx, tx, e)
+		return err
+	})
+}
+
+const catalogAssignmentColumns = "org_id, app_id, group_id, mode, version, created_us, updated_us"
+
+func scanCatalogAssignment(row rowScanner) (catalog.Assignment, error) {
+	var a catalog.Assignment
+	var created, updated int64
+	if err := row.Scan(&a.Org, &a.AppID, &a.Group, &a.Mode, &a.Version, &created, &updated); err != nil {
+		return catalog.Assignment{}, err
+	}
+	a.Created, a.Updated = fromMicros(created), fromMicros(updated)
+	return a, nil
+}
+
+func checkCatalogAssignment(a catalog.Assignment, e storage.AuditEntry) (catalog.Assignment, storage.AuditEntry, error) {
+	if err := a.Validate(); err != nil {
+		return a, e, err
+	}
+	e, err := rules.ChangeEntry(a.Org, e)
+	return a.Normalize(), e, err
+}
+
+// CreateAssignment implements catalog.Store.
+func (s *Store) CreateAssignment(ctx context.Context, a catalog.Assignment, e storage.AuditEntry) (catalog.Assignment, error) {
+	a, e, err := checkCatalogAssignment(a, e)
+	if err != nil {
+		return catalog.Assignment{}, err
+	}
+	a.Version = 1
+	a.Created, a.Updated = e.Time, e.Time
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO catalog_assignments ("+catalogAssignmentColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+			a.Org, a.AppID, a.Group, a.Mode, a.Version, micros(a.Created), micros(a.Updated))
+		switch c := constraint(err); {
+		case c == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("assign app %q: %w", a.AppID, storage.ErrNotFound)
+		case c != 0:
+			return fmt.Errorf("assign app %q to group %q: %w", a.AppID, a.Group, storage.ErrAlreadyExists)
+		case err != nil:
+			return fmt.Errorf("sqlite: create assignment: %w", err)
+		}
+		_, err = appendAudit(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return catalog.Assignment{}, err
+	}
+	return a, nil
+}
+
+// UpdateAssignment implements catalog.Store.
+func (s *Store) UpdateAssignment(ctx context.Context, a catalog.Assignment, e storage.AuditEntry) (catalog.Assignment, error) {
+	a, e, err := checkCatalogAssignment(a, e)
+	if err != nil {
+		return catalog.Assignment{}, err
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		stored, err := scanCatalogAssignment(tx.QueryRowContext(ctx, "SELECT "+catalogAssignmentColumns+
+			" FROM catalog_assignments WHERE org_id = ? AND app_id = ? AND group_id = ?", a.Org, a.AppID, a.Group))
+		if err != nil {
+			return notFound(err, "update assignment of app %q to group %q", a.AppID, a.Group)
+		}
+		if a.Version != stored.Version {
+			return fmt.Errorf("update assignment of app %q to group %q: read version %d, stored version %d: %w", a.AppID, a.Group, a.Version, stored.Version, storage.ErrConflict)
+		}
+		a.Version = stored.Version + 1
+		a.Created, a.Updated = stored.Created, e.Time
+		_, err = tx.ExecContext(ctx, "UPDATE catalog_assignments SET mode = ?, version = ?, updated_us = ? WHERE org_id = ? AND app_id = ? AND group_id = ?",
+			a.Mode, a.Version, micros(a.Updated), a.Org, a.AppID, a.Group)
+		if err != nil {
+			return fmt.Errorf("sqlite: update assignment: %w", err)
+		}
+		_, err = appendAudit(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return catalog.Assignment{}, err
+	}
+	return a, nil
+}
+
+// DeleteAssignment implements catalog.Store.
+func (s *Store) DeleteAssignment(ctx context.Context, org storage.OrgID, appID, group string, e storage.AuditEntry) (catalog.Assignment, error) {
+	e, err := rules.ChangeEntry(org, e)
+	if err != nil {
+		return catalog.Assignment{}, err
+	}
+	var stored catalog.Assignment
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		stored, err = scanCatalogAssignment(tx.QueryRowContext(ctx, "SELECT "+catalogAssignmentColumns+
+			" FROM catalog_assignments WHERE org_id = ? AND app_id = ? AND group_id = ?", org, appID, group))
+		if err != nil {
+			return notFound(err, "unassign app %q from group %q", appID, group)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM catalog_assignments WHERE org_id = ? AND app_id = ? AND group_id = ?", org, appID, group); err != nil {
+			return fmt.Errorf("sqlite: delete assignment: %w", err)
+		}
+		_, err = appendAudit(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return catalog.Assignment{}, err
+	}
+	return stored, nil
+}
+
+// ListAssignments implements catalog.Store.
+func (s *Store) ListAssignments(ctx context.Context, org storage.OrgID, appID string) ([]catalog.Assignment, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+catalogAssignmentColumns+" FROM catalog_assignments WHERE org_id = ? AND app_id = ? ORDER BY group_id", org, appID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list assignments: %w", err)
+	}
+	return catalogCollect(rows, "list assignments", scanCatalogAssignment)
+}
+
+// AssignedApps implements catalog.Store. One query joins the assignments
+// of the groups with their apps; rows come grouped by app in store order.
+func (s *Store) AssignedApps(ctx context.Context, org storage.OrgID, groups []string) ([]catalog.AssignedApp, error) {
+	if len(groups) > catalog.MaxGroupsQuery {
+		return nil, fmt.Errorf("%w: %d groups, at most %d per query", storage.ErrInvalid, len(groups), catalog.MaxGroupsQuery)
+	}
+	if len(groups) == 0 {
+		return []catalog.AssignedApp{}, nil
+	}
+	args := make([]any, 0, len(groups)+1)
+	args = append(args, org)
+	for _, g := range groups {
+		args = append(args, g)
+	}
+	cols := "a." + strings.ReplaceAll(strings.ReplaceAll(catalogAppColumns, "\n\t", " "), ", ", ", a.")
+	q := "SELECT " + cols + `, s.group_id, s.mode, s.version, s.created_us, s.updated_us
+		FROM catalog_assignments s JOIN catalog_apps a ON a.org_id = s.org_id AND a.id = s.app_id
+		WHERE s.org_id = ? AND s.group_id IN (?` + strings.Repeat(", ?", len(groups)-1) + `)
+		ORDER BY a.name, a.id, s.group_id`
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: assigned apps: %w", err)
+	}
+	defer rows.Close()
+	out := []catalog.AssignedApp{}
+	for rows.Next() {
+		var a catalog.App
+		var as catalog.Assignment
+		var config string
+		var created, updated, aCreated, aUpdated int64
+		err := rows.Scan(&a.Org, &a.ID, &a.Kind, &a.Identifier, &a.StoreID, &a.ManifestURL, &a.BundleVersion, &a.Name, &a.IconURL,
+			&a.Description, &config, &a.KeepOnUnenroll, &a.AllowBackup, &a.Version, &created, &updated,
+			&as.Group, &as.Mode, &as.Version, &aCreated, &aUpdated)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: assigned apps: %w", err)
+		}
+		as.Org, as.AppID = a.Org, a.ID
+		as.Created, as.Updated = fromMicros(aCreated), fromMicros(aUpdated)
+		if n := len(out); n > 0 && out[n-1].App.ID == a.ID {
+			out[n-1].Assignments = append(out[n-1].Assignments, as)
+			continue
+		}
+		if err := a.UnmarshalConfig([]byte(config)); err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		a.Created, a.Updated = fromMicros(created), fromMicros(updated)
+		out = append(out, catalog.AssignedApp{App: a, Assignments: []catalog.Assignment{as}})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: assigned apps: %w", err)
+	}
+	return out, nil
+}
+
+const catalogInstallColumns = "org_id, device_id, app_id, command, progress, reason, take_over, bundle_version, updated_us"
+
+func scanCatalogInstall(row rowScanner) (catalog.Install, error) {
+	var in catalog.Install
+	var updated int64
+	if err := row.Scan(&in.Org, &in.Device, &in.AppID, &in.Command, &in.Progress, &in.Reason, &in.TakeOver, &in.BundleVersion, &updated); err != nil {
+		return catalog.Install{}, err
+	}
+	in.Updated = fromMicros(updated)
+	return in, nil
+}
+
+// StartInstall implements catalog.Store.
+func (s *Store) StartInstall(ctx context.Context, in catalog.Install, prevCommand string, e storage.AuditEntry) (catalog.Install, error) {
+	if err := catalog.ValidateStart(in, prevCommand); err != nil {
+		return catalog.Install{}, err
+	}
+	e, err := rules.ChangeEntry(in.Org, e)
+	if err != nil {
+		return catalog.Install{}, err
+	}
+	in.Updated = e.Time
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, "SELECT 1 FROM catalog_apps WHERE org_id = ? AND id = ?", in.Org, in.AppID).Scan(&one)
+		if err != nil {
+			return notFound(err, "install app %q", in.AppID)
+		}
+		var stored string
+		err = tx.QueryRowContext(ctx, "SELECT command FROM catalog_installs WHERE org_id = ? AND device_id = ? AND app_id = ?",
+			in.Org, in.Device, in.AppID).Scan(&stored)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: start install: %w", err)
+		}
+		if stored != prevCommand {
+			return fmt.Errorf("install app %q on %q: the latest request is %q, not %q: %w", in.AppID, in.Device, stored, prevCommand, storage.ErrConflict)
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO catalog_installs ("+catalogInstallColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (org_id, device_id, app_id) DO UPDATE SET command = excluded.command, progress = excluded.progress,
+			reason = excluded.reason, take_over = excluded.take_over, bundle_version = excluded.bundle_version, updated_us = excluded.updated_us`,
+			in.Org, in.Device, in.AppID, in.Command, in.Progress, in.Reason, in.TakeOver, in.BundleVersion, micros(in.Updated))
+		switch c := constraint(err); {
+		case c == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("install app %q: %w", in.AppID, storage.ErrNotFound)
+		case c != 0:
+			return fmt.Errorf("install app %q on %q: command %q: %w", in.AppID, in.Device, in.Command, storage.ErrAlreadyExists)
+		case err != nil:
+			return fmt.Errorf("sqlite: start install: %w", err)
+		}
+		_, err = appendAudit(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return catalog.Install{}, err
+	}
+	return in, nil
+}
+
+// FinishInstall implements catalog.Store.
+func (s *Store) FinishInstall(ctx context.Context, org storage.OrgID, device, command string, to catalog.Progress, reason string, e storage.AuditEntry) (catalog.Install, error) {
+	if err := catalog.ValidateFinish(command, to, reason); err != nil {
+		return catalog.Install{}, err
+	}
+	e, err := rules.ChangeEntry(org, e)
+	if err != nil {
+		return catalog.Install{}, err
+	}
+	var rec catalog.Install
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		rec, err = scanCatalogInstall(tx.QueryRowContext(ctx, "SELECT "+catalogInstallColumns+
+			" FROM catalog_installs WHERE org_id = ? AND device_id = ? AND command = ?", org, device, command))
+		if err != nil {
+			return notFound(err, "install command %q on %q", command, device)
+		}
+		if !rec.Progress.Open() {
+			return nil
+		}
+		if err := catalog.CheckFinish(rec.Progress, to); err != nil {
+			return err
+		}
+		rec.Progress, rec.Reason, rec.Updated = to, reason, e.Time
+		_, err = tx.ExecContext(ctx, "UPDATE catalog_installs SET progress = ?, reason = ?, updated_us = ? WHERE org_id = ? AND device_id = ? AND app_id = ?",
+			rec.Progress, rec.Reason, micros(rec.Updated), org, device, rec.AppID)
+		if err != nil {
+			return fmt.Errorf("sqlite: finish install: %w", err)
+		}
+		_, err = appendAudit(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return catalog.Install{}, err
+	}
+	return rec, nil
+}
+
+// DeviceInstalls implements catalog.Store.
+func (s *Store) DeviceInstalls(ctx context.Context, org storage.OrgID, device string) ([]catalog.Install, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+catalogInstallColumns+" FROM catalog_installs WHERE org_id = ? AND device_id = ? ORDER BY app_id LIMIT ?",
+		org, device, catalog.MaxInstallsPage)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: device installs: %w", err)
+	}
+	return catalogCollect(rows, "device installs", scanCatalogInstall)
+}
