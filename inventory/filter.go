@@ -182,7 +182,11 @@ func mergeInstalled(stored, installed []App, d *Dropped) []App {
 	}
 	for id, m := range managed {
 		if !seen[id] {
-			out = append(out, m)
+			// Managed but not installed (being installed, or removed):
+			// without a name it reads as "not reported installed", so a
+			// managed list that no longer has it drops it instead of
+			// turning it into a personal app.
+			out = append(out, App{Identifier: id, Managed: true, State: m.State})
 		}
 	}
 	return out

@@ -193,6 +193,35 @@ func TestIngestAppsInEitherOrder(t *testing.T) {
 	}
 }
 
+// TestRemovedManagedAppDisappears: after management removes an app, the
+// next refresh (installed list first, then managed list) must not turn it
+// into a personal app.
+func TestRemovedManagedAppDisappears(t *testing.T) {
+	f := newFixture(t)
+	d := f.apple(t, udid)
+	list := func(key, body string) []byte {
+		return []byte(`<plist version="1.0"><dict><key>Status</key><string>Acknowledged</string><key>UDID</key><string>` + udid +
+			`</string><key>` + key + `</key>` + body + `</dict></plist>`)
+	}
+	withApp := list("InstalledApplicationList", `<array><dict><key>Identifier</key><string>com.acme.mail</string>`+
+		`<key>Name</key><string>Acme Mail</string></dict></array>`)
+	managedApp := list("ManagedApplicationList", `<dict><key>com.acme.mail</key><dict><key>Status</key><string>Managed</string></dict></dict>`)
+	without := list("InstalledApplicationList", `<array/>`)
+	noneManaged := list("ManagedApplicationList", `<dict/>`)
+	for _, r := range [][]byte{managedApp, withApp, without, noneManaged} {
+		if _, err := f.svc.IngestApple(t.Context(), f.org, d.ID, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apps, err := f.store.DeviceApps(t.Context(), f.org, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) != 0 {
+		t.Errorf("apps after management removed the only app: %+v", apps)
+	}
+}
+
 func TestIngestAndroid(t *testing.T) {
 	secrets := []string{"358240051111110", "35824005111111", "3c:28:6d:aa:bb:cc", "+4915123456789", "89490200001234567890",
 		"alice@example.com", "APP_LAUNCHED", "g5300g-230927-231102-B-11020345", "a40da80a59d170", "8201240576", "slider-1.3",
