@@ -37,7 +37,7 @@ func ExampleCommandQueue() {
 
 	// Next check-in: delivered again, and acknowledged.
 	c, _ = q.NextCommand(ctx, org.ID, "UDID-1", enroll.NextOptions{Now: now})
-	done, _ := q.RecordOutcome(ctx, org.ID, "UDID-1", enroll.Outcome{UUID: c.UUID, Status: enroll.StatusAcknowledged, Time: now})
+	done, _, _ := q.RecordOutcome(ctx, org.ID, "UDID-1", enroll.Outcome{UUID: c.UUID, Status: enroll.StatusAcknowledged, Time: now})
 	fmt.Println(done.Status, done.Deliveries)
 	// Output:
 	// SecurityInfo Pending 1

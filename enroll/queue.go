@@ -189,11 +189,11 @@ type CommandQueue interface {
 	// Abandoned instead and the next one is considered. No open command
 	// yields ErrNotFound.
 	NextCommand(ctx context.Context, org storage.OrgID, device string, opt NextOptions) (QueuedCommand, error)
-	// RecordOutcome stores the device's answer. Answering a command that
-	// already has a final status is idempotent: the stored command is
-	// returned unchanged and no error. An unknown command yields
-	// ErrNotFound.
-	RecordOutcome(ctx context.Context, org storage.OrgID, device string, o Outcome) (QueuedCommand, error)
+	// RecordOutcome stores the device's answer and reports whether it
+	// did. Answering a command that already has a final status is
+	// idempotent: the stored command is returned unchanged, recorded is
+	// false and there is no error. An unknown command yields ErrNotFound.
+	RecordOutcome(ctx context.Context, org storage.OrgID, device string, o Outcome) (q QueuedCommand, recorded bool, err error)
 	// ClearQueue abandons the device's open commands (a new enrollment
 	// starts clean) and appends entry, in one transaction; it returns how
 	// many it abandoned. Answered commands stay as history.

@@ -1,6 +1,7 @@
 package checkin_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -458,5 +459,26 @@ func TestDeprovisionUser(t *testing.T) {
 	}
 	if b.record().State != inventory.StateEnrolled {
 		t.Errorf("bob's device: %s", b.record().State)
+	}
+}
+
+func TestResultRouting(t *testing.T) {
+	var got []checkin.Result
+	e := newEnv(t, checkin.WithResultHandler("DeviceLock", checkin.ResultHandlerFunc(func(_ context.Context, r checkin.Result) error {
+		got = append(got, r)
+		return errors.New("consumer failure must not block the device")
+	})))
+	d := e.newDevice(e.orgA, "UDID-RR", "alice").enroll()
+	drain(t, d)
+	if err := e.svc.Lock(t.Context(), e.orgA, d.record().ID, "admin:bob", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, c := d.connect("Idle", "", nil)
+	if st, _ := d.connect("Acknowledged", commandUUID(c), nil); st != http.StatusOK {
+		t.Fatalf("ack: %d", st)
+	}
+	d.connect("Acknowledged", commandUUID(c), nil) // replayed: not routed again
+	if len(got) != 1 || got[0].Command.UUID != commandUUID(c) || got[0].Status != "Acknowledged" || got[0].Device.ID != d.record().ID {
+		t.Errorf("routed results %+v", got)
 	}
 }

@@ -31,6 +31,12 @@ type ResultHandler interface {
 	HandleResult(ctx context.Context, r Result) error
 }
 
+// ResultHandlerFunc adapts a function to ResultHandler.
+type ResultHandlerFunc func(ctx context.Context, r Result) error
+
+// HandleResult implements ResultHandler.
+func (f ResultHandlerFunc) HandleResult(ctx context.Context, r Result) error { return f(ctx, r) }
+
 // inventoryIngest stores inventory answers through the privacy filter.
 type inventoryIngest struct{ s *Service }
 
@@ -90,7 +96,7 @@ func (s *Service) Connect(ctx context.Context, org storage.OrgID, p Proof, body 
 // record stores the device's answer and hands a fresh one to its consumer.
 func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result) error {
 	o := enroll.Outcome{UUID: r.CommandUUID, Status: enroll.CommandStatus(r.Status), Detail: errorDetail(r.ErrorChain), Time: s.clock()}
-	q, err := s.store.RecordOutcome(ctx, d.Org, d.ID, o)
+	q, recorded, err := s.store.RecordOutcome(ctx, d.Org, d.ID, o)
 	if errors.Is(err, storage.ErrNotFound) {
 		// Not a command we queued for this device (or one long gone): the
 		// answer cannot change anything, and refusing it would make the
@@ -101,7 +107,7 @@ func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result)
 	if err != nil {
 		return err
 	}
-	if !fresh(q, o) {
+	if !recorded {
 		return nil // a replayed answer changes nothing
 	}
 	if err := s.afterAction(ctx, d, q); err != nil {
@@ -117,12 +123,6 @@ func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result)
 		s.log.ErrorContext(ctx, "checkin: result handler failed", "device", d.ID, "command", q.UUID, "type", q.RequestType, "err", err)
 	}
 	return nil
-}
-
-// fresh reports whether q holds exactly the outcome just recorded, rather
-// than an earlier final answer the store kept.
-func fresh(q enroll.QueuedCommand, o enroll.Outcome) bool {
-	return q.Status == o.Status && q.Detail == o.Detail && q.Updated.Equal(storage.Normalize(o.Time))
 }
 
 // errorDetail summarizes an error chain for the command's record.

@@ -117,9 +117,9 @@ func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device strin
 }
 
 // RecordOutcome implements enroll.CommandQueue.
-func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome) (enroll.QueuedCommand, error) {
+func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome) (enroll.QueuedCommand, bool, error) {
 	if err := o.Validate(); err != nil {
-		return enroll.QueuedCommand{}, err
+		return enroll.QueuedCommand{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -129,13 +129,14 @@ func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device str
 		q = dq.byUUID[o.UUID]
 	}
 	if q == nil {
-		return enroll.QueuedCommand{}, fmt.Errorf("command %s for %q: %w", o.UUID, device, storage.ErrNotFound)
+		return enroll.QueuedCommand{}, false, fmt.Errorf("command %s for %q: %w", o.UUID, device, storage.ErrNotFound)
 	}
-	if q.Status.Open() {
-		q.Status, q.Detail, q.Updated = o.Status, o.Detail, storage.Normalize(o.Time)
-		dq.advance()
+	if !q.Status.Open() {
+		return copyCommand(q), false, nil
 	}
-	return copyCommand(q), nil
+	q.Status, q.Detail, q.Updated = o.Status, o.Detail, storage.Normalize(o.Time)
+	dq.advance()
+	return copyCommand(q), true, nil
 }
 
 // ClearQueue implements enroll.CommandQueue.

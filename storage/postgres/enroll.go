@@ -94,11 +94,12 @@ func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device strin
 }
 
 // RecordOutcome implements enroll.CommandQueue.
-func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome) (enroll.QueuedCommand, error) {
+func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome) (enroll.QueuedCommand, bool, error) {
 	if err := o.Validate(); err != nil {
-		return enroll.QueuedCommand{}, err
+		return enroll.QueuedCommand{}, false, err
 	}
 	var q enroll.QueuedCommand
+	recorded := false
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		id, stored, err := scanQueued(tx.QueryRow(ctx, "SELECT "+queueColumns+" WHERE q.org_id = $1 AND q.device = $2 AND q.uuid = $3 FOR UPDATE OF q",
 			org, device, o.UUID))
@@ -109,6 +110,7 @@ func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device str
 		if !stored.Status.Open() {
 			return nil // a replayed answer
 		}
+		recorded = true
 		q.Status, q.Detail, q.Updated = o.Status, o.Detail, storage.Normalize(o.Time)
 		if _, err := tx.Exec(ctx, "UPDATE enroll_queue SET status = $1, detail = $2, updated = $3 WHERE id = $4",
 			q.Status, q.Detail, q.Updated, id); err != nil {
@@ -116,7 +118,10 @@ func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device str
 		}
 		return nil
 	})
-	return q, err
+	if err != nil {
+		return q, false, err
+	}
+	return q, recorded, nil
 }
 
 // ClearQueue implements enroll.CommandQueue.

@@ -97,11 +97,12 @@ func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device strin
 }
 
 // RecordOutcome implements enroll.CommandQueue.
-func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome) (enroll.QueuedCommand, error) {
+func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome) (enroll.QueuedCommand, bool, error) {
 	if err := o.Validate(); err != nil {
-		return enroll.QueuedCommand{}, err
+		return enroll.QueuedCommand{}, false, err
 	}
 	var q enroll.QueuedCommand
+	recorded := false
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		id, stored, err := scanQueued(tx.QueryRowContext(ctx, "SELECT "+queueColumns+" WHERE q.org_id = ? AND q.device = ? AND q.uuid = ?",
 			org, device, o.UUID))
@@ -112,6 +113,7 @@ func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device str
 		if !stored.Status.Open() {
 			return nil // a replayed answer
 		}
+		recorded = true
 		q.Status, q.Detail, q.Updated = o.Status, o.Detail, storage.Normalize(o.Time)
 		_, err = tx.ExecContext(ctx, "UPDATE enroll_queue SET status = ?, detail = ?, updated_us = ? WHERE id = ?",
 			q.Status, q.Detail, micros(q.Updated), id)
@@ -120,7 +122,10 @@ func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device str
 		}
 		return nil
 	})
-	return q, err
+	if err != nil {
+		return q, false, err
+	}
+	return q, recorded, nil
 }
 
 // ClearQueue implements enroll.CommandQueue.

@@ -86,7 +86,7 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) Store) {
 			if _, err := s.NextCommand(b.Context(), o.ID, "d1", enroll.NextOptions{Now: at(1)}); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := s.RecordOutcome(b.Context(), o.ID, "d1", enroll.Outcome{UUID: uuid, Status: enroll.StatusAcknowledged, Time: at(2)}); err != nil {
+			if _, _, err := s.RecordOutcome(b.Context(), o.ID, "d1", enroll.Outcome{UUID: uuid, Status: enroll.StatusAcknowledged, Time: at(2)}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -196,10 +196,10 @@ func (s neverAbandons) NextCommand(ctx context.Context, org storage.OrgID, devic
 // overwritesAnswers lets a replayed answer change a final status.
 type overwritesAnswers struct{ *memory.Store }
 
-func (s overwritesAnswers) RecordOutcome(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome) (enroll.QueuedCommand, error) {
-	got, err := s.Store.RecordOutcome(ctx, org, device, o)
+func (s overwritesAnswers) RecordOutcome(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome) (enroll.QueuedCommand, bool, error) {
+	got, _, err := s.Store.RecordOutcome(ctx, org, device, o)
 	if err == nil && !got.Status.Open() {
 		got.Status = o.Status
 	}
-	return got, err
+	return got, err == nil, err
 }

@@ -64,8 +64,11 @@ func wantNoNext(t testing.TB, s Store, org storage.OrgID, device string, skipNot
 
 func answer(t testing.TB, s Store, org storage.OrgID, device, uuid string, st enroll.CommandStatus) enroll.QueuedCommand {
 	t.Helper()
-	q, err := s.RecordOutcome(t.Context(), org, device, enroll.Outcome{UUID: uuid, Status: st, Detail: "detail of " + string(st), Time: at(3)})
+	q, recorded, err := s.RecordOutcome(t.Context(), org, device, enroll.Outcome{UUID: uuid, Status: st, Detail: "detail of " + string(st), Time: at(3)})
 	noErr(t, fmt.Sprintf("RecordOutcome(%s, %s)", uuid, st), err)
+	if !recorded {
+		t.Errorf("RecordOutcome(%s, %s) of an open command reports it was not recorded", uuid, st)
+	}
 	return q
 }
 
@@ -137,14 +140,22 @@ func testQueueReplayedOutcome(t testing.TB, s Store) {
 	enqueue(t, s, o.ID, "c1", "d1")
 	next(t, s, o.ID, "d1", false)
 	first := answer(t, s, o.ID, "d1", "c1", enroll.StatusAcknowledged)
-	again, err := s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "c1", Status: enroll.StatusError, Detail: "late", Time: at(9)})
+	again, recorded, err := s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "c1", Status: enroll.StatusError, Detail: "late", Time: at(9)})
 	noErr(t, "replayed RecordOutcome", err)
+	if recorded {
+		t.Error("a replayed answer reports it was recorded")
+	}
+	replay, recorded, err := s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "c1", Status: enroll.StatusAcknowledged, Detail: "detail of Acknowledged", Time: at(3)})
+	noErr(t, "identical replay", err)
+	if recorded || replay.Status != enroll.StatusAcknowledged {
+		t.Error("an identical replay reports it was recorded")
+	}
 	same(t, "replayed outcome", again, first)
 	same(t, "statuses after replay", statuses(t, s, o.ID, "d1"), map[string]enroll.CommandStatus{"c1": enroll.StatusAcknowledged})
 
-	_, err = s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "nope", Status: enroll.StatusAcknowledged, Time: at(9)})
+	_, _, err = s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "nope", Status: enroll.StatusAcknowledged, Time: at(9)})
 	wantErr(t, "outcome of an unknown command", err, storage.ErrNotFound)
-	_, err = s.RecordOutcome(t.Context(), o.ID, "d2", enroll.Outcome{UUID: "c1", Status: enroll.StatusAcknowledged, Time: at(9)})
+	_, _, err = s.RecordOutcome(t.Context(), o.ID, "d2", enroll.Outcome{UUID: "c1", Status: enroll.StatusAcknowledged, Time: at(9)})
 	wantErr(t, "outcome from a device the command was not queued for", err, storage.ErrNotFound)
 }
 
@@ -252,10 +263,10 @@ func testQueueInvalid(t testing.TB, s Store) {
 		wantErr(t, tt.name, err, storage.ErrInvalid)
 	}
 	for _, st := range []enroll.CommandStatus{enroll.StatusPending, enroll.StatusAbandoned, "Done", ""} {
-		_, err := s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "c0", Status: st, Time: at(1)})
+		_, _, err := s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "c0", Status: st, Time: at(1)})
 		wantErr(t, "outcome "+string(st), err, storage.ErrInvalid)
 	}
-	_, err := s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "c0", Status: enroll.StatusAcknowledged})
+	_, _, err := s.RecordOutcome(t.Context(), o.ID, "d1", enroll.Outcome{UUID: "c0", Status: enroll.StatusAcknowledged})
 	wantErr(t, "outcome without time", err, storage.ErrInvalid)
 	_, err = s.Commands(t.Context(), o.ID, "d1", -1)
 	wantErr(t, "negative limit", err, storage.ErrInvalid)
@@ -271,7 +282,7 @@ func testQueueTenantIsolation(t testing.TB, s Store) {
 	b := mustCreateOrg(t, s, "bravo")
 	enqueue(t, s, a.ID, "c1", "d1")
 	wantNoNext(t, s, b.ID, "d1", false)
-	_, err := s.RecordOutcome(t.Context(), b.ID, "d1", enroll.Outcome{UUID: "c1", Status: enroll.StatusAcknowledged, Time: at(3)})
+	_, _, err := s.RecordOutcome(t.Context(), b.ID, "d1", enroll.Outcome{UUID: "c1", Status: enroll.StatusAcknowledged, Time: at(3)})
 	wantErr(t, "org B answering org A's command", err, storage.ErrNotFound)
 	if got := statuses(t, s, b.ID, "d1"); len(got) != 0 {
 		t.Errorf("org B sees commands %v", got)
