@@ -33,7 +33,7 @@ func (s *Service) CheckIn(ctx context.Context, org storage.OrgID, p Proof, body 
 	case *mdm.DeclarativeManagement, *mdm.GetToken:
 		return nil, fmt.Errorf("%w: %s", ErrUnsupported, msg.Type())
 	}
-	d, _, err := s.boundDevice(ctx, org, p, body, channel)
+	d, id, err := s.boundDevice(ctx, org, p, body, channel)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func (s *Service) CheckIn(ctx context.Context, org storage.OrgID, p Proof, body 
 	}
 	switch m := msg.(type) {
 	case *mdm.TokenUpdate:
-		return nil, s.tokenUpdate(ctx, d, m)
+		return nil, s.tokenUpdate(ctx, d, id, m)
 	case *mdm.CheckOut:
 		return nil, s.checkOut(ctx, d)
 	case *mdm.SetBootstrapToken:
@@ -158,7 +158,7 @@ func platformOf(m *mdm.Authenticate) inventory.Platform {
 // tokenUpdate stores the push token; the first one completes the
 // enrollment: the device counts as enrolled, its first inventory is queued
 // and it is woken to fetch it.
-func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, m *mdm.TokenUpdate) error {
+func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll.Identity, m *mdm.TokenUpdate) error {
 	_, first, err := s.store.UpdateToken(ctx, d.Org, d.ID, enroll.TokenUpdate{
 		Topic: m.Topic, Token: m.Token, PushMagic: m.PushMagic, UnlockToken: m.UnlockToken, At: s.clock(),
 	})
@@ -170,11 +170,30 @@ func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, m *mdm.To
 			return err
 		}
 	}
+	if err := s.installPolicyProfile(ctx, d, id); err != nil {
+		return err
+	}
 	if err := s.RefreshInventory(ctx, d.Org, d.ID, "system:enrollment"); err != nil {
 		return err
 	}
 	s.emit(ctx, Enrolled, d)
 	return nil
+}
+
+// installPolicyProfile queues the policy's profile for a newly enrolled
+// device: passcode rules and data separation arrive right after enrollment.
+func (s *Service) installPolicyProfile(ctx context.Context, d inventory.Device, id enroll.Identity) error {
+	if s.profiles == nil || id.Session == "" {
+		return nil
+	}
+	payload, err := s.profiles.SignedPolicyProfile(ctx, d.Org, id.Session)
+	if err != nil {
+		return fmt.Errorf("checkin: policy profile for %s: %w", d.ID, err)
+	}
+	if payload == nil {
+		return nil
+	}
+	return s.queue(ctx, d, "system:enrollment", "device.profile.install", mdm.InstallProfile(payload))
 }
 
 // checkOut ends the enrollment: the device removed its MDM profile, so

@@ -482,3 +482,22 @@ func TestResultRouting(t *testing.T) {
 		t.Errorf("routed results %+v", got)
 	}
 }
+
+type profileSource map[string][]byte
+
+func (p profileSource) SignedPolicyProfile(_ context.Context, _ storage.OrgID, session string) ([]byte, error) {
+	return p[session], nil
+}
+
+func TestPolicyProfileInstalledAtEnrollment(t *testing.T) {
+	src := profileSource{}
+	e := newEnv(t, checkin.WithProfiles(src))
+	d := e.newDevice(e.orgA, "UDID-PP", "alice")
+	src[d.session] = []byte("signed policy profile")
+	d.enroll()
+	_, c := d.connect("Idle", "", nil)
+	cmd, _ := c["Command"].(map[string]any)
+	if requestType(c) != "InstallProfile" || string(cmd["Payload"].([]byte)) != "signed policy profile" {
+		t.Fatalf("first command after enrollment: %v", c)
+	}
+}

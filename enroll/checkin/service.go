@@ -60,6 +60,13 @@ type Store interface {
 	enroll.CommandQueue
 }
 
+// ProfileSource gives the signed configuration profile to install when a
+// device enrolls (the policy's passcode and data-separation settings), or
+// nil when its policy needs none. enroll/ota implements it.
+type ProfileSource interface {
+	SignedPolicyProfile(ctx context.Context, org storage.OrgID, session string) ([]byte, error)
+}
+
 // Waker wakes devices so that they connect and fetch their commands.
 // [Pusher] implements it with APNs.
 type Waker interface {
@@ -92,6 +99,7 @@ type Service struct {
 	devices  Devices
 	cas      CAs
 	waker    Waker
+	profiles ProfileSource
 	handlers map[string]ResultHandler
 	events   func(context.Context, Event)
 	clock    func() time.Time
@@ -112,6 +120,10 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.clock 
 // WithWaker sets how devices are woken after commands are queued (default:
 // not at all; they get their commands at their next check-in).
 func WithWaker(w Waker) Option { return func(s *Service) { s.waker = w } }
+
+// WithProfiles sets where the policy profile installed at enrollment comes
+// from (default: none is installed).
+func WithProfiles(p ProfileSource) Option { return func(s *Service) { s.profiles = p } }
 
 // WithEvents sets the embedder's hook for device events.
 func WithEvents(fn func(context.Context, Event)) Option { return func(s *Service) { s.events = fn } }

@@ -20,7 +20,8 @@
 // importer may change concurrently; and its Decrypt accepts DES and 3DES,
 // prints to stdout on unknown ciphers and panics on ciphertext that is not
 // a whole number of blocks. EncryptAES always uses AES-CBC, and Decrypt
-// accepts nothing else.
+// accepts nothing else; DES-EDE3 exists only for SCEP clients that know
+// nothing better, through the separately named EncryptDES3 and DecryptSCEP.
 //
 // A valid signature alone says nothing about who signed: Verify requires the
 // caller to state whom it trusts (a pinned certificate, a root pool or a

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/des"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -17,24 +18,54 @@ import (
 type Cipher int
 
 // The ciphers EncryptAES offers. Both use CBC because that is what Apple
-// devices decrypt in profiles; DES and 3DES are deliberately absent.
+// devices decrypt in profiles; DES-EDE3 (DES3CBC) is kept apart for SCEP.
 const (
 	AES256CBC Cipher = iota
 	AES128CBC
 )
 
 func (c Cipher) keyLen() int {
-	if c == AES128CBC {
+	switch c {
+	case AES128CBC:
 		return 16
+	case DES3CBC:
+		return 24
 	}
 	return 32
 }
 
+func (c Cipher) blockSize() int {
+	if c == DES3CBC {
+		return des.BlockSize
+	}
+	return aes.BlockSize
+}
+
 func (c Cipher) oid() asn1.ObjectIdentifier {
-	if c == AES128CBC {
+	switch c {
+	case AES128CBC:
 		return oidAES128CBC
+	case DES3CBC:
+		return oidDES3CBC
 	}
 	return oidAES256CBC
+}
+
+func (c Cipher) newBlock(key []byte) (cipher.Block, error) {
+	if c == DES3CBC {
+		return des.NewTripleDESCipher(key)
+	}
+	return aes.NewCipher(key)
+}
+
+// cipherFor maps a content-encryption algorithm to a Cipher.
+func cipherFor(alg asn1.ObjectIdentifier) (Cipher, bool) {
+	for _, c := range []Cipher{AES256CBC, AES128CBC, DES3CBC} {
+		if alg.Equal(c.oid()) {
+			return c, true
+		}
+	}
+	return 0, false
 }
 
 // EncryptOption configures EncryptAES.
@@ -61,12 +92,17 @@ func EncryptAES(content []byte, recipients []*x509.Certificate, opts ...EncryptO
 	if cfg.cipher != AES256CBC && cfg.cipher != AES128CBC {
 		return nil, fmt.Errorf("encrypt: %w: %d", ErrUnsupportedCipher, cfg.cipher)
 	}
+	return envelope(content, recipients, cfg.cipher)
+}
+
+// envelope encrypts content with c under a fresh key sent to each recipient.
+func envelope(content []byte, recipients []*x509.Certificate, c Cipher) ([]byte, error) {
 	if len(recipients) == 0 {
 		return nil, fmt.Errorf("encrypt: no recipients: %w", ErrNoCertificate)
 	}
 
-	key := make([]byte, cfg.cipher.keyLen())
-	iv := make([]byte, aes.BlockSize)
+	key := make([]byte, c.keyLen())
+	iv := make([]byte, c.blockSize())
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("encrypt: %w", err)
 	}
@@ -94,11 +130,11 @@ func EncryptAES(content []byte, recipients []*x509.Certificate, opts ...EncryptO
 		})
 	}
 
-	block, err := aes.NewCipher(key)
+	block, err := c.newBlock(key)
 	if err != nil {
 		return nil, fmt.Errorf("encrypt: %w", err)
 	}
-	padded := pkcs7Pad(content, aes.BlockSize)
+	padded := pkcs7Pad(content, c.blockSize())
 	ct := make([]byte, len(padded))
 	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, padded)
 
@@ -110,7 +146,7 @@ func EncryptAES(content []byte, recipients []*x509.Certificate, opts ...EncryptO
 		RecipientInfos: infos,
 		EncryptedContentInfo: encryptedContentInfo{
 			ContentType:                oidData,
-			ContentEncryptionAlgorithm: pkix.AlgorithmIdentifier{Algorithm: cfg.cipher.oid(), Parameters: asn1.RawValue{FullBytes: ivParam}},
+			ContentEncryptionAlgorithm: pkix.AlgorithmIdentifier{Algorithm: c.oid(), Parameters: asn1.RawValue{FullBytes: ivParam}},
 			EncryptedContent:           asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, Bytes: ct},
 		},
 	})
@@ -121,51 +157,54 @@ func EncryptAES(content []byte, recipients []*x509.Certificate, opts ...EncryptO
 // or a hardware-backed key). Only AES-CBC content is accepted. The input is
 // checked against the default Limits first.
 func Decrypt(der []byte, cert *x509.Certificate, key crypto.Decrypter) ([]byte, error) {
+	out, _, err := open(der, cert, key, func(c Cipher) bool { return c != DES3CBC })
+	return out, err
+}
+
+// open decrypts an EnvelopedData whose content cipher accept allows, and
+// reports the cipher.
+func open(der []byte, cert *x509.Certificate, key crypto.Decrypter, accept func(Cipher) bool) ([]byte, Cipher, error) {
 	if cert == nil {
-		return nil, fmt.Errorf("decrypt: %w", ErrNoCertificate)
+		return nil, 0, fmt.Errorf("decrypt: %w", ErrNoCertificate)
 	}
 	if key == nil {
-		return nil, fmt.Errorf("decrypt: %w: nil key", ErrUnsupportedKey)
+		return nil, 0, fmt.Errorf("decrypt: %w: nil key", ErrUnsupportedKey)
 	}
 	if _, ok := key.Public().(*rsa.PublicKey); !ok {
-		return nil, fmt.Errorf("decrypt: %w: %T", ErrUnsupportedKey, key.Public())
+		return nil, 0, fmt.Errorf("decrypt: %w: %T", ErrUnsupportedKey, key.Public())
 	}
 	if err := checkEncoding(der, Limits{}); err != nil {
-		return nil, fmt.Errorf("decrypt: %w", err)
+		return nil, 0, fmt.Errorf("decrypt: %w", err)
 	}
 	var ci contentInfo
 	if rest, err := asn1.Unmarshal(der, &ci); err != nil || len(rest) != 0 {
-		return nil, fmt.Errorf("decrypt: %w: not DER content info", ErrMalformed)
+		return nil, 0, fmt.Errorf("decrypt: %w: not DER content info", ErrMalformed)
 	}
 	if !ci.ContentType.Equal(oidEnvelopedData) {
-		return nil, fmt.Errorf("decrypt: %w: content type %v", ErrNotEnveloped, ci.ContentType)
+		return nil, 0, fmt.Errorf("decrypt: %w: content type %v", ErrNotEnveloped, ci.ContentType)
 	}
 	if ci.Content.Class != asn1.ClassContextSpecific || ci.Content.Tag != 0 || !ci.Content.IsCompound {
-		return nil, fmt.Errorf("decrypt: %w: bad content wrapper", ErrMalformed)
+		return nil, 0, fmt.Errorf("decrypt: %w: bad content wrapper", ErrMalformed)
 	}
 	var ed envelopedData
 	if rest, err := asn1.Unmarshal(ci.Content.Bytes, &ed); err != nil || len(rest) != 0 {
-		return nil, fmt.Errorf("decrypt: %w: bad enveloped data", ErrMalformed)
+		return nil, 0, fmt.Errorf("decrypt: %w: bad enveloped data", ErrMalformed)
 	}
 
 	eci := ed.EncryptedContentInfo
-	var c Cipher
-	switch alg := eci.ContentEncryptionAlgorithm.Algorithm; {
-	case alg.Equal(oidAES256CBC):
-		c = AES256CBC
-	case alg.Equal(oidAES128CBC):
-		c = AES128CBC
-	default:
-		return nil, fmt.Errorf("decrypt: %w: %v", ErrUnsupportedCipher, alg)
+	c, ok := cipherFor(eci.ContentEncryptionAlgorithm.Algorithm)
+	if !ok || !accept(c) {
+		return nil, 0, fmt.Errorf("decrypt: %w: %v", ErrUnsupportedCipher, eci.ContentEncryptionAlgorithm.Algorithm)
 	}
+	bs := c.blockSize()
 	var iv []byte
-	if rest, err := asn1.Unmarshal(eci.ContentEncryptionAlgorithm.Parameters.FullBytes, &iv); err != nil || len(rest) != 0 || len(iv) != aes.BlockSize {
-		return nil, fmt.Errorf("decrypt: %w: bad IV", ErrMalformed)
+	if rest, err := asn1.Unmarshal(eci.ContentEncryptionAlgorithm.Parameters.FullBytes, &iv); err != nil || len(rest) != 0 || len(iv) != bs {
+		return nil, 0, fmt.Errorf("decrypt: %w: bad IV", ErrMalformed)
 	}
 	ct := eci.EncryptedContent.Bytes
 	if eci.EncryptedContent.Class != asn1.ClassContextSpecific || eci.EncryptedContent.Tag != 0 ||
-		eci.EncryptedContent.IsCompound || len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
-		return nil, fmt.Errorf("decrypt: %w: bad encrypted content", ErrMalformed)
+		eci.EncryptedContent.IsCompound || len(ct) == 0 || len(ct)%bs != 0 {
+		return nil, 0, fmt.Errorf("decrypt: %w: bad encrypted content", ErrMalformed)
 	}
 
 	var ri *keyTransRecipientInfo
@@ -177,28 +216,28 @@ func Decrypt(der []byte, cert *x509.Certificate, key crypto.Decrypter) ([]byte, 
 		}
 	}
 	if ri == nil {
-		return nil, fmt.Errorf("decrypt: %w: no recipient info for this certificate", ErrNotRecipient)
+		return nil, 0, fmt.Errorf("decrypt: %w: no recipient info for this certificate", ErrNotRecipient)
 	}
 	if !ri.KeyEncryptionAlgorithm.Algorithm.Equal(oidRSAEncryption) {
-		return nil, fmt.Errorf("decrypt: %w: key transport %v", ErrUnsupportedKey, ri.KeyEncryptionAlgorithm.Algorithm)
+		return nil, 0, fmt.Errorf("decrypt: %w: key transport %v", ErrUnsupportedKey, ri.KeyEncryptionAlgorithm.Algorithm)
 	}
 	// SessionKeyLen makes a wrong key yield a random content key instead of
 	// an early error, so timing does not tell a padding oracle anything.
 	cek, err := key.Decrypt(rand.Reader, ri.EncryptedKey, &rsa.PKCS1v15DecryptOptions{SessionKeyLen: c.keyLen()})
 	if err != nil {
-		return nil, fmt.Errorf("decrypt: %w: %w", ErrNotRecipient, err)
+		return nil, 0, fmt.Errorf("decrypt: %w: %w", ErrNotRecipient, err)
 	}
-	block, err := aes.NewCipher(cek)
+	block, err := c.newBlock(cek)
 	if err != nil {
-		return nil, fmt.Errorf("decrypt: %w: %w", ErrNotRecipient, err)
+		return nil, 0, fmt.Errorf("decrypt: %w: %w", ErrNotRecipient, err)
 	}
 	pt := make([]byte, len(ct))
 	cipher.NewCBCDecrypter(block, iv).CryptBlocks(pt, ct)
-	out, ok := pkcs7Unpad(pt, aes.BlockSize)
+	out, ok := pkcs7Unpad(pt, bs)
 	if !ok {
-		return nil, fmt.Errorf("decrypt: %w: wrong key or corrupt content", ErrNotRecipient)
+		return nil, 0, fmt.Errorf("decrypt: %w: wrong key or corrupt content", ErrNotRecipient)
 	}
-	return out, nil
+	return out, c, nil
 }
 
 func pkcs7Pad(b []byte, block int) []byte {

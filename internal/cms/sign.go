@@ -6,7 +6,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
+	_ "crypto/sha1" // WithDigest(crypto.SHA1)
+	_ "crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -19,7 +20,9 @@ import (
 type SignOption func(*signConfig)
 
 type signConfig struct {
-	now func() time.Time
+	now   func() time.Time
+	hash  crypto.Hash // crypto.SHA256 unless WithDigest says otherwise
+	attrs []Attribute // WithAttributes
 }
 
 // WithSigningTime adds a signing-time attribute read from now. Without it no
@@ -50,7 +53,7 @@ func SignDetached(content []byte, signer crypto.Signer, cert *x509.Certificate, 
 }
 
 func sign(content []byte, attached bool, signer crypto.Signer, cert *x509.Certificate, chain []*x509.Certificate, opts []SignOption) ([]byte, error) {
-	var cfg signConfig
+	cfg := signConfig{hash: crypto.SHA256}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -64,6 +67,13 @@ func sign(content []byte, attached bool, signer crypto.Signer, cert *x509.Certif
 	if err != nil {
 		return nil, err
 	}
+	digestAlg, err := digestOID(cfg.hash)
+	if err != nil {
+		return nil, err
+	}
+	if _, isRSA := signer.Public().(*rsa.PublicKey); cfg.hash != crypto.SHA256 && !isRSA {
+		return nil, fmt.Errorf("sign: %w: %v only with RSA keys", ErrUnsupportedKey, cfg.hash)
+	}
 	pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(cert.PublicKey) {
 		return nil, fmt.Errorf("sign: %w", ErrKeyMismatch)
@@ -74,8 +84,9 @@ func sign(content []byte, attached bool, signer crypto.Signer, cert *x509.Certif
 		}
 	}
 
-	digest := sha256.Sum256(content)
-	attrs, err := signedAttributes(digest[:], cfg.now)
+	dh := cfg.hash.New()
+	dh.Write(content)
+	attrs, err := signedAttributes(dh.Sum(nil), cfg.now, cfg.attrs)
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +96,9 @@ func sign(content []byte, attached bool, signer crypto.Signer, cert *x509.Certif
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
-	h := sha256.Sum256(toSign)
-	sig, err := signer.Sign(rand.Reader, h[:], crypto.SHA256)
+	ah := cfg.hash.New()
+	ah.Write(toSign)
+	sig, err := signer.Sign(rand.Reader, ah.Sum(nil), cfg.hash)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
@@ -96,16 +108,16 @@ func sign(content []byte, attached bool, signer crypto.Signer, cert *x509.Certif
 	for _, c := range chain {
 		certs = append(certs, c.Raw...)
 	}
-	sha256Alg := pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1.NullRawValue}
+	digestAlgID := pkix.AlgorithmIdentifier{Algorithm: digestAlg, Parameters: asn1.NullRawValue}
 	sd := signedData{
 		Version:          1,
-		DigestAlgorithms: []pkix.AlgorithmIdentifier{sha256Alg},
+		DigestAlgorithms: []pkix.AlgorithmIdentifier{digestAlgID},
 		EncapContentInfo: encapContentInfo{ContentType: oidData},
 		Certificates:     asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: certs},
 		SignerInfos: []signerInfo{{
 			Version:            1,
 			SID:                issuerAndSerial{Issuer: asn1.RawValue{FullBytes: cert.RawIssuer}, Serial: cert.SerialNumber},
-			DigestAlgorithm:    sha256Alg,
+			DigestAlgorithm:    digestAlgID,
 			SignedAttrs:        asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: attrs},
 			SignatureAlgorithm: sigAlg,
 			Signature:          sig,
@@ -146,7 +158,7 @@ func signatureAlgorithm(pub crypto.PublicKey) (pkix.AlgorithmIdentifier, error) 
 
 // signedAttributes returns the DER contents of the SET OF Attribute: the
 // members sorted by their encoding, as DER requires for SET OF.
-func signedAttributes(digest []byte, now func() time.Time) ([]byte, error) {
+func signedAttributes(digest []byte, now func() time.Time, extra []Attribute) ([]byte, error) {
 	type attr struct {
 		oid   asn1.ObjectIdentifier
 		value any
@@ -157,6 +169,9 @@ func signedAttributes(digest []byte, now func() time.Time) ([]byte, error) {
 	}
 	if now != nil {
 		list = append(list, attr{oidAttrSigningTime, now().UTC()})
+	}
+	for _, a := range extra {
+		list = append(list, attr{a.Type, a.Value})
 	}
 	encoded := make([][]byte, 0, len(list))
 	for _, a := range list {

@@ -30,6 +30,7 @@ type Store struct {
 	enrollments map[deviceKey]enroll.Enrollment // enrollment.go; created on first write
 	auth        *authState                      // see auth.go
 	catalog     catalogData                     // see catalog.go; zero value ready
+	ota         otaData                         // see enroll_ota.go; zero value ready
 }
 
 // New returns an empty store.

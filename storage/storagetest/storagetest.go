@@ -31,6 +31,7 @@ type Store interface {
 	inventory.Store
 	enroll.CommandQueue
 	enroll.EnrollmentStore
+	otaStore // enroll_ota.go
 	catalog.Store
 }
 
@@ -52,6 +53,7 @@ func cases() []testCase {
 	all = append(all, inventoryCases()...)
 	all = append(all, enrollCases()...)
 	all = append(all, enrollmentCases()...)
+	all = append(all, enrollOTACases()...)
 	all = append(all, catalogCases()...)
 	return all
 }
@@ -62,6 +64,9 @@ func cases() []testCase {
 func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	for _, c := range cases() {
 		t.Run(c.name, func(t *testing.T) {
+			// Each case has a store of its own, so they run side by side:
+			// the SQL backends spend most of their time waiting on disk.
+			t.Parallel()
 			c.run(t, newStore(t))
 		})
 	}

@@ -1,0 +1,70 @@
+// Package ota owns iOS over-the-air enrollment (the Profile Service, phases
+// 1 to 3) and the direct enrollment profile for macOS and simulators. It
+// turns an eligible, signed-in user's device into one that holds an MDM
+// identity from its org's SCEP CA (package scep) and the MDM enrollment
+// profile, after which MDM check-in takes over.
+//
+// # Sessions
+//
+// Begin creates an enrollment session (enroll.Session) for a user whose
+// policy decision is Enroll; the caller has checked the sign-in and passes
+// the org and user as plain values. Every step consumes the session's
+// current challenge — 256 random bits naming the session, stored only as a
+// SHA-256 hash, compared in constant time, valid for a short time
+// (DefaultChallengeTTL) — and issues the next one, in the same store write
+// that moves the session forward, so that a replayed or concurrent second
+// use finds the session moved and is refused. A refused request changes
+// nothing.
+//
+// # The three phases
+//
+//  1. ServiceProfile: the ticket's token buys the signed Profile Service
+//     document. It requests exactly inventory.OTADeviceAttributes() (never a
+//     network identifier) and its texts name the org and what is sent.
+//  2. Post, phase 2: the device's attributes, CMS-signed (BER, indefinite
+//     lengths) by its Apple device identity. The encoding is bounded
+//     (MaxBodySize, nesting depth) before parsing; the signature must verify,
+//     the signer is the certificate the SignerInfo names (not whichever comes
+//     first in the bundle) and must have been issued by the Apple iPhone
+//     Device CA, whose chain up to the Apple Root CA is walked by hand
+//     (AppleChain: SHA-1 accepted and validity ignored for that pinned chain
+//     only). The challenge is checked, and the attributes pass the privacy
+//     filter: only the contract's attributes (kept under their inventory
+//     keys) and the UDID are recorded on the session. The answer is a signed
+//     profile with a SCEP payload whose challenge is bound to the session.
+//  3. Post, phase 3: the attributes again, signed by the identity the org CA
+//     issued for this very session (another session's certificate is
+//     refused), for the same UDID. The answer is the MDM enrollment profile,
+//     encrypted to that identity and signed: a SCEP payload for the MDM
+//     identity (a fresh single-use challenge) and the MDM payload with the
+//     check-in and server URLs ({PublicURL}/mdm/{org}/checkin and /server),
+//     the push topic, SignMessage (so Mdm-Signature works),
+//     CheckOutWhenRemoved, and AccessRights from inventory.AccessRights with
+//     the policy's AllowFullWipe.
+//
+// DirectProfile is the same MDM profile, unencrypted, for a KindDirect
+// session: a signed .mobileconfig with SCEP and MDM payloads that any MDM
+// client speaking SCEP and Mdm-Signature can install.
+//
+// # Policy payloads are a separate profile
+//
+// The policy's passcode and data-separation restrictions are not put into
+// the enrollment profile. A profile is replaced only as a whole and the MDM
+// enrollment profile cannot be reinstalled over MDM, so rules inside it
+// could never follow a policy change. PolicyProfile and SignedPolicyProfile
+// build them as a profile of their own, to be installed with InstallProfile
+// once the device has checked in, replaced when the policy changes and
+// removed on deprovisioning.
+//
+// # Signing and trust
+//
+// Profiles are signed with the org's SCEP CA unless WithProfileSigner names
+// a certificate devices already trust. Apple's chain is embedded
+// (apple_iphone_device_ca.pem, Apple's public certificates); tests and
+// simulators substitute their own with WithAppleChain and package otatest.
+// InsecureSkipAppleDeviceCheckForSimulators turns the Apple check off, for
+// simulators only, and says so in the log.
+//
+// A genuine phase 2 body captured from an iPhone verifies in
+// TestGenuinePhase2 when placed at testdata/genuine-phase2.der.
+package ota

@@ -1,0 +1,89 @@
+package ota
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/storage"
+)
+
+const mobileconfigType = "application/x-apple-aspen-config"
+
+// ProfileHandler serves phase 1 (GET …/enroll/{org}/profile?token=…).
+func (s *Service) ProfileHandler() http.Handler {
+	return s.tokenHandler(s.ServiceProfile)
+}
+
+// MobileconfigHandler serves the direct enrollment profile
+// (GET …/enroll/{org}/mobileconfig?token=…).
+func (s *Service) MobileconfigHandler() http.Handler {
+	return s.tokenHandler(s.DirectProfile)
+}
+
+func (s *Service) tokenHandler(serve func(ctx context.Context, org storage.OrgID, token string) ([]byte, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			http.Error(w, "use GET", http.StatusMethodNotAllowed)
+			return
+		}
+		org := storage.OrgID(r.PathValue("org"))
+		token := r.URL.Query().Get("token")
+		if len(token) > 256 {
+			http.Error(w, "token too long", http.StatusBadRequest)
+			return
+		}
+		out, err := serve(r.Context(), org, token)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", mobileconfigType)
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(out)
+	})
+}
+
+// PostHandler serves phases 2 and 3 (POST …/enroll/{org}/ota?session=…),
+// reading at most MaxBodySize bytes.
+func (s *Service) PostHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
+		if err != nil {
+			http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
+			return
+		}
+		out, err := s.Post(r.Context(), storage.OrgID(r.PathValue("org")), r.URL.Query().Get("session"), body)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", mobileconfigType)
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(out)
+	})
+}
+
+// fail maps errors to statuses: the device shows a failed installation;
+// the reason goes to the log, not to the device.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, enroll.ErrChallenge), errors.Is(err, ErrSession), errors.Is(err, enroll.ErrPhase):
+		status = http.StatusForbidden
+	case errors.Is(err, ErrSignature):
+		status = http.StatusForbidden
+	case errors.Is(err, ErrBody), errors.Is(err, storage.ErrInvalid):
+		status = http.StatusBadRequest
+	case errors.Is(err, storage.ErrNotFound):
+		status = http.StatusNotFound
+	}
+	s.log.InfoContext(r.Context(), "ota: request refused", "path", r.URL.Path, "status", status, "err", err)
+	http.Error(w, http.StatusText(status), status)
+}

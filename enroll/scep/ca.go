@@ -1,0 +1,204 @@
+package scep
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/openomm/omm/storage"
+)
+
+// CA is an org's device certificate authority. Key signs certificates and
+// CertRep messages and decrypts the devices' requests, so it must hold an
+// RSA key and implement crypto.Decrypter as well (SCEP clients encrypt to
+// the CA with RSA key transport); an HSM or KMS key that does both works.
+type CA struct {
+	Certificate *x509.Certificate
+	Key         crypto.Signer
+}
+
+// check reports whether the CA is usable for SCEP.
+func (ca *CA) check() error {
+	switch {
+	case ca == nil || ca.Certificate == nil || ca.Key == nil:
+		return fmt.Errorf("%w: certificate or key missing", ErrCA)
+	case !ca.Certificate.IsCA:
+		return fmt.Errorf("%w: certificate is not a CA", ErrCA)
+	}
+	pub, ok := ca.Key.Public().(*rsa.PublicKey)
+	if !ok || !pub.Equal(ca.Certificate.PublicKey) {
+		return fmt.Errorf("%w: key is not the certificate's RSA key", ErrCA)
+	}
+	if _, ok := ca.Key.(crypto.Decrypter); !ok {
+		return fmt.Errorf("%w: key cannot decrypt", ErrCA)
+	}
+	return nil
+}
+
+// ErrCA reports an org CA that cannot be loaded or used.
+var ErrCA = errors.New("scep: org CA not usable")
+
+// Authorities supplies each org's CA. Implementations must be safe for
+// concurrent use and return the same CA for an org every time (devices
+// pin it); an org without a CA is an error, never a new CA per call.
+type Authorities interface {
+	CA(ctx context.Context, org storage.OrgID) (*CA, error)
+}
+
+// StoredCA is an org CA as a CAStore keeps it.
+type StoredCA struct {
+	Org storage.OrgID
+	// Certificate is the DER certificate.
+	Certificate []byte
+	// Key is the PKCS #8 DER private key.
+	Key     []byte
+	Created time.Time
+}
+
+// Validate checks the record's fields.
+func (c StoredCA) Validate() error {
+	switch {
+	case c.Org.Validate() != nil:
+		return c.Org.Validate()
+	case len(c.Certificate) == 0 || len(c.Certificate) > 16<<10:
+		return fmt.Errorf("%w: CA certificate must be 1 byte to 16 KiB", storage.ErrInvalid)
+	case len(c.Key) == 0 || len(c.Key) > 16<<10:
+		return fmt.Errorf("%w: CA key must be 1 byte to 16 KiB", storage.ErrInvalid)
+	}
+	if _, err := x509.ParseCertificate(c.Certificate); err != nil {
+		return fmt.Errorf("%w: CA certificate: %w", storage.ErrInvalid, err)
+	}
+	if _, err := x509.ParsePKCS8PrivateKey(c.Key); err != nil {
+		return fmt.Errorf("%w: CA key: %w", storage.ErrInvalid, err)
+	}
+	return nil
+}
+
+// CAStore keeps one generated CA per org. Every method is safe for
+// concurrent use; another org's CA is ErrNotFound.
+type CAStore interface {
+	// CreateSCEPCA stores the org's CA with entry, in one transaction. An
+	// org that has one already yields ErrAlreadyExists and keeps it.
+	CreateSCEPCA(ctx context.Context, ca StoredCA, entry storage.AuditEntry) (StoredCA, error)
+	// SCEPCA returns the org's CA, or ErrNotFound.
+	SCEPCA(ctx context.Context, org storage.OrgID) (StoredCA, error)
+}
+
+// GeneratedCAs is the Authorities of the example server: each org's CA is
+// generated on first use (RSA-2048) and kept in a CAStore, private key
+// included. An embedder that keeps CA keys in an HSM or KMS implements
+// Authorities instead.
+type GeneratedCAs struct {
+	store    CAStore
+	now      func() time.Time
+	validity time.Duration
+	keyBits  int
+
+	mu    sync.Mutex
+	cache map[storage.OrgID]*CA
+}
+
+// DefaultCAValidity is how long a generated CA is valid.
+const DefaultCAValidity = 10 * 365 * 24 * time.Hour
+
+// NewGeneratedCAs returns Authorities generating CAs into store. now is the
+// clock (time.Now when nil).
+func NewGeneratedCAs(store CAStore, now func() time.Time) *GeneratedCAs {
+	if now == nil {
+		now = time.Now
+	}
+	return &GeneratedCAs{store: store, now: now, validity: DefaultCAValidity, keyBits: 2048, cache: map[storage.OrgID]*CA{}}
+}
+
+// CA implements Authorities: the stored CA, or a new one stored now. Of
+// two first uses at once, one CA wins and both return it.
+func (g *GeneratedCAs) CA(ctx context.Context, org storage.OrgID) (*CA, error) {
+	g.mu.Lock()
+	ca, ok := g.cache[org]
+	g.mu.Unlock()
+	if ok {
+		return ca, nil
+	}
+	stored, err := g.store.SCEPCA(ctx, org)
+	if errors.Is(err, storage.ErrNotFound) {
+		stored, err = g.generate(ctx, org)
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			stored, err = g.store.SCEPCA(ctx, org)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scep: CA of org %q: %w", org, err)
+	}
+	ca, err = parseStored(stored)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	g.cache[org] = ca
+	g.mu.Unlock()
+	return ca, nil
+}
+
+func parseStored(s StoredCA) (*CA, error) {
+	cert, err := x509.ParseCertificate(s.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCA, err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(s.Key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCA, err)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%w: stored key %T cannot sign", ErrCA, k)
+	}
+	ca := &CA{Certificate: cert, Key: signer}
+	return ca, ca.check()
+}
+
+func (g *GeneratedCAs) generate(ctx context.Context, org storage.OrgID) (StoredCA, error) {
+	key, err := rsa.GenerateKey(rand.Reader, g.keyBits)
+	if err != nil {
+		return StoredCA{}, err
+	}
+	now := g.now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          randomSerial(),
+		Subject:               pkix.Name{CommonName: "OMM Device CA", Organization: []string{string(org)}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(g.validity),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		MaxPathLenZero:        true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return StoredCA{}, err
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return StoredCA{}, err
+	}
+	return g.store.CreateSCEPCA(ctx, StoredCA{Org: org, Certificate: der, Key: pk}, storage.AuditEntry{
+		Org: org, Time: now, Actor: "system", Action: "enroll.scep.ca.create", Target: "org:" + string(org),
+	})
+}
+
+// randomSerial returns a positive 127-bit serial number from crypto/rand.
+func randomSerial() *big.Int {
+	limit := new(big.Int).Lsh(big.NewInt(1), 127)
+	n, err := rand.Int(rand.Reader, limit)
+	if err != nil {
+		panic(err) // crypto/rand never fails
+	}
+	return n.Add(n, big.NewInt(1))
+}
