@@ -91,13 +91,5 @@ func TestSuiteCatchesBrokenCatalogBackends(t *testing.T) {
 		"assigned app deleted":          func() Store { return deletesAssigned{memory.New()} },
 		"assigned apps of every group":  func() Store { return everyGroup{memory.New()} },
 	}
-	for name, newStore := range broken {
-		t.Run(name, func(t *testing.T) {
-			failed := runRecorded(t, newStore)
-			if len(failed) == 0 {
-				t.Fatalf("the conformance suite passed a backend with %s", name)
-			}
-			t.Logf("caught by %v", failed)
-		})
-	}
+	expectCaught(t, broken, "Catalog/")
 }

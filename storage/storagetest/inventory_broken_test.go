@@ -78,13 +78,5 @@ func TestSuiteCatchesBrokenInventoryBackends(t *testing.T) {
 		"inventory save ignores version": func() Store { return lastSaveWins{memory.New()} },
 		"refresh of unenrolled devices":  func() Store { return dueIgnoresState{memory.New()} },
 	}
-	for name, newStore := range broken {
-		t.Run(name, func(t *testing.T) {
-			failed := runRecorded(t, newStore)
-			if len(failed) == 0 {
-				t.Fatalf("the conformance suite passed a backend with %s", name)
-			}
-			t.Logf("caught by %v", failed)
-		})
-	}
+	expectCaught(t, broken, "Inventory/")
 }
