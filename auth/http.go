@@ -1,9 +1,7 @@
 package auth
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openomm/omm/internal/jsonapi"
 	"github.com/openomm/omm/storage"
 )
 
@@ -111,7 +110,7 @@ func (h *handler) respondSession(w http.ResponseWriter, r *http.Request, sess Se
 	if showToken {
 		v.Token = token
 	}
-	writeJSON(w, http.StatusOK, v)
+	jsonapi.Write(w, http.StatusOK, v)
 }
 
 func (h *handler) session(w http.ResponseWriter, r *http.Request) {
@@ -140,7 +139,7 @@ func (h *handler) sendCode(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"expires": expires.UTC().Format(time.RFC3339)})
+	jsonapi.Write(w, http.StatusOK, map[string]string{"expires": expires.UTC().Format(time.RFC3339)})
 }
 
 func (h *handler) verifyMFA(w http.ResponseWriter, r *http.Request) {
@@ -171,7 +170,7 @@ func (h *handler) enrollTOTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"secret": e.Secret, "uri": e.URI})
+	jsonapi.Write(w, http.StatusOK, map[string]string{"secret": e.Secret, "uri": e.URI})
 }
 
 func (h *handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
@@ -273,52 +272,11 @@ func (h *handler) decodeOptional(w http.ResponseWriter, r *http.Request, v any) 
 // nested at most maxJSONDepth deep, no unknown fields, nothing after it.
 // Every failure wraps ErrBadRequest.
 func decodeJSON(body io.Reader, v any, emptyOK bool) error {
-	data, err := io.ReadAll(io.LimitReader(body, MaxBodyBytes+1))
+	err := jsonapi.Decode(body, v, jsonapi.Limits{MaxBytes: MaxBodyBytes, MaxDepth: maxJSONDepth, AllowEmpty: emptyOK})
 	if err != nil {
-		return fmt.Errorf("%w: reading body: %v", ErrBadRequest, err)
-	}
-	if len(data) > MaxBodyBytes {
-		return fmt.Errorf("%w: body is larger than %d bytes", ErrBadRequest, MaxBodyBytes)
-	}
-	if emptyOK && len(bytes.TrimSpace(data)) == 0 {
-		return nil
-	}
-	if err := checkDepth(data); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadRequest, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: data after the JSON object", ErrBadRequest)
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	return nil
-}
-
-// checkDepth walks the tokens of data and refuses nesting deeper than
-// maxJSONDepth, before anything is decoded into memory.
-func checkDepth(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	depth := 0
-	for {
-		t, err := dec.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrBadRequest, err)
-		}
-		switch t {
-		case json.Delim('{'), json.Delim('['):
-			if depth++; depth > maxJSONDepth {
-				return fmt.Errorf("%w: JSON nested deeper than %d", ErrBadRequest, maxJSONDepth)
-			}
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-	}
 }
 
 // errorCode maps an error to its stable API code and HTTP status.
@@ -367,14 +325,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized && code == "invalid_session" {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away
+	jsonapi.Error(w, status, code, msg)
 }
 
 type principalKey struct{}

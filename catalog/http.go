@@ -3,7 +3,6 @@ package catalog
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/openomm/omm/internal/jsonapi"
 	"github.com/openomm/omm/storage"
 )
 
@@ -241,7 +241,7 @@ func (h *handler) storeView(w http.ResponseWriter, r *http.Request, p Principal)
 	for i, it := range v.Items {
 		items[i] = toItemJSON(it)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"device": v.Device.ID, "apps": items})
+	jsonapi.Write(w, http.StatusOK, map[string]any{"device": v.Device.ID, "apps": items})
 }
 
 func (h *handler) install(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -253,7 +253,7 @@ func (h *handler) install(w http.ResponseWriter, r *http.Request, p Principal) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, toItemJSON(it))
+	jsonapi.Write(w, http.StatusAccepted, toItemJSON(it))
 }
 
 func (h *handler) uninstall(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -265,7 +265,7 @@ func (h *handler) uninstall(w http.ResponseWriter, r *http.Request, p Principal)
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, toItemJSON(it))
+	jsonapi.Write(w, http.StatusAccepted, toItemJSON(it))
 }
 
 // Admin handlers.
@@ -280,7 +280,7 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, p Principal) 
 	for i, a := range apps {
 		out[i] = toAppJSON(a)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"apps": out})
+	jsonapi.Write(w, http.StatusOK, map[string]any{"apps": out})
 }
 
 func (h *handler) createApp(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -297,7 +297,7 @@ func (h *handler) createApp(w http.ResponseWriter, r *http.Request, p Principal)
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, toAppJSON(a))
+	jsonapi.Write(w, http.StatusCreated, toAppJSON(a))
 }
 
 func (h *handler) getApp(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -306,7 +306,7 @@ func (h *handler) getApp(w http.ResponseWriter, r *http.Request, p Principal) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toAppJSON(a))
+	jsonapi.Write(w, http.StatusOK, toAppJSON(a))
 }
 
 func (h *handler) updateApp(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -324,7 +324,7 @@ func (h *handler) updateApp(w http.ResponseWriter, r *http.Request, p Principal)
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toAppJSON(a))
+	jsonapi.Write(w, http.StatusOK, toAppJSON(a))
 }
 
 func (h *handler) deleteApp(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -350,7 +350,7 @@ func (h *handler) listAssignments(w http.ResponseWriter, r *http.Request, p Prin
 	for i, a := range as {
 		out[i] = toAssignmentJSON(a)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"assignments": out})
+	jsonapi.Write(w, http.StatusOK, map[string]any{"assignments": out})
 }
 
 type assignmentBody struct {
@@ -370,7 +370,7 @@ func (h *handler) assign(w http.ResponseWriter, r *http.Request, p Principal) {
 		return
 	}
 	h.logPartial(r, err)
-	writeJSON(w, http.StatusCreated, toAssignmentJSON(a))
+	jsonapi.Write(w, http.StatusCreated, toAssignmentJSON(a))
 }
 
 func (h *handler) updateAssignment(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -388,7 +388,7 @@ func (h *handler) updateAssignment(w http.ResponseWriter, r *http.Request, p Pri
 		return
 	}
 	h.logPartial(r, err)
-	writeJSON(w, http.StatusOK, toAssignmentJSON(a))
+	jsonapi.Write(w, http.StatusOK, toAssignmentJSON(a))
 }
 
 func (h *handler) unassign(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -446,48 +446,8 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 // decodeJSON decodes one JSON object into v: nesting at most
 // MaxJSONDepth, no unknown fields, nothing after it.
 func decodeJSON(data []byte, v any) error {
-	if err := checkDepth(data); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: body is not the expected JSON: %v", errBadRequest, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: body holds more than one JSON value", errBadRequest)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: trailing data after the JSON body", errBadRequest)
-	}
-	return nil
-}
-
-// checkDepth refuses JSON nested deeper than MaxJSONDepth before it is
-// decoded, so that a hostile body cannot make the decoder recurse deeply.
-func checkDepth(data []byte) error {
-	depth, inString, escaped := 0, false, false
-	for _, c := range data {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			if depth > MaxJSONDepth {
-				return fmt.Errorf("%w: JSON nested deeper than %d", errBadRequest, MaxJSONDepth)
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
+	if err := jsonapi.Unmarshal(data, v, MaxJSONDepth); err != nil {
+		return fmt.Errorf("%w: %w", errBadRequest, err)
 	}
 	return nil
 }
@@ -528,12 +488,5 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away
+	jsonapi.Error(w, status, code, msg)
 }
