@@ -1,25 +1,37 @@
 // Command ommserver composes the OMM SDK's packages into a running product.
 //
 // With no configuration it keeps its data in SQLite under ./omm-data,
-// creates a demo org on first start and serves on 127.0.0.1:8080:
+// generates a development CA and serves HTTPS on 127.0.0.1:8443, with a demo
+// org whose users, groups and mobile policy are created on first start:
 //
 //	go run ./examples/ommserver
 //
 // Flags (each also read from the environment variable in brackets):
 //
-//	-data DIR        data directory for the SQLite database [OMM_DATA]
-//	-listen ADDR     listen address [OMM_LISTEN]
-//	-postgres DSN    use PostgreSQL instead of SQLite [OMM_POSTGRES_DSN]
+//	-data DIR            data directory [OMM_DATA]
+//	-listen ADDR         HTTPS listen address [OMM_LISTEN]
+//	-public-url URL      https base URL devices reach [OMM_PUBLIC_URL]
+//	-postgres DSN        use PostgreSQL instead of SQLite [OMM_POSTGRES_DSN]
+//	-postgres-schema S   PostgreSQL schema for the tables [OMM_POSTGRES_SCHEMA]
+//	-apns-cert FILE      MDM push certificate, PEM [OMM_APNS_CERT]
+//	-apns-key FILE       its private key, PEM [OMM_APNS_KEY]
+//	-apns-token-key FILE provider token key (.p8) [OMM_APNS_TOKEN_KEY]
+//	-apns-key-id ID      [OMM_APNS_KEY_ID]
+//	-apns-team-id ID     [OMM_APNS_TEAM_ID]
+//	-apns-topic TOPIC    push topic [OMM_APNS_TOPIC]
+//	-apns-endpoint URL   APNs base URL, e.g. a local fake [OMM_APNS_ENDPOINT]
+//	-apns-roots FILE     roots for the endpoint's certificate [OMM_APNS_ROOTS]
+//	-allow-simulators    accept OTA enrollment from simulated devices [OMM_ALLOW_SIMULATORS=1]
 //
-// This is the foundation's placeholder: it opens the store, makes sure the
-// demo org exists and answers health checks. The device, agent and admin
-// endpoints are added as the packages that own them land.
+// It serves the agent app's API under /api/agent/, the admin API under
+// /api/admin/ (bearer token printed at first start), the MDM, SCEP and OTA
+// endpoints devices use, and a web portal and admin console that work
+// without JavaScript.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,10 +42,6 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
-
-	"github.com/openomm/omm/storage"
-	"github.com/openomm/omm/storage/postgres"
-	"github.com/openomm/omm/storage/sqlite"
 )
 
 func main() {
@@ -45,37 +53,6 @@ func main() {
 	}
 }
 
-// store is what the server needs of a storage backend.
-type store interface {
-	storage.OrgStore
-	storage.AuditLog
-	Ping(context.Context) error
-	Close() error
-}
-
-type config struct {
-	dataDir  string
-	listen   string
-	postgres string
-}
-
-func parseFlags(args []string, out io.Writer) (config, error) {
-	fs := flag.NewFlagSet("ommserver", flag.ContinueOnError)
-	fs.SetOutput(out)
-	var c config
-	fs.StringVar(&c.dataDir, "data", envOr("OMM_DATA", "omm-data"), "data directory for the SQLite database")
-	fs.StringVar(&c.listen, "listen", envOr("OMM_LISTEN", "127.0.0.1:8080"), "listen address")
-	fs.StringVar(&c.postgres, "postgres", os.Getenv("OMM_POSTGRES_DSN"), "PostgreSQL DSN (default: SQLite in the data directory)")
-	return c, fs.Parse(args)
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
 // run starts the server and blocks until ctx ends. When ready is not nil it
 // receives the listening address once the server accepts connections.
 func run(ctx context.Context, args []string, out io.Writer, ready chan<- string) error {
@@ -83,7 +60,16 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(out, nil))
+	log := slog.New(slog.NewJSONHandler(out, nil))
+	now := time.Now
+
+	if err := ensureDataDir(cfg.dataDir); err != nil {
+		return err
+	}
+	ca, err := loadOrCreateCA(filepath.Join(cfg.dataDir, "tls"), cfg.hosts(), now())
+	if err != nil {
+		return err
+	}
 
 	s, backend, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -91,36 +77,72 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	}
 	defer s.Close()
 
-	demo, err := ensureDemoOrg(ctx, s, time.Now())
-	if err != nil {
-		return err
-	}
-
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           routes(s),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	defer ln.Close()
+	publicURL := cfg.resolvePublicURL(ln.Addr())
+
+	push, err := setupPush(cfg, log)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "ommserver ready on http://%s (storage: %s; demo org %q, site name %q)\n",
-		ln.Addr(), backend, demo.DisplayName, demo.Name)
+	if push.client != nil {
+		defer push.client.Close()
+		log.Info("push enabled", "auth", push.mode, "topic", push.topic, "endpoint", orDefault(cfg.apnsEndpoint, "Apple production"))
+	} else {
+		log.Warn("push disabled: no APNs credentials given; devices get queued commands at their next check-in", "topic", push.topic)
+	}
+
+	srv, err := newServer(ctx, s, cfg, serverDeps{log: log, now: now, push: push, publicURL: publicURL})
+	if err != nil {
+		return err
+	}
+	demo, err := ensureDemoOrg(ctx, s, now())
+	if err != nil {
+		return err
+	}
+	creds, err := seedDemo(ctx, demo.ID, srv.dir, srv.policy)
+	if err != nil {
+		return err
+	}
+	key, token, err := loadOrCreateAdminKey(cfg.dataDir, demo.ID, now())
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	srv.admin = key
+
+	announce(out, announcement{ca: ca, caPath: filepath.Join(cfg.dataDir, "tls", caFile), publicURL: publicURL,
+		backend: backend, demoName: demo.DisplayName, site: demo.Name, creds: creds, adminToken: token})
+
+	httpSrv := &http.Server{
+		Handler:           srv.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig(ca),
+	}
+	srv.ready.Store(true)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- httpSrv.ServeTLS(ln, "", "") }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	srv.ready.Store(false)
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
+	if err := httpSrv.Shutdown(shutdown); err != nil {
 		return err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
@@ -129,49 +151,39 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	return nil
 }
 
-func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, string, error) {
-	if cfg.postgres != "" {
-		s, err := postgres.Open(ctx, cfg.postgres, postgres.WithLogger(log))
-		return s, "postgres", err
-	}
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-		return nil, "", fmt.Errorf("create data directory: %w", err)
-	}
-	path := filepath.Join(cfg.dataDir, "omm.db")
-	s, err := sqlite.Open(ctx, path, sqlite.WithLogger(log))
-	return s, "sqlite " + path, err
+type announcement struct {
+	ca                *devCA
+	caPath, publicURL string
+	backend           string
+	demoName, site    string
+	creds             []credential
+	adminToken        string
 }
 
-// demoOrg is the org a fresh server creates so that it is usable at once.
-var demoOrg = storage.Org{ID: "org_demo", Name: "demo", DisplayName: "Demo Org"}
-
-// ensureDemoOrg creates the demo org unless it exists, and returns it.
-func ensureDemoOrg(ctx context.Context, s store, now time.Time) (storage.Org, error) {
-	o, err := s.OrgByName(ctx, demoOrg.Name)
-	if err == nil {
-		return o, nil
+// announce prints what a person needs to use the server. Secrets appear
+// only in the start that created them.
+func announce(out io.Writer, a announcement) {
+	fmt.Fprintf(out, "ommserver ready on %s (storage: %s; demo org %q, site name %q)\n", a.publicURL, a.backend, a.demoName, a.site)
+	fmt.Fprintf(out, "development CA: %s\n  SHA-256 fingerprint %s\n", a.caPath, a.ca.Fingerprint())
+	if a.ca.created {
+		fmt.Fprintf(out, "  new CA: trust it to avoid certificate warnings, e.g. curl --cacert %s, or import it into your browser or keychain\n", a.caPath)
 	}
-	if !errors.Is(err, storage.ErrNotFound) {
-		return o, err
-	}
-	o, err = s.CreateOrg(ctx, demoOrg, storage.AuditEntry{
-		Org: demoOrg.ID, Time: now, Actor: "system:ommserver", Action: "org.create",
-		Target: "org:" + demoOrg.Name, Details: map[string]string{"reason": "demo org for a fresh server"},
-	})
-	if errors.Is(err, storage.ErrAlreadyExists) { // another process won the race
-		return s.OrgByName(ctx, demoOrg.Name)
-	}
-	return o, err
-}
-
-func routes(s store) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := s.Ping(r.Context()); err != nil {
-			http.Error(w, "storage unavailable", http.StatusServiceUnavailable)
-			return
+	if len(a.creds) > 0 {
+		fmt.Fprintf(out, "DEMO users created in org %q (site name %q); these random passwords are shown only now:\n", a.demoName, a.site)
+		for _, c := range a.creds {
+			fmt.Fprintf(out, "  DEMO user %-6s password %s\n", c.username, c.password)
 		}
-		fmt.Fprintln(w, "ok")
-	})
-	return mux
+	}
+	if a.adminToken != "" {
+		fmt.Fprintf(out, "admin API token for org %q (shown only now; stored hashed):\n  %s\n", a.site, a.adminToken)
+		fmt.Fprintf(out, "  use: curl --cacert %s -H 'Authorization: Bearer %s' %s/api/admin/devices\n", a.caPath, a.adminToken, a.publicURL)
+	}
+	fmt.Fprintf(out, "portal: %s/  admin console: %s/admin\n", a.publicURL, a.publicURL)
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

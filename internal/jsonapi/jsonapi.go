@@ -40,6 +40,10 @@ func (l Limits) withDefaults() Limits {
 func Decode(body io.Reader, v any, lim Limits) error {
 	lim = lim.withDefaults()
 	data, err := io.ReadAll(io.LimitReader(body, int64(lim.MaxBytes)+1))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) { // the caller's http.MaxBytesReader
+		return fmt.Errorf("%w: larger than %d bytes", ErrBadBody, tooLarge.Limit)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: reading it failed: %v", ErrBadBody, err)
 	}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/openomm/omm/storage"
+)
+
+// adminTokenFile keeps the SHA-256 hash of the admin API token and the org
+// it is bound to. The token itself is printed once, at creation, and never
+// stored; deleting the file makes the next start issue a new one.
+const adminTokenFile = "admin-token.json"
+
+const adminTokenPrefix = "omm_admin_"
+
+// adminKey is the stored form of the admin token.
+type adminKey struct {
+	Org     storage.OrgID `json:"org"`
+	SHA256  string        `json:"sha256"`
+	Created time.Time     `json:"created"`
+
+	hash [sha256.Size]byte
+}
+
+// loadOrCreateAdminKey returns the admin key of dir, bound to org, and the
+// token when this call created it ("" otherwise). A stored key bound to
+// another org is an error: the token's scope never changes silently.
+func loadOrCreateAdminKey(dir string, org storage.OrgID, now time.Time) (adminKey, string, error) {
+	path := filepath.Join(dir, adminTokenFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		var k adminKey
+		if err := json.Unmarshal(data, &k); err != nil {
+			return k, "", fmt.Errorf("%s: %w", path, err)
+		}
+		h, err := hex.DecodeString(k.SHA256)
+		if err != nil || len(h) != sha256.Size {
+			return k, "", fmt.Errorf("%s: malformed hash", path)
+		}
+		copy(k.hash[:], h)
+		if k.Org != org {
+			return k, "", fmt.Errorf("%s: admin token is bound to org %q, not %q; delete the file to issue a new token", path, k.Org, org)
+		}
+		return k, "", nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return adminKey{}, "", err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return adminKey{}, "", err
+	}
+	token := adminTokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	k := adminKey{Org: org, Created: now.UTC(), hash: sha256.Sum256([]byte(token))}
+	k.SHA256 = hex.EncodeToString(k.hash[:])
+	data, err = json.MarshalIndent(k, "", "  ")
+	if err != nil {
+		return adminKey{}, "", err
+	}
+	// O_EXCL: of two servers starting on one data directory, one wins and
+	// the other fails instead of overwriting a token already printed.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return adminKey{}, "", err
+	}
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		f.Close()
+		return adminKey{}, "", err
+	}
+	return k, token, f.Close()
+}
+
+// check reports whether token is the admin token, in constant time.
+func (k adminKey) check(token string) bool {
+	if !strings.HasPrefix(token, adminTokenPrefix) || len(token) > 128 {
+		return false
+	}
+	h := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(h[:], k.hash[:]) == 1
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// config is everything the server can be told, by flag or environment.
+type config struct {
+	dataDir   string
+	listen    string
+	publicURL string
+	postgres  string
+	pgSchema  string
+
+	// Push: either a certificate and key (PEM) or a provider token key
+	// with its key ID and team ID. Neither means push is disabled.
+	apnsCert     string
+	apnsKey      string
+	apnsTokenKey string
+	apnsKeyID    string
+	apnsTeamID   string
+	apnsTopic    string
+	apnsEndpoint string
+	apnsRoots    string
+
+	// allowSimulators accepts OTA phase 2 posts not signed by an Apple
+	// device identity, for the device simulator.
+	allowSimulators bool
+}
+
+// defaultTopic is the push topic put into enrollment profiles when no push
+// certificate names one. Real devices need the topic of a real certificate;
+// simulators accept anything.
+const defaultTopic = "com.apple.mgmt.External.openomm-development"
+
+func parseFlags(args []string, out io.Writer) (config, error) {
+	fs := flag.NewFlagSet("ommserver", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var c config
+	fs.StringVar(&c.dataDir, "data", envOr("OMM_DATA", "omm-data"), "data directory: SQLite database, development CA, admin token hash")
+	fs.StringVar(&c.listen, "listen", envOr("OMM_LISTEN", "127.0.0.1:8443"), "HTTPS listen address")
+	fs.StringVar(&c.publicURL, "public-url", os.Getenv("OMM_PUBLIC_URL"), "https base URL devices and browsers use (default: https://<listen address>)")
+	fs.StringVar(&c.postgres, "postgres", os.Getenv("OMM_POSTGRES_DSN"), "PostgreSQL DSN (default: SQLite in the data directory)")
+	fs.StringVar(&c.pgSchema, "postgres-schema", os.Getenv("OMM_POSTGRES_SCHEMA"), "PostgreSQL schema for the tables (default: the DSN's search path)")
+	fs.StringVar(&c.apnsCert, "apns-cert", os.Getenv("OMM_APNS_CERT"), "MDM push certificate (PEM file)")
+	fs.StringVar(&c.apnsKey, "apns-key", os.Getenv("OMM_APNS_KEY"), "private key of the push certificate (PEM file)")
+	fs.StringVar(&c.apnsTokenKey, "apns-token-key", os.Getenv("OMM_APNS_TOKEN_KEY"), "APNs provider token key (.p8 PEM file)")
+	fs.StringVar(&c.apnsKeyID, "apns-key-id", os.Getenv("OMM_APNS_KEY_ID"), "key ID of the provider token key")
+	fs.StringVar(&c.apnsTeamID, "apns-team-id", os.Getenv("OMM_APNS_TEAM_ID"), "team ID owning the provider token key")
+	fs.StringVar(&c.apnsTopic, "apns-topic", os.Getenv("OMM_APNS_TOPIC"), "push topic (default: the push certificate's UID)")
+	fs.StringVar(&c.apnsEndpoint, "apns-endpoint", os.Getenv("OMM_APNS_ENDPOINT"), "APNs base URL (default: Apple production; a local fake for tests)")
+	fs.StringVar(&c.apnsRoots, "apns-roots", os.Getenv("OMM_APNS_ROOTS"), "PEM file of roots the APNs endpoint's certificate must chain to (default: system roots)")
+	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	hasCert := c.apnsCert != "" || c.apnsKey != ""
+	hasToken := c.apnsTokenKey != "" || c.apnsKeyID != "" || c.apnsTeamID != ""
+	switch {
+	case hasCert && hasToken:
+		return errors.New("give either -apns-cert/-apns-key or -apns-token-key/-apns-key-id/-apns-team-id, not both")
+	case hasCert && (c.apnsCert == "" || c.apnsKey == ""):
+		return errors.New("-apns-cert and -apns-key go together")
+	case hasToken && (c.apnsTokenKey == "" || c.apnsKeyID == "" || c.apnsTeamID == "" || c.apnsTopic == ""):
+		return errors.New("a provider token needs -apns-token-key, -apns-key-id, -apns-team-id and -apns-topic")
+	}
+	if c.publicURL != "" {
+		u, err := url.Parse(c.publicURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return fmt.Errorf("-public-url %q must be an https URL without path, such as https://mdm.example.com", c.publicURL)
+		}
+	}
+	return nil
+}
+
+// resolvePublicURL returns the base URL to announce, derived from the
+// listening address unless configured.
+func (c config) resolvePublicURL(addr net.Addr) string {
+	if c.publicURL != "" {
+		return strings.TrimSuffix(c.publicURL, "/")
+	}
+	return "https://" + addr.String()
+}
+
+// hosts returns the host names the server certificate must cover.
+func (c config) hosts() []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if h, _, err := net.SplitHostPort(c.listen); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
+		hosts = append(hosts, h)
+	}
+	if u, err := url.Parse(c.publicURL); err == nil && u.Hostname() != "" {
+		hosts = append(hosts, u.Hostname())
+	}
+	return hosts
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

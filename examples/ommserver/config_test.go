@@ -1,0 +1,153 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"zero config", nil, ""},
+		{"public URL", []string{"-public-url", "https://mdm.example.com"}, ""},
+		{"public URL over http", []string{"-public-url", "http://mdm.example.com"}, "must be an https URL"},
+		{"public URL with path", []string{"-public-url", "https://mdm.example.com/x"}, "must be an https URL"},
+		{"certificate without key", []string{"-apns-cert", "c.pem"}, "go together"},
+		{"token without team", []string{"-apns-token-key", "k.p8", "-apns-key-id", "K", "-apns-topic", "t"}, "provider token needs"},
+		{"both kinds", []string{"-apns-cert", "c.pem", "-apns-key", "k.pem", "-apns-token-key", "k.p8"}, "not both"},
+		{"stray argument", []string{"serve"}, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseFlags(append([]string{"-listen", "127.0.0.1:8443"}, tt.args...), io.Discard)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.listen != "127.0.0.1:8443" {
+					t.Errorf("listen = %q", c.listen)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestSetupPush(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p8 := filepath.Join(dir, "key.p8")
+	if err := os.WriteFile(p8, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		cfg       config
+		mode      string
+		hasClient bool
+		wantErr   string
+	}{
+		{"disabled", config{}, "disabled", false, ""},
+		{"provider token to a fake endpoint", config{apnsTokenKey: p8, apnsKeyID: "KEYID12345", apnsTeamID: "TEAMID1234",
+			apnsTopic: "com.apple.mgmt.External.test", apnsEndpoint: "https://127.0.0.1:1"}, "provider token", true, ""},
+		{"unreadable key", config{apnsTokenKey: filepath.Join(dir, "missing.p8"), apnsKeyID: "K", apnsTeamID: "T", apnsTopic: "t"}, "", false, "-apns-token-key"},
+		{"missing roots file", config{apnsRoots: filepath.Join(dir, "missing.pem")}, "", false, "-apns-roots"},
+		{"missing certificate", config{apnsCert: filepath.Join(dir, "c.pem"), apnsKey: filepath.Join(dir, "k.pem")}, "", false, "push certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps, err := setupPush(tt.cfg, discardLog())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ps.mode != tt.mode || (ps.client != nil) != tt.hasClient || ps.topic == "" {
+				t.Errorf("push = %+v", ps)
+			}
+			if ps.client != nil {
+				ps.client.Close()
+			}
+		})
+	}
+}
+
+func TestDevCA(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	ca, err := loadOrCreateCA(dir, []string{"localhost", "127.0.0.1"}, now)
+	if err != nil || !ca.created {
+		t.Fatalf("first load: %v", err)
+	}
+	leaf, err := x509.ParseCertificate(ca.serving.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "localhost", CurrentTime: now}); err != nil {
+		t.Errorf("serving certificate does not verify: %v", err)
+	}
+	if info, err := os.Stat(filepath.Join(dir, caKeyFile)); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("CA key file mode: %v, %v", info, err)
+	}
+
+	// Same hosts: everything reused. A new host: same CA, new certificate.
+	again, err := loadOrCreateCA(dir, []string{"localhost", "127.0.0.1"}, now)
+	if err != nil || again.created || again.Fingerprint() != ca.Fingerprint() || !again.serving.Leaf.Equal(leafOf(t, ca.serving)) {
+		t.Errorf("reload changed something: %v", err)
+	}
+	more, err := loadOrCreateCA(dir, []string{"localhost", "127.0.0.1", "mdm.example.test"}, now)
+	if err != nil || more.Fingerprint() != ca.Fingerprint() {
+		t.Fatalf("new host: %v", err)
+	}
+	if l := leafOf(t, more.serving); l.VerifyHostname("mdm.example.test") != nil {
+		t.Errorf("new certificate does not cover the new host: %v", l.DNSNames)
+	}
+	// Close to expiry: reissued.
+	late, err := loadOrCreateCA(dir, []string{"localhost"}, now.Add(servingValidity-time.Hour))
+	if err != nil || leafOf(t, late.serving).NotAfter.Before(now.Add(servingValidity)) {
+		t.Errorf("expiring certificate not reissued: %v", err)
+	}
+
+	cfg := tlsConfig(ca)
+	if cfg.ClientAuth != tls.RequestClientCert {
+		t.Errorf("client auth = %v, want RequestClientCert (devices present SCEP identities, browsers none)", cfg.ClientAuth)
+	}
+}
+
+func leafOf(t *testing.T, c tls.Certificate) *x509.Certificate {
+	t.Helper()
+	l, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}

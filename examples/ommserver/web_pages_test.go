@@ -1,0 +1,69 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/policy"
+)
+
+// TestPagesRender renders every template with data reaching its branches,
+// so that a template mistake fails here rather than as a 500 in use.
+func TestPagesRender(t *testing.T) {
+	pages, err := parsePages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{pages: pages, log: discardLog()}
+	now := time.Now()
+	dec := viewDecision(policy.Decision{Outcome: policy.Enroll, PolicyName: "P", Platform: policy.Android, Reasons: []string{"r"},
+		Warnings: []string{"w"}, Requirements: policy.Requirements{Passcode: policy.Passcode{Required: true, MinLength: 6}, Encryption: true},
+		Android: &policy.AndroidPlan{Mode: policy.ModeWorkProfile, Steps: []policy.ModeStep{{Mode: policy.ModeWorkProfile, Chosen: true, Reason: "x"}}}})
+	dev := inventory.Device{ID: "d1", UserID: "u1", Platform: inventory.PlatformIOS, State: inventory.StateEnrolled, LastSeen: now}
+	tests := []struct {
+		name string
+		p    page
+		want string
+	}{
+		{"home", page{Title: "Home"}, "Admin console"},
+		{"signin", page{Title: "Sign in", Error: "Wrong.", Data: signInForm{Site: "demo"}}, `role="alert"`},
+		{"mfa", page{Title: "MFA", Data: mfaForm{}}, `name="code"`},
+		{"mfa", page{Title: "MFA", Data: mfaForm{Enroll: true}}, "authenticator app"},
+		{"pin", page{Title: "PIN", Data: pinForm{Set: true, Policy: auth.DefaultPINPolicy()}}, "at least 4 digits"},
+		{"pin", page{Title: "PIN", Data: pinForm{}}, `value="verify"`},
+		{"portal", page{Title: "P", Nav: "portal", Data: portalData{Devices: []inventory.Device{dev}, Facts: deviceFacts{Platform: "android", APILevel: 34}}}, "/portal/devices/d1"},
+		{"decision", page{Title: "D", Nav: "portal", Data: decisionData{Decision: dec}}, "agent app on the Android device"},
+		{"decision", page{Title: "D", Nav: "portal", Data: decisionData{Decision: viewDecision(policy.Decision{Outcome: policy.Denied, Reasons: []string{"no"}})}}, "cannot be enrolled"},
+		{"enroll", page{Title: "E", Nav: "portal", Data: enrollData{URL: "https://x/enroll", IOS: true}}, "Safari"},
+		{"report", page{Title: "R", Nav: "portal", Data: reportData{Device: dev, Report: inventory.BuildReport(dev, nil, nil, inventory.ReportOptions{}, now)}}, "can never see"},
+		{"message", page{Title: "M", Data: message{Heading: "H", Text: "T", Link: "/", LinkText: "L"}}, "T"},
+		{"admin_signin", page{Title: "A"}, `name="token"`},
+		{"admin_devices", page{Title: "Devices", Nav: "admin", Data: consoleDevicesData{Devices: []consoleDevice{{Device: dev, Model: "iPhone"}}, Next: "d1"}}, "Next page"},
+		{"admin_device", page{Title: "Device", Nav: "admin", Data: consoleDeviceData{Device: dev, Buttons: consoleButtons, Notice: "queued",
+			Values: []inventory.Value{{Key: inventory.KeyOSVersion, Value: "17.4", Collected: now}}, Apps: []inventory.App{{Identifier: "a", Name: "A", Managed: true}},
+			Actions: []actionView{{RequestType: "DeviceLock", Pending: true}}}}, "(pending)"},
+		{"admin_policies", page{Title: "Policies", Nav: "admin", Data: nil}, "admin API"},
+		{"admin_audit", page{Title: "Audit", Nav: "admin", Data: consoleAuditData{Entries: []auditView{{ID: 1, Actor: "a", Action: "x"}}, Next: 1}}, "Next page"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			s.render(rec, http.StatusOK, tt.name, tt.p)
+			body := rec.Body.String()
+			if rec.Code != 200 || !strings.Contains(body, tt.want) {
+				t.Errorf("%s = %d, want %q in:\n%s", tt.name, rec.Code, tt.want, body)
+			}
+			if !strings.Contains(rec.Header().Get("Content-Security-Policy"), "default-src 'none'") {
+				t.Error("no Content-Security-Policy")
+			}
+		})
+	}
+	if len(pages) != 14 {
+		t.Errorf("%d templates; add the new one to this test", len(pages))
+	}
+}

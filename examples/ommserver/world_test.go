@@ -1,0 +1,88 @@
+package main
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/sqlite"
+)
+
+// world is a running server with devices: alice's and bob's iPhones in the
+// demo org, and a second org with a device of its own, created through the
+// storage API while the server was stopped.
+type world struct {
+	*testServer
+	dir       string
+	first     firstStart
+	users     map[string]string // username → ID
+	aliceDev  string
+	bobDev    string
+	otherOrg  storage.OrgID
+	otherDev  string
+	otherUser string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{dir: filepath.Join(t.TempDir(), "data"), users: map[string]string{}, otherOrg: "org_other", otherUser: "u_other"}
+	ts := startServer(t, w.dir)
+	w.first = parseFirstStart(t, ts.out.String())
+	users := must[struct{ Users []userView }](t, 200)(ts.do(t, "GET", "/api/admin/users", w.first.adminToken, nil))
+	for _, u := range users.Users {
+		w.users[u.Username] = u.ID
+	}
+	ts.stop()
+
+	s, err := sqlite.Open(t.Context(), filepath.Join(w.dir, "omm.db"), sqlite.WithLogger(discardLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := s.CreateOrg(t.Context(), storage.Org{ID: w.otherOrg, Name: "other", DisplayName: "Other Org"}, storage.AuditEntry{
+		Org: w.otherOrg, Time: now, Actor: "test", Action: "org.create", Target: "org:other"}); err != nil {
+		t.Fatal(err)
+	}
+	inv := inventory.New(s, inventory.WithLogger(discardLog()))
+	register := func(org storage.OrgID, user, udid string) string {
+		d, err := inv.Register(t.Context(), inventory.Device{Org: org, UserID: user, Platform: inventory.PlatformIOS,
+			Ownership: inventory.OwnershipPersonal, EnrollmentType: inventory.EnrollAppleDevice,
+			State: inventory.StateEnrolled, Identifier: udid}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.ID
+	}
+	w.aliceDev = register(demoOrg.ID, w.users["alice"], "UDID-ALICE")
+	w.bobDev = register(demoOrg.ID, w.users["bob"], "UDID-BOB")
+	w.otherDev = register(w.otherOrg, w.otherUser, "UDID-OTHER")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	w.testServer = startServer(t, w.dir)
+	return w
+}
+
+// agentSignIn signs a demo user in through the agent API and sets the PIN,
+// returning an active session's token.
+func (w *world) agentSignIn(t *testing.T, username string) string {
+	t.Helper()
+	type session struct {
+		Token string `json:"token"`
+		State string `json:"state"`
+		Next  string `json:"next"`
+	}
+	s := must[session](t, 200)(w.do(t, "POST", "/api/agent/auth/signin", "",
+		map[string]string{"site": "demo", "username": username, "password": w.first.passwords[username]}))
+	if s.Token == "" || s.Next != "pin_setup_required" {
+		t.Fatalf("sign-in = %+v", s)
+	}
+	s2 := must[session](t, 200)(w.do(t, "POST", "/api/agent/auth/pin", s.Token, map[string]string{"pin": "4829", "confirm": "4829"}))
+	if s2.Next != "none" {
+		t.Fatalf("after PIN: %+v", s2)
+	}
+	return s.Token
+}
