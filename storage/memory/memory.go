@@ -31,6 +31,7 @@ type Store struct {
 	auth        *authState                      // see auth.go
 	catalog     catalogData                     // see catalog.go; zero value ready
 	ota         otaData                         // see enroll_ota.go; zero value ready
+	android     androidData                     // see android.go; zero value ready
 }
 
 // New returns an empty store.

@@ -14,6 +14,7 @@ package storagetest
 import (
 	"testing"
 
+	"github.com/openomm/omm/android"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
@@ -33,6 +34,7 @@ type Store interface {
 	enroll.EnrollmentStore
 	otaStore // enroll_ota.go
 	catalog.Store
+	android.Store
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -55,6 +57,7 @@ func cases() []testCase {
 	all = append(all, enrollmentCases()...)
 	all = append(all, enrollOTACases()...)
 	all = append(all, catalogCases()...)
+	all = append(all, androidCases()...)
 	return all
 }
 

@@ -1,0 +1,181 @@
+package android
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/openomm/omm/android/amapi"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
+)
+
+// Lock locks the device's screen.
+func (s *Service) Lock(ctx context.Context, actor string, org storage.OrgID, id string) (Command, error) {
+	return s.issue(ctx, actor, org, id, CommandLock)
+}
+
+// ResetPasscode clears the device's passcode; the policy then makes the user
+// set a new one.
+func (s *Service) ResetPasscode(ctx context.Context, actor string, org storage.OrgID, id string) (Command, error) {
+	return s.issue(ctx, actor, org, id, CommandResetPasscode)
+}
+
+// Wipe removes the organization's data, deciding by ownership: a factory
+// reset only where the device permits one (company-owned, not a work
+// profile: inventory.Device.FactoryResetPermitted) and the policy allowed a
+// full wipe; otherwise the work data only — on a personal work profile the
+// work profile is removed, never the whole device. The device moves to
+// deprovisioning now, and to wiped or deprovisioned when the command is
+// done.
+func (s *Service) Wipe(ctx context.Context, actor string, org storage.OrgID, id string) (Command, error) {
+	return s.issue(ctx, actor, org, id, CommandWipe)
+}
+
+// WipeKindFor says what a wipe of d does.
+func WipeKindFor(inv inventory.Device, d Device) WipeKind {
+	if inv.FactoryResetPermitted() && d.Requirements.AllowFullWipe {
+		return WipeFactoryReset
+	}
+	return WipeWorkData
+}
+
+func (s *Service) issue(ctx context.Context, actor string, org storage.OrgID, id string, kind CommandKind) (Command, error) {
+	d, err := s.store.AndroidDevice(ctx, org, id)
+	if err != nil {
+		return Command{}, err
+	}
+	inv, err := s.reg.Device(ctx, org, id)
+	if err != nil {
+		return Command{}, err
+	}
+	switch {
+	case inv.State == inventory.StateEnrolled:
+	case inv.State == inventory.StateDeprovisioning && kind == CommandWipe: // a retry after a failed wipe
+	default:
+		return Command{}, fmt.Errorf("%w: device %s is %s", ErrNotPermitted, id, inv.State)
+	}
+	if d.Channel() == ChannelAMAPI && s.provider == nil {
+		return Command{}, ErrNoProvider
+	}
+	c := Command{ID: NewCommandID(), Org: org, DeviceID: id, Kind: kind, Status: StatusPending}
+	if kind == CommandWipe {
+		c.Wipe = WipeKindFor(inv, d)
+	}
+	details := map[string]string{"kind": string(kind)}
+	if c.Wipe != "" {
+		details["wipe"] = string(c.Wipe)
+	}
+	if c, err = s.store.CreateAndroidCommand(ctx, c, s.entry(org, actor, "android.command.create", "device:"+id, details)); err != nil {
+		return Command{}, err
+	}
+	if kind == CommandWipe && inv.State == inventory.StateEnrolled {
+		if _, err := s.inv.SetState(ctx, org, id, inventory.StateDeprovisioning, actor, "wipe requested: "+string(c.Wipe)); err != nil {
+			return Command{}, err
+		}
+	}
+	if d.Channel() == ChannelAgent {
+		return c, nil // the agent fetches it
+	}
+	done, detail := s.sendProvider(ctx, d, c)
+	if !done && detail == "" {
+		return c, nil // the operation runs: FinishCommand settles it
+	}
+	status := StatusDone
+	if detail != "" {
+		status = StatusFailed
+	}
+	return s.FinishCommand(ctx, "system", org, c.ID, status, detail)
+}
+
+// sendProvider issues c through the Android Management API. It reports
+// whether the command is done, or the failure's detail.
+func (s *Service) sendProvider(ctx context.Context, d Device, c Command) (done bool, detail string) {
+	var op amapi.Operation
+	var err error
+	switch {
+	case c.Kind == CommandLock:
+		op, err = s.provider.IssueCommand(ctx, d.ProviderName, amapi.Command{Type: amapi.CommandLock})
+	case c.Kind == CommandResetPasscode:
+		op, err = s.provider.IssueCommand(ctx, d.ProviderName, amapi.Command{Type: amapi.CommandResetPassword})
+	case c.Wipe == WipeFactoryReset:
+		op, err = s.provider.IssueCommand(ctx, d.ProviderName, amapi.Command{Type: amapi.CommandWipe})
+	default:
+		// Deleting a work-profile device removes the work profile only.
+		err = s.provider.DeleteDevice(ctx, d.ProviderName)
+		op.Done = err == nil
+	}
+	switch {
+	case err != nil:
+		s.log.WarnContext(ctx, "android: provider command failed", "org", d.Org, "device", d.ID, "kind", c.Kind, "err", err)
+		return false, truncate(err.Error())
+	case op.Error != "":
+		return false, truncate(op.Error)
+	}
+	return op.Done, ""
+}
+
+// Commands returns the device's pending commands, oldest first. Commands
+// to Android Management API devices go through the provider, so the agent
+// there has none.
+func (s *Service) Commands(ctx context.Context, d Device) ([]Command, error) {
+	if d.Channel() != ChannelAgent {
+		return []Command{}, nil
+	}
+	return s.store.PendingAndroidCommands(ctx, d.Org, d.ID)
+}
+
+// Acknowledge records the agent's result for one of its own commands.
+// A command of another device is ErrNotFound.
+func (s *Service) Acknowledge(ctx context.Context, d Device, cmdID string, status Status, detail string) (Command, error) {
+	c, err := s.store.AndroidCommand(ctx, d.Org, cmdID)
+	if err != nil {
+		return Command{}, err
+	}
+	if c.DeviceID != d.ID || d.Channel() != ChannelAgent {
+		return Command{}, fmt.Errorf("command %q: %w", cmdID, storage.ErrNotFound)
+	}
+	return s.FinishCommand(ctx, "device:"+d.ID, d.Org, cmdID, status, detail)
+}
+
+// FinishCommand settles a pending command as done or failed (an agent's
+// acknowledgement, or the embedder's handler of a provider operation). A
+// replay of the same outcome returns the stored command; a different
+// outcome for a settled command yields storage.ErrConflict. A wipe that is
+// done moves the device to wiped (factory reset) or deprovisioned.
+func (s *Service) FinishCommand(ctx context.Context, actor string, org storage.OrgID, id string, status Status, detail string) (Command, error) {
+	if err := CheckFinish(status, detail); err != nil {
+		return Command{}, err
+	}
+	c, err := s.store.FinishAndroidCommand(ctx, org, id, status, detail,
+		s.entry(org, actor, "android.command."+string(status), "command:"+id, nil))
+	if errors.Is(err, storage.ErrConflict) {
+		stored, rerr := s.store.AndroidCommand(ctx, org, id)
+		if rerr == nil && stored.Status == status {
+			return stored, nil
+		}
+	}
+	if err != nil {
+		return Command{}, err
+	}
+	if c.Kind == CommandWipe && status == StatusDone {
+		to, why := inventory.StateDeprovisioned, "work data removed"
+		if c.Wipe == WipeFactoryReset {
+			to, why = inventory.StateWiped, "factory reset done"
+		}
+		if _, err := s.inv.SetState(ctx, org, c.DeviceID, to, actor, why); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func truncate(s string) string {
+	if len(s) > MaxDetailLen {
+		s = s[:MaxDetailLen]
+	}
+	for !validUTF8(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,54 @@
+package android
+
+import (
+	"context"
+	"time"
+
+	"github.com/openomm/omm/storage"
+)
+
+// Store keeps enrollment tokens, the Android side of enrolled devices, and
+// commands. storage/memory, storage/sqlite and storage/postgres implement
+// it; storage/storagetest pins its behaviour down. Every method is safe for
+// concurrent use; a record of another org is ErrNotFound, exactly as if it
+// did not exist; bad input is ErrInvalid and changes nothing. Mutating
+// methods append entry (whose Org must be the record's) in the same
+// transaction.
+type Store interface {
+	// CreateAndroidToken stores a new token (Uses 0, Created = entry.Time).
+	// A used ID yields ErrAlreadyExists, an unknown org ErrNotFound.
+	CreateAndroidToken(ctx context.Context, t Token, entry storage.AuditEntry) (Token, error)
+	// AndroidToken returns the org's token id, or ErrNotFound.
+	AndroidToken(ctx context.Context, org storage.OrgID, id string) (Token, error)
+	// UseAndroidToken counts one enrollment with token id at time at. A
+	// token expired at at, or one-time and already used, yields
+	// ErrConflict; of concurrent uses of a one-time token exactly one
+	// succeeds. It returns the token as stored after the use.
+	UseAndroidToken(ctx context.Context, org storage.OrgID, id string, at time.Time, entry storage.AuditEntry) (Token, error)
+
+	// CreateAndroidDevice stores the Android side of an enrollment
+	// (Created = entry.Time). A used ID yields ErrAlreadyExists, an unknown
+	// org ErrNotFound.
+	CreateAndroidDevice(ctx context.Context, d Device, entry storage.AuditEntry) (Device, error)
+	// AndroidDevice returns the org's device id, or ErrNotFound.
+	AndroidDevice(ctx context.Context, org storage.OrgID, id string) (Device, error)
+	// SetAndroidCredential replaces the device's credential hash (32 bytes,
+	// else ErrInvalid), so that the previous credential stops working. An
+	// unknown device yields ErrNotFound. It returns the device as stored.
+	SetAndroidCredential(ctx context.Context, org storage.OrgID, id string, hash []byte, entry storage.AuditEntry) (Device, error)
+
+	// CreateAndroidCommand stores a new pending command (Created and
+	// Updated = entry.Time). Its device must be stored (else ErrNotFound);
+	// a used ID yields ErrAlreadyExists.
+	CreateAndroidCommand(ctx context.Context, c Command, entry storage.AuditEntry) (Command, error)
+	// AndroidCommand returns the org's command id, or ErrNotFound.
+	AndroidCommand(ctx context.Context, org storage.OrgID, id string) (Command, error)
+	// PendingAndroidCommands returns the device's pending commands, oldest
+	// first (by Created, then ID); none for an unknown device.
+	PendingAndroidCommands(ctx context.Context, org storage.OrgID, deviceID string) ([]Command, error)
+	// FinishAndroidCommand moves a pending command to status (done or
+	// failed, else ErrInvalid) with detail, Updated = entry.Time. A command
+	// that is no longer pending yields ErrConflict (of concurrent finishes
+	// exactly one succeeds).
+	FinishAndroidCommand(ctx context.Context, org storage.OrgID, id string, status Status, detail string, entry storage.AuditEntry) (Command, error)
+}

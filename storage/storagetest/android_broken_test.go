@@ -1,0 +1,80 @@
+package storagetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/memory"
+)
+
+// Backends that each break one rule of the android contract; the suite
+// must catch every one.
+
+// leakyAndroidDevice finds a device in any org.
+type leakyAndroidDevice struct{ *memory.Store }
+
+func (s leakyAndroidDevice) AndroidDevice(ctx context.Context, org storage.OrgID, id string) (android.Device, error) {
+	orgs, _ := s.ListOrgs(ctx)
+	for _, o := range orgs {
+		if d, err := s.Store.AndroidDevice(ctx, o.ID, id); err == nil {
+			return d, nil
+		}
+	}
+	return s.Store.AndroidDevice(ctx, org, id)
+}
+
+// reusableToken lets a one-time token be used again: its read and its use
+// are not one step.
+type reusableToken struct{ *memory.Store }
+
+func (s reusableToken) UseAndroidToken(ctx context.Context, org storage.OrgID, id string, at time.Time, e storage.AuditEntry) (android.Token, error) {
+	t, err := s.Store.AndroidToken(ctx, org, id)
+	if err != nil {
+		return t, err
+	}
+	if t.OneTime && t.Uses > 0 && at.Before(t.Expires) {
+		t.Uses++
+		return t, nil
+	}
+	return s.Store.UseAndroidToken(ctx, org, id, at, e)
+}
+
+// refinish lets a settled command be settled again, silently.
+type refinish struct{ *memory.Store }
+
+func (s refinish) FinishAndroidCommand(ctx context.Context, org storage.OrgID, id string, st android.Status, detail string, e storage.AuditEntry) (android.Command, error) {
+	c, err := s.Store.AndroidCommand(ctx, org, id)
+	if err == nil && c.Status != android.StatusPending {
+		c.Status, c.Detail = st, detail
+		return c, nil
+	}
+	return s.Store.FinishAndroidCommand(ctx, org, id, st, detail, e)
+}
+
+// unorderedPending returns pending commands in ID order only.
+type unorderedPending struct{ *memory.Store }
+
+func (s unorderedPending) PendingAndroidCommands(ctx context.Context, org storage.OrgID, device string) ([]android.Command, error) {
+	cs, err := s.Store.PendingAndroidCommands(ctx, org, device)
+	for i := range cs {
+		for j := i + 1; j < len(cs); j++ {
+			if cs[j].ID < cs[i].ID {
+				cs[i], cs[j] = cs[j], cs[i]
+			}
+		}
+	}
+	return cs, err
+}
+
+func TestSuiteCatchesBrokenAndroidBackends(t *testing.T) {
+	broken := map[string]func() Store{
+		"device read across orgs":       func() Store { return leakyAndroidDevice{memory.New()} },
+		"one-time token reusable":       func() Store { return reusableToken{memory.New()} },
+		"settled command settled again": func() Store { return refinish{memory.New()} },
+		"pending not oldest first":      func() Store { return unorderedPending{memory.New()} },
+	}
+	expectCaught(t, broken, "Android/")
+}
