@@ -23,6 +23,11 @@
 //	-apns-roots FILE     roots for the endpoint's certificate [OMM_APNS_ROOTS]
 //	-allow-simulators    accept OTA enrollment from simulated devices [OMM_ALLOW_SIMULATORS=1]
 //
+// A subcommand writes a signed direct enrollment profile for a user, for a
+// Mac or a device simulator:
+//
+//	go run ./examples/ommserver enroll-profile -site demo -user alice > alice.mobileconfig
+//
 // It serves the agent app's API under /api/agent/, the admin API under
 // /api/admin/ (bearer token printed at first start), the MDM, SCEP and OTA
 // endpoints devices use, and a web portal and admin console that work
@@ -47,6 +52,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "enroll-profile" {
+		if err := runEnrollProfile(ctx, os.Args[2:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "ommserver:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "ommserver:", err)
 		os.Exit(1)

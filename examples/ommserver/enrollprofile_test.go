@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/openomm/omm/internal/cms"
+	"github.com/openomm/omm/profile"
+)
+
+func TestEnrollProfileSubcommand(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir) // seeds the demo org on first start
+	ts.stop()
+
+	var out, errOut bytes.Buffer
+	err := runEnrollProfile(t.Context(), []string{"-site", "demo", "-user", "alice", "-data", dir, "-postgres", "", "-public-url", "https://mdm.example.test"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("enroll-profile: %v\n%s", err, errOut.String())
+	}
+	sd, err := cms.Parse(out.Bytes(), cms.Limits{})
+	if err != nil {
+		t.Fatalf("output is not a signed profile: %v", err)
+	}
+	p, err := profile.Decode(sd.Content())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mdm *profile.MDM
+	var scep *profile.SCEP
+	for _, pl := range p.Payloads {
+		switch v := pl.(type) {
+		case *profile.MDM:
+			mdm = v
+		case *profile.SCEP:
+			scep = v
+		}
+	}
+	if mdm == nil || scep == nil {
+		t.Fatalf("profile payloads %T", p.Payloads)
+	}
+	if !strings.HasPrefix(mdm.CheckInURL, "https://mdm.example.test/mdm/") || !strings.HasPrefix(scep.URL, "https://mdm.example.test/scep/") {
+		t.Errorf("URLs %s %s", mdm.CheckInURL, scep.URL)
+	}
+
+	// carol's policy denies enrollment: no profile, a reason.
+	out.Reset()
+	err = runEnrollProfile(t.Context(), []string{"-site", "demo", "-user", "carol", "-data", dir, "-postgres", ""}, &out, &errOut)
+	if err == nil || out.Len() != 0 || !strings.Contains(err.Error(), "denied") {
+		t.Errorf("profile for a denied user: %v, %d bytes", err, out.Len())
+	}
+	for _, args := range [][]string{
+		{"-site", "demo", "-data", dir},
+		{"-site", "nope", "-user", "alice", "-data", dir, "-postgres", ""},
+		{"-site", "demo", "-user", "nobody", "-data", dir, "-postgres", ""},
+	} {
+		if err := runEnrollProfile(t.Context(), args, &out, &errOut); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}
+
+func TestSplitArgs(t *testing.T) {
+	mine, rest := splitArgs([]string{"-site", "demo", "-data", "d", "-user=alice", "--platform", "ios", "-postgres", ""}, "site", "user", "platform")
+	if strings.Join(mine, " ") != "-site demo -user=alice --platform ios" || strings.Join(rest, " ") != "-data d -postgres " {
+		t.Errorf("mine %q rest %q", mine, rest)
+	}
+}
