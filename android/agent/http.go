@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/internal/jsonapi"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 )
@@ -216,7 +215,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, limit int64) ([]b
 		h.fail(w, r, http.StatusBadRequest, CodeBadRequest, "could not read the body")
 		return nil, false
 	}
-	if err := checkDepth(body, MaxDepth); err != nil {
+	if err := jsonapi.CheckDepth(body, MaxDepth); err != nil {
 		h.fail(w, r, http.StatusBadRequest, CodeBadRequest, err.Error())
 		return nil, false
 	}
@@ -229,40 +228,11 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, limit int64, v 
 	if !ok {
 		return false
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		h.fail(w, r, http.StatusBadRequest, CodeBadRequest, "malformed JSON body")
-		return false
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		h.fail(w, r, http.StatusBadRequest, CodeBadRequest, "data after the JSON body")
+	if err := jsonapi.Unmarshal(body, v, MaxDepth); err != nil {
+		h.fail(w, r, http.StatusBadRequest, CodeBadRequest, err.Error())
 		return false
 	}
 	return true
-}
-
-// checkDepth refuses JSON nested deeper than max, without building it.
-func checkDepth(data []byte, max int) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return errors.New("malformed JSON body")
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			if depth++; depth > max {
-				return fmt.Errorf("JSON nested deeper than %d", max)
-			}
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-	}
 }
 
 func (h *Handler) serviceError(w http.ResponseWriter, r *http.Request, err error) {
@@ -283,24 +253,8 @@ func (h *Handler) serviceError(w http.ResponseWriter, r *http.Request, err error
 	}
 }
 
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 func (h *Handler) fail(w http.ResponseWriter, _ *http.Request, status int, code, msg string) {
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, msg
-	h.reply(w, status, b)
+	jsonapi.Error(w, status, code, msg)
 }
 
-func (h *Handler) reply(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if err := json.NewEncoder(w).Encode(v); err != nil {
-		h.log.Warn("android agent: write response", "err", err)
-	}
-}
+func (h *Handler) reply(w http.ResponseWriter, status int, v any) { jsonapi.Write(w, status, v) }
