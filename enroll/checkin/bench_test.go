@@ -53,7 +53,7 @@ func backends(b *testing.B) map[string]func(b *testing.B) backend {
 func benchEnv(b *testing.B, be backend) *env {
 	e := &env{now: now, orgA: "org_acme", cas: map[storage.OrgID]ca{}}
 	e.t = b
-	e.store = store{be, &identities{ids: map[string]enroll.Identity{}}}
+	e.store = be
 	if _, err := e.store.CreateOrg(b.Context(), storage.Org{ID: e.orgA, Name: "acme", DisplayName: "Acme"},
 		storage.AuditEntry{Org: e.orgA, Time: now, Actor: "system", Action: "org.create"}); err != nil {
 		b.Fatal(err)

@@ -356,8 +356,11 @@ func TestRenewedIdentityRebinds(t *testing.T) {
 	d := e.newDevice(e.orgA, "UDID-N", "alice").enroll()
 	cert, key := e.cas[e.orgA].issue(t, "renewed")
 	old, _ := e.store.Identity(t.Context(), e.orgA, enroll.FingerprintOf(d.cert))
-	e.store.RecordIdentity(t.Context(), enroll.Identity{Org: e.orgA, Fingerprint: enroll.FingerprintOf(cert), Serial: "renewed",
-		UserID: "alice", Renews: old.Fingerprint}, storage.AuditEntry{})
+	if _, err := e.store.RecordIdentity(t.Context(), enroll.Identity{Org: e.orgA, Fingerprint: enroll.FingerprintOf(cert),
+		Serial: cert.SerialNumber.Text(16), Session: old.Session, UserID: "alice", Issued: now, NotAfter: cert.NotAfter,
+		Renews: old.Fingerprint}, storage.AuditEntry{Org: e.orgA, Time: now, Actor: "system", Action: "identity.renew"}); err != nil {
+		t.Fatal(err)
+	}
 	renewed := &device{e: e, org: e.orgA, udid: d.udid, cert: cert, key: key}
 	if st, _ := renewed.connect("Idle", "", nil); st != http.StatusOK {
 		t.Fatalf("renewed identity: %d", st)
@@ -425,7 +428,10 @@ func TestEraseCompanyDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.store.BindIdentity(t.Context(), e.orgA, enroll.FingerprintOf(c2.cert), reg.ID, storage.AuditEntry{})
+	if _, err := e.store.BindIdentity(t.Context(), e.orgA, enroll.FingerprintOf(c2.cert), reg.ID,
+		storage.AuditEntry{Org: e.orgA, Time: now, Actor: "system", Action: "device.identity.bind"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.svc.Erase(t.Context(), e.orgA, reg.ID, "admin:bob", false); !errors.Is(err, checkin.ErrNotPermitted) {
 		t.Errorf("erase against the policy: %v", err)
 	}

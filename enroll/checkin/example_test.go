@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
@@ -26,8 +25,7 @@ func (noCA) CACertificate(context.Context, storage.OrgID) (*x509.Certificate, er
 // 403, never 401, which would make the device drop its enrollment.
 func ExampleService_Handler() {
 	mem := memory.New()
-	s := store{mem, &identities{ids: map[string]enroll.Identity{}}}
-	svc := checkin.New(s, checkin.Inventory{Service: inventory.New(mem), Store: mem}, noCA{}, checkin.WithLogger(quiet))
+	svc := checkin.New(mem, checkin.Inventory{Service: inventory.New(mem), Store: mem}, noCA{}, checkin.WithLogger(quiet))
 	srv := httptest.NewServer(svc.Handler())
 	defer srv.Close()
 

@@ -33,71 +33,14 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// identities is an in-memory enroll.IdentityStore for these tests.
-type identities struct {
-	mu  sync.Mutex
-	ids map[string]enroll.Identity
-}
-
-func (s *identities) RecordIdentity(_ context.Context, id enroll.Identity, _ storage.AuditEntry) (enroll.Identity, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ids[string(id.Org)+"/"+string(id.Fingerprint)] = id
-	return id, nil
-}
-
-func (s *identities) Identity(_ context.Context, org storage.OrgID, f enroll.Fingerprint) (enroll.Identity, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id, ok := s.ids[string(org)+"/"+string(f)]
-	if !ok {
-		return id, storage.ErrNotFound
-	}
-	return id, nil
-}
-
-func (s *identities) BindIdentity(_ context.Context, org storage.OrgID, f enroll.Fingerprint, device string, _ storage.AuditEntry) (enroll.Identity, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := string(org) + "/" + string(f)
-	id, ok := s.ids[k]
-	switch {
-	case !ok:
-		return id, storage.ErrNotFound
-	case id.Device != "" && id.Device != device:
-		return id, storage.ErrConflict
-	}
-	id.Device = device
-	s.ids[k] = id
-	return id, nil
-}
-
-// backend is what the tests need of a storage backend (the identity store
-// comes from identities until every backend has one).
+// backend is what the tests need of a storage backend.
 type backend interface {
 	storage.OrgStore
 	storage.AuditLog
 	inventory.Store
 	enroll.CommandQueue
 	enroll.EnrollmentStore
-}
-
-// store is a backend with the identities above.
-type store struct {
-	backend
-	*identities
-}
-
-// Explicit forwarding keeps the identity methods unambiguous once the
-// memory backend implements them too.
-func (s store) RecordIdentity(ctx context.Context, id enroll.Identity, e storage.AuditEntry) (enroll.Identity, error) {
-	return s.identities.RecordIdentity(ctx, id, e)
-}
-func (s store) Identity(ctx context.Context, org storage.OrgID, f enroll.Fingerprint) (enroll.Identity, error) {
-	return s.identities.Identity(ctx, org, f)
-}
-func (s store) BindIdentity(ctx context.Context, org storage.OrgID, f enroll.Fingerprint, d string, e storage.AuditEntry) (enroll.Identity, error) {
-	return s.identities.BindIdentity(ctx, org, f, d, e)
+	enroll.IdentityStore
 }
 
 // ca is an org's device CA.
@@ -154,7 +97,7 @@ var now = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 // env is a check-in service over the memory backend, with two orgs.
 type env struct {
 	t       testing.TB
-	store   store
+	store   backend
 	inv     *inventory.Service
 	svc     *checkin.Service
 	srv     *httptest.Server
@@ -170,7 +113,7 @@ type env struct {
 func newEnv(t *testing.T, opts ...checkin.Option) *env {
 	t.Helper()
 	e := &env{t: t, now: now, orgA: "org_acme", orgB: "org_beta", cas: map[storage.OrgID]ca{}}
-	e.store = store{memory.New(), &identities{ids: map[string]enroll.Identity{}}}
+	e.store = memory.New()
 	roots := cas{}
 	for _, o := range []storage.OrgID{e.orgA, e.orgB} {
 		if _, err := e.store.CreateOrg(t.Context(), storage.Org{ID: o, Name: string(o[4:]), DisplayName: string(o)},
@@ -228,7 +171,7 @@ type device struct {
 func (e *env) newDevice(org storage.OrgID, udid, user string) *device {
 	e.t.Helper()
 	cert, key := e.cas[org].issue(e.t, udid)
-	session := "session-" + udid + "-" + cert.SerialNumber.Text(16)
+	session := enroll.NewSessionID()
 	_, err := e.store.RecordIdentity(e.t.Context(), enroll.Identity{
 		Org: org, Fingerprint: enroll.FingerprintOf(cert), Serial: cert.SerialNumber.Text(16),
 		Session: session, UserID: user, Issued: now, NotAfter: cert.NotAfter,
