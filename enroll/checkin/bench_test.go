@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/apns/apnstest"
 	"github.com/openomm/omm/enroll/checkin"
@@ -41,7 +43,13 @@ func backends(b *testing.B) map[string]func(b *testing.B) backend {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Cleanup(func() { s.Close() })
+			b.Cleanup(func() {
+				s.Close()
+				if conn, err := pgx.Connect(context.Background(), dsn); err == nil {
+					conn.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE") //nolint:errcheck // best effort
+					conn.Close(context.Background())
+				}
+			})
 			return s
 		}
 	}
