@@ -32,7 +32,13 @@ func adminOrg(ctx context.Context) storage.OrgID {
 // requireAdmin lets a request through only with the admin token
 // (Authorization: Bearer), and binds it to the token's org.
 func (s *server) requireAdmin(h http.HandlerFunc) http.Handler {
-	return bodyLimit(maxJSONBody, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return bodyLimit(maxJSONBody, s.adminAuth(h))
+}
+
+// adminAuth is requireAdmin without the body limit, for handlers that set
+// their own (the catalog's).
+func (s *server) adminAuth(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || !s.admin.check(strings.TrimSpace(token)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="omm-admin"`)
@@ -40,7 +46,7 @@ func (s *server) requireAdmin(h http.HandlerFunc) http.Handler {
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), adminOrgKey{}, s.admin.Org)))
-	}))
+	})
 }
 
 // adminRoutes serves the admin API, scoped to the admin token's org:
@@ -57,6 +63,7 @@ func (s *server) requireAdmin(h http.HandlerFunc) http.Handler {
 //	GET    /api/admin/devices/{id}            with inventory, apps and actions
 //	POST   /api/admin/devices/{id}/{action}   lock, deprovision, erase, refresh
 //	GET    /api/admin/audit                   ?after=&limit=
+//	…      /api/admin/apps…                   the app catalog (see catalogRoutes)
 func (s *server) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/admin/orgs", s.requireAdmin(s.adminOrgs))
 	mux.Handle("GET /api/admin/orgs/{org}", s.requireAdmin(s.adminOrgByID))
@@ -405,16 +412,14 @@ func (s *server) adminDevice(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, s.log, err)
 		return
 	}
-	var actions []enroll.QueuedCommand
-	if d.Platform.Apple() {
-		if actions, err = s.mdm.Actions(r.Context(), org, d.ID, maxActionsShown); err != nil {
-			writeErr(w, s.log, err)
-			return
-		}
+	actions, err := s.deviceActions(r.Context(), d)
+	if err != nil {
+		writeErr(w, s.log, err)
+		return
 	}
 	v := viewDevice(d)
 	v.Values = valueMap(vals)
-	writeJSON(w, http.StatusOK, map[string]any{"device": v, "apps": apps, "actions": viewActions(actions)})
+	writeJSON(w, http.StatusOK, map[string]any{"device": v, "apps": apps, "actions": actions})
 }
 
 // orgDevice returns the org's device; another org's is ErrNotFound.
@@ -430,7 +435,7 @@ type deviceAction func(ctx context.Context, d inventory.Device, actor string) er
 
 func (s *server) lock(ctx context.Context, d inventory.Device, actor string) error {
 	if !d.Platform.Apple() {
-		return fmt.Errorf("%w: this server locks Apple devices only", errNotPermitted)
+		return s.androidLock(ctx, d, actor)
 	}
 	return s.mdm.Lock(ctx, d.Org, d.ID, actor, "This device was locked by your organization.", "")
 }

@@ -16,6 +16,15 @@ import (
 //	GET  /api/agent/devices/{id}/report        "What your organization can see"
 //	POST /api/agent/devices/{id}/deprovision   remove work data
 //	POST /api/agent/devices/{id}/erase         factory reset, where allowed
+//
+// The app store (catalogRoutes) and Android enrollment codes
+// (androidRoutes) are served beside them, behind the same check:
+//
+//	GET  /api/agent/store/devices/{id}/apps                my store on the device
+//	POST /api/agent/store/devices/{id}/apps/{app}/install  install (or update, or take over)
+//	POST /api/agent/store/devices/{id}/apps/{app}/uninstall
+//	POST /api/agent/android/enroll                          Android device facts → one-time token, link or QR
+//	POST /api/agent/android/enroll.png                      the same, as the QR code image
 func (s *server) agentRoutes(mux *http.ServeMux) {
 	guard := func(h http.HandlerFunc) http.Handler { return bodyLimit(maxJSONBody, s.auth.Require(h)) }
 	mux.Handle("POST /api/agent/eligibility", guard(s.agentEligibility))

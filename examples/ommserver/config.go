@@ -30,6 +30,10 @@ type config struct {
 	apnsEndpoint string
 	apnsRoots    string
 
+	// knoxLicenseFile holds the demo org's Samsung Knox license key;
+	// without it Knox enrollments are refused.
+	knoxLicenseFile string
+
 	// allowSimulators accepts OTA phase 2 posts not signed by an Apple
 	// device identity, for the device simulator.
 	allowSimulators bool
@@ -57,6 +61,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.apnsTopic, "apns-topic", os.Getenv("OMM_APNS_TOPIC"), "push topic (default: the push certificate's UID)")
 	fs.StringVar(&c.apnsEndpoint, "apns-endpoint", os.Getenv("OMM_APNS_ENDPOINT"), "APNs base URL (default: Apple production; a local fake for tests)")
 	fs.StringVar(&c.apnsRoots, "apns-roots", os.Getenv("OMM_APNS_ROOTS"), "PEM file of roots the APNs endpoint's certificate must chain to (default: system roots)")
+	fs.StringVar(&c.knoxLicenseFile, "knox-license-file", os.Getenv("OMM_KNOX_LICENSE_FILE"), "file holding the demo org's Samsung Knox license key (default: Knox enrollment refused)")
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -147,19 +146,17 @@ func (s *server) consoleDevice(w http.ResponseWriter, r *http.Request) {
 		s.webFailure(w, "admin", err)
 		return
 	}
-	var cmds []enroll.QueuedCommand
-	if d.Platform.Apple() {
-		if cmds, err = s.mdm.Actions(r.Context(), org, d.ID, maxActionsShown); err != nil {
-			s.webFailure(w, "admin", err)
-			return
-		}
+	actions, err := s.deviceActions(r.Context(), d)
+	if err != nil {
+		s.webFailure(w, "admin", err)
+		return
 	}
 	notice := ""
 	if r.URL.Query().Get("queued") != "" {
 		notice = "The action was queued. The device carries it out the next time it connects; until then it shows as pending."
 	}
 	s.render(w, http.StatusOK, "admin_device", page{Title: "Device " + d.ID, Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token),
-		Data: consoleDeviceData{Device: d, Values: vals, Apps: apps, Actions: viewActions(cmds), Notice: notice, Buttons: consoleButtons}})
+		Data: consoleDeviceData{Device: d, Values: vals, Apps: apps, Actions: actions, Notice: notice, Buttons: consoleButtons}})
 }
 
 func (s *server) consoleDeviceAction(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/openomm/omm/android"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/inventory"
@@ -107,7 +108,7 @@ func (s *server) beginEnrollment(ctx context.Context, p auth.Principal, req enro
 	case policy.MacOS:
 		kind = enroll.KindDirect
 	default:
-		return dec, "", time.Time{}, fmt.Errorf("%w: Android devices enroll from the agent app on the device", errNotPermitted)
+		return dec, "", time.Time{}, fmt.Errorf("%w: Android devices enroll with a code from /api/agent/android/enroll", errNotPermitted)
 	}
 	if dec.Outcome != policy.Enroll {
 		return dec, "", time.Time{}, fmt.Errorf("%w: the policy decision is %q, not enroll", errNotPermitted, dec.Outcome)
@@ -185,7 +186,7 @@ func (s *server) report(ctx context.Context, d inventory.Device) (inventory.Repo
 // deprovision removes the work data from a device.
 func (s *server) deprovision(ctx context.Context, d inventory.Device, actor string) error {
 	if !d.Platform.Apple() {
-		return fmt.Errorf("%w: Android devices are deprovisioned by the agent app on the device", errNotPermitted)
+		return s.androidWipe(ctx, d, actor, android.WipeWorkData)
 	}
 	return s.mdm.Deprovision(ctx, d.Org, d.ID, actor, "requested by "+actor)
 }
@@ -194,7 +195,7 @@ func (s *server) deprovision(ctx context.Context, d inventory.Device, actor stri
 // type all allow it.
 func (s *server) erase(ctx context.Context, d inventory.Device, actor string) error {
 	if !d.Platform.Apple() {
-		return fmt.Errorf("%w: Android devices are wiped by the agent app on the device", errNotPermitted)
+		return s.androidWipe(ctx, d, actor, android.WipeFactoryReset)
 	}
 	allowed, err := s.fullWipeAllowed(ctx, d)
 	if err != nil {

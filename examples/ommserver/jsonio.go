@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/internal/jsonapi"
 	"github.com/openomm/omm/storage"
@@ -55,9 +57,14 @@ func classify(log *slog.Logger, err error) (int, string, string) {
 		return http.StatusNotFound, "not_found", "not found"
 	case errors.Is(err, storage.ErrAlreadyExists):
 		return http.StatusConflict, "already_exists", err.Error()
+	case errors.Is(err, catalog.ErrWrongState), errors.Is(err, catalog.ErrNotManaged):
+		return http.StatusConflict, "wrong_state", err.Error()
+	case errors.Is(err, catalog.ErrUnsupportedChannel):
+		return http.StatusConflict, "unsupported_channel", err.Error()
 	case errors.Is(err, storage.ErrConflict):
 		return http.StatusConflict, "conflict", err.Error()
-	case errors.Is(err, checkin.ErrNotPermitted), errors.Is(err, errNotPermitted):
+	case errors.Is(err, checkin.ErrNotPermitted), errors.Is(err, errNotPermitted),
+		errors.Is(err, android.ErrNotPermitted), errors.Is(err, android.ErrDenied), errors.Is(err, android.ErrNoProvider):
 		return http.StatusForbidden, "not_permitted", err.Error()
 	}
 	log.Error("request failed", "err", err)

@@ -21,6 +21,7 @@
 //	-apns-topic TOPIC    push topic [OMM_APNS_TOPIC]
 //	-apns-endpoint URL   APNs base URL, e.g. a local fake [OMM_APNS_ENDPOINT]
 //	-apns-roots FILE     roots for the endpoint's certificate [OMM_APNS_ROOTS]
+//	-knox-license-file F the demo org's Samsung Knox license key [OMM_KNOX_LICENSE_FILE]
 //	-allow-simulators    accept OTA enrollment from simulated devices [OMM_ALLOW_SIMULATORS=1]
 //
 // A subcommand writes a signed direct enrollment profile for a user, for a
@@ -28,10 +29,17 @@
 //
 //	go run ./examples/ommserver enroll-profile -site demo -user alice > alice.mobileconfig
 //
-// It serves the agent app's API under /api/agent/, the admin API under
-// /api/admin/ (bearer token printed at first start), the MDM, SCEP and OTA
-// endpoints devices use, and a web portal and admin console that work
-// without JavaScript.
+// It serves the agent app's API under /api/agent/ (with the app store under
+// /api/agent/store/ and Android enrollment tokens under
+// /api/agent/android/), the admin API under /api/admin/ (bearer token
+// printed at first start; the app catalog under /api/admin/apps), the MDM,
+// SCEP and OTA endpoints Apple devices use, the agent protocol Android
+// devices in the legacy modes (Samsung Knox, native device admin) use under
+// /android/agent/, and a web portal (with each device's app store) and
+// admin console that work without JavaScript. The demo org's store offers
+// an App Store app installed at enrollment, an in-house app and a Play app
+// to its employees. No Android Management API provider is configured, so
+// work-profile and fully managed Android enrollments are refused.
 package main
 
 import (
@@ -117,6 +125,13 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	}
 	creds, err := seedDemo(ctx, demo.ID, srv.dir, srv.policy)
 	if err != nil {
+		return err
+	}
+	employees, err := groupID(ctx, srv.dir, demo.ID, "Employees")
+	if err != nil {
+		return fmt.Errorf("demo apps: %w", err)
+	}
+	if err := seedDemoApps(ctx, demo.ID, srv.catalog, employees); err != nil {
 		return err
 	}
 	key, token, err := loadOrCreateAdminKey(cfg.dataDir, demo.ID, now())

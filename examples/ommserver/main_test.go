@@ -260,6 +260,22 @@ func TestSeedDemoIsIdempotent(t *testing.T) {
 		if want := map[int]int{0: len(demoUsers), 1: 0}[i]; len(creds) != want {
 			t.Errorf("start %d created %d users, want %d", i, len(creds), want)
 		}
+		employees, err := groupID(t.Context(), srv.dir, o.ID, "Employees")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := seedDemoApps(t.Context(), o.ID, srv.catalog, employees); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apps, err := srv.catalog.ListApps(t.Context(), demoOrg.ID)
+	if err != nil || len(apps) != len(demoApps) {
+		t.Errorf("apps = %+v, %v", apps, err)
+	}
+	for _, a := range apps {
+		if as, err := srv.catalog.ListAssignments(t.Context(), demoOrg.ID, a.ID); err != nil || len(as) != 1 {
+			t.Errorf("assignments of %s = %+v, %v", a.Identifier, as, err)
+		}
 	}
 	orgs, err := s.ListOrgs(t.Context())
 	if err != nil || len(orgs) != 1 {

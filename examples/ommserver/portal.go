@@ -31,8 +31,11 @@ func (s *server) portalRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /portal", s.portalPage)
 	mux.HandleFunc("POST /portal/eligibility", s.eligibilityPost)
 	mux.HandleFunc("POST /portal/enroll", s.enrollPost)
+	mux.HandleFunc("POST /portal/android/enroll", s.portalAndroidEnrollPost)
 	mux.HandleFunc("GET /portal/devices/{id}", s.reportPage)
 	mux.HandleFunc("POST /portal/devices/{id}/deprovision", s.portalDeprovisionPost)
+	mux.HandleFunc("GET /portal/devices/{id}/store", s.storePage)
+	mux.HandleFunc("POST /portal/devices/{id}/store/{app}/install", s.storeInstallPost)
 }
 
 type signInForm struct{ Site, Username string }
@@ -252,8 +255,10 @@ type decisionData struct {
 	Decision decisionView
 	Facts    deviceFacts
 	// CanEnroll: the decision is Enroll and this portal can start the
-	// enrollment (Apple devices); Android enrolls from the agent app.
-	CanEnroll bool
+	// enrollment of an Apple device; CanEnrollAndroid: of an Android
+	// device, with an enrollment code.
+	CanEnroll        bool
+	CanEnrollAndroid bool
 }
 
 func (s *server) eligibilityPost(w http.ResponseWriter, r *http.Request) {
@@ -277,7 +282,8 @@ func (s *server) eligibilityPost(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, http.StatusOK, "decision", page{Title: "Can this device enroll?", Nav: "portal", CSRF: s.csrfToken(csrfSession, token),
 		Data: decisionData{Decision: viewDecision(dec), Facts: f,
-			CanEnroll: dec.Outcome == policy.Enroll && (dec.Platform == policy.IOS || dec.Platform == policy.MacOS)}})
+			CanEnroll:        dec.Outcome == policy.Enroll && (dec.Platform == policy.IOS || dec.Platform == policy.MacOS),
+			CanEnrollAndroid: dec.Outcome == policy.Enroll && dec.Platform == policy.Android}})
 }
 
 type enrollData struct {

@@ -15,7 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/openomm/omm/android"
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/enroll/ota"
 	"github.com/openomm/omm/enroll/scep"
@@ -30,13 +32,16 @@ type server struct {
 	now   func() time.Time
 	store store
 
-	dir    *auth.LocalDirectory
-	auth   *auth.Service
-	policy *policy.Service
-	inv    *inventory.Service
-	mdm    *checkin.Service
-	scep   *scep.Service
-	ota    *ota.Service
+	dir     *auth.LocalDirectory
+	auth    *auth.Service
+	policy  *policy.Service
+	inv     *inventory.Service
+	mdm     *checkin.Service
+	catalog *catalog.Service
+	android *android.Service
+	knox    bool // a Knox license source is configured
+	scep    *scep.Service
+	ota     *ota.Service
 
 	admin   adminKey
 	csrfKey []byte
@@ -78,14 +83,29 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 		return nil, fmt.Errorf("OTA: %w", err)
 	}
 
+	// The app store is built before check-in, whose result handlers and
+	// enrollment event feed it.
+	var waker checkin.Waker
+	if d.push.client != nil {
+		waker = checkin.NewPusher(s, d.push.client, checkin.WithPushLogger(d.log))
+	}
+	srv.catalog = newCatalog(s, srv.dir, waker, d.log, d.now)
+	knox, err := loadKnoxLicense(cfg.knoxLicenseFile, demoOrg.ID)
+	if err != nil {
+		return nil, err
+	}
+	srv.knox = knox != nil
+	srv.android = newAndroid(s, srv.inv, catalogAndroidApps{dir: catalogDirectory{dir: srv.dir, members: s}, store: s},
+		knox, d.publicURL, d.log, d.now)
+
 	// The OTA service supplies each enrollment's policy profile, which
 	// check-in installs right after the first TokenUpdate.
 	mdmOpts := []checkin.Option{checkin.WithLogger(d.log), checkin.WithClock(d.now), checkin.WithProfiles(srv.ota),
-		checkin.WithEvents(func(_ context.Context, e checkin.Event) {
-			d.log.Info("device event", "org", e.Org, "device", e.Device, "kind", e.Kind)
-		})}
-	if d.push.client != nil {
-		mdmOpts = append(mdmOpts, checkin.WithWaker(checkin.NewPusher(s, d.push.client, checkin.WithPushLogger(d.log))))
+		checkin.WithEvents(srv.deviceEvent),
+		checkin.WithResultHandler("InstallApplication", catalogResults(srv.catalog)),
+		checkin.WithResultHandler("RemoveApplication", catalogResults(srv.catalog))}
+	if waker != nil {
+		mdmOpts = append(mdmOpts, checkin.WithWaker(waker))
 	}
 	srv.mdm = checkin.New(s, checkin.Inventory{Service: srv.inv, Store: s}, srv.scep, mdmOpts...)
 
@@ -162,6 +182,12 @@ func (s *server) routes() http.Handler {
 
 	// Admin API.
 	s.adminRoutes(mux)
+
+	// App store (agent and admin APIs).
+	s.catalogRoutes(mux)
+
+	// Android: the agent protocol and enrollment tokens.
+	s.androidRoutes(mux)
 
 	// Web UI.
 	s.webRoutes(mux)

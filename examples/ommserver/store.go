@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/openomm/omm/android"
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/enroll/ota"
 	"github.com/openomm/omm/enroll/scep"
@@ -30,6 +32,8 @@ type store interface {
 	scep.Store
 	scep.CAStore
 	ota.Store
+	catalog.Store
+	android.Store
 	Ping(context.Context) error
 	Close() error
 }

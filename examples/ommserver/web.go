@@ -44,6 +44,7 @@ type page struct {
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
+		"qrsvg": qrSVG,
 		"when": func(t any) string {
 			switch v := t.(type) {
 			case time.Time:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 )
@@ -41,6 +42,16 @@ func TestPagesRender(t *testing.T) {
 		{"decision", page{Title: "D", Nav: "portal", Data: decisionData{Decision: viewDecision(policy.Decision{Outcome: policy.Denied, Reasons: []string{"no"}})}}, "cannot be enrolled"},
 		{"enroll", page{Title: "E", Nav: "portal", Data: enrollData{URL: "https://x/enroll", IOS: true}}, "Safari"},
 		{"report", page{Title: "R", Nav: "portal", Data: reportData{Device: dev, Report: inventory.BuildReport(dev, nil, nil, inventory.ReportOptions{}, now)}}, "can never see"},
+		{"store", page{Title: "S", Nav: "portal", CSRF: "tok", Data: storeData{Device: dev, Notice: "queued", Items: []catalog.Item{
+			{App: catalog.App{ID: "a1", Kind: catalog.AppStore, Name: "Notes"}, State: catalog.StateAvailable},
+			{App: catalog.App{ID: "a2", Kind: catalog.Play, Name: "Chat"}, State: catalog.StateAvailable},
+			{App: catalog.App{ID: "a3", Kind: catalog.InHouse, Name: "Expenses"}, State: catalog.StateFailed, Reason: "no space"}}}},
+			"/portal/devices/d1/store/a1/install"},
+		{"decision", page{Title: "D", Nav: "portal", Data: decisionData{Decision: dec, CanEnrollAndroid: true,
+			Facts: deviceFacts{Platform: "android", OSVersion: "9", APILevel: 28, Knox: true}}}, `name="knox" value="on"`},
+		{"android_enroll", page{Title: "A", Nav: "portal", Data: androidEnrollData{Mode: "device_admin", Link: "https://x/android/agent?token=t",
+			Agent: true, Payload: []byte("https://x/android/agent?token=t"), Expires: "then"}}, "<svg"},
+		{"android_enroll", page{Title: "A", Nav: "portal", Data: androidEnrollData{Mode: "fully_managed", QR: true, Payload: []byte(`{"a":"b"}`)}}, "six times"},
 		{"message", page{Title: "M", Data: message{Heading: "H", Text: "T", Link: "/", LinkText: "L"}}, "T"},
 		{"admin_signin", page{Title: "A"}, `name="token"`},
 		{"admin_devices", page{Title: "Devices", Nav: "admin", Data: consoleDevicesData{Devices: []consoleDevice{{Device: dev, Model: "iPhone"}}, Next: "d1"}}, "Next page"},
@@ -63,7 +74,7 @@ func TestPagesRender(t *testing.T) {
 			}
 		})
 	}
-	if len(pages) != 14 {
+	if len(pages) != 16 {
 		t.Errorf("%d templates; add the new one to this test", len(pages))
 	}
 }

@@ -1,0 +1,355 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// loadConfig is a load run's settings.
+type loadConfig struct {
+	commonFlags
+	devices, concurrency int
+	duration             time.Duration
+	maxRequests          int
+	progress             time.Duration // interval of progress lines
+	adminToken           string        // queue inventory refreshes when set
+	refreshRate          int           // refreshes per second
+}
+
+// Bounds that keep a load run a test, not a flood.
+const (
+	maxDevices     = 10000
+	maxConcurrency = 256
+	maxDuration    = 10 * time.Minute
+)
+
+func parseLoad(args []string, out io.Writer) (loadConfig, error) {
+	c := loadConfig{progress: time.Second}
+	fs := newFlagSet("load", out)
+	c.register(fs)
+	fs.IntVar(&c.devices, "devices", 20, "simulated devices to enroll and run")
+	fs.IntVar(&c.concurrency, "concurrency", 10, "devices talking to the server at once")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long the check-in phase runs")
+	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "stop the check-in phase after this many requests")
+	fs.StringVar(&c.adminToken, "admin-token", "", "admin API token: queue inventory refreshes during the run, so that devices keep receiving commands")
+	fs.IntVar(&c.refreshRate, "refresh-rate", 20, "inventory refreshes queued per second with -admin-token (at most; they are sent one at a time)")
+	if err := parseFlags(fs, args); err != nil {
+		return c, err
+	}
+	switch {
+	case c.devices < 1 || c.devices > maxDevices:
+		return c, fmt.Errorf("%w: -devices must be 1…%d", errUsage, maxDevices)
+	case c.concurrency < 1 || c.concurrency > maxConcurrency:
+		return c, fmt.Errorf("%w: -concurrency must be 1…%d", errUsage, maxConcurrency)
+	case c.duration <= 0 || c.duration > maxDuration:
+		return c, fmt.Errorf("%w: -duration must be positive and at most %s", errUsage, maxDuration)
+	case c.maxRequests < 1:
+		return c, fmt.Errorf("%w: -max-requests must be positive", errUsage)
+	case c.refreshRate < 1 || c.refreshRate > 1000:
+		return c, fmt.Errorf("%w: -refresh-rate must be 1…1000", errUsage)
+	}
+	return c, nil
+}
+
+// loadResult is what a load run measured.
+type loadResult struct {
+	Devices, Concurrency int
+	Enroll               phase
+	CheckIn              phase
+	Commands             int   // command round trips in the check-in phase
+	Refresh              phase // admin API refreshes queued during the run
+	Refreshed            []string
+}
+
+// phase is one phase's measurements.
+type phase struct {
+	Elapsed   time.Duration
+	Requests  int
+	Errors    int
+	Latencies []time.Duration // sorted
+	FirstErrs []string
+}
+
+// Throughput is requests per second.
+func (p phase) Throughput() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Requests) / p.Elapsed.Seconds()
+}
+
+// Percentile returns the nearest-rank q-th percentile (0 < q ≤ 100).
+func (p phase) Percentile(q float64) time.Duration {
+	n := len(p.Latencies)
+	if n == 0 {
+		return 0
+	}
+	i := int(float64(n)*q/100+0.999999) - 1
+	return p.Latencies[min(max(i, 0), n-1)]
+}
+
+// recorder collects measurements from concurrent workers.
+type recorder struct {
+	mu        sync.Mutex
+	lat       []time.Duration
+	errs      int
+	firstErrs []string
+	requests  atomic.Int64
+	commands  atomic.Int64
+}
+
+const keptErrors = 5
+
+func (r *recorder) observe(latency time.Duration, err error) {
+	r.requests.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.errs++
+		if len(r.firstErrs) < keptErrors {
+			r.firstErrs = append(r.firstErrs, err.Error())
+		}
+		return
+	}
+	r.lat = append(r.lat, latency)
+}
+
+func (r *recorder) errors() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.errs
+}
+
+func (r *recorder) phase(elapsed time.Duration) phase {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lat := slices.Clone(r.lat)
+	slices.Sort(lat)
+	return phase{Elapsed: elapsed, Requests: int(r.requests.Load()), Errors: r.errs, Latencies: lat, FirstErrs: slices.Clone(r.firstErrs)}
+}
+
+// runLoad enrolls the devices, runs the check-in phase and prints the
+// summary. It fails when any request failed.
+func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, error) {
+	res := loadResult{Devices: c.devices, Concurrency: min(c.concurrency, c.devices)}
+	a, err := c.target()
+	if err != nil {
+		return res, err
+	}
+	token, err := a.signIn(ctx, c.acct, nop)
+	if err != nil {
+		return res, err
+	}
+	fmt.Fprintf(out, "enrolling %d devices as %s (concurrency %d)…\n", c.devices, c.acct.User, res.Concurrency)
+	devices, enr := enrollMany(ctx, a, token, c.devices, res.Concurrency)
+	res.Enroll = enr
+	fmt.Fprintf(out, "enrolled %d/%d in %s (%.1f devices/s), %d errors\n", len(devices), c.devices,
+		enr.Elapsed.Round(time.Millisecond), float64(len(devices))/enr.Elapsed.Seconds(), enr.Errors)
+	if len(devices) == 0 {
+		return res, fmt.Errorf("no device enrolled: %v", enr.FirstErrs)
+	}
+
+	var ids []string
+	if c.adminToken != "" {
+		if ids, err = a.deviceIDs(ctx, c.adminToken, devices); err != nil {
+			return res, err
+		}
+	}
+
+	fmt.Fprintf(out, "check-ins for %s (at most %d requests)…\n", c.duration, c.maxRequests)
+	rec := &recorder{}
+	refreshes := &recorder{}
+	start := a.now()
+	runCtx, cancel := context.WithTimeout(ctx, c.duration)
+	defer cancel()
+	done := make(chan struct{})
+	go progress(runCtx, done, out, rec, c.progress, a.now)
+	refreshed := make(chan []string, 1)
+	go func() {
+		refreshed <- a.refreshLoop(runCtx, c.adminToken, ids, c.refreshRate, refreshes)
+	}()
+	var wg sync.WaitGroup
+	workers := min(res.Concurrency, len(devices)) // fewer when some failed to enroll
+	for w := range workers {
+		wg.Go(func() {
+			// Each worker owns devices w, w+workers, …: a device is never
+			// used by two workers at once, as a real one polls serially.
+			for i := w; runCtx.Err() == nil && rec.requests.Load() < int64(c.maxRequests); i += workers {
+				if i >= len(devices) {
+					i = w
+				}
+				// Failures are observed per request; poll stops at the first.
+				st, _ := devices[i].poll(runCtx, 0, nop, func(l time.Duration, err error) {
+					if err != nil && runCtx.Err() != nil {
+						return // the run ended mid-request: not the server's error
+					}
+					rec.observe(l, err)
+				})
+				rec.commands.Add(int64(len(st.Commands)))
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	<-done
+	res.CheckIn = rec.phase(a.now().Sub(start))
+	res.Commands = int(rec.commands.Load())
+	res.Refreshed = <-refreshed
+	res.Refresh = refreshes.phase(res.CheckIn.Elapsed)
+	printSummary(out, res)
+	if n := res.Enroll.Errors + res.CheckIn.Errors + res.Refresh.Errors; n > 0 {
+		first := slices.Concat(res.Enroll.FirstErrs, res.CheckIn.FirstErrs, res.Refresh.FirstErrs)[0]
+		return res, fmt.Errorf("%d requests failed, first: %v", n, first)
+	}
+	return res, nil
+}
+
+// enrollMany enrolls n devices with c at a time.
+func enrollMany(ctx context.Context, a *api, token string, n, c int) ([]*device, phase) {
+	rec := &recorder{}
+	start := a.now()
+	var mu sync.Mutex
+	var devices []*device
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range c {
+		wg.Go(func() {
+			for ctx.Err() == nil && next.Add(1) <= int64(n) {
+				t0 := a.now()
+				d, err := enrollOne(ctx, a, token)
+				rec.observe(a.now().Sub(t0), err)
+				if err == nil {
+					mu.Lock()
+					devices = append(devices, d)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return devices, rec.phase(a.now().Sub(start))
+}
+
+// enrollOne starts a direct enrollment for a new simulated iPhone and walks
+// it to check-in.
+func enrollOne(ctx context.Context, a *api, token string) (*device, error) {
+	s := newSpec("")
+	dec, err := a.startEnrollment(ctx, token, facts{Platform: "ios", OSVersion: s.OSVersion, Model: s.Product, Ownership: "personal"}, "direct")
+	if err != nil {
+		return nil, err
+	}
+	return enrollDirect(ctx, a, dec.EnrollURL, s, nop)
+}
+
+// deviceIDs finds the server's IDs of the devices through the admin API,
+// matching serial numbers.
+func (a *api) deviceIDs(ctx context.Context, token string, devices []*device) ([]string, error) {
+	want := map[string]bool{}
+	for _, d := range devices {
+		want[d.Serial] = true
+	}
+	var ids []string
+	after := ""
+	for range maxDevices { // pages; the server ends with an empty next
+		var page struct {
+			Devices []struct {
+				ID           string `json:"id"`
+				SerialNumber string `json:"serial_number"`
+			} `json:"devices"`
+			Next string `json:"next"`
+		}
+		if err := a.call(ctx, "GET", "/api/admin/devices?after="+url.QueryEscape(after), token, nil, &page); err != nil {
+			return nil, fmt.Errorf("listing devices: %w", err)
+		}
+		for _, d := range page.Devices {
+			if want[d.SerialNumber] {
+				ids = append(ids, d.ID)
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+	}
+	if len(ids) != len(devices) {
+		return nil, fmt.Errorf("the admin API lists %d of the %d enrolled devices", len(ids), len(devices))
+	}
+	return ids, nil
+}
+
+// refreshLoop queues inventory refreshes for ids, round robin, rate per
+// second, until ctx ends; it returns the IDs refreshed, in order. Without a
+// token or devices it only waits.
+func (a *api) refreshLoop(ctx context.Context, token string, ids []string, rate int, rec *recorder) []string {
+	var done []string
+	if token == "" || len(ids) == 0 {
+		<-ctx.Done()
+		return done
+	}
+	t := time.NewTicker(time.Second / time.Duration(rate))
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return done
+		case <-t.C:
+		}
+		id := ids[i%len(ids)]
+		start := a.now()
+		err := a.call(ctx, "POST", "/api/admin/devices/"+url.PathEscape(id)+"/refresh", token, nil, nil)
+		if err != nil && ctx.Err() != nil {
+			return done
+		}
+		rec.observe(a.now().Sub(start), err)
+		if err == nil {
+			done = append(done, id)
+		}
+	}
+}
+
+// progress prints a line every interval until ctx ends, then closes done.
+func progress(ctx context.Context, done chan<- struct{}, out io.Writer, rec *recorder, every time.Duration, now func() time.Time) {
+	defer close(done)
+	start := now()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			el := now().Sub(start)
+			n := rec.requests.Load()
+			fmt.Fprintf(out, "[%5.1fs] %d requests (%.0f/s), %d command round trips, %d errors\n",
+				el.Seconds(), n, float64(n)/el.Seconds(), rec.commands.Load(), rec.errors())
+		}
+	}
+}
+
+// printSummary writes the result's summary.
+func printSummary(out io.Writer, r loadResult) {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+	fmt.Fprintf(out, "summary: %d devices, concurrency %d\n", r.Devices, r.Concurrency)
+	e := r.Enroll
+	fmt.Fprintf(out, "  enrollment: %d devices in %s (%.1f/s), %d errors; per device p50 %s p90 %s p99 %s\n",
+		e.Requests-e.Errors, e.Elapsed.Round(time.Millisecond), float64(e.Requests-e.Errors)/e.Elapsed.Seconds(), e.Errors,
+		ms(e.Percentile(50)), ms(e.Percentile(90)), ms(e.Percentile(99)))
+	c := r.CheckIn
+	fmt.Fprintf(out, "  check-ins:  %d requests in %s = %.1f req/s, %d command round trips, %d errors\n",
+		c.Requests, c.Elapsed.Round(time.Millisecond), c.Throughput(), r.Commands, c.Errors)
+	fmt.Fprintf(out, "  latency:    p50 %s  p90 %s  p99 %s  max %s\n",
+		ms(c.Percentile(50)), ms(c.Percentile(90)), ms(c.Percentile(99)), ms(c.Percentile(100)))
+	if rf := r.Refresh; rf.Requests > 0 {
+		fmt.Fprintf(out, "  refreshes:  %d queued through the admin API, %d errors, p50 %s p99 %s\n",
+			rf.Requests-rf.Errors, rf.Errors, ms(rf.Percentile(50)), ms(rf.Percentile(99)))
+	}
+	for _, msg := range slices.Concat(e.FirstErrs, c.FirstErrs, r.Refresh.FirstErrs) {
+		fmt.Fprintf(out, "  error: %s\n", msg)
+	}
+}

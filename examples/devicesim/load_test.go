@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	out := &syncBuffer{}
+	cfg := loadConfig{commonFlags: ts.flags("bob"), devices: 20, concurrency: 5, duration: 3 * time.Second,
+		maxRequests: 1_000_000, progress: time.Second, adminToken: ts.adminToken, refreshRate: 20}
+	res, err := runLoad(t.Context(), cfg, out)
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, out)
+	}
+	if res.Enroll.Requests != 20 || res.Enroll.Errors != 0 || res.CheckIn.Errors != 0 {
+		t.Errorf("enrolled %d with %d errors, check-in errors %d", res.Enroll.Requests, res.Enroll.Errors, res.CheckIn.Errors)
+	}
+	// Every device had its enrollment commands queued: the run answered
+	// them and then idled.
+	if res.Commands < 20 || res.CheckIn.Requests <= res.Commands {
+		t.Errorf("%d requests, %d command round trips", res.CheckIn.Requests, res.Commands)
+	}
+	if res.Refresh.Requests == 0 || res.Refresh.Errors != 0 || len(res.Refreshed) == 0 {
+		t.Errorf("refreshes: %d requests, %d errors", res.Refresh.Requests, res.Refresh.Errors)
+	}
+	for _, want := range []string{"enrolled 20/20", "summary: 20 devices, concurrency 5", "p50 ", "p90 ", "p99 ", ", 0 errors",
+		"queued through the admin API, 0 errors"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	var list struct{ Devices []any }
+	if ts.admin(t, "/api/admin/devices", &list); len(list.Devices) != 20 {
+		t.Errorf("the server lists %d devices, want 20", len(list.Devices))
+	}
+	// The first device refreshed answered DeviceInformation twice: at
+	// enrollment and after the refresh.
+	var detail struct {
+		Actions []struct {
+			RequestType string `json:"request_type"`
+			Status      string `json:"status"`
+		} `json:"actions"`
+	}
+	ts.admin(t, "/api/admin/devices/"+res.Refreshed[0], &detail)
+	answered := 0
+	for _, a := range detail.Actions {
+		if a.RequestType == "DeviceInformation" && a.Status == "Acknowledged" {
+			answered++
+		}
+	}
+	if answered < 2 {
+		t.Errorf("refreshed device answered DeviceInformation %d times; actions %+v", answered, detail.Actions)
+	}
+}
+
+// TestLoadRequestBudget checks that the run stops at its request budget
+// well before its duration.
+func TestLoadRequestBudget(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	out := &syncBuffer{}
+	cfg := loadConfig{commonFlags: ts.flags("alice"), devices: 3, concurrency: 3, duration: maxDuration,
+		maxRequests: 50, progress: time.Minute, refreshRate: 1}
+	res, err := runLoad(t.Context(), cfg, out)
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, out)
+	}
+	// Each worker may finish the poll it is in: at most one command
+	// drain (the enrollment queue) per device over the budget.
+	if res.CheckIn.Requests < 50 || res.CheckIn.Requests > 50+3*20 {
+		t.Errorf("%d requests for a budget of 50", res.CheckIn.Requests)
+	}
+}
+
+func TestRunRejects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want error
+	}{
+		{"no subcommand", nil, errUsage},
+		{"unknown subcommand", []string{"android"}, errUsage},
+		{"other host", []string{"ios", "-server", "https://example.com", "-password", "x"}, errNotLoopback},
+		{"private address", []string{"load", "-server", "https://10.0.0.1:8443", "-password", "x"}, errNotLoopback},
+		{"plain http", []string{"ios", "-server", "http://127.0.0.1:8443", "-password", "x"}, errUsage},
+		{"no password", []string{"ios", "-server", "https://127.0.0.1:8443"}, errUsage},
+		{"unknown flag", []string{"ios", "-imei", "1"}, errUsage},
+		{"extra argument", []string{"ios", "-password", "x", "more"}, errUsage},
+		{"zero devices", []string{"load", "-devices", "0", "-password", "x"}, errUsage},
+		{"too many devices", []string{"load", "-devices", "10001", "-password", "x"}, errUsage},
+		{"zero concurrency", []string{"load", "-concurrency", "0", "-password", "x"}, errUsage},
+		{"endless", []string{"load", "-duration", "1h", "-password", "x"}, errUsage},
+		{"no budget", []string{"load", "-max-requests", "0", "-password", "x"}, errUsage},
+		{"unknown proof", []string{"ios", "-proof", "none", "-password", "x"}, errUsage},
+		{"refresh rate", []string{"load", "-refresh-rate", "0", "-password", "x"}, errUsage},
+		{"unknown delivery", []string{"ios", "-delivery", "dep", "-password", "x"}, errUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			if err := run(t.Context(), tt.args, &out); !errors.Is(err, tt.want) {
+				t.Errorf("run(%q) = %v, want %v", tt.args, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	t.Parallel()
+	ms := func(n ...int) []time.Duration {
+		d := make([]time.Duration, len(n))
+		for i, v := range n {
+			d[i] = time.Duration(v) * time.Millisecond
+		}
+		return d
+	}
+	tests := []struct {
+		lat  []time.Duration
+		q    float64
+		want time.Duration
+	}{
+		{nil, 50, 0},
+		{ms(7), 99, 7 * time.Millisecond},
+		{ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 50, 5 * time.Millisecond},
+		{ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 90, 9 * time.Millisecond},
+		{ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 99, 10 * time.Millisecond},
+		{ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 100, 10 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := (phase{Latencies: tt.lat}).Percentile(tt.q); got != tt.want {
+			t.Errorf("p%v of %v = %v, want %v", tt.q, tt.lat, got, tt.want)
+		}
+	}
+}

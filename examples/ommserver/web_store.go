@@ -1,0 +1,68 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/openomm/omm/catalog"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
+)
+
+// The portal's app store: the user's store on one of their devices, with
+// an Install button where the app can be installed from here.
+
+type storeData struct {
+	Device inventory.Device
+	Items  []catalog.Item
+	Notice string
+}
+
+// CanInstall says whether the page offers an Install (or Update, or
+// take-over) button for it: Apple apps the user may install now. Play apps
+// are installed from managed Google Play on the device.
+func (storeData) CanInstall(it catalog.Item) bool {
+	if it.App.Kind == catalog.Play {
+		return false
+	}
+	switch it.State {
+	case catalog.StateAvailable, catalog.StateFailed, catalog.StateUserRejected:
+		return true
+	case catalog.StateInstalled:
+		return it.UpdateAvailable
+	case catalog.StateUnmanaged:
+		return it.TakeOver
+	}
+	return false
+}
+
+func (s *server) storePage(w http.ResponseWriter, r *http.Request) {
+	p, token, ok := s.webPrincipal(w, r)
+	if !ok {
+		return
+	}
+	s.renderStore(w, r, p.User.Org, p.User.ID, token, r.PathValue("id"), "")
+}
+
+func (s *server) renderStore(w http.ResponseWriter, r *http.Request, org storage.OrgID, userID, token, deviceID, notice string) {
+	v, err := s.catalog.View(r.Context(), org, userID, deviceID)
+	if err != nil {
+		s.webFailure(w, "portal", err)
+		return
+	}
+	s.render(w, http.StatusOK, "store", page{Title: "App store", Nav: "portal", CSRF: s.csrfToken(csrfSession, token),
+		Data: storeData{Device: v.Device, Items: v.Items, Notice: notice}})
+}
+
+func (s *server) storeInstallPost(w http.ResponseWriter, r *http.Request) {
+	p, token, ok := s.webPrincipal(w, r)
+	if !ok || !s.parseForm(w, r, csrfSession, token) {
+		return
+	}
+	it, err := s.catalog.Install(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"), r.PathValue("app"))
+	if err != nil {
+		s.webFailure(w, "portal", err)
+		return
+	}
+	s.renderStore(w, r, p.User.Org, p.User.ID, token, r.PathValue("id"),
+		it.App.Name+" will be installed the next time the device connects. The device may ask you to confirm.")
+}
