@@ -75,13 +75,8 @@ func (s *Store) CreateUser(ctx context.Context, u auth.UserRecord, e storage.Aud
 	err = s.write(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "INSERT INTO auth_users ("+authUserColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
 			u.Org, u.ID, u.Username, u.DisplayName, u.Email, u.Phone, u.Status, u.PasswordHash, u.Version, u.Created, u.Updated)
-		switch {
-		case violation(err, foreignKeyViolation) != nil:
-			return fmt.Errorf("create user: org %q: %w", u.Org, storage.ErrNotFound)
-		case violation(err, uniqueViolation) != nil:
-			return fmt.Errorf("create user: id %q or username %q: %w", u.ID, u.Username, storage.ErrAlreadyExists)
-		case err != nil:
-			return fmt.Errorf("postgres: create user: %w", err)
+		if err := insertError(err, "create user", u.Org, fmt.Sprintf("id %q or username %q", u.ID, u.Username)); err != nil {
+			return err
 		}
 		_, err = appendAudit(ctx, tx, e)
 		return err
@@ -177,13 +172,8 @@ func (s *Store) CreateGroup(ctx context.Context, g auth.Group, e storage.AuditEn
 	}
 	err = s.write(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "INSERT INTO auth_groups (org_id, id, name) VALUES ($1, $2, $3)", g.Org, g.ID, g.Name)
-		switch {
-		case violation(err, foreignKeyViolation) != nil:
-			return fmt.Errorf("create group: org %q: %w", g.Org, storage.ErrNotFound)
-		case violation(err, uniqueViolation) != nil:
-			return fmt.Errorf("create group: id %q or name %q: %w", g.ID, g.Name, storage.ErrAlreadyExists)
-		case err != nil:
-			return fmt.Errorf("postgres: create group: %w", err)
+		if err := insertError(err, "create group", g.Org, fmt.Sprintf("id %q or name %q", g.ID, g.Name)); err != nil {
+			return err
 		}
 		_, err = appendAudit(ctx, tx, e)
 		return err
@@ -593,13 +583,8 @@ func (s *Store) CreateSession(ctx context.Context, se auth.Session, e storage.Au
 		_, err := tx.Exec(ctx, "INSERT INTO auth_sessions ("+authSessionColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 			se.Org, se.ID, se.TokenHash, se.UserID, se.State, se.PINHash, authOptTime(se.PINSet), se.Created,
 			se.LastUsed, se.Expires, se.Revoked, se.Version)
-		switch {
-		case violation(err, foreignKeyViolation) != nil:
-			return fmt.Errorf("create session: org %q: %w", se.Org, storage.ErrNotFound)
-		case violation(err, uniqueViolation) != nil:
-			return fmt.Errorf("create session: id %q or token: %w", se.ID, storage.ErrAlreadyExists)
-		case err != nil:
-			return fmt.Errorf("postgres: create session: %w", err)
+		if err := insertError(err, "create session", se.Org, fmt.Sprintf("id %q or token", se.ID)); err != nil {
+			return err
 		}
 		_, err = appendAudit(ctx, tx, e)
 		return err

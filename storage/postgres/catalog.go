@@ -89,13 +89,8 @@ func (s *Store) CreateApp(ctx context.Context, a catalog.App, e storage.AuditEnt
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			a.Org, a.ID, a.Kind, a.Identifier, a.StoreID, a.ManifestURL, a.BundleVersion, a.Name, a.IconURL,
 			a.Description, config, a.KeepOnUnenroll, a.AllowBackup, a.Version, a.Created, a.Updated, a.Kind.Family())
-		switch {
-		case violation(err, foreignKeyViolation) != nil:
-			return fmt.Errorf("create app: org %q: %w", a.Org, storage.ErrNotFound)
-		case violation(err, uniqueViolation) != nil:
-			return fmt.Errorf("create app: id %q or identifier %q: %w", a.ID, a.Identifier, storage.ErrAlreadyExists)
-		case err != nil:
-			return fmt.Errorf("postgres: create app: %w", err)
+		if err := insertError(err, "create app", a.Org, fmt.Sprintf("id %q or identifier %q", a.ID, a.Identifier)); err != nil {
+			return err
 		}
 		_, err = appendAudit(ctx, tx, e)
 		return err

@@ -200,6 +200,21 @@ func violation(err error, code string) *pgconn.PgError {
 	return nil
 }
 
+// insertError maps the error of an INSERT of an org's record: a missing org
+// (foreign key) is ErrNotFound and a taken key ErrAlreadyExists, described
+// by taken; op names the operation in every message.
+func insertError(err error, op string, org storage.OrgID, taken string) error {
+	switch {
+	case err == nil:
+		return nil
+	case violation(err, foreignKeyViolation) != nil:
+		return fmt.Errorf("%s: org %q: %w", op, org, storage.ErrNotFound)
+	case violation(err, uniqueViolation) != nil:
+		return fmt.Errorf("%s: %s: %w", op, taken, storage.ErrAlreadyExists)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
 const (
 	uniqueViolation     = "23505"
 	foreignKeyViolation = "23503"
