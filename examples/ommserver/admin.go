@@ -64,7 +64,7 @@ func (s *server) adminAuth(h http.HandlerFunc) http.Handler {
 //	POST   /api/admin/devices/{id}/{action}   lock, deprovision, erase, refresh
 //	GET    /api/admin/audit                   ?after=&limit=
 //	…      /api/admin/apps…                   the app catalog (see catalogRoutes)
-func (s *server) adminRoutes(mux *http.ServeMux) {
+func (s *server) adminRoutes(mux *router) {
 	mux.Handle("GET /api/admin/orgs", s.requireAdmin(s.adminOrgs))
 	mux.Handle("GET /api/admin/orgs/{org}", s.requireAdmin(s.adminOrgByID))
 	mux.Handle("GET /api/admin/users", s.requireAdmin(s.adminUsers))

@@ -25,7 +25,7 @@ import (
 //	POST /api/agent/store/devices/{id}/apps/{app}/uninstall
 //	POST /api/agent/android/enroll                          Android device facts → one-time token, link or QR
 //	POST /api/agent/android/enroll.png                      the same, as the QR code image
-func (s *server) agentRoutes(mux *http.ServeMux) {
+func (s *server) agentRoutes(mux *router) {
 	guard := func(h http.HandlerFunc) http.Handler { return bodyLimit(maxJSONBody, s.auth.Require(h)) }
 	mux.Handle("POST /api/agent/eligibility", guard(s.agentEligibility))
 	mux.Handle("POST /api/agent/enroll", guard(s.agentEnroll))

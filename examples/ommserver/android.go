@@ -113,7 +113,7 @@ func (c catalogAndroidApps) AndroidApps(ctx context.Context, org storage.OrgID, 
 //	/android/agent/…                  the agent protocol (android/agent)
 //	POST /api/agent/android/enroll    device facts → plan + token + link or QR JSON (+ QR PNG, base64)
 //	POST /api/agent/android/enroll.png   the same, answered with the QR code as image/png
-func (s *server) androidRoutes(mux *http.ServeMux) {
+func (s *server) androidRoutes(mux *router) {
 	mux.Handle(androidAgentPath+"/", http.StripPrefix(androidAgentPath, agent.New(s.android, agent.WithLogger(s.log))))
 	guard := func(h http.HandlerFunc) http.Handler { return bodyLimit(maxJSONBody, s.auth.Require(h)) }
 	mux.Handle("POST /api/agent/android/enroll", guard(s.agentAndroidEnroll))

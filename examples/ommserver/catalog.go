@@ -101,7 +101,7 @@ func catalogResults(svc *catalog.Service) checkin.ResultHandler {
 //
 //	/api/agent/store/devices/{device}/apps…   the signed-in user's store (catalog.NewAgentHandler)
 //	/api/admin/apps…                           the admin token's org's catalog (catalog.NewAdminHandler)
-func (s *server) catalogRoutes(mux *http.ServeMux) {
+func (s *server) catalogRoutes(mux *router) {
 	agent := catalog.NewAgentHandler(s.catalog, catalog.WithHandlerLogger(s.log), catalog.WithPrincipal(agentCatalogPrincipal))
 	mux.Handle("/api/agent/store/", s.auth.Require(http.StripPrefix("/api/agent/store", agent)))
 

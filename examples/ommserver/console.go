@@ -12,7 +12,7 @@ import (
 // The admin console: the admin API's views for people. It signs in with
 // the admin token, kept in an HttpOnly cookie.
 
-func (s *server) consoleRoutes(mux *http.ServeMux) {
+func (s *server) consoleRoutes(mux *router) {
 	mux.HandleFunc("GET /admin", s.consoleSignInPage)
 	mux.HandleFunc("POST /admin/signin", s.consoleSignInPost)
 	mux.HandleFunc("POST /admin/signout", s.consoleSignOutPost)

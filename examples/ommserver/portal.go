@@ -20,7 +20,7 @@ const (
 	csrfAdmin   = "admin"
 )
 
-func (s *server) portalRoutes(mux *http.ServeMux) {
+func (s *server) portalRoutes(mux *router) {
 	mux.HandleFunc("GET /signin", s.signInPage)
 	mux.HandleFunc("POST /signin", s.signInPost)
 	mux.HandleFunc("GET /signin/mfa", s.mfaPage)

@@ -164,8 +164,29 @@ func tlsConfig(ca *devCA) *tls.Config {
 	}
 }
 
+// router is the server's ServeMux, remembering every pattern registered so
+// that the route matrix test can prove each one has an access rule.
+type router struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (rt *router) Handle(pattern string, h http.Handler) {
+	rt.patterns = append(rt.patterns, pattern)
+	rt.ServeMux.Handle(pattern, h)
+}
+
+func (rt *router) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	rt.Handle(pattern, http.HandlerFunc(h))
+}
+
 func (s *server) routes() http.Handler {
-	mux := http.NewServeMux()
+	return securityHeaders(s.router())
+}
+
+// router registers every route of the server.
+func (s *server) router() *router {
+	mux := &router{ServeMux: http.NewServeMux()}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 
@@ -191,7 +212,7 @@ func (s *server) routes() http.Handler {
 
 	// Web UI.
 	s.webRoutes(mux)
-	return securityHeaders(mux)
+	return mux
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -185,7 +185,7 @@ func preSession(w http.ResponseWriter, r *http.Request) string {
 	return v
 }
 
-func (s *server) webRoutes(mux *http.ServeMux) {
+func (s *server) webRoutes(mux *router) {
 	static, _ := fs.Sub(webFS, "web/static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
