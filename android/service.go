@@ -43,6 +43,9 @@ type KnoxLicenses interface {
 type Registry interface {
 	// Device returns the device with this ID, or ErrNotFound.
 	Device(ctx context.Context, org storage.OrgID, id string) (inventory.Device, error)
+	// DeviceByIdentifier returns the device with this platform identifier
+	// that is not deprovisioned or wiped, or ErrNotFound.
+	DeviceByIdentifier(ctx context.Context, org storage.OrgID, identifier string) (inventory.Device, error)
 }
 
 // Service runs Android enrollment, policy delivery, status and commands.
@@ -182,7 +185,7 @@ func (s *Service) CreateToken(ctx context.Context, actor string, r TokenRequest)
 			return Issued{}, fmt.Errorf("android: patch policy: %w", err)
 		}
 		pt, err := s.provider.CreateEnrollmentToken(ctx, s.enterprise, amapi.EnrollmentTokenRequest{
-			PolicyName: t.ProviderPolicy, AdditionalData: t.ID, Duration: ttl, OneTimeOnly: r.OneTime,
+			PolicyName: t.ProviderPolicy, AdditionalData: tokenData(r.Org, t.ID), Duration: ttl, OneTimeOnly: r.OneTime,
 		})
 		if err != nil {
 			return Issued{}, fmt.Errorf("android: create enrollment token: %w", err)
@@ -258,8 +261,39 @@ func (s *Service) Enroll(ctx context.Context, r EnrollRequest) (Enrolled, error)
 // Management API, named providerName ("enterprises/e/devices/d"); the
 // embedder calls it on Google's ENROLLMENT notification. The device
 // resource is read from the provider; its enrollmentTokenData names our
-// token. Its first status goes through the privacy filter.
+// token, which must be org's. Its first status goes through the privacy
+// filter.
 func (s *Service) EnrollManaged(ctx context.Context, org storage.OrgID, providerName string) (Device, error) {
+	return s.enrollManaged(ctx, org, providerName)
+}
+
+// EnrollNotified is EnrollManaged for an embedder that serves several orgs
+// from one enterprise: the org is read from the enrollment token data
+// CreateToken wrote. A resource whose token data names no org yields
+// ErrToken.
+func (s *Service) EnrollNotified(ctx context.Context, providerName string) (Device, error) {
+	return s.enrollManaged(ctx, "", providerName)
+}
+
+// tokenData is the enrollment token's additional data: the org and our
+// token ID, so that a notification names its tenant.
+func tokenData(org storage.OrgID, id string) string { return encodePart(string(org)) + "." + id }
+
+// parseTokenData reads tokenData's format; a bare token ID (as earlier
+// versions wrote) has no org.
+func parseTokenData(data string) (storage.OrgID, string) {
+	o, id, ok := strings.Cut(data, ".")
+	if !ok {
+		return "", data
+	}
+	org, err := decodePart(o)
+	if err != nil {
+		return "", ""
+	}
+	return storage.OrgID(org), id
+}
+
+func (s *Service) enrollManaged(ctx context.Context, org storage.OrgID, providerName string) (Device, error) {
 	if s.provider == nil {
 		return Device{}, ErrNoProvider
 	}
@@ -280,7 +314,19 @@ func (s *Service) EnrollManaged(ctx context.Context, org storage.OrgID, provider
 	if err := json.Unmarshal(raw, &head); err != nil {
 		return Device{}, fmt.Errorf("%w: provider device: %w", inventory.ErrReport, err)
 	}
-	t, err := s.useToken(ctx, org, head.EnrollmentTokenData, ChannelAMAPI)
+	dataOrg, tokenID := parseTokenData(head.EnrollmentTokenData)
+	switch {
+	case org == "" && dataOrg == "":
+		return Device{}, ErrToken
+	case org == "":
+		org = dataOrg
+	case dataOrg != "" && dataOrg != org:
+		return Device{}, ErrToken
+	}
+	if org.Validate() != nil {
+		return Device{}, ErrToken
+	}
+	t, err := s.useToken(ctx, org, tokenID, ChannelAMAPI)
 	if err != nil {
 		return Device{}, err
 	}
@@ -438,6 +484,50 @@ func (s *Service) SyncStatus(ctx context.Context, org storage.OrgID, id string) 
 		return inventory.IngestResult{}, fmt.Errorf("android: read provider device: %w", err)
 	}
 	return s.inv.IngestAndroid(ctx, org, id, raw)
+}
+
+// SyncNotified stores the status of the managed device providerName
+// through the privacy filter; the embedder calls it on Google's
+// STATUS_REPORT notification. The org comes from the enrollment token data
+// (as for EnrollNotified); a device this service did not enroll, or one no
+// longer managed, is storage.ErrNotFound.
+func (s *Service) SyncNotified(ctx context.Context, providerName string) (inventory.IngestResult, error) {
+	if s.provider == nil {
+		return inventory.IngestResult{}, ErrNoProvider
+	}
+	raw, err := s.provider.Device(ctx, providerName)
+	if err != nil {
+		return inventory.IngestResult{}, fmt.Errorf("android: read provider device: %w", err)
+	}
+	if len(raw) > inventory.DefaultMaxReportSize {
+		return inventory.IngestResult{}, fmt.Errorf("%w: provider device resource of %d bytes", inventory.ErrReport, len(raw))
+	}
+	var head struct {
+		EnrollmentTokenData string `json:"enrollmentTokenData"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return inventory.IngestResult{}, fmt.Errorf("%w: provider device: %w", inventory.ErrReport, err)
+	}
+	org, _ := parseTokenData(head.EnrollmentTokenData)
+	notFound := fmt.Errorf("android: provider device %q: %w", providerName, storage.ErrNotFound)
+	if org == "" || org.Validate() != nil {
+		return inventory.IngestResult{}, notFound
+	}
+	inv, err := s.reg.DeviceByIdentifier(ctx, org, providerName[strings.LastIndex(providerName, "/")+1:])
+	if errors.Is(err, storage.ErrNotFound) {
+		return inventory.IngestResult{}, notFound
+	}
+	if err != nil {
+		return inventory.IngestResult{}, err
+	}
+	d, err := s.store.AndroidDevice(ctx, org, inv.ID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && d.ProviderName != providerName) {
+		return inventory.IngestResult{}, notFound // the identifier is another channel's device
+	}
+	if err != nil {
+		return inventory.IngestResult{}, err
+	}
+	return s.inv.IngestAndroid(ctx, org, d.ID, raw)
 }
 
 func (s *Service) appsFor(ctx context.Context, org storage.OrgID, user, device string) ([]App, error) {

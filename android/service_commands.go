@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/openomm/omm/android/amapi"
 	"github.com/openomm/omm/inventory"
@@ -12,13 +13,13 @@ import (
 
 // Lock locks the device's screen.
 func (s *Service) Lock(ctx context.Context, actor string, org storage.OrgID, id string) (Command, error) {
-	return s.issue(ctx, actor, org, id, CommandLock)
+	return s.issue(ctx, actor, org, id, CommandLock, "")
 }
 
 // ResetPasscode clears the device's passcode; the policy then makes the user
 // set a new one.
 func (s *Service) ResetPasscode(ctx context.Context, actor string, org storage.OrgID, id string) (Command, error) {
-	return s.issue(ctx, actor, org, id, CommandResetPasscode)
+	return s.issue(ctx, actor, org, id, CommandResetPasscode, "")
 }
 
 // Wipe removes the organization's data, deciding by ownership: a factory
@@ -27,12 +28,30 @@ func (s *Service) ResetPasscode(ctx context.Context, actor string, org storage.O
 // full wipe; otherwise the work data only — on a personal work profile the
 // work profile is removed, never the whole device. The device moves to
 // deprovisioning now, and to wiped or deprovisioned when the command is
-// done.
+// done. A fully managed device that may not be factory reset yields
+// ErrNotPermitted (see WipeKindsFor).
 func (s *Service) Wipe(ctx context.Context, actor string, org storage.OrgID, id string) (Command, error) {
-	return s.issue(ctx, actor, org, id, CommandWipe)
+	return s.issue(ctx, actor, org, id, CommandWipe, "")
 }
 
-// WipeKindFor says what a wipe of d does.
+// RemoveWorkData asks for the work data only, even where a factory reset
+// would be permitted: on a company-owned Knox or device-admin device the
+// agent removes the managed apps and accounts and gives up its device
+// admin, leaving the rest of the device as it is. A fully managed device
+// has no personal side and leaves management only by a factory reset, so
+// for it this is ErrNotPermitted.
+func (s *Service) RemoveWorkData(ctx context.Context, actor string, org storage.OrgID, id string) (Command, error) {
+	return s.issue(ctx, actor, org, id, CommandWipe, WipeWorkData)
+}
+
+// FactoryReset asks for a factory reset, which is ErrNotPermitted unless
+// the device's ownership and enrollment type permit one and its policy
+// allowed a full wipe.
+func (s *Service) FactoryReset(ctx context.Context, actor string, org storage.OrgID, id string) (Command, error) {
+	return s.issue(ctx, actor, org, id, CommandWipe, WipeFactoryReset)
+}
+
+// WipeKindFor says what a wipe of d does when the caller does not choose.
 func WipeKindFor(inv inventory.Device, d Device) WipeKind {
 	if inv.FactoryResetPermitted() && d.Requirements.AllowFullWipe {
 		return WipeFactoryReset
@@ -40,7 +59,27 @@ func WipeKindFor(inv inventory.Device, d Device) WipeKind {
 	return WipeWorkData
 }
 
-func (s *Service) issue(ctx context.Context, actor string, org storage.OrgID, id string, kind CommandKind) (Command, error) {
+// WipeKindsFor lists the wipes d allows, the default (WipeKindFor) first:
+// the work data wherever there is a personal side to keep (never on a fully
+// managed device, which the Android Management API can only factory reset),
+// a factory reset where ownership, enrollment type and policy permit one.
+// Empty means none: a fully managed device whose policy forbids a full
+// wipe stays managed until the policy changes.
+func WipeKindsFor(inv inventory.Device, d Device) []WipeKind {
+	var kinds []WipeKind
+	reset := inv.FactoryResetPermitted() && d.Requirements.AllowFullWipe
+	if reset {
+		kinds = append(kinds, WipeFactoryReset)
+	}
+	if d.Type != inventory.EnrollAndroidFullyManaged {
+		kinds = append(kinds, WipeWorkData)
+	}
+	return kinds
+}
+
+// issue creates a command; for a wipe, want chooses its kind ("" for the
+// default).
+func (s *Service) issue(ctx context.Context, actor string, org storage.OrgID, id string, kind CommandKind, want WipeKind) (Command, error) {
 	d, err := s.store.AndroidDevice(ctx, org, id)
 	if err != nil {
 		return Command{}, err
@@ -60,7 +99,14 @@ func (s *Service) issue(ctx context.Context, actor string, org storage.OrgID, id
 	}
 	c := Command{ID: NewCommandID(), Org: org, DeviceID: id, Kind: kind, Status: StatusPending}
 	if kind == CommandWipe {
-		c.Wipe = WipeKindFor(inv, d)
+		kinds := WipeKindsFor(inv, d)
+		if want == "" && len(kinds) > 0 {
+			want = kinds[0]
+		}
+		if !slices.Contains(kinds, want) {
+			return Command{}, fmt.Errorf("%w: %s", ErrNotPermitted, wipeRefusal(d, want))
+		}
+		c.Wipe = want
 	}
 	details := map[string]string{"kind": string(kind)}
 	if c.Wipe != "" {
@@ -168,6 +214,22 @@ func (s *Service) FinishCommand(ctx context.Context, actor string, org storage.O
 		}
 	}
 	return c, nil
+}
+
+// wipeRefusal explains why a wipe of kind want is not possible for d.
+func wipeRefusal(d Device, want WipeKind) string {
+	switch {
+	case want == WipeFactoryReset && d.Ownership != inventory.OwnershipCompany:
+		return "a personally owned device is never factory reset; remove the work data instead"
+	case want == WipeFactoryReset && !d.Requirements.AllowFullWipe:
+		return "the device's policy does not allow a factory reset"
+	case want == WipeFactoryReset:
+		return "this enrollment type cannot be factory reset"
+	case want == WipeWorkData && d.Type == inventory.EnrollAndroidFullyManaged:
+		return "a fully managed device has no personal side: Android ends its management only with a factory reset, which needs a policy that allows a full wipe"
+	default:
+		return fmt.Sprintf("unknown wipe kind %q", want)
+	}
 }
 
 func truncate(s string) string {

@@ -61,7 +61,8 @@ func (s *Service) SetPIN(ctx context.Context, token, pin, confirm string) (Sessi
 // VerifyPIN unlocks an active session with its agent PIN. A wrong PIN yields
 // ErrInvalidPIN; the MaxPINFailures-th consecutive one revokes the session
 // and yields ErrPINLocked, after which the user signs in again with
-// password (and MFA).
+// password (and MFA). Every outcome is audited: auth.pin.unlock,
+// auth.pin.failure, auth.pin.locked.
 func (s *Service) VerifyPIN(ctx context.Context, token, pin string) (Session, error) {
 	sess, _, _, err := s.load(ctx, token)
 	if err != nil {
@@ -100,6 +101,12 @@ func (s *Service) VerifyPIN(ctx context.Context, token, pin string) (Session, er
 			return Session{}, s.lockPIN(ctx, sess, f.Count)
 		}
 		return Session{}, ErrInvalidPIN
+	}
+	// The unlock is audited in the same write as a session update, so
+	// that an unlock whose record cannot be written does not happen.
+	sess, err = s.advance(ctx, sess, "auth.pin.unlock", nil)
+	if err != nil {
+		return Session{}, fmt.Errorf("verify PIN: %w", err)
 	}
 	if err := s.store.ClearAuthFailures(ctx, sess.Org, key); err != nil {
 		return Session{}, fmt.Errorf("verify PIN: %w", err)

@@ -89,6 +89,7 @@ type Service struct {
 	dir     Directory
 	queue   Commands
 	nudger  Nudger
+	groups  func(ctx context.Context, org storage.OrgID, group string) error
 	log     *slog.Logger
 	clock   func() time.Time
 }
@@ -105,6 +106,15 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.clock 
 // WithNudger sets what nudges devices after commands are queued or
 // assignments change; without one, devices learn at their next check-in.
 func WithNudger(n Nudger) Option { return func(s *Service) { s.nudger = n } }
+
+// WithGroupCheck makes [Service.Assign] refuse a group that check does
+// not find in the org: its error (wrapping storage.ErrNotFound for an
+// unknown group) is returned and nothing is stored. Without it a group is
+// an opaque name, as an embedder's directory may know groups the catalog
+// cannot list; with it, an assignment never names another org's group.
+func WithGroupCheck(check func(ctx context.Context, org storage.OrgID, group string) error) Option {
+	return func(s *Service) { s.groups = check }
+}
 
 // New returns a service keeping the catalog in store, reading devices and
 // their reported apps from devices and people from dir, and queueing Apple
@@ -173,6 +183,11 @@ func (s *Service) ListAssignments(ctx context.Context, org storage.OrgID, appID 
 // fails, the assignment is stored and returned all the same, with an
 // error wrapping ErrIncomplete.
 func (s *Service) Assign(ctx context.Context, a Assignment, actor string) (Assignment, error) {
+	if s.groups != nil {
+		if err := s.groups(ctx, a.Org, a.Group); err != nil {
+			return Assignment{}, fmt.Errorf("assign app %q: group %q: %w", a.AppID, a.Group, err)
+		}
+	}
 	a, err := s.store.CreateAssignment(ctx, a, s.entry(a.Org, actor, "catalog.assignment.create", "app:"+a.AppID,
 		map[string]string{"group": a.Group, "mode": string(a.Mode)}))
 	if err != nil {
@@ -499,9 +514,10 @@ func (s *Service) queueRemove(ctx context.Context, ds deviceState, a App, actor,
 	return s.send(ctx, ds, rec, cmd, actor, "catalog.install.remove", a, "why", why)
 }
 
-// send stores rec, then queues cmd. The record comes first so that the
-// device's answer always finds it; when queueing fails the record is
-// finished as Failed, so that it does not stay open forever.
+// send stores rec and queues cmd: in one transaction when the store is
+// also the queue (see [InstallQueuer]). Otherwise the record comes first
+// so that the device's answer always finds it; when queueing fails the
+// record is finished as Failed, so that it does not stay open forever.
 func (s *Service) send(ctx context.Context, ds deviceState, rec Install, cmd mdm.Command, actor, action string, a App, extra ...string) error {
 	body, err := cmd.Encode()
 	if err != nil {
@@ -513,11 +529,16 @@ func (s *Service) send(ctx context.Context, ds deviceState, rec Install, cmd mdm
 	}
 	org, dev := ds.device.Org, ds.device.ID
 	prev := ds.installs[a.ID].Command
+	qcmd := enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body}
+	qentry := s.entry(org, actor, "mdm.command.queue", "device:"+dev, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID, "app": a.ID})
+	if iq := s.installQueuer(); iq != nil {
+		_, err := iq.QueueInstall(ctx, rec, prev, qcmd, s.entry(org, actor, action, "device:"+dev, details), qentry)
+		return err
+	}
 	if _, err := s.store.StartInstall(ctx, rec, prev, s.entry(org, actor, action, "device:"+dev, details)); err != nil {
 		return err
 	}
-	qerr := s.queue.EnqueueCommand(ctx, org, []string{dev}, enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body},
-		s.entry(org, actor, "mdm.command.queue", "device:"+dev, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID, "app": a.ID}))
+	qerr := s.queue.EnqueueCommand(ctx, org, []string{dev}, qcmd, qentry)
 	if qerr == nil {
 		return nil
 	}

@@ -65,4 +65,8 @@
 // and then reported to the hook set with [WithEvents]. Changing a policy
 // never deprovisions anyone: the event asks other packages to re-apply the
 // policy to the devices under it.
+// [Set.Reevaluate] decides again for an enrolled device (facts known only
+// before enrollment are not held against it), and [Applied] is the record
+// of what a device last got, which enroll/ota and android keep when they
+// re-apply a decision.
 package policy

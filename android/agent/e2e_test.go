@@ -187,7 +187,9 @@ func TestEndToEndWorkProfile(t *testing.T) {
 				t.Fatalf("link %q", iss.Link)
 			}
 			ptok, ok := f.fake.Token(iss.Value)
-			if !ok || ptok.AdditionalData != iss.Token.ID {
+			// The token data names the org and our token, so that a
+			// notification names its tenant.
+			if !ok || ptok.AdditionalData != "b3JnX2FjbWU."+iss.Token.ID {
 				t.Fatalf("provider token %+v", ptok)
 			}
 			pol, _ := f.fake.Policy(ptok.PolicyName)
@@ -202,7 +204,7 @@ func TestEndToEndWorkProfile(t *testing.T) {
 			name := enterprise + "/devices/3a1b"
 			f.fake.SetDevice(name, []byte(fmt.Sprintf(`{"name":%q,"enrollmentTokenData":%q,"hardwareInfo":{"serialNumber":"X1","model":"Pixel 8"},
 				"networkInfo":{"imei":"356938035643809"},"applicationReports":[{"packageName":"com.example.mail","displayName":"Mail","versionName":"2.1","state":"INSTALLED"}]}`,
-				name, iss.Token.ID)))
+				name, ptok.AdditionalData)))
 			d, err := f.svc.EnrollManaged(ctx, "org_acme", name)
 			if err != nil {
 				t.Fatal(err)

@@ -10,11 +10,23 @@ import (
 
 // BenchmarkPushAll measures a fan-out of one push to 1,000 devices through
 // the local fake APNs over HTTP/2 on loopback (client and fake share the
-// machine's cores, so this is a floor for the client's throughput).
+// machine's cores, so this is a floor for the client's throughput), over
+// one, two and four connections.
 func BenchmarkPushAll(b *testing.B) {
+	for _, bc := range []struct {
+		name               string
+		conns, concurrency int
+	}{{"conns=1", 1, 100}, {"conns=2", 2, 100}, {"conns=4", 4, 200}} {
+		b.Run(bc.name, func(b *testing.B) {
+			benchPushAll(b, apns.WithConnections(bc.conns), apns.WithConcurrency(bc.concurrency))
+		})
+	}
+}
+
+func benchPushAll(b *testing.B, opts ...apns.Option) {
 	srv := apnstest.NewServer()
 	defer srv.Close()
-	c := newClient(b, srv, apns.WithConcurrency(100))
+	c := newClient(b, srv, opts...)
 	targets := make([]apns.Target, 1000)
 	for i := range targets {
 		tok := make([]byte, 32)

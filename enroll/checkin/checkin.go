@@ -38,9 +38,7 @@ func (s *Service) CheckIn(ctx context.Context, org storage.OrgID, p Proof, body 
 		return nil, err
 	}
 	now := s.clock()
-	if err := s.devices.Seen(ctx, org, d.ID); err != nil {
-		s.log.WarnContext(ctx, "checkin: record contact", "device", d.ID, "err", err)
-	}
+	s.seen(ctx, d)
 	switch m := msg.(type) {
 	case *mdm.TokenUpdate:
 		return nil, s.tokenUpdate(ctx, d, id, m)

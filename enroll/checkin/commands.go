@@ -69,9 +69,7 @@ func (s *Service) Connect(ctx context.Context, org storage.OrgID, p Proof, body 
 	if d.State.Terminal() {
 		return nil, forbidden("device %s is %s", d.ID, d.State)
 	}
-	if err := s.devices.Seen(ctx, org, d.ID); err != nil {
-		s.log.WarnContext(ctx, "checkin: record contact", "device", d.ID, "err", err)
-	}
+	s.seen(ctx, d)
 	if r.Status != mdm.Idle {
 		if err := s.record(ctx, d, r); err != nil {
 			return nil, err

@@ -110,7 +110,7 @@ type env struct {
 	now     time.Time
 }
 
-func newEnv(t *testing.T, opts ...checkin.Option) *env {
+func newEnv(t testing.TB, opts ...checkin.Option) *env {
 	t.Helper()
 	e := &env{t: t, now: now, orgA: "org_acme", orgB: "org_beta", cas: map[storage.OrgID]ca{}}
 	e.store = memory.New()

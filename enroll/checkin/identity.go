@@ -78,11 +78,17 @@ func (s *Service) certificate(ctx context.Context, org storage.OrgID, p Proof, b
 		}
 	case p.TLS != nil:
 		cert = p.TLS
+		now := s.clock()
+		k := keyOf(org, ca, cert)
+		if s.verified.known(k, cert, now) {
+			break
+		}
 		if _, err := cert.Verify(x509.VerifyOptions{
-			Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: s.clock(),
+			Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: now,
 		}); err != nil {
 			return nil, forbidden("client certificate: %v", err)
 		}
+		s.verified.add(k)
 	default:
 		return nil, ErrNoIdentity
 	}

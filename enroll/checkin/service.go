@@ -106,6 +106,8 @@ type Service struct {
 	log      *slog.Logger
 	ttl      time.Duration
 	maxDeliv int
+	contact  time.Duration
+	verified *verifiedCerts
 }
 
 // Option configures [New].
@@ -142,6 +144,13 @@ func WithCommandTTL(d time.Duration) Option { return func(s *Service) { s.ttl = 
 // answer before it is abandoned (default enroll.DefaultMaxDeliveries).
 func WithMaxDeliveries(n int) Option { return func(s *Service) { s.maxDeliv = n } }
 
+// WithContactResolution sets how stale a device's last contact may be
+// before a check-in records it again (default one minute; 0 records every
+// check-in). A device polling every few seconds then costs one write a
+// minute instead of one per check-in; results and queue changes are always
+// written at once.
+func WithContactResolution(d time.Duration) Option { return func(s *Service) { s.contact = d } }
+
 // New returns a service over store, the device registry and the org CAs.
 func New(store Store, devices Devices, cas CAs, opts ...Option) *Service {
 	s := &Service{
@@ -152,6 +161,8 @@ func New(store Store, devices Devices, cas CAs, opts ...Option) *Service {
 		log:      slog.Default(),
 		ttl:      30 * 24 * time.Hour,
 		maxDeliv: enroll.DefaultMaxDeliveries,
+		contact:  time.Minute,
+		verified: newVerifiedCerts(),
 	}
 	ingest := inventoryIngest{s}
 	for _, q := range inventory.AppleRefresh() {
@@ -173,6 +184,17 @@ func (s *Service) wake(ctx context.Context, org storage.OrgID, devices ...string
 	}
 	if err := s.waker.Wake(ctx, org, devices); err != nil {
 		s.log.WarnContext(ctx, "checkin: wake devices", "org", org, "devices", len(devices), "err", err)
+	}
+}
+
+// seen records the device's contact unless the stored one is recent
+// enough; a failure is logged, as a lost contact time loses nothing else.
+func (s *Service) seen(ctx context.Context, d inventory.Device) {
+	if now := s.clock(); s.contact > 0 && !d.LastSeen.IsZero() && !now.Before(d.LastSeen) && now.Sub(d.LastSeen) < s.contact {
+		return
+	}
+	if err := s.devices.Seen(ctx, d.Org, d.ID); err != nil {
+		s.log.WarnContext(ctx, "checkin: record contact", "device", d.ID, "err", err)
 	}
 }
 

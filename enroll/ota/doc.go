@@ -56,6 +56,25 @@
 // once the device has checked in, replaced when the policy changes and
 // removed on deprovisioning.
 //
+// # Re-applying a changed policy
+//
+// A [Reapplier] brings an enrolled device to a new decision (after a policy
+// edit or a change of the user's groups; policy.Set.Reevaluate makes the
+// decision): it queues InstallProfile with the new signed policy profile
+// (same identifier, so the device replaces the old one), or RemoveProfile
+// when the decision needs none, and wakes the device. A fingerprint of
+// what the profile enforces (ProfileFingerprint) is kept per device as a
+// policy.Applied record, written with the command and its audit entry in
+// one transaction; a decision that changes nothing the profile carries
+// queues nothing. A device without a record is taken to hold what its
+// enrollment session's decision installed.
+//
+// A policy change never deprovisions anyone. A device whose decision is
+// now Denied (its user no longer targeted, an OS below a raised minimum)
+// keeps its enrollment and its profile; its record says why it is out of
+// policy, for an administrator to decide. Deprovisioning is a separate,
+// explicit act (or follows the user's deactivation).
+//
 // # Signing and trust
 //
 // Profiles are signed with the org's SCEP CA unless WithProfileSigner names

@@ -104,6 +104,9 @@ type GeneratedCAs struct {
 
 	mu    sync.Mutex
 	cache map[storage.OrgID]*CA
+	// gen serializes the first use of an org's CA: a burst of first
+	// enrollments would otherwise generate a key each, all but one wasted.
+	gen sync.Mutex
 }
 
 // DefaultCAValidity is how long a generated CA is valid.
@@ -118,8 +121,9 @@ func NewGeneratedCAs(store CAStore, now func() time.Time) *GeneratedCAs {
 	return &GeneratedCAs{store: store, now: now, validity: DefaultCAValidity, keyBits: 2048, cache: map[storage.OrgID]*CA{}}
 }
 
-// CA implements Authorities: the stored CA, or a new one stored now. Of
-// two first uses at once, one CA wins and both return it.
+// CA implements Authorities: the stored CA, or a new one stored now. First
+// uses at once wait for one generation (in this process; across processes
+// one CA wins) and all return it.
 func (g *GeneratedCAs) CA(ctx context.Context, org storage.OrgID) (*CA, error) {
 	g.mu.Lock()
 	ca, ok := g.cache[org]
@@ -128,6 +132,11 @@ func (g *GeneratedCAs) CA(ctx context.Context, org storage.OrgID) (*CA, error) {
 		return ca, nil
 	}
 	stored, err := g.store.SCEPCA(ctx, org)
+	if errors.Is(err, storage.ErrNotFound) {
+		g.gen.Lock()
+		defer g.gen.Unlock()
+		stored, err = g.store.SCEPCA(ctx, org) // another request may have just made it
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		stored, err = g.generate(ctx, org)
 		if errors.Is(err, storage.ErrAlreadyExists) {

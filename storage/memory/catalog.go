@@ -287,24 +287,9 @@ func (s *Store) StartInstall(ctx context.Context, in catalog.Install, prevComman
 	in.Updated = e.Time
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.catalog.apps[in.Org][in.AppID]; !ok {
-		return catalog.Install{}, fmt.Errorf("install app %q: %w", in.AppID, storage.ErrNotFound)
+	if err := s.startInstallLocked(in, prevCommand, e); err != nil {
+		return catalog.Install{}, err
 	}
-	byApp := s.catalog.installs[in.Org][in.Device]
-	if stored := byApp[in.AppID]; stored.Command != prevCommand {
-		return catalog.Install{}, fmt.Errorf("install app %q on %q: the latest request is %q, not %q: %w", in.AppID, in.Device, stored.Command, prevCommand, storage.ErrConflict)
-	}
-	for _, r := range byApp {
-		if r.Command == in.Command {
-			return catalog.Install{}, fmt.Errorf("install app %q on %q: command %q: %w", in.AppID, in.Device, in.Command, storage.ErrAlreadyExists)
-		}
-	}
-	if byApp == nil {
-		byApp = map[string]catalog.Install{}
-		s.catalog.installs[in.Org][in.Device] = byApp
-	}
-	byApp[in.AppID] = in
-	s.appendLocked(e)
 	return in, nil
 }
 

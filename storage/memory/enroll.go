@@ -62,33 +62,7 @@ func (s *Store) EnqueueCommand(ctx context.Context, org storage.OrgID, devices [
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.orgs[org]; !ok {
-		return fmt.Errorf("enqueue command: org %q: %w", org, storage.ErrNotFound)
-	}
-	if _, dup := s.queue.uuids[org][cmd.UUID]; dup {
-		return fmt.Errorf("enqueue command %s: %w", cmd.UUID, storage.ErrAlreadyExists)
-	}
-	if s.queue.uuids[org] == nil {
-		s.queue.uuids[org] = map[string]struct{}{}
-	}
-	s.queue.uuids[org][cmd.UUID] = struct{}{}
-	body := slices.Clone(cmd.Body) // shared by the fan-out, never handed out
-	for _, d := range devices {
-		k := deviceKey{org, d}
-		q := s.queue.queues[k]
-		if q == nil {
-			q = &deviceQueue{byUUID: map[string]*enroll.QueuedCommand{}}
-			s.queue.queues[k] = q
-		}
-		c := &enroll.QueuedCommand{
-			Org: org, Device: d, UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body,
-			Status: enroll.StatusPending, Queued: e.Time, Updated: e.Time,
-		}
-		q.cmds = append(q.cmds, c)
-		q.byUUID[cmd.UUID] = c
-	}
-	s.appendLocked(e)
-	return nil
+	return s.enqueueLocked(org, devices, cmd, e)
 }
 
 // NextCommand implements enroll.CommandQueue.

@@ -32,6 +32,7 @@ type Store struct {
 	catalog     catalogData                     // see catalog.go; zero value ready
 	ota         otaData                         // see enroll_ota.go; zero value ready
 	android     androidData                     // see android.go; zero value ready
+	applied     appliedData                     // see reapply.go; zero value ready
 }
 
 // New returns an empty store.

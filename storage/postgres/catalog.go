@@ -369,35 +369,7 @@ func (s *Store) StartInstall(ctx context.Context, in catalog.Install, prevComman
 		return catalog.Install{}, err
 	}
 	in.Updated = e.Time
-	err = s.write(ctx, func(tx pgx.Tx) error {
-		var one int
-		if err := tx.QueryRow(ctx, "SELECT 1 FROM catalog_apps WHERE org_id = $1 AND id = $2", in.Org, in.AppID).Scan(&one); err != nil {
-			return notFound(err, "install app %q", in.AppID)
-		}
-		args := []any{in.Org, in.Device, in.AppID, in.Command, in.Progress, in.Reason, in.TakeOver, in.BundleVersion, in.Updated}
-		var q string
-		if prevCommand == "" {
-			q = "INSERT INTO catalog_installs (" + catalogInstallColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-				ON CONFLICT (org_id, device_id, app_id) DO NOTHING`
-		} else {
-			q = `UPDATE catalog_installs SET command = $4, progress = $5, reason = $6, take_over = $7, bundle_version = $8, updated = $9
-				WHERE org_id = $1 AND device_id = $2 AND app_id = $3 AND command = $10`
-			args = append(args, prevCommand)
-		}
-		tag, err := tx.Exec(ctx, q, args...)
-		switch {
-		case violation(err, foreignKeyViolation) != nil:
-			return fmt.Errorf("install app %q: %w", in.AppID, storage.ErrNotFound)
-		case violation(err, uniqueViolation) != nil:
-			return fmt.Errorf("install app %q on %q: command %q: %w", in.AppID, in.Device, in.Command, storage.ErrAlreadyExists)
-		case err != nil:
-			return fmt.Errorf("postgres: start install: %w", err)
-		case tag.RowsAffected() == 0:
-			return fmt.Errorf("install app %q on %q: the latest request is not %q: %w", in.AppID, in.Device, prevCommand, storage.ErrConflict)
-		}
-		_, err = appendAudit(ctx, tx, e)
-		return err
-	})
+	err = s.write(ctx, func(tx pgx.Tx) error { return startInstallTx(ctx, tx, in, prevCommand, e) })
 	if err != nil {
 		return catalog.Install{}, err
 	}

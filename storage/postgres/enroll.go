@@ -34,32 +34,25 @@ func (s *Store) EnqueueCommand(ctx context.Context, org storage.OrgID, devices [
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx pgx.Tx) error {
-		// The audit entry goes first: its foreign key reports an unknown org.
-		if _, err := appendAudit(ctx, tx, e); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, "INSERT INTO enroll_commands (org_id, uuid, request_type, body, queued) VALUES ($1, $2, $3, $4, $5)",
-			org, cmd.UUID, cmd.RequestType, cmd.Body, e.Time)
-		if violation(err, uniqueViolation) != nil {
-			return fmt.Errorf("enqueue command %s: %w", cmd.UUID, storage.ErrAlreadyExists)
-		}
-		if err != nil {
-			return fmt.Errorf("postgres: enqueue command: %w", err)
-		}
-		// One statement for the whole fan-out.
-		_, err = tx.Exec(ctx, `INSERT INTO enroll_queue (org_id, device, uuid, status, updated)
-			SELECT $1, d, $2, $3, $4 FROM unnest($5::text[]) AS d`, org, cmd.UUID, enroll.StatusPending, e.Time, devices)
-		if err != nil {
-			return fmt.Errorf("postgres: enqueue command: %w", err)
-		}
-		return nil
-	})
+	return s.write(ctx, func(tx pgx.Tx) error { return enqueueTx(ctx, tx, org, devices, cmd, e) })
 }
 
 // NextCommand implements enroll.CommandQueue.
 func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device string, opt enroll.NextOptions) (enroll.QueuedCommand, error) {
 	opt = opt.Normalize()
+	// Most check-ins find nothing queued: answer those with one statement
+	// instead of a transaction's three round trips. A command queued after
+	// the probe waits for the next check-in, as it would had it been
+	// queued a moment later.
+	var open bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM enroll_queue
+		WHERE org_id = $1 AND device = $2 AND status IN ('Pending', 'NotNow') AND (NOT $3 OR status = 'Pending'))`,
+		org, device, opt.SkipNotNow).Scan(&open); err != nil {
+		return enroll.QueuedCommand{}, fmt.Errorf("postgres: next command for %q: %w", device, err)
+	}
+	if !open {
+		return enroll.QueuedCommand{}, fmt.Errorf("next command for %q: %w", device, storage.ErrNotFound)
+	}
 	var q enroll.QueuedCommand
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		after := int64(0)

@@ -388,36 +388,7 @@ func (s *Store) StartInstall(ctx context.Context, in catalog.Install, prevComman
 		return catalog.Install{}, err
 	}
 	in.Updated = e.Time
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, "SELECT 1 FROM catalog_apps WHERE org_id = ? AND id = ?", in.Org, in.AppID).Scan(&one)
-		if err != nil {
-			return notFound(err, "install app %q", in.AppID)
-		}
-		var stored string
-		err = tx.QueryRowContext(ctx, "SELECT command FROM catalog_installs WHERE org_id = ? AND device_id = ? AND app_id = ?",
-			in.Org, in.Device, in.AppID).Scan(&stored)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: start install: %w", err)
-		}
-		if stored != prevCommand {
-			return fmt.Errorf("install app %q on %q: the latest request is %q, not %q: %w", in.AppID, in.Device, stored, prevCommand, storage.ErrConflict)
-		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO catalog_installs ("+catalogInstallColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (org_id, device_id, app_id) DO UPDATE SET command = excluded.command, progress = excluded.progress,
-			reason = excluded.reason, take_over = excluded.take_over, bundle_version = excluded.bundle_version, updated_us = excluded.updated_us`,
-			in.Org, in.Device, in.AppID, in.Command, in.Progress, in.Reason, in.TakeOver, in.BundleVersion, micros(in.Updated))
-		switch c := constraint(err); {
-		case c == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return fmt.Errorf("install app %q: %w", in.AppID, storage.ErrNotFound)
-		case c != 0:
-			return fmt.Errorf("install app %q on %q: command %q: %w", in.AppID, in.Device, in.Command, storage.ErrAlreadyExists)
-		case err != nil:
-			return fmt.Errorf("sqlite: start install: %w", err)
-		}
-		_, err = appendAudit(ctx, tx, e)
-		return err
-	})
+	err = s.write(ctx, func(tx *sql.Tx) error { return startInstallTx(ctx, tx, in, prevCommand, e) })
 	if err != nil {
 		return catalog.Install{}, err
 	}

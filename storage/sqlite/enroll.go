@@ -39,32 +39,25 @@ func (s *Store) EnqueueCommand(ctx context.Context, org storage.OrgID, devices [
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		// The audit entry goes first: its foreign key reports an unknown org.
-		if _, err := appendAudit(ctx, tx, e); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO enroll_commands (org_id, uuid, request_type, body, queued_us) VALUES (?, ?, ?, ?, ?)",
-			org, cmd.UUID, cmd.RequestType, cmd.Body, micros(e.Time))
-		if constraint(err) != 0 {
-			return fmt.Errorf("enqueue command %s: %w", cmd.UUID, storage.ErrAlreadyExists)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: enqueue command: %w", err)
-		}
-		// One statement for the whole fan-out.
-		_, err = tx.ExecContext(ctx, `INSERT INTO enroll_queue (org_id, device, uuid, status, updated_us)
-			SELECT ?, value, ?, ?, ? FROM json_each(?)`, org, cmd.UUID, enroll.StatusPending, micros(e.Time), string(list))
-		if err != nil {
-			return fmt.Errorf("sqlite: enqueue command: %w", err)
-		}
-		return nil
-	})
+	return s.write(ctx, func(tx *sql.Tx) error { return enqueueTx(ctx, tx, org, list, cmd, e) })
 }
 
 // NextCommand implements enroll.CommandQueue.
 func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device string, opt enroll.NextOptions) (enroll.QueuedCommand, error) {
 	opt = opt.Normalize()
+	// Most check-ins find nothing queued: answer those from a read
+	// connection, without queueing behind the single writer. A command
+	// queued after the probe waits for the next check-in, as it would had
+	// it been queued a moment later.
+	var open bool
+	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM enroll_queue
+		WHERE org_id = ? AND device = ? AND status IN ('Pending', 'NotNow') AND (? = 0 OR status = 'Pending'))`,
+		org, device, opt.SkipNotNow).Scan(&open); err != nil {
+		return enroll.QueuedCommand{}, fmt.Errorf("sqlite: next command for %q: %w", device, err)
+	}
+	if !open {
+		return enroll.QueuedCommand{}, fmt.Errorf("next command for %q: %w", device, storage.ErrNotFound)
+	}
 	var q enroll.QueuedCommand
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		after := int64(0)

@@ -34,7 +34,9 @@ type Store interface {
 	enroll.EnrollmentStore
 	otaStore // enroll_ota.go
 	catalog.Store
+	catalog.InstallQueuer // catalog_queue.go
 	android.Store
+	reapplyStore // reapply.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -57,7 +59,9 @@ func cases() []testCase {
 	all = append(all, enrollmentCases()...)
 	all = append(all, enrollOTACases()...)
 	all = append(all, catalogCases()...)
+	all = append(all, catalogQueueCases()...)
 	all = append(all, androidCases()...)
+	all = append(all, reapplyCases()...)
 	return all
 }
 
