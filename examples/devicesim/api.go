@@ -40,6 +40,8 @@ type api struct {
 	// signed makes devices prove their identity with an Mdm-Signature
 	// header instead of the TLS client certificate.
 	signed bool
+	// keys, when set, holds device keys generated before a timed run.
+	keys *keyPool
 }
 
 // newAPI checks that base is an https URL on a loopback address and trusts

@@ -146,7 +146,7 @@ func payloads(p *profile.Profile) (*profile.SCEP, *profile.MDM) {
 // scepEnroll gets a certificate for a new key from the CA, as the SCEP
 // payload says.
 func (a *api) scepEnroll(ctx context.Context, ca *x509.Certificate, p *profile.SCEP, subject string) (*x509.Certificate, *rsa.PrivateKey, error) {
-	key, err := rsa.GenerateKey(rand.Reader, max(p.KeySize, 2048))
+	key, err := a.newKey(max(p.KeySize, 2048))
 	if err != nil {
 		return nil, nil, err
 	}

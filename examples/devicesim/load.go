@@ -20,6 +20,13 @@ type loadConfig struct {
 	progress             time.Duration // interval of progress lines
 	adminToken           string        // queue inventory refreshes when set
 	refreshRate          int           // refreshes per second
+	// Benchmark measurements (loadbench.go).
+	pregenKeys bool          // device keys made before the enrollment clock starts
+	drain      bool          // answer every queued command before the idle phase
+	ceiling    bool          // drive a plain HTTPS handler the same way after the idle phase
+	signFor    time.Duration // measure the raw CA-key signature rate for this long (0: not)
+	jsonOut    string        // write the results as JSON to this file
+	serverPID  int           // read the server's CPU time per phase from /proc (same machine)
 }
 
 // Bounds that keep a load run a test, not a flood.
@@ -39,10 +46,18 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "stop the check-in phase after this many requests")
 	fs.StringVar(&c.adminToken, "admin-token", "", "admin API token: queue inventory refreshes during the run, so that devices keep receiving commands")
 	fs.IntVar(&c.refreshRate, "refresh-rate", 20, "inventory refreshes queued per second with -admin-token (at most; they are sent one at a time)")
+	fs.BoolVar(&c.pregenKeys, "pregen-keys", false, "generate the devices' keys before the enrollment clock starts")
+	fs.BoolVar(&c.drain, "drain", false, "answer every queued command (the enrollment's inventory) in a measured phase before the idle check-ins")
+	fs.BoolVar(&c.ceiling, "ceiling", false, "after the check-ins, drive a plain HTTPS handler returning a fixed plist the same way: the ceiling for check-ins")
+	fs.DurationVar(&c.signFor, "sign-rate", 0, "after enrolling, measure the raw signature rate of a key like the org CA's for this long (the ceiling for enrollments)")
+	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file")
+	fs.IntVar(&c.serverPID, "server-pid", 0, "process ID of the server (on this machine): report its CPU time per request of each phase")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
 	switch {
+	case c.signFor < 0 || c.signFor > time.Minute:
+		return c, fmt.Errorf("%w: -sign-rate must be 0…1m", errUsage)
 	case c.devices < 1 || c.devices > maxDevices:
 		return c, fmt.Errorf("%w: -devices must be 1…%d", errUsage, maxDevices)
 	case c.concurrency < 1 || c.concurrency > maxConcurrency:
@@ -65,6 +80,16 @@ type loadResult struct {
 	Commands             int   // command round trips in the check-in phase
 	Refresh              phase // admin API refreshes queued during the run
 	Refreshed            []string
+
+	KeyGen        time.Duration // generating the device keys, before the enrollment clock
+	SignKey       string        // kind of the org CA's key
+	SignRate      float64       // raw private-key operations per second of such a key
+	Drain         phase         // answering the queued commands
+	DrainCommands int
+	Ceiling       phase // the plain handler, driven like the check-ins
+	// ServerCPU is the server's CPU time (user + system) during each
+	// phase, when its process ID was given.
+	ServerCPU map[string]time.Duration
 }
 
 // phase is one phase's measurements.
@@ -146,13 +171,40 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	if err != nil {
 		return res, err
 	}
+	if c.pregenKeys {
+		t0 := a.now()
+		if a.keys, err = newKeyPool(ctx, c.devices, 2048); err != nil {
+			return res, fmt.Errorf("device keys: %w", err)
+		}
+		res.KeyGen = a.now().Sub(t0)
+		fmt.Fprintf(out, "generated %d device keys in %s (not timed)\n", c.devices, res.KeyGen.Round(time.Millisecond))
+	}
 	fmt.Fprintf(out, "enrolling %d devices as %s (concurrency %d)…\n", c.devices, c.acct.User, res.Concurrency)
+	cpu := cpuMeter{pid: c.serverPID, got: map[string]time.Duration{}}
+	res.ServerCPU = cpu.got
+	cpu.start()
 	devices, enr := enrollMany(ctx, a, token, c.devices, res.Concurrency)
+	cpu.stop("enroll")
 	res.Enroll = enr
 	fmt.Fprintf(out, "enrolled %d/%d in %s (%.1f devices/s), %d errors\n", len(devices), c.devices,
 		enr.Elapsed.Round(time.Millisecond), float64(len(devices))/enr.Elapsed.Seconds(), enr.Errors)
 	if len(devices) == 0 {
 		return res, fmt.Errorf("no device enrolled: %v", enr.FirstErrs)
+	}
+
+	if c.signFor > 0 {
+		if res.SignRate, res.SignKey, err = signRate(ctx, devices[0].ca, c.signFor); err != nil {
+			return res, err
+		}
+		fmt.Fprintf(out, "raw %s signatures: %.0f/s (enrollment used %.0f CA operations/s, %d per enrollment)\n", res.SignKey, res.SignRate,
+			float64(len(devices))/enr.Elapsed.Seconds()*caOpsPerEnrollment, caOpsPerEnrollment)
+	}
+	if c.drain {
+		cpu.start()
+		res.Drain, res.DrainCommands = drain(ctx, a, devices, res.Concurrency)
+		cpu.stop("drain")
+		fmt.Fprintf(out, "drained %d commands in %s (%.1f command round trips/s), %d errors\n", res.DrainCommands,
+			res.Drain.Elapsed.Round(time.Millisecond), float64(res.DrainCommands)/res.Drain.Elapsed.Seconds(), res.Drain.Errors)
 	}
 
 	var ids []string
@@ -162,10 +214,19 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 		}
 	}
 
+	// The ceiling runs in two halves around the check-ins, so that a
+	// change in the machine's load during the run weighs on both alike.
+	var ceil1 phase
+	if c.ceiling {
+		if ceil1, err = ceiling(ctx, a, devices, res.Concurrency, c.duration/2, c.maxRequests/2); err != nil {
+			return res, err
+		}
+	}
 	fmt.Fprintf(out, "check-ins for %s (at most %d requests)…\n", c.duration, c.maxRequests)
 	rec := &recorder{}
 	refreshes := &recorder{}
 	start := a.now()
+	cpu.start()
 	runCtx, cancel := context.WithTimeout(ctx, c.duration)
 	defer cancel()
 	done := make(chan struct{})
@@ -199,12 +260,25 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	cancel()
 	<-done
 	res.CheckIn = rec.phase(a.now().Sub(start))
+	cpu.stop("checkin")
 	res.Commands = int(rec.commands.Load())
 	res.Refreshed = <-refreshed
 	res.Refresh = refreshes.phase(res.CheckIn.Elapsed)
+	if c.ceiling {
+		ceil2, err := ceiling(ctx, a, devices, res.Concurrency, c.duration-c.duration/2, c.maxRequests-c.maxRequests/2)
+		if err != nil {
+			return res, err
+		}
+		res.Ceiling = ceil1.merge(ceil2)
+	}
 	printSummary(out, res)
-	if n := res.Enroll.Errors + res.CheckIn.Errors + res.Refresh.Errors; n > 0 {
-		first := slices.Concat(res.Enroll.FirstErrs, res.CheckIn.FirstErrs, res.Refresh.FirstErrs)[0]
+	if c.jsonOut != "" {
+		if err := writeReport(c.jsonOut, res, c.proof); err != nil {
+			return res, err
+		}
+	}
+	if n := res.Enroll.Errors + res.Drain.Errors + res.CheckIn.Errors + res.Refresh.Errors + res.Ceiling.Errors; n > 0 {
+		first := slices.Concat(res.Enroll.FirstErrs, res.Drain.FirstErrs, res.CheckIn.FirstErrs, res.Refresh.FirstErrs, res.Ceiling.FirstErrs)[0]
 		return res, fmt.Errorf("%d requests failed, first: %v", n, first)
 	}
 	return res, nil
@@ -349,7 +423,19 @@ func printSummary(out io.Writer, r loadResult) {
 		fmt.Fprintf(out, "  refreshes:  %d queued through the admin API, %d errors, p50 %s p99 %s\n",
 			rf.Requests-rf.Errors, rf.Errors, ms(rf.Percentile(50)), ms(rf.Percentile(99)))
 	}
-	for _, msg := range slices.Concat(e.FirstErrs, c.FirstErrs, r.Refresh.FirstErrs) {
+	for _, ph := range []struct {
+		name string
+		p    phase
+	}{{"enroll", r.Enroll}, {"drain", r.Drain}, {"checkin", r.CheckIn}} {
+		if cpu, ok := r.ServerCPU[ph.name]; ok && ph.p.Requests > 0 {
+			fmt.Fprintf(out, "  server CPU: %-8s %s, %.0fµs per request\n", ph.name, cpu, float64(cpu.Microseconds())/float64(ph.p.Requests))
+		}
+	}
+	if cl := r.Ceiling; cl.Requests > 0 {
+		fmt.Fprintf(out, "  ceiling:    %d requests to a plain handler = %.1f req/s (check-ins reach %.0f%%); p50 %s p99 %s\n",
+			cl.Requests, cl.Throughput(), 100*c.Throughput()/cl.Throughput(), ms(cl.Percentile(50)), ms(cl.Percentile(99)))
+	}
+	for _, msg := range slices.Concat(e.FirstErrs, r.Drain.FirstErrs, c.FirstErrs, r.Refresh.FirstErrs, r.Ceiling.FirstErrs) {
 		fmt.Fprintf(out, "  error: %s\n", msg)
 	}
 }

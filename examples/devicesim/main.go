@@ -13,6 +13,19 @@
 //	devicesim ios -server https://127.0.0.1:8443 -ca omm-data/tls/dev-ca.pem \
 //	    -site demo -user alice -password '...'
 //
+// An Android walk plays one phone per enrollment mode after the same
+// sign-in: a personal work profile and a fully managed company phone
+// (through the server's local Android Management API fake), a Samsung Knox
+// and a native device-admin phone on Android 9 (through the agent
+// protocol), and a Samsung on Android 11 that the legacy modes must refuse.
+// Each enrolled phone applies its policy, reports status with fields the
+// privacy filter must drop, lists its store and leaves: work data removed
+// or factory reset where ownership and policy allow, with pending and done
+// states checked through the admin API when -admin-token is given:
+//
+//	devicesim android -server https://127.0.0.1:8443 -ca omm-data/tls/dev-ca.pem \
+//	    -site demo -user alice -password '...' -admin-token omm_admin_...
+//
 // Load mode enrolls N simulated devices and then keeps them checking in (idle
 // polls and command round trips) with bounded concurrency until the duration
 // or the request budget ends, printing a progress line every second and a
@@ -23,6 +36,14 @@
 //
 //	devicesim load -server https://127.0.0.1:8443 -ca omm-data/tls/dev-ca.pem \
 //	    -site demo -user alice -password '...' -devices 200 -concurrency 20 -duration 10s
+//
+// For benchmarks (scripts/bench), -pregen-keys makes the device keys before
+// the enrollment clock starts, -drain answers every queued command in a
+// measured phase, -ceiling drives a plain HTTPS handler returning a fixed
+// plist the same way as the check-ins (their ceiling on this machine),
+// -sign-rate measures the raw signature rate of a key like the org CA's
+// (the ceiling for enrollments), -server-pid reads the server's CPU time
+// per phase, and -json writes the results.
 //
 // Devices present their MDM identity as the TLS client certificate, or with
 // -proof signature sign each message (Mdm-Signature header). Only
@@ -53,9 +74,12 @@ func main() {
 const usage = `usage:
   devicesim ios  -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN] [-proof tls|signature] [-serial S]
                  [-delivery ota|direct]
+  devicesim android -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN]
+                 [-admin-token T] [-modes work_profile,fully_managed,knox,device_admin,legacy_api30]
   devicesim load -server URL -ca FILE -site SITE -user NAME -password PW
                  [-devices N] [-concurrency C] [-duration D] [-max-requests M]
-                 [-admin-token T [-refresh-rate R]]`
+                 [-admin-token T [-refresh-rate R]]
+                 [-pregen-keys] [-drain] [-ceiling] [-sign-rate D] [-server-pid P] [-json FILE]`
 
 // errUsage reports a command line devicesim cannot run.
 var errUsage = errors.New("bad usage")
@@ -72,6 +96,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		_, err = walkIOS(ctx, cfg, out)
+		return err
+	case "android":
+		cfg, err := parseAndroid(args[1:], out)
+		if err != nil {
+			return err
+		}
+		_, err = walkAndroid(ctx, cfg, out)
 		return err
 	case "load":
 		cfg, err := parseLoad(args[1:], out)

@@ -231,6 +231,7 @@ func (s *server) adminAddMember(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, s.log, err)
 		return
 	}
+	s.reapplyUser(r.Context(), adminOrg(r.Context()), in.UserID, adminActor)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -287,6 +288,10 @@ func (s *server) adminCreatePolicy(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, s.log, err)
 		return
 	}
+	if err := checkGroups(r.Context(), s.store, adminOrg(r.Context()), in.Groups); err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
 	p, err := s.policy.Create(r.Context(), adminActor, in.policy(adminOrg(r.Context())))
 	if err != nil {
 		writeErr(w, s.log, err)
@@ -298,6 +303,10 @@ func (s *server) adminCreatePolicy(w http.ResponseWriter, r *http.Request) {
 func (s *server) adminUpdatePolicy(w http.ResponseWriter, r *http.Request) {
 	var in policyBody
 	if err := decodeJSON(w, r, &in); err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	if err := checkGroups(r.Context(), s.store, adminOrg(r.Context()), in.Groups); err != nil {
 		writeErr(w, s.log, err)
 		return
 	}
@@ -417,9 +426,14 @@ func (s *server) adminDevice(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, s.log, err)
 		return
 	}
+	applied, err := s.devicePolicy(r.Context(), d)
+	if err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
 	v := viewDevice(d)
 	v.Values = valueMap(vals)
-	writeJSON(w, http.StatusOK, map[string]any{"device": v, "apps": apps, "actions": actions})
+	writeJSON(w, http.StatusOK, map[string]any{"device": v, "apps": apps, "actions": actions, "policy": applied})
 }
 
 // orgDevice returns the org's device; another org's is ErrNotFound.

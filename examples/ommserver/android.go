@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -22,23 +21,14 @@ import (
 )
 
 // The Android channel: enrollment tokens for signed-in users, the agent
-// protocol of the legacy modes (Samsung Knox, native device admin), and
-// ownership-aware commands. No Android Management API provider is
-// configured in this example, so work-profile and fully managed
-// enrollments are refused with a clear error (android.ErrNoProvider).
+// protocol of the legacy modes (Samsung Knox, native device admin), the
+// Android Management API path of work-profile and fully managed devices
+// (a local fake unless turned off: android_amapi.go), and ownership-aware
+// commands.
 
 // androidAgentPath is where the agent protocol is served; the enrollment
 // links of the legacy modes point at it.
 const androidAgentPath = "/android/agent"
-
-func newAndroid(s store, inv *inventory.Service, apps android.Apps, knox android.KnoxLicenses, publicURL string, log *slog.Logger, now func() time.Time) *android.Service {
-	opts := []android.Option{android.WithApps(apps), android.WithAgentURL(publicURL + androidAgentPath),
-		android.WithLogger(log), android.WithClock(now)}
-	if knox != nil {
-		opts = append(opts, android.WithKnoxLicenses(knox))
-	}
-	return android.New(s, inv, s, opts...)
-}
 
 // maxKnoxLicense bounds the license key file.
 const maxKnoxLicense = 1024
@@ -113,11 +103,15 @@ func (c catalogAndroidApps) AndroidApps(ctx context.Context, org storage.OrgID, 
 //	/android/agent/…                  the agent protocol (android/agent)
 //	POST /api/agent/android/enroll    device facts → plan + token + link or QR JSON (+ QR PNG, base64)
 //	POST /api/agent/android/enroll.png   the same, answered with the QR code as image/png
+//	POST /api/agent/android/devices/{id}/credential   the agent credential of a work profile or fully managed device
+//	/amapi-fake/…                     the device side of the local Android Management API fake, when on
 func (s *server) androidRoutes(mux *router) {
 	mux.Handle(androidAgentPath+"/", http.StripPrefix(androidAgentPath, agent.New(s.android, agent.WithLogger(s.log))))
 	guard := func(h http.HandlerFunc) http.Handler { return bodyLimit(maxJSONBody, s.auth.Require(h)) }
 	mux.Handle("POST /api/agent/android/enroll", guard(s.agentAndroidEnroll))
 	mux.Handle("POST /api/agent/android/enroll.png", guard(s.agentAndroidEnrollPNG))
+	mux.Handle("POST /api/agent/android/devices/{id}/credential", guard(s.agentAndroidCredential))
+	s.fakeAMAPIRoutes(mux)
 }
 
 // androidEnrollment is an issued Android enrollment as the agent API shows
@@ -156,7 +150,7 @@ func (s *server) beginAndroid(ctx context.Context, p auth.Principal, f deviceFac
 		return androidEnrollment{}, err
 	}
 	if plan.Mode == policy.ModeKnox && !s.knox {
-		return androidEnrollment{}, fmt.Errorf("%w: Samsung Knox enrollment needs the org's Knox license, which this server was not given (-knox-license-file)", errNotPermitted)
+		return androidEnrollment{}, fmt.Errorf("%w: Samsung Knox enrollment needs the org's Knox license, and this server's Knox enrollment is off (-knox-license-file none)", errNotPermitted)
 	}
 	iss, err := s.android.CreateToken(ctx, userActor(p), android.TokenRequest{Org: p.User.Org, UserID: p.User.ID,
 		Decision: dec, Ownership: own, OneTime: true})
@@ -213,27 +207,23 @@ func (s *server) agentAndroidEnrollPNG(w http.ResponseWriter, r *http.Request) {
 }
 
 // androidLock, androidDeprovision and androidErase are the device actions
-// on Android devices. Deprovisioning removes the organization's data only;
-// erasing is a factory reset. The android service decides which a wipe
-// is from ownership and the policy the device enrolled under, so each
-// action is refused when the wipe would be the other kind.
+// on Android devices. Deprovisioning removes the organization's data only,
+// also on a company-owned device whose policy would allow a factory reset
+// (the android service refuses it where there is no personal side to
+// keep: a fully managed device); erasing is a factory reset, refused
+// unless ownership, enrollment type and policy all allow one.
 func (s *server) androidLock(ctx context.Context, d inventory.Device, actor string) error {
 	_, err := s.android.Lock(ctx, actor, d.Org, d.ID)
 	return err
 }
 
 func (s *server) androidWipe(ctx context.Context, d inventory.Device, actor string, want android.WipeKind) error {
-	ad, err := s.store.AndroidDevice(ctx, d.Org, d.ID)
-	if err != nil {
-		return err
+	var err error
+	if want == android.WipeFactoryReset {
+		_, err = s.android.FactoryReset(ctx, actor, d.Org, d.ID)
+	} else {
+		_, err = s.android.RemoveWorkData(ctx, actor, d.Org, d.ID)
 	}
-	if kind := android.WipeKindFor(d, ad); kind != want {
-		if want == android.WipeFactoryReset {
-			return fmt.Errorf("%w: a factory reset is not allowed for this device (its ownership or policy); remove the work data instead", errNotPermitted)
-		}
-		return fmt.Errorf("%w: this company-owned device is wiped by a factory reset; use erase", errNotPermitted)
-	}
-	_, err = s.android.Wipe(ctx, actor, d.Org, d.ID)
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"html"
 	"image/png"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openomm/omm/android"
 	"github.com/openomm/omm/android/agent"
@@ -36,9 +38,9 @@ const androidStatus = `{
 // gets a one-time token with its link and QR code, the agent enrolls over
 // HTTPS, fetches its policy (with the Play app from the store), reports
 // status (forbidden fields dropped), is locked and wiped from the admin
-// API or by its user, acknowledges, and ends deprovisioned: neither
-// device may be factory reset under the demo policy, so an erase is
-// refused.
+// API or by its user, acknowledges, and ends deprovisioned. The personal
+// device may never be factory reset, so an erase is refused; the company
+// device may be under the demo policy, and IT removes its work data only.
 func TestAndroidLegacyEndToEnd(t *testing.T) {
 	tests := []struct {
 		ownership string
@@ -116,9 +118,11 @@ func TestAndroidLegacyEndToEnd(t *testing.T) {
 			must[map[string]any](t, 200)(w.do(t, "POST", "/android/agent/commands/ack", enr.Credential,
 				agent.AckRequest{ID: cmds.Commands[0].ID, Status: android.StatusDone}))
 
-			// No factory reset under the demo policy.
-			if st, body := w.do(t, "POST", "/api/admin/devices/"+enr.DeviceID+"/erase", w.first.adminToken, nil); st != 403 {
-				t.Errorf("erase = %d %s, want 403", st, body)
+			// No factory reset of a personal device.
+			if tc.ownership == "personal" {
+				if st, body := w.do(t, "POST", "/api/admin/devices/"+enr.DeviceID+"/erase", w.first.adminToken, nil); st != 403 {
+					t.Errorf("erase = %d %s, want 403", st, body)
+				}
 			}
 			if tc.byUser {
 				must[map[string]string](t, 202)(w.do(t, "POST", "/api/agent/devices/"+enr.DeviceID+"/deprovision", alice, nil))
@@ -169,8 +173,6 @@ func TestAndroidEnrollRefusals(t *testing.T) {
 		{"ios", alice, deviceFacts{Platform: "ios", OSVersion: "17.4", Ownership: "company"}, 400},
 		{"no ownership", alice, deviceFacts{Platform: "android", OSVersion: "9", APILevel: 28}, 400},
 		{"denied by policy", carol, good, 403},
-		{"knox without a license", alice, deviceFacts{Platform: "android", OSVersion: "9", APILevel: 28, Manufacturer: "samsung", Knox: true, Ownership: "company"}, 403},
-		{"work profile without a provider", alice, deviceFacts{Platform: "android", OSVersion: "14", APILevel: 34, WorkProfile: true, Ownership: "personal"}, 403},
 		{"not signed in", "", good, 401},
 	}
 	for _, tt := range tests {
@@ -179,6 +181,23 @@ func TestAndroidEnrollRefusals(t *testing.T) {
 				t.Errorf("= %d %s, want %d", st, body, tt.status)
 			}
 		})
+	}
+
+	// With Knox and the Android Management API turned off, the phones that
+	// need them are refused, saying why.
+	w.stop()
+	w.testServer = startServerArgs(t, w.dir, "-postgres", "", "-knox-license-file", "none", "-android-amapi", "off")
+	alice = w.agentSignIn(t, "alice")
+	for _, tt := range []struct {
+		name, want string
+		facts      deviceFacts
+	}{
+		{"knox off", "Knox", deviceFacts{Platform: "android", OSVersion: "9", APILevel: 28, Manufacturer: "samsung", Knox: true, Ownership: "company"}},
+		{"work profile without a provider", "Android Management API", deviceFacts{Platform: "android", OSVersion: "14", APILevel: 34, WorkProfile: true, Ownership: "personal"}},
+	} {
+		if st, body := w.do(t, "POST", "/api/agent/android/enroll", alice, tt.facts); st != 403 || !strings.Contains(string(body), tt.want) {
+			t.Errorf("%s = %d %s, want 403 naming %s", tt.name, st, body, tt.want)
+		}
 	}
 }
 
@@ -301,5 +320,50 @@ func TestQRSVG(t *testing.T) {
 	}
 	if got := strings.Count(string(svg), "h1v1h-1z"); got != dark || !strings.HasPrefix(string(svg), "<svg") || strings.Contains(string(svg), "token") {
 		t.Errorf("svg has %d modules, want %d: %s", got, dark, svg)
+	}
+}
+
+// TestSetupAndroid: with no configuration the Android Management API goes
+// to the local fake and Knox gets the demo key, each announced in the log;
+// both can be turned off, and a wrong value is refused.
+func TestSetupAndroid(t *testing.T) {
+	license := filepath.Join(t.TempDir(), "knox.txt")
+	if err := os.WriteFile(license, []byte("KEY-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		cfg       config
+		fake      bool
+		knoxKey   string // "" for none
+		logs, err string
+	}{
+		{"zero configuration", config{}, true, demoKnoxLicense, "LOCAL FAKE", ""},
+		{"local", config{androidAMAPI: "local", knoxLicenseFile: license}, true, "KEY-1", "LOCAL FAKE", ""},
+		{"off", config{androidAMAPI: "off", knoxLicenseFile: "none"}, false, "", "Android Management API off", ""},
+		{"unknown provider", config{androidAMAPI: "google"}, false, "", "", "-android-amapi"},
+		{"missing license file", config{knoxLicenseFile: filepath.Join(t.TempDir(), "nope")}, false, "", "", "knox license"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			srv := &server{log: slog.New(slog.NewTextHandler(&buf, nil)), now: time.Now}
+			err := srv.setupAndroid(tt.cfg, nil, "https://mdm.example.com")
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("= %v, want an error naming %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (srv.amapi != nil) != tt.fake || srv.knox != (tt.knoxKey != "") || !strings.Contains(buf.String(), tt.logs) {
+				t.Errorf("fake %v, knox %v, log:\n%s", srv.amapi != nil, srv.knox, buf.String())
+			}
+			if tt.knoxKey == demoKnoxLicense && !strings.Contains(buf.String(), "DEMO key") {
+				t.Errorf("the demo Knox key is not announced:\n%s", buf.String())
+			}
+		})
 	}
 }

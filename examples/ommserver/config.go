@@ -31,8 +31,10 @@ type config struct {
 	apnsRoots    string
 
 	// knoxLicenseFile holds the demo org's Samsung Knox license key;
-	// without it Knox enrollments are refused.
+	// without it a demo key is used, "none" refuses Knox enrollments.
 	knoxLicenseFile string
+	// androidAMAPI is "local" (the Android Management API fake) or "off".
+	androidAMAPI string
 
 	// allowSimulators accepts OTA phase 2 posts not signed by an Apple
 	// device identity, for the device simulator.
@@ -61,7 +63,8 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.apnsTopic, "apns-topic", os.Getenv("OMM_APNS_TOPIC"), "push topic (default: the push certificate's UID)")
 	fs.StringVar(&c.apnsEndpoint, "apns-endpoint", os.Getenv("OMM_APNS_ENDPOINT"), "APNs base URL (default: Apple production; a local fake for tests)")
 	fs.StringVar(&c.apnsRoots, "apns-roots", os.Getenv("OMM_APNS_ROOTS"), "PEM file of roots the APNs endpoint's certificate must chain to (default: system roots)")
-	fs.StringVar(&c.knoxLicenseFile, "knox-license-file", os.Getenv("OMM_KNOX_LICENSE_FILE"), "file holding the demo org's Samsung Knox license key (default: Knox enrollment refused)")
+	fs.StringVar(&c.knoxLicenseFile, "knox-license-file", os.Getenv("OMM_KNOX_LICENSE_FILE"), "file holding the demo org's Samsung Knox license key (default: a demo key for simulated devices; \"none\": Knox enrollment refused)")
+	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -20,6 +22,10 @@ func (s *server) consoleRoutes(mux *router) {
 	mux.HandleFunc("GET /admin/devices/{id}", s.consoleDevice)
 	mux.HandleFunc("POST /admin/devices/{id}/{action}", s.consoleDeviceAction)
 	mux.HandleFunc("GET /admin/policies", s.consolePolicies)
+	mux.HandleFunc("GET /admin/apps", s.consoleAppsPage)
+	mux.HandleFunc("POST /admin/apps", s.consoleAppCreate)
+	mux.HandleFunc("POST /admin/apps/{id}/assignments", s.consoleAppAssign)
+	mux.HandleFunc("POST /admin/apps/{id}/unassign", s.consoleAppUnassign)
 	mux.HandleFunc("GET /admin/audit", s.consoleAudit)
 }
 
@@ -68,8 +74,9 @@ func (s *server) consoleSignOutPost(w http.ResponseWriter, r *http.Request) {
 
 type consoleDevice struct {
 	Device inventory.Device
-	// Model and OS are the inventory values the list shows.
-	Model, OS string
+	// User is the owner's username; Model and OS are the inventory values
+	// the list shows.
+	User, Model, OS string
 }
 
 type consoleDevicesData struct {
@@ -92,25 +99,52 @@ func (s *server) consoleDevices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := consoleDevicesData{Next: page1.Next}
+	users := map[string]string{} // ID → username, looked up once per page
 	for _, d := range page1.Devices {
+		name, seen := users[d.UserID]
+		if !seen && d.UserID != "" {
+			u, err := s.dir.User(r.Context(), org, d.UserID)
+			switch {
+			case err == nil:
+				name = u.Username
+			case !errors.Is(err, storage.ErrNotFound): // a removed user shows as their ID
+				s.webFailure(w, "admin", err)
+				return
+			}
+			users[d.UserID] = name
+		}
 		vals, err := s.store.DeviceValues(r.Context(), org, d.ID)
 		if err != nil {
 			s.webFailure(w, "admin", err)
 			return
 		}
 		m := valueMap(vals)
-		data.Devices = append(data.Devices, consoleDevice{Device: d, Model: m[inventory.KeyModelName], OS: m[inventory.KeyOSVersion]})
+		data.Devices = append(data.Devices, consoleDevice{Device: d, User: orDefault(name, d.UserID), Model: m[inventory.KeyModelName], OS: m[inventory.KeyOSVersion]})
 	}
 	s.render(w, http.StatusOK, "admin_devices", page{Title: "Devices", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token), Data: data})
 }
 
 type consoleDeviceData struct {
 	Device  inventory.Device
+	User    string // the owner's username, or ID when unknown
 	Values  []inventory.Value
 	Apps    []inventory.App
 	Actions []actionView
 	Notice  string
 	Buttons []actionButton
+	// NoErase says why a factory reset is not offered; empty when it is.
+	NoErase string
+	// Policy is what the device last got from its policy; nil before the
+	// first re-application.
+	Policy *appliedView
+}
+
+// Label is an inventory attribute's name in words.
+func (consoleDeviceData) Label(k inventory.Key) string {
+	if a, ok := inventory.AttributeFor(k); ok {
+		return a.Label
+	}
+	return string(k)
 }
 
 // actionButton is one device action the console offers.
@@ -123,7 +157,7 @@ var consoleButtons = []actionButton{
 	{"refresh", "Refresh inventory", false},
 	{"lock", "Lock", false},
 	{"deprovision", "Deprovision (remove work data)", true},
-	{"erase", "Erase (factory reset, where allowed)", true},
+	{"erase", "Erase (factory reset)", true},
 }
 
 func (s *server) consoleDevice(w http.ResponseWriter, r *http.Request) {
@@ -155,8 +189,33 @@ func (s *server) consoleDevice(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("queued") != "" {
 		notice = "The action was queued. The device carries it out the next time it connects; until then it shows as pending."
 	}
-	s.render(w, http.StatusOK, "admin_device", page{Title: "Device " + d.ID, Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token),
-		Data: consoleDeviceData{Device: d, Values: vals, Apps: apps, Actions: actions, Notice: notice, Buttons: consoleButtons}})
+	data := consoleDeviceData{Device: d, User: d.UserID, Values: vals, Apps: apps, Actions: actions, Notice: notice}
+	if u, err := s.dir.User(r.Context(), org, d.UserID); err == nil {
+		data.User = u.Username
+	}
+	if data.Policy, err = s.devicePolicy(r.Context(), d); err != nil {
+		s.webFailure(w, "admin", err)
+		return
+	}
+	// Offer a factory reset only where it would be carried out (the
+	// action checks again).
+	wipe, err := s.fullWipeAllowed(r.Context(), d)
+	if err != nil {
+		s.webFailure(w, "admin", err)
+		return
+	}
+	switch {
+	case !d.FactoryResetPermitted():
+		data.NoErase = "A factory reset is not possible: the device is personally owned or enrolled with a work profile or User Enrollment. Deprovisioning removes the work data."
+	case !wipe:
+		data.NoErase = "A factory reset is not possible: the policy of the device's user does not allow it."
+	}
+	for _, b := range consoleButtons {
+		if b.Action != "erase" || data.NoErase == "" {
+			data.Buttons = append(data.Buttons, b)
+		}
+	}
+	s.render(w, http.StatusOK, "admin_device", page{Title: "Device " + d.ID, Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token), Data: data})
 }
 
 func (s *server) consoleDeviceAction(w http.ResponseWriter, r *http.Request) {
@@ -213,7 +272,7 @@ func (s *server) consolePolicies(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, pl := range policy.Platforms() {
 			if rule, ok := p.Rules[pl]; ok {
-				rw.Rules = append(rw.Rules, pl.String()+": "+string(rule.Action))
+				rw.Rules = append(rw.Rules, pl.String()+": "+string(rule.Action)+requirementsSummary(rule))
 			}
 		}
 		rows = append(rows, rw)
@@ -242,4 +301,35 @@ func (s *server) consoleAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, http.StatusOK, "admin_audit", page{Title: "Audit log", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token),
 		Data: consoleAuditData{Entries: viewAudit(pg.Entries), Next: pg.Next}})
+}
+
+// requirementsSummary says in a few words what a rule asks of a device.
+func requirementsSummary(rule policy.Rule) string {
+	if rule.Action == policy.Deny {
+		return ""
+	}
+	req := rule.Requirements
+	var parts []string
+	if req.Passcode.Required {
+		parts = append(parts, fmt.Sprintf("passcode of %d+", req.Passcode.MinLength))
+	}
+	if req.Encryption {
+		parts = append(parts, "encryption")
+	}
+	if req.MinOSVersion != "" {
+		parts = append(parts, "OS "+req.MinOSVersion+"+")
+	}
+	if req.RefuseCompromised {
+		parts = append(parts, "no jailbreak or root")
+	}
+	if ds := req.DataSeparation; ds.BlockManagedToUnmanaged || ds.BlockUnmanagedToManaged || ds.BlockWorkToPersonal {
+		parts = append(parts, "work data kept apart")
+	}
+	if req.AllowFullWipe {
+		parts = append(parts, "factory reset allowed")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

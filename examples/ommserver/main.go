@@ -21,7 +21,8 @@
 //	-apns-topic TOPIC    push topic [OMM_APNS_TOPIC]
 //	-apns-endpoint URL   APNs base URL, e.g. a local fake [OMM_APNS_ENDPOINT]
 //	-apns-roots FILE     roots for the endpoint's certificate [OMM_APNS_ROOTS]
-//	-knox-license-file F the demo org's Samsung Knox license key [OMM_KNOX_LICENSE_FILE]
+//	-knox-license-file F the demo org's Samsung Knox license key; "none" turns Knox off [OMM_KNOX_LICENSE_FILE]
+//	-android-amapi M     "local" (a local Android Management API fake) or "off" [OMM_ANDROID_AMAPI]
 //	-allow-simulators    accept OTA enrollment from simulated devices [OMM_ALLOW_SIMULATORS=1]
 //
 // A subcommand writes a signed direct enrollment profile for a user, for a
@@ -38,8 +39,10 @@
 // /android/agent/, and a web portal (with each device's app store) and
 // admin console that work without JavaScript. The demo org's store offers
 // an App Store app installed at enrollment, an in-house app and a Play app
-// to its employees. No Android Management API provider is configured, so
-// work-profile and fully managed Android enrollments are refused.
+// to its employees. Work-profile and fully managed Android enrollments go
+// to a local fake of Google's Android Management API (its device side under
+// /amapi-fake/, for simulated devices), and Knox enrollments get a demo
+// license key unless a real one is given; both are announced in the log.
 package main
 
 import (

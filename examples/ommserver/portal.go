@@ -34,8 +34,10 @@ func (s *server) portalRoutes(mux *router) {
 	mux.HandleFunc("POST /portal/android/enroll", s.portalAndroidEnrollPost)
 	mux.HandleFunc("GET /portal/devices/{id}", s.reportPage)
 	mux.HandleFunc("POST /portal/devices/{id}/deprovision", s.portalDeprovisionPost)
+	mux.HandleFunc("POST /portal/devices/{id}/erase", s.portalErasePost)
 	mux.HandleFunc("GET /portal/devices/{id}/store", s.storePage)
 	mux.HandleFunc("POST /portal/devices/{id}/store/{app}/install", s.storeInstallPost)
+	mux.HandleFunc("POST /portal/devices/{id}/store/{app}/uninstall", s.storeUninstallPost)
 }
 
 type signInForm struct{ Site, Username string }
@@ -322,6 +324,10 @@ func (s *server) enrollPost(w http.ResponseWriter, r *http.Request) {
 type reportData struct {
 	Device inventory.Device
 	Report inventory.Report
+	// Actions are the device's latest commands, pending ones marked so:
+	// a removal the user asked for shows as pending until the device
+	// carries it out.
+	Actions []actionView
 }
 
 func (s *server) reportPage(w http.ResponseWriter, r *http.Request) {
@@ -339,8 +345,13 @@ func (s *server) reportPage(w http.ResponseWriter, r *http.Request) {
 		s.webFailure(w, "portal", err)
 		return
 	}
+	actions, err := s.deviceActions(r.Context(), d)
+	if err != nil {
+		s.webFailure(w, "portal", err)
+		return
+	}
 	s.render(w, http.StatusOK, "report", page{Title: "What your organization can see", Nav: "portal",
-		CSRF: s.csrfToken(csrfSession, token), Data: reportData{Device: d, Report: rep}})
+		CSRF: s.csrfToken(csrfSession, token), Data: reportData{Device: d, Report: rep, Actions: actions}})
 }
 
 func (s *server) portalDeprovisionPost(w http.ResponseWriter, r *http.Request) {
@@ -359,6 +370,33 @@ func (s *server) portalDeprovisionPost(w http.ResponseWriter, r *http.Request) {
 	s.renderMessage(w, http.StatusOK, "portal", message{Heading: "Removal requested",
 		Text: "Your organization's apps, profiles and data will be removed from the device the next time it connects. Your personal data stays untouched.",
 		Link: "/portal", LinkText: "Back to your devices"})
+}
+
+// portalErasePost factory resets the user's own device, where the policy
+// and the device's ownership and enrollment type allow it (s.erase checks
+// again: the page's button is only a convenience).
+func (s *server) portalErasePost(w http.ResponseWriter, r *http.Request) {
+	p, token, ok := s.webPrincipal(w, r)
+	if !ok || !s.parseForm(w, r, csrfSession, token) {
+		return
+	}
+	if r.PostFormValue("confirm") != "on" {
+		s.renderMessage(w, http.StatusBadRequest, "portal", message{Heading: "Not confirmed",
+			Text: "A factory reset erases everything on the device. Tick the box to confirm that you want it.",
+			Link: "/portal/devices/" + r.PathValue("id"), LinkText: "Back to the device"})
+		return
+	}
+	d, err := s.userDevice(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"))
+	if err == nil {
+		err = s.erase(r.Context(), d, userActor(p))
+	}
+	if err != nil {
+		s.webFailure(w, "portal", err)
+		return
+	}
+	s.renderMessage(w, http.StatusOK, "portal", message{Heading: "Factory reset requested",
+		Text: "The device will erase all its data the next time it connects. Until then the reset shows as pending.",
+		Link: "/portal/devices/" + d.ID, LinkText: "Back to the device"})
 }
 
 // webFailure answers a failed portal or console action with a page that

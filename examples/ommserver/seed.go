@@ -121,6 +121,9 @@ func seedDemo(ctx context.Context, org storage.OrgID, dir *auth.LocalDirectory, 
 
 // demoPolicy requires employees to enroll iOS and Android devices with a
 // passcode, encryption and work/personal data separation; macOS is allowed.
+// Android devices enroll as a work profile where they can (fully managed
+// when company-owned), else in Samsung Knox or native device admin mode up
+// to Android 9.
 func demoPolicy(org storage.OrgID, employees string) policy.Policy {
 	passcode := policy.Passcode{Required: true, MinLength: 6, MaxFailedAttempts: 10, AutoLockMinutes: 5}
 	return policy.Policy{
@@ -137,10 +140,14 @@ func demoPolicy(org storage.OrgID, employees string) policy.Policy {
 				RefuseCompromised: true,
 				DataSeparation:    policy.DataSeparation{BlockManagedToUnmanaged: true, BlockUnmanagedToManaged: true},
 			}},
+			// Unlike iOS here, a company-owned Android device may be factory
+			// reset (never a personal one), so that the demo shows both a
+			// reset and a work-data-only removal where a reset is allowed.
 			policy.Android: {Action: policy.Require, Requirements: policy.Requirements{
 				Passcode:          passcode,
 				Encryption:        true,
 				RefuseCompromised: true,
+				AllowFullWipe:     true,
 				DataSeparation:    policy.DataSeparation{BlockWorkToPersonal: true},
 				Android: policy.AndroidRequirements{
 					Modes: policy.Modes{WorkProfile: true, Knox: true, DeviceAdmin: true},

@@ -12,10 +12,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/android/amapi/amapitest"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll/checkin"
@@ -39,9 +41,12 @@ type server struct {
 	mdm     *checkin.Service
 	catalog *catalog.Service
 	android *android.Service
-	knox    bool // a Knox license source is configured
+	knox    bool              // a Knox license source is configured
+	amapi   *amapitest.Server // the local Android Management API fake, when on
 	scep    *scep.Service
 	ota     *ota.Service
+	// reapplier re-applies changed policies (reapply.go); nil when off.
+	reapplier *reapplier
 
 	admin   adminKey
 	csrfKey []byte
@@ -66,12 +71,12 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 		return nil, fmt.Errorf("sign-in: %w", err)
 	}
 	// The policy service logs its changes itself; a policy change never
-	// deprovisions anyone, and this server re-applies nothing yet.
-	srv.policy = policy.New(s, policy.WithLogger(d.log), policy.WithClock(d.now))
+	// deprovisions anyone: it is re-applied to enrolled devices (reapply.go).
+	srv.policy = policy.New(s, policy.WithLogger(d.log), policy.WithClock(d.now), policy.WithEvents(srv.policyChanged))
 	srv.inv = inventory.New(s, inventory.WithLogger(d.log), inventory.WithClock(d.now),
 		inventory.WithPhoneBook(phoneBook{srv.dir}))
 
-	cas := scep.NewGeneratedCAs(s, d.now)
+	cas := &knownOrgCAs{orgs: s, cas: scep.NewGeneratedCAs(s, d.now)}
 	if srv.scep, err = scep.New(s, scep.WithAuthorities(cas), scep.WithLogger(d.log), scep.WithClock(d.now)); err != nil {
 		return nil, fmt.Errorf("SCEP: %w", err)
 	}
@@ -90,13 +95,9 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 		waker = checkin.NewPusher(s, d.push.client, checkin.WithPushLogger(d.log))
 	}
 	srv.catalog = newCatalog(s, srv.dir, waker, d.log, d.now)
-	knox, err := loadKnoxLicense(cfg.knoxLicenseFile, demoOrg.ID)
-	if err != nil {
+	if err := srv.setupAndroid(cfg, catalogAndroidApps{dir: catalogDirectory{dir: srv.dir, members: s}, store: s}, d.publicURL); err != nil {
 		return nil, err
 	}
-	srv.knox = knox != nil
-	srv.android = newAndroid(s, srv.inv, catalogAndroidApps{dir: catalogDirectory{dir: srv.dir, members: s}, store: s},
-		knox, d.publicURL, d.log, d.now)
 
 	// The OTA service supplies each enrollment's policy profile, which
 	// check-in installs right after the first TokenUpdate.
@@ -108,6 +109,7 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 		mdmOpts = append(mdmOpts, checkin.WithWaker(waker))
 	}
 	srv.mdm = checkin.New(s, checkin.Inventory{Service: srv.inv, Store: s}, srv.scep, mdmOpts...)
+	srv.reapplier = newReapplier(srv, waker)
 
 	if srv.csrfKey, err = loadOrCreateSecret(filepath.Join(cfg.dataDir, "csrf.key")); err != nil {
 		return nil, fmt.Errorf("CSRF key: %w", err)
@@ -181,7 +183,7 @@ func (rt *router) HandleFunc(pattern string, h func(http.ResponseWriter, *http.R
 }
 
 func (s *server) routes() http.Handler {
-	return securityHeaders(s.router())
+	return securityHeaders(s.auditDenied(s.router()))
 }
 
 // router registers every route of the server.
@@ -253,4 +255,52 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("Strict-Transport-Security", "max-age=31536000")
 		h.ServeHTTP(w, r)
 	})
+}
+
+// groupMembers is the directory store's group lookup.
+type groupMembers interface {
+	GroupMembers(ctx context.Context, org storage.OrgID, groupID string) ([]string, error)
+}
+
+// orgGroup returns the check that a group is one of the org's own: an
+// unknown group (another org's included) is storage.ErrNotFound.
+func orgGroup(s groupMembers) func(ctx context.Context, org storage.OrgID, group string) error {
+	return func(ctx context.Context, org storage.OrgID, group string) error {
+		_, err := s.GroupMembers(ctx, org, group)
+		return err
+	}
+}
+
+// checkGroups refuses a list of groups as a whole when one of them is not
+// the org's, so that nothing names another org's group.
+func checkGroups(ctx context.Context, s groupMembers, org storage.OrgID, groups []string) error {
+	for _, g := range groups {
+		err := orgGroup(s)(ctx, org, g)
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("%w: %q is not a group of this org", errBadRequest, g)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// knownOrgCAs hands out the CAs of orgs that exist only: a request naming
+// an unknown org (any path's {org}) must not cost a CA key generation.
+// Orgs known once are remembered, so that the hot path reads nothing more.
+type knownOrgCAs struct {
+	orgs  storage.OrgStore
+	cas   scep.Authorities
+	known sync.Map // storage.OrgID → struct{}
+}
+
+func (k *knownOrgCAs) CA(ctx context.Context, org storage.OrgID) (*scep.CA, error) {
+	if _, ok := k.known.Load(org); !ok {
+		if _, err := k.orgs.Org(ctx, org); err != nil {
+			return nil, fmt.Errorf("CA of org %q: %w", org, err)
+		}
+		k.known.Store(org, struct{}{})
+	}
+	return k.cas.CA(ctx, org)
 }

@@ -45,6 +45,7 @@ type page struct {
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"qrsvg": qrSVG,
+		"bytes": func(s string) []byte { return []byte(s) },
 		"when": func(t any) string {
 			switch v := t.(type) {
 			case time.Time:

@@ -60,6 +60,10 @@ func TestPagesRender(t *testing.T) {
 			Actions: []actionView{{RequestType: "DeviceLock", Pending: true}}}}, "(pending)"},
 		{"admin_policies", page{Title: "Policies", Nav: "admin", Data: nil}, "admin API"},
 		{"admin_audit", page{Title: "Audit", Nav: "admin", Data: consoleAuditData{Entries: []auditView{{ID: 1, Actor: "a", Action: "x"}}, Next: 1}}, "Next page"},
+		{"admin_apps", page{Title: "Apps", Nav: "admin", Data: consoleAppsData{Kinds: appKinds, Modes: appModes, Form: appForm{Kind: "ios_in_house"},
+			Groups: []auth.Group{{ID: "g1", Name: "Employees"}},
+			Apps: []consoleApp{{App: catalog.App{ID: "a1", Kind: catalog.AppStore, StoreID: 1, Identifier: "com.x", Name: "X"},
+				Assignments: []consoleAssignment{{Group: "g1", GroupName: "Employees", Mode: catalog.Available}}}}}}, "Employees (Available in the store)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +78,7 @@ func TestPagesRender(t *testing.T) {
 			}
 		})
 	}
-	if len(pages) != 16 {
+	if len(pages) != 17 {
 		t.Errorf("%d templates; add the new one to this test", len(pages))
 	}
 }

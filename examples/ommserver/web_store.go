@@ -8,8 +8,12 @@ import (
 	"github.com/openomm/omm/storage"
 )
 
-// The portal's app store: the user's store on one of their devices, with
-// an Install button where the app can be installed from here.
+// The portal's app store: the user's store on one of their devices. Each
+// app shows one of three faces: Install (the user may install it now),
+// Open (installed and managed: it opens from the device's home screen,
+// and the user may remove it) or Unmanaged (a copy the user installed
+// before management, with advice), besides the passing states of an
+// install or removal under way.
 
 type storeData struct {
 	Device inventory.Device
@@ -33,6 +37,37 @@ func (storeData) CanInstall(it catalog.Item) bool {
 		return it.TakeOver
 	}
 	return false
+}
+
+// CanRemove says whether the page offers to remove the managed copy: the
+// user may uninstall a managed app at any time (Apple devices; on Android
+// the work profile's Play Store does it).
+func (storeData) CanRemove(it catalog.Item) bool {
+	return it.State == catalog.StateInstalled && it.App.Kind != catalog.Play
+}
+
+// Label is what the store says about the app's state, in words.
+func (storeData) Label(it catalog.Item) string {
+	switch it.State {
+	case catalog.StateAvailable:
+		return "Not installed"
+	case catalog.StateInstalling:
+		return "Installing (pending until the device confirms)"
+	case catalog.StateInstalled:
+		if it.InstalledVersion != "" {
+			return "Installed, version " + it.InstalledVersion
+		}
+		return "Installed"
+	case catalog.StateUnmanaged:
+		return "Unmanaged: installed by you before the device was managed"
+	case catalog.StateFailed:
+		return "Installation failed"
+	case catalog.StateUserRejected:
+		return "Declined on the device"
+	case catalog.StateRemoving:
+		return "Removing (pending until the device confirms)"
+	}
+	return string(it.State)
 }
 
 func (s *server) storePage(w http.ResponseWriter, r *http.Request) {
@@ -65,4 +100,18 @@ func (s *server) storeInstallPost(w http.ResponseWriter, r *http.Request) {
 	}
 	s.renderStore(w, r, p.User.Org, p.User.ID, token, r.PathValue("id"),
 		it.App.Name+" will be installed the next time the device connects. The device may ask you to confirm.")
+}
+
+func (s *server) storeUninstallPost(w http.ResponseWriter, r *http.Request) {
+	p, token, ok := s.webPrincipal(w, r)
+	if !ok || !s.parseForm(w, r, csrfSession, token) {
+		return
+	}
+	it, err := s.catalog.Uninstall(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"), r.PathValue("app"))
+	if err != nil {
+		s.webFailure(w, "portal", err)
+		return
+	}
+	s.renderStore(w, r, p.User.Org, p.User.ID, token, r.PathValue("id"),
+		it.App.Name+" and its data will be removed the next time the device connects.")
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLoadBenchPhases runs a load with every benchmark measurement on and
+// checks the JSON report: keys made before the clock, every enrollment
+// command answered in the drain phase (so the idle phase answers none), the
+// plain-handler ceiling driven by the same devices, a raw signature rate,
+// and the server's CPU time per phase read from /proc.
+func TestLoadBenchPhases(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	out := &syncBuffer{}
+	report := filepath.Join(t.TempDir(), "load.json")
+	cfg := loadConfig{commonFlags: ts.flags("alice"), devices: 4, concurrency: 2, duration: 2 * time.Second,
+		maxRequests: 1_000_000, progress: time.Minute, refreshRate: 1,
+		pregenKeys: true, drain: true, ceiling: true, signFor: 300 * time.Millisecond, jsonOut: report, serverPID: os.Getpid()}
+	if _, err := runLoad(t.Context(), cfg, out); err != nil {
+		t.Fatalf("load: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r loadReport
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("report: %v\n%s", err, data)
+	}
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"4 devices enrolled without error", r.Enroll.Requests == 4 && r.Enroll.Errors == 0},
+		{"keys generated before the clock", r.KeyGenSeconds > 0},
+		{"every device answered its enrollment commands in the drain", r.DrainCommands >= 4 && r.Drain.Errors == 0 && r.Drain.Requests == r.DrainCommands+4},
+		{"the idle phase answered no command", r.Commands == 0 && r.CheckIn.Requests > 0 && r.CheckIn.Errors == 0},
+		{"the ceiling was driven", r.Ceiling.Requests > 0 && r.Ceiling.Errors == 0 && r.Ceiling.PerSecond > 0},
+		{"a raw signature rate of an RSA key", r.SignRate > 0 && strings.HasPrefix(r.SignKey, "RSA-")},
+		{"CA operations per second counted", r.CAOpsPerSecond > 0 && r.CAOpsPerEnrollment == caOpsPerEnrollment},
+		{"percentiles ordered", r.CheckIn.P50ms > 0 && r.CheckIn.P50ms <= r.CheckIn.P99ms && r.CheckIn.P99ms <= r.CheckIn.MaxMs},
+		{"server CPU read for the idle phase", r.CheckIn.ServerCPUPerRequestUs >= 0},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("%s: report %s", c.name, data)
+		}
+	}
+	if !strings.Contains(out.String(), "ceiling:") || !strings.Contains(out.String(), "raw RSA-2048 signatures") {
+		t.Errorf("summary lacks the ceiling or the signature rate:\n%s", out)
+	}
+}
+
+func TestPhaseMerge(t *testing.T) {
+	a := phase{Elapsed: time.Second, Requests: 2, Latencies: []time.Duration{1, 5}, FirstErrs: []string{"x"}, Errors: 1}
+	b := phase{Elapsed: 2 * time.Second, Requests: 3, Latencies: []time.Duration{2, 3, 4}}
+	m := a.merge(b)
+	if m.Elapsed != 3*time.Second || m.Requests != 5 || m.Errors != 1 || len(m.FirstErrs) != 1 {
+		t.Errorf("merged %+v", m)
+	}
+	for i, want := range []time.Duration{1, 2, 3, 4, 5} {
+		if m.Latencies[i] != want {
+			t.Fatalf("latencies %v not sorted", m.Latencies)
+		}
+	}
+}

@@ -1,0 +1,542 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/micromdm/plist"
+
+	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/policy"
+	"github.com/openomm/omm/storage/sqlite"
+)
+
+// browserWorld is the world of the browser test: the demo org requires
+// MFA; alice has a personal iPhone (aliceDev) that reported its
+// inventory — an app the store manages, an assigned app she installed
+// herself before enrollment, a personal app — and a company iPhone whose
+// policy allows a factory reset.
+type browserWorld struct {
+	*world
+	aliceCorp  string
+	totpSecret string
+	employees  string // the group's ID
+}
+
+const (
+	managedApp   = "com.example.demo.notes"    // assigned, installed and managed: Open
+	availableApp = "com.example.demo.expenses" // assigned, not on the device: Install
+	personalCopy = "com.example.demo.maps"     // assigned later; a copy alice installed herself: Unmanaged
+	personalApp  = "com.example.personal.diary"
+)
+
+func newBrowserWorld(t *testing.T) *browserWorld {
+	t.Helper()
+	bw := &browserWorld{world: newWorld(t)}
+	bw.stop()
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(bw.dir, "omm.db"), sqlite.WithLogger(discardLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := auth.NewLocalDirectory(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authSvc, err := auth.New(s, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := auth.DefaultSignOn(demoOrg.ID)
+	rule.MFARequired = true
+	if _, err := authSvc.SetSignOn(ctx, rule, "test"); err != nil {
+		t.Fatal(err)
+	}
+	employees, err := groupID(ctx, dir, demoOrg.ID, "Employees")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw.employees = employees
+
+	// The employees' policy allows IT and the user to factory reset a
+	// company-owned iPhone.
+	pol := policy.New(s)
+	list, err := pol.List(ctx, demoOrg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(list, func(p policy.Policy) bool { return p.Name == demoPolicyName })
+	if i < 0 {
+		t.Fatalf("no demo policy in %+v", list)
+	}
+	p := list[i]
+	ios := p.Rules[policy.IOS]
+	ios.Requirements.AllowFullWipe = true
+	p.Rules[policy.IOS] = ios
+	if _, err := pol.Update(ctx, "test", p); err != nil {
+		t.Fatal(err)
+	}
+
+	inv := inventory.New(s, inventory.WithLogger(discardLog()))
+	corp, err := inv.Register(ctx, inventory.Device{Org: demoOrg.ID, UserID: bw.users["alice"], Platform: inventory.PlatformIOS,
+		Ownership: inventory.OwnershipCompany, EnrollmentType: inventory.EnrollAppleDevice,
+		State: inventory.StateEnrolled, Identifier: "UDID-ALICE-CORP"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw.aliceCorp = corp.ID
+	// What alice's iPhone answered to the inventory queries, including
+	// what the privacy contract drops (its Wi-Fi address, its IMEI).
+	for _, result := range []map[string]any{
+		{"QueryResponses": map[string]any{"DeviceName": "Alice's iPhone", "ModelName": "iPhone", "ProductName": "iPhone15,2",
+			"OSVersion": "17.4", "SerialNumber": "F2LALICE0001", "WiFiMAC": "f0:18:98:00:00:01", "IMEI": "35 000000 000000 1"}},
+		{"InstalledApplicationList": []any{
+			map[string]any{"Identifier": managedApp, "Name": "Demo Notes", "ShortVersion": "2.1", "BundleSize": 1000},
+			map[string]any{"Identifier": personalCopy, "Name": "Demo Maps", "ShortVersion": "5.0"},
+			map[string]any{"Identifier": personalApp, "Name": "Secret Diary", "ShortVersion": "1.0"},
+		}},
+		{"ManagedApplicationList": map[string]any{managedApp: map[string]any{"Status": "Managed"}}},
+	} {
+		result["Status"], result["UDID"], result["CommandUUID"] = "Acknowledged", "UDID-ALICE", "cmd-inventory"
+		data, err := plist.Marshal(result)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := inv.IngestApple(ctx, demoOrg.ID, bw.aliceDev, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bw.testServer = startServer(t, bw.dir)
+
+	// Alice enrolls her authenticator in the agent app.
+	type session struct{ Token, State string }
+	sess := must[session](t, 200)(bw.do(t, "POST", "/api/agent/auth/signin", "",
+		map[string]string{"site": "demo", "username": "alice", "password": bw.first.passwords["alice"]}))
+	enr := must[struct{ Secret string }](t, 200)(bw.do(t, "POST", "/api/agent/auth/mfa/totp/enroll", sess.Token, nil))
+	must[session](t, 200)(bw.do(t, "POST", "/api/agent/auth/mfa/totp/confirm", sess.Token, map[string]string{"code": totpCode(t, enr.Secret, -1)}))
+	bw.totpSecret = enr.Secret
+
+	// IT adds the app alice already has a copy of to the employees' store.
+	app := must[struct{ ID string }](t, 201)(bw.do(t, "POST", "/api/admin/apps", bw.first.adminToken, map[string]any{
+		"kind": "ios_app_store", "identifier": personalCopy, "store_id": 1234567891, "name": "Demo Maps"}))
+	must[struct{ Group string }](t, 201)(bw.do(t, "POST", "/api/admin/apps/"+app.ID+"/assignments", bw.first.adminToken,
+		map[string]string{"group": employees, "mode": "available"}))
+	return bw
+}
+
+// TestBrowser walks the journey of DESIGN.md section 2 through the web UI
+// in a real browser: one server, one browser, the steps in order (later
+// steps use the session of earlier ones). Every page loaded is checked
+// for JavaScript errors, failed sub-resources, stack traces and the
+// accessibility basics (see tab.check).
+func TestBrowser(t *testing.T) {
+	bw := newBrowserWorld(t)
+	tb := startChromium(t, bw.base, bw.dir)
+	step := func(name string, fn func(t *testing.T)) {
+		t.Helper()
+		if !t.Run(name, func(t *testing.T) { tb.use(t); fn(t) }) {
+			t.FailNow() // later steps need this one
+		}
+	}
+
+	step("checks_can_fail", func(t *testing.T) {
+		// The page checks see what they must fail on: a console error, an
+		// uncaught exception and a sub-resource that does not load.
+		tb.open(t, "/")
+		if err := chromedp.Do(tb.ctx, chromedp.Evaluate[chromedp.Void](`
+			console.error("deliberate");
+			setTimeout(() => { throw new Error("deliberate") }, 0);
+			const img = document.createElement("img"); img.src = "/static/missing.png"; img.alt = ""; document.body.append(img);`)); err != nil {
+			t.Fatal(err)
+		}
+		wants := []string{"console.error: deliberate", "JavaScript exception", "missing.png"}
+		got := tb.waitProblems(t, wants)
+		for _, want := range wants {
+			if !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, want) }) {
+				t.Errorf("problems %q lack %q", got, want)
+			}
+		}
+		// And the accessibility check sees an unlabelled field.
+		if err := chromedp.Do(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("main").append(document.createElement("input"))`)); err != nil {
+			t.Fatal(err)
+		}
+		if p := tb.accessibility(t); len(p) != 1 || !strings.Contains(p[0], "without a label") {
+			t.Errorf("accessibility problems = %q", p)
+		}
+	})
+
+	step("sign_in_bad_input", func(t *testing.T) {
+		for _, tt := range []struct {
+			site, user, password, want string
+		}{
+			{"no-such-org", "alice", "whatever", "No organization uses that site name."},
+			{"demo", "alice", "not the password", "Wrong username or password."},
+			{"demo", "nobody", "whatever", "Wrong username or password."},
+			{"demo", "alice", strings.Repeat("x", 20<<10), "could not be read"}, // beyond the form limit
+		} {
+			tb.open(t, "/signin")
+			l := tb.submit(t, map[string]string{"#site": tt.site, "#username": tt.user, "#password": tt.password}, "main form button[type=submit]")
+			if l.Status < 400 || l.Status >= 500 || !strings.Contains(l.Text, tt.want) {
+				t.Errorf("sign-in %s/%s = %d %s:\n%s", tt.site, tt.user, l.Status, l.URL, l.Text)
+			}
+		}
+		// A form from another session (here: a tampered token) is refused
+		// before the password is looked at, with a way on.
+		tb.open(t, "/signin")
+		l := tb.submit(t, map[string]string{"input[name=csrf]": "forged", "#site": "demo", "#username": "alice", "#password": bw.first.passwords["alice"]},
+			"main form button[type=submit]")
+		if l.Status != 403 || !strings.Contains(l.Text, "Form expired") || !tb.has(t, `main a[href="/"]`) {
+			t.Errorf("forged form = %d:\n%s", l.Status, l.Text)
+		}
+	})
+
+	step("sign_in_mfa_pin", func(t *testing.T) {
+		tb.open(t, "/signin")
+		l := tb.submit(t, map[string]string{"#site": "demo", "#username": "alice", "#password": bw.first.passwords["alice"]}, "main form button[type=submit]")
+		if l.URL != "/signin/mfa" || !tb.has(t, "#code") {
+			t.Fatalf("after the password: %s:\n%s", l.URL, l.Text)
+		}
+		l = tb.submit(t, map[string]string{"#code": "000000"}, "main form button[type=submit]")
+		if l.Status != 401 || !strings.Contains(l.Text, "That code is wrong or expired.") {
+			t.Errorf("wrong code = %d:\n%s", l.Status, l.Text)
+		}
+		l = tb.submit(t, map[string]string{"#code": totpCode(t, bw.totpSecret, 0)}, "main form button[type=submit]")
+		if l.URL != "/signin/pin" || !tb.has(t, "#confirm") {
+			t.Fatalf("after the code: %s:\n%s", l.URL, l.Text)
+		}
+		for _, bad := range []struct{ pin, confirm, want string }{
+			{"1234", "1234", "simple"},
+			{"4829", "4830", "differ"},
+			{"48", "48", "use 4"},
+		} {
+			l = tb.submit(t, map[string]string{"#pin": bad.pin, "#confirm": bad.confirm}, "main form button[type=submit]")
+			if l.Status != 400 || !strings.Contains(strings.ToLower(tb.alert(t)), bad.want) {
+				t.Errorf("PIN %q/%q = %d, alert %q", bad.pin, bad.confirm, l.Status, tb.alert(t))
+			}
+		}
+		l = tb.submit(t, map[string]string{"#pin": "4829", "#confirm": "4829"}, "main form button[type=submit]")
+		if l.URL != "/portal" || !strings.Contains(l.Text, "Alice Example") {
+			t.Fatalf("after the PIN: %s:\n%s", l.URL, l.Text)
+		}
+		for _, id := range []string{bw.aliceDev, bw.aliceCorp} {
+			if !tb.has(t, `a[href="/portal/devices/`+id+`"]`) {
+				t.Errorf("my devices lack %s:\n%s", id, l.Text)
+			}
+		}
+	})
+
+	step("eligibility", func(t *testing.T) {
+		for _, tt := range []struct {
+			name   string
+			fields map[string]string
+			want   string
+		}{
+			{"compromised", map[string]string{"#platform": "ios", "#os_version": "17.4", "#compromised": "on"}, "cannot be enrolled"},
+			{"mac", map[string]string{"#platform": "macos", "#os_version": "14.4", "#compromised": "off"}, "you don't have to"},
+		} {
+			tb.open(t, "/portal")
+			l := tb.submit(t, tt.fields, "#elig-h ~ form button[type=submit]")
+			if l.Status != 200 || !strings.Contains(l.Text, tt.want) || !tb.has(t, ".outcome") {
+				t.Errorf("%s: eligibility = %d:\n%s", tt.name, l.Status, l.Text)
+			}
+		}
+		tb.open(t, "/portal")
+		l := tb.submit(t, map[string]string{"#platform": "ios", "#os_version": "abc!", "#api_level": "x"}, "#elig-h ~ form button[type=submit]")
+		if l.Status != 400 || !strings.Contains(tb.alert(t), "must be a number") {
+			t.Errorf("bad API level = %d, alert %q", l.Status, tb.alert(t))
+		}
+	})
+
+	step("enroll_ios", func(t *testing.T) {
+		tb.open(t, "/portal")
+		l := tb.submit(t, map[string]string{"#platform": "ios", "#os_version": "17.4", "#ownership": "personal"}, "#elig-h ~ form button[type=submit]")
+		if !strings.Contains(l.Text, "asks you to enroll") || !strings.Contains(l.Text, "Keep work data apart") {
+			t.Fatalf("decision:\n%s", l.Text)
+		}
+		l = tb.submit(t, map[string]string{"#agree": "on"}, "form[action='/portal/enroll'] button[type=submit]")
+		href := tb.attr(t, "#enroll-link", "href")
+		if l.URL != "/portal/enroll" || !strings.HasPrefix(href, bw.base+"/enroll/"+string(demoOrg.ID)+"/profile?token=") {
+			t.Errorf("enroll page %s: link %q:\n%s", l.URL, href, l.Text)
+		}
+		if !tb.has(t, "figure svg[role=img] path") {
+			t.Error("no QR code on the iOS enroll page")
+		}
+	})
+
+	step("enroll_android", func(t *testing.T) {
+		// A phone with work-profile support gets a work profile.
+		tb.open(t, "/portal")
+		tb.submit(t, map[string]string{"#platform": "android", "#os_version": "14", "#api_level": "34", "#ownership": "personal",
+			"#work_profile": "on"}, "#elig-h ~ form button[type=submit]")
+		l := tb.submit(t, map[string]string{"#agree": "on"}, "form[action='/portal/android/enroll'] button[type=submit]")
+		if l.Status != 200 || !tb.has(t, "figure svg[role=img] path") || !strings.Contains(l.Text, "work profile") {
+			t.Errorf("work profile enroll page = %d %s:\n%s", l.Status, l.URL, l.Text)
+		}
+		// A device without work-profile support up to Android 9 enrolls as
+		// a device admin through the agent app: a link and its QR code.
+		tb.open(t, "/portal")
+		l = tb.submit(t, map[string]string{"#platform": "android", "#os_version": "9", "#api_level": "28", "#ownership": "personal",
+			"#work_profile": "off"}, "#elig-h ~ form button[type=submit]")
+		if !strings.Contains(l.Text, "asks you to enroll") {
+			t.Fatalf("decision:\n%s", l.Text)
+		}
+		l = tb.submit(t, map[string]string{"#agree": "on"}, "form[action='/portal/android/enroll'] button[type=submit]")
+		link := tb.attr(t, "main .card a", "href")
+		if l.Status != 200 || !tb.has(t, "figure svg[role=img] path") || !strings.Contains(l.Text, "native device admin") || !strings.HasPrefix(link, bw.base+"/") {
+			t.Errorf("Android enroll page = %d %s, link %q:\n%s", l.Status, l.URL, link, l.Text)
+		}
+	})
+
+	storeRow := func(t *testing.T, app string) (state, text string) {
+		t.Helper()
+		sel := `tr[data-app="` + app + `"]`
+		if !tb.has(t, sel) {
+			t.Fatalf("store has no row for %s", app)
+		}
+		return tb.attr(t, sel, "data-state"), strings.Join(tb.texts(t, sel), " ")
+	}
+	step("app_store", func(t *testing.T) {
+		tb.open(t, "/portal")
+		tb.click(t, `a[href="/portal/devices/`+bw.aliceDev+`/store"]`)
+		for _, tt := range []struct{ app, state, want, button string }{
+			{managedApp, "Installed", "Open it from the home screen", "button.remove"},
+			{availableApp, "Available", "Not installed", "button.install"},
+			{personalCopy, "Unmanaged", "installed before the device was managed", ""},
+		} {
+			if state, text := storeRow(t, tt.app); state != tt.state || !strings.Contains(text, tt.want) {
+				t.Errorf("%s: state %q, %q; want %q with %q", tt.app, state, text, tt.state, tt.want)
+			}
+			if tt.button != "" && !tb.has(t, `tr[data-app="`+tt.app+`"] `+tt.button) {
+				t.Errorf("%s: no %s", tt.app, tt.button)
+			}
+		}
+		if tb.has(t, `tr[data-app="`+personalCopy+`"] button`) || tb.has(t, `tr[data-app="`+managedApp+`"] button.install`) {
+			t.Error("the store offers to install an app that is on the device")
+		}
+		if strings.Contains(strings.Join(tb.texts(t, "main"), ""), "Secret Diary") {
+			t.Error("the store lists a personal app")
+		}
+		l := tb.click(t, `tr[data-app="`+availableApp+`"] button.install`)
+		if state, text := storeRow(t, availableApp); state != "Installing" || !strings.Contains(text, "pending") || !strings.Contains(l.Text, "will be installed the next time") {
+			t.Errorf("after Install: %q %q:\n%s", state, text, l.Text)
+		}
+		l = tb.click(t, `tr[data-app="`+managedApp+`"] button.remove`)
+		if state, _ := storeRow(t, managedApp); state != "Removing" || !strings.Contains(l.Text, "will be removed") {
+			t.Errorf("after Remove: %q:\n%s", state, l.Text)
+		}
+	})
+
+	step("privacy_report_and_deprovision", func(t *testing.T) {
+		tb.open(t, "/portal")
+		l := tb.click(t, `a[href="/portal/devices/`+bw.aliceDev+`"]`)
+		for _, want := range []string{"Your organization can see", "Alice's iPhone", "F2LALICE0001", "17.4", "Secret Diary",
+			"Your organization can never see", "cannot erase the device"} {
+			if !strings.Contains(l.Text, want) {
+				t.Errorf("report lacks %q:\n%s", want, l.Text)
+			}
+		}
+		for _, never := range []string{"f0:18:98", "35 000000"} {
+			if strings.Contains(l.Text, never) {
+				t.Errorf("report shows %q", never)
+			}
+		}
+		if tb.has(t, "#erase") {
+			t.Error("factory reset offered on a personal device")
+		}
+		if l := tb.open(t, "/portal/devices/"+bw.bobDev); l.Status != 404 || !strings.Contains(l.Text, "not yours to see") {
+			t.Errorf("bob's device in alice's portal = %d:\n%s", l.Status, l.Text)
+		}
+		l = tb.open(t, "/portal/devices/"+bw.aliceDev)
+		l = tb.click(t, "#deprovision")
+		if !strings.Contains(l.Text, "Removal requested") || !strings.Contains(l.Text, "personal data stays") {
+			t.Errorf("deprovision:\n%s", l.Text)
+		}
+		l = tb.open(t, "/portal/devices/"+bw.aliceDev)
+		if !slices.ContainsFunc(tb.texts(t, "#actions-h ~ table tr"), func(s string) bool { return strings.Contains(s, "pending") }) {
+			t.Errorf("no pending request after deprovisioning:\n%s", l.Text)
+		}
+	})
+
+	step("factory_reset_where_allowed", func(t *testing.T) {
+		l := tb.open(t, "/portal/devices/"+bw.aliceCorp)
+		if !strings.Contains(l.Text, "allows erasing this company-owned device") || !tb.has(t, "#erase") {
+			t.Fatalf("company device report:\n%s", l.Text)
+		}
+		l = tb.submit(t, map[string]string{"#confirm-erase": "on"}, "#erase")
+		if !strings.Contains(l.Text, "Factory reset requested") {
+			t.Errorf("erase:\n%s", l.Text)
+		}
+		tb.open(t, "/portal/devices/"+bw.aliceCorp)
+		if rows := tb.texts(t, "#actions-h ~ table tr"); !slices.ContainsFunc(rows, func(s string) bool {
+			return strings.Contains(s, "EraseDevice") && strings.Contains(s, "pending")
+		}) {
+			t.Errorf("actions after erase: %q", rows)
+		}
+	})
+
+	step("console", func(t *testing.T) {
+		tb.open(t, "/admin")
+		l := tb.submit(t, map[string]string{"#token": "omm_admin_wrong"}, "main form button[type=submit]")
+		if l.Status != 401 || !strings.Contains(tb.alert(t), "not the admin token") {
+			t.Errorf("wrong admin token = %d %q", l.Status, tb.alert(t))
+		}
+		l = tb.submit(t, map[string]string{"#token": bw.first.adminToken}, "main form button[type=submit]")
+		if l.URL != "/admin/devices" {
+			t.Fatalf("console sign-in: %s:\n%s", l.URL, l.Text)
+		}
+		rows := strings.Join(tb.texts(t, "tbody tr"), "\n")
+		for _, want := range []string{bw.aliceDev, bw.bobDev, bw.aliceCorp, "alice", "iPhone", "17.4", "enrolled"} {
+			if !strings.Contains(rows, want) {
+				t.Errorf("device list lacks %q:\n%s", want, rows)
+			}
+		}
+		if strings.Contains(rows, bw.otherDev) {
+			t.Error("device list shows another org's device")
+		}
+		l = tb.click(t, `a[href="/admin/devices/`+bw.bobDev+`"]`)
+		l = tb.click(t, `form[action$="/lock"] button`)
+		if !strings.Contains(l.Text, "pending") || !slices.ContainsFunc(tb.texts(t, "tbody tr"), func(s string) bool {
+			return strings.Contains(s, "DeviceLock") && strings.Contains(s, "(pending)")
+		}) {
+			t.Errorf("after lock:\n%s", l.Text)
+		}
+		// A factory reset is offered only where it is allowed.
+		if tb.has(t, `form[action$="/erase"]`) || !strings.Contains(l.Text, "personally owned") {
+			t.Errorf("bob's personal device offers a factory reset:\n%s", l.Text)
+		}
+		l = tb.open(t, "/admin/devices/"+bw.aliceDev)
+		for _, want := range []string{"alice", "Device name", "Alice's iPhone", "Serial number", "F2LALICE0001", "Demo Notes"} {
+			if !strings.Contains(l.Text, want) {
+				t.Errorf("alice's device page lacks %q", want)
+			}
+		}
+		tb.open(t, "/admin/devices/"+bw.aliceCorp)
+		l = tb.click(t, `form[action$="/erase"] button`)
+		if !slices.ContainsFunc(tb.texts(t, "tbody tr"), func(s string) bool {
+			return strings.Contains(s, "EraseDevice") && strings.Contains(s, "(pending)")
+		}) {
+			t.Errorf("after erase:\n%s", l.Text)
+		}
+	})
+
+	step("console_policies", func(t *testing.T) {
+		tb.open(t, "/admin/devices")
+		l := tb.click(t, `header a[href="/admin/policies"]`)
+		if !strings.Contains(l.Text, demoPolicyName) || !strings.Contains(l.Text, "Employees") || !strings.Contains(l.Text, "iOS: require (passcode of 6+, encryption, no jailbreak or root, work data kept apart, factory reset allowed)") {
+			t.Errorf("policies:\n%s", l.Text)
+		}
+	})
+
+	step("console_apps", func(t *testing.T) {
+		l := tb.click(t, `header a[href="/admin/apps"]`)
+		for _, app := range []string{managedApp, availableApp, personalCopy} {
+			if text := strings.Join(tb.texts(t, `tr[data-app="`+app+`"]`), ""); !strings.Contains(text, "Employees") {
+				t.Errorf("%s: %q", app, text)
+			}
+		}
+		// Bad input keeps the form and says what is wrong.
+		l = tb.submit(t, map[string]string{"#kind": "ios_app_store", "#name": "Travel", "#identifier": "com.example.demo.travel", "#store_id": "abc"}, "#add-app button")
+		if l.Status != 400 || !strings.Contains(tb.alert(t), "App Store ID") || tb.attr(t, "#identifier", "value") != "com.example.demo.travel" {
+			t.Errorf("bad store ID = %d %q", l.Status, tb.alert(t))
+		}
+		l = tb.submit(t, map[string]string{"#kind": "ios_in_house", "#name": "Travel", "#identifier": "com.example.demo.travel", "#store_id": "",
+			"#manifest_url": "http://insecure.example.com/m.plist", "#bundle_version": "1.0"}, "#add-app button")
+		if l.Status != 400 || !strings.Contains(tb.alert(t), "Not saved") {
+			t.Errorf("http manifest = %d %q", l.Status, tb.alert(t))
+		}
+		l = tb.submit(t, map[string]string{"#kind": "ios_app_store", "#name": "Travel", "#identifier": "com.example.demo.travel", "#store_id": "1234567892",
+			"#manifest_url": "", "#bundle_version": ""}, "#add-app button")
+		row := `tr[data-app="com.example.demo.travel"]`
+		if !strings.Contains(l.Text, "The app was added") || !tb.has(t, row) {
+			t.Fatalf("add app:\n%s", l.Text)
+		}
+		l = tb.submit(t, map[string]string{row + " select[name=group]": bw.employees, row + " select[name=mode]": "available"}, row+" form.assign button")
+		if !strings.Contains(l.Text, "The app was assigned") || !strings.Contains(strings.Join(tb.texts(t, row), ""), "Employees (Available in the store)") {
+			t.Errorf("assign:\n%s", l.Text)
+		}
+		// The newly assigned app is in alice's store at once (she is
+		// still signed in to the portal in this browser).
+		tb.open(t, "/portal/devices/"+bw.aliceCorp+"/store")
+		if !tb.has(t, row+" button.install") {
+			t.Errorf("the assigned app is not in alice's store: %q", tb.texts(t, "tbody tr"))
+		}
+		tb.open(t, "/admin/apps")
+		l = tb.click(t, row+" form.assignment button")
+		if !strings.Contains(l.Text, "The assignment was removed") || strings.Contains(strings.Join(tb.texts(t, row), ""), "Employees (") {
+			t.Errorf("unassign:\n%s", l.Text)
+		}
+		tb.open(t, "/portal/devices/"+bw.aliceCorp+"/store")
+		if tb.has(t, row) {
+			t.Error("the unassigned app is still in alice's store")
+		}
+	})
+
+	step("console_audit", func(t *testing.T) {
+		tb.open(t, "/admin/devices")
+		l := tb.click(t, `header a[href="/admin/audit"]`)
+		for _, want := range []string{"catalog.assignment.create", "catalog.assignment.delete", "device.lock", "device.erase", "admin:api-token"} {
+			if !strings.Contains(l.Text, want) {
+				t.Errorf("audit log lacks %q", want)
+			}
+		}
+		l = tb.click(t, "header form button")
+		if l.URL != "/admin" {
+			t.Errorf("after console sign-out: %s", l.URL)
+		}
+	})
+
+	step("sign_out", func(t *testing.T) {
+		tb.open(t, "/portal")
+		l := tb.click(t, "header form button")
+		if l.URL != "/signin" {
+			t.Errorf("after sign-out: %s", l.URL)
+		}
+		if l := tb.open(t, "/portal"); l.URL != "/signin" {
+			t.Errorf("portal after sign-out: %s", l.URL)
+		}
+	})
+
+	// Anything the browser reported after the last page was checked.
+	for _, p := range tb.takeProblems() {
+		t.Errorf("late: %s", p)
+	}
+}
+
+// alert is the text of the page's error message, if any.
+func (tb *tab) alert(t *testing.T) string {
+	t.Helper()
+	return strings.Join(tb.texts(t, "[role=alert]"), " ")
+}
+
+// waitProblems waits until the browser reported a problem containing each
+// of wants (or gives up after a while) and returns what it reported.
+func (tb *tab) waitProblems(t *testing.T, wants []string) []string {
+	t.Helper()
+	var got []string
+	seenAll := func() bool {
+		for _, w := range wants {
+			if !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, w) }) {
+				return false
+			}
+		}
+		return true
+	}
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	for !seenAll() && ctx.Err() == nil {
+		got = append(got, tb.takeProblems()...)
+		if err := chromedp.Do(ctx, chromedp.Sleep(50*time.Millisecond)); err != nil {
+			break
+		}
+	}
+	return got
+}
