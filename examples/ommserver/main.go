@@ -63,6 +63,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	startProfiling()
 	if len(os.Args) > 1 && os.Args[1] == "enroll-profile" {
 		if err := runEnrollProfile(ctx, os.Args[2:], os.Stdout, os.Stderr); err != nil {
 			fmt.Fprintln(os.Stderr, "ommserver:", err)

@@ -14,7 +14,8 @@ import (
 	"os"
 )
 
-func init() {
+// startProfiling serves pprof when OMM_PPROF_ADDR is set.
+func startProfiling() {
 	addr := os.Getenv("OMM_PPROF_ADDR")
 	if addr == "" {
 		return
