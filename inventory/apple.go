@@ -200,6 +200,11 @@ func (f *Filter) appleManaged(d *Dropped, v any) []App {
 			continue
 		}
 		a := App{Identifier: id, Managed: true, State: text(fields["Status"])}
+		if a.State == "UserInstalledApp" {
+			// The user's own copy, which an install met: not managed
+			// (the installed-app list reports it as personal).
+			continue
+		}
 		for k := range fields {
 			if k != "Status" {
 				d.Details++

@@ -222,6 +222,45 @@ func TestRemovedManagedAppDisappears(t *testing.T) {
 	}
 }
 
+// TestUserInstalledAppStaysPersonal: an install that met the user's own
+// copy is listed by iOS as UserInstalledApp in ManagedApplicationList; it
+// is still the user's app, so deprovisioning must never remove it.
+func TestUserInstalledAppStaysPersonal(t *testing.T) {
+	f := newFixture(t)
+	d := f.apple(t, udid)
+	list := func(key, body string) []byte {
+		return []byte(`<plist version="1.0"><dict><key>Status</key><string>Acknowledged</string><key>UDID</key><string>` + udid +
+			`</string><key>` + key + `</key>` + body + `</dict></plist>`)
+	}
+	installed := list("InstalledApplicationList", `<array>`+
+		`<dict><key>Identifier</key><string>com.acme.notes</string><key>Name</key><string>Acme Notes</string></dict>`+
+		`<dict><key>Identifier</key><string>com.acme.mail</string><key>Name</key><string>Acme Mail</string></dict></array>`)
+	managed := list("ManagedApplicationList", `<dict>`+
+		`<key>com.acme.notes</key><dict><key>Status</key><string>UserInstalledApp</string></dict>`+
+		`<key>com.acme.mail</key><dict><key>Status</key><string>Managed</string></dict></dict>`)
+	for _, order := range [][][]byte{{installed, managed}, {managed, installed}} {
+		for _, r := range order {
+			if _, err := f.svc.IngestApple(t.Context(), f.org, d.ID, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		apps, err := f.store.DeviceApps(t.Context(), f.org, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, a := range apps {
+			got[a.Identifier] = a.Managed
+		}
+		if managed, ok := got["com.acme.notes"]; !ok || managed {
+			t.Errorf("the user's own copy: present %v, managed %v; want present and not managed (%+v)", ok, managed, apps)
+		}
+		if !got["com.acme.mail"] {
+			t.Errorf("the managed app is not recorded as managed: %+v", apps)
+		}
+	}
+}
+
 func TestIngestAndroid(t *testing.T) {
 	secrets := []string{"358240051111110", "35824005111111", "3c:28:6d:aa:bb:cc", "+4915123456789", "89490200001234567890",
 		"alice@example.com", "APP_LAUNCHED", "g5300g-230927-231102-B-11020345", "a40da80a59d170", "8201240576", "slider-1.3",

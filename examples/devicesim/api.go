@@ -13,8 +13,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 // Limits on what the simulator reads from the server.
@@ -26,9 +30,9 @@ const (
 // errNotLoopback refuses a server that is not on this machine.
 var errNotLoopback = errors.New("only loopback servers are allowed")
 
-// errMFARequired says the user must complete multi-factor authentication,
-// which the simulator does not do.
-var errMFARequired = errors.New("the user must complete multi-factor authentication (MFA), which devicesim does not simulate; use a user whose policy needs no MFA")
+// errMFARequired says the user must complete multi-factor authentication
+// with a factor the simulator cannot use.
+var errMFARequired = errors.New("the user must complete multi-factor authentication (MFA)")
 
 // api talks to the server's HTTP API on behalf of the agent app and of
 // devices before they have an identity.
@@ -42,6 +46,9 @@ type api struct {
 	signed bool
 	// keys, when set, holds device keys generated before a timed run.
 	keys *keyPool
+	// totpCode computes an authenticator code; nil means totpAt. Tests
+	// replace it to type a wrong code.
+	totpCode func(secret string, at time.Time) (string, error)
 }
 
 // newAPI checks that base is an https URL on a loopback address and trusts
@@ -184,19 +191,30 @@ func (a *api) call(ctx context.Context, method, path, bearer string, in, out any
 // account is who the agent app signs in as.
 type account struct {
 	Site, User, Password, PIN string
+	// TOTPSecret (base32) is the user's authenticator app, when the user
+	// has one already. Without it, a user with no factor enrolls one.
+	TOTPSecret string
 }
 
 // session is the agent API's view of a sign-in.
 type session struct {
-	Token string `json:"token"`
-	State string `json:"state"`
-	Next  string `json:"next"`
+	Token   string   `json:"token"`
+	State   string   `json:"state"`
+	Next    string   `json:"next"`
+	Methods []string `json:"methods"`
 }
 
-// signIn signs acct in and completes the PIN steps the server asks for,
-// returning the session token. MFA is not simulated: it yields
-// errMFARequired.
+// signIn is signInAccount for callers that keep no enrolled secret.
 func (a *api) signIn(ctx context.Context, acct account, logf logFunc) (string, error) {
+	return a.signInAccount(ctx, &acct, logf)
+}
+
+// signInAccount signs acct in and completes the MFA and PIN steps the server asks
+// for, returning the session token. MFA is done with an authenticator app
+// (TOTP): acct.TOTPSecret's, or one enrolled now when the server offers
+// that to a user without any factor; its secret is then stored in
+// acct.TOTPSecret. Other factors (SMS, voice) yield errMFARequired.
+func (a *api) signInAccount(ctx context.Context, acct *account, logf logFunc) (string, error) {
 	var s session
 	if err := a.call(ctx, "POST", "/api/agent/auth/signin", "",
 		map[string]string{"site": acct.Site, "username": acct.User, "password": acct.Password}, &s); err != nil {
@@ -204,13 +222,17 @@ func (a *api) signIn(ctx context.Context, acct account, logf logFunc) (string, e
 	}
 	token := s.Token
 	logf("signed in as %s at site %s (next: %s)", acct.User, acct.Site, s.Next)
-	for range 3 { // at most: set the PIN, verify it, done
+	for range 4 { // at most: MFA, set the PIN, verify it, done
 		var err error
 		switch s.Next {
 		case "none":
 			return token, nil
 		case "mfa_required":
-			return "", errMFARequired
+			s, err = a.mfa(ctx, token, s.Methods, acct, logf)
+			if err != nil {
+				return "", err
+			}
+			continue
 		case "pin_setup_required", "pin_expired":
 			err = a.call(ctx, "POST", "/api/agent/auth/pin", token, map[string]string{"pin": acct.PIN, "confirm": acct.PIN}, &s)
 			logf("agent PIN set")
@@ -225,6 +247,91 @@ func (a *api) signIn(ctx context.Context, acct account, logf logFunc) (string, e
 		}
 	}
 	return "", fmt.Errorf("sign-in: session still needs %q", s.Next)
+}
+
+// totpPeriod is the authenticator's time step (RFC 6238's default, which
+// the server uses).
+const totpPeriod = 30 * time.Second
+
+// totpAt is the six-digit SHA-1 code of secret at time at.
+func totpAt(secret string, at time.Time) (string, error) {
+	return totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: uint(totpPeriod / time.Second),
+		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+}
+
+// mfa completes MFA with an authenticator app: the user's own, or one
+// enrolled now when the server offers enrollment ("totp_enroll").
+func (a *api) mfa(ctx context.Context, token string, methods []string, acct *account, logf logFunc) (session, error) {
+	switch {
+	case acct.TOTPSecret != "" && slices.Contains(methods, "totp"):
+		return a.totp(ctx, token, "/api/agent/auth/mfa/verify", map[string]string{"method": "totp"}, acct.TOTPSecret, logf)
+	case slices.Contains(methods, "totp_enroll"):
+		var e struct {
+			Secret string `json:"secret"`
+			URI    string `json:"uri"`
+		}
+		if err := a.call(ctx, "POST", "/api/agent/auth/mfa/totp/enroll", token, nil, &e); err != nil {
+			return session{}, fmt.Errorf("MFA: enrolling an authenticator: %w", err)
+		}
+		acct.TOTPSecret = e.Secret
+		// Shown once, as the server's enrollment page shows its QR code:
+		// the next sign-in needs it (-totp-secret).
+		logf("MFA: authenticator app enrolled, secret %s (pass -totp-secret to sign in again)", e.Secret)
+		return a.totp(ctx, token, "/api/agent/auth/mfa/totp/confirm", nil, e.Secret, logf)
+	case slices.Contains(methods, "totp"):
+		return session{}, fmt.Errorf("%w: %s has an authenticator app; pass its secret with -totp-secret", errMFARequired, acct.User)
+	default:
+		return session{}, fmt.Errorf("%w with %v, which devicesim does not simulate; give the user an authenticator app", errMFARequired, methods)
+	}
+}
+
+// totp sends authenticator codes to path until one is accepted, as a user
+// would: a code the server refuses (mistyped, or already used in this
+// time step by an earlier sign-in) is followed by the next step's code,
+// which the server accepts for clock drift, and if that fails too, by a
+// fresh code once the next time step has begun.
+func (a *api) totp(ctx context.Context, token, path string, body map[string]string, secret string, logf logFunc) (session, error) {
+	code := a.totpCode
+	if code == nil {
+		code = totpAt
+	}
+	in := map[string]string{}
+	for k, v := range body {
+		in[k] = v
+	}
+	var err error
+	for attempt := range 3 {
+		now := a.now()
+		at := now
+		switch attempt {
+		case 1:
+			at = now.Add(totpPeriod)
+		case 2:
+			wait := now.Truncate(totpPeriod).Add(totpPeriod).Sub(now)
+			logf("MFA: waiting %s for the authenticator's next code", wait.Round(time.Second))
+			select {
+			case <-ctx.Done():
+				return session{}, ctx.Err()
+			case <-time.After(wait):
+			}
+			at = a.now().Add(totpPeriod)
+		}
+		if in["code"], err = code(secret, at); err != nil {
+			return session{}, fmt.Errorf("MFA: authenticator code: %w", err)
+		}
+		var s session
+		err = a.call(ctx, "POST", path, token, in, &s)
+		var se *statusError
+		if err == nil {
+			logf("MFA: authenticator code accepted (next: %s)", s.Next)
+			return s, nil
+		}
+		if !errors.As(err, &se) || !strings.Contains(se.Body, `"invalid_code"`) {
+			break
+		}
+		logf("MFA: code refused (invalid_code), trying again")
+	}
+	return session{}, fmt.Errorf("MFA: %w", err)
 }
 
 // facts are the device facts the agent app reports.

@@ -81,7 +81,26 @@ func (d *device) poll(ctx context.Context, max int, logf logFunc, observe observ
 		var note string
 		msg, note = d.respond(cmd)
 		logf("command %s (%s) → %s: %s", cmd.RequestType, cmd.UUID, msg["Status"], note)
+		if d.unenrolled {
+			// The MDM profile is gone with its identity: iOS sends no
+			// result, only the CheckOut its payload asked for.
+			return st, d.sendCheckOut(ctx, logf)
+		}
 	}
+}
+
+// sendCheckOut tells the server the MDM profile was removed, when the
+// profile asked for it (CheckOutWhenRemoved).
+func (d *device) sendCheckOut(ctx context.Context, logf logFunc) error {
+	if !d.checkOut {
+		logf("MDM profile removed; its payload asks for no CheckOut, so the server is not told")
+		return nil
+	}
+	if _, err := d.put(ctx, d.checkInURL, map[string]any{"MessageType": "CheckOut", "Topic": d.topic}); err != nil {
+		return fmt.Errorf("check-in CheckOut: %w", err)
+	}
+	logf("check-in: CheckOut accepted (the MDM profile was removed)")
+	return nil
 }
 
 // respond returns the result a device sends for cmd and a note for the log.
@@ -116,16 +135,13 @@ func (d *device) respond(cmd command) (map[string]any, string) {
 		}
 		return res, "encryption on, passcode set and compliant"
 	case "InstalledApplicationList":
-		res["InstalledApplicationList"] = []any{
-			map[string]any{"Identifier": d.PersonalApp, "Name": "Personal Notes", "ShortVersion": "3.2", "Version": "320",
-				"BundleSize": 48213504, "DynamicSize": 1024000, "IsValidated": true},
-			map[string]any{"Identifier": "com.apple.mobilesafari", "Name": "Safari", "ShortVersion": d.OSVersion, "Version": "8618.1.15"},
-			map[string]any{"Identifier": "com.example.work.mail", "Name": "Work Mail", "ShortVersion": "1.0", "Version": "100"},
-		}
-		return res, "3 apps, including " + d.PersonalApp + " installed before enrollment"
+		list, note := d.installedApplicationList()
+		res["InstalledApplicationList"] = list
+		return res, note
 	case "ManagedApplicationList":
-		res["ManagedApplicationList"] = map[string]any{"com.example.work.mail": map[string]any{"Status": "Managed", "HasConfiguration": false}}
-		return res, "1 managed app"
+		m, note := d.managedApplicationList()
+		res["ManagedApplicationList"] = m
+		return res, note
 	case "ProfileList":
 		list := make([]any, len(d.profiles))
 		for i, id := range d.profiles {
@@ -141,8 +157,23 @@ func (d *device) respond(cmd command) (map[string]any, string) {
 				map[string]any{"ErrorCode": 1000, "ErrorDomain": "MCProfileErrorDomain", "LocalizedDescription": err.Error()}}}, err.Error()
 		}
 		return res, "installed profile " + id
-	case "InstallApplication", "InstallEnterpriseApplication", "RemoveApplication", "RemoveProfile",
-		"DeviceLock", "EraseDevice", "ClearPasscode", "Settings", "ApplyRedemptionCode":
+	case "InstallApplication":
+		return res, d.installApplication(cmd.Body)
+	case "RemoveApplication", "RemoveProfile":
+		remove, what := d.removeApplication, "removed app "
+		if cmd.RequestType == "RemoveProfile" {
+			remove, what = d.removeProfile, "removed profile "
+		}
+		if err := remove(cmd.Body); err != nil {
+			return map[string]any{"Status": "Error", "CommandUUID": cmd.UUID, "ErrorChain": []any{
+				map[string]any{"ErrorCode": 1000, "ErrorDomain": "MCMDMErrorDomain", "LocalizedDescription": err.Error()}}}, err.Error()
+		}
+		id, _ := cmd.Body["Identifier"].(string)
+		if d.unenrolled {
+			return res, what + id + ": the device is no longer managed"
+		}
+		return res, what + id
+	case "InstallEnterpriseApplication", "DeviceLock", "EraseDevice", "ClearPasscode", "Settings", "ApplyRedemptionCode":
 		return res, "acknowledged"
 	default:
 		return map[string]any{"Status": "Error", "CommandUUID": cmd.UUID, "ErrorChain": []any{
@@ -174,7 +205,8 @@ func (d *device) installProfile(cmd command) (string, error) {
 		return "", errors.New("InstallProfile without a payload")
 	}
 	content := data
-	if !strings.HasPrefix(strings.TrimSpace(string(data[:min(len(data), 64)])), "<") {
+	signed := !strings.HasPrefix(strings.TrimSpace(string(data[:min(len(data), 64)])), "<")
+	if signed {
 		var err error
 		if content, _, err = profile.Verify(data, profile.VerifyOptions{Signer: d.ca}); err != nil {
 			return "", fmt.Errorf("profile signature: %w", err)
@@ -183,6 +215,9 @@ func (d *device) installProfile(cmd command) (string, error) {
 	p, err := profile.Decode(content)
 	if err != nil {
 		return "", err
+	}
+	if signed {
+		d.policyProfiles = append(d.policyProfiles, p)
 	}
 	for _, id := range d.profiles {
 		if id == p.Identifier {

@@ -32,6 +32,10 @@ type spec struct {
 	// PersonalApp was installed before enrollment; it shows up in
 	// InstalledApplicationList like any other app.
 	PersonalApp string
+	// StoreApp, when set, is an app the user installed from the App Store
+	// before enrollment that the organization's store also offers: the
+	// store must show it as unmanaged.
+	StoreApp string
 }
 
 // newSpec makes a device with random identifiers; serial may fix the
@@ -68,10 +72,23 @@ type device struct {
 	topic      string
 	ca         *x509.Certificate
 	profiles   []string // identifiers of installed profiles
-	now        func() time.Time
-	identity   *x509.Certificate
-	key        *rsa.PrivateKey
-	signed     bool // Mdm-Signature instead of the TLS client certificate
+	// mdmProfile is the enrollment profile's identifier: removing it
+	// unenrolls the device, which then checks out when checkOut is set.
+	mdmProfile string
+	checkOut   bool
+	// unenrolled: the MDM profile is gone; the device talks no more.
+	unenrolled bool
+	apps       []app // nil until first used: the spec's apps
+	// policyProfiles are the signed profiles InstallProfile delivered.
+	policyProfiles []*profile.Profile
+	// removedApps are the identifiers RemoveApplication removed;
+	// refusedRemovals those it was refused because the user's.
+	removedApps     []string
+	refusedRemovals []string
+	now             func() time.Time
+	identity        *x509.Certificate
+	key             *rsa.PrivateKey
+	signed          bool // Mdm-Signature instead of the TLS client certificate
 }
 
 // enrollDirect walks a direct enrollment from its .mobileconfig URL: fetch
@@ -191,6 +208,8 @@ func (a *api) enrollMDM(ctx context.Context, ca *x509.Certificate, prof *profile
 		topic:      mdmP.Topic,
 		ca:         ca,
 		profiles:   []string{prof.Identifier},
+		mdmProfile: prof.Identifier,
+		checkOut:   mdmP.CheckOutWhenRemoved,
 		now:        a.now,
 	}
 	if d.checkInURL == "" {

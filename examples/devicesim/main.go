@@ -8,7 +8,13 @@
 // SCEP, phase 3, decryption of the MDM profile), or with -delivery direct
 // one signed .mobileconfig. It then gets its MDM identity from the SCEP CA,
 // checks in (Authenticate, TokenUpdate) and answers every queued MDM command
-// with realistic results, printing each step:
+// with realistic results. MFA is done with an authenticator app: the
+// user's (-totp-secret), or one enrolled through the agent API. The walk
+// then checks the signed policy profile (passcode, data separation), that
+// the store shows an app installed before enrollment (-store-app) as
+// unmanaged, installs an app from the store, and deprovisions the device,
+// checking that only work data goes (and, with -admin-token, the server's
+// records), printing each step:
 //
 //	devicesim ios -server https://127.0.0.1:8443 -ca omm-data/tls/dev-ca.pem \
 //	    -site demo -user alice -password '...'
@@ -73,7 +79,7 @@ func main() {
 
 const usage = `usage:
   devicesim ios  -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN] [-proof tls|signature] [-serial S]
-                 [-delivery ota|direct]
+                 [-delivery ota|direct] [-totp-secret BASE32] [-store-app ID] [-admin-token T]
   devicesim android -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN]
                  [-admin-token T] [-modes work_profile,fully_managed,knox,device_admin,legacy_api30]
   devicesim load -server URL -ca FILE -site SITE -user NAME -password PW

@@ -16,9 +16,7 @@ type adminDevice struct {
 		SerialNumber string            `json:"serial_number"`
 		Values       map[string]string `json:"values"`
 	} `json:"device"`
-	Apps []struct {
-		Identifier string
-	} `json:"apps"`
+	Apps []adminApp `json:"apps"`
 }
 
 // findDevice returns the ID of the org's device with serial, or "".
@@ -39,31 +37,96 @@ func (ts *testServer) findDevice(t *testing.T, serial string) string {
 	return ""
 }
 
+// TestIOSWalk walks an iPhone through the whole journey and checks the
+// server's records through the admin API: enrolled with the privacy
+// filter's inventory while enrolled, the app already on the phone shown
+// unmanaged, the store install reported installed, the policy profile
+// received, and deprovisioned at the end with the user's apps untouched.
 func TestIOSWalk(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	out := &syncBuffer{}
-	res, err := walkIOS(t.Context(), walkConfig{commonFlags: ts.flags("alice"), serial: "SIMWALK0001", delivery: "ota"}, out)
+	checked := false
+	res, err := walkIOS(t.Context(), walkConfig{commonFlags: ts.flags("alice"), serial: "SIMWALK0001", delivery: "ota",
+		storeApp: demoStoreApp, adminToken: ts.adminToken, enrolled: func(res walkResult) {
+			checked = true
+			ts.checkEnrolled(t, res)
+		}}, out)
 	if err != nil {
 		t.Fatalf("walk: %v\n%s", err, out)
+	}
+	if !checked {
+		t.Fatal("the walk never reported the device enrolled")
 	}
 	log := out.String()
 	for _, want := range []string{"agent PIN set", "eligibility: enroll", "OTA phase 1", "OTA phase 2",
 		"SCEP: OTA identity issued", "OTA phase 3", "SCEP: MDM identity issued",
-		"Authenticate accepted", "TokenUpdate accepted", "no more commands"} {
+		"Authenticate accepted", "TokenUpdate accepted", "no more commands",
+		"policy profile received, signed by the org's CA", "is Unmanaged", "is Installed (Open)",
+		"deprovision requested", "CheckOut accepted", "is deprovisioned"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 	}
-	for _, want := range []string{"InstallProfile", "DeviceInformation", "SecurityInfo", "InstalledApplicationList", "ProfileList"} {
+	for _, want := range []string{"InstallProfile", "DeviceInformation", "SecurityInfo", "InstalledApplicationList",
+		"ProfileList", "InstallApplication", "ManagedApplicationList", "RemoveApplication", "RemoveProfile"} {
 		if !slices.Contains(res.Commands, want) {
 			t.Errorf("answered %v, not %s", res.Commands, want)
 		}
 	}
+	// The demo policy's passcode and data separation reached the device.
+	if want := "passcode min length 6, max failed attempts 10, auto-lock 5 min; managed↔unmanaged open-in blocked"; !strings.Contains(res.Policy, want) {
+		t.Errorf("policy profile %q, want %q", res.Policy, want)
+	}
+	// The demo's App Store app, installed by the user first, stays theirs;
+	// the in-house app comes from the store.
+	if res.Unmanaged.Identifier != demoStoreApp || res.Unmanaged.State != "Unmanaged" || !strings.Contains(res.Unmanaged.Advice, "installed before") {
+		t.Errorf("unmanaged item %+v", res.Unmanaged)
+	}
+	if res.Installed.Identifier != "com.example.demo.expenses" || res.Installed.State != "Installed" {
+		t.Errorf("installed item %+v", res.Installed)
+	}
+	if !slices.Equal(res.Removed, []string{"com.example.demo.expenses"}) || res.FinalState != "deprovisioned" {
+		t.Errorf("deprovision removed %v, final state %q", res.Removed, res.FinalState)
+	}
+	for _, id := range []string{res.Device.PersonalApp, demoStoreApp} {
+		if !slices.Contains(res.Kept, id) {
+			t.Errorf("after deprovisioning the device has %v, lacking the user's %s", res.Kept, id)
+		}
+	}
 
+	// A second walk through the command line, with direct delivery and
+	// Mdm-Signature instead of the TLS client certificate (and a new agent
+	// session, which sets its own PIN), and no app before enrollment: the
+	// store's App Store app arrives at enrollment, the in-house one from
+	// the store.
+	out2 := &syncBuffer{}
+	f := ts.flags("alice")
+	if err := run(t.Context(), []string{"ios", "-server", f.server, "-ca", f.caFile, "-site", "demo", "-user", "alice",
+		"-password", f.acct.Password, "-pin", f.acct.PIN, "-serial", "SIMWALK0002", "-delivery", "direct", "-proof", "signature",
+		"-store-app", "", "-admin-token", ts.adminToken}, out2); err != nil {
+		t.Fatalf("second walk: %v\n%s", err, out2)
+	}
+	log2 := out2.String()
+	for _, want := range []string{"no more commands", "installed com.example.demo.notes as a managed app",
+		"Demo Expenses is Installed (Open)", "is deprovisioned"} {
+		if !strings.Contains(log2, want) || strings.Contains(log2, "OTA phase") {
+			t.Errorf("second walk's log lacks %q:\n%s", want, log2)
+		}
+	}
+	if ts.findDevice(t, "SIMWALK0002") == "" {
+		t.Error("second device not listed")
+	}
+}
+
+// checkEnrolled checks the admin API's record of an enrolled device:
+// inventory through the privacy filter, and the user's app before
+// enrollment listed as unmanaged.
+func (ts *testServer) checkEnrolled(t *testing.T, res walkResult) {
+	t.Helper()
 	id := ts.findDevice(t, res.Device.Serial)
-	if id == "" {
-		t.Fatalf("the admin API lists no device with serial %s", res.Device.Serial)
+	if id == "" || id != res.DeviceID {
+		t.Fatalf("the admin API lists device %q for serial %s, the agent API %q", id, res.Device.Serial, res.DeviceID)
 	}
 	var d adminDevice
 	raw := string(ts.admin(t, "/api/admin/devices/"+id, &d))
@@ -82,24 +145,14 @@ func TestIOSWalk(t *testing.T) {
 			t.Errorf("stored inventory holds %q, which the privacy contract forbids:\n%s", secret, raw)
 		}
 	}
-	if !slices.ContainsFunc(d.Apps, func(a struct{ Identifier string }) bool { return a.Identifier == res.Device.PersonalApp }) {
-		t.Errorf("apps %+v lack %s, installed before enrollment", d.Apps, res.Device.PersonalApp)
-	}
-
-	// A second walk through the command line, with direct delivery and
-	// Mdm-Signature instead of the TLS client certificate (and a new agent
-	// session, which sets its own PIN), enrolls a second device.
-	out2 := &syncBuffer{}
-	f := ts.flags("alice")
-	if err := run(t.Context(), []string{"ios", "-server", f.server, "-ca", f.caFile, "-site", "demo", "-user", "alice",
-		"-password", f.acct.Password, "-pin", f.acct.PIN, "-serial", "SIMWALK0002", "-delivery", "direct", "-proof", "signature"}, out2); err != nil {
-		t.Fatalf("second walk: %v\n%s", err, out2)
-	}
-	if !strings.Contains(out2.String(), "no more commands") || strings.Contains(out2.String(), "OTA phase") {
-		t.Errorf("second walk did not finish:\n%s", out2)
-	}
-	if ts.findDevice(t, "SIMWALK0002") == "" {
-		t.Error("second device not listed")
+	for _, want := range []struct {
+		id      string
+		managed bool
+	}{{res.Device.PersonalApp, false}, {res.Device.StoreApp, false}, {"com.example.demo.expenses", true}} {
+		i := slices.IndexFunc(d.Apps, func(a adminApp) bool { return a.Identifier == want.id })
+		if i < 0 || d.Apps[i].Managed != want.managed {
+			t.Errorf("apps %+v: want %s managed=%v", d.Apps, want.id, want.managed)
+		}
 	}
 }
 
