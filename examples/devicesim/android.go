@@ -51,6 +51,9 @@ func parseAndroid(args []string, out io.Writer) (androidConfig, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
+	if err := c.checkTOTP(); err != nil {
+		return c, err
+	}
 	for m := range strings.SplitSeq(*modes, ",") {
 		mode := androidMode(strings.TrimSpace(m))
 		if !slices.Contains(allAndroidModes, mode) {

@@ -122,6 +122,8 @@ func TestParseAndroid(t *testing.T) {
 		{[]string{"-password", "x", "-modes", "knox,knox, work_profile"}, []androidMode{modeKnox, modeWorkProfile}, true},
 		{[]string{"-password", "x", "-modes", "ios"}, nil, false},
 		{[]string{"-password", "x", "extra"}, nil, false},
+		{[]string{"-password", "x", "-totp-secret", "JBSWY3DPEHPK3PXP"}, allAndroidModes, true},
+		{[]string{"-password", "x", "-totp-secret", "not base32!"}, nil, false},
 	}
 	for _, tt := range tests {
 		c, err := parseAndroid(tt.args, &syncBuffer{})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base32"
 	"fmt"
 	"io"
 	"slices"
@@ -40,7 +39,6 @@ func parseWalk(args []string, out io.Writer) (walkConfig, error) {
 	c.register(fs)
 	fs.StringVar(&c.serial, "serial", "", "serial number of the simulated iPhone (random when empty)")
 	fs.StringVar(&c.delivery, "delivery", "ota", `"ota" (profile service, phases 1–3; the server needs -allow-simulators) or "direct" (one .mobileconfig)`)
-	fs.StringVar(&c.acct.TOTPSecret, "totp-secret", "", "base32 secret of the user's authenticator app, for MFA (without it, a user with no factor enrolls one)")
 	fs.StringVar(&c.storeApp, "store-app", demoStoreApp, "bundle ID of a store app the user installed before enrollment (empty: none)")
 	fs.StringVar(&c.adminToken, "admin-token", "", "admin API token, to check the device's state and apps on the server")
 	if err := parseFlags(fs, args); err != nil {
@@ -49,12 +47,7 @@ func parseWalk(args []string, out io.Writer) (walkConfig, error) {
 	if c.delivery != "ota" && c.delivery != "direct" {
 		return c, fmt.Errorf("%w: -delivery must be ota or direct", errUsage)
 	}
-	if c.acct.TOTPSecret != "" {
-		if _, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(strings.TrimRight(c.acct.TOTPSecret, "="))); err != nil {
-			return c, fmt.Errorf("%w: -totp-secret is not base32: %w", errUsage, err)
-		}
-	}
-	return c, nil
+	return c, c.checkTOTP()
 }
 
 // walkResult is what the walk did, for callers that check it.

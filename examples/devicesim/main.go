@@ -59,12 +59,14 @@ package main
 
 import (
 	"context"
+	"encoding/base32"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -80,7 +82,7 @@ func main() {
 const usage = `usage:
   devicesim ios  -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN] [-proof tls|signature] [-serial S]
                  [-delivery ota|direct] [-totp-secret BASE32] [-store-app ID] [-admin-token T]
-  devicesim android -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN]
+  devicesim android -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN] [-totp-secret BASE32]
                  [-admin-token T] [-modes work_profile,fully_managed,knox,device_admin,legacy_api30]
   devicesim load -server URL -ca FILE -site SITE -user NAME -password PW
                  [-devices N] [-concurrency C] [-duration D] [-max-requests M]
@@ -136,6 +138,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.acct.User, "user", "alice", "user to sign in as")
 	fs.StringVar(&c.acct.Password, "password", "", "the user's password")
 	fs.StringVar(&c.acct.PIN, "pin", "482916", "agent PIN to set or verify when the server asks for one")
+	fs.StringVar(&c.acct.TOTPSecret, "totp-secret", "", "base32 secret of the user's authenticator app, for MFA (without it, a user with no factor enrolls one)")
 	fs.StringVar(&c.proof, "proof", "tls", `how devices prove their MDM identity: "tls" (client certificate) or "signature" (Mdm-Signature header)`)
 }
 
@@ -167,6 +170,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	return nil
+}
+
+// checkTOTP refuses a -totp-secret that is not base32, before any request.
+func (c *commonFlags) checkTOTP() error {
+	if c.acct.TOTPSecret == "" {
+		return nil
+	}
+	if _, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(strings.TrimRight(c.acct.TOTPSecret, "="))); err != nil {
+		return fmt.Errorf("%w: -totp-secret is not base32: %w", errUsage, err)
 	}
 	return nil
 }
