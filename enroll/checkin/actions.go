@@ -17,21 +17,48 @@ import (
 var ErrNotPermitted = errors.New("checkin: action not permitted")
 
 // queue queues commands for one device, in order, audited as action by
-// actor, and wakes the device.
+// actor, and wakes the device: see [Service.act].
 func (s *Service) queue(ctx context.Context, d inventory.Device, actor, action string, cmds ...mdm.Command) error {
+	_, err := s.act(ctx, d, "", actor, action, "", cmds...)
+	return err
+}
+
+// act stores a device action in one transaction: the move to state to
+// (none when empty), audited with reason, and every command, each audited
+// as action by actor; then it wakes the device. Nothing is stored unless
+// all of it is. A state change requires the device to be still in the
+// state it was read in (d.State), so that of two concurrent actions that
+// read it in the same state and change it, one is refused (ErrConflict)
+// instead of both queueing their commands; otherwise the device must not
+// have become terminal meanwhile.
+func (s *Service) act(ctx context.Context, d inventory.Device, to inventory.State, actor, action, reason string, cmds ...mdm.Command) (inventory.Device, error) {
+	a := DeviceAction{Org: d.Org, Device: d.ID, To: to}
+	now := s.clock()
+	if to != "" && to != d.State {
+		a.From = []inventory.State{d.State}
+		a.StateEntry = storage.AuditEntry{Org: d.Org, Time: now, Actor: actor, Action: "device.state." + string(to), Target: "device:" + d.ID,
+			Details: map[string]string{"state": string(to)}}
+		if reason != "" {
+			a.StateEntry.Details["reason"] = reason
+		}
+	}
 	for _, c := range cmds {
 		body, err := c.Encode()
 		if err != nil {
-			return err
+			return d, err
 		}
-		if err := s.store.EnqueueCommand(ctx, d.Org, []string{d.ID}, enroll.Command{UUID: c.UUID, RequestType: c.RequestType, Body: body},
-			storage.AuditEntry{Org: d.Org, Time: s.clock(), Actor: actor, Action: action, Target: "device:" + d.ID,
-				Details: map[string]string{"command": c.RequestType, "uuid": c.UUID}}); err != nil {
-			return err
-		}
+		a.Commands = append(a.Commands, ActionCommand{
+			Command: enroll.Command{UUID: c.UUID, RequestType: c.RequestType, Body: body},
+			Entry: storage.AuditEntry{Org: d.Org, Time: now, Actor: actor, Action: action, Target: "device:" + d.ID,
+				Details: map[string]string{"command": c.RequestType, "uuid": c.UUID}},
+		})
+	}
+	d, err := s.store.QueueDeviceAction(ctx, a)
+	if err != nil {
+		return d, err
 	}
 	s.wake(ctx, d.Org, d.ID)
-	return nil
+	return d, nil
 }
 
 // appleDevice returns the device if it is an Apple device this service can
@@ -103,12 +130,12 @@ func (s *Service) Deprovision(ctx context.Context, org storage.OrgID, id, actor,
 		}
 	}
 	cmds = append(cmds, mdm.RemoveProfile(mdmProfile))
-	if d.State != inventory.StateDeprovisioning {
-		if d, err = s.devices.SetState(ctx, org, id, inventory.StateDeprovisioning, actor, reason); err != nil {
-			return err
-		}
-	}
-	if err := s.queue(ctx, d, actor, "device.deprovision", cmds...); err != nil {
+	// The state change and every command are one transaction: a crash or a
+	// refused command never leaves the device deprovisioning without its
+	// commands. A device already deprovisioning gets the commands again
+	// (an explicit retry, e.g. after they expired unanswered).
+	d, err = s.act(ctx, d, inventory.StateDeprovisioning, actor, "device.deprovision", reason, cmds...)
+	if err != nil {
 		return err
 	}
 	s.emit(ctx, Deprovisioning, d)
@@ -192,7 +219,11 @@ func (s *Service) DeprovisionUser(ctx context.Context, org storage.OrgID, userID
 			if !d.Platform.Apple() || d.State.Terminal() || d.State == inventory.StateDeprovisioning {
 				continue
 			}
-			if err := s.Deprovision(ctx, org, d.ID, actor, reason); err != nil {
+			err := s.Deprovision(ctx, org, d.ID, actor, reason)
+			if errors.Is(err, inventory.ErrTransition) || errors.Is(err, ErrNotPermitted) {
+				continue // deprovisioned, checked out or wiped since the page was read
+			}
+			if err != nil {
 				return n, err
 			}
 			n++

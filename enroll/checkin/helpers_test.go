@@ -41,6 +41,7 @@ type backend interface {
 	enroll.CommandQueue
 	enroll.EnrollmentStore
 	enroll.IdentityStore
+	checkin.ActionStore
 }
 
 // ca is an org's device CA.

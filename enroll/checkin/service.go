@@ -58,6 +58,7 @@ type Store interface {
 	enroll.IdentityStore
 	enroll.EnrollmentStore
 	enroll.CommandQueue
+	ActionStore
 }
 
 // ProfileSource gives the signed configuration profile to install when a

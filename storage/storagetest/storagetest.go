@@ -18,6 +18,7 @@ import (
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -36,7 +37,8 @@ type Store interface {
 	catalog.Store
 	catalog.InstallQueuer // catalog_queue.go
 	android.Store
-	reapplyStore // reapply.go
+	reapplyStore        // reapply.go
+	checkin.ActionStore // deprovision.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -62,6 +64,7 @@ func cases() []testCase {
 	all = append(all, catalogQueueCases()...)
 	all = append(all, androidCases()...)
 	all = append(all, reapplyCases()...)
+	all = append(all, deprovisionCases()...)
 	return all
 }
 

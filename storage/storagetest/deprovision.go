@@ -1,0 +1,133 @@
+package storagetest
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/checkin"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
+)
+
+func deprovisionCases() []testCase {
+	return []testCase{
+		{"DeviceAction/Whole", testActionWhole},
+		{"DeviceAction/NothingOnFailure", testActionNothingOnFailure},
+		{"DeviceAction/ConcurrentDeprovision", testActionConcurrent},
+	}
+}
+
+// deprovisionAction moves dev from enrolled to deprovisioning with n
+// commands named prefix-i.
+func deprovisionAction(org storage.OrgID, dev, prefix string, n int) checkin.DeviceAction {
+	a := checkin.DeviceAction{
+		Org: org, Device: dev, From: []inventory.State{inventory.StateEnrolled}, To: inventory.StateDeprovisioning,
+		StateEntry: deviceEntry(org, "device.state.deprovisioning", at(5)),
+	}
+	for i := range n {
+		uuid := fmt.Sprintf("%s-%d", prefix, i)
+		a.Commands = append(a.Commands, checkin.ActionCommand{
+			Command: enroll.Command{UUID: uuid, RequestType: "RemoveProfile", Body: []byte("<plist>" + uuid + "</plist>")},
+			Entry:   deviceEntry(org, "device.deprovision", at(5)),
+		})
+	}
+	return a
+}
+
+// testActionWhole: the state change, every command (in order) and every
+// audit entry are stored together.
+func testActionWhole(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	d := mustCreateDevice(t, s, newDevice(o.ID, 1), at(1))
+	n := len(allAudit(t, s, o.ID))
+	got, err := s.QueueDeviceAction(ctx, deprovisionAction(o.ID, d.ID, "rm", 3))
+	noErr(t, "QueueDeviceAction", err)
+	want := d
+	want.State, want.Version, want.Updated = inventory.StateDeprovisioning, d.Version+1, storage.Normalize(at(5))
+	same(t, "QueueDeviceAction result", got, want)
+	stored, err := s.Device(ctx, o.ID, d.ID)
+	noErr(t, "Device", err)
+	same(t, "stored device", stored, want)
+	same(t, "queued commands", queued(t, s, o.ID, d.ID), []string{"rm-2", "rm-1", "rm-0"})
+	if audit := allAudit(t, s, o.ID); len(audit) != n+4 {
+		t.Errorf("QueueDeviceAction appended %d audit entries, want 4", len(audit)-n)
+	}
+
+	// Without a state change (lock, erase): only the commands.
+	lock := checkin.DeviceAction{Org: o.ID, Device: d.ID, Commands: deprovisionAction(o.ID, d.ID, "lock", 1).Commands}
+	got, err = s.QueueDeviceAction(ctx, lock)
+	noErr(t, "QueueDeviceAction(no state change)", err)
+	same(t, "device after an action without state change", got, want)
+	same(t, "queued commands", queued(t, s, o.ID, d.ID), []string{"lock-0", "rm-2", "rm-1", "rm-0"})
+}
+
+// testActionNothingOnFailure: an action refused at any point, including
+// its last command inside the transaction, changes nothing.
+func testActionNothingOnFailure(t testing.TB, s Store) {
+	ctx := t.Context()
+	a := mustCreateOrg(t, s, "acme")
+	b := mustCreateOrg(t, s, "beta")
+	d := mustCreateDevice(t, s, newDevice(a.ID, 1), at(1))
+	pending := newDevice(a.ID, 2)
+	pending.State = inventory.StatePending
+	p := mustCreateDevice(t, s, pending, at(1))
+	noErr(t, "EnqueueCommand", s.EnqueueCommand(ctx, a.ID, []string{"dev_other"},
+		enroll.Command{UUID: "taken", RequestType: "DeviceLock", Body: []byte("<plist/>")}, deviceEntry(a.ID, "mdm.command.queue", at(2))))
+
+	lastTaken := deprovisionAction(a.ID, d.ID, "rm", 3)
+	lastTaken.Commands[2].Command.UUID = "taken"
+	invalid := deprovisionAction(a.ID, d.ID, "rm", 3)
+	invalid.Commands[1].Command.Body = nil
+	twice := deprovisionAction(a.ID, d.ID, "rm", 2)
+	twice.Commands[1].Command.UUID = twice.Commands[0].Command.UUID
+	otherOrg := deprovisionAction(b.ID, d.ID, "rm", 2)
+	foreignEntry := deprovisionAction(a.ID, d.ID, "rm", 2)
+	foreignEntry.Commands[1].Entry.Org = b.ID
+	tests := []struct {
+		name string
+		a    checkin.DeviceAction
+		want error
+	}{
+		{"last command's UUID already queued", lastTaken, storage.ErrAlreadyExists},
+		{"invalid command in the batch", invalid, storage.ErrInvalid},
+		{"UUID twice in the batch", twice, storage.ErrInvalid},
+		{"audit entry of another org", foreignEntry, storage.ErrInvalid},
+		{"another org's device", otherOrg, storage.ErrNotFound},
+		{"unknown device", deprovisionAction(a.ID, "dev_999", "rm", 2), storage.ErrNotFound},
+		{"device in the wrong state", deprovisionAction(a.ID, p.ID, "rm", 2), storage.ErrConflict},
+		{"no commands", deprovisionAction(a.ID, d.ID, "rm", 0), storage.ErrInvalid},
+	}
+	for _, tc := range tests {
+		before := takeInvSnapshot(t, s)
+		beforeQ := [][]string{queued(t, s, a.ID, d.ID), queued(t, s, a.ID, p.ID), queued(t, s, b.ID, d.ID)}
+		_, err := s.QueueDeviceAction(ctx, tc.a)
+		wantErr(t, "QueueDeviceAction("+tc.name+")", err, tc.want)
+		invUnchanged(t, "QueueDeviceAction("+tc.name+")", s, before)
+		same(t, "queues after QueueDeviceAction("+tc.name+")",
+			[][]string{queued(t, s, a.ID, d.ID), queued(t, s, a.ID, p.ID), queued(t, s, b.ID, d.ID)}, beforeQ)
+	}
+}
+
+// testActionConcurrent: of concurrent deprovisions of one device, each
+// moving it from enrolled, exactly one stores its state and commands.
+func testActionConcurrent(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	d := mustCreateDevice(t, s, newDevice(o.ID, 1), at(1))
+	const n = 6
+	errs := parallel(n, func(i int) error {
+		_, err := s.QueueDeviceAction(ctx, deprovisionAction(o.ID, d.ID, fmt.Sprintf("c%d", i), 3))
+		return err
+	})
+	same(t, "concurrent deprovisions", countErrs(errs, storage.ErrConflict), map[string]int{"nil": 1, storage.ErrConflict.Error(): n - 1})
+	if got := queued(t, s, o.ID, d.ID); len(got) != 3 {
+		t.Errorf("queued %v, want one deprovision's 3 commands", got)
+	}
+	stored, err := s.Device(ctx, o.ID, d.ID)
+	noErr(t, "Device", err)
+	if stored.State != inventory.StateDeprovisioning || stored.Version != d.Version+1 {
+		t.Errorf("device %s version %d, want deprovisioning version %d", stored.State, stored.Version, d.Version+1)
+	}
+}

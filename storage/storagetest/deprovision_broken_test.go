@@ -1,0 +1,56 @@
+package storagetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/openomm/omm/enroll/checkin"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage/memory"
+)
+
+// stateFirst commits the state change, then queues the commands one by
+// one: a refused command leaves the device changed without (all of) its
+// commands, as a crash between the writes would.
+type stateFirst struct{ *memory.Store }
+
+func (s stateFirst) QueueDeviceAction(ctx context.Context, a checkin.DeviceAction) (inventory.Device, error) {
+	d, err := s.UpdateDeviceState(ctx, a.Org, a.Device, a.To, a.StateEntry)
+	if err != nil {
+		return d, err
+	}
+	for _, c := range a.Commands {
+		if err := s.EnqueueCommand(ctx, a.Org, []string{a.Device}, c.Command, c.Entry); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+// stateOnly commits the state and never queues the commands.
+type stateOnly struct{ *memory.Store }
+
+func (s stateOnly) QueueDeviceAction(ctx context.Context, a checkin.DeviceAction) (inventory.Device, error) {
+	if err := a.Validate(); err != nil {
+		return inventory.Device{}, err
+	}
+	return s.UpdateDeviceState(ctx, a.Org, a.Device, a.To, a.StateEntry)
+}
+
+// unguarded skips the state check, so concurrent deprovisions all queue.
+type unguarded struct{ *memory.Store }
+
+func (s unguarded) QueueDeviceAction(ctx context.Context, a checkin.DeviceAction) (inventory.Device, error) {
+	a.From = nil
+	a.To = ""
+	return s.Store.QueueDeviceAction(ctx, a)
+}
+
+func TestSuiteCatchesBrokenDeviceAction(t *testing.T) {
+	broken := map[string]func() Store{
+		"state and commands in separate transactions": func() Store { return stateFirst{memory.New()} },
+		"state without the commands":                  func() Store { return stateOnly{memory.New()} },
+		"no state check":                              func() Store { return unguarded{memory.New()} },
+	}
+	expectCaught(t, broken, "DeviceAction/")
+}
