@@ -27,6 +27,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,13 +47,13 @@ const maxResponse = 4 << 10
 
 // Client sends MDM pushes. It is safe for concurrent use.
 type Client struct {
-	topic    string
-	endpoint string
-	conns    []*http.Client // one HTTP/2 connection each, used in turn
-	next     atomic.Uint64
-	token    *providerToken // nil with certificate authentication
-	sem      chan struct{}
-	log      *slog.Logger
+	topicHeader []string       // {topic}, shared by every request
+	base        *url.URL       // the endpoint, parsed once
+	conns       []*http.Client // one HTTP/2 connection each, used in turn
+	next        atomic.Uint64
+	token       *providerToken // nil with certificate authentication
+	sem         chan struct{}
+	log         *slog.Logger
 }
 
 // Option configures [New].
@@ -99,7 +100,10 @@ func WithRootCAs(roots *x509.CertPool) Option {
 	return func(s *settings) error { s.roots = roots; return nil }
 }
 
-// WithConcurrency bounds the pushes in flight at once (default 100).
+// WithConcurrency bounds the pushes in flight at once, over all
+// connections (default 100). More is not faster: on a 2-core machine 64–100
+// streams in flight beat 500 by about 2× (BenchmarkPushAllStreams), since
+// each extra stream costs goroutines and buffers on both ends.
 func WithConcurrency(n int) Option {
 	return func(s *settings) error {
 		if n < 1 {
@@ -174,13 +178,17 @@ func New(topic string, opts ...Option) (*Client, error) {
 	if s.token != nil {
 		s.token.clock = s.clock
 	}
+	base, err := url.Parse(s.endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("apns: endpoint %q: %w", s.endpoint, err)
+	}
 	return &Client{
-		topic:    topic,
-		endpoint: s.endpoint,
-		conns:    conns,
-		token:    s.token,
-		sem:      make(chan struct{}, s.concurrency),
-		log:      s.log,
+		topicHeader: []string{topic},
+		base:        base,
+		conns:       conns,
+		token:       s.token,
+		sem:         make(chan struct{}, s.concurrency),
+		log:         s.log,
 	}, nil
 }
 
@@ -213,35 +221,35 @@ func (c *Client) Push(ctx context.Context, t Target) (string, error) {
 	}
 	defer func() { <-c.sem }()
 
-	body, err := json.Marshal(struct {
-		MDM string `json:"mdm"`
-	}{t.PushMagic})
-	if err != nil {
-		return "", err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+"/3/device/"+hex.EncodeToString(t.Token), bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("apns-topic", c.topic)
-	req.Header.Set("apns-push-type", "mdm")
+	body := payload(t.PushMagic)
+	u := *c.base
+	u.Path = c.base.Path + "/3/device/" + hex.EncodeToString(t.Token)
+	// The constant headers' values are shared by every request (the
+	// transport only reads them); keys are already canonical.
+	header := http.Header{"Content-Type": contentJSON, "Apns-Topic": c.topicHeader, "Apns-Push-Type": pushTypeMDM}
 	if c.token != nil {
-		jwt, err := c.token.get()
+		auth, err := c.token.authorization()
 		if err != nil {
 			return "", err
 		}
-		req.Header.Set("authorization", "bearer "+jwt)
+		header["Authorization"] = auth
 	}
+	req := (&http.Request{
+		Method: http.MethodPost, URL: &u, Host: u.Host, Header: header,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)),
+		GetBody: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
+	}).WithContext(ctx)
 	resp, err := c.conns[c.next.Add(1)%uint64(len(c.conns))].Do(req)
 	if err != nil {
 		return "", fmt.Errorf("apns: push: %w", err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if resp.StatusCode == http.StatusOK {
-		return resp.Header.Get("apns-id"), nil
+		// An accepted push has no body: nothing to read or allocate.
+		return first(resp.Header["Apns-Id"]), nil
 	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	apiErr := &Error{Status: resp.StatusCode, ID: resp.Header.Get("apns-id")}
 	var answer struct {
 		Reason    string `json:"reason"`
@@ -257,6 +265,33 @@ func (c *Client) Push(ctx context.Context, t Target) (string, error) {
 		c.log.WarnContext(ctx, "apns: push refused: check the push certificate or provider token", "status", apiErr.Status, "reason", apiErr.Reason)
 	}
 	return "", apiErr
+}
+
+var (
+	contentJSON = []string{"application/json"}
+	pushTypeMDM = []string{"mdm"}
+)
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+// payload is the push's JSON body, {"mdm":"<push magic>"}. Push magic is a
+// UUID in practice: it is copied as is when no character needs escaping,
+// and encoded by encoding/json otherwise.
+func payload(magic string) []byte {
+	const open, end = `{"mdm":"`, `"}`
+	for i := 0; i < len(magic); i++ {
+		if c := magic[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			quoted, _ := json.Marshal(magic)
+			return append(append([]byte(`{"mdm":`), quoted...), '}')
+		}
+	}
+	b := make([]byte, 0, len(open)+len(magic)+len(end))
+	return append(append(append(b, open...), magic...), end...)
 }
 
 // Result is the outcome of one push of [Client.PushAll].

@@ -2,6 +2,7 @@ package apns_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/openomm/omm/enroll/apns"
@@ -18,16 +19,30 @@ func BenchmarkPushAll(b *testing.B) {
 		conns, concurrency int
 	}{{"conns=1", 1, 100}, {"conns=2", 2, 100}, {"conns=4", 4, 200}} {
 		b.Run(bc.name, func(b *testing.B) {
-			benchPushAll(b, apns.WithConnections(bc.conns), apns.WithConcurrency(bc.concurrency))
+			benchPushAll(b, 1000, apns.WithConnections(bc.conns), apns.WithConcurrency(bc.concurrency))
 		})
 	}
 }
 
-func benchPushAll(b *testing.B, opts ...apns.Option) {
+// BenchmarkPushAllStreams: 10,000 pushes over 1, 2 and 4 connections with
+// 100 to 1,000 streams in flight in all (the fake, like APNs, allows 500
+// per connection). More streams per connection let both sides put several
+// frames into one TLS write.
+func BenchmarkPushAllStreams(b *testing.B) {
+	for _, conns := range []int{1, 2, 4} {
+		for _, streams := range []int{16, 32, 64, 100, 500} {
+			b.Run(fmt.Sprintf("conns=%d/inflight=%d", conns, streams), func(b *testing.B) {
+				benchPushAll(b, 10_000, apns.WithConnections(conns), apns.WithConcurrency(streams))
+			})
+		}
+	}
+}
+
+func benchPushAll(b *testing.B, n int, opts ...apns.Option) {
 	srv := apnstest.NewServer()
 	defer srv.Close()
 	c := newClient(b, srv, opts...)
-	targets := make([]apns.Target, 1000)
+	targets := make([]apns.Target, n)
 	for i := range targets {
 		tok := make([]byte, 32)
 		binary.BigEndian.PutUint64(tok, uint64(i))

@@ -45,7 +45,23 @@ type providerToken struct {
 
 	mu     sync.Mutex
 	jwt    string
+	auth   []string // {"bearer " + jwt}: shared, read-only, by every request
 	issued time.Time
+}
+
+// authorization returns the authorization header's value for the current
+// token, built once per token rather than once per push.
+func (p *providerToken) authorization() ([]string, error) {
+	jwt, err := p.get()
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.auth) == 0 || p.auth[0][len("bearer "):] != jwt {
+		p.auth = []string{"bearer " + jwt}
+	}
+	return p.auth, nil
 }
 
 // get returns the current token, signing a new one when it is too old.

@@ -105,16 +105,20 @@ func (p *Pusher) Wake(ctx context.Context, org storage.OrgID, devices []string) 
 func (p *Pusher) WakeAll(ctx context.Context, org storage.OrgID, devices []string) (WakeStats, error) {
 	var st WakeStats
 	devices = p.admit(org, devices, &st)
-	for start := 0; start < len(devices); start += p.batch {
-		chunk := devices[start:min(start+p.batch, len(devices))]
-		enrollments, err := p.store.Enrollments(ctx, org, chunk)
-		if err != nil {
-			return st, err
+	// The next batch's tokens are read while this batch is pushed, so a
+	// large fan-out waits for the store once, not once per batch.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan lookup, 1)
+	go p.lookUp(ctx, org, devices, batches)
+	for b := range batches {
+		if b.err != nil {
+			return st, b.err
 		}
-		st.NoToken += len(chunk) - len(enrollments)
+		st.NoToken += b.size - len(b.enrollments)
 		var targets []apns.Target
-		owner := map[string]enroll.Enrollment{}
-		for _, e := range enrollments {
+		owner := make(map[string]enroll.Enrollment, len(b.enrollments))
+		for _, e := range b.enrollments {
 			if len(e.Token) == 0 || e.PushMagic == "" || e.TokenDead || !e.CheckedOut.IsZero() {
 				st.NoToken++
 				continue
@@ -126,7 +130,33 @@ func (p *Pusher) WakeAll(ctx context.Context, org storage.OrgID, devices []strin
 			return st, err
 		}
 	}
-	return st, nil
+	// lookUp stops without a word when ctx ends.
+	return st, ctx.Err()
+}
+
+// lookup is one batch's enrollments, read ahead of its push.
+type lookup struct {
+	size        int // devices asked for
+	enrollments []enroll.Enrollment
+	err         error
+}
+
+// lookUp reads the devices' enrollments a batch at a time into out, which
+// it closes after the last batch, the first error, or when ctx ends.
+func (p *Pusher) lookUp(ctx context.Context, org storage.OrgID, devices []string, out chan<- lookup) {
+	defer close(out)
+	for start := 0; start < len(devices); start += p.batch {
+		chunk := devices[start:min(start+p.batch, len(devices))]
+		enrollments, err := p.store.Enrollments(ctx, org, chunk)
+		select {
+		case out <- lookup{size: len(chunk), enrollments: enrollments, err: err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // admit drops devices woken within the coalescing window and remembers the

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,10 @@ func NewServer() *Server {
 	s := &Server{answers: map[string]Answer{}}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.handle))
 	s.srv.EnableHTTP2 = true
+	// APNs advertises 500 concurrent streams per connection (Go's server
+	// default is 250; a client with more in flight would open extra
+	// connections instead of multiplexing as it would against Apple).
+	s.srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 500}
 	s.srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 	s.srv.StartTLS()
 	return s
@@ -130,24 +135,31 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusNotFound, "BadPath", "")
 		return
 	}
+	// APNs takes a JSON object of at most 4 KB and answers PayloadTooLarge
+	// beyond; read one byte more to tell the two apart.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
+	if err != nil || len(body) > maxPayload {
+		reply(w, http.StatusRequestEntityTooLarge, "PayloadTooLarge", "")
+		return
+	}
 	var payload struct {
 		MDM string `json:"mdm"`
 	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
 	if err := json.Unmarshal(body, &payload); err != nil {
 		reply(w, http.StatusBadRequest, "PayloadEmpty", "")
 		return
 	}
+	h := r.Header
 	p := Push{
-		Token: token, Topic: r.Header.Get("apns-topic"), PushType: r.Header.Get("apns-push-type"),
-		PushMagic: payload.MDM, Authorization: r.Header.Get("authorization"), Proto: r.Proto,
+		Token: token, Topic: first(h["Apns-Topic"]), PushType: first(h["Apns-Push-Type"]),
+		PushMagic: payload.MDM, Authorization: first(h["Authorization"]), Proto: r.Proto,
 	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		p.ClientCert = r.TLS.PeerCertificates[0]
 	}
 	s.mu.Lock()
 	s.pushes = append(s.pushes, p)
-	id := fmt.Sprintf("00000000-0000-0000-0000-%012d", len(s.pushes))
+	id := pushID(len(s.pushes))
 	a := s.answers[token]
 	hold, deliver := s.hold, s.deliver
 	s.mu.Unlock()
@@ -162,7 +174,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		if deliver != nil {
 			deliver(p)
 		}
-		w.Header().Set("apns-id", id)
+		w.Header()["Apns-Id"] = []string{id}
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -172,6 +184,28 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("apns-id", id)
 	reply(w, a.Status, a.Reason, stamp)
+}
+
+// maxPayload is APNs' limit on a notification's payload.
+const maxPayload = 4096
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+// pushID is the apns-id of the n-th push: a UUID-shaped counter,
+// "00000000-0000-0000-0000-000000000042", without fmt's cost per push.
+func pushID(n int) string {
+	b := []byte("00000000-0000-0000-0000-000000000000")
+	digits := strconv.AppendInt(nil, int64(n), 10)
+	if len(digits) > 12 {
+		digits = digits[len(digits)-12:]
+	}
+	copy(b[len(b)-len(digits):], digits)
+	return string(b)
 }
 
 func reply(w http.ResponseWriter, status int, reason, timestamp string) {
