@@ -80,6 +80,11 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 		if d.Identifier != channel {
 			return forbidden("identity %s belongs to another device", id.Serial)
 		}
+		if d.State.Terminal() {
+			// The enrollment this identity belonged to has ended (checked
+			// out, deprovisioned, wiped): enrolling again takes a new one.
+			return forbidden("identity %s belongs to an enrollment that has ended (device %s is %s)", id.Serial, d.ID, d.State)
+		}
 	default:
 		if d, err = s.deviceFor(ctx, org, id, m); err != nil {
 			return err
@@ -157,6 +162,9 @@ func platformOf(m *mdm.Authenticate) inventory.Platform {
 // enrollment: the device counts as enrolled, its first inventory is queued
 // and it is woken to fetch it.
 func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll.Identity, m *mdm.TokenUpdate) error {
+	if d.State.Terminal() {
+		return forbidden("device %s is %s: its enrollment has ended", d.ID, d.State)
+	}
 	_, first, err := s.store.UpdateToken(ctx, d.Org, d.ID, enroll.TokenUpdate{
 		Topic: m.Topic, Token: m.Token, PushMagic: m.PushMagic, UnlockToken: m.UnlockToken, At: s.clock(),
 	})
