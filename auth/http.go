@@ -281,34 +281,25 @@ func decodeJSON(body io.Reader, v any, emptyOK bool) error {
 
 // errorCode maps an error to its stable API code and HTTP status.
 func errorCode(err error) (string, int) {
-	for _, m := range []struct {
-		err    error
-		code   string
-		status int
-	}{
-		{ErrBadRequest, "invalid_request", http.StatusBadRequest},
-		{ErrUnknownSite, "unknown_site", http.StatusNotFound},
-		{ErrInvalidCredentials, "invalid_credentials", http.StatusUnauthorized},
-		{ErrThrottled, "throttled", http.StatusTooManyRequests},
-		{ErrInvalidSession, "invalid_session", http.StatusUnauthorized},
-		{ErrMFARequired, "mfa_required", http.StatusForbidden},
-		{ErrInvalidCode, "invalid_code", http.StatusUnauthorized},
-		{ErrNoFactor, "factor_unavailable", http.StatusConflict},
-		{ErrFactorExists, "factor_exists", http.StatusConflict},
-		{ErrPINSetupRequired, "pin_setup_required", http.StatusForbidden},
-		{ErrPINRequired, "pin_required", http.StatusForbidden},
-		{ErrPINExpired, "pin_expired", http.StatusForbidden},
-		{ErrInvalidPIN, "invalid_pin", http.StatusUnauthorized},
-		{ErrPINLocked, "pin_locked", http.StatusUnauthorized},
-		{ErrPINRejected, "pin_rejected", http.StatusUnprocessableEntity},
-		{ErrWrongState, "wrong_state", http.StatusConflict},
-		{storage.ErrInvalid, "invalid_request", http.StatusBadRequest},
-	} {
-		if errors.Is(err, m.err) {
-			return m.code, m.status
-		}
-	}
-	return "internal", http.StatusInternalServerError
+	return jsonapi.Codes{
+		{Err: ErrBadRequest, Code: "invalid_request", Status: http.StatusBadRequest},
+		{Err: ErrUnknownSite, Code: "unknown_site", Status: http.StatusNotFound},
+		{Err: ErrInvalidCredentials, Code: "invalid_credentials", Status: http.StatusUnauthorized},
+		{Err: ErrThrottled, Code: "throttled", Status: http.StatusTooManyRequests},
+		{Err: ErrInvalidSession, Code: "invalid_session", Status: http.StatusUnauthorized},
+		{Err: ErrMFARequired, Code: "mfa_required", Status: http.StatusForbidden},
+		{Err: ErrInvalidCode, Code: "invalid_code", Status: http.StatusUnauthorized},
+		{Err: ErrNoFactor, Code: "factor_unavailable", Status: http.StatusConflict},
+		{Err: ErrFactorExists, Code: "factor_exists", Status: http.StatusConflict},
+		{Err: ErrPINSetupRequired, Code: "pin_setup_required", Status: http.StatusForbidden},
+		{Err: ErrPINRequired, Code: "pin_required", Status: http.StatusForbidden},
+		{Err: ErrPINExpired, Code: "pin_expired", Status: http.StatusForbidden},
+		{Err: ErrInvalidPIN, Code: "invalid_pin", Status: http.StatusUnauthorized},
+		{Err: ErrPINLocked, Code: "pin_locked", Status: http.StatusUnauthorized},
+		{Err: ErrPINRejected, Code: "pin_rejected", Status: http.StatusUnprocessableEntity},
+		{Err: ErrWrongState, Code: "wrong_state", Status: http.StatusConflict},
+		{Err: storage.ErrInvalid, Code: "invalid_request", Status: http.StatusBadRequest},
+	}.Lookup(err)
 }
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -454,28 +454,19 @@ func decodeJSON(data []byte, v any) error {
 
 // errorCode maps an error to its stable API code and HTTP status.
 func errorCode(err error) (string, int) {
-	for _, m := range []struct {
-		err    error
-		code   string
-		status int
-	}{
-		{errUnauthenticated, "unauthenticated", http.StatusUnauthorized},
-		{errTooLarge, "too_large", http.StatusRequestEntityTooLarge},
-		{errBadRequest, "invalid_request", http.StatusBadRequest},
-		{ErrUnsupportedChannel, "unsupported_channel", http.StatusUnprocessableEntity},
-		{ErrUnresolved, "unresolved_placeholder", http.StatusUnprocessableEntity},
-		{ErrWrongState, "wrong_state", http.StatusConflict},
-		{ErrNotManaged, "not_managed", http.StatusConflict},
-		{storage.ErrInvalid, "invalid_request", http.StatusBadRequest},
-		{storage.ErrNotFound, "not_found", http.StatusNotFound},
-		{storage.ErrAlreadyExists, "already_exists", http.StatusConflict},
-		{storage.ErrConflict, "conflict", http.StatusConflict},
-	} {
-		if errors.Is(err, m.err) {
-			return m.code, m.status
-		}
-	}
-	return "internal", http.StatusInternalServerError
+	return jsonapi.Codes{
+		{Err: errUnauthenticated, Code: "unauthenticated", Status: http.StatusUnauthorized},
+		{Err: errTooLarge, Code: "too_large", Status: http.StatusRequestEntityTooLarge},
+		{Err: errBadRequest, Code: "invalid_request", Status: http.StatusBadRequest},
+		{Err: ErrUnsupportedChannel, Code: "unsupported_channel", Status: http.StatusUnprocessableEntity},
+		{Err: ErrUnresolved, Code: "unresolved_placeholder", Status: http.StatusUnprocessableEntity},
+		{Err: ErrWrongState, Code: "wrong_state", Status: http.StatusConflict},
+		{Err: ErrNotManaged, Code: "not_managed", Status: http.StatusConflict},
+		{Err: storage.ErrInvalid, Code: "invalid_request", Status: http.StatusBadRequest},
+		{Err: storage.ErrNotFound, Code: "not_found", Status: http.StatusNotFound},
+		{Err: storage.ErrAlreadyExists, Code: "already_exists", Status: http.StatusConflict},
+		{Err: storage.ErrConflict, Code: "conflict", Status: http.StatusConflict},
+	}.Lookup(err)
 }
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -1,7 +1,8 @@
 // Package jsonapi holds what every JSON HTTP API of the SDK does alike:
 // reading a request body within a size and nesting limit into exactly one
 // value with no unknown fields, and writing JSON responses and errors in
-// the shape {"error": {"code": …, "message": …}}.
+// the shape {"error": {"code": …, "message": …}}, with each API's errors
+// mapped to stable codes and statuses through one table (Codes).
 package jsonapi
 
 import (
@@ -117,4 +118,26 @@ func Write(w http.ResponseWriter, status int, v any) {
 // and a message for people.
 func Error(w http.ResponseWriter, status int, code, message string) {
 	Write(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
+}
+
+// Code maps an error (matched with errors.Is) to an API's stable error code
+// and HTTP status.
+type Code struct {
+	Err    error
+	Code   string
+	Status int
+}
+
+// Codes is an API's error table, checked in order.
+type Codes []Code
+
+// Lookup returns the code and status of the first entry err matches, and
+// "internal" with 500 when none does.
+func (cs Codes) Lookup(err error) (string, int) {
+	for _, c := range cs {
+		if errors.Is(err, c.Err) {
+			return c.Code, c.Status
+		}
+	}
+	return "internal", http.StatusInternalServerError
 }

@@ -2,6 +2,8 @@ package jsonapi_test
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -64,4 +66,26 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("error %v is not ErrBadBody", err)
 		}
 	})
+}
+
+func TestCodesLookup(t *testing.T) {
+	errA, errB := errors.New("a"), errors.New("b")
+	codes := jsonapi.Codes{
+		{Err: errA, Code: "a", Status: http.StatusBadRequest},
+		{Err: errB, Code: "b", Status: http.StatusConflict},
+	}
+	for _, tt := range []struct {
+		err    error
+		code   string
+		status int
+	}{
+		{errA, "a", http.StatusBadRequest},
+		{fmt.Errorf("wrapped: %w", errB), "b", http.StatusConflict},
+		{fmt.Errorf("%w and %w", errB, errA), "a", http.StatusBadRequest}, // first entry wins
+		{errors.New("other"), "internal", http.StatusInternalServerError},
+	} {
+		if code, status := codes.Lookup(tt.err); code != tt.code || status != tt.status {
+			t.Errorf("Lookup(%v) = %q, %d; want %q, %d", tt.err, code, status, tt.code, tt.status)
+		}
+	}
 }
