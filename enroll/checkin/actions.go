@@ -32,25 +32,42 @@ func (s *Service) queue(ctx context.Context, d inventory.Device, actor, action s
 // instead of both queueing their commands; otherwise the device must not
 // have become terminal meanwhile.
 func (s *Service) act(ctx context.Context, d inventory.Device, to inventory.State, actor, action, reason string, cmds ...mdm.Command) (inventory.Device, error) {
+	queued := make([]queuedCommand, len(cmds))
+	for i, c := range cmds {
+		queued[i] = queuedCommand{action: action, cmd: c}
+	}
+	return s.actAll(ctx, d, to, actor, actor, reason, queued)
+}
+
+// queuedCommand is a command of a device action and the audit action that
+// records queueing it.
+type queuedCommand struct {
+	action string
+	cmd    mdm.Command
+}
+
+// actAll is act with an audit action per command and the state change
+// audited as stateActor (the device itself when it completes enrollment).
+func (s *Service) actAll(ctx context.Context, d inventory.Device, to inventory.State, stateActor, actor, reason string, cmds []queuedCommand) (inventory.Device, error) {
 	a := DeviceAction{Org: d.Org, Device: d.ID, To: to}
 	now := s.clock()
 	if to != "" && to != d.State {
 		a.From = []inventory.State{d.State}
-		a.StateEntry = storage.AuditEntry{Org: d.Org, Time: now, Actor: actor, Action: "device.state." + string(to), Target: "device:" + d.ID,
+		a.StateEntry = storage.AuditEntry{Org: d.Org, Time: now, Actor: stateActor, Action: "device.state." + string(to), Target: "device:" + d.ID,
 			Details: map[string]string{"state": string(to)}}
 		if reason != "" {
 			a.StateEntry.Details["reason"] = reason
 		}
 	}
-	for _, c := range cmds {
-		body, err := c.Encode()
+	for _, q := range cmds {
+		body, err := q.cmd.Encode()
 		if err != nil {
 			return d, err
 		}
 		a.Commands = append(a.Commands, ActionCommand{
-			Command: enroll.Command{UUID: c.UUID, RequestType: c.RequestType, Body: body},
-			Entry: storage.AuditEntry{Org: d.Org, Time: now, Actor: actor, Action: action, Target: "device:" + d.ID,
-				Details: map[string]string{"command": c.RequestType, "uuid": c.UUID}},
+			Command: enroll.Command{UUID: q.cmd.UUID, RequestType: q.cmd.RequestType, Body: body},
+			Entry: storage.AuditEntry{Org: d.Org, Time: now, Actor: actor, Action: q.action, Target: "device:" + d.ID,
+				Details: map[string]string{"command": q.cmd.RequestType, "uuid": q.cmd.UUID}},
 		})
 	}
 	d, err := s.store.QueueDeviceAction(ctx, a)
@@ -84,6 +101,15 @@ func (s *Service) RefreshInventory(ctx context.Context, org storage.OrgID, id, a
 	if err != nil {
 		return err
 	}
+	cmds, err := inventoryCommands()
+	if err != nil {
+		return err
+	}
+	return s.queue(ctx, d, actor, "device.inventory.refresh", cmds...)
+}
+
+// inventoryCommands builds the commands of an inventory refresh.
+func inventoryCommands() ([]mdm.Command, error) {
 	var cmds []mdm.Command
 	for _, q := range inventory.AppleRefresh() {
 		switch q.RequestType {
@@ -98,10 +124,10 @@ func (s *Service) RefreshInventory(ctx context.Context, org storage.OrgID, id, a
 		case inventory.AppleProfileList:
 			cmds = append(cmds, mdm.ProfileList(q.ManagedOnly))
 		default:
-			return fmt.Errorf("checkin: inventory asks for %s, which this service cannot send", q.RequestType)
+			return nil, fmt.Errorf("checkin: inventory asks for %s, which this service cannot send", q.RequestType)
 		}
 	}
-	return s.queue(ctx, d, actor, "device.inventory.refresh", cmds...)
+	return cmds, nil
 }
 
 // Deprovision removes only the work data from the device: each managed app,

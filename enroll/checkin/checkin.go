@@ -158,9 +158,10 @@ func platformOf(m *mdm.Authenticate) inventory.Platform {
 	return inventory.PlatformIOS
 }
 
-// tokenUpdate stores the push token; the first one completes the
-// enrollment: the device counts as enrolled, its first inventory is queued
-// and it is woken to fetch it.
+// tokenUpdate stores the push token; the first one (or a retried one while
+// the device is still pending) completes the enrollment: the device counts
+// as enrolled, its policy profile and first inventory are queued and it is
+// woken to fetch them.
 func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll.Identity, m *mdm.TokenUpdate) error {
 	if d.State.Terminal() {
 		return forbidden("device %s is %s: its enrollment has ended", d.ID, d.State)
@@ -168,38 +169,50 @@ func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll
 	_, first, err := s.store.UpdateToken(ctx, d.Org, d.ID, enroll.TokenUpdate{
 		Topic: m.Topic, Token: m.Token, PushMagic: m.PushMagic, UnlockToken: m.UnlockToken, At: s.clock(),
 	})
-	if err != nil || !first {
+	if err != nil {
 		return err
 	}
-	if d.State == inventory.StatePending {
-		if d, err = s.devices.SetState(ctx, d.Org, d.ID, inventory.StateEnrolled, "device:"+d.Identifier, "first token update"); err != nil {
-			return err
-		}
+	// A device still pending has not completed enrollment, even when this
+	// is not its first token: an earlier completion failed and the device
+	// retried its TokenUpdate.
+	if !first && d.State != inventory.StatePending {
+		return nil
 	}
-	if err := s.installPolicyProfile(ctx, d, id); err != nil {
-		return err
-	}
-	if err := s.RefreshInventory(ctx, d.Org, d.ID, "system:enrollment"); err != nil {
+	d, err = s.completeEnrollment(ctx, d, id)
+	if err != nil {
 		return err
 	}
 	s.emit(ctx, Enrolled, d)
 	return nil
 }
 
-// installPolicyProfile queues the policy's profile for a newly enrolled
-// device: passcode rules and data separation arrive right after enrollment.
-func (s *Service) installPolicyProfile(ctx context.Context, d inventory.Device, id enroll.Identity) error {
-	if s.profiles == nil || id.Session == "" {
-		return nil
+// completeEnrollment stores what the first TokenUpdate starts, in one
+// transaction: the move from pending to enrolled, the policy's profile
+// (passcode rules and data separation arrive right after enrollment) and
+// the first inventory commands; then it wakes the device to fetch them.
+func (s *Service) completeEnrollment(ctx context.Context, d inventory.Device, id enroll.Identity) (inventory.Device, error) {
+	var cmds []queuedCommand
+	if s.profiles != nil && id.Session != "" {
+		payload, err := s.profiles.SignedPolicyProfile(ctx, d.Org, id.Session)
+		if err != nil {
+			return d, fmt.Errorf("checkin: policy profile for %s: %w", d.ID, err)
+		}
+		if payload != nil {
+			cmds = append(cmds, queuedCommand{action: "device.profile.install", cmd: mdm.InstallProfile(payload)})
+		}
 	}
-	payload, err := s.profiles.SignedPolicyProfile(ctx, d.Org, id.Session)
+	inv, err := inventoryCommands()
 	if err != nil {
-		return fmt.Errorf("checkin: policy profile for %s: %w", d.ID, err)
+		return d, err
 	}
-	if payload == nil {
-		return nil
+	for _, c := range inv {
+		cmds = append(cmds, queuedCommand{action: "device.inventory.refresh", cmd: c})
 	}
-	return s.queue(ctx, d, "system:enrollment", "device.profile.install", mdm.InstallProfile(payload))
+	var to inventory.State
+	if d.State == inventory.StatePending {
+		to = inventory.StateEnrolled
+	}
+	return s.actAll(ctx, d, to, "device:"+d.Identifier, "system:enrollment", "first token update", cmds)
 }
 
 // checkOut ends the enrollment: the device removed its MDM profile, so

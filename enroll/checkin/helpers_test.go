@@ -113,6 +113,13 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...checkin.Option) *env {
 	t.Helper()
+	return newEnvWrapped(t, nil, opts...)
+}
+
+// newEnvWrapped is newEnv with the service's store wrapped by wrap (nil:
+// not wrapped), to inject failures.
+func newEnvWrapped(t testing.TB, wrap func(checkin.Store) checkin.Store, opts ...checkin.Option) *env {
+	t.Helper()
 	e := &env{t: t, now: now, orgA: "org_acme", orgB: "org_beta", cas: map[storage.OrgID]ca{}}
 	e.store = memory.New()
 	roots := cas{}
@@ -133,7 +140,11 @@ func newEnv(t testing.TB, opts ...checkin.Option) *env {
 			return nil
 		})),
 	}, opts...)
-	e.svc = checkin.New(e.store, checkin.Inventory{Service: e.inv, Store: e.store}, roots, opts...)
+	var st checkin.Store = e.store
+	if wrap != nil {
+		st = wrap(st)
+	}
+	e.svc = checkin.New(st, checkin.Inventory{Service: e.inv, Store: e.store}, roots, opts...)
 	e.srv = httptest.NewServer(e.svc.Handler())
 	t.Cleanup(e.srv.Close)
 	return e

@@ -85,8 +85,9 @@ type Service struct {
 	idPrefix    string
 	fixedSigner *profile.Signer
 
-	mu      sync.Mutex
-	signers map[storage.OrgID]*profile.Signer
+	mu       sync.Mutex
+	signers  map[storage.OrgID]*profile.Signer
+	policies policyCache
 }
 
 // Option configures New.

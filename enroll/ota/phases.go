@@ -183,7 +183,8 @@ func (s *Service) phase3(ctx context.Context, sess enroll.Session, sd *cms.Signe
 
 // SignedPolicyProfile returns the signed policy profile (see PolicyProfile)
 // of an enrollment session, ready for an InstallProfile command, or nil
-// when its policy needs none.
+// when its policy needs none. Sessions under the same rules share one
+// signature, made at most an hour earlier.
 func (s *Service) SignedPolicyProfile(ctx context.Context, org storage.OrgID, session string) ([]byte, error) {
 	sess, err := s.session(ctx, org, session)
 	if err != nil {
@@ -197,11 +198,7 @@ func (s *Service) SignedPolicyProfile(ctx context.Context, org storage.OrgID, se
 	if p == nil {
 		return nil, nil
 	}
-	signer, err := s.signer(ctx, org)
-	if err != nil {
-		return nil, err
-	}
-	return signer.SignProfile(p)
+	return s.signPolicy(ctx, org, p)
 }
 
 // IssueDirectProfile creates a direct session for user and returns its

@@ -205,13 +205,9 @@ func (r *Reapplier) command(ctx context.Context, org storage.OrgID, req policy.R
 	if p == nil {
 		return mdm.RemoveProfile(r.svc.PolicyProfileIdentifier(org)), Removed, nil
 	}
-	signer, err := r.svc.signer(ctx, org)
+	signed, err := r.svc.signPolicy(ctx, org, p)
 	if err != nil {
 		return mdm.Command{}, "", err
-	}
-	signed, err := signer.SignProfile(p)
-	if err != nil {
-		return mdm.Command{}, "", fmt.Errorf("ota: policy profile: %w", err)
 	}
 	return mdm.InstallProfile(signed), Installed, nil
 }

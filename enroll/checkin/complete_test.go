@@ -1,0 +1,121 @@
+package checkin_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/openomm/omm/enroll/checkin"
+	"github.com/openomm/omm/inventory"
+)
+
+// actionRecorder records every device action and fails the next fail of
+// them before they reach the store.
+type actionRecorder struct {
+	checkin.Store
+	mu      sync.Mutex
+	fail    int
+	actions []checkin.DeviceAction
+}
+
+func (r *actionRecorder) QueueDeviceAction(ctx context.Context, a checkin.DeviceAction) (inventory.Device, error) {
+	r.mu.Lock()
+	r.actions = append(r.actions, a)
+	fail := r.fail > 0
+	r.fail--
+	r.mu.Unlock()
+	if fail {
+		return inventory.Device{}, errors.New("injected failure")
+	}
+	return r.Store.QueueDeviceAction(ctx, a)
+}
+
+// TestEnrollmentCompletesInOneAction: the first TokenUpdate moves the
+// device to enrolled and queues the policy profile and the first inventory
+// in one device action (one transaction), so a failure leaves nothing
+// half-done, and a retried TokenUpdate completes the enrollment.
+func TestEnrollmentCompletesInOneAction(t *testing.T) {
+	rec := &actionRecorder{fail: 1}
+	src := profileSource{}
+	e := newEnvWrapped(t, func(s checkin.Store) checkin.Store { rec.Store = s; return rec }, checkin.WithProfiles(src))
+	d := e.newDevice(e.orgA, "UDID-ONE", "alice")
+	src[d.session] = []byte("signed policy profile")
+	if st := d.authenticate(); st != http.StatusOK {
+		t.Fatalf("Authenticate: %d", st)
+	}
+
+	// The action fails: nothing of the enrollment's completion is stored.
+	if st := d.tokenUpdate("token-1"); st != http.StatusInternalServerError {
+		t.Fatalf("TokenUpdate with a failing store: %d, want 500", st)
+	}
+	if got := d.record().State; got != inventory.StatePending {
+		t.Fatalf("after a failed completion the device is %s, want pending", got)
+	}
+	if st, c := d.connect("Idle", "", nil); st != http.StatusOK || c != nil {
+		t.Fatalf("after a failed completion: %d %v, want an empty queue", st, c)
+	}
+	for _, ev := range e.events {
+		if ev.Kind == checkin.Enrolled {
+			t.Fatalf("Enrolled emitted although the completion failed")
+		}
+	}
+
+	// The device retries: the enrollment completes, in one action.
+	if st := d.tokenUpdate("token-1"); st != http.StatusOK {
+		t.Fatalf("retried TokenUpdate: %d", st)
+	}
+	if got := d.record().State; got != inventory.StateEnrolled {
+		t.Fatalf("after the retry the device is %s, want enrolled", got)
+	}
+	if len(rec.actions) != 2 {
+		t.Fatalf("%d device actions, want 2 (the failed one and the retry)", len(rec.actions))
+	}
+	a := rec.actions[1]
+	if a.To != inventory.StateEnrolled || len(a.From) != 1 || a.From[0] != inventory.StatePending {
+		t.Errorf("state change %v → %s, want pending → enrolled", a.From, a.To)
+	}
+	if a.StateEntry.Actor != "device:UDID-ONE" || a.StateEntry.Details["reason"] != "first token update" {
+		t.Errorf("state audit %+v", a.StateEntry)
+	}
+	want := []string{"InstallProfile", "DeviceInformation", "SecurityInfo", "ManagedApplicationList", "InstalledApplicationList", "ProfileList"}
+	var got []string
+	for _, c := range a.Commands {
+		got = append(got, c.Command.RequestType)
+	}
+	if !equalSets(got, want) || got[0] != "InstallProfile" {
+		t.Errorf("commands %v, want the policy profile first, then %v", got, want[1:])
+	}
+	drained := drain(t, d)
+	if len(drained) != len(want) {
+		t.Errorf("device fetched %v, want %d commands", drained, len(want))
+	}
+
+	// A later TokenUpdate (a new token) queues nothing more.
+	if st := d.tokenUpdate("token-2"); st != http.StatusOK {
+		t.Fatalf("later TokenUpdate: %d", st)
+	}
+	if len(rec.actions) != 2 {
+		t.Errorf("a later TokenUpdate queued another device action")
+	}
+}
+
+func equalSets(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := map[string]int{}
+	for _, x := range a {
+		m[x]++
+	}
+	for _, x := range b {
+		m[x]--
+	}
+	for _, n := range m {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}
