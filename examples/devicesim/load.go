@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,8 @@ type loadConfig struct {
 	drain      bool          // answer every queued command before the idle phase
 	ceiling    bool          // drive a plain HTTPS handler the same way after the idle phase
 	signFor    time.Duration // measure the raw CA-key signature rate for this long (0: not)
+	caOps      int           // CA private-key operations per enrollment, for the ratio
+	disconnect bool          // close each device's connection after every poll
 	jsonOut    string        // write the results as JSON to this file
 	serverPID  int           // read the server's CPU time per phase from /proc (same machine)
 }
@@ -51,6 +54,8 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 	fs.BoolVar(&c.ceiling, "ceiling", false, "after the check-ins, drive a plain HTTPS handler returning a fixed plist the same way: the ceiling for check-ins")
 	fs.DurationVar(&c.signFor, "sign-rate", 0, "after enrolling, measure the raw signature rate of a key like the org CA's for this long (the ceiling for enrollments)")
 	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file")
+	fs.BoolVar(&c.disconnect, "disconnect", false, "close each device's connection after every check-in, as a phone does between pushes (the server then holds no connection per device)")
+	fs.IntVar(&c.caOps, "ca-ops", caOpsPerEnrollment, "CA private-key operations per enrollment the server makes (an older server made 5)")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "process ID of the server (on this machine): report its CPU time per request of each phase")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
@@ -58,6 +63,8 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 	switch {
 	case c.signFor < 0 || c.signFor > time.Minute:
 		return c, fmt.Errorf("%w: -sign-rate must be 0…1m", errUsage)
+	case c.caOps < 1 || c.caOps > 20:
+		return c, fmt.Errorf("%w: -ca-ops must be 1…20", errUsage)
 	case c.devices < 1 || c.devices > maxDevices:
 		return c, fmt.Errorf("%w: -devices must be 1…%d", errUsage, maxDevices)
 	case c.concurrency < 1 || c.concurrency > maxConcurrency:
@@ -90,6 +97,9 @@ type loadResult struct {
 	// ServerCPU is the server's CPU time (user + system) during each
 	// phase, when its process ID was given.
 	ServerCPU map[string]time.Duration
+	// SimCPU is the simulator's own CPU time during each phase: on one
+	// machine, what it takes from the server.
+	SimCPU map[string]time.Duration
 }
 
 // phase is one phase's measurements.
@@ -162,6 +172,9 @@ func (r *recorder) phase(elapsed time.Duration) phase {
 // runLoad enrolls the devices, runs the check-in phase and prints the
 // summary. It fails when any request failed.
 func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, error) {
+	if c.caOps == 0 {
+		c.caOps = caOpsPerEnrollment
+	}
 	res := loadResult{Devices: c.devices, Concurrency: min(c.concurrency, c.devices)}
 	a, err := c.target()
 	if err != nil {
@@ -180,10 +193,13 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 		fmt.Fprintf(out, "generated %d device keys in %s (not timed)\n", c.devices, res.KeyGen.Round(time.Millisecond))
 	}
 	fmt.Fprintf(out, "enrolling %d devices as %s (concurrency %d)…\n", c.devices, c.acct.User, res.Concurrency)
-	cpu := cpuMeter{pid: c.serverPID, got: map[string]time.Duration{}}
-	res.ServerCPU = cpu.got
+	cpu := cpuMeters{
+		server: cpuMeter{pid: c.serverPID, got: map[string]time.Duration{}},
+		sim:    cpuMeter{pid: os.Getpid(), got: map[string]time.Duration{}},
+	}
+	res.ServerCPU, res.SimCPU = cpu.server.got, cpu.sim.got
 	cpu.start()
-	devices, enr := enrollMany(ctx, a, token, c.devices, res.Concurrency)
+	devices, enr := enrollMany(ctx, a, token, c.devices, res.Concurrency, c.disconnect)
 	cpu.stop("enroll")
 	res.Enroll = enr
 	fmt.Fprintf(out, "enrolled %d/%d in %s (%.1f devices/s), %d errors\n", len(devices), c.devices,
@@ -197,11 +213,11 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 			return res, err
 		}
 		fmt.Fprintf(out, "raw %s signatures: %.0f/s (enrollment used %.0f CA operations/s, %d per enrollment)\n", res.SignKey, res.SignRate,
-			float64(len(devices))/enr.Elapsed.Seconds()*caOpsPerEnrollment, caOpsPerEnrollment)
+			float64(len(devices))/enr.Elapsed.Seconds()*float64(c.caOps), c.caOps)
 	}
 	if c.drain {
 		cpu.start()
-		res.Drain, res.DrainCommands = drain(ctx, a, devices, res.Concurrency)
+		res.Drain, res.DrainCommands = drain(ctx, a, devices, res.Concurrency, c.disconnect)
 		cpu.stop("drain")
 		fmt.Fprintf(out, "drained %d commands in %s (%.1f command round trips/s), %d errors\n", res.DrainCommands,
 			res.Drain.Elapsed.Round(time.Millisecond), float64(res.DrainCommands)/res.Drain.Elapsed.Seconds(), res.Drain.Errors)
@@ -253,6 +269,9 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 					rec.observe(l, err)
 				})
 				rec.commands.Add(int64(len(st.Commands)))
+				if c.disconnect {
+					devices[i].client.CloseIdleConnections()
+				}
 			}
 		})
 	}
@@ -273,7 +292,7 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	}
 	printSummary(out, res)
 	if c.jsonOut != "" {
-		if err := writeReport(c.jsonOut, res, c.proof); err != nil {
+		if err := writeReport(c.jsonOut, res, c.proof, c.caOps); err != nil {
 			return res, err
 		}
 	}
@@ -284,8 +303,9 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	return res, nil
 }
 
-// enrollMany enrolls n devices with c at a time.
-func enrollMany(ctx context.Context, a *api, token string, n, c int) ([]*device, phase) {
+// enrollMany enrolls n devices with c at a time; with disconnect, each
+// device closes its connection once enrolled.
+func enrollMany(ctx context.Context, a *api, token string, n, c int, disconnect bool) ([]*device, phase) {
 	rec := &recorder{}
 	start := a.now()
 	var mu sync.Mutex
@@ -299,6 +319,9 @@ func enrollMany(ctx context.Context, a *api, token string, n, c int) ([]*device,
 				d, err := enrollOne(ctx, a, token)
 				rec.observe(a.now().Sub(t0), err)
 				if err == nil {
+					if disconnect {
+						d.client.CloseIdleConnections()
+					}
 					mu.Lock()
 					devices = append(devices, d)
 					mu.Unlock()
@@ -429,6 +452,9 @@ func printSummary(out io.Writer, r loadResult) {
 	}{{"enroll", r.Enroll}, {"drain", r.Drain}, {"checkin", r.CheckIn}} {
 		if cpu, ok := r.ServerCPU[ph.name]; ok && ph.p.Requests > 0 {
 			fmt.Fprintf(out, "  server CPU: %-8s %s, %.0fµs per request\n", ph.name, cpu, float64(cpu.Microseconds())/float64(ph.p.Requests))
+		}
+		if cpu, ok := r.SimCPU[ph.name]; ok && ph.p.Requests > 0 {
+			fmt.Fprintf(out, "  sim CPU:    %-8s %s, %.0fµs per request\n", ph.name, cpu, float64(cpu.Microseconds())/float64(ph.p.Requests))
 		}
 	}
 	if cl := r.Ceiling; cl.Requests > 0 {

@@ -2,6 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +141,61 @@ func TestPercentile(t *testing.T) {
 			t.Errorf("p%v of %v = %v, want %v", tt.q, tt.lat, got, tt.want)
 		}
 	}
+}
+
+// TestLoadDisconnect: with -disconnect the devices hold no connection to
+// the server between check-ins, as phones do (what the memory runs of
+// scripts/bench rely on); without it each device keeps its own.
+func TestLoadDisconnect(t *testing.T) {
+	t.Parallel()
+	for _, disconnect := range []bool{false, true} {
+		ts := startServer(t)
+		u, err := url.Parse(ts.base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &syncBuffer{}
+		const devices = 4
+		cfg := loadConfig{commonFlags: ts.flags("alice"), devices: devices, concurrency: 2, duration: maxDuration,
+			maxRequests: 40, progress: time.Minute, refreshRate: 1, drain: true, disconnect: disconnect}
+		res, err := runLoad(t.Context(), cfg, out)
+		if err != nil {
+			t.Fatalf("load: %v\n%s", err, out)
+		}
+		if res.Enroll.Requests != devices || res.CheckIn.Errors != 0 {
+			t.Fatalf("disconnect %v: %+v", disconnect, res)
+		}
+		open := establishedTo(t, u.Port())
+		// The simulator's own API client (sign-in, enrollment requests)
+		// keeps one connection either way.
+		if disconnect && open > 1 {
+			t.Errorf("with -disconnect, %d connections to the server stay open", open)
+		}
+		if !disconnect && open < devices {
+			t.Errorf("without -disconnect, %d connections to the server stay open, want at least %d", open, devices)
+		}
+	}
+}
+
+// establishedTo counts the established TCP connections on this machine
+// whose remote port is port (the client ends of connections to it).
+func establishedTo(t *testing.T, port string) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Skipf("no /proc/net/tcp: %v", err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := fmt.Sprintf(":%04X", p)
+	n := 0
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.HasSuffix(f[2], suffix) && f[3] == "01" {
+			n++
+		}
+	}
+	return n
 }

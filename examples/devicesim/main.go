@@ -48,8 +48,11 @@
 // measured phase, -ceiling drives a plain HTTPS handler returning a fixed
 // plist the same way as the check-ins (their ceiling on this machine),
 // -sign-rate measures the raw signature rate of a key like the org CA's
-// (the ceiling for enrollments), -server-pid reads the server's CPU time
-// per phase, and -json writes the results.
+// (the ceiling for enrollments; -ca-ops says how many CA operations an
+// enrollment costs an older server), -server-pid reads the server's CPU
+// time per phase (the simulator's own is read too), -disconnect closes
+// each device's connection after every check-in as a phone does (for
+// memory measurements), and -json writes the results.
 //
 // Devices present their MDM identity as the TLS client certificate, or with
 // -proof signature sign each message (Mdm-Signature header). Only
@@ -87,7 +90,8 @@ const usage = `usage:
   devicesim load -server URL -ca FILE -site SITE -user NAME -password PW
                  [-devices N] [-concurrency C] [-duration D] [-max-requests M]
                  [-admin-token T [-refresh-rate R]]
-                 [-pregen-keys] [-drain] [-ceiling] [-sign-rate D] [-server-pid P] [-json FILE]`
+                 [-pregen-keys] [-drain] [-ceiling] [-sign-rate D [-ca-ops N]] [-server-pid P]
+                 [-disconnect] [-json FILE]`
 
 // errUsage reports a command line devicesim cannot run.
 var errUsage = errors.New("bad usage")
