@@ -179,6 +179,11 @@ func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll
 		return nil
 	}
 	d, err = s.completeEnrollment(ctx, d, id)
+	if !first && errors.Is(err, storage.ErrConflict) {
+		// A concurrent TokenUpdate of the same device completed it first
+		// (or the device has left pending otherwise): nothing is left to do.
+		return nil
+	}
 	if err != nil {
 		return err
 	}

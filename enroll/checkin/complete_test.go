@@ -18,6 +18,9 @@ type actionRecorder struct {
 	mu      sync.Mutex
 	fail    int
 	actions []checkin.DeviceAction
+	// before, when set, runs once before the next action reaches the
+	// store: another request's write landing first.
+	before func(context.Context, checkin.DeviceAction)
 }
 
 func (r *actionRecorder) QueueDeviceAction(ctx context.Context, a checkin.DeviceAction) (inventory.Device, error) {
@@ -25,9 +28,14 @@ func (r *actionRecorder) QueueDeviceAction(ctx context.Context, a checkin.Device
 	r.actions = append(r.actions, a)
 	fail := r.fail > 0
 	r.fail--
+	before := r.before
+	r.before = nil
 	r.mu.Unlock()
 	if fail {
 		return inventory.Device{}, errors.New("injected failure")
+	}
+	if before != nil {
+		before(ctx, a)
 	}
 	return r.Store.QueueDeviceAction(ctx, a)
 }
@@ -118,4 +126,35 @@ func equalSets(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestConcurrentCompletion: when two TokenUpdates of a pending device race,
+// the one whose completion is refused because the other completed first
+// answers success, and the enrollment's commands are queued once.
+func TestConcurrentCompletion(t *testing.T) {
+	rec := &actionRecorder{fail: 1}
+	e := newEnvWrapped(t, func(s checkin.Store) checkin.Store { rec.Store = s; return rec })
+	d := e.newDevice(e.orgA, "UDID-RACE", "alice")
+	if st := d.authenticate(); st != http.StatusOK {
+		t.Fatalf("Authenticate: %d", st)
+	}
+	if st := d.tokenUpdate("token-1"); st != http.StatusInternalServerError {
+		t.Fatalf("TokenUpdate with a failing store: %d, want 500", st)
+	}
+	// The retry reads the device pending; another request's completion
+	// lands just before its own.
+	rec.before = func(ctx context.Context, a checkin.DeviceAction) {
+		if _, err := rec.Store.QueueDeviceAction(ctx, a); err != nil {
+			t.Errorf("the other request's completion: %v", err)
+		}
+	}
+	if st := d.tokenUpdate("token-1"); st != http.StatusOK {
+		t.Fatalf("TokenUpdate that lost the race: %d, want 200", st)
+	}
+	if got := d.record().State; got != inventory.StateEnrolled {
+		t.Fatalf("device is %s, want enrolled", got)
+	}
+	if got := drain(t, d); len(got) != 5 {
+		t.Errorf("device fetched %v, want the 5 inventory commands once", got)
+	}
 }
