@@ -278,6 +278,13 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	wg.Wait()
 	cancel()
 	<-done
+	if c.disconnect {
+		// A connection whose last stream was still being torn down when
+		// its device closed its idle ones is idle now.
+		for _, d := range devices {
+			d.client.CloseIdleConnections()
+		}
+	}
 	res.CheckIn = rec.phase(a.now().Sub(start))
 	cpu.stop("checkin")
 	res.Commands = int(rec.commands.Load())
