@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -138,31 +136,7 @@ func restartServer(t *testing.T, data string, first *testServer) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-data", data, "-listen", "127.0.0.1:0", "-postgres", "", "-allow-simulators")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "OMM_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	stdout := runServer(t, bin, "-data", data, "-listen", "127.0.0.1:0", "-postgres", "", "-allow-simulators")
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)

@@ -65,18 +65,14 @@ func startServer(t *testing.T) *testServer {
 	return startServerArgs(t, "-allow-simulators")
 }
 
-// startServerArgs is startServer with the flags given instead of
-// -allow-simulators.
-func startServerArgs(t *testing.T, args ...string) *testServer {
+// runServer starts the server binary with args and the caller's
+// environment without OMM_ variables (the flags decide), stops it when the
+// test ends, and returns its standard output.
+func runServer(t *testing.T, bin string, args ...string) io.ReadCloser {
 	t.Helper()
-	bin, err := serverBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(bin, append([]string{"-data", filepath.Join(dir, "data"), "-listen", "127.0.0.1:0", "-postgres", ""}, args...)...)
+	cmd := exec.Command(bin, args...)
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "OMM_") { // the flags decide, not the caller's environment
+		if !strings.HasPrefix(kv, "OMM_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
@@ -99,6 +95,19 @@ func startServerArgs(t *testing.T, args ...string) *testServer {
 			<-done
 		}
 	})
+	return stdout
+}
+
+// startServerArgs is startServer with the flags given instead of
+// -allow-simulators.
+func startServerArgs(t *testing.T, args ...string) *testServer {
+	t.Helper()
+	bin, err := serverBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	stdout := runServer(t, bin, append([]string{"-data", filepath.Join(dir, "data"), "-listen", "127.0.0.1:0", "-postgres", ""}, args...)...)
 	ts := &testServer{caFile: filepath.Join(dir, "data", "tls", "dev-ca.pem"), passwords: map[string]string{}}
 	ready := make(chan error, 1)
 	go func() {
