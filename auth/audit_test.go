@@ -88,7 +88,7 @@ func newSQLiteEnv(t *testing.T) *sqliteEnv {
 // with it.
 func (e *sqliteEnv) refuse(t *testing.T, action string) {
 	t.Helper()
-	if _, err := e.raw.ExecContext(t.Context(), fmt.Sprintf(`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log
+	if _, err := e.raw.ExecContext(t.Context(), fmt.Sprintf(`CREATE TRIGGER refuse_audit BEFORE INSERT ON omm_audit_log
 		WHEN NEW.action = '%s' BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END`, action)); err != nil {
 		t.Fatal(err)
 	}

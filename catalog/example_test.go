@@ -37,7 +37,7 @@ func ExampleService_View() {
 		Ownership: inventory.OwnershipCompany, EnrollmentType: inventory.EnrollAppleDevice,
 		State: inventory.StateEnrolled, Identifier: "UDID-1"}, "system")
 
-	svc := catalog.New(store, store, groups{}, store, catalog.WithClock(clock))
+	svc := catalog.New(store, store, groups{}, catalog.WithClock(clock))
 	mail, err := svc.CreateApp(ctx, catalog.App{Org: "org_acme", Kind: catalog.AppStore, Identifier: "com.acme.mail",
 		StoreID: 361309726, Name: "Mail",
 		Config: []catalog.ConfigEntry{{Key: "account", Type: catalog.TypeString, Value: "${user.email}"}}}, "admin:root")

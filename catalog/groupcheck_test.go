@@ -24,7 +24,7 @@ func TestAssignGroupCheck(t *testing.T) {
 		return nil
 	}
 	clock := func() time.Time { return f.now }
-	f.svc = catalog.New(f.store, f.store, f.dir, f.store, catalog.WithClock(clock), catalog.WithLogger(quiet()),
+	f.svc = catalog.New(f.store, f.store, f.dir, catalog.WithClock(clock), catalog.WithLogger(quiet()),
 		catalog.WithNudger(f.nudger), catalog.WithGroupCheck(check))
 	crm := f.app(t, catalog.App{Kind: catalog.AppStore, Identifier: "com.acme.crm", StoreID: 77, Name: "CRM"})
 

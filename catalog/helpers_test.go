@@ -130,7 +130,7 @@ func newFixtureOn(t testing.TB, store backend) *fixture {
 	}
 	clock := func() time.Time { return f.now }
 	f.inv = inventory.New(f.store, inventory.WithClock(clock), inventory.WithLogger(quiet()))
-	f.svc = catalog.New(f.store, f.store, f.dir, f.store, catalog.WithClock(clock), catalog.WithLogger(quiet()), catalog.WithNudger(f.nudger))
+	f.svc = catalog.New(f.store, f.store, f.dir, catalog.WithClock(clock), catalog.WithLogger(quiet()), catalog.WithNudger(f.nudger))
 	return f
 }
 

@@ -65,8 +65,8 @@ type Devices interface {
 	ListDevices(ctx context.Context, org storage.OrgID, q inventory.DeviceQuery) (inventory.DevicePage, error)
 }
 
-// Commands queues MDM commands for Apple devices; an enroll.CommandQueue
-// satisfies it. A UUID queued before yields storage.ErrAlreadyExists and
+// Commands queues MDM commands for Apple devices, as
+// enroll.CommandQueue.EnqueueCommand does. A UUID queued before yields storage.ErrAlreadyExists and
 // queues nothing.
 type Commands interface {
 	EnqueueCommand(ctx context.Context, org storage.OrgID, devices []string, cmd enroll.Command, entry storage.AuditEntry) error
@@ -87,7 +87,6 @@ type Service struct {
 	store   Store
 	devices Devices
 	dir     Directory
-	queue   Commands
 	nudger  Nudger
 	groups  func(ctx context.Context, org storage.OrgID, group string) error
 	log     *slog.Logger
@@ -116,11 +115,11 @@ func WithGroupCheck(check func(ctx context.Context, org storage.OrgID, group str
 	return func(s *Service) { s.groups = check }
 }
 
-// New returns a service keeping the catalog in store, reading devices and
-// their reported apps from devices and people from dir, and queueing Apple
-// commands on queue.
-func New(store Store, devices Devices, dir Directory, queue Commands, opts ...Option) *Service {
-	s := &Service{store: store, devices: devices, dir: dir, queue: queue, log: slog.Default(), clock: time.Now}
+// New returns a service keeping the catalog (and queueing Apple commands)
+// in store, reading devices and their reported apps from devices and
+// people from dir.
+func New(store Store, devices Devices, dir Directory, opts ...Option) *Service {
+	s := &Service{store: store, devices: devices, dir: dir, log: slog.Default(), clock: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -514,10 +513,7 @@ func (s *Service) queueRemove(ctx context.Context, ds deviceState, a App, actor,
 	return s.send(ctx, ds, rec, cmd, actor, "catalog.install.remove", a, "why", why)
 }
 
-// send stores rec and queues cmd: in one transaction when the store is
-// also the queue (see [InstallQueuer]). Otherwise the record comes first
-// so that the device's answer always finds it; when queueing fails the
-// record is finished as Failed, so that it does not stay open forever.
+// send stores rec and queues cmd in one transaction (see [InstallQueuer]).
 func (s *Service) send(ctx context.Context, ds deviceState, rec Install, cmd mdm.Command, actor, action string, a App, extra ...string) error {
 	body, err := cmd.Encode()
 	if err != nil {
@@ -531,21 +527,8 @@ func (s *Service) send(ctx context.Context, ds deviceState, rec Install, cmd mdm
 	prev := ds.installs[a.ID].Command
 	qcmd := enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body}
 	qentry := s.entry(org, actor, "mdm.command.queue", "device:"+dev, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID, "app": a.ID})
-	if iq := s.installQueuer(); iq != nil {
-		_, err := iq.QueueInstall(ctx, rec, prev, qcmd, s.entry(org, actor, action, "device:"+dev, details), qentry)
-		return err
-	}
-	if _, err := s.store.StartInstall(ctx, rec, prev, s.entry(org, actor, action, "device:"+dev, details)); err != nil {
-		return err
-	}
-	qerr := s.queue.EnqueueCommand(ctx, org, []string{dev}, qcmd, qentry)
-	if qerr == nil {
-		return nil
-	}
-	reason := cleanReason("the command could not be queued: " + qerr.Error())
-	_, ferr := s.store.FinishInstall(ctx, org, dev, cmd.UUID, Failed, reason,
-		s.entry(org, "system", "catalog.install.failed", "device:"+dev, map[string]string{"app": a.ID, "command": cmd.UUID, "reason": reason}))
-	return errors.Join(fmt.Errorf("catalog: queue %s for device %q: %w", cmd.RequestType, dev, qerr), ferr)
+	_, err = s.store.QueueInstall(ctx, rec, prev, qcmd, s.entry(org, actor, action, "device:"+dev, details), qentry)
+	return err
 }
 
 // InstallOutcome records a device's answer to an InstallApplication or
@@ -616,7 +599,7 @@ func (s *Service) InstallOutcome(ctx context.Context, org storage.OrgID, device,
 		cmd := mdm.ManagedApplicationList()
 		body, err := cmd.Encode()
 		if err == nil {
-			err = s.queue.EnqueueCommand(ctx, org, []string{device}, enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body},
+			err = s.store.EnqueueCommand(ctx, org, []string{device}, enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body},
 				s.entry(org, "system", "mdm.command.queue", "device:"+device, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID}))
 		}
 		if err != nil { // the next scheduled inventory brings the same news
@@ -849,6 +832,6 @@ func (s *Service) queueForeignRemove(ctx context.Context, d inventory.Device, id
 	if err != nil {
 		return err
 	}
-	return s.queue.EnqueueCommand(ctx, d.Org, []string{d.ID}, enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body},
+	return s.store.EnqueueCommand(ctx, d.Org, []string{d.ID}, enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body},
 		s.entry(d.Org, actor, "mdm.command.queue", "device:"+d.ID, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID, "identifier": identifier, "why": "deprovision"}))
 }

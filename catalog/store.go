@@ -16,7 +16,13 @@ const MaxGroupsQuery = 1000
 // breaking a Validate rule is ErrInvalid and changes nothing. Mutating
 // methods append the given audit entry in the same transaction (its Org
 // must be the record's).
+//
+// The store also holds the devices' MDM command queue ([Commands]), so
+// that an install and its command commit together ([InstallQueuer]).
 type Store interface {
+	Commands
+	InstallQueuer
+
 	// CreateApp stores a new app. It returns the app as stored: Version 1,
 	// Created and Updated set to entry.Time. An ID in use, or an Identifier
 	// in use by another app of the org in the same [Kind.Family], yields

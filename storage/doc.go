@@ -7,9 +7,17 @@
 // record references an org, and every change anywhere is recorded in the
 // audit log in the same transaction as the change itself. Package-specific
 // contracts (users, policies, devices …) are declared by the package that
-// consumes them; the backends in storage/memory, storage/sqlite and
-// storage/postgres implement all of them, and storage/storagetest is the one
-// conformance suite they all pass.
+// consumes them. One implementation, storage/sqlstore, implements all of
+// them over database/sql; storage/sqlite, storage/postgres and
+// storage/memory (in-memory SQLite) run it, and storage/storagetest is the
+// one conformance suite they all pass.
+//
+// Operations that must be atomic across domains are part of the
+// contracts, not discovered at run time: a catalog install and its MDM
+// command (catalog.InstallQueuer), a device action with its state change
+// and commands (enroll.ActionStore), a re-applied policy with its command
+// or Android requirements (ota.ReapplyStore, android.ReapplyStore), and
+// every change with its audit entry.
 //
 // # Tenancy
 //
@@ -42,12 +50,11 @@
 //  2. Put the checks on the record types (a Validate method) in that
 //     package, so that every backend rejects exactly the same input with
 //     ErrInvalid before writing anything.
-//  3. Add one migration with the same number to storage/sqlite/migrations
-//     and storage/postgres/migrations. Tables carry org_id referencing
+//  3. Add one migration to storage/sqlstore/migrations (a template for
+//     both databases; see that package). Tables carry org_id referencing
 //     orgs(id); keys and indexes start with org_id.
-//  4. Implement the interface in storage/memory, storage/sqlite and
-//     storage/postgres, one file per package, writing the audit entry in
-//     the same transaction (SQL) or under the same lock (memory).
+//  4. Implement the interface once, in storage/sqlstore, writing the audit
+//     entry in the same transaction.
 //  5. Add cases to storage/storagetest in one file per package, register
 //     them in its cases list, and embed the interface in storagetest.Store.
 package storage

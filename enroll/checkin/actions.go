@@ -49,7 +49,7 @@ type queuedCommand struct {
 // actAll is act with an audit action per command and the state change
 // audited as stateActor (the device itself when it completes enrollment).
 func (s *Service) actAll(ctx context.Context, d inventory.Device, to inventory.State, stateActor, actor, reason string, cmds []queuedCommand) (inventory.Device, error) {
-	a := DeviceAction{Org: d.Org, Device: d.ID, To: to}
+	a := enroll.DeviceAction{Org: d.Org, Device: d.ID, To: to}
 	now := s.clock()
 	if to != "" && to != d.State {
 		a.From = []inventory.State{d.State}
@@ -64,7 +64,7 @@ func (s *Service) actAll(ctx context.Context, d inventory.Device, to inventory.S
 		if err != nil {
 			return d, err
 		}
-		a.Commands = append(a.Commands, ActionCommand{
+		a.Commands = append(a.Commands, enroll.ActionCommand{
 			Command: enroll.Command{UUID: q.cmd.UUID, RequestType: q.cmd.RequestType, Body: body},
 			Entry: storage.AuditEntry{Org: d.Org, Time: now, Actor: actor, Action: q.action, Target: "device:" + d.ID,
 				Details: map[string]string{"command": q.cmd.RequestType, "uuid": q.cmd.UUID}},

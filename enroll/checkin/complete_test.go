@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/inventory"
 )
@@ -17,13 +18,13 @@ type actionRecorder struct {
 	checkin.Store
 	mu      sync.Mutex
 	fail    int
-	actions []checkin.DeviceAction
+	actions []enroll.DeviceAction
 	// before, when set, runs once before the next action reaches the
 	// store: another request's write landing first.
-	before func(context.Context, checkin.DeviceAction)
+	before func(context.Context, enroll.DeviceAction)
 }
 
-func (r *actionRecorder) QueueDeviceAction(ctx context.Context, a checkin.DeviceAction) (inventory.Device, error) {
+func (r *actionRecorder) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
 	r.mu.Lock()
 	r.actions = append(r.actions, a)
 	fail := r.fail > 0
@@ -143,7 +144,7 @@ func TestConcurrentCompletion(t *testing.T) {
 	}
 	// The retry reads the device pending; another request's completion
 	// lands just before its own.
-	rec.before = func(ctx context.Context, a checkin.DeviceAction) {
+	rec.before = func(ctx context.Context, a enroll.DeviceAction) {
 		if _, err := rec.Store.QueueDeviceAction(ctx, a); err != nil {
 			t.Errorf("the other request's completion: %v", err)
 		}

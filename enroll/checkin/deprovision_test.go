@@ -49,7 +49,7 @@ func TestDeviceActionFailsWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, `CREATE TRIGGER fail_queue BEFORE INSERT ON enroll_queue
+	if _, err := db.ExecContext(ctx, `CREATE TRIGGER fail_queue BEFORE INSERT ON omm_enroll_queue
 		WHEN NEW.device = '`+d.ID+`' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`); err != nil {
 		t.Fatal(err)
 	}
@@ -106,9 +106,9 @@ func TestDeviceActionFailsWhole(t *testing.T) {
 	}
 	// A second deprovision that read the device enrolled is refused by the
 	// store rather than queueing its commands too.
-	_, err = s.QueueDeviceAction(ctx, checkin.DeviceAction{Org: org, Device: d.ID, From: []inventory.State{inventory.StateEnrolled},
+	_, err = s.QueueDeviceAction(ctx, enroll.DeviceAction{Org: org, Device: d.ID, From: []inventory.State{inventory.StateEnrolled},
 		To: inventory.StateDeprovisioning, StateEntry: storage.AuditEntry{Org: org, Time: now, Actor: "admin:bob", Action: "device.state.deprovisioning"},
-		Commands: []checkin.ActionCommand{{Command: enroll.Command{UUID: "late", RequestType: "RemoveProfile", Body: []byte("<plist/>")},
+		Commands: []enroll.ActionCommand{{Command: enroll.Command{UUID: "late", RequestType: "RemoveProfile", Body: []byte("<plist/>")},
 			Entry: storage.AuditEntry{Org: org, Time: now, Actor: "admin:bob", Action: "device.deprovision"}}},
 	})
 	if !errors.Is(err, storage.ErrConflict) {

@@ -41,7 +41,7 @@ type backend interface {
 	enroll.CommandQueue
 	enroll.EnrollmentStore
 	enroll.IdentityStore
-	checkin.ActionStore
+	enroll.ActionStore
 }
 
 // ca is an org's device CA.

@@ -58,7 +58,7 @@ type Store interface {
 	enroll.IdentityStore
 	enroll.EnrollmentStore
 	enroll.CommandQueue
-	ActionStore
+	enroll.ActionStore
 }
 
 // ProfileSource gives the signed configuration profile to install when a

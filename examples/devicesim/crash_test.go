@@ -433,9 +433,9 @@ func (h *crashHarness) orphanInstalls(t *testing.T, round int) {
 	t.Helper()
 	db := h.db(t)
 	defer db.Close()
-	rows, err := db.QueryContext(t.Context(), `SELECT i.device_id, i.app_id, i.command FROM catalog_installs i
+	rows, err := db.QueryContext(t.Context(), `SELECT i.device_id, i.app_id, i.command FROM omm_catalog_installs i
 		WHERE i.progress IN ('queued', 'removing') AND NOT EXISTS (
-			SELECT 1 FROM enroll_queue q WHERE q.org_id = i.org_id AND q.device = i.device_id AND q.uuid = i.command)`)
+			SELECT 1 FROM omm_enroll_queue q WHERE q.org_id = i.org_id AND q.device = i.device_id AND q.uuid = i.command)`)
 	if err != nil {
 		t.Fatal(err)
 	}

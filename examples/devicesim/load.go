@@ -21,6 +21,7 @@ type loadConfig struct {
 	progress             time.Duration // interval of progress lines
 	adminToken           string        // queue inventory refreshes when set
 	refreshRate          int           // refreshes per second
+	settle               bool          // afterwards, every device answers what is queued (not measured)
 	// Benchmark measurements (loadbench.go).
 	pregenKeys bool          // device keys made before the enrollment clock starts
 	drain      bool          // answer every queued command before the idle phase
@@ -49,6 +50,7 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "stop the check-in phase after this many requests")
 	fs.StringVar(&c.adminToken, "admin-token", "", "admin API token: queue inventory refreshes during the run, so that devices keep receiving commands")
 	fs.IntVar(&c.refreshRate, "refresh-rate", 20, "inventory refreshes queued per second with -admin-token (at most; they are sent one at a time)")
+	fs.BoolVar(&c.settle, "settle", false, "after the check-ins, every device checks in until its queue is empty (not measured), so that what the server shows afterwards is final")
 	fs.BoolVar(&c.pregenKeys, "pregen-keys", false, "generate the devices' keys before the enrollment clock starts")
 	fs.BoolVar(&c.drain, "drain", false, "answer every queued command (the enrollment's inventory) in a measured phase before the idle check-ins")
 	fs.BoolVar(&c.ceiling, "ceiling", false, "after the check-ins, drive a plain HTTPS handler returning a fixed plist the same way: the ceiling for check-ins")
@@ -290,6 +292,15 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	res.Commands = int(rec.commands.Load())
 	res.Refreshed = <-refreshed
 	res.Refresh = refreshes.phase(res.CheckIn.Elapsed)
+	if c.settle {
+		// The refreshes have all been queued (the loop has ended): each
+		// device now answers what it has not reached during the run.
+		for _, d := range devices {
+			if _, err := d.poll(ctx, 0, nop, nil); err != nil {
+				return res, fmt.Errorf("settle: %w", err)
+			}
+		}
+	}
 	if c.ceiling {
 		ceil2, err := ceiling(ctx, a, devices, res.Concurrency, c.duration-c.duration/2, c.maxRequests-c.maxRequests/2)
 		if err != nil {

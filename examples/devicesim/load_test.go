@@ -16,7 +16,7 @@ func TestLoad(t *testing.T) {
 	ts := startServer(t)
 	out := &syncBuffer{}
 	cfg := loadConfig{commonFlags: ts.flags("bob"), devices: 20, concurrency: 5, duration: 3 * time.Second,
-		maxRequests: 1_000_000, progress: time.Second, adminToken: ts.adminToken, refreshRate: 20}
+		maxRequests: 1_000_000, progress: time.Second, adminToken: ts.adminToken, refreshRate: 20, settle: true}
 	res, err := runLoad(t.Context(), cfg, out)
 	if err != nil {
 		t.Fatalf("load: %v\n%s", err, out)
@@ -43,7 +43,8 @@ func TestLoad(t *testing.T) {
 		t.Errorf("the server lists %d devices, want 20", len(list.Devices))
 	}
 	// The first device refreshed answered DeviceInformation twice: at
-	// enrollment and after the refresh.
+	// enrollment and after the refresh (by the end of the settle step at
+	// the latest, however loaded the machine).
 	var detail struct {
 		Actions []struct {
 			RequestType string `json:"request_type"`

@@ -202,7 +202,7 @@ func TestAuditSameTransaction(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.action, func(t *testing.T) {
 			snapshot.t = t
-			if _, err := db.ExecContext(t.Context(), fmt.Sprintf(`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log
+			if _, err := db.ExecContext(t.Context(), fmt.Sprintf(`CREATE TRIGGER refuse_audit BEFORE INSERT ON omm_audit_log
 				WHEN NEW.action = '%s' BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END`, tc.action)); err != nil {
 				t.Fatal(err)
 			}

@@ -80,7 +80,7 @@ func newCatalog(s store, dir *auth.LocalDirectory, waker checkin.Waker, log *slo
 	} else {
 		log.Info("app store: push disabled, devices see new installs at their next check-in")
 	}
-	return catalog.New(s, s, catalogDirectory{dir: dir, members: s}, s,
+	return catalog.New(s, s, catalogDirectory{dir: dir, members: s},
 		catalog.WithNudger(n), catalog.WithLogger(log), catalog.WithClock(now), catalog.WithGroupCheck(orgGroup(s)))
 }
 

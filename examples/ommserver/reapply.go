@@ -43,28 +43,16 @@ const maxReapplyTries = 3
 // (the change itself is audited with its administrator).
 const reapplyActor = "system:policy-reapply"
 
-// reapplyStore is what re-application needs of the store beyond the
-// server's store interface. All three backends implement it.
-type reapplyStore interface {
-	ota.ReapplyStore
-	android.ReapplyStore
-}
-
 // reapplier holds the SDK's reapplier of each platform.
 type reapplier struct {
-	store   reapplyStore
+	store   store
 	apple   *ota.Reapplier
 	android *android.Reapplier
 }
 
-// newReapplier returns the server's reapplier, or nil (logged) when the
-// store cannot record what devices got.
+// newReapplier returns the server's reapplier.
 func newReapplier(srv *server, waker checkin.Waker) *reapplier {
-	rs, ok := srv.store.(reapplyStore)
-	if !ok {
-		srv.log.Warn("policy re-application is off: the store does not record applied policies")
-		return nil
-	}
+	rs := srv.store
 	var opts []ota.ReapplyOption
 	if waker != nil {
 		opts = append(opts, ota.WithReapplyWaker(waker))

@@ -1014,10 +1014,10 @@ func (m *mxWorld) state(org storage.OrgID) string {
 			if org != "" && (orgCol < 0 || fmt.Sprint(vals[orgCol]) != string(org)) {
 				continue
 			}
-			if table == "audit_log" && actionCol >= 0 && fmt.Sprint(vals[actionCol]) == deniedAction {
+			if table == "omm_audit_log" && actionCol >= 0 && fmt.Sprint(vals[actionCol]) == deniedAction {
 				continue
 			}
-			if table == "auth_sessions" {
+			if table == "omm_auth_sessions" {
 				// Presenting a session marks it used: the holder's own
 				// session, never a write on what the request names.
 				for _, c := range []string{"last_used_us", "version"} {

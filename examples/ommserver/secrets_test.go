@@ -301,7 +301,7 @@ func scepCAKeys(t *testing.T, dir string) []any {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(t.Context(), `SELECT private_key FROM enroll_scep_cas`)
+	rows, err := db.QueryContext(t.Context(), `SELECT private_key FROM omm_enroll_scep_cas`)
 	if err != nil {
 		t.Fatal(err)
 	}

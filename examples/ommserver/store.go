@@ -34,6 +34,8 @@ type store interface {
 	ota.Store
 	catalog.Store
 	android.Store
+	ota.ReapplyStore
+	android.ReapplyStore
 	Ping(context.Context) error
 	Close() error
 }

@@ -8,7 +8,11 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(*testing.T) storagetest.Store { return memory.New() })
+	storagetest.Run(t, func(t *testing.T) storagetest.Store {
+		s := memory.New()
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }
 
 func BenchmarkStore(b *testing.B) {

@@ -14,8 +14,8 @@ import (
 func Example() {
 	ctx := context.Background()
 	s, err := postgres.Open(ctx, os.Getenv("OMM_POSTGRES_DSN"),
-		postgres.WithSchema("omm"),   // keep the tables apart from the embedder's
-		postgres.WithPoolSize(32, 8)) // keep sessions open across bursts
+		postgres.WithSchema("omm"), // keep the tables apart from the embedder's
+		postgres.WithPoolSize(32))  // sized for the servers' concurrency
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -35,7 +35,7 @@ func open(t testing.TB, opts ...postgres.Option) *postgres.Store {
 	t.Helper()
 	d := dsn(t)
 	schema := "omm_test_" + strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(randName()))
-	s, err := postgres.Open(t.Context(), d, append([]postgres.Option{postgres.WithSchema(schema), postgres.WithPoolSize(8, 1), postgres.WithLogger(quiet)}, opts...)...)
+	s, err := postgres.Open(t.Context(), d, append([]postgres.Option{postgres.WithSchema(schema), postgres.WithPoolSize(8), postgres.WithLogger(quiet)}, opts...)...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

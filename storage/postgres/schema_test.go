@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/openomm/omm/storage"
-	"github.com/openomm/omm/storage/internal/migrate"
 	"github.com/openomm/omm/storage/postgres"
+	"github.com/openomm/omm/storage/sqlstore"
 )
 
 func exec(t *testing.T, schema, stmt string) error {
@@ -37,7 +37,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			s, err := postgres.Open(t.Context(), d, postgres.WithSchema(schema), postgres.WithPoolSize(2, 0), postgres.WithLogger(quiet))
+			s, err := postgres.Open(t.Context(), d, postgres.WithSchema(schema), postgres.WithPoolSize(2), postgres.WithLogger(quiet))
 			if err == nil {
 				s.Close()
 			}
@@ -61,11 +61,11 @@ func TestRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if err := exec(t, schema, "INSERT INTO schema_migrations (version, name, applied) VALUES (9999, 'future', now())"); err != nil {
+	if err := exec(t, schema, "INSERT INTO omm_migrations (version, name, applied_us) VALUES (9999, 'future', 0)"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = postgres.Open(t.Context(), d, postgres.WithSchema(schema), postgres.WithLogger(quiet))
-	if !errors.Is(err, migrate.ErrSchemaTooNew) {
+	if !errors.Is(err, sqlstore.ErrSchemaTooNew) {
 		t.Fatalf("Open of a newer schema: %v, want ErrSchemaTooNew", err)
 	}
 }
@@ -85,7 +85,7 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 	if _, err := s.CreateOrg(t.Context(), o, storage.AuditEntry{Org: o.ID, Time: time.Now(), Actor: "system", Action: "org.create"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, stmt := range []string{"UPDATE audit_log SET actor = 'forged'", "DELETE FROM audit_log", "TRUNCATE audit_log"} {
+	for _, stmt := range []string{"UPDATE omm_audit_log SET actor = 'forged'", "DELETE FROM omm_audit_log", "TRUNCATE omm_audit_log"} {
 		if err := exec(t, schema, stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Errorf("%s: error = %v, want the append-only refusal", stmt, err)
 		}

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/openomm/omm/storage"
-	"github.com/openomm/omm/storage/internal/migrate"
 	"github.com/openomm/omm/storage/sqlite"
+	"github.com/openomm/omm/storage/sqlstore"
 )
 
 const (
@@ -168,12 +168,12 @@ func TestRefusesNewerSchema(t *testing.T) {
 	}
 	s.Close()
 	db := rawDB(t, path)
-	if _, err := db.Exec("INSERT INTO schema_migrations (version, name, applied_us) VALUES (9999, 'future', 0)"); err != nil {
+	if _, err := db.Exec("INSERT INTO omm_migrations (version, name, applied_us) VALUES (9999, 'future', 0)"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
 	_, err = sqlite.Open(t.Context(), path)
-	if !errors.Is(err, migrate.ErrSchemaTooNew) {
+	if !errors.Is(err, sqlstore.ErrSchemaTooNew) {
 		t.Fatalf("Open of a newer schema: %v, want ErrSchemaTooNew", err)
 	}
 }
@@ -193,7 +193,7 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 	s.Close()
 	db := rawDB(t, path)
 	defer db.Close()
-	for _, stmt := range []string{"UPDATE audit_log SET actor = 'forged'", "DELETE FROM audit_log"} {
+	for _, stmt := range []string{"UPDATE omm_audit_log SET actor = 'forged'", "DELETE FROM omm_audit_log"} {
 		if _, err := db.Exec(stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Errorf("%s: error = %v, want the append-only refusal", stmt, err)
 		}

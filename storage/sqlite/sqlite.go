@@ -1,6 +1,6 @@
-// Package sqlite is the embedded default storage backend, built on
-// modernc.org/sqlite (no cgo). It implements every store contract of the SDK
-// in one database file.
+// Package sqlite runs the SDK's one store implementation (storage/sqlstore)
+// on SQLite through modernc.org/sqlite (no cgo): the embedded default, one
+// database file.
 //
 // Durability: the database runs in WAL mode with synchronous=FULL, so a call
 // that returned has reached the disk and survives a crash of the process or
@@ -13,49 +13,50 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
-	msqlite "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/openomm/omm/storage"
-	"github.com/openomm/omm/storage/internal/migrate"
+	"github.com/openomm/omm/storage/sqlstore"
 )
 
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
+// Store is the SDK's store on SQLite. It is safe for concurrent use by the
+// goroutines of one process; do not open the same file from two processes
+// at once for writing.
+type Store = sqlstore.Store
 
-// Store implements the store contracts on SQLite. It is safe for concurrent
-// use by multiple goroutines of one process; do not open the same file from
-// two processes at once for writing.
-type Store struct {
-	w     *sql.DB // the single writer
-	r     *sql.DB // read-only pool
-	log   *slog.Logger
-	clock func() time.Time
-}
-
-// Option configures [Open].
+// Option configures [Open] and [OpenDB].
 type Option func(*config)
 
 type config struct {
-	log         *slog.Logger
-	clock       func() time.Time
+	store       []sqlstore.Option
+	prefix      string
 	busyTimeout time.Duration
 	readers     int
 }
 
 // WithLogger sets the logger for migrations and storage warnings.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.store = append(c.store, sqlstore.WithLogger(l)) }
+}
 
 // WithClock sets the clock used to stamp applied migrations.
-func WithClock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.store = append(c.store, sqlstore.WithClock(now)) }
+}
+
+// WithPrefix starts every table name with prefix (default
+// sqlstore.DefaultPrefix), so that the tables live beside a host product's
+// own in one file.
+func WithPrefix(prefix string) Option {
+	return func(c *config) { c.store, c.prefix = append(c.store, sqlstore.WithPrefix(prefix)), prefix }
+}
 
 // WithBusyTimeout sets how long a connection waits for a lock held by
 // another (default 10s).
@@ -64,13 +65,18 @@ func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTi
 // WithReaders sets the number of read-only connections (default 4).
 func WithReaders(n int) Option { return func(c *config) { c.readers = max(n, 1) } }
 
-// Open opens (creating if needed) the database file at path and migrates its
-// schema. The file's directory must exist.
-func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	cfg := config{log: slog.Default(), clock: time.Now, busyTimeout: 10 * time.Second, readers: 4}
+func configure(opts []Option) config {
+	cfg := config{busyTimeout: 10 * time.Second, readers: 4}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	return cfg
+}
+
+// Open opens (creating if needed) the database file at path and migrates its
+// schema. The file's directory must exist.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	cfg := configure(opts)
 	if path == "" || strings.ContainsAny(path, "?#") || path == ":memory:" {
 		return nil, fmt.Errorf("sqlite: open %q: %w: want a file path without '?' or '#'", path, storage.ErrInvalid)
 	}
@@ -80,163 +86,108 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	params.Set("_journal_mode", "WAL")
 	params.Set("_synchronous", "FULL")
 	params.Set("_txlock", "immediate")
-
-	w, err := sql.Open("sqlite", "file:"+path+"?"+params.Encode())
+	w, err := pool("file:"+path+"?"+params.Encode(), 1)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-
-	s := &Store{w: w, log: cfg.log, clock: cfg.clock}
-	// Migrate before the readers open, so that they never see an old schema.
-	if err := s.migrate(ctx); err != nil {
-		w.Close()
 		return nil, err
 	}
-
 	params.Set("_query_only", "1")
 	params.Set("_txlock", "deferred")
-	r, err := sql.Open("sqlite", "file:"+path+"?"+params.Encode())
+	r, err := pool("file:"+path+"?"+params.Encode(), cfg.readers)
 	if err != nil {
 		w.Close()
+		return nil, err
+	}
+	// The store migrates on the writer before any read, so that readers
+	// never see an old schema.
+	s, err := sqlstore.New(ctx, w, sqlstore.SQLite, append(cfg.store,
+		sqlstore.WithReadDB(r), sqlstore.CloseWith(r.Close), sqlstore.CloseWith(w.Close))...)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	r.SetMaxOpenConns(cfg.readers)
-	r.SetMaxIdleConns(cfg.readers)
-	r.SetConnMaxLifetime(0)
-	s.r = r
 	if err := s.Ping(ctx); err != nil {
-		s.Close()
-		return nil, err
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return s, nil
 }
 
-// Close closes the database. Calls after Close fail.
-func (s *Store) Close() error {
-	var errR error
-	if s.r != nil {
-		errR = s.r.Close()
-	}
-	return errors.Join(s.w.Close(), errR)
-}
-
-// Ping checks that both the writer and the readers answer.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.w.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: ping writer: %w", err)
-	}
-	if err := s.r.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: ping readers: %w", err)
-	}
-	return nil
-}
-
-// IntegrityCheck runs SQLite's full integrity check and returns an error
-// describing the first problems it reports.
-func (s *Store) IntegrityCheck(ctx context.Context) error {
-	rows, err := s.r.QueryContext(ctx, "PRAGMA integrity_check")
+// OpenMemory returns a store in a new in-memory database, gone when the
+// store is closed. One connection serves reads and writes.
+//
+// Migrating an empty database costs milliseconds, and tests open thousands:
+// the first store of each table prefix keeps an image of its freshly
+// migrated database, which later ones start from.
+func OpenMemory(ctx context.Context, opts ...Option) (*Store, error) {
+	cfg := configure(opts)
+	db, err := pool("file::memory:?_foreign_keys=1&_txlock=immediate", 1)
 	if err != nil {
-		return fmt.Errorf("sqlite: integrity check: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var problems []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			return fmt.Errorf("sqlite: integrity check: %w", err)
-		}
-		if line != "ok" {
-			problems = append(problems, line)
+	image, cached := memoryImages.Load(cfg.prefix)
+	if cached {
+		if err := rawConn(ctx, db, func(c serializer) error { return c.Deserialize(image.([]byte)) }); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlite: open memory: %w", err)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: integrity check: %w", err)
+	s, err := sqlstore.New(ctx, db, sqlstore.SQLite, append(cfg.store, sqlstore.CloseWith(db.Close))...)
+	if err != nil || cached {
+		return s, err
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("sqlite: integrity check failed: %s", strings.Join(problems, "; "))
+	err = rawConn(ctx, db, func(c serializer) error {
+		image, err := c.Serialize()
+		memoryImages.Store(cfg.prefix, image)
+		return err
+	})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open memory: %w", err)
 	}
-	return nil
+	return s, nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	ms, err := migrate.Load(migrationFiles, "migrations")
+// memoryImages holds, by table prefix, a freshly migrated in-memory
+// database: a cache of what the embedded migrations produce, the same for
+// every caller.
+var memoryImages sync.Map
+
+// serializer is what modernc.org/sqlite's connections offer to copy an
+// in-memory database.
+type serializer interface {
+	Serialize() ([]byte, error)
+	Deserialize([]byte) error
+}
+
+func rawConn(ctx context.Context, db *sql.DB, fn func(serializer) error) error {
+	c, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version    INTEGER PRIMARY KEY,
-			name       TEXT NOT NULL,
-			applied_us INTEGER NOT NULL
-		) STRICT`); err != nil {
-			return fmt.Errorf("sqlite: create schema_migrations: %w", err)
+	defer c.Close()
+	return c.Raw(func(dc any) error {
+		s, ok := dc.(serializer)
+		if !ok {
+			return fmt.Errorf("driver connection %T cannot serialize", dc)
 		}
-		var current int
-		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
-			return fmt.Errorf("sqlite: read schema version: %w", err)
-		}
-		pending, err := migrate.Pending(ms, current)
-		if err != nil {
-			return fmt.Errorf("sqlite: %w", err)
-		}
-		for _, m := range pending {
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return fmt.Errorf("sqlite: migration %d (%s): %w", m.Version, m.Name, err)
-			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_us) VALUES (?, ?, ?)",
-				m.Version, m.Name, s.clock().UnixMicro()); err != nil {
-				return fmt.Errorf("sqlite: record migration %d: %w", m.Version, err)
-			}
-			s.log.InfoContext(ctx, "sqlite: applied schema migration", "version", m.Version, "name", m.Name)
-		}
-		return nil
+		return fn(s)
 	})
 }
 
-// write runs fn in a write transaction (BEGIN IMMEDIATE on the single
-// writer) and commits when fn returns nil.
-func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+// OpenDB runs the store in a database the caller opened with the
+// modernc.org/sqlite driver (for example, a host product's own file) and
+// keeps owning: Close leaves db open. The connections should have foreign
+// keys on (_foreign_keys=1), a busy timeout and, for durability, WAL with
+// synchronous=FULL; the store serialises its own writes.
+func OpenDB(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
+	return sqlstore.New(ctx, db, sqlstore.SQLite, configure(opts).store...)
+}
+
+func pool(dsn string, conns int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
-	if err := fn(tx); err != nil {
-		return errors.Join(err, ignoreDone(tx.Rollback()))
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	return db, nil
 }
-
-func ignoreDone(err error) error {
-	if errors.Is(err, sql.ErrTxDone) {
-		return nil
-	}
-	return err
-}
-
-// constraint reports which SQLite constraint err violated, or 0.
-func constraint(err error) int {
-	var se *msqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
-		return se.Code()
-	}
-	return 0
-}
-
-// notFound wraps storage.ErrNotFound with what was looked up, and passes other
-// errors through.
-func notFound(err error, format string, args ...any) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf(format+": %w", append(args, storage.ErrNotFound)...)
-	}
-	return fmt.Errorf("sqlite: "+format+": %w", append(args, err)...)
-}
-
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -120,8 +121,10 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 // catch the breakage. No prefix accepts any case.
 func expectCaught(t *testing.T, broken map[string]func() Store, prefixes ...string) {
 	t.Helper()
+	skipUnderRace(t)
 	for name, newStore := range broken {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			var caught []string
 			for _, c := range runRecorded(t, newStore) {
 				if len(prefixes) == 0 || slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(c, p) }) {
@@ -136,7 +139,17 @@ func expectCaught(t *testing.T, broken map[string]func() Store, prefixes ...stri
 	}
 }
 
+// skipUnderRace skips a self-test under the race detector (see
+// raceEnabled); the suite's own concurrency cases run under it in every
+// backend's conformance test.
+func skipUnderRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("runs without -race: .ci/run runs go test ./storage/storagetest")
+	}
+}
+
 func TestSuitePassesMemory(t *testing.T) {
+	skipUnderRace(t)
 	if failed := runRecorded(t, func() Store { return memory.New() }); len(failed) > 0 {
 		t.Fatalf("the reference backend fails %v", failed)
 	}
@@ -148,7 +161,11 @@ func runRecorded(t *testing.T, newStore func() Store) []string {
 	var failed []string
 	for _, c := range cases() {
 		r := &recorder{TB: t}
-		r.run(func() { c.run(r, newStore()) })
+		s := newStore()
+		r.run(func() { c.run(r, s) })
+		if c, ok := s.(io.Closer); ok {
+			c.Close()
+		}
 		if r.failed {
 			failed = append(failed, c.name)
 		}

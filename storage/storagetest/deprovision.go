@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/openomm/omm/enroll"
-	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 )
@@ -20,14 +19,14 @@ func deprovisionCases() []testCase {
 
 // deprovisionAction moves dev from enrolled to deprovisioning with n
 // commands named prefix-i.
-func deprovisionAction(org storage.OrgID, dev, prefix string, n int) checkin.DeviceAction {
-	a := checkin.DeviceAction{
+func deprovisionAction(org storage.OrgID, dev, prefix string, n int) enroll.DeviceAction {
+	a := enroll.DeviceAction{
 		Org: org, Device: dev, From: []inventory.State{inventory.StateEnrolled}, To: inventory.StateDeprovisioning,
 		StateEntry: deviceEntry(org, "device.state.deprovisioning", at(5)),
 	}
 	for i := range n {
 		uuid := fmt.Sprintf("%s-%d", prefix, i)
-		a.Commands = append(a.Commands, checkin.ActionCommand{
+		a.Commands = append(a.Commands, enroll.ActionCommand{
 			Command: enroll.Command{UUID: uuid, RequestType: "RemoveProfile", Body: []byte("<plist>" + uuid + "</plist>")},
 			Entry:   deviceEntry(org, "device.deprovision", at(5)),
 		})
@@ -56,7 +55,7 @@ func testActionWhole(t testing.TB, s Store) {
 	}
 
 	// Without a state change (lock, erase): only the commands.
-	lock := checkin.DeviceAction{Org: o.ID, Device: d.ID, Commands: deprovisionAction(o.ID, d.ID, "lock", 1).Commands}
+	lock := enroll.DeviceAction{Org: o.ID, Device: d.ID, Commands: deprovisionAction(o.ID, d.ID, "lock", 1).Commands}
 	got, err = s.QueueDeviceAction(ctx, lock)
 	noErr(t, "QueueDeviceAction(no state change)", err)
 	same(t, "device after an action without state change", got, want)
@@ -87,7 +86,7 @@ func testActionNothingOnFailure(t testing.TB, s Store) {
 	foreignEntry.Commands[1].Entry.Org = b.ID
 	tests := []struct {
 		name string
-		a    checkin.DeviceAction
+		a    enroll.DeviceAction
 		want error
 	}{
 		{"last command's UUID already queued", lastTaken, storage.ErrAlreadyExists},

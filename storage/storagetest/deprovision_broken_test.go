@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/openomm/omm/enroll/checkin"
+	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage/memory"
 )
@@ -14,7 +14,7 @@ import (
 // commands, as a crash between the writes would.
 type stateFirst struct{ *memory.Store }
 
-func (s stateFirst) QueueDeviceAction(ctx context.Context, a checkin.DeviceAction) (inventory.Device, error) {
+func (s stateFirst) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
 	d, err := s.UpdateDeviceState(ctx, a.Org, a.Device, a.To, a.StateEntry)
 	if err != nil {
 		return d, err
@@ -30,7 +30,7 @@ func (s stateFirst) QueueDeviceAction(ctx context.Context, a checkin.DeviceActio
 // stateOnly commits the state and never queues the commands.
 type stateOnly struct{ *memory.Store }
 
-func (s stateOnly) QueueDeviceAction(ctx context.Context, a checkin.DeviceAction) (inventory.Device, error) {
+func (s stateOnly) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
 	if err := a.Validate(); err != nil {
 		return inventory.Device{}, err
 	}
@@ -40,7 +40,7 @@ func (s stateOnly) QueueDeviceAction(ctx context.Context, a checkin.DeviceAction
 // unguarded skips the state check, so concurrent deprovisions all queue.
 type unguarded struct{ *memory.Store }
 
-func (s unguarded) QueueDeviceAction(ctx context.Context, a checkin.DeviceAction) (inventory.Device, error) {
+func (s unguarded) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
 	a.From = nil
 	a.To = ""
 	return s.Store.QueueDeviceAction(ctx, a)

@@ -18,6 +18,7 @@ func enrollCases() []testCase {
 		{"Queue/ReplayedOutcome", testQueueReplayedOutcome},
 		{"Queue/Abandon", testQueueAbandon},
 		{"Queue/Expire", testQueueExpire},
+		{"Queue/ExpireLast", testQueueExpireLast},
 		{"Queue/Clear", testQueueClear},
 		{"Queue/Duplicate", testQueueDuplicate},
 		{"Queue/Invalid", testQueueInvalid},
@@ -200,6 +201,20 @@ func testQueueExpire(t testing.TB, s Store) {
 	old := list[len(list)-1]
 	if old.UUID != "old" || old.Status != enroll.StatusAbandoned || old.Detail != enroll.ExpiredDetail || !old.Updated.Equal(storage.Normalize(at(11))) {
 		t.Errorf("expired command: %+v", old)
+	}
+}
+
+// testQueueExpireLast: a device whose every open command has expired gets
+// nothing, and the expiry is recorded all the same.
+func testQueueExpireLast(t testing.TB, s Store) {
+	o := mustCreateOrg(t, s, "acme")
+	enqueue(t, s, o.ID, "old", "d1") // queued at(1)
+	_, err := s.NextCommand(t.Context(), o.ID, "d1", enroll.NextOptions{QueuedAfter: at(5), Now: at(11)})
+	wantErr(t, "NextCommand with only an expired command", err, storage.ErrNotFound)
+	list, err := s.Commands(t.Context(), o.ID, "d1", 0)
+	noErr(t, "Commands", err)
+	if len(list) != 1 || list[0].Status != enroll.StatusAbandoned || list[0].Detail != enroll.ExpiredDetail {
+		t.Errorf("the expired command after NextCommand: %+v", list)
 	}
 }
 

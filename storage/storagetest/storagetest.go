@@ -18,7 +18,6 @@ import (
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
-	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -37,8 +36,8 @@ type Store interface {
 	catalog.Store
 	catalog.InstallQueuer // catalog_queue.go
 	android.Store
-	reapplyStore        // reapply.go
-	checkin.ActionStore // deprovision.go
+	reapplyStore       // reapply.go
+	enroll.ActionStore // deprovision.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than

@@ -1,0 +1,252 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/storage"
+)
+
+const androidTokenColumns = `org_id, id, user_id, policy, mode, type, ownership, requirements, one_time, uses,
+	expires_us, provider_policy, created_us FROM {android_tokens}`
+
+func scanAndroidToken(row rowScanner) (android.Token, error) {
+	var t android.Token
+	var req string
+	err := row.Scan(&t.Org, &t.ID, &t.UserID, &t.Policy, &t.Mode, &t.Type, &t.Ownership, &req, &t.OneTime, &t.Uses,
+		us{&t.Expires}, &t.ProviderPolicy, us{&t.Created})
+	if err != nil {
+		return t, err
+	}
+	if err := json.Unmarshal([]byte(req), &t.Requirements); err != nil {
+		return t, fmt.Errorf("sqlstore: decode android token requirements: %w", err)
+	}
+	return t, nil
+}
+
+// androidInsertErr maps the constraint errors of an insert.
+func (s *Store) androidInsertErr(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case s.unique(err):
+		return fmt.Errorf("create %s: %w", what, storage.ErrAlreadyExists)
+	case s.foreignKey(err):
+		return fmt.Errorf("create %s: org or device: %w", what, storage.ErrNotFound)
+	}
+	return fmt.Errorf("sqlstore: create %s: %w", what, err)
+}
+
+// CreateAndroidToken implements android.Store.
+func (s *Store) CreateAndroidToken(ctx context.Context, t android.Token, e storage.AuditEntry) (android.Token, error) {
+	e, err := checked(t.Validate(), t.Org, e)
+	if err != nil {
+		return android.Token{}, err
+	}
+	req, err := json.Marshal(t.Requirements)
+	if err != nil {
+		return android.Token{}, fmt.Errorf("%w: requirements: %w", storage.ErrInvalid, err)
+	}
+	t.Uses, t.Created = 0, e.Time
+	t = t.Normalize()
+	err = s.write(ctx, func(tx tx) error {
+		_, err := tx.exec(ctx, `INSERT INTO {android_tokens} (org_id, id, user_id, policy, mode, type, ownership,
+			requirements, one_time, uses, expires_us, provider_policy, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+			t.Org, t.ID, t.UserID, t.Policy, t.Mode, t.Type, t.Ownership, string(req), t.OneTime, micros(t.Expires), t.ProviderPolicy, micros(t.Created))
+		if err := s.androidInsertErr(err, "android token"); err != nil {
+			return err
+		}
+		return tx.audit(ctx, e)
+	})
+	return done(t, err)
+}
+
+// AndroidToken implements android.Store.
+func (s *Store) AndroidToken(ctx context.Context, org storage.OrgID, id string) (android.Token, error) {
+	return get(s, scanAndroidToken, s.queryRow(ctx, "SELECT "+androidTokenColumns+" WHERE org_id = ? AND id = ?", org, id), "android token")
+}
+
+// UseAndroidToken implements android.Store.
+func (s *Store) UseAndroidToken(ctx context.Context, org storage.OrgID, id string, at time.Time, e storage.AuditEntry) (android.Token, error) {
+	e, err := changeEntry(org, e)
+	if err != nil {
+		return android.Token{}, err
+	}
+	if at.IsZero() {
+		return android.Token{}, fmt.Errorf("%w: use time is zero", storage.ErrInvalid)
+	}
+	var t android.Token
+	err = s.write(ctx, func(tx tx) error {
+		var err error
+		t, err = scanAndroidToken(tx.queryRow(ctx, "SELECT "+androidTokenColumns+" WHERE org_id = ? AND id = ? {FOR UPDATE}", org, id))
+		if err != nil {
+			return s.notFound(err, "use android token")
+		}
+		if !storage.Normalize(at).Before(t.Expires) {
+			return fmt.Errorf("use android token: expired: %w", storage.ErrConflict)
+		}
+		if t.OneTime && t.Uses > 0 {
+			return fmt.Errorf("use android token: already used: %w", storage.ErrConflict)
+		}
+		if _, err := tx.exec(ctx, "UPDATE {android_tokens} SET uses = uses + 1 WHERE org_id = ? AND id = ?", org, id); err != nil {
+			return fmt.Errorf("sqlstore: use android token: %w", err)
+		}
+		t.Uses++
+		return tx.audit(ctx, e)
+	})
+	return done(t, err)
+}
+
+const (
+	androidDeviceFields = `org_id, id, user_id, policy, mode, type, ownership, token_id, requirements, credential_hash,
+	provider_name, provider_policy, created_us`
+	androidDeviceColumns = androidDeviceFields + " FROM {android_devices}"
+)
+
+func scanAndroidDevice(row rowScanner) (android.Device, error) {
+	var d android.Device
+	var req string
+	err := row.Scan(&d.Org, &d.ID, &d.UserID, &d.Policy, &d.Mode, &d.Type, &d.Ownership, &d.TokenID, &req, &d.CredentialHash,
+		&d.ProviderName, &d.ProviderPolicy, us{&d.Created})
+	if err != nil {
+		return d, err
+	}
+	if err := json.Unmarshal([]byte(req), &d.Requirements); err != nil {
+		return d, fmt.Errorf("sqlstore: decode android device requirements: %w", err)
+	}
+	return d.Normalize(), nil
+}
+
+// CreateAndroidDevice implements android.Store.
+func (s *Store) CreateAndroidDevice(ctx context.Context, d android.Device, e storage.AuditEntry) (android.Device, error) {
+	e, err := checked(d.Validate(), d.Org, e)
+	if err != nil {
+		return android.Device{}, err
+	}
+	req, err := json.Marshal(d.Requirements)
+	if err != nil {
+		return android.Device{}, fmt.Errorf("%w: requirements: %w", storage.ErrInvalid, err)
+	}
+	d.Created = e.Time
+	d = d.Normalize()
+	err = s.write(ctx, func(tx tx) error {
+		_, err := tx.exec(ctx, `INSERT INTO {android_devices} (org_id, id, user_id, policy, mode, type, ownership, token_id,
+			requirements, credential_hash, provider_name, provider_policy, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.Org, d.ID, d.UserID, d.Policy, d.Mode, d.Type, d.Ownership, d.TokenID, string(req), nullBytes(d.CredentialHash),
+			d.ProviderName, d.ProviderPolicy, micros(d.Created))
+		if err := s.androidInsertErr(err, "android device"); err != nil {
+			return err
+		}
+		return tx.audit(ctx, e)
+	})
+	if err != nil {
+		return android.Device{}, err
+	}
+	return d.Normalize(), nil
+}
+
+// AndroidDevice implements android.Store.
+func (s *Store) AndroidDevice(ctx context.Context, org storage.OrgID, id string) (android.Device, error) {
+	return get(s, scanAndroidDevice, s.queryRow(ctx, "SELECT "+androidDeviceColumns+" WHERE org_id = ? AND id = ?", org, id), "android device %q", id)
+}
+
+const androidCommandColumns = `org_id, id, device_id, kind, wipe, status, detail, created_us, updated_us FROM {android_commands}`
+
+func scanAndroidCommand(row rowScanner) (android.Command, error) {
+	var c android.Command
+	if err := row.Scan(&c.Org, &c.ID, &c.DeviceID, &c.Kind, &c.Wipe, &c.Status, &c.Detail, us{&c.Created}, us{&c.Updated}); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// CreateAndroidCommand implements android.Store.
+func (s *Store) CreateAndroidCommand(ctx context.Context, c android.Command, e storage.AuditEntry) (android.Command, error) {
+	e, err := checked(c.Validate(), c.Org, e)
+	if err != nil {
+		return android.Command{}, err
+	}
+	c.Created, c.Updated = e.Time, e.Time
+	c = c.Normalize()
+	err = s.write(ctx, func(tx tx) error {
+		_, err := tx.exec(ctx, `INSERT INTO {android_commands} (org_id, id, device_id, kind, wipe, status, detail, created_us, updated_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Org, c.ID, c.DeviceID, c.Kind, c.Wipe, c.Status, c.Detail, micros(c.Created), micros(c.Updated))
+		if err := s.androidInsertErr(err, "android command"); err != nil {
+			return err
+		}
+		return tx.audit(ctx, e)
+	})
+	return done(c, err)
+}
+
+// AndroidCommand implements android.Store.
+func (s *Store) AndroidCommand(ctx context.Context, org storage.OrgID, id string) (android.Command, error) {
+	return get(s, scanAndroidCommand, s.queryRow(ctx, "SELECT "+androidCommandColumns+" WHERE org_id = ? AND id = ?", org, id), "android command %q", id)
+}
+
+// PendingAndroidCommands implements android.Store.
+func (s *Store) PendingAndroidCommands(ctx context.Context, org storage.OrgID, deviceID string) ([]android.Command, error) {
+	rows, err := s.query(ctx, "SELECT "+androidCommandColumns+
+		" WHERE org_id = ? AND device_id = ? AND status = 'pending' ORDER BY created_us, id", org, deviceID)
+	out, err := collect(rows, err, scanAndroidCommand)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: pending android commands: %w", err)
+	}
+	return out, nil
+}
+
+// FinishAndroidCommand implements android.Store.
+func (s *Store) FinishAndroidCommand(ctx context.Context, org storage.OrgID, id string, status android.Status, detail string, e storage.AuditEntry) (android.Command, error) {
+	if err := android.CheckFinish(status, detail); err != nil {
+		return android.Command{}, err
+	}
+	e, err := changeEntry(org, e)
+	if err != nil {
+		return android.Command{}, err
+	}
+	var c android.Command
+	err = s.write(ctx, func(tx tx) error {
+		var err error
+		c, err = scanAndroidCommand(tx.queryRow(ctx, "SELECT "+androidCommandColumns+" WHERE org_id = ? AND id = ? {FOR UPDATE}", org, id))
+		if err != nil {
+			return s.notFound(err, "finish android command %q", id)
+		}
+		if c.Status != android.StatusPending {
+			return fmt.Errorf("finish android command %q: it is %s: %w", id, c.Status, storage.ErrConflict)
+		}
+		if _, err := tx.exec(ctx, "UPDATE {android_commands} SET status = ?, detail = ?, updated_us = ? WHERE org_id = ? AND id = ?",
+			status, detail, micros(e.Time), org, id); err != nil {
+			return fmt.Errorf("sqlstore: finish android command: %w", err)
+		}
+		c.Status, c.Detail, c.Updated = status, detail, e.Time
+		return tx.audit(ctx, e)
+	})
+	return done(c, err)
+}
+
+// SetAndroidCredential implements android.Store.
+func (s *Store) SetAndroidCredential(ctx context.Context, org storage.OrgID, id string, hash []byte, e storage.AuditEntry) (android.Device, error) {
+	if len(hash) != sha256.Size {
+		return android.Device{}, fmt.Errorf("%w: credential hash must be %d bytes", storage.ErrInvalid, sha256.Size)
+	}
+	e, err := changeEntry(org, e)
+	if err != nil {
+		return android.Device{}, err
+	}
+	var d android.Device
+	err = s.write(ctx, func(tx tx) error {
+		var err error
+		d, err = scanAndroidDevice(tx.queryRow(ctx, "UPDATE {android_devices} SET credential_hash = ? WHERE org_id = ? AND id = ? RETURNING "+
+			androidDeviceFields, hash, org, id))
+		if err != nil {
+			return s.notFound(err, "set android credential %q", id)
+		}
+		return tx.audit(ctx, e)
+	})
+	return done(d, err)
+}

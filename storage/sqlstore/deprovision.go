@@ -1,0 +1,74 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/inventory"
+)
+
+// QueueDeviceAction implements enroll.ActionStore: the state change and
+// every command commit in one transaction, on the device row locked, so
+// that concurrent actions on one device apply one after the other.
+func (s *Store) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
+	a, err := actionEntries(a)
+	if err != nil {
+		return inventory.Device{}, err
+	}
+	var d inventory.Device
+	err = s.write(ctx, func(tx tx) error {
+		d, err = tx.lockDevice(ctx, a.Org, a.Device, "device action on %q")
+		if err != nil {
+			return err
+		}
+		if err := a.CheckState(d.State); err != nil {
+			return err
+		}
+		if a.To != "" && a.To != d.State {
+			d.State, d.Version, d.Updated = a.To, d.Version+1, a.StateEntry.Time
+			if _, err := tx.exec(ctx, "UPDATE {devices} SET state = ?, version = ?, updated_us = ? WHERE org_id = ? AND id = ?",
+				d.State, d.Version, micros(d.Updated), a.Org, a.Device); err != nil {
+				return fmt.Errorf("sqlstore: device action: %w", err)
+			}
+			if a.To.Terminal() {
+				if err := tx.invClear(ctx, a.Org, a.Device); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.appendAudit(ctx, a.StateEntry); err != nil {
+				return err
+			}
+		}
+		for _, c := range a.Commands {
+			if err := tx.enqueue(ctx, a.Org, []string{a.Device}, c.Command, c.Entry); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return done(d, err)
+}
+
+// actionEntries validates a and returns it with its audit entries as
+// stored.
+func actionEntries(a enroll.DeviceAction) (enroll.DeviceAction, error) {
+	if err := a.Validate(); err != nil {
+		return a, err
+	}
+	var err error
+	if a.To != "" {
+		if a.StateEntry, err = changeEntry(a.Org, a.StateEntry); err != nil {
+			return a, err
+		}
+	}
+	cmds := make([]enroll.ActionCommand, len(a.Commands))
+	for i, c := range a.Commands {
+		if c.Entry, err = changeEntry(a.Org, c.Entry); err != nil {
+			return a, err
+		}
+		cmds[i] = c
+	}
+	a.Commands = cmds
+	return a, nil
+}

@@ -1,0 +1,158 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/storage"
+)
+
+const queueColumns = `q.id, q.org_id, q.device, q.uuid, c.request_type, c.body, q.status, q.deliveries, q.detail, c.queued_us, q.updated_us
+	FROM {enroll_queue} q JOIN {enroll_commands} c ON c.org_id = q.org_id AND c.uuid = q.uuid`
+
+func scanQueued(row rowScanner) (int64, enroll.QueuedCommand, error) {
+	var q enroll.QueuedCommand
+	var id int64
+	err := row.Scan(&id, &q.Org, &q.Device, &q.UUID, &q.RequestType, &q.Body, &q.Status, &q.Deliveries, &q.Detail, us{&q.Queued}, us{&q.Updated})
+	return id, q, err
+}
+
+// EnqueueCommand implements enroll.CommandQueue.
+func (s *Store) EnqueueCommand(ctx context.Context, org storage.OrgID, devices []string, cmd enroll.Command, e storage.AuditEntry) error {
+	if err := cmd.Validate(); err != nil {
+		return err
+	}
+	if err := enroll.ValidateDevices(devices); err != nil {
+		return err
+	}
+	e, err := changeEntry(org, e)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx tx) error { return tx.enqueue(ctx, org, devices, cmd, e) })
+}
+
+// NextCommand implements enroll.CommandQueue.
+func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device string, opt enroll.NextOptions) (enroll.QueuedCommand, error) {
+	opt = opt.Normalize()
+	// Most check-ins find nothing queued: answer those from a read
+	// connection, without queueing behind the single writer. A command
+	// queued after the probe waits for the next check-in, as it would had
+	// it been queued a moment later.
+	var open bool
+	if err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM {enroll_queue}
+		WHERE org_id = ? AND device = ? AND status IN ('Pending', 'NotNow') AND (NOT ? OR status = 'Pending'))`,
+		org, device, opt.SkipNotNow).Scan(&open); err != nil {
+		return enroll.QueuedCommand{}, fmt.Errorf("sqlstore: next command for %q: %w", device, err)
+	}
+	if !open {
+		return enroll.QueuedCommand{}, fmt.Errorf("next command for %q: %w", device, storage.ErrNotFound)
+	}
+	var q enroll.QueuedCommand
+	found := false
+	err := s.write(ctx, func(tx tx) error {
+		after := int64(0)
+		for {
+			id, next, err := scanQueued(tx.queryRow(ctx, "SELECT "+queueColumns+`
+				WHERE q.org_id = ? AND q.device = ? AND q.status IN ('Pending', 'NotNow') AND q.id > ?
+				AND (NOT ? OR q.status = 'Pending') ORDER BY q.id LIMIT 1 {FOR UPDATE OF q}`, org, device, after, opt.SkipNotNow))
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // commits the commands abandoned on the way
+			}
+			if err != nil {
+				return s.fail("next command", err)
+			}
+			after = id
+			if why := opt.AbandonReason(next); why != "" {
+				if _, err := tx.exec(ctx, "UPDATE {enroll_queue} SET status = ?, detail = ?, updated_us = ? WHERE id = ?",
+					enroll.StatusAbandoned, why, micros(opt.Now), id); err != nil {
+					return fmt.Errorf("sqlstore: abandon command: %w", err)
+				}
+				continue
+			}
+			next.Deliveries++
+			next.Updated = opt.Now
+			if _, err := tx.exec(ctx, "UPDATE {enroll_queue} SET deliveries = ?, updated_us = ? WHERE id = ?",
+				next.Deliveries, micros(opt.Now), id); err != nil {
+				return fmt.Errorf("sqlstore: count delivery: %w", err)
+			}
+			q, found = next, true
+			return nil
+		}
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("next command for %q: %w", device, storage.ErrNotFound)
+	}
+	return q, err
+}
+
+// RecordOutcome implements enroll.CommandQueue.
+func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome) (enroll.QueuedCommand, bool, error) {
+	if err := o.Validate(); err != nil {
+		return enroll.QueuedCommand{}, false, err
+	}
+	var q enroll.QueuedCommand
+	recorded := false
+	err := s.write(ctx, func(tx tx) error {
+		id, stored, err := scanQueued(tx.queryRow(ctx, "SELECT "+queueColumns+" WHERE q.org_id = ? AND q.device = ? AND q.uuid = ? {FOR UPDATE OF q}",
+			org, device, o.UUID))
+		if err != nil {
+			return s.notFound(err, "command %s for %q", o.UUID, device)
+		}
+		q = stored
+		if !stored.Status.Open() {
+			return nil // a replayed answer
+		}
+		recorded = true
+		q.Status, q.Detail, q.Updated = o.Status, o.Detail, storage.Normalize(o.Time)
+		_, err = tx.exec(ctx, "UPDATE {enroll_queue} SET status = ?, detail = ?, updated_us = ? WHERE id = ?",
+			q.Status, q.Detail, micros(q.Updated), id)
+		if err != nil {
+			return fmt.Errorf("sqlstore: record outcome: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return q, false, err
+	}
+	return q, recorded, nil
+}
+
+// ClearQueue implements enroll.CommandQueue.
+func (s *Store) ClearQueue(ctx context.Context, org storage.OrgID, device string, e storage.AuditEntry) (int, error) {
+	e, err := changeEntry(org, e)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = s.write(ctx, func(tx tx) error {
+		if _, err := tx.appendAudit(ctx, e); err != nil {
+			return err
+		}
+		n, err = tx.affected(ctx, `UPDATE {enroll_queue} SET status = ?, detail = ?, updated_us = ?
+			WHERE org_id = ? AND device = ? AND status IN ('Pending', 'NotNow')`,
+			enroll.StatusAbandoned, enroll.ClearedDetail, micros(e.Time), org, device)
+		if err != nil {
+			return s.fail("clear queue", err)
+		}
+		return nil
+	})
+	return int(n), err
+}
+
+// Commands implements enroll.CommandQueue.
+func (s *Store) Commands(ctx context.Context, org storage.OrgID, device string, limit int) ([]enroll.QueuedCommand, error) {
+	limit, err := enroll.ListLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.query(ctx, "SELECT "+queueColumns+" WHERE q.org_id = ? AND q.device = ? ORDER BY q.id DESC LIMIT ?",
+		org, device, limit)
+	return list(s, "list commands", rows, err, func(r rowScanner) (enroll.QueuedCommand, error) {
+		_, q, err := scanQueued(r)
+		return q, err
+	})
+}

@@ -1,0 +1,273 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/scep"
+	"github.com/openomm/omm/storage"
+)
+
+const sessionColumns = `org_id, id, kind, user_id, policy, requirements, phase, challenge_hash, expires_us,
+	udid, attributes, identity, version, created_us, updated_us FROM {enroll_sessions}`
+
+func scanSession(row rowScanner) (enroll.Session, error) {
+	var se enroll.Session
+	var req, attrs string
+	err := row.Scan(&se.Org, &se.ID, &se.Kind, &se.UserID, &se.Policy, &req, &se.Phase, &se.ChallengeHash, us{&se.Expires},
+		&se.UDID, &attrs, &se.Identity, &se.Version, us{&se.Created}, us{&se.Updated})
+	if err != nil {
+		return se, err
+	}
+	if err := json.Unmarshal([]byte(req), &se.Requirements); err != nil {
+		return se, fmt.Errorf("sqlstore: decode session requirements: %w", err)
+	}
+	if err := json.Unmarshal([]byte(attrs), &se.Attributes); err != nil {
+		return se, fmt.Errorf("sqlstore: decode session attributes: %w", err)
+	}
+	if len(se.Attributes) == 0 {
+		se.Attributes = nil
+	}
+	if len(se.ChallengeHash) == 0 {
+		se.ChallengeHash = nil
+	}
+	return se, nil
+}
+
+func sessionJSON(se enroll.Session) (req, attrs string, err error) {
+	r, err := json.Marshal(se.Requirements)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: requirements: %w", storage.ErrInvalid, err)
+	}
+	a := []byte("{}")
+	if len(se.Attributes) > 0 {
+		if a, err = json.Marshal(se.Attributes); err != nil {
+			return "", "", fmt.Errorf("%w: attributes: %w", storage.ErrInvalid, err)
+		}
+	}
+	return string(r), string(a), nil
+}
+
+// nullBytes stores an empty hash as NULL.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// CreateEnrollSession implements enroll.SessionStore.
+func (s *Store) CreateEnrollSession(ctx context.Context, se enroll.Session, e storage.AuditEntry) (enroll.Session, error) {
+	e, err := checked(se.Validate(), se.Org, e)
+	if err != nil {
+		return enroll.Session{}, err
+	}
+	req, attrs, err := sessionJSON(se)
+	if err != nil {
+		return enroll.Session{}, err
+	}
+	var out enroll.Session
+	err = s.write(ctx, func(tx tx) error {
+		if _, err := tx.appendAudit(ctx, e); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `INSERT INTO {enroll_sessions} (org_id, id, kind, user_id, policy, requirements, phase,
+			challenge_hash, expires_us, udid, attributes, identity, version, created_us, updated_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+			se.Org, se.ID, se.Kind, se.UserID, se.Policy, req, se.Phase, nullBytes(se.ChallengeHash), micros(se.Expires),
+			se.UDID, attrs, se.Identity, micros(e.Time), micros(e.Time))
+		if s.unique(err) {
+			return fmt.Errorf("create enrollment session %s: %w", se.ID, storage.ErrAlreadyExists)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlstore: create enrollment session: %w", err)
+		}
+		out, err = scanSession(tx.queryRow(ctx, "SELECT "+sessionColumns+" WHERE org_id = ? AND id = ?", se.Org, se.ID))
+		return err
+	})
+	return out, err
+}
+
+// EnrollSession implements enroll.SessionStore.
+func (s *Store) EnrollSession(ctx context.Context, org storage.OrgID, id string) (enroll.Session, error) {
+	return get(s, scanSession, s.queryRow(ctx, "SELECT "+sessionColumns+" WHERE org_id = ? AND id = ?", org, id), "enrollment session %q", id)
+}
+
+// AdvanceEnrollSession implements enroll.SessionStore.
+func (s *Store) AdvanceEnrollSession(ctx context.Context, se enroll.Session, issued *enroll.Identity, e storage.AuditEntry) (enroll.Session, error) {
+	e, err := checked(se.Validate(), se.Org, e)
+	if err != nil {
+		return enroll.Session{}, err
+	}
+	if issued != nil {
+		if err := checkNewIdentity(*issued, se.Org); err != nil {
+			return enroll.Session{}, err
+		}
+	}
+	_, attrs, err := sessionJSON(se)
+	if err != nil {
+		return enroll.Session{}, err
+	}
+	var out enroll.Session
+	err = s.write(ctx, func(tx tx) error {
+		stored, err := scanSession(tx.queryRow(ctx, "SELECT "+sessionColumns+" WHERE org_id = ? AND id = ? {FOR UPDATE}", se.Org, se.ID))
+		if err != nil {
+			return s.notFound(err, "advance enrollment session %q", se.ID)
+		}
+		if stored.Version != se.Version {
+			return fmt.Errorf("advance enrollment session %q: read version %d, stored %d: %w", se.ID, se.Version, stored.Version, storage.ErrConflict)
+		}
+		if err := enroll.CheckPhase(stored.Kind, stored.Phase, se.Phase); err != nil {
+			return err
+		}
+		if _, err := tx.appendAudit(ctx, e); err != nil {
+			return err
+		}
+		if issued != nil {
+			if err := tx.insertIdentity(ctx, *issued); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.exec(ctx, `UPDATE {enroll_sessions} SET phase = ?, challenge_hash = ?, expires_us = ?, udid = ?,
+			attributes = ?, identity = ?, version = version + 1, updated_us = ? WHERE org_id = ? AND id = ?`,
+			se.Phase, nullBytes(se.ChallengeHash), micros(se.Expires), se.UDID, attrs, se.Identity, micros(e.Time), se.Org, se.ID); err != nil {
+			return fmt.Errorf("sqlstore: advance enrollment session: %w", err)
+		}
+		out, err = scanSession(tx.queryRow(ctx, "SELECT "+sessionColumns+" WHERE org_id = ? AND id = ?", se.Org, se.ID))
+		return err
+	})
+	return out, err
+}
+
+const identityColumns = `org_id, fingerprint, serial, session, user_id, policy, device, issued_us, not_after_us, renews FROM {enroll_identities}`
+
+func scanIdentity(row rowScanner) (enroll.Identity, error) {
+	var id enroll.Identity
+	err := row.Scan(&id.Org, &id.Fingerprint, &id.Serial, &id.Session, &id.UserID, &id.Policy, &id.Device, us{&id.Issued}, us{&id.NotAfter}, &id.Renews)
+	return id, err
+}
+
+func checkNewIdentity(id enroll.Identity, org storage.OrgID) error {
+	if err := id.Validate(); err != nil {
+		return err
+	}
+	if id.Org != org {
+		return fmt.Errorf("%w: identity of org %q recorded for org %q", storage.ErrInvalid, id.Org, org)
+	}
+	if id.Device != "" {
+		return fmt.Errorf("%w: a new identity is bound to no device yet", storage.ErrInvalid)
+	}
+	return nil
+}
+
+func (tx tx) insertIdentity(ctx context.Context, id enroll.Identity) error {
+	_, err := tx.exec(ctx, `INSERT INTO {enroll_identities} (org_id, fingerprint, serial, session, user_id, policy, device,
+		issued_us, not_after_us, renews) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?)`,
+		id.Org, id.Fingerprint, id.Serial, id.Session, id.UserID, id.Policy, micros(id.Issued), micros(id.NotAfter), id.Renews)
+	if tx.s.unique(err) {
+		return fmt.Errorf("record identity %s: %w", id.Fingerprint, storage.ErrAlreadyExists)
+	}
+	if tx.s.foreignKey(err) {
+		return fmt.Errorf("record identity: org %q: %w", id.Org, storage.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: record identity: %w", err)
+	}
+	return nil
+}
+
+// RecordIdentity implements enroll.IdentityStore.
+func (s *Store) RecordIdentity(ctx context.Context, id enroll.Identity, e storage.AuditEntry) (enroll.Identity, error) {
+	if err := checkNewIdentity(id, id.Org); err != nil {
+		return enroll.Identity{}, err
+	}
+	e, err := changeEntry(id.Org, e)
+	if err != nil {
+		return enroll.Identity{}, err
+	}
+	id.Issued, id.NotAfter = storage.Normalize(id.Issued), storage.Normalize(id.NotAfter)
+	err = s.write(ctx, func(tx tx) error {
+		if _, err := tx.appendAudit(ctx, e); err != nil {
+			return err
+		}
+		return tx.insertIdentity(ctx, id)
+	})
+	return done(id, err)
+}
+
+// Identity implements enroll.IdentityStore.
+func (s *Store) Identity(ctx context.Context, org storage.OrgID, f enroll.Fingerprint) (enroll.Identity, error) {
+	return get(s, scanIdentity, s.queryRow(ctx, "SELECT "+identityColumns+" WHERE org_id = ? AND fingerprint = ?", org, f), "identity %s", f)
+}
+
+// BindIdentity implements enroll.IdentityStore.
+func (s *Store) BindIdentity(ctx context.Context, org storage.OrgID, f enroll.Fingerprint, device string, e storage.AuditEntry) (enroll.Identity, error) {
+	if device == "" || len(device) > enroll.MaxDeviceID {
+		return enroll.Identity{}, fmt.Errorf("%w: device ID must be 1-%d bytes", storage.ErrInvalid, enroll.MaxDeviceID)
+	}
+	e, err := changeEntry(org, e)
+	if err != nil {
+		return enroll.Identity{}, err
+	}
+	var out enroll.Identity
+	err = s.write(ctx, func(tx tx) error {
+		id, err := scanIdentity(tx.queryRow(ctx, "SELECT "+identityColumns+" WHERE org_id = ? AND fingerprint = ? {FOR UPDATE}", org, f))
+		if err != nil {
+			return s.notFound(err, "bind identity %s", f)
+		}
+		switch {
+		case id.Device == device:
+			out = id
+			return nil
+		case id.Device != "":
+			return fmt.Errorf("bind identity %s: bound to another device: %w", f, storage.ErrConflict)
+		}
+		if _, err := tx.appendAudit(ctx, e); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, "UPDATE {enroll_identities} SET device = ? WHERE org_id = ? AND fingerprint = ?", device, org, f); err != nil {
+			return fmt.Errorf("sqlstore: bind identity: %w", err)
+		}
+		id.Device = device
+		out = id
+		return nil
+	})
+	return out, err
+}
+
+// CreateSCEPCA implements scep.CAStore.
+func (s *Store) CreateSCEPCA(ctx context.Context, ca scep.StoredCA, e storage.AuditEntry) (scep.StoredCA, error) {
+	e, err := checked(ca.Validate(), ca.Org, e)
+	if err != nil {
+		return scep.StoredCA{}, err
+	}
+	ca.Created = e.Time
+	err = s.write(ctx, func(tx tx) error {
+		if _, err := tx.appendAudit(ctx, e); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, "INSERT INTO {enroll_scep_cas} (org_id, certificate, private_key, created_us) VALUES (?, ?, ?, ?)",
+			ca.Org, ca.Certificate, ca.Key, micros(ca.Created))
+		if s.unique(err) {
+			return fmt.Errorf("create SCEP CA of org %q: %w", ca.Org, storage.ErrAlreadyExists)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlstore: create SCEP CA: %w", err)
+		}
+		return nil
+	})
+	return done(ca, err)
+}
+
+// SCEPCA implements scep.CAStore.
+func (s *Store) SCEPCA(ctx context.Context, org storage.OrgID) (scep.StoredCA, error) {
+	var ca scep.StoredCA
+	err := s.queryRow(ctx, "SELECT org_id, certificate, private_key, created_us FROM {enroll_scep_cas} WHERE org_id = ?", org).
+		Scan(&ca.Org, &ca.Certificate, &ca.Key, us{&ca.Created})
+	if err != nil {
+		return scep.StoredCA{}, s.notFound(err, "SCEP CA of org %q", org)
+	}
+	return ca, nil
+}

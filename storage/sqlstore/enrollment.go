@@ -1,0 +1,116 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/storage"
+)
+
+const enrollmentColumns = `org_id, device, channel, user_enrollment, topic, token, push_magic, unlock_token,
+	bootstrap_token, token_dead, enrolled_us, checked_out_us, updated_us`
+
+func scanEnrollment(row rowScanner) (enroll.Enrollment, error) {
+	var e enroll.Enrollment
+	err := row.Scan(&e.Org, &e.Device, &e.Channel, &e.UserEnrollment, &e.Topic, &e.Token, &e.PushMagic, &e.UnlockToken,
+		&e.BootstrapToken, &e.TokenDead, us{&e.Enrolled}, us{&e.CheckedOut}, us{&e.Updated})
+	return e.Normalize(), err
+}
+
+// StartEnrollment implements enroll.EnrollmentStore.
+func (s *Store) StartEnrollment(ctx context.Context, e enroll.Enrollment) (enroll.Enrollment, error) {
+	if err := e.Validate(); err != nil {
+		return enroll.Enrollment{}, err
+	}
+	e = enroll.Enrollment{Org: e.Org, Device: e.Device, Channel: e.Channel, UserEnrollment: e.UserEnrollment,
+		Topic: e.Topic, Updated: e.Updated}.Normalize()
+	err := s.write(ctx, func(tx tx) error {
+		_, err := tx.exec(ctx, `INSERT INTO {enroll_enrollments} (`+enrollmentColumns+`)
+			VALUES (?, ?, ?, ?, ?, NULL, '', NULL, NULL, false, 0, 0, ?)
+			ON CONFLICT (org_id, device) DO UPDATE SET channel = excluded.channel, user_enrollment = excluded.user_enrollment,
+			topic = excluded.topic, token = NULL, push_magic = '', unlock_token = NULL, bootstrap_token = NULL,
+			token_dead = false, enrolled_us = 0, checked_out_us = 0, updated_us = excluded.updated_us`,
+			e.Org, e.Device, e.Channel, e.UserEnrollment, e.Topic, micros(e.Updated))
+		if s.foreignKey(err) {
+			return fmt.Errorf("start enrollment: org %q: %w", e.Org, storage.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlstore: start enrollment: %w", err)
+		}
+		return nil
+	})
+	return e, err
+}
+
+// Enrollment implements enroll.EnrollmentStore.
+func (s *Store) Enrollment(ctx context.Context, org storage.OrgID, device string) (enroll.Enrollment, error) {
+	return get(s, scanEnrollment, s.queryRow(ctx, "SELECT "+enrollmentColumns+" FROM {enroll_enrollments} WHERE org_id = ? AND device = ?", org, device), "enrollment of %q", device)
+}
+
+// changeEnrollment reads the enrollment in a write transaction, lets fn
+// change it, and stores the result.
+func (s *Store) changeEnrollment(ctx context.Context, org storage.OrgID, device string, fn func(*enroll.Enrollment)) (enroll.Enrollment, error) {
+	var e enroll.Enrollment
+	err := s.write(ctx, func(tx tx) error {
+		var err error
+		e, err = scanEnrollment(tx.queryRow(ctx, "SELECT "+enrollmentColumns+" FROM {enroll_enrollments} WHERE org_id = ? AND device = ? {FOR UPDATE}", org, device))
+		if err != nil {
+			return s.notFound(err, "enrollment of %q", device)
+		}
+		fn(&e)
+		e = e.Normalize()
+		_, err = tx.exec(ctx, `UPDATE {enroll_enrollments} SET topic = ?, token = ?, push_magic = ?, unlock_token = ?,
+			bootstrap_token = ?, token_dead = ?, enrolled_us = ?, checked_out_us = ?, updated_us = ? WHERE org_id = ? AND device = ?`,
+			e.Topic, e.Token, e.PushMagic, e.UnlockToken, e.BootstrapToken, e.TokenDead,
+			optMicros(e.Enrolled), optMicros(e.CheckedOut), micros(e.Updated), org, device)
+		if err != nil {
+			return fmt.Errorf("sqlstore: update enrollment: %w", err)
+		}
+		return nil
+	})
+	return e, err
+}
+
+// UpdateToken implements enroll.EnrollmentStore.
+func (s *Store) UpdateToken(ctx context.Context, org storage.OrgID, device string, u enroll.TokenUpdate) (enroll.Enrollment, bool, error) {
+	if err := u.Validate(); err != nil {
+		return enroll.Enrollment{}, false, err
+	}
+	first := false
+	e, err := s.changeEnrollment(ctx, org, device, func(e *enroll.Enrollment) { first = u.Apply(e) })
+	return e, first, err
+}
+
+// SetBootstrapToken implements enroll.EnrollmentStore.
+func (s *Store) SetBootstrapToken(ctx context.Context, org storage.OrgID, device string, token []byte, at time.Time) error {
+	if len(token) > enroll.MaxBootstrapToken {
+		return fmt.Errorf("%w: bootstrap token longer than %d bytes", storage.ErrInvalid, enroll.MaxBootstrapToken)
+	}
+	_, err := s.changeEnrollment(ctx, org, device, func(e *enroll.Enrollment) { e.BootstrapToken, e.Updated = token, at })
+	return err
+}
+
+// CheckOut implements enroll.EnrollmentStore.
+func (s *Store) CheckOut(ctx context.Context, org storage.OrgID, device string, at time.Time) error {
+	_, err := s.changeEnrollment(ctx, org, device, func(e *enroll.Enrollment) { e.CheckedOut, e.Updated = at, at })
+	return err
+}
+
+// MarkTokenDead implements enroll.EnrollmentStore.
+func (s *Store) MarkTokenDead(ctx context.Context, org storage.OrgID, device string, token []byte, at time.Time) error {
+	_, err := s.changeEnrollment(ctx, org, device, func(e *enroll.Enrollment) {
+		if string(e.Token) == string(token) {
+			e.TokenDead, e.Updated = true, at
+		}
+	})
+	return err
+}
+
+// Enrollments implements enroll.EnrollmentStore.
+func (s *Store) Enrollments(ctx context.Context, org storage.OrgID, devices []string) ([]enroll.Enrollment, error) {
+	rows, err := s.query(ctx, "SELECT "+enrollmentColumns+` FROM {enroll_enrollments}
+		WHERE org_id = ? AND device IN (SELECT d.value FROM {values d})`, org, s.strings(devices))
+	return list(s, "list enrollments", rows, err, scanEnrollment)
+}
