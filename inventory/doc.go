@@ -28,6 +28,29 @@
 // reported by the device), and [App.Validate] a personal app with a version
 // or state, so no backend can store more than the contract allows.
 //
+// # Apple devices across OS versions
+//
+// Apple renamed and added result keys over the years. Each attribute lists
+// the keys it is read from ([AppleKey]), with the platforms and the first
+// OS versions reporting them, taken from Apple's schema (the tests check
+// the table against it): the model number is ModelNumber from iOS 16.4 and
+// macOS 13.3, and Model before on iPhone and iPad (a Mac's Model is its
+// model identifier, never taken for a model number); encryption is the
+// hardware encryption bit mask on iPhone and iPad and FileVault on a Mac;
+// the passcode rows exist on iPhone and iPad, the firewall and System
+// Integrity Protection on a Mac (10.12 and later). A result is read by the
+// device's platform and the OS version it reported ([OS]): the version in
+// a DeviceInformation result itself, otherwise the stored one. Keys of
+// another platform are dropped; the FileVault recovery key is forbidden.
+//
+// A profile list is kept only where the device can say which profiles MDM
+// installed: an entry's IsManaged, or ManagedOnly honoured (iOS 13, macOS
+// 10.15). Older Macs list the user's profiles and the enrollment profile
+// without saying so; their list is not stored, so no platform lists the
+// enrollment profile. A Mac app without a bundle identifier (an installer,
+// a web app) is kept by name ([NameOnlyPrefix]), never a folder, and always
+// as a personal app.
+//
 // # Apps
 //
 // Personal apps are kept as identifier and name only. Apple's installed-app

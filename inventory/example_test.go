@@ -16,10 +16,10 @@ func ExampleAccessRights() {
 	d := inventory.Device{Ownership: inventory.OwnershipPersonal, EnrollmentType: inventory.EnrollAppleDevice}
 	policyAllowsWipe := true
 	fmt.Println(inventory.AccessRights(policyAllowsWipe && d.FactoryResetPermitted()))
-	fmt.Println(inventory.DeviceInformationQueries())
+	fmt.Println(inventory.DeviceInformationQueries(inventory.PlatformIOS))
 	// Output:
 	// 8151
-	// [DeviceName SerialNumber ModelName ModelNumber ProductName DeviceCapacity AvailableDeviceCapacity OSVersion BuildVersion]
+	// [DeviceName SerialNumber ModelName ModelNumber Model ProductName DeviceCapacity AvailableDeviceCapacity OSVersion BuildVersion]
 }
 
 // A device reports more than the organization may see; only the contract's

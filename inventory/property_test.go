@@ -114,9 +114,10 @@ func TestPropertyAppleNothingOutsideContractStored(t *testing.T) {
 	allowed := map[string]bool{}
 	var allowedKeys, forbidden []string
 	for _, a := range inventory.Contract() {
-		if a.Apple != "" {
-			allowed[a.Apple] = true
-			allowedKeys = append(allowedKeys, a.Apple)
+		for _, k := range a.Apple {
+			leaf := k.Key[strings.LastIndex(k.Key, ".")+1:]
+			allowed[leaf] = true
+			allowedKeys = append(allowedKeys, leaf)
 		}
 	}
 	for _, c := range inventory.Forbidden() {
@@ -126,7 +127,7 @@ func TestPropertyAppleNothingOutsideContractStored(t *testing.T) {
 	for seed := range uint64(300) {
 		g := newGen(seed, allowedKeys, append(forbidden, appKeys...))
 		f := newFixture(t)
-		d := f.apple(t, "UDID-P")
+		d := f.device(t, "UDID-P", applePlatforms[seed%uint64(len(applePlatforms))])
 		var apps []any
 		for range g.r.IntN(8) {
 			app := map[string]any{"Identifier": fmt.Sprintf("OK-app-%d", g.r.IntN(5))}
@@ -145,9 +146,13 @@ func TestPropertyAppleNothingOutsideContractStored(t *testing.T) {
 		for range g.r.IntN(3) {
 			managed[fmt.Sprintf("OK-app-%d", g.r.IntN(5))] = map[string]any{"Status": "OK-state", "ManagementFlags": g.value(false, 1)}
 		}
+		security := g.dict(allowed)
+		if g.r.IntN(2) == 0 {
+			security["FirewallSettings"] = g.dict(allowed)
+		}
 		results := []map[string]any{
 			{"Status": "Acknowledged", "UDID": "UDID-P", "QueryResponses": g.dict(allowed)},
-			{"Status": "Acknowledged", "SecurityInfo": g.dict(allowed)},
+			{"Status": "Acknowledged", "SecurityInfo": security},
 			{"Status": "Acknowledged", "InstalledApplicationList": apps},
 			{"Status": "Acknowledged", "ManagedApplicationList": managed},
 			{"Status": "Acknowledged", "ProfileList": []any{map[string]any{"PayloadIdentifier": "OK-profile", "IsManaged": true, "PayloadDisplayName": g.secret()},

@@ -56,7 +56,8 @@ type ReportApps struct {
 	Personal    []ReportApp `json:"personal"`
 }
 
-// ReportApp is one app; personal apps show identifier and name only.
+// ReportApp is one app; personal apps show identifier and name only. A
+// Mac app that reported no bundle identifier has an empty Identifier.
 type ReportApp struct {
 	Identifier string `json:"identifier"`
 	Name       string `json:"name"`
@@ -112,12 +113,14 @@ func BuildReport(d Device, vals []Value, apps []App, opts ReportOptions, now tim
 	for _, v := range vals {
 		stored[v.Key] = v
 	}
+	os := OSOf(d, vals)
 	for _, a := range Contract() {
-		if a.Kind == KindApps || !a.reportedOn(d.Platform) {
+		v, ok := stored[a.Key]
+		if a.Kind == KindApps || !ok && !a.reportedOn(os) {
 			continue
 		}
 		item := ReportItem{Attribute: a.Key, Label: a.Label, Promise: a.Promise, Source: a.Source}
-		if v, ok := stored[a.Key]; ok {
+		if ok {
 			at := v.Collected
 			item.Value, item.CollectedAt = v.Value, &at
 		}
@@ -128,9 +131,12 @@ func BuildReport(d Device, vals []Value, apps []App, opts ReportOptions, now tim
 		r.Apps.CollectedAt = &at
 	}
 	for _, a := range apps {
-		if a.Managed {
+		switch {
+		case a.Managed:
 			r.Apps.Managed = append(r.Apps.Managed, ReportApp{Identifier: a.Identifier, Name: a.Name, Version: a.Version, State: a.State})
-		} else {
+		case a.NameOnly():
+			r.Apps.Personal = append(r.Apps.Personal, ReportApp{Name: a.Name})
+		default:
 			r.Apps.Personal = append(r.Apps.Personal, ReportApp{Identifier: a.Identifier, Name: a.Name})
 		}
 	}
@@ -142,15 +148,17 @@ func BuildReport(d Device, vals []Value, apps []App, opts ReportOptions, now tim
 }
 
 // reportedOn reports whether the attribute can hold a value for a device
-// of platform p.
-func (a Attribute) reportedOn(p Platform) bool {
+// running os: its platform reports it, in the version it runs when that
+// is known (a Mac before 13.3 has no model number, an iPhone no firewall
+// setting).
+func (a Attribute) reportedOn(os OS) bool {
 	switch {
 	case a.Source == SourceDirectory:
 		return true
-	case p == PlatformAndroid:
+	case os.Platform == PlatformAndroid:
 		return a.Android != ""
 	default:
-		return a.Apple != "" || a.OTA != ""
+		return len(a.AppleOn(os)) > 0
 	}
 }
 
