@@ -312,7 +312,9 @@ func pathFree(name string) string {
 }
 
 // appleManaged reduces ManagedApplicationList entries to identifier and
-// status.
+// status, keeping only the statuses that make an app the organization's
+// (see AppleAppStatus): an entry of the user's own app is dropped, and the
+// installed-app list keeps that app as personal.
 func (f *Filter) appleManaged(d *Dropped, v any) []App {
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -326,10 +328,9 @@ func (f *Filter) appleManaged(d *Dropped, v any) []App {
 			d.Malformed++
 			continue
 		}
-		a := App{Identifier: id, Managed: true, State: text(fields["Status"])}
-		if a.State == "UserInstalledApp" {
-			// The user's own copy, which an install met: not managed
-			// (the installed-app list reports it as personal).
+		status := text(fields["Status"])
+		if class, _ := AppleAppStatus(status); class == AppPersonal {
+			d.Details += len(fields)
 			continue
 		}
 		for k := range fields {
@@ -337,6 +338,7 @@ func (f *Filter) appleManaged(d *Dropped, v any) []App {
 				d.Details++
 			}
 		}
+		a := App{Identifier: id, Managed: true, State: status}
 		if strings.HasPrefix(id, NameOnlyPrefix) || a.Validate() != nil {
 			d.Malformed++
 			continue

@@ -56,7 +56,16 @@
 // Personal apps are kept as identifier and name only. Apple's installed-app
 // list does not say which apps are managed; the ManagedApplicationList does,
 // so ingest merges the two with the stored list (re-reading on a concurrent
-// change): queue the managed list first ([AppleRefresh] does). On Android,
+// change): queue the managed list first ([AppleRefresh] does).
+//
+// Only an app the organization installed and the user accepted is managed
+// and keeps its version and state: every status of Apple's list is
+// classified ([AppleAppStatus]). An install under way, failed or refused,
+// or a managed app the user deleted, is kept as the organization's request
+// (identifier and status); a copy of it on the device stays personal until
+// the status says managed. The user's own app (installed before the
+// organization's install came, or its management refused or not yet
+// accepted) keeps its name only. On Android,
 // apps count as managed on work-profile and fully managed devices (the
 // report then covers only the organization's apps); the legacy modes'
 // reports keep names only.

@@ -47,6 +47,9 @@ func checkObservation(t *testing.T, data []byte, o inventory.Observation, err er
 		if !a.Managed || a.Validate() != nil {
 			t.Fatalf("filter produced a bad managed app %+v", a)
 		}
+		if class, _ := inventory.AppleAppStatus(a.State); class == inventory.AppPersonal {
+			t.Fatalf("the user's own app %+v listed as the organization's", a)
+		}
 	}
 }
 

@@ -124,6 +124,7 @@ func TestPropertyAppleNothingOutsideContractStored(t *testing.T) {
 		forbidden = append(forbidden, c.Apple...)
 	}
 	appKeys := []string{"Identifier", "Name", "ShortVersion", "Version", "BundleSize", "DynamicSize", "Installing", "Status", "IsManaged", "PayloadIdentifier"}
+	statuses := schemaResponse(t, "application.managed.list.yaml", "ManagedApplicationList").Subkeys[0].Subkeys[0].Rangelist
 	for seed := range uint64(300) {
 		g := newGen(seed, allowedKeys, append(forbidden, appKeys...))
 		f := newFixture(t)
@@ -144,7 +145,11 @@ func TestPropertyAppleNothingOutsideContractStored(t *testing.T) {
 		}
 		managed := map[string]any{}
 		for range g.r.IntN(3) {
-			managed[fmt.Sprintf("OK-app-%d", g.r.IntN(5))] = map[string]any{"Status": "OK-state", "ManagementFlags": g.value(false, 1)}
+			status := "OK-state"
+			if g.r.IntN(4) > 0 {
+				status = statuses[g.r.IntN(len(statuses))]
+			}
+			managed[fmt.Sprintf("OK-app-%d", g.r.IntN(5))] = map[string]any{"Status": status, "ManagementFlags": g.value(false, 1)}
 		}
 		security := g.dict(allowed)
 		if g.r.IntN(2) == 0 {
@@ -190,6 +195,9 @@ func (f *fixture) dumpPersonal(t *testing.T) string {
 			}
 			if !a.Managed && (a.Version != "" || a.State != "") {
 				t.Fatalf("personal app stored with details: %+v", a)
+			}
+			if class, _ := inventory.AppleAppStatus(a.State); a.Managed && class != inventory.AppManaged && (a.Name != "" || a.Version != "") {
+				t.Fatalf("app the user has not accepted stored as installed and managed: %+v", a)
 			}
 		}
 	}
