@@ -11,13 +11,16 @@ type Key string
 
 // The attributes an organization may see. Nothing else is ever stored.
 const (
-	KeyDeviceName        Key = "device_name"
-	KeyPhoneNumber       Key = "phone_number"
-	KeySerialNumber      Key = "serial_number"
-	KeyModelName         Key = "model_name"
-	KeyModelNumber       Key = "model_number"
-	KeyProductName       Key = "product_name"
-	KeyManufacturer      Key = "manufacturer"
+	KeyDeviceName   Key = "device_name"
+	KeyPhoneNumber  Key = "phone_number"
+	KeySerialNumber Key = "serial_number"
+	KeyModelName    Key = "model_name"
+	KeyModelNumber  Key = "model_number"
+	KeyProductName  Key = "product_name"
+	KeyManufacturer Key = "manufacturer"
+	// KeyCapacity and KeyAvailableCapacity are kept as the device reports
+	// them: base-10 gigabytes, except on macOS 11 and earlier, which
+	// report base-2 gibibytes ([DisplayValue] names the unit).
 	KeyCapacity          Key = "capacity_gb"
 	KeyAvailableCapacity Key = "available_capacity_gb"
 	KeyOSVersion         Key = "os_version"
@@ -26,6 +29,7 @@ const (
 	// KeyEncryption is kept in the platform's own terms: Apple's hardware
 	// encryption bit mask on iPhone and iPad ("3"), whether FileVault is on
 	// on a Mac ("true"), Android's encryption status ("ACTIVE_PER_USER").
+	// [DisplayValue] puts each into words.
 	KeyEncryption        Key = "encryption"
 	KeyPasscodePresent   Key = "passcode_present"
 	KeyPasscodeCompliant Key = "passcode_compliant"
@@ -102,6 +106,9 @@ type Attribute struct {
 	Promise Promise
 	Source  Source
 	Kind    Kind
+	// True and False are the words a KindBool value is shown with
+	// ("On", "Off").
+	True, False string
 	// Apple lists the keys of Apple command results that report it, each
 	// with the platforms and OS versions that report it there; empty when
 	// Apple devices do not report it.
@@ -222,10 +229,10 @@ func Contract() []Attribute {
 			Apple: info("ProductName"), OTA: "PRODUCT", Right: RightDeviceInformation},
 		{Key: KeyManufacturer, Label: "Manufacturer", Promise: PromiseModel, Source: SourceDevice, Kind: KindText,
 			Android: "hardwareInfo.manufacturer"},
-		{Key: KeyCapacity, Label: "Storage capacity (GB)", Promise: PromiseStorage, Source: SourceDevice, Kind: KindNumber,
+		{Key: KeyCapacity, Label: "Storage capacity", Promise: PromiseStorage, Source: SourceDevice, Kind: KindNumber,
 			Apple: info("DeviceCapacity"), Right: RightDeviceInformation,
 			Android: "memoryInfo.totalInternalStorage", AndroidScale: 1e-9}, // bytes → GB, as Apple reports
-		{Key: KeyAvailableCapacity, Label: "Storage available (GB)", Promise: PromiseStorage, Source: SourceDevice, Kind: KindNumber,
+		{Key: KeyAvailableCapacity, Label: "Storage available", Promise: PromiseStorage, Source: SourceDevice, Kind: KindNumber,
 			Apple: info("AvailableDeviceCapacity"), Right: RightDeviceInformation},
 		{Key: KeyOSVersion, Label: "OS version", Promise: PromiseOSVersion, Source: SourceDevice, Kind: KindText,
 			Apple: info("OSVersion"), Android: "softwareInfo.androidVersion", Right: RightDeviceInformation},
@@ -237,16 +244,19 @@ func Contract() []Attribute {
 			Apple: append(security("HardwareEncryptionCaps", mobile),
 				security("FDE_Enabled", mac, func(k *AppleKey) { k.Kind = KindBool })...),
 			Android: "deviceSettings.encryptionStatus", Right: RightSecurityQueries},
-		{Key: KeyPasscodePresent, Label: "Passcode set", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool,
+		{Key: KeyPasscodePresent, Label: "Passcode", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool,
+			True: "Set", False: "Not set",
 			Apple: security("PasscodePresent", mobile), Android: "deviceSettings.isDeviceSecure", Right: RightSecurityQueries},
 		{Key: KeyPasscodeCompliant, Label: "Passcode meets policy", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool,
+			True: "Yes", False: "No",
 			Apple: security("PasscodeCompliant", mobile), Right: RightSecurityQueries},
 		{Key: KeySecurityPosture, Label: "Security posture", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindText,
 			Android: "securityPosture.devicePosture"},
-		{Key: KeyFirewall, Label: "Firewall", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool,
+		{Key: KeyFirewall, Label: "Firewall", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool, True: "On", False: "Off",
 			Apple: security("FirewallSettings.FirewallEnabled", mac, since(map[Platform]string{PlatformMacOS: "10.12"})),
 			Right: RightSecurityQueries},
 		{Key: KeySystemIntegrity, Label: "System Integrity Protection", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool,
+			True: "On", False: "Off",
 			Apple: security("SystemIntegrityProtectionEnabled", mac, since(map[Platform]string{PlatformMacOS: "10.12"})),
 			Right: RightSecurityQueries},
 		// Macs before 10.15 ignore ManagedOnly and never say which

@@ -229,6 +229,9 @@ func TestContractRows(t *testing.T) {
 		if a.Label == "" || a.Promise == "" || a.Kind == 0 {
 			t.Errorf("%s: label, promise and kind are required", a.Key)
 		}
+		if a.Kind == inventory.KindBool && (a.True == "" || a.False == "") {
+			t.Errorf("%s: a boolean needs its words", a.Key)
+		}
 		if a.Source == inventory.SourceDirectory && (len(a.Apple) > 0 || a.OTA != "" || a.Android != "") {
 			t.Errorf("%s comes from the directory but names device keys", a.Key)
 		}

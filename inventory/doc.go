@@ -21,7 +21,10 @@
 //     (32), and no erase (8) unless the policy and the device allow a
 //     factory reset;
 //   - [BuildReport]: the user-facing report, from the table, the policy and
-//     the values actually stored, each with its source and collection time.
+//     the values actually stored, each with its source and collection time,
+//     and in words ([DisplayValue]: a bit mask or a boolean decoded, a
+//     capacity in the unit its OS reports, a list as its entries); the
+//     stored value stays exactly what the device reported.
 //
 // The store enforces the same table: [Value.Validate] refuses any key the
 // contract does not list or a value from the wrong source (a phone number
@@ -79,10 +82,11 @@
 // and last-seen updates are not audited: they recur daily per device, hold
 // only what the contract allows, and each value keeps its collection time.
 //
-// Security state (encryption, whether a passcode is set and compliant) and
-// the identifiers of the profiles we installed are stored too: the issue
-// asks to ingest SecurityInfo and ProfileList, so they are rows of the
-// contract and appear in the user's report like everything else.
+// Security state (encryption, whether a passcode is set and compliant; on a
+// Mac FileVault, the firewall and System Integrity Protection) and the
+// identifiers of the profiles we installed are stored too: they come from
+// SecurityInfo and ProfileList, so they are rows of the contract and
+// appear in the user's report like everything else.
 //
 // The phone number comes from the organization's directory through
 // [PhoneBook]; the composition root adapts the auth package's directory to

@@ -59,27 +59,28 @@ type osCase struct {
 	passcode    bool // passcode rows exist
 	macSecurity bool // firewall and System Integrity Protection exist
 	profiles    bool // the profile list can be used
+	capacity    string
 }
 
 var osCases = []osCase{
-	{inventory.PlatformIOS, "9.3.5", "MD786X", "3", true, false, true},
-	{inventory.PlatformIOS, "10.3.4", "MD786X", "3", true, false, true},
-	{inventory.PlatformIOS, "11.4.1", "MD786X", "3", true, false, true},
-	{inventory.PlatformIOS, "12.5.7", "MD786X", "3", true, false, true},
-	{inventory.PlatformIOS, "16.3.1", "MD786X", "3", true, false, true},
-	{inventory.PlatformIOS, "16.4", "MQ9X3ZD/A", "3", true, false, true},
-	{inventory.PlatformIOS, "17.4.1", "MQ9X3ZD/A", "3", true, false, true},
-	{inventory.PlatformIPadOS, "12.5.7", "MD786X", "3", true, false, true},
-	{inventory.PlatformIPadOS, "17.4.1", "MQ9X3ZD/A", "3", true, false, true},
-	{inventory.PlatformMacOS, "10.11.6", "", "true", false, false, false},
-	{inventory.PlatformMacOS, "10.12.6", "", "true", false, true, false},
-	{inventory.PlatformMacOS, "10.13.6", "", "true", false, true, false},
-	{inventory.PlatformMacOS, "10.14.6", "", "true", false, true, false},
-	{inventory.PlatformMacOS, "10.15.7", "", "true", false, true, true},
-	{inventory.PlatformMacOS, "11.7.10", "", "true", false, true, true},
-	{inventory.PlatformMacOS, "12.7.6", "", "true", false, true, true},
-	{inventory.PlatformMacOS, "13.2.1", "", "true", false, true, true},
-	{inventory.PlatformMacOS, "13.3", "MQ9X3ZD/A", "true", false, true, true},
+	{inventory.PlatformIOS, "9.3.5", "MD786X", "3", true, false, true, "233.47 GB"},
+	{inventory.PlatformIOS, "10.3.4", "MD786X", "3", true, false, true, "233.47 GB"},
+	{inventory.PlatformIOS, "11.4.1", "MD786X", "3", true, false, true, "233.47 GB"},
+	{inventory.PlatformIOS, "12.5.7", "MD786X", "3", true, false, true, "233.47 GB"},
+	{inventory.PlatformIOS, "16.3.1", "MD786X", "3", true, false, true, "233.47 GB"},
+	{inventory.PlatformIOS, "16.4", "MQ9X3ZD/A", "3", true, false, true, "233.47 GB"},
+	{inventory.PlatformIOS, "17.4.1", "MQ9X3ZD/A", "3", true, false, true, "233.47 GB"},
+	{inventory.PlatformIPadOS, "12.5.7", "MD786X", "3", true, false, true, "233.47 GB"},
+	{inventory.PlatformIPadOS, "17.4.1", "MQ9X3ZD/A", "3", true, false, true, "233.47 GB"},
+	{inventory.PlatformMacOS, "10.11.6", "", "true", false, false, false, "233.47 GiB"},
+	{inventory.PlatformMacOS, "10.12.6", "", "true", false, true, false, "233.47 GiB"},
+	{inventory.PlatformMacOS, "10.13.6", "", "true", false, true, false, "233.47 GiB"},
+	{inventory.PlatformMacOS, "10.14.6", "", "true", false, true, false, "233.47 GiB"},
+	{inventory.PlatformMacOS, "10.15.7", "", "true", false, true, true, "233.47 GiB"},
+	{inventory.PlatformMacOS, "11.7.10", "", "true", false, true, true, "233.47 GiB"},
+	{inventory.PlatformMacOS, "12.7.6", "", "true", false, true, true, "233.47 GB"},
+	{inventory.PlatformMacOS, "13.2.1", "", "true", false, true, true, "233.47 GB"},
+	{inventory.PlatformMacOS, "13.3", "MQ9X3ZD/A", "true", false, true, true, "233.47 GB"},
 }
 
 // results builds what a device of the case answers to DeviceInformation
@@ -200,11 +201,11 @@ func TestAppleInventoryByOSVersion(t *testing.T) {
 				t.Errorf("the FileVault recovery key was not dropped as forbidden: %v", forbiddenKeys)
 			}
 
-			// The report lists what this OS reports.
+			// The report lists what this OS reports, in words.
 			r := inventory.BuildReport(d, vals, nil, inventory.ReportOptions{}, now)
 			shown := map[inventory.Key]string{}
 			for _, item := range r.CanSee {
-				shown[item.Attribute] = item.Value
+				shown[item.Attribute] = item.Display
 			}
 			for key, present := range map[inventory.Key]bool{
 				inventory.KeyModelNumber: c.modelNumber != "", inventory.KeyPasscodePresent: c.passcode,
@@ -213,6 +214,21 @@ func TestAppleInventoryByOSVersion(t *testing.T) {
 			} {
 				if _, ok := shown[key]; ok != present {
 					t.Errorf("report row %s shown %v, want %v", key, ok, present)
+				}
+			}
+			wantShown := map[inventory.Key]string{inventory.KeyCapacity: c.capacity, inventory.KeyEncryption: "Block-level and file-level encryption"}
+			if c.platform == inventory.PlatformMacOS {
+				wantShown[inventory.KeyEncryption] = "FileVault on"
+			}
+			if c.macSecurity {
+				wantShown[inventory.KeyFirewall], wantShown[inventory.KeySystemIntegrity] = "On", "Off"
+			}
+			if c.passcode {
+				wantShown[inventory.KeyPasscodePresent] = "Set"
+			}
+			for k, w := range wantShown {
+				if shown[k] != w {
+					t.Errorf("report shows %s as %q, want %q", k, shown[k], w)
 				}
 			}
 		})

@@ -40,8 +40,14 @@ type ReportItem struct {
 	Attribute Key     `json:"attribute"`
 	Label     string  `json:"label"`
 	Promise   Promise `json:"promise"`
-	// Value is "" and CollectedAt null when nothing is stored.
-	Value       string     `json:"value"`
+	// Value is the value exactly as stored; "" and CollectedAt null when
+	// nothing is stored.
+	Value string `json:"value"`
+	// Display is Value in words for people (see [DisplayValue]): a bit
+	// mask or a boolean decoded, a capacity with its unit; Items holds the
+	// entries of a list value (the profiles), which Display then counts.
+	Display     string     `json:"display"`
+	Items       []string   `json:"items,omitempty"`
 	Source      Source     `json:"source"`
 	CollectedAt *time.Time `json:"collected_at"`
 }
@@ -122,7 +128,8 @@ func BuildReport(d Device, vals []Value, apps []App, opts ReportOptions, now tim
 		item := ReportItem{Attribute: a.Key, Label: a.Label, Promise: a.Promise, Source: a.Source}
 		if ok {
 			at := v.Collected
-			item.Value, item.CollectedAt = v.Value, &at
+			shown := DisplayValue(v, os)
+			item.Value, item.Display, item.Items, item.CollectedAt = v.Value, shown.Text, shown.Items, &at
 		}
 		r.CanSee = append(r.CanSee, item)
 	}
