@@ -95,7 +95,10 @@ func (s *Service) Post(ctx context.Context, org storage.OrgID, session string, b
 }
 
 func (s *Service) phase2(ctx context.Context, sess enroll.Session, sd *cms.SignedData) ([]byte, error) {
-	opts := cms.VerifyOptions{VerifyChain: s.apple.Verify}
+	now := s.now()
+	opts := cms.VerifyOptions{VerifyChain: func(leaf *x509.Certificate, carried []*x509.Certificate) error {
+		return s.apple.VerifyAt(now, leaf, carried)
+	}}
 	if s.skipApple {
 		opts.VerifyChain = func(*x509.Certificate, []*x509.Certificate) error { return nil }
 	}
