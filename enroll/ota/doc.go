@@ -87,6 +87,12 @@
 // InsecureSkipAppleDeviceCheckForSimulators turns the Apple check off, for
 // simulators only, and says so in the log.
 //
-// A genuine phase 2 body captured from an iPhone verifies in
-// TestGenuinePhase2 when placed at testdata/genuine-phase2.der.
+// # Checking a captured phase 2 body
+//
+// VerifyPhase2 checks a phase 2 body captured from a device the way Post
+// does, without a session, and returns what the SDK would record (after
+// the privacy filter), the signer's chain and the signature algorithm:
+// integrators test their own captures with it. TestGenuinePhase2 runs it
+// on a capture named by the OMM_GENUINE_PHASE2 environment variable (the
+// repository holds none: a capture names a device).
 package ota
