@@ -21,11 +21,20 @@ const DefaultMaxReportSize = 2 << 20
 // handful of levels.
 const maxReportDepth = 16
 
-// managedOnlySince holds the first versions whose ProfileList honours
-// ManagedOnly (Apple's schema). Before them the device lists every
-// installed profile, the user's own too, and a profile that does not say
-// IsManaged (Macs never do) cannot be told apart from the user's.
-var managedOnlySince = map[Platform]string{PlatformIOS: "13.0", PlatformMacOS: "10.15"}
+// managedOnlySince returns the first version of platform p whose
+// ProfileList honours ManagedOnly (Apple's schema), false when p has none.
+// Before it the device lists every installed profile, the user's own too,
+// and a profile that does not say IsManaged (Macs never do) cannot be told
+// apart from the user's.
+func managedOnlySince(p Platform) (string, bool) {
+	switch appleFamily(p) {
+	case PlatformIOS:
+		return "13.0", true
+	case PlatformMacOS:
+		return "10.15", true
+	}
+	return "", false
+}
 
 // NameOnlyPrefix starts the identifier the inventory gives a Mac app that
 // reports no bundle identifier (an installer, a web app): the prefix and
@@ -70,11 +79,13 @@ func appleEnvelope(k string) bool {
 // ErrNoInventory, as does a status other than Acknowledged. Input over the
 // size or nesting limit, or not a plist, yields ErrReport.
 //
-// os decides which keys are read: each attribute under the keys its
-// platform and version report (Apple's older name where it renamed one);
-// a DeviceInformation result's own OSVersion overrides os.Version. A zero
-// os reads every Apple platform's keys, and cannot use a ProfileList that
-// does not say which profiles MDM installed.
+// os.Platform decides which keys are read: each attribute under the keys
+// its platform reports (Apple's older name only where the newer one is
+// missing), and a Mac app without a bundle identifier is kept by name.
+// os.Version decides whether a ProfileList that does not say which
+// profiles MDM installed can be used; a DeviceInformation result's own
+// OSVersion overrides it. A zero os reads every Apple platform's keys and
+// uses no such ProfileList.
 func (f *Filter) Apple(data []byte, at time.Time, os OS) (Observation, error) {
 	res, err := f.parseApple(data)
 	if err != nil {
@@ -362,7 +373,7 @@ func (f *Filter) appleProfiles(o *Observation, v any, at time.Time, os OS) {
 		o.Dropped.Malformed++
 		return
 	}
-	since, ok := managedOnlySince[appleFamily(os.Platform)]
+	since, ok := managedOnlySince(os.Platform)
 	c, known := os.compare(since)
 	honoured := ok && known && c >= 0
 	ids := []string{}

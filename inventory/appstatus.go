@@ -36,44 +36,26 @@ func (c AppClass) String() string {
 	return "unknown"
 }
 
-// appleAppStatuses classifies every Status of Apple's
-// ManagedApplicationList schema.
-var appleAppStatuses = map[string]AppClass{
+// AppleAppStatus classifies a Status of Apple's ManagedApplicationList;
+// every status of Apple's schema is known. Only a status saying that the
+// organization installed the app and the user accepted it is AppManaged.
+// A status this package does not know (known is false) is AppRequested:
+// never managed, so that an app whose state nobody can read is not given
+// a version.
+func AppleAppStatus(status string) (class AppClass, known bool) {
+	switch status {
 	// Installed by the organization, accepted by the user.
-	"Managed":                 AppManaged,
-	"Updating":                AppManaged,
-	"ValidatingUpdate":        AppManaged,
-	"PromptingForUpdate":      AppManaged,
-	"PromptingForUpdateLogin": AppManaged,
-	"UpdateRejected":          AppManaged, // the update was refused; the app stays managed
+	case "Managed", "Updating", "ValidatingUpdate", "PromptingForUpdate", "PromptingForUpdateLogin",
+		"UpdateRejected": // the update was refused; the app stays managed
+		return AppManaged, true
 	// The organization's install, not (or no longer) a managed app on the
 	// device.
-	"Queued":                AppRequested,
-	"NeedsRedemption":       AppRequested,
-	"Redeeming":             AppRequested,
-	"Prompting":             AppRequested,
-	"PromptingForLogin":     AppRequested,
-	"ValidatingPurchase":    AppRequested,
-	"Installing":            AppRequested,
-	"ManagedButUninstalled": AppRequested,
-	"UserRejected":          AppRequested,
-	"Failed":                AppRequested,
-	"Unknown":               AppRequested,
+	case "Queued", "NeedsRedemption", "Redeeming", "Prompting", "PromptingForLogin", "ValidatingPurchase",
+		"Installing", "ManagedButUninstalled", "UserRejected", "Failed", "Unknown":
+		return AppRequested, true
 	// The user's app.
-	"UserInstalledApp":       AppPersonal,
-	"PromptingForManagement": AppPersonal,
-	"ManagementRejected":     AppPersonal,
-}
-
-// AppleAppStatus classifies a Status of Apple's ManagedApplicationList.
-// Only a status saying that the organization installed the app and the
-// user accepted it is AppManaged. A status this package does not know
-// (known is false) is AppRequested: never managed, so that an app whose
-// state nobody can read is not given a version.
-func AppleAppStatus(status string) (class AppClass, known bool) {
-	c, ok := appleAppStatuses[status]
-	if !ok {
-		return AppRequested, false
+	case "UserInstalledApp", "PromptingForManagement", "ManagementRejected":
+		return AppPersonal, true
 	}
-	return c, true
+	return AppRequested, false
 }
