@@ -33,8 +33,8 @@ func TestDisplayValue(t *testing.T) {
 		{inventory.KeyEncryption, "ACTIVE_DEFAULT_KEY", droid, inventory.Display{Text: "Encrypted (with the default key: no passcode protects it)"}},
 		{inventory.KeyEncryption, "INACTIVE", droid, inventory.Display{Text: "Not encrypted"}},
 		{inventory.KeySecurityPosture, "POTENTIALLY_COMPROMISED", droid, inventory.Display{Text: "Potentially compromised"}},
-		{inventory.KeyPasscodePresent, "true", iOS, inventory.Display{Text: "Set"}},
-		{inventory.KeyPasscodePresent, "false", droid, inventory.Display{Text: "Not set"}},
+		{inventory.KeyPasscodePresent, "true", iOS, inventory.Display{Text: "Yes"}},
+		{inventory.KeyPasscodePresent, "false", droid, inventory.Display{Text: "No"}},
 		{inventory.KeyPasscodeCompliant, "false", iOS, inventory.Display{Text: "No"}},
 		{inventory.KeyFirewall, "true", mac12, inventory.Display{Text: "On"}},
 		{inventory.KeySystemIntegrity, "false", mac12, inventory.Display{Text: "Off"}},
@@ -80,7 +80,7 @@ func TestReportShowsWords(t *testing.T) {
 	}
 	want := map[inventory.Key][2]string{
 		inventory.KeyEncryption:        {"3", "Block-level and file-level encryption"},
-		inventory.KeyPasscodePresent:   {"true", "Set"},
+		inventory.KeyPasscodePresent:   {"true", "Yes"},
 		inventory.KeyPasscodeCompliant: {"true", "Yes"},
 		inventory.KeyCapacity:          {"128", "128 GB"},
 		inventory.KeyManagedProfiles:   {`["com.acme.mdm","com.acme.wifi"]`, "com.acme.mdm, com.acme.wifi"},

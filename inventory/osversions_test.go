@@ -224,7 +224,7 @@ func TestAppleInventoryByOSVersion(t *testing.T) {
 				wantShown[inventory.KeyFirewall], wantShown[inventory.KeySystemIntegrity] = "On", "Off"
 			}
 			if c.passcode {
-				wantShown[inventory.KeyPasscodePresent] = "Set"
+				wantShown[inventory.KeyPasscodePresent] = "Yes"
 			}
 			for k, w := range wantShown {
 				if shown[k] != w {

@@ -394,7 +394,7 @@ func TestBrowser(t *testing.T) {
 		}
 		// Values in words, the stored values unchanged; profiles as a list.
 		bw.checkWords(t, tb, map[string]string{
-			"encryption": "Block-level and file-level encryption", "passcode_present": "Set", "passcode_compliant": "No",
+			"encryption": "Block-level and file-level encryption", "passcode_present": "Yes", "passcode_compliant": "No",
 			"capacity_gb": "128 GB",
 		})
 		if got := tb.texts(t, `tr[data-attribute="managed_profiles"] li`); !slices.Equal(got, []string{"com.example.demo.vpn", "com.example.demo.wifi"}) {
@@ -493,7 +493,7 @@ func TestBrowser(t *testing.T) {
 				t.Errorf("alice's device page lacks %q", want)
 			}
 		}
-		bw.checkWords(t, tb, map[string]string{"encryption": "Block-level and file-level encryption", "passcode_present": "Set", "capacity_gb": "128 GB"})
+		bw.checkWords(t, tb, map[string]string{"encryption": "Block-level and file-level encryption", "passcode_present": "Yes", "capacity_gb": "128 GB"})
 		if got := tb.texts(t, `tr[data-attribute="managed_profiles"] li`); len(got) != 2 {
 			t.Errorf("console lists profiles %q", got)
 		}
