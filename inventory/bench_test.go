@@ -117,10 +117,10 @@ func BenchmarkFilter(b *testing.B) {
 	f := inventory.NewFilter(0)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := f.Apple(info, now); err != nil {
+		if _, err := f.Apple(info, now, iPhone); err != nil {
 			b.Fatal(err)
 		}
-		if o, err := f.Apple(apps, now); err != nil || len(o.Installed) != 300 {
+		if o, err := f.Apple(apps, now, iPhone); err != nil || len(o.Installed) != 300 {
 			b.Fatal(err)
 		}
 	}

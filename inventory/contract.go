@@ -11,23 +11,36 @@ type Key string
 
 // The attributes an organization may see. Nothing else is ever stored.
 const (
-	KeyDeviceName        Key = "device_name"
-	KeyPhoneNumber       Key = "phone_number"
-	KeySerialNumber      Key = "serial_number"
-	KeyModelName         Key = "model_name"
-	KeyModelNumber       Key = "model_number"
-	KeyProductName       Key = "product_name"
-	KeyManufacturer      Key = "manufacturer"
+	KeyDeviceName   Key = "device_name"
+	KeyPhoneNumber  Key = "phone_number"
+	KeySerialNumber Key = "serial_number"
+	KeyModelName    Key = "model_name"
+	KeyModelNumber  Key = "model_number"
+	KeyProductName  Key = "product_name"
+	KeyManufacturer Key = "manufacturer"
+	// KeyCapacity and KeyAvailableCapacity are kept as the device reports
+	// them: base-10 gigabytes, except on macOS 11 and earlier, which
+	// report base-2 gibibytes ([DisplayValue] names the unit).
 	KeyCapacity          Key = "capacity_gb"
 	KeyAvailableCapacity Key = "available_capacity_gb"
 	KeyOSVersion         Key = "os_version"
 	KeyOSBuild           Key = "os_build"
 	KeySecurityPatch     Key = "security_patch_level"
+	// KeyEncryption is kept in the platform's own terms: Apple's hardware
+	// encryption bit mask on iPhone and iPad ("3"), whether FileVault is on
+	// on a Mac ("true"), Android's encryption status ("ACTIVE_PER_USER").
+	// [DisplayValue] puts each into words.
 	KeyEncryption        Key = "encryption"
 	KeyPasscodePresent   Key = "passcode_present"
 	KeyPasscodeCompliant Key = "passcode_compliant"
 	KeySecurityPosture   Key = "security_posture"
-	KeyManagedProfiles   Key = "managed_profiles"
+	// KeyFirewall and KeySystemIntegrity are a Mac's application firewall
+	// and System Integrity Protection, on or off.
+	KeyFirewall        Key = "firewall"
+	KeySystemIntegrity Key = "system_integrity_protection"
+	// KeyManagedProfiles is a JSON list of the identifiers of the
+	// profiles the organization installed.
+	KeyManagedProfiles Key = "managed_profiles"
 	// KeyApps is the app list, stored as apps rather than as a value.
 	KeyApps Key = "installed_apps"
 )
@@ -68,7 +81,7 @@ const (
 	PromiseModel        Promise = "Model name and number"
 	PromiseStorage      Promise = "Storage capacity and space available"
 	PromiseOSVersion    Promise = "Operating system version"
-	PromiseSecurity     Promise = "Whether the device is encrypted and has a passcode that meets policy (never the passcode itself)"
+	PromiseSecurity     Promise = "Whether the device is encrypted and has a passcode that meets policy (never the passcode itself); on a Mac, whether its firewall and System Integrity Protection are on"
 	PromiseProfiles     Promise = "Configuration profiles your organization installed"
 	PromiseApps         Promise = "Names of installed apps; for personal apps the name only, nothing of their content, size or usage"
 )
@@ -93,11 +106,13 @@ type Attribute struct {
 	Promise Promise
 	Source  Source
 	Kind    Kind
-	// Apple is the response key and AppleCommand the command that reports
-	// it (a DeviceInformation query key, a SecurityInfo key …); empty when
+	// True and False are the words a KindBool value is shown with
+	// ("On", "Off").
+	True, False string
+	// Apple lists the keys of Apple command results that report it, each
+	// with the platforms and OS versions that report it there; empty when
 	// Apple devices do not report it.
-	Apple        string
-	AppleCommand AppleCommand
+	Apple []AppleKey
 	// OTA is the DeviceAttributes name requested in the OTA Profile Service
 	// payload, empty when not requested there.
 	OTA string
@@ -110,6 +125,56 @@ type Attribute struct {
 	AndroidScale float64
 	// Right is the MDM access right Apple requires to report it.
 	Right AccessRight
+}
+
+// AppleKey is one key of an Apple command result that reports an
+// attribute, with the Apple platforms and OS versions that report it
+// there (from Apple's schema).
+type AppleKey struct {
+	Command AppleCommand
+	// Key is the response key. A dotted path names a key inside a
+	// dictionary of the response ("FirewallSettings.FirewallEnabled").
+	Key string
+	// Kind is the type the device reports when it is not the attribute's
+	// own: a Mac's FileVault boolean for the encryption text is stored as
+	// "true" or "false". Zero means the attribute's Kind.
+	Kind Kind
+	// Platforms are the Apple platforms that report the attribute under
+	// Key; empty means all of them.
+	Platforms []Platform
+	// Since is, per platform, the first OS version whose report the
+	// inventory uses ([PlatformIOS] stands for iPadOS too); a platform not
+	// named is served in every version.
+	Since map[Platform]string
+	// Fallback marks Apple's older name for the attribute: it is read only
+	// from a result that lacks the attribute's other keys.
+	Fallback bool
+}
+
+// On reports whether a device running os reports the attribute under k.
+// An unknown version (or platform) counts as reporting it.
+func (k AppleKey) On(os OS) bool {
+	if os.Platform != "" && len(k.Platforms) > 0 && !slices.Contains(k.Platforms, os.Platform) {
+		return false
+	}
+	since, ok := k.Since[appleFamily(os.Platform)]
+	if !ok {
+		return true
+	}
+	c, known := os.compare(since)
+	return !known || c >= 0
+}
+
+// AppleOn returns the keys under which a device running os reports a, in
+// the contract's order.
+func (a Attribute) AppleOn(os OS) []AppleKey {
+	var keys []AppleKey
+	for _, k := range a.Apple {
+		if k.On(os) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // Category is something the organization can never see, with the device
@@ -128,43 +193,81 @@ type Category struct {
 // truth for what is requested, stored, granted and shown. Each call returns
 // a fresh copy.
 func Contract() []Attribute {
+	info := func(key string, more ...func(*AppleKey)) []AppleKey {
+		k := AppleKey{Command: AppleDeviceInformation, Key: key}
+		for _, m := range more {
+			m(&k)
+		}
+		return []AppleKey{k}
+	}
+	security := func(key string, more ...func(*AppleKey)) []AppleKey {
+		k := info(key, more...)
+		k[0].Command = AppleSecurityInfo
+		return k
+	}
+	mobile := func(k *AppleKey) { k.Platforms = []Platform{PlatformIOS, PlatformIPadOS} }
+	mac := func(k *AppleKey) { k.Platforms = []Platform{PlatformMacOS} }
+	since := func(versions map[Platform]string) func(*AppleKey) { return func(k *AppleKey) { k.Since = versions } }
 	return []Attribute{
 		{Key: KeyDeviceName, Label: "Device name", Promise: PromiseDeviceName, Source: SourceDevice, Kind: KindText,
-			Apple: "DeviceName", AppleCommand: AppleDeviceInformation, OTA: "DEVICE_NAME", Right: RightDeviceInformation},
+			Apple: info("DeviceName"), OTA: "DEVICE_NAME", Right: RightDeviceInformation},
 		{Key: KeyPhoneNumber, Label: "Phone number", Promise: PromisePhoneNumber, Source: SourceDirectory, Kind: KindText},
 		{Key: KeySerialNumber, Label: "Serial number", Promise: PromiseSerialNumber, Source: SourceDevice, Kind: KindText,
-			Apple: "SerialNumber", AppleCommand: AppleDeviceInformation, OTA: "SERIAL", Android: "hardwareInfo.serialNumber", Right: RightDeviceInformation},
+			Apple: info("SerialNumber"), OTA: "SERIAL", Android: "hardwareInfo.serialNumber", Right: RightDeviceInformation},
 		{Key: KeyModelName, Label: "Model name", Promise: PromiseModel, Source: SourceDevice, Kind: KindText,
-			Apple: "ModelName", AppleCommand: AppleDeviceInformation, Android: "hardwareInfo.model", Right: RightDeviceInformation},
+			Apple: info("ModelName"), Android: "hardwareInfo.model", Right: RightDeviceInformation},
+		// ModelNumber arrived in iOS 16.4 and macOS 13.3 (Apple silicon
+		// only). Before, iPhone and iPad report the model number as
+		// Model ("MD786X"); a Mac's Model is its model identifier
+		// ("MacBookPro14,3", the product identifier below), so a Mac
+		// before 13.3 has no model number to report.
 		{Key: KeyModelNumber, Label: "Model number", Promise: PromiseModel, Source: SourceDevice, Kind: KindText,
-			Apple: "ModelNumber", AppleCommand: AppleDeviceInformation, Right: RightDeviceInformation},
+			Apple: append(info("ModelNumber", since(map[Platform]string{PlatformIOS: "16.4", PlatformMacOS: "13.3"})),
+				info("Model", mobile, func(k *AppleKey) { k.Fallback = true })...),
+			Right: RightDeviceInformation},
 		{Key: KeyProductName, Label: "Product identifier", Promise: PromiseModel, Source: SourceDevice, Kind: KindText,
-			Apple: "ProductName", AppleCommand: AppleDeviceInformation, OTA: "PRODUCT", Right: RightDeviceInformation},
+			Apple: info("ProductName"), OTA: "PRODUCT", Right: RightDeviceInformation},
 		{Key: KeyManufacturer, Label: "Manufacturer", Promise: PromiseModel, Source: SourceDevice, Kind: KindText,
 			Android: "hardwareInfo.manufacturer"},
-		{Key: KeyCapacity, Label: "Storage capacity (GB)", Promise: PromiseStorage, Source: SourceDevice, Kind: KindNumber,
-			Apple: "DeviceCapacity", AppleCommand: AppleDeviceInformation, Right: RightDeviceInformation,
+		{Key: KeyCapacity, Label: "Storage capacity", Promise: PromiseStorage, Source: SourceDevice, Kind: KindNumber,
+			Apple: info("DeviceCapacity"), Right: RightDeviceInformation,
 			Android: "memoryInfo.totalInternalStorage", AndroidScale: 1e-9}, // bytes → GB, as Apple reports
-		{Key: KeyAvailableCapacity, Label: "Storage available (GB)", Promise: PromiseStorage, Source: SourceDevice, Kind: KindNumber,
-			Apple: "AvailableDeviceCapacity", AppleCommand: AppleDeviceInformation, Right: RightDeviceInformation},
+		{Key: KeyAvailableCapacity, Label: "Storage available", Promise: PromiseStorage, Source: SourceDevice, Kind: KindNumber,
+			Apple: info("AvailableDeviceCapacity"), Right: RightDeviceInformation},
 		{Key: KeyOSVersion, Label: "OS version", Promise: PromiseOSVersion, Source: SourceDevice, Kind: KindText,
-			Apple: "OSVersion", AppleCommand: AppleDeviceInformation, Android: "softwareInfo.androidVersion", Right: RightDeviceInformation},
+			Apple: info("OSVersion"), Android: "softwareInfo.androidVersion", Right: RightDeviceInformation},
 		{Key: KeyOSBuild, Label: "OS build", Promise: PromiseOSVersion, Source: SourceDevice, Kind: KindText,
-			Apple: "BuildVersion", AppleCommand: AppleDeviceInformation, OTA: "VERSION", Android: "softwareInfo.androidBuildNumber", Right: RightDeviceInformation},
+			Apple: info("BuildVersion"), OTA: "VERSION", Android: "softwareInfo.androidBuildNumber", Right: RightDeviceInformation},
 		{Key: KeySecurityPatch, Label: "Security patch level", Promise: PromiseOSVersion, Source: SourceDevice, Kind: KindText,
 			Android: "softwareInfo.securityPatchLevel"},
 		{Key: KeyEncryption, Label: "Encryption", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindText,
-			Apple: "HardwareEncryptionCaps", AppleCommand: AppleSecurityInfo, Android: "deviceSettings.encryptionStatus", Right: RightSecurityQueries},
-		{Key: KeyPasscodePresent, Label: "Passcode set", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool,
-			Apple: "PasscodePresent", AppleCommand: AppleSecurityInfo, Android: "deviceSettings.isDeviceSecure", Right: RightSecurityQueries},
+			Apple: append(security("HardwareEncryptionCaps", mobile),
+				security("FDE_Enabled", mac, func(k *AppleKey) { k.Kind = KindBool })...),
+			Android: "deviceSettings.encryptionStatus", Right: RightSecurityQueries},
+		{Key: KeyPasscodePresent, Label: "Passcode is set", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool,
+			True: "Yes", False: "No",
+			Apple: security("PasscodePresent", mobile), Android: "deviceSettings.isDeviceSecure", Right: RightSecurityQueries},
 		{Key: KeyPasscodeCompliant, Label: "Passcode meets policy", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool,
-			Apple: "PasscodeCompliant", AppleCommand: AppleSecurityInfo, Right: RightSecurityQueries},
+			True: "Yes", False: "No",
+			Apple: security("PasscodeCompliant", mobile), Right: RightSecurityQueries},
 		{Key: KeySecurityPosture, Label: "Security posture", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindText,
 			Android: "securityPosture.devicePosture"},
+		{Key: KeyFirewall, Label: "Firewall", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool, True: "On", False: "Off",
+			Apple: security("FirewallSettings.FirewallEnabled", mac, since(map[Platform]string{PlatformMacOS: "10.12"})),
+			Right: RightSecurityQueries},
+		{Key: KeySystemIntegrity, Label: "System Integrity Protection", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool,
+			True: "On", False: "Off",
+			Apple: security("SystemIntegrityProtectionEnabled", mac, since(map[Platform]string{PlatformMacOS: "10.12"})),
+			Right: RightSecurityQueries},
+		// Macs before 10.15 ignore ManagedOnly and never say which
+		// profiles MDM installed, so their list cannot be used (see
+		// appleProfiles).
 		{Key: KeyManagedProfiles, Label: "Profiles installed by your organization", Promise: PromiseProfiles, Source: SourceDevice, Kind: KindList,
-			Apple: "ProfileList", AppleCommand: AppleProfileList, Right: RightInspectProfiles},
+			Apple: []AppleKey{{Command: AppleProfileList, Key: "ProfileList", Since: map[Platform]string{PlatformMacOS: "10.15"}}},
+			Right: RightInspectProfiles},
 		{Key: KeyApps, Label: "Installed apps", Promise: PromiseApps, Source: SourceDevice, Kind: KindApps,
-			Apple: "InstalledApplicationList", AppleCommand: AppleInstalledApplicationList, Android: "applicationReports", Right: RightAppInventory},
+			Apple:   []AppleKey{{Command: AppleInstalledApplicationList, Key: "InstalledApplicationList"}},
+			Android: "applicationReports", Right: RightAppInventory},
 	}
 }
 
@@ -193,36 +296,62 @@ func Forbidden() []Category {
 				"SubscriberMCC", "SubscriberMNC", "CurrentMCC", "CurrentMNC", "SIMMCC", "SIMMNC", "ServiceSubscriptions",
 				"ModemFirmwareVersion", "CellularTechnology", "HostName", "LocalHostName"},
 			Android: []string{"networkInfo", "hardwareInfo.deviceBasebandVersion"}},
+		{Key: "credentials", Label: "Passcodes, passwords and recovery keys",
+			Apple: []string{"FDE_PersonalRecoveryKeyCMS", "FDE_PersonalRecoveryKeyDeviceKey"}},
 	}
 }
 
 // lookup is the contract indexed for the filter; built once per Service
 // (or test) from Contract, never written by hand.
 type lookup struct {
-	byKey       map[Key]Attribute
-	apple       map[AppleCommand]map[string]Attribute // response key → attribute
-	android     map[string]Attribute                  // dotted path → attribute
-	sections    map[string]bool                       // top-level objects holding Android attributes
-	forbidApple map[string]bool
-	forbidDroid map[string]bool
+	byKey map[Key]Attribute
+	// apple maps a command and a response key (or dotted path) to the
+	// attributes reported there.
+	apple map[AppleCommand]map[string][]appleSource
+	// appleSections are the dictionaries of a response holding attributes
+	// under dotted paths ("FirewallSettings").
+	appleSections map[AppleCommand]map[string]bool
+	android       map[string]Attribute // dotted path → attribute
+	sections      map[string]bool      // top-level objects holding Android attributes
+	forbidApple   map[string]bool
+	forbidDroid   map[string]bool
+	// osVersion is the DeviceInformation key of the OS version, which
+	// decides how the rest of a result is read.
+	osVersion string
+}
+
+// appleSource is one AppleKey of an attribute; rank orders the keys of
+// one attribute (the contract's order).
+type appleSource struct {
+	attr Attribute
+	key  AppleKey
+	rank int
 }
 
 func newLookup() *lookup {
 	l := &lookup{
-		byKey:       map[Key]Attribute{},
-		apple:       map[AppleCommand]map[string]Attribute{},
-		android:     map[string]Attribute{},
-		sections:    map[string]bool{},
-		forbidApple: map[string]bool{},
-		forbidDroid: map[string]bool{},
+		byKey:         map[Key]Attribute{},
+		apple:         map[AppleCommand]map[string][]appleSource{},
+		appleSections: map[AppleCommand]map[string]bool{},
+		android:       map[string]Attribute{},
+		sections:      map[string]bool{},
+		forbidApple:   map[string]bool{},
+		forbidDroid:   map[string]bool{},
 	}
 	for _, a := range Contract() {
 		l.byKey[a.Key] = a
-		if a.Apple != "" {
-			if l.apple[a.AppleCommand] == nil {
-				l.apple[a.AppleCommand] = map[string]Attribute{}
+		if a.Key == KeyOSVersion {
+			l.osVersion = a.Apple[0].Key
+		}
+		for i, k := range a.Apple {
+			if l.apple[k.Command] == nil {
+				l.apple[k.Command] = map[string][]appleSource{}
+				l.appleSections[k.Command] = map[string]bool{}
 			}
-			l.apple[a.AppleCommand][a.Apple] = a
+			l.apple[k.Command][k.Key] = append(l.apple[k.Command][k.Key], appleSource{attr: a, key: k, rank: i})
+			if section, _, ok := strings.Cut(k.Key, "."); ok {
+				l.appleSections[k.Command][section] = true
+			}
 		}
 		if a.Android != "" {
 			l.android[a.Android] = a
@@ -253,13 +382,18 @@ func AttributeFor(key Key) (Attribute, bool) {
 }
 
 // DeviceInformationQueries returns the Queries list of the Apple
-// DeviceInformation command: exactly the contract's DeviceInformation keys,
-// in contract order. Network identifiers are never in it.
-func DeviceInformationQueries() []string {
+// DeviceInformation command for a device of platform p: exactly the
+// contract's DeviceInformation keys that platform reports in any version
+// (a device ignores keys its version does not know), in contract order.
+// An empty p asks for every Apple platform's keys. Network identifiers are
+// never in it.
+func DeviceInformationQueries(p Platform) []string {
 	var q []string
 	for _, a := range Contract() {
-		if a.AppleCommand == AppleDeviceInformation {
-			q = append(q, a.Apple)
+		for _, k := range a.Apple {
+			if k.Command == AppleDeviceInformation && k.On(OS{Platform: p}) && !slices.Contains(q, k.Key) {
+				q = append(q, k.Key)
+			}
 		}
 	}
 	return q
@@ -288,28 +422,31 @@ type AppleQuery struct {
 }
 
 // AppleRefresh returns the commands to queue for a full inventory refresh of
-// an Apple device, derived from the contract: every command that reports a
-// contract attribute, plus ManagedApplicationList, which says which of the
-// installed apps are the organization's. Queue them in this order.
-func AppleRefresh() []AppleQuery {
+// an Apple device of platform p (empty: any Apple platform), derived from
+// the contract: every command that reports a contract attribute, plus
+// ManagedApplicationList, which says which of the installed apps are the
+// organization's. Queue them in this order: DeviceInformation first, so
+// that the OS version the other results are read by is fresh.
+func AppleRefresh(p Platform) []AppleQuery {
 	var q []AppleQuery
 	for _, a := range Contract() {
-		if a.AppleCommand == "" || slices.ContainsFunc(q, func(x AppleQuery) bool { return x.RequestType == a.AppleCommand }) {
-			continue
+		for _, k := range a.Apple {
+			if slices.ContainsFunc(q, func(x AppleQuery) bool { return x.RequestType == k.Command }) {
+				continue
+			}
+			aq := AppleQuery{RequestType: k.Command}
+			switch k.Command {
+			case AppleDeviceInformation:
+				aq.Queries = DeviceInformationQueries(p)
+			case AppleProfileList:
+				aq.ManagedOnly = true
+			case AppleInstalledApplicationList:
+				// First, so that the installed list finds the managed
+				// apps marked and keeps their versions.
+				q = append(q, AppleQuery{RequestType: AppleManagedApplicationList})
+			}
+			q = append(q, aq)
 		}
-		aq := AppleQuery{RequestType: a.AppleCommand}
-		switch a.AppleCommand {
-		case AppleDeviceInformation:
-			aq.Queries = DeviceInformationQueries()
-		case AppleProfileList:
-			aq.ManagedOnly = true
-		}
-		if a.AppleCommand == AppleInstalledApplicationList {
-			// First, so that the installed list finds the managed apps
-			// marked and keeps their versions.
-			q = append(q, AppleQuery{RequestType: AppleManagedApplicationList})
-		}
-		q = append(q, aq)
 	}
 	return q
 }

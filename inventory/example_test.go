@@ -16,10 +16,10 @@ func ExampleAccessRights() {
 	d := inventory.Device{Ownership: inventory.OwnershipPersonal, EnrollmentType: inventory.EnrollAppleDevice}
 	policyAllowsWipe := true
 	fmt.Println(inventory.AccessRights(policyAllowsWipe && d.FactoryResetPermitted()))
-	fmt.Println(inventory.DeviceInformationQueries())
+	fmt.Println(inventory.DeviceInformationQueries(inventory.PlatformIOS))
 	// Output:
 	// 8151
-	// [DeviceName SerialNumber ModelName ModelNumber ProductName DeviceCapacity AvailableDeviceCapacity OSVersion BuildVersion]
+	// [DeviceName SerialNumber ModelName ModelNumber Model ProductName DeviceCapacity AvailableDeviceCapacity OSVersion BuildVersion]
 }
 
 // A device reports more than the organization may see; only the contract's
@@ -57,4 +57,29 @@ func ExampleService_IngestApple() {
 	// dropped: [IMEI WiFiMAC]
 	// OS version: 17.4 (from the device, 2026-03-14)
 	// factory reset possible: false
+}
+
+// Stored values stay what the device reported; people read them in words,
+// in the units the device's OS reports.
+func ExampleDisplayValue() {
+	at := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	iPhone := inventory.OS{Platform: inventory.PlatformIOS, Version: "12.5.7"}
+	mac := inventory.OS{Platform: inventory.PlatformMacOS, Version: "11.7.10"}
+	for _, x := range []struct {
+		v  inventory.Value
+		os inventory.OS
+	}{
+		{inventory.Value{Key: inventory.KeyEncryption, Value: "3", Collected: at}, iPhone},
+		{inventory.Value{Key: inventory.KeyEncryption, Value: "true", Collected: at}, mac},
+		{inventory.Value{Key: inventory.KeyCapacity, Value: "233.4712", Collected: at}, mac},
+		{inventory.Value{Key: inventory.KeyManagedProfiles, Value: `["com.acme.mdm","com.acme.wifi"]`, Collected: at}, iPhone},
+	} {
+		d := inventory.DisplayValue(x.v, x.os)
+		fmt.Printf("%s %q → %s %q\n", x.v.Key, x.v.Value, d.Text, d.Items)
+	}
+	// Output:
+	// encryption "3" → Block-level and file-level encryption []
+	// encryption "true" → FileVault on []
+	// capacity_gb "233.4712" → 233.47 GiB []
+	// managed_profiles "[\"com.acme.mdm\",\"com.acme.wifi\"]" → com.acme.mdm, com.acme.wifi ["com.acme.mdm" "com.acme.wifi"]
 }

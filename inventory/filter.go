@@ -152,11 +152,23 @@ func text(v any) string {
 	return s
 }
 
+// accepted reports whether a stored managed app is one the user accepted
+// (see AppleAppStatus): only then does an installed copy keep its version.
+func accepted(a App) bool {
+	if !a.Managed {
+		return false
+	}
+	c, _ := AppleAppStatus(a.State)
+	return c == AppManaged
+}
+
 // mergeInstalled builds a device's app list from a fresh installed-app
-// list and the stored list: apps the stored list marks managed stay
-// managed (keeping their state, taking the fresh version); all others are
-// personal and keep identifier and name only. Managed apps that are not
-// installed (queued, removed by the user) are kept.
+// list and the stored list: apps the stored list marks managed and
+// accepted stay managed (keeping their state, taking the fresh version);
+// all others are personal and keep identifier and name only, even when the
+// organization has asked for them (the user's copy is not the
+// organization's until the device says so). Requests and managed apps that
+// are not installed (queued, removed by the user) are kept.
 func mergeInstalled(stored, installed []App, d *Dropped) []App {
 	managed := map[string]App{}
 	for _, a := range stored {
@@ -171,7 +183,7 @@ func mergeInstalled(stored, installed []App, d *Dropped) []App {
 			continue
 		}
 		seen[a.Identifier] = true
-		if m, ok := managed[a.Identifier]; ok {
+		if m, ok := managed[a.Identifier]; ok && accepted(m) {
 			out = append(out, App{Identifier: a.Identifier, Name: a.Name, Managed: true, Version: a.Version, State: m.State})
 			continue
 		}
@@ -182,20 +194,24 @@ func mergeInstalled(stored, installed []App, d *Dropped) []App {
 	}
 	for id, m := range managed {
 		if !seen[id] {
-			// Managed but not installed (being installed, or removed):
-			// without a name it reads as "not reported installed", so a
-			// managed list that no longer has it drops it instead of
-			// turning it into a personal app.
+			// Managed or requested but not installed (being installed, or
+			// removed): without a name it reads as "not reported
+			// installed", so a managed list that no longer has it drops it
+			// instead of turning it into a personal app.
 			out = append(out, App{Identifier: id, Managed: true, State: m.State})
 		}
 	}
 	return out
 }
 
-// mergeManaged applies a full managed-app list to the stored list: listed
-// apps become managed with their reported state; apps no longer listed
-// lose managed status (their version and state go) and are dropped if the
-// device never reported them installed.
+// mergeManaged applies a full managed-app list (the organization's apps
+// only: see appleManaged) to the stored list. A listed app the user
+// accepted becomes managed with its reported state. A listed app only
+// requested stays personal if the device reported it installed as
+// personal, and is otherwise kept as the request (identifier and status:
+// a managed app the user deleted loses its name and version). Apps no
+// longer listed lose managed status (their version and state go) and are
+// dropped if the device never reported them installed.
 func mergeManaged(stored, managed []App) []App {
 	byID := map[string]App{}
 	for _, a := range managed {
@@ -203,16 +219,21 @@ func mergeManaged(stored, managed []App) []App {
 	}
 	out := make([]App, 0, len(stored)+len(managed))
 	for _, a := range stored {
-		if m, ok := byID[a.Identifier]; ok {
+		m, listed := byID[a.Identifier]
+		delete(byID, a.Identifier)
+		switch {
+		case listed && accepted(m):
 			a.Managed, a.State = true, m.State
-			delete(byID, a.Identifier)
 			out = append(out, a)
-			continue
+		case listed && a.Name != "" && !a.Managed:
+			out = append(out, App{Identifier: a.Identifier, Name: a.Name})
+		case listed:
+			out = append(out, App{Identifier: a.Identifier, Managed: true, State: m.State})
+		case a.Name == "" && a.Managed:
+			// never installed, no longer managed
+		default:
+			out = append(out, App{Identifier: a.Identifier, Name: a.Name})
 		}
-		if a.Name == "" && a.Managed {
-			continue // never installed, no longer managed
-		}
-		out = append(out, App{Identifier: a.Identifier, Name: a.Name})
 	}
 	for _, m := range managed {
 		if _, ok := byID[m.Identifier]; ok {

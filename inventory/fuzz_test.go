@@ -3,6 +3,7 @@ package inventory_test
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/openomm/omm/inventory"
@@ -46,17 +47,42 @@ func checkObservation(t *testing.T, data []byte, o inventory.Observation, err er
 		if !a.Managed || a.Validate() != nil {
 			t.Fatalf("filter produced a bad managed app %+v", a)
 		}
+		if class, _ := inventory.AppleAppStatus(a.State); class == inventory.AppPersonal {
+			t.Fatalf("the user's own app %+v listed as the organization's", a)
+		}
 	}
+}
+
+// fuzzOS are the devices a fuzzed Apple result is read for.
+var fuzzOS = []inventory.OS{
+	{Platform: inventory.PlatformIOS, Version: "12.5.7"},
+	{Platform: inventory.PlatformIPadOS, Version: "17.4"},
+	{Platform: inventory.PlatformMacOS, Version: "10.11.6"},
+	{Platform: inventory.PlatformMacOS, Version: "13.3"},
+	{},
 }
 
 func FuzzAppleResult(f *testing.F) {
 	addSeeds(f, filepath.Join("testdata", "apple", "*.plist"))
-	f.Add(readFile(f, filepath.Join(shared, "fixtures/apple/DeviceInformation.1.plist")))
+	f.Add(readFile(f, shared(f, "fixtures/apple/DeviceInformation.1.plist")))
 	f.Add([]byte("bplist00"))
+	f.Add(appResult("U", "InstalledApplicationList", `<array><dict><key>Name</key><string>/Users/x/A.app</string></dict></array>`))
+	f.Add(appResult("U", "SecurityInfo", `<dict><key>FDE_Enabled</key><true/><key>FirewallSettings</key><dict><key>FirewallEnabled</key><true/></dict></dict>`))
+	f.Add(appResult("U", "QueryResponses", `<dict><key>Model</key><string>MD786X</string><key>OSVersion</key><string>12.5</string></dict>`))
 	filter := inventory.NewFilter(fuzzMax)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		o, err := filter.Apple(data, now)
-		checkObservation(t, data, o, err)
+		for _, os := range fuzzOS {
+			o, err := filter.Apple(data, now, os)
+			checkObservation(t, data, o, err)
+			if err != nil {
+				continue
+			}
+			for _, a := range o.Installed {
+				if a.NameOnly() && (strings.Contains(a.Name, "/") && strings.HasPrefix(a.Name, "/") || os.Platform == inventory.PlatformIOS) {
+					t.Fatalf("%v: name-only app %+v", os, a)
+				}
+			}
+		}
 	})
 }
 

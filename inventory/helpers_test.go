@@ -1,7 +1,6 @@
 package inventory_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -9,19 +8,28 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/openomm/omm/internal/appleschema"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 	"github.com/openomm/omm/storage/memory"
 )
 
-// shared is Apple's schema and real device messages, beside the repository.
-const shared = "../../shared"
+// shared returns a path inside the shared folder beside the repository
+// (Apple's schema, real device messages), found by walking up from the
+// package as CI lays it out.
+func shared(t testing.TB, rel string) string {
+	t.Helper()
+	schema, err := appleschema.Dir()
+	if err != nil {
+		t.Fatalf("Apple's schema and device fixtures (expected beside the repository): %v", err)
+	}
+	return filepath.Join(filepath.Dir(schema), rel)
+}
 
 var now = time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
@@ -75,12 +83,21 @@ func newFixture(t testing.TB, opts ...inventory.Option) *fixture {
 	return f
 }
 
+// iPhone is the OS of the testdata fixtures.
+var iPhone = inventory.OS{Platform: inventory.PlatformIOS, Version: "17.4.1"}
+
 // apple registers an enrolled company iPhone with the UDID of the
 // testdata fixtures.
 func (f *fixture) apple(t testing.TB, udid string) inventory.Device {
 	t.Helper()
+	return f.device(t, udid, inventory.PlatformIOS)
+}
+
+// device registers an enrolled company Apple device of platform p.
+func (f *fixture) device(t testing.TB, udid string, p inventory.Platform) inventory.Device {
+	t.Helper()
 	d, err := f.svc.Register(t.Context(), inventory.Device{
-		Org: f.org, UserID: "alice", Platform: inventory.PlatformIOS, Ownership: inventory.OwnershipCompany,
+		Org: f.org, UserID: "alice", Platform: p, Ownership: inventory.OwnershipCompany,
 		EnrollmentType: inventory.EnrollAppleDevice, State: inventory.StateEnrolled, Identifier: udid,
 	}, "system")
 	if err != nil {
@@ -143,41 +160,69 @@ func (f *fixture) dump(t testing.TB) string {
 }
 
 // schemaKeys returns the keys listed directly under the response key
-// parent in one of Apple's command schemas (YAML), in file order.
+// parent in one of Apple's command schemas, in file order.
 func schemaKeys(t testing.TB, file, parent string) []string {
 	t.Helper()
-	fh, err := os.Open(filepath.Join(shared, "apple-device-management/mdm/commands", file))
-	if err != nil {
-		t.Fatalf("Apple's schema (expected beside the repository): %v", err)
-	}
-	defer fh.Close()
-	top := regexp.MustCompile(`^- key: (\S+)`)
-	sub := regexp.MustCompile(`^  - key: (\S+)`)
 	var keys []string
-	in, responses := false, false
-	sc := bufio.NewScanner(fh)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "responsekeys:" {
-			responses = true
-		}
-		if m := top.FindStringSubmatch(line); m != nil {
-			in = responses && m[1] == parent
-			continue
-		}
-		if in {
-			if m := sub.FindStringSubmatch(line); m != nil {
-				keys = append(keys, m[1])
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	for _, k := range schemaResponse(t, file, parent).Subkeys {
+		keys = append(keys, k.Key)
 	}
 	if len(keys) == 0 {
 		t.Fatalf("no keys under %s in %s", parent, file)
 	}
 	return keys
+}
+
+// schemaResponse returns the response key parent of one of Apple's
+// command schemas, with its subkeys and their OS support.
+func schemaResponse(t testing.TB, file, parent string) appleschema.Key {
+	t.Helper()
+	s, err := appleschema.Load(shared(t, filepath.Join("apple-device-management/mdm/commands", file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, ok := appleschema.Find(s.ResponseKeys, parent)
+	if !ok {
+		t.Fatalf("no response key %s in %s", parent, file)
+	}
+	return k
+}
+
+// schemaDeviceKeys returns the QueryResponses keys of Apple's
+// DeviceInformation schema, each with the OS support of the query that
+// asks for it where the response key says nothing of its own (the schema
+// records when a key arrived on the query: ModelNumber in iOS 16.4).
+func schemaDeviceKeys(t testing.TB) []appleschema.Key {
+	t.Helper()
+	s, err := appleschema.Load(shared(t, "apple-device-management/mdm/commands/information.device.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, ok := appleschema.Find(s.ResponseKeys, "QueryResponses")
+	queries, ok2 := appleschema.Find(s.Keys, "Queries")
+	if !ok || !ok2 || len(queries.Subkeys) != 1 {
+		t.Fatal("DeviceInformation schema: no QueryResponses or Queries")
+	}
+	keys := slices.Clone(resp.Subkeys)
+	for i, k := range keys {
+		q, ok := appleschema.Find(queries.Subkeys[0].Subkeys, k.Key)
+		if !ok {
+			continue
+		}
+		merged := maps.Clone(q.SupportedOS)
+		if merged == nil {
+			merged = map[string]appleschema.OSSupport{}
+		}
+		maps.Copy(merged, k.SupportedOS)
+		keys[i].SupportedOS = merged
+	}
+	return keys
+}
+
+// appResult is an Apple result of udid with one response.
+func appResult(udid, key, body string) []byte {
+	return []byte(`<plist version="1.0"><dict><key>Status</key><string>Acknowledged</string><key>UDID</key><string>` + udid +
+		`</string><key>` + key + `</key>` + body + `</dict></plist>`)
 }
 
 func dropTime(groups []string, a slog.Attr) slog.Attr {

@@ -56,7 +56,7 @@ func TestIngestAppleFixtures(t *testing.T) {
 		apps    int
 		dropped inventory.Dropped
 	}{
-		{filepath.Join(shared, "fixtures/apple/DeviceInformation.1.plist"), real.ID, "DeviceInformation", 0, -1,
+		{shared(t, "fixtures/apple/DeviceInformation.1.plist"), real.ID, "DeviceInformation", 0, -1,
 			inventory.Dropped{Forbidden: 1, Unknown: 1, ForbiddenKeys: []string{"HostName"}}},
 		{testdata("apple", "DeviceInformation.full.plist"), d.ID, "DeviceInformation", 9, -1, inventory.Dropped{
 			Forbidden: 31, Unknown: 2, ForbiddenKeys: []string{"BatteryLevel", "BluetoothMAC", "CarrierSettingsVersion",

@@ -114,19 +114,21 @@ func TestPropertyAppleNothingOutsideContractStored(t *testing.T) {
 	allowed := map[string]bool{}
 	var allowedKeys, forbidden []string
 	for _, a := range inventory.Contract() {
-		if a.Apple != "" {
-			allowed[a.Apple] = true
-			allowedKeys = append(allowedKeys, a.Apple)
+		for _, k := range a.Apple {
+			leaf := k.Key[strings.LastIndex(k.Key, ".")+1:]
+			allowed[leaf] = true
+			allowedKeys = append(allowedKeys, leaf)
 		}
 	}
 	for _, c := range inventory.Forbidden() {
 		forbidden = append(forbidden, c.Apple...)
 	}
 	appKeys := []string{"Identifier", "Name", "ShortVersion", "Version", "BundleSize", "DynamicSize", "Installing", "Status", "IsManaged", "PayloadIdentifier"}
+	statuses := schemaResponse(t, "application.managed.list.yaml", "ManagedApplicationList").Subkeys[0].Subkeys[0].Rangelist
 	for seed := range uint64(300) {
 		g := newGen(seed, allowedKeys, append(forbidden, appKeys...))
 		f := newFixture(t)
-		d := f.apple(t, "UDID-P")
+		d := f.device(t, "UDID-P", applePlatforms[seed%uint64(len(applePlatforms))])
 		var apps []any
 		for range g.r.IntN(8) {
 			app := map[string]any{"Identifier": fmt.Sprintf("OK-app-%d", g.r.IntN(5))}
@@ -143,11 +145,19 @@ func TestPropertyAppleNothingOutsideContractStored(t *testing.T) {
 		}
 		managed := map[string]any{}
 		for range g.r.IntN(3) {
-			managed[fmt.Sprintf("OK-app-%d", g.r.IntN(5))] = map[string]any{"Status": "OK-state", "ManagementFlags": g.value(false, 1)}
+			status := "OK-state"
+			if g.r.IntN(4) > 0 {
+				status = statuses[g.r.IntN(len(statuses))]
+			}
+			managed[fmt.Sprintf("OK-app-%d", g.r.IntN(5))] = map[string]any{"Status": status, "ManagementFlags": g.value(false, 1)}
+		}
+		security := g.dict(allowed)
+		if g.r.IntN(2) == 0 {
+			security["FirewallSettings"] = g.dict(allowed)
 		}
 		results := []map[string]any{
 			{"Status": "Acknowledged", "UDID": "UDID-P", "QueryResponses": g.dict(allowed)},
-			{"Status": "Acknowledged", "SecurityInfo": g.dict(allowed)},
+			{"Status": "Acknowledged", "SecurityInfo": security},
 			{"Status": "Acknowledged", "InstalledApplicationList": apps},
 			{"Status": "Acknowledged", "ManagedApplicationList": managed},
 			{"Status": "Acknowledged", "ProfileList": []any{map[string]any{"PayloadIdentifier": "OK-profile", "IsManaged": true, "PayloadDisplayName": g.secret()},
@@ -185,6 +195,9 @@ func (f *fixture) dumpPersonal(t *testing.T) string {
 			}
 			if !a.Managed && (a.Version != "" || a.State != "") {
 				t.Fatalf("personal app stored with details: %+v", a)
+			}
+			if class, _ := inventory.AppleAppStatus(a.State); a.Managed && class != inventory.AppManaged && (a.Name != "" || a.Version != "") {
+				t.Fatalf("app the user has not accepted stored as installed and managed: %+v", a)
 			}
 		}
 	}

@@ -40,8 +40,14 @@ type ReportItem struct {
 	Attribute Key     `json:"attribute"`
 	Label     string  `json:"label"`
 	Promise   Promise `json:"promise"`
-	// Value is "" and CollectedAt null when nothing is stored.
-	Value       string     `json:"value"`
+	// Value is the value exactly as stored; "" and CollectedAt null when
+	// nothing is stored.
+	Value string `json:"value"`
+	// Display is Value in words for people (see [DisplayValue]): a bit
+	// mask or a boolean decoded, a capacity with its unit; Items holds the
+	// entries of a list value (the profiles), which Display then counts.
+	Display     string     `json:"display"`
+	Items       []string   `json:"items,omitempty"`
 	Source      Source     `json:"source"`
 	CollectedAt *time.Time `json:"collected_at"`
 }
@@ -56,7 +62,8 @@ type ReportApps struct {
 	Personal    []ReportApp `json:"personal"`
 }
 
-// ReportApp is one app; personal apps show identifier and name only.
+// ReportApp is one app; personal apps show identifier and name only. A
+// Mac app that reported no bundle identifier has an empty Identifier.
 type ReportApp struct {
 	Identifier string `json:"identifier"`
 	Name       string `json:"name"`
@@ -112,14 +119,17 @@ func BuildReport(d Device, vals []Value, apps []App, opts ReportOptions, now tim
 	for _, v := range vals {
 		stored[v.Key] = v
 	}
+	os := OSOf(d, vals)
 	for _, a := range Contract() {
-		if a.Kind == KindApps || !a.reportedOn(d.Platform) {
+		v, ok := stored[a.Key]
+		if a.Kind == KindApps || !ok && !a.reportedOn(os) {
 			continue
 		}
 		item := ReportItem{Attribute: a.Key, Label: a.Label, Promise: a.Promise, Source: a.Source}
-		if v, ok := stored[a.Key]; ok {
+		if ok {
 			at := v.Collected
-			item.Value, item.CollectedAt = v.Value, &at
+			shown := DisplayValue(v, os)
+			item.Value, item.Display, item.Items, item.CollectedAt = v.Value, shown.Text, shown.Items, &at
 		}
 		r.CanSee = append(r.CanSee, item)
 	}
@@ -128,9 +138,12 @@ func BuildReport(d Device, vals []Value, apps []App, opts ReportOptions, now tim
 		r.Apps.CollectedAt = &at
 	}
 	for _, a := range apps {
-		if a.Managed {
+		switch {
+		case a.Managed:
 			r.Apps.Managed = append(r.Apps.Managed, ReportApp{Identifier: a.Identifier, Name: a.Name, Version: a.Version, State: a.State})
-		} else {
+		case a.NameOnly():
+			r.Apps.Personal = append(r.Apps.Personal, ReportApp{Name: a.Name})
+		default:
 			r.Apps.Personal = append(r.Apps.Personal, ReportApp{Identifier: a.Identifier, Name: a.Name})
 		}
 	}
@@ -142,15 +155,17 @@ func BuildReport(d Device, vals []Value, apps []App, opts ReportOptions, now tim
 }
 
 // reportedOn reports whether the attribute can hold a value for a device
-// of platform p.
-func (a Attribute) reportedOn(p Platform) bool {
+// running os: its platform reports it, in the version it runs when that
+// is known (a Mac before 13.3 has no model number, an iPhone no firewall
+// setting).
+func (a Attribute) reportedOn(os OS) bool {
 	switch {
 	case a.Source == SourceDirectory:
 		return true
-	case p == PlatformAndroid:
+	case os.Platform == PlatformAndroid:
 		return a.Android != ""
 	default:
-		return a.Apple != "" || a.OTA != ""
+		return len(a.AppleOn(os)) > 0
 	}
 }
 

@@ -127,16 +127,34 @@ type IngestResult struct {
 }
 
 // IngestApple filters an Apple MDM command result from device id and
-// stores what the contract allows. Reports naming another device, or an
-// Apple result for an Android device, yield ErrInvalid; see [Filter.Apple]
-// for ErrReport and ErrNoInventory. The directory phone number is refreshed
-// with every DeviceInformation result when a PhoneBook is set.
+// stores what the contract allows, reading the result by the device's
+// platform and the OS version it reported (see [Filter.Apple]). Reports
+// naming another device, or an Apple result for an Android device, yield
+// ErrInvalid; see [Filter.Apple] for ErrReport and ErrNoInventory. The
+// directory phone number is refreshed with every DeviceInformation result
+// when a PhoneBook is set.
 func (s *Service) IngestApple(ctx context.Context, org storage.OrgID, id string, result []byte) (IngestResult, error) {
-	o, err := s.filter.Apple(result, s.clock())
+	res, err := s.filter.parseApple(result)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("ingest for device %q: %w", id, err)
 	}
-	return s.ingest(ctx, org, id, o, o.Command == string(AppleDeviceInformation))
+	d, err := s.store.Device(ctx, org, id)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	os := OS{Platform: d.Platform}
+	if s.filter.appleNeedsVersion(res) {
+		vals, err := s.store.DeviceValues(ctx, org, id)
+		if err != nil {
+			return IngestResult{}, err
+		}
+		os = OSOf(d, vals)
+	}
+	o, err := s.filter.appleObservation(res, s.clock(), os)
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest for device %q: %w", id, err)
+	}
+	return s.ingest(ctx, org, d, o, o.Command == string(AppleDeviceInformation))
 }
 
 // IngestAndroid filters an Android status report (see [Filter.Android])
@@ -154,21 +172,26 @@ func (s *Service) IngestAndroid(ctx context.Context, org storage.OrgID, id strin
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("ingest for device %q: %w", id, err)
 	}
-	return s.ingest(ctx, org, id, o, true)
+	return s.ingest(ctx, org, d, o, true)
 }
 
 // maxMergeAttempts bounds the re-read-and-retry loop of an ingest that
 // merges with stored apps and meets a concurrent change.
 const maxMergeAttempts = 5
 
-func (s *Service) ingest(ctx context.Context, org storage.OrgID, id string, o Observation, withPhone bool) (IngestResult, error) {
+// ingest stores o for device d, as read just before; a concurrent change
+// makes it read the device again.
+func (s *Service) ingest(ctx context.Context, org storage.OrgID, d Device, o Observation, withPhone bool) (IngestResult, error) {
 	res := IngestResult{Command: o.Command, Apps: -1}
+	id := d.ID
 	var phone *Value
 	removePhone, looked := false, false
 	for attempt := 1; ; attempt++ {
-		d, err := s.store.Device(ctx, org, id)
-		if err != nil {
-			return res, err
+		var err error
+		if attempt > 1 {
+			if d, err = s.store.Device(ctx, org, id); err != nil {
+				return res, err
+			}
 		}
 		if err := checkSender(d, o); err != nil {
 			return res, err

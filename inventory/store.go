@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/openomm/omm/storage"
@@ -89,6 +90,11 @@ type App struct {
 	State string
 }
 
+// NameOnly reports whether a is a Mac app kept by its name, having
+// reported no bundle identifier (see NameOnlyPrefix). Such an app is
+// always personal.
+func (a App) NameOnly() bool { return strings.HasPrefix(a.Identifier, NameOnlyPrefix) }
+
 // Validate checks a against the privacy contract.
 func (a App) Validate() error {
 	if err := validateText("app identifier", a.Identifier, MaxAppIDLen, true); err != nil {
@@ -99,6 +105,9 @@ func (a App) Validate() error {
 	}
 	if !a.Managed && (a.Version != "" || a.State != "") {
 		return fmt.Errorf("%w: personal app %q may carry identifier and name only", storage.ErrInvalid, a.Identifier)
+	}
+	if a.Managed && a.NameOnly() {
+		return fmt.Errorf("%w: app %q has no bundle identifier and cannot be managed", storage.ErrInvalid, a.Identifier)
 	}
 	if err := validateText("app version", a.Version, MaxAppFieldLen, false); err != nil {
 		return err

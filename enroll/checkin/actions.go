@@ -101,17 +101,18 @@ func (s *Service) RefreshInventory(ctx context.Context, org storage.OrgID, id, a
 	if err != nil {
 		return err
 	}
-	cmds, err := inventoryCommands()
+	cmds, err := inventoryCommands(d.Platform)
 	if err != nil {
 		return err
 	}
 	return s.queue(ctx, d, actor, "device.inventory.refresh", cmds...)
 }
 
-// inventoryCommands builds the commands of an inventory refresh.
-func inventoryCommands() ([]mdm.Command, error) {
+// inventoryCommands builds the commands of an inventory refresh of a
+// device of platform p.
+func inventoryCommands(p inventory.Platform) ([]mdm.Command, error) {
 	var cmds []mdm.Command
-	for _, q := range inventory.AppleRefresh() {
+	for _, q := range inventory.AppleRefresh(p) {
 		switch q.RequestType {
 		case inventory.AppleDeviceInformation:
 			cmds = append(cmds, mdm.DeviceInformation(q.Queries))

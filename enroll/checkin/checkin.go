@@ -206,7 +206,7 @@ func (s *Service) completeEnrollment(ctx context.Context, d inventory.Device, id
 			cmds = append(cmds, queuedCommand{action: "device.profile.install", cmd: mdm.InstallProfile(payload)})
 		}
 	}
-	inv, err := inventoryCommands()
+	inv, err := inventoryCommands(d.Platform)
 	if err != nil {
 		return d, err
 	}

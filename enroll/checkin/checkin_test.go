@@ -72,7 +72,7 @@ func TestEnrollmentFlow(t *testing.T) {
 		st, cmd = d.connect("Acknowledged", commandUUID(cmd), extra)
 	}
 	var want []string
-	for _, q := range inventory.AppleRefresh() {
+	for _, q := range inventory.AppleRefresh(rec.Platform) {
 		want = append(want, string(q.RequestType))
 	}
 	if !slices.Equal(got, want) {
@@ -156,8 +156,8 @@ func TestQueueBehaviour(t *testing.T) {
 			}
 		}
 	}
-	if errored != len(inventory.AppleRefresh()) {
-		t.Errorf("%d commands in Error, want %d", errored, len(inventory.AppleRefresh()))
+	if errored != len(inventory.AppleRefresh(inventory.PlatformIOS)) {
+		t.Errorf("%d commands in Error, want %d", errored, len(inventory.AppleRefresh(inventory.PlatformIOS)))
 	}
 	// An unknown command's result does not block the device.
 	if st, _ := d.connect("Acknowledged", "no-such-command", nil); st != http.StatusOK {

@@ -166,7 +166,7 @@ func New(store Store, devices Devices, cas CAs, opts ...Option) *Service {
 		verified: newVerifiedCerts(),
 	}
 	ingest := inventoryIngest{s}
-	for _, q := range inventory.AppleRefresh() {
+	for _, q := range inventory.AppleRefresh("") { // every Apple platform's commands
 		s.handlers[string(q.RequestType)] = ingest
 	}
 	for _, o := range opts {

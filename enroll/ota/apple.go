@@ -13,6 +13,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 )
 
 // appleChainPEM is Apple's published chain for device identities: Apple
@@ -25,13 +27,29 @@ var appleChainPEM []byte
 // device CA.
 var ErrAppleChain = errors.New("ota: signer is not an Apple device identity")
 
+// ErrDeviceCertificateValidity reports a device identity used outside its
+// own validity period; it comes wrapped together with ErrAppleChain.
+var ErrDeviceCertificateValidity = errors.New("ota: device certificate outside its validity period")
+
+// DeviceCertificateClockSkew is how far the server's clock may be off when
+// a device certificate's validity is checked: a certificate is accepted
+// from this long before its NotBefore until this long after its NotAfter.
+const DeviceCertificateClockSkew = 5 * time.Minute
+
 // AppleChain verifies that a certificate was issued by the Apple iPhone
 // Device CA, by walking the chain up to the Apple Root CA by hand.
 //
 // Go's x509.Verify cannot be used: the intermediates are expired and the
 // chain is signed with SHA-1, and Apple's guidance is to trust them anyway.
-// So validity windows are ignored and SHA-1 accepted — for this chain only,
-// pinned byte for byte, never for certificates a device sends along.
+// So the CAs' validity windows are ignored and SHA-1 accepted — for this
+// chain only, pinned byte for byte, never for certificates a device sends
+// along.
+//
+// The device's own certificate is another matter: it names one device and
+// is the only link whose validity says anything about now, so it must be
+// within its validity period at the time of the check (give or take
+// DeviceCertificateClockSkew). Without that rule a certificate and key
+// lifted from a device once would enroll for ever. See SECURITY.md.
 type AppleChain struct {
 	// chain is leaf-issuer first: the device CA, intermediates, the root.
 	chain []*x509.Certificate
@@ -114,11 +132,20 @@ func NewAppleChain(pemBundle []byte) (*AppleChain, error) {
 // DeviceCA returns the CA that issues device identities.
 func (a *AppleChain) DeviceCA() *x509.Certificate { return a.chain[0] }
 
-// Verify reports whether leaf is a device identity the device CA issued.
-// The chain above the device CA was checked when a was made, so only the
-// last link is walked here. The certificates a device sends along are
-// ignored: they are claims, and the pinned chain is the truth.
-func (a *AppleChain) Verify(leaf *x509.Certificate, _ []*x509.Certificate) error {
+// Chain returns the pinned chain from the device CA up to the root.
+func (a *AppleChain) Chain() []*x509.Certificate { return slices.Clone(a.chain) }
+
+// Verify is VerifyAt at the current time; it has the shape of
+// cms.VerifyOptions.VerifyChain.
+func (a *AppleChain) Verify(leaf *x509.Certificate, carried []*x509.Certificate) error {
+	return a.VerifyAt(time.Now(), leaf, carried)
+}
+
+// VerifyAt reports whether leaf is a device identity the device CA issued,
+// valid at now. The chain above the device CA was checked when a was made,
+// so only the last link is walked here. The certificates a device sends
+// along are ignored: they are claims, and the pinned chain is the truth.
+func (a *AppleChain) VerifyAt(now time.Time, leaf *x509.Certificate, _ []*x509.Certificate) error {
 	ca := a.chain[0]
 	switch {
 	case leaf == nil:
@@ -130,6 +157,12 @@ func (a *AppleChain) Verify(leaf *x509.Certificate, _ []*x509.Certificate) error
 	}
 	if err := checkSignedBy(leaf, ca); err != nil {
 		return fmt.Errorf("%w: %w", ErrAppleChain, err)
+	}
+	switch {
+	case now.Add(DeviceCertificateClockSkew).Before(leaf.NotBefore):
+		return fmt.Errorf("%w: %w: not valid before %s", ErrAppleChain, ErrDeviceCertificateValidity, leaf.NotBefore.UTC().Format(time.RFC3339))
+	case now.Add(-DeviceCertificateClockSkew).After(leaf.NotAfter):
+		return fmt.Errorf("%w: %w: expired %s", ErrAppleChain, ErrDeviceCertificateValidity, leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

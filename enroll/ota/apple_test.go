@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"crypto/x509"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/openomm/omm/enroll/ota"
+	"github.com/openomm/omm/enroll/ota/otatest"
 	"github.com/openomm/omm/internal/cms"
+	"github.com/openomm/omm/inventory"
 )
 
 func TestDefaultAppleChain(t *testing.T) {
@@ -58,25 +63,89 @@ func TestNewAppleChainRejects(t *testing.T) {
 	}
 }
 
-// TestGenuinePhase2 verifies a phase 2 body captured from a real iPhone, if
-// one has been placed in testdata/genuine-phase2.der (see the package
-// documentation): SHA-1, BER, a chain whose intermediates expired.
+// Environment of TestGenuinePhase2.
+const (
+	// genuineEnv names a file holding a phase 2 body captured from a real
+	// Apple device (the raw PKCS #7 it posted).
+	genuineEnv = "OMM_GENUINE_PHASE2"
+	// genuineAtEnv optionally gives the time (RFC 3339) to check the
+	// device certificate's validity at, for a capture older than its
+	// certificate; the current time otherwise.
+	genuineAtEnv = "OMM_GENUINE_PHASE2_AT"
+)
+
+// TestGenuinePhase2 verifies a phase 2 body captured from a real Apple
+// device against Apple's own chain (SHA-1, BER, intermediates long
+// expired), and that tampered and forged copies of it are refused. It is
+// opt-in: captures carry a device's UDID and serial number and are not
+// kept in the repository. Run it with
+//
+//	OMM_GENUINE_PHASE2=/path/to/capture.der go test -run TestGenuinePhase2 ./enroll/ota
 func TestGenuinePhase2(t *testing.T) {
-	body, err := os.ReadFile(filepath.Join("testdata", "genuine-phase2.der"))
-	if err != nil {
-		t.Skip("no captured phase 2 body in testdata/genuine-phase2.der; the test-chain devices cover the path")
+	path := os.Getenv(genuineEnv)
+	if path == "" {
+		t.Skipf("opt-in: set %s to a captured phase 2 body (and %s to its capture time if its device certificate has expired since)", genuineEnv, genuineAtEnv)
 	}
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := ota.Phase2Options{}
+	if at := os.Getenv(genuineAtEnv); at != "" {
+		if opts.Now, err = time.Parse(time.RFC3339, at); err != nil {
+			t.Fatalf("%s: %v", genuineAtEnv, err)
+		}
+	}
+	p, err := ota.VerifyPhase2(body, opts)
+	if err != nil {
+		t.Fatalf("genuine device post refused: %v", err)
+	}
+	apple := ota.DefaultAppleChain()
+	if p.UDID == "" || len(p.Chain) != 1+len(apple.Chain()) || !p.Chain[1].Equal(apple.DeviceCA()) || !p.Signer.Equal(p.Chain[0]) {
+		t.Errorf("UDID %q, chain %v", p.UDID, subjects(p.Chain))
+	}
+	requested := inventory.OTADeviceAttributes()
+	for k := range p.Attributes {
+		if a, ok := inventory.AttributeFor(k); !ok || !slices.Contains(requested, a.OTA) {
+			t.Errorf("attribute %s kept, which the contract does not request", k)
+		}
+	}
+	// Names, algorithms and counts only: the values are the device's.
+	t.Logf("signer %q (%v), signature %v, attributes %v, %d dropped, challenge %v",
+		p.Signer.Issuer.CommonName, p.Signer.SignatureAlgorithm, p.SignatureAlgorithm, slices.Sorted(maps.Keys(p.Attributes)), p.Dropped, p.HasChallenge)
+
+	// Tampered: one byte of the signed attributes changed.
+	i := bytes.Index(body, []byte("<plist"))
+	if i < 0 {
+		t.Fatal("no plist content in the capture")
+	}
+	tampered := bytes.Clone(body)
+	tampered[i+1] ^= 0x20 // "<Plist"
+	if _, err := ota.VerifyPhase2(tampered, opts); !errors.Is(err, ota.ErrSignature) {
+		t.Errorf("tampered copy: %v, want ErrSignature", err)
+	}
+	// Forged: the same attributes signed by a look-alike device, whose
+	// certificate names the same UDID but was not issued by Apple.
 	sd, err := cms.Parse(body, cms.Limits{MaxSize: ota.MaxBodySize})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := ota.DefaultAppleChain()
-	signer, err := sd.Verify(cms.VerifyOptions{VerifyChain: c.Verify})
+	forger, err := appleChain(t).NewDevice(p.UDID)
 	if err != nil {
-		t.Fatalf("genuine device post refused: %v", err)
+		t.Fatal(err)
 	}
-	if !bytes.Contains(sd.Content(), []byte("UDID")) {
-		t.Errorf("content of %s has no UDID", signer.Subject)
+	forged, err := otatest.SignBER(sd.Content(), forger.Key, forger.Cert, forger.Chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ota.VerifyPhase2(forged, opts); !errors.Is(err, ota.ErrSignature) || !errors.Is(err, ota.ErrAppleChain) {
+		t.Errorf("copy signed by a look-alike device: %v, want ErrSignature and ErrAppleChain", err)
+	}
+	// Expired: the same body checked after its certificate ended.
+	late := opts
+	late.Now = p.Signer.NotAfter.Add(ota.DeviceCertificateClockSkew + time.Hour)
+	if _, err := ota.VerifyPhase2(body, late); !errors.Is(err, ota.ErrDeviceCertificateValidity) {
+		t.Errorf("checked after the device certificate expired: %v, want ErrDeviceCertificateValidity", err)
 	}
 }
 

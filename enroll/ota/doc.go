@@ -27,11 +27,14 @@
 //     the signer is the certificate the SignerInfo names (not whichever comes
 //     first in the bundle) and must have been issued by the Apple iPhone
 //     Device CA, whose chain up to the Apple Root CA is walked by hand
-//     (AppleChain: SHA-1 accepted and validity ignored for that pinned chain
-//     only). The challenge is checked, and the attributes pass the privacy
-//     filter: only the contract's attributes (kept under their inventory
-//     keys) and the UDID are recorded on the session. The answer is a signed
-//     profile with a SCEP payload whose challenge is bound to the session.
+//     (AppleChain: SHA-1 accepted and the CAs' validity ignored for that
+//     pinned chain only); the device certificate itself must be within its
+//     own validity period at the service's clock, give or take
+//     DeviceCertificateClockSkew. The challenge is checked, and the
+//     attributes pass the privacy filter: only the contract's attributes
+//     (kept under their inventory keys) and the UDID are recorded on the
+//     session. The answer is a signed profile with a SCEP payload whose
+//     challenge is bound to the session.
 //  3. Post, phase 3: the attributes again, signed by the identity the org CA
 //     issued for this very session (another session's certificate is
 //     refused), for the same UDID. The answer is the MDM enrollment profile,
@@ -84,6 +87,12 @@
 // InsecureSkipAppleDeviceCheckForSimulators turns the Apple check off, for
 // simulators only, and says so in the log.
 //
-// A genuine phase 2 body captured from an iPhone verifies in
-// TestGenuinePhase2 when placed at testdata/genuine-phase2.der.
+// # Checking a captured phase 2 body
+//
+// VerifyPhase2 checks a phase 2 body captured from a device the way Post
+// does, without a session, and returns what the SDK would record (after
+// the privacy filter), the signer's chain and the signature algorithm:
+// integrators test their own captures with it. TestGenuinePhase2 runs it
+// on a capture named by the OMM_GENUINE_PHASE2 environment variable (the
+// repository holds none: a capture names a device).
 package ota

@@ -113,3 +113,35 @@ func enrollSCEP(ctx context.Context, ca *scep.Service, org storage.OrgID, p *pro
 	}
 	panic("no SCEP payload")
 }
+
+// An integrator checks a captured phase 2 body: what the SDK would record
+// of it, who signed it and how. A real capture is checked against Apple's
+// chain (leave Chain nil); here a test device plays the iPhone.
+func ExampleVerifyPhase2() {
+	apple, _ := otatest.NewChain()
+	iphone, _ := apple.NewDevice("00008110-000A1D2E3F40801E")
+	capture, _ := iphone.Phase2("a-spent-challenge", map[string]string{
+		"SERIAL": "F2LXK0ABCDEF", "PRODUCT": "iPhone15,2", "IMEI": "35 123456 789012 3"})
+
+	chain, _ := ota.NewAppleChain(apple.PEM)
+	p, err := ota.VerifyPhase2(capture, ota.Phase2Options{Chain: chain, Now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("device:", p.UDID)
+	fmt.Println("recorded:", p.Attributes)
+	fmt.Println("dropped by the privacy filter:", p.Dropped)
+	fmt.Println("signed with:", p.SignatureAlgorithm)
+	for _, c := range p.Chain {
+		fmt.Println("chain:", c.Subject.CommonName)
+	}
+	// Output:
+	// device: 00008110-000A1D2E3F40801E
+	// recorded: map[product_name:iPhone15,2 serial_number:F2LXK0ABCDEF]
+	// dropped by the privacy filter: 1
+	// signed with: SHA1-RSA
+	// chain: 00008110-000A1D2E3F40801E
+	// chain: Test Apple iPhone Device CA
+	// chain: Test Apple iPhone Certification Authority
+	// chain: Test Apple Root CA
+}

@@ -81,9 +81,9 @@ func (s *Service) Post(ctx context.Context, org storage.OrgID, session string, b
 	if err != nil {
 		return nil, err
 	}
-	sd, err := cms.Parse(body, cms.Limits{MaxSize: MaxBodySize, MaxDepth: maxBodyDepth})
+	sd, err := parseBody(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBody, err)
+		return nil, err
 	}
 	switch sess.Phase {
 	case enroll.PhaseServiceSent:
@@ -95,14 +95,11 @@ func (s *Service) Post(ctx context.Context, org storage.OrgID, session string, b
 }
 
 func (s *Service) phase2(ctx context.Context, sess enroll.Session, sd *cms.SignedData) ([]byte, error) {
-	opts := cms.VerifyOptions{VerifyChain: s.apple.Verify}
+	chain := s.apple
 	if s.skipApple {
-		opts.VerifyChain = func(*x509.Certificate, []*x509.Certificate) error { return nil }
+		chain = nil
 	}
-	if _, err := sd.Verify(opts); err != nil {
-		return nil, fmt.Errorf("%w: phase 2: %w", ErrSignature, err)
-	}
-	p, err := parseAttributes(sd.Content(), otaKeys())
+	p, _, err := verifyPhase2(sd, chain, s.now())
 	if err != nil {
 		return nil, err
 	}

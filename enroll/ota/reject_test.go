@@ -137,6 +137,24 @@ func TestPhase2Rejections(t *testing.T) {
 			b, _ := otatest.ToBER(der)
 			return b
 		}, want: ota.ErrSignature},
+		{name: "device certificate expired", body: func(t *testing.T, f *fixture, dev *otatest.Device, challenge string) []byte {
+			// Issued by the right CA, for the right device, but its own
+			// validity ended a year before the post (t0).
+			old, err := appleChain(t).NewDeviceValid(dev.UDID, t0.AddDate(-11, 0, 0), t0.AddDate(-1, 0, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := old.Phase2(challenge, attrs)
+			return b
+		}, want: ota.ErrDeviceCertificateValidity},
+		{name: "device certificate not yet valid", body: func(t *testing.T, f *fixture, dev *otatest.Device, challenge string) []byte {
+			early, err := appleChain(t).NewDeviceValid(dev.UDID, t0.Add(time.Hour), t0.AddDate(10, 0, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := early.Phase2(challenge, attrs)
+			return b
+		}, want: ota.ErrDeviceCertificateValidity},
 		{name: "truncated BER", body: func(t *testing.T, f *fixture, dev *otatest.Device, challenge string) []byte {
 			b, _ := dev.Phase2(challenge, attrs)
 			return b[:len(b)-40]

@@ -20,11 +20,13 @@ import (
 // browserWorld is the world of the browser test: the demo org requires
 // MFA; alice has a personal iPhone (aliceDev) that reported its
 // inventory — an app the store manages, an assigned app she installed
-// herself before enrollment, a personal app — and a company iPhone whose
-// policy allows a factory reset.
+// herself before enrollment, a personal app — a company iPhone whose
+// policy allows a factory reset, and a Mac on macOS 11 (whose capacities
+// are in GiB) with apps that have no bundle identifier.
 type browserWorld struct {
 	*world
 	aliceCorp  string
+	aliceMac   string
 	totpSecret string
 	employees  string // the group's ID
 }
@@ -91,11 +93,49 @@ func newBrowserWorld(t *testing.T) *browserWorld {
 		t.Fatal(err)
 	}
 	bw.aliceCorp = corp.ID
+	mac, err := inv.Register(ctx, inventory.Device{Org: demoOrg.ID, UserID: bw.users["alice"], Platform: inventory.PlatformMacOS,
+		Ownership: inventory.OwnershipPersonal, EnrollmentType: inventory.EnrollAppleDevice,
+		State: inventory.StateEnrolled, Identifier: "UDID-ALICE-MAC"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw.aliceMac = mac.ID
+	// What alice's Mac (macOS 11) answered: capacities in GiB, FileVault,
+	// firewall and System Integrity Protection, its recovery key (never
+	// kept), and apps without a bundle identifier.
+	for _, result := range []map[string]any{
+		{"QueryResponses": map[string]any{"DeviceName": "Alice's Mac", "ModelName": "MacBook Pro", "Model": "MacBookPro16,1",
+			"OSVersion": "11.7.10", "DeviceCapacity": 233.47, "AvailableDeviceCapacity": 101.5}},
+		{"SecurityInfo": map[string]any{"FDE_Enabled": true, "FDE_PersonalRecoveryKeyCMS": []byte("RECOVERY-KEY-CMS"),
+			"SystemIntegrityProtectionEnabled": true, "FirewallSettings": map[string]any{"FirewallEnabled": true, "StealthMode": false}}},
+		{"InstalledApplicationList": []any{
+			map[string]any{"Name": "Install macOS Big Sur", "Version": "16.7.10"},
+			map[string]any{"Name": "/Users/jdoe/Applications/Chrome Apps.localized/Gmail.app"},
+			map[string]any{"Identifier": "com.apple.Safari", "Name": "Safari", "ShortVersion": "16.6"},
+		}},
+	} {
+		result["Status"], result["UDID"], result["CommandUUID"] = "Acknowledged", "UDID-ALICE-MAC", "cmd-inventory"
+		data, err := plist.Marshal(result)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := inv.IngestApple(ctx, demoOrg.ID, bw.aliceMac, data); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// What alice's iPhone answered to the inventory queries, including
-	// what the privacy contract drops (its Wi-Fi address, its IMEI).
+	// what the privacy contract drops (its Wi-Fi address, its IMEI, a
+	// profile she installed herself).
 	for _, result := range []map[string]any{
 		{"QueryResponses": map[string]any{"DeviceName": "Alice's iPhone", "ModelName": "iPhone", "ProductName": "iPhone15,2",
-			"OSVersion": "17.4", "SerialNumber": "F2LALICE0001", "WiFiMAC": "f0:18:98:00:00:01", "IMEI": "35 000000 000000 1"}},
+			"OSVersion": "17.4", "SerialNumber": "F2LALICE0001", "WiFiMAC": "f0:18:98:00:00:01", "IMEI": "35 000000 000000 1",
+			"DeviceCapacity": 128.0}},
+		{"SecurityInfo": map[string]any{"HardwareEncryptionCaps": 3, "PasscodePresent": true, "PasscodeCompliant": false}},
+		{"ProfileList": []any{
+			map[string]any{"PayloadIdentifier": "com.example.demo.wifi", "PayloadUUID": "A", "IsManaged": true},
+			map[string]any{"PayloadIdentifier": "com.example.demo.vpn", "PayloadUUID": "B", "IsManaged": true},
+			map[string]any{"PayloadIdentifier": "net.example.home.vpn", "PayloadUUID": "C", "IsManaged": false},
+		}},
 		{"InstalledApplicationList": []any{
 			map[string]any{"Identifier": managedApp, "Name": "Demo Notes", "ShortVersion": "2.1", "BundleSize": 1000},
 			map[string]any{"Identifier": personalCopy, "Name": "Demo Maps", "ShortVersion": "5.0"},
@@ -352,6 +392,40 @@ func TestBrowser(t *testing.T) {
 		if tb.has(t, "#erase") {
 			t.Error("factory reset offered on a personal device")
 		}
+		// Values in words, the stored values unchanged; profiles as a list.
+		bw.checkWords(t, tb, map[string]string{
+			"encryption": "Block-level and file-level encryption", "passcode_present": "Yes", "passcode_compliant": "No",
+			"capacity_gb": "128 GB",
+		})
+		if got := tb.texts(t, `tr[data-attribute="managed_profiles"] li`); !slices.Equal(got, []string{"com.example.demo.vpn", "com.example.demo.wifi"}) {
+			t.Errorf("profiles listed %q", got)
+		}
+		for _, never := range []string{"net.example.home.vpn", "firewall", "system_integrity_protection"} {
+			if strings.Contains(l.Text, never) || tb.has(t, `tr[data-attribute="`+never+`"]`) {
+				t.Errorf("iPhone report shows %q", never)
+			}
+		}
+		// The Mac: GiB on macOS 11, FileVault, firewall and System
+		// Integrity Protection, no passcode rows, apps without a bundle
+		// identifier by name and without their folder.
+		l = tb.open(t, "/portal/devices/"+bw.aliceMac)
+		bw.checkWords(t, tb, map[string]string{
+			"capacity_gb": "233.47 GiB", "available_capacity_gb": "101.5 GiB", "encryption": "FileVault on",
+			"firewall": "On", "system_integrity_protection": "On",
+		})
+		for _, want := range []string{"Install macOS Big Sur", "Gmail", "Safari"} {
+			if !strings.Contains(l.Text, want) {
+				t.Errorf("Mac report lacks %q:\n%s", want, l.Text)
+			}
+		}
+		for _, never := range []string{"jdoe", "Chrome Apps", "RECOVERY-KEY", "16.7.10", "MacBookPro16,1"} {
+			if strings.Contains(l.Text, never) {
+				t.Errorf("Mac report shows %q", never)
+			}
+		}
+		if tb.has(t, `tr[data-attribute="passcode_present"]`) || tb.has(t, `tr[data-attribute="model_number"]`) {
+			t.Errorf("Mac report lists rows macOS 11 does not report:\n%s", l.Text)
+		}
 		if l := tb.open(t, "/portal/devices/"+bw.bobDev); l.Status != 404 || !strings.Contains(l.Text, "not yours to see") {
 			t.Errorf("bob's device in alice's portal = %d:\n%s", l.Status, l.Text)
 		}
@@ -418,6 +492,15 @@ func TestBrowser(t *testing.T) {
 			if !strings.Contains(l.Text, want) {
 				t.Errorf("alice's device page lacks %q", want)
 			}
+		}
+		bw.checkWords(t, tb, map[string]string{"encryption": "Block-level and file-level encryption", "passcode_present": "Yes", "capacity_gb": "128 GB"})
+		if got := tb.texts(t, `tr[data-attribute="managed_profiles"] li`); len(got) != 2 {
+			t.Errorf("console lists profiles %q", got)
+		}
+		l = tb.open(t, "/admin/devices/"+bw.aliceMac)
+		bw.checkWords(t, tb, map[string]string{"capacity_gb": "233.47 GiB", "encryption": "FileVault on", "firewall": "On"})
+		if !strings.Contains(l.Text, "Install macOS Big Sur (no bundle identifier)") || strings.Contains(l.Text, "jdoe") || strings.Contains(l.Text, "name:") {
+			t.Errorf("console's Mac apps:\n%s", l.Text)
 		}
 		tb.open(t, "/admin/devices/"+bw.aliceCorp)
 		l = tb.click(t, `form[action$="/erase"] button`)
@@ -539,4 +622,16 @@ func (tb *tab) waitProblems(t *testing.T, wants []string) []string {
 		}
 	}
 	return got
+}
+
+// checkWords checks that each attribute's row of the open page (the
+// report or the console's device page) shows the value in those words.
+func (bw *browserWorld) checkWords(t *testing.T, tb *tab, want map[string]string) {
+	t.Helper()
+	for attr, words := range want {
+		cells := tb.texts(t, `tr[data-attribute="`+attr+`"] td:nth-child(2)`)
+		if len(cells) != 1 || cells[0] != words {
+			t.Errorf("%s shown as %q, want %q", attr, cells, words)
+		}
+	}
 }

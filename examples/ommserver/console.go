@@ -147,6 +147,12 @@ func (consoleDeviceData) Label(k inventory.Key) string {
 	return string(k)
 }
 
+// Show is a stored value in words, read by the device's OS (a bit mask
+// decoded, a capacity in the unit the OS reports, a list as its entries).
+func (d consoleDeviceData) Show(v inventory.Value) inventory.Display {
+	return inventory.DisplayValue(v, inventory.OSOf(d.Device, d.Values))
+}
+
 // actionButton is one device action the console offers.
 type actionButton struct {
 	Action, Label string

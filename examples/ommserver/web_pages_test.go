@@ -26,6 +26,10 @@ func TestPagesRender(t *testing.T) {
 		Warnings: []string{"w"}, Requirements: policy.Requirements{Passcode: policy.Passcode{Required: true, MinLength: 6}, Encryption: true},
 		Android: &policy.AndroidPlan{Mode: policy.ModeWorkProfile, Steps: []policy.ModeStep{{Mode: policy.ModeWorkProfile, Chosen: true, Reason: "x"}}}})
 	dev := inventory.Device{ID: "d1", UserID: "u1", Platform: inventory.PlatformIOS, State: inventory.StateEnrolled, LastSeen: now}
+	vals := []inventory.Value{{Key: inventory.KeyOSVersion, Value: "17.4", Source: inventory.SourceDevice, Collected: now},
+		{Key: inventory.KeyEncryption, Value: "3", Source: inventory.SourceDevice, Collected: now},
+		{Key: inventory.KeyManagedProfiles, Value: `["com.acme.wifi","com.acme.vpn"]`, Source: inventory.SourceDevice, Collected: now}}
+	apps := []inventory.App{{Identifier: "a", Name: "A", Managed: true}, {Identifier: inventory.NameOnlyPrefix + "Installer", Name: "Installer"}}
 	tests := []struct {
 		name string
 		p    page
@@ -42,6 +46,8 @@ func TestPagesRender(t *testing.T) {
 		{"decision", page{Title: "D", Nav: "portal", Data: decisionData{Decision: viewDecision(policy.Decision{Outcome: policy.Denied, Reasons: []string{"no"}})}}, "cannot be enrolled"},
 		{"enroll", page{Title: "E", Nav: "portal", Data: enrollData{URL: "https://x/enroll", IOS: true}}, "Safari"},
 		{"report", page{Title: "R", Nav: "portal", Data: reportData{Device: dev, Report: inventory.BuildReport(dev, nil, nil, inventory.ReportOptions{}, now)}}, "can never see"},
+		{"report", page{Title: "R", Nav: "portal", Data: reportData{Device: dev, Report: inventory.BuildReport(dev, vals, apps, inventory.ReportOptions{}, now)}},
+			"<li>com.acme.vpn</li>"},
 		{"store", page{Title: "S", Nav: "portal", CSRF: "tok", Data: storeData{Device: dev, Notice: "queued", Items: []catalog.Item{
 			{App: catalog.App{ID: "a1", Kind: catalog.AppStore, Name: "Notes"}, State: catalog.StateAvailable},
 			{App: catalog.App{ID: "a2", Kind: catalog.Play, Name: "Chat"}, State: catalog.StateAvailable},
@@ -58,6 +64,10 @@ func TestPagesRender(t *testing.T) {
 		{"admin_device", page{Title: "Device", Nav: "admin", Data: consoleDeviceData{Device: dev, Buttons: consoleButtons, Notice: "queued",
 			Values: []inventory.Value{{Key: inventory.KeyOSVersion, Value: "17.4", Collected: now}}, Apps: []inventory.App{{Identifier: "a", Name: "A", Managed: true}},
 			Actions: []actionView{{RequestType: "DeviceLock", Pending: true}}}}, "(pending)"},
+		{"admin_device", page{Title: "Device", Nav: "admin", Data: consoleDeviceData{Device: dev, Buttons: consoleButtons, Values: vals, Apps: apps}},
+			"Block-level and file-level encryption"},
+		{"admin_device", page{Title: "Device", Nav: "admin", Data: consoleDeviceData{Device: dev, Buttons: consoleButtons, Values: vals, Apps: apps}},
+			"Installer (no bundle identifier)"},
 		{"admin_policies", page{Title: "Policies", Nav: "admin", Data: nil}, "admin API"},
 		{"admin_audit", page{Title: "Audit", Nav: "admin", Data: consoleAuditData{Entries: []auditView{{ID: 1, Actor: "a", Action: "x"}}, Next: 1}}, "Next page"},
 		{"admin_apps", page{Title: "Apps", Nav: "admin", Data: consoleAppsData{Kinds: appKinds, Modes: appModes, Form: appForm{Kind: "ios_in_house"},

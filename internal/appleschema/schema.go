@@ -9,22 +9,37 @@
 package appleschema
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// Key is one entry of a payloadkeys or subkeys list.
+// Key is one entry of a payloadkeys, responsekeys or subkeys list.
 type Key struct {
 	Key       string
 	Type      string // "<string>", "<integer>", "<dictionary>" …
 	Presence  string // "required" or "optional"
 	Rangelist []string
 	Subkeys   []Key
+	// SupportedOS is the key's own supportedOS entry by OS name ("iOS",
+	// "macOS" …); an OS it does not name supports the key as far as the
+	// schema says (see [Key.Supported]).
+	SupportedOS map[string]OSSupport
+}
+
+// OSSupport is one OS's entry of a supportedOS mapping. Versions are kept
+// as Apple writes them ("16.4", "10.13.4"); "n/a" means never.
+type OSSupport struct {
+	Introduced string
+	Deprecated string
+	Removed    string
 }
 
 // Schema is one schema file: a profile payload, a command or a check-in
@@ -33,6 +48,9 @@ type Schema struct {
 	PayloadType string // profiles
 	RequestType string // commands and check-in messages
 	Keys        []Key
+	// ResponseKeys are a command's response keys; empty for profiles and
+	// check-in messages.
+	ResponseKeys []Key
 }
 
 // Dir finds shared/apple-device-management by walking up from the working
@@ -87,6 +105,9 @@ func fromDoc(doc any) (Schema, error) {
 		return Schema{}, err
 	}
 	s.Keys = keys
+	if s.ResponseKeys, err = keyList(m["responsekeys"]); err != nil {
+		return Schema{}, fmt.Errorf("responsekeys: %w", err)
+	}
 	return s, nil
 }
 
@@ -123,6 +144,17 @@ func keyList(v any) ([]Key, error) {
 			return nil, fmt.Errorf("%s: %w", k.Key, err)
 		}
 		k.Subkeys = sub
+		if os, ok := m["supportedOS"].(map[string]any); ok {
+			k.SupportedOS = map[string]OSSupport{}
+			for name, v := range os {
+				e, _ := v.(map[string]any)
+				var sup OSSupport
+				sup.Introduced, _ = e["introduced"].(string)
+				sup.Deprecated, _ = e["deprecated"].(string)
+				sup.Removed, _ = e["removed"].(string)
+				k.SupportedOS[name] = sup
+			}
+		}
 		out = append(out, k)
 	}
 	return out, nil
@@ -240,4 +272,56 @@ func Type(v any) string {
 	default:
 		return fmt.Sprintf("%T", v)
 	}
+}
+
+// Supported reports whether the key exists on os ("iOS", "macOS" …) at
+// version ("16.4"), by the key's own supportedOS entry: a key whose entry
+// does not name os exists wherever its payload does; "n/a" means never;
+// a version before the one introducing it, or from the one removing it,
+// does not have it. Deprecated keys still exist. A parent's support is
+// not consulted: walk from the top and ask each level.
+func (k Key) Supported(os, version string) bool {
+	sup, ok := k.SupportedOS[os]
+	if !ok {
+		return true
+	}
+	switch {
+	case sup.Introduced == "n/a":
+		return false
+	case sup.Introduced != "" && CompareVersions(version, sup.Introduced) < 0:
+		return false
+	case sup.Removed != "" && sup.Removed != "n/a" && CompareVersions(version, sup.Removed) >= 0:
+		return false
+	}
+	return true
+}
+
+// Find returns the key named name in keys.
+func Find(keys []Key, name string) (Key, bool) {
+	i := slices.IndexFunc(keys, func(k Key) bool { return k.Key == name })
+	if i < 0 {
+		return Key{}, false
+	}
+	return keys[i], true
+}
+
+// CompareVersions compares dotted version numbers ("10.13.4", "16.4")
+// component by component, missing components counting as zero; a
+// component that is not a number counts as zero too (the schema's
+// versions are all numeric).
+func CompareVersions(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := range max(len(as), len(bs)) {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if c := cmp.Compare(x, y); c != 0 {
+			return c
+		}
+	}
+	return 0
 }

@@ -117,3 +117,47 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestSupported(t *testing.T) {
+	k := Key{Key: "K", SupportedOS: map[string]OSSupport{
+		"iOS":   {Introduced: "16.4"},
+		"macOS": {Introduced: "10.13.4", Removed: "14.0"},
+		"tvOS":  {Introduced: "n/a"},
+	}}
+	tests := []struct {
+		os, version string
+		want        bool
+	}{
+		{"iOS", "16.3.1", false}, {"iOS", "16.4", true}, {"iOS", "17", true},
+		{"macOS", "10.13", false}, {"macOS", "10.13.4", true}, {"macOS", "13.6.1", true}, {"macOS", "14.0", false},
+		{"tvOS", "17.0", false}, {"watchOS", "1.0", true},
+	}
+	for _, tt := range tests {
+		if got := k.Supported(tt.os, tt.version); got != tt.want {
+			t.Errorf("Supported(%s %s) = %v, want %v", tt.os, tt.version, got, tt.want)
+		}
+	}
+	if CompareVersions("10.9", "10.10") >= 0 || CompareVersions("17", "17.0.0") != 0 {
+		t.Error("CompareVersions compares text, not numbers")
+	}
+}
+
+// TestResponseKeys reads a command's response keys with their OS support.
+func TestResponseKeys(t *testing.T) {
+	root, err := Dir()
+	if err != nil {
+		t.Skip(err)
+	}
+	s, err := Load(filepath.Join(root, "mdm", "commands", "information.security.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, ok := Find(s.ResponseKeys, "SecurityInfo")
+	if !ok {
+		t.Fatalf("no SecurityInfo in %+v", s.ResponseKeys)
+	}
+	fde, ok := Find(info.Subkeys, "FDE_Enabled")
+	if !ok || fde.Supported("iOS", "17.0") || !fde.Supported("macOS", "10.11") {
+		t.Errorf("FDE_Enabled: %+v", fde)
+	}
+}

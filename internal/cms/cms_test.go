@@ -370,3 +370,31 @@ func TestEncryptDecryptErrors(t *testing.T) {
 		t.Fatalf("DES: err = %v, want ErrUnsupportedCipher", err)
 	}
 }
+
+func TestSignatureAlgorithm(t *testing.T) {
+	tests := []struct {
+		kind keyKind
+		hash crypto.Hash
+		want x509.SignatureAlgorithm
+	}{
+		{rsaKey, crypto.SHA256, x509.SHA256WithRSA},
+		{rsaKey, crypto.SHA1, x509.SHA1WithRSA},
+		{ecKey, crypto.SHA256, x509.ECDSAWithSHA256},
+	}
+	for _, tt := range tests {
+		p := newPKI(t, tt.kind)
+		der, err := SignAttached(content, p.leafKey, p.leaf, nil, WithDigest(tt.hash))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range [][]byte{der, toBER(t, der)} {
+			sd, err := Parse(in, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := sd.SignatureAlgorithm(); err != nil || got != tt.want {
+				t.Errorf("%v %v: SignatureAlgorithm() = %v, %v; want %v", tt.kind, tt.hash, got, err, tt.want)
+			}
+		}
+	}
+}

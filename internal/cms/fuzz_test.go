@@ -39,6 +39,9 @@ func FuzzParse(f *testing.F) {
 		}
 		_ = sd.Content()
 		_ = sd.Certificates()
+		if _, err := sd.SignatureAlgorithm(); err != nil && !isOneOf(err, ErrMalformed, ErrSignerCount) {
+			t.Fatalf("SignatureAlgorithm error wraps no sentinel: %v", err)
+		}
 		signer, err := sd.Signer()
 		if err != nil {
 			return

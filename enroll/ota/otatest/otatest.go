@@ -104,8 +104,15 @@ type Device struct {
 	Chain []*x509.Certificate
 }
 
-// NewDevice issues a device identity (RSA-1024, SHA-1, as Apple's are).
+// NewDevice issues a device identity (RSA-1024, SHA-1, as Apple's are),
+// valid from 2020 to 2040.
 func (c *Chain) NewDevice(udid string) (*Device, error) {
+	return c.NewDeviceValid(udid, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// NewDeviceValid is NewDevice with the identity valid from notBefore to
+// notAfter, for tests of expired or not yet valid device certificates.
+func (c *Chain) NewDeviceValid(udid string, notBefore, notAfter time.Time) (*Device, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		return nil, err
@@ -114,8 +121,8 @@ func (c *Chain) NewDevice(udid string) (*Device, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:       big.NewInt(c.serial),
 		Subject:            pkix.Name{CommonName: udid},
-		NotBefore:          time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
-		NotAfter:           time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotBefore:          notBefore,
+		NotAfter:           notAfter,
 		KeyUsage:           x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		SignatureAlgorithm: x509.SHA1WithRSA,
 	}
