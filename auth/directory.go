@@ -11,24 +11,46 @@ import (
 	"github.com/openomm/omm/storage"
 )
 
-// Directory is the identity source sign-in checks passwords against and
-// other packages ask about users: policy and catalog target groups,
-// inventory reads a user's phone number. Embedders with an IdP of their own
-// implement it; [LocalDirectory] is the built-in one. Implementations must
-// be safe for concurrent use and must never return a user of another org.
+// Directory is the one identity seam of the SDK: who the users of an org
+// are (with their status and phone number), which groups there are, and
+// who is in them. Policy and the app store target groups, inventory reads
+// a user's phone number, every enrollment step checks that its user is
+// active. [LocalDirectory] is the built-in one; a host identity product
+// adapts its own in a few lines, and the packages that need less take a
+// subset of these methods, so that one value serves them all.
+//
+// Implementations must be safe for concurrent use and must never return a
+// user or group of another org: for the SDK, it simply does not exist.
 type Directory interface {
+	// User returns the user with this ID, or an error wrapping
+	// storage.ErrNotFound. A deactivated or deleted user the directory
+	// still knows is returned with its Status; one it forgot is not found.
+	User(ctx context.Context, org storage.OrgID, id string) (User, error)
+	// UserByName returns the user with this username (as the directory
+	// compares them), or an error wrapping storage.ErrNotFound.
+	UserByName(ctx context.Context, org storage.OrgID, username string) (User, error)
+	// Groups returns the user's groups ordered by name; an unknown user
+	// yields an error wrapping storage.ErrNotFound.
+	Groups(ctx context.Context, org storage.OrgID, userID string) ([]Group, error)
+	// Group returns the group with this ID, or an error wrapping
+	// storage.ErrNotFound.
+	Group(ctx context.Context, org storage.OrgID, id string) (Group, error)
+	// GroupMembers returns the IDs of the group's members; an unknown group
+	// yields an error wrapping storage.ErrNotFound.
+	GroupMembers(ctx context.Context, org storage.OrgID, groupID string) ([]string, error)
+}
+
+// Authenticator is a [Directory] that also checks passwords: what the
+// SDK's own sign-in ([Service]) needs. A host that signs its users in
+// itself needs only the Directory.
+type Authenticator interface {
+	Directory
 	// Authenticate checks username and password in org. An unknown user and
 	// a wrong password both yield ErrInvalidCredentials, in similar time, so
 	// that the answer does not reveal which users exist. A right password
 	// returns the user whatever its Status: the caller refuses deactivated
 	// users.
 	Authenticate(ctx context.Context, org storage.OrgID, username, password string) (User, error)
-	// User returns the user with this ID, or an error wrapping
-	// storage.ErrNotFound.
-	User(ctx context.Context, org storage.OrgID, id string) (User, error)
-	// Groups returns the user's groups ordered by name; an unknown user
-	// yields an error wrapping storage.ErrNotFound.
-	Groups(ctx context.Context, org storage.OrgID, userID string) ([]Group, error)
 }
 
 // LocalDirectory is the built-in directory: users and groups kept in the
@@ -69,7 +91,7 @@ func CanonicalUsername(username string) string {
 	return strings.ToLower(strings.TrimSpace(username))
 }
 
-// Authenticate implements [Directory]. A hash made with parameters below
+// Authenticate implements [Authenticator]. A hash made with parameters below
 // the directory's is replaced after a successful check.
 func (d *LocalDirectory) Authenticate(ctx context.Context, org storage.OrgID, username, password string) (User, error) {
 	name := CanonicalUsername(username)
@@ -115,12 +137,29 @@ func (d *LocalDirectory) User(ctx context.Context, org storage.OrgID, id string)
 	return r.User, err
 }
 
+// UserByName implements [Directory]; username is compared in its
+// canonical form.
+func (d *LocalDirectory) UserByName(ctx context.Context, org storage.OrgID, username string) (User, error) {
+	r, err := d.store.UserByName(ctx, org, CanonicalUsername(username))
+	return r.User, err
+}
+
 // Groups implements [Directory].
 func (d *LocalDirectory) Groups(ctx context.Context, org storage.OrgID, userID string) ([]Group, error) {
 	if _, err := d.store.User(ctx, org, userID); err != nil {
 		return nil, err
 	}
 	return d.store.UserGroups(ctx, org, userID)
+}
+
+// Group implements [Directory].
+func (d *LocalDirectory) Group(ctx context.Context, org storage.OrgID, id string) (Group, error) {
+	return d.store.Group(ctx, org, id)
+}
+
+// GroupMembers implements [Directory].
+func (d *LocalDirectory) GroupMembers(ctx context.Context, org storage.OrgID, groupID string) ([]string, error) {
+	return d.store.GroupMembers(ctx, org, groupID)
 }
 
 // CreateUser adds u to u.Org's directory: ID assigned when empty, username

@@ -16,13 +16,13 @@ import (
 // map of departments), and people who left per HR cannot sign in even if
 // IT has not deactivated them yet.
 type hrDirectory struct {
-	auth.Directory
+	auth.Authenticator
 	departments map[string]string // username → department
 	left        map[string]bool
 }
 
 func (d hrDirectory) Authenticate(ctx context.Context, org storage.OrgID, username, password string) (auth.User, error) {
-	u, err := d.Directory.Authenticate(ctx, org, username, password)
+	u, err := d.Authenticator.Authenticate(ctx, org, username, password)
 	if err == nil && d.left[u.Username] {
 		u.Status = auth.StatusDeactivated // the service refuses it like a wrong password
 	}
@@ -30,7 +30,7 @@ func (d hrDirectory) Authenticate(ctx context.Context, org storage.OrgID, userna
 }
 
 func (d hrDirectory) Groups(ctx context.Context, org storage.OrgID, userID string) ([]auth.Group, error) {
-	u, err := d.Directory.User(ctx, org, userID)
+	u, err := d.Authenticator.User(ctx, org, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func Example() {
 			log.Fatal(err)
 		}
 	}
-	dir := hrDirectory{Directory: local, departments: map[string]string{"alice": "Sales"}, left: map[string]bool{"mallory": true}}
+	dir := hrDirectory{Authenticator: local, departments: map[string]string{"alice": "Sales"}, left: map[string]bool{"mallory": true}}
 
 	svc, err := auth.New(store, dir, auth.WithDomains(auth.Domains{Base: []string{"example.com"}}))
 	if err != nil {

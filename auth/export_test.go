@@ -18,5 +18,5 @@ func WithTestParams(p Params) Option {
 // DecodeJSON exposes the API's JSON reader to the fuzz target.
 var DecodeJSON = decodeJSON
 
-// TokenOrg exposes the token parser.
-var TokenOrg = parseToken
+// ParseToken exposes the token parser.
+var ParseToken = parseToken

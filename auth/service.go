@@ -138,20 +138,20 @@ func WithSessionLifetime(idle, max time.Duration) Option {
 }
 
 // Service runs sign-in for the agent app: site name → org, password against
-// the [Directory], MFA, agent PIN and sessions. Its methods are the
+// the [Authenticator], MFA, agent PIN and sessions. Its methods are the
 // protocol; [NewHandler] adapts them to HTTP. It is safe for concurrent use,
 // and several processes may share one store: the one-time rules are
 // enforced by the store.
 type Service struct {
 	store Store
-	dir   Directory
+	dir   Authenticator
 	cfg   config
 	slots slots
 }
 
 // New returns a service over store, checking passwords against dir (a
 // [LocalDirectory] over the same store, or an embedder's own).
-func New(store Store, dir Directory, opts ...Option) (*Service, error) {
+func New(store Store, dir Authenticator, opts ...Option) (*Service, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err

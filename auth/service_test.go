@@ -180,7 +180,7 @@ func TestOrgIsolation(t *testing.T) {
 	res := e.signIn("acme", "bob", bobPassword)
 	parts := strings.Split(res.Token, ".")
 	forged := parts[0] + "." + b64("org_beta") + "." + parts[2]
-	if org, err := auth.TokenOrg(forged); err != nil || org != "org_beta" {
+	if org, err := auth.ParseToken(forged); err != nil || org != "org_beta" {
 		t.Fatalf("forged token does not parse as org_beta: %v", err)
 	}
 	if _, err := e.svc.SetPIN(ctx, forged, "4812", "4812"); !errors.Is(err, auth.ErrInvalidSession) {
@@ -712,12 +712,12 @@ func TestAuditTrail(t *testing.T) {
 // switchableDirectory is an embedder's directory whose user can be
 // deactivated behind the service's back.
 type switchableDirectory struct {
-	auth.Directory
+	auth.Authenticator
 	deactivated bool
 }
 
 func (d *switchableDirectory) User(ctx context.Context, org storage.OrgID, id string) (auth.User, error) {
-	u, err := d.Directory.User(ctx, org, id)
+	u, err := d.Authenticator.User(ctx, org, id)
 	if d.deactivated {
 		u.Status = auth.StatusDeactivated
 	}
@@ -727,7 +727,7 @@ func (d *switchableDirectory) User(ctx context.Context, org storage.OrgID, id st
 func TestExternalDirectoryDeactivation(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	dir := &switchableDirectory{Directory: e.dir}
+	dir := &switchableDirectory{Authenticator: e.dir}
 	svc, err := auth.New(e.store, dir, auth.WithClock(e.clock.Now), auth.WithTestParams(testParams), auth.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)

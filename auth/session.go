@@ -137,6 +137,15 @@ func parseToken(token string) (storage.OrgID, error) {
 	return storage.OrgID(org), nil
 }
 
+// TokenOrg returns the org a session token names, without checking that
+// the session exists: for naming who knocked (an audit entry of a refused
+// request), never for trusting it. ok is false for anything that is not a
+// well-formed token.
+func TokenOrg(token string) (org storage.OrgID, ok bool) {
+	org, err := parseToken(token)
+	return org, err == nil
+}
+
 // newID returns a random identifier with the given prefix and 128 bits of
 // entropy.
 func newID(prefix string) string {

@@ -15,7 +15,7 @@ import (
 
 // Limits on stored fields.
 const (
-	MaxIDLen          = 64
+	MaxIDLen          = storage.MaxIDLen
 	MaxUsernameLen    = 128
 	MaxDisplayNameLen = 200
 	MaxEmailLen       = 254

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/storage"
 )
@@ -74,7 +75,7 @@ func TestCompareBundleVersions(t *testing.T) {
 }
 
 func TestResolveConfig(t *testing.T) {
-	u := catalog.User{ID: "u1", Login: "alice", Email: "alice@acme.example", DisplayName: "Alice"}
+	u := auth.User{ID: "u1", Username: "alice", Email: "alice@acme.example", DisplayName: "Alice"}
 	entries := []catalog.ConfigEntry{
 		{Key: "login", Type: catalog.TypeString, Value: "${user.login}"},
 		{Key: "greeting", Type: catalog.TypeString, Value: "Hi ${user.name} (${user.id}), costs $5 and $${literal}"},
@@ -93,7 +94,7 @@ func TestResolveConfig(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("ResolveConfig (-want +got):\n%s", d)
 	}
-	if _, err := catalog.ResolveConfig(entries[:1], catalog.User{ID: "u2"}); !errors.Is(err, catalog.ErrUnresolved) {
+	if _, err := catalog.ResolveConfig(entries[:1], auth.User{ID: "u2"}); !errors.Is(err, catalog.ErrUnresolved) {
 		t.Errorf("ResolveConfig without a login: %v, want ErrUnresolved", err)
 	}
 	if got, err := catalog.ResolveConfig(nil, u); got != nil || err != nil {

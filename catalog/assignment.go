@@ -41,7 +41,7 @@ func (m Mode) rank() int {
 }
 
 // MaxGroupIDLen bounds a group ID (the directory's identifier).
-const MaxGroupIDLen = 256
+const MaxGroupIDLen = storage.MaxIDLen
 
 // Assignment makes an app part of the store of a directory group's
 // members.

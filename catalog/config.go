@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/storage"
 )
 
@@ -45,27 +46,18 @@ func Placeholders() []string { return []string{"user.email", "user.id", "user.lo
 
 // placeholder returns u's value for the placeholder name, and whether name
 // is a placeholder at all.
-func placeholder(name string, u User) (string, bool) {
+func placeholder(name string, u auth.User) (string, bool) {
 	switch name {
 	case "user.id":
 		return u.ID, true
 	case "user.login":
-		return u.Login, true
+		return u.Username, true
 	case "user.email":
 		return u.Email, true
 	case "user.name":
 		return u.DisplayName, true
 	}
 	return "", false
-}
-
-// User is what placeholders resolve from: the directory's attributes of
-// the user an app is installed for.
-type User struct {
-	ID          string
-	Login       string
-	Email       string
-	DisplayName string
 }
 
 // ErrUnresolved is returned (wrapped) when a placeholder names an
@@ -92,7 +84,7 @@ func ValidateConfig(entries []ConfigEntry) error {
 		if err := validateText("configuration value of "+e.Key, e.Value, MaxConfigValueLen, false, true); err != nil {
 			return err
 		}
-		if _, err := e.typed(User{}, false); err != nil {
+		if _, err := e.typed(auth.User{}, false); err != nil {
 			return err
 		}
 	}
@@ -103,7 +95,7 @@ func ValidateConfig(entries []ConfigEntry) error {
 // string, int64, bool or float64. An empty list yields nil (no
 // configuration). A placeholder the user has no value for yields
 // ErrUnresolved.
-func ResolveConfig(entries []ConfigEntry, u User) (map[string]any, error) {
+func ResolveConfig(entries []ConfigEntry, u auth.User) (map[string]any, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
@@ -120,7 +112,7 @@ func ResolveConfig(entries []ConfigEntry, u User) (map[string]any, error) {
 
 // typed parses the entry's value; with resolve, placeholders are replaced
 // by u's attributes, otherwise only checked.
-func (e ConfigEntry) typed(u User, resolve bool) (any, error) {
+func (e ConfigEntry) typed(u auth.User, resolve bool) (any, error) {
 	bad := func(want string) error {
 		return fmt.Errorf("%w: configuration %q: %q is not %s", storage.ErrInvalid, e.Key, e.Value, want)
 	}
@@ -153,7 +145,7 @@ func (e ConfigEntry) typed(u User, resolve bool) (any, error) {
 
 // expand replaces the placeholders of s. Without resolve it only checks
 // that every placeholder is known and closed.
-func expand(key, s string, u User, resolve bool) (string, error) {
+func expand(key, s string, u auth.User, resolve bool) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] != '$' {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
@@ -14,14 +15,14 @@ import (
 // groups is a directory in which everyone is in the "staff" group.
 type groups struct{}
 
-func (groups) UserGroups(context.Context, storage.OrgID, string) ([]string, error) {
-	return []string{"staff"}, nil
+func (groups) Groups(_ context.Context, org storage.OrgID, _ string) ([]auth.Group, error) {
+	return []auth.Group{{Org: org, ID: "staff", Name: "Staff"}}, nil
 }
 func (groups) GroupMembers(context.Context, storage.OrgID, string) ([]string, error) {
 	return []string{"alice"}, nil
 }
-func (groups) User(_ context.Context, _ storage.OrgID, id string) (catalog.User, error) {
-	return catalog.User{ID: id, Login: id, Email: id + "@acme.example"}, nil
+func (groups) User(_ context.Context, org storage.OrgID, id string) (auth.User, error) {
+	return auth.User{Org: org, ID: id, Username: id, Email: id + "@acme.example"}, nil
 }
 
 // An app assigned to a group appears in each member's store; installing

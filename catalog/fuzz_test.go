@@ -4,6 +4,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/openomm/omm/auth"
 )
 
 // FuzzDecodeApp feeds admin request bodies through the JSON guard and the
@@ -39,7 +41,7 @@ func FuzzDecodeApp(f *testing.F) {
 		if !reflect.DeepEqual(back.Config, a.Normalize().Config) {
 			t.Fatalf("configuration changed through the store encoding: %v → %v", a.Config, back.Config)
 		}
-		if _, err := ResolveConfig(a.Config, User{ID: "u", Login: "l", Email: "e", DisplayName: "d"}); err != nil {
+		if _, err := ResolveConfig(a.Config, auth.User{ID: "u", Username: "l", Email: "e", DisplayName: "d"}); err != nil {
 			t.Fatalf("a valid configuration does not resolve for a complete user: %v", err)
 		}
 	})

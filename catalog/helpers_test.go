@@ -13,6 +13,7 @@ import (
 
 	"github.com/micromdm/plist"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/inventory"
@@ -28,16 +29,20 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 type directory struct {
 	mu     sync.Mutex
 	groups map[string][]string // user → groups
-	users  map[string]catalog.User
+	users  map[string]auth.User
 }
 
-func (d *directory) UserGroups(_ context.Context, _ storage.OrgID, user string) ([]string, error) {
+func (d *directory) Groups(_ context.Context, org storage.OrgID, user string) ([]auth.Group, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.users[user]; !ok {
 		return nil, fmt.Errorf("user %q: %w", user, storage.ErrNotFound)
 	}
-	return slices.Clone(d.groups[user]), nil
+	var out []auth.Group
+	for _, g := range d.groups[user] {
+		out = append(out, auth.Group{Org: org, ID: g, Name: g})
+	}
+	return out, nil
 }
 
 func (d *directory) GroupMembers(_ context.Context, _ storage.OrgID, group string) ([]string, error) {
@@ -53,12 +58,12 @@ func (d *directory) GroupMembers(_ context.Context, _ storage.OrgID, group strin
 	return out, nil
 }
 
-func (d *directory) User(_ context.Context, _ storage.OrgID, user string) (catalog.User, error) {
+func (d *directory) User(_ context.Context, _ storage.OrgID, user string) (auth.User, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	u, ok := d.users[user]
 	if !ok {
-		return catalog.User{}, fmt.Errorf("user %q: %w", user, storage.ErrNotFound)
+		return auth.User{}, fmt.Errorf("user %q: %w", user, storage.ErrNotFound)
 	}
 	return u, nil
 }
@@ -119,9 +124,9 @@ func newFixtureOn(t testing.TB, store backend) *fixture {
 	f := &fixture{store: store, org: "org_acme", now: start, nudger: &nudger{}}
 	f.dir = &directory{
 		groups: map[string][]string{"alice": {"grp_sales", "grp_all"}, "bob": {"grp_all"}},
-		users: map[string]catalog.User{
-			"alice": {ID: "alice", Login: "alice", Email: "alice@acme.example", DisplayName: "Alice Liddell"},
-			"bob":   {ID: "bob", Login: "bob", DisplayName: "Bob"},
+		users: map[string]auth.User{
+			"alice": {ID: "alice", Username: "alice", Email: "alice@acme.example", DisplayName: "Alice Liddell"},
+			"bob":   {ID: "bob", Username: "bob", DisplayName: "Bob"},
 		},
 	}
 	o := storage.Org{ID: f.org, Name: "acme", DisplayName: "Acme"}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/inventory"
@@ -75,7 +76,7 @@ func TestScenarioAssignedBeforeEnrollment(t *testing.T) {
 func TestScenarioAssignedAfterEnrollment(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	f.dir.users["bob"] = catalog.User{ID: "bob", Login: "bob", Email: "bob@acme.example", DisplayName: "Bob"}
+	f.dir.users["bob"] = auth.User{ID: "bob", Username: "bob", Email: "bob@acme.example", DisplayName: "Bob"}
 	alice := f.iphone(t, "alice")
 	bob := f.iphone(t, "bob")
 	mail := f.app(t, mailApp())

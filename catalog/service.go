@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/mdm"
 	"github.com/openomm/omm/inventory"
@@ -36,20 +37,19 @@ var (
 	ErrIncomplete = errors.New("change stored, some devices not synchronized")
 )
 
-// Directory answers the catalog's questions about people. The composition
-// root adapts the auth package's directory (or the embedder's IdP) to it.
-// Implementations must be safe for concurrent use and never answer with
-// another org's data.
+// Directory is what the catalog asks the org's directory: a user's
+// groups, a group's members, and the user's attributes that configuration
+// placeholders resolve from. It is a subset of auth.Directory, so the
+// directory the rest of the SDK uses serves here unchanged.
 type Directory interface {
-	// UserGroups returns the IDs of the groups the user is a member of. An
-	// unknown user yields an error wrapping storage.ErrNotFound.
-	UserGroups(ctx context.Context, org storage.OrgID, userID string) ([]string, error)
+	// User returns the user, or an error wrapping storage.ErrNotFound.
+	User(ctx context.Context, org storage.OrgID, id string) (auth.User, error)
+	// Groups returns the user's groups; an unknown user yields an error
+	// wrapping storage.ErrNotFound.
+	Groups(ctx context.Context, org storage.OrgID, userID string) ([]auth.Group, error)
 	// GroupMembers returns the IDs of the group's members; an unknown
-	// group has none.
-	GroupMembers(ctx context.Context, org storage.OrgID, group string) ([]string, error)
-	// User returns the attributes configuration placeholders resolve
-	// from. An unknown user yields an error wrapping storage.ErrNotFound.
-	User(ctx context.Context, org storage.OrgID, userID string) (User, error)
+	// group yields an error wrapping storage.ErrNotFound.
+	GroupMembers(ctx context.Context, org storage.OrgID, groupID string) ([]string, error)
 }
 
 // Devices is the part of the inventory device registry the catalog reads;
@@ -221,6 +221,9 @@ func (s *Service) Unassign(ctx context.Context, org storage.OrgID, appID, group,
 // members.
 func (s *Service) syncGroup(ctx context.Context, org storage.OrgID, group, actor string) error {
 	members, err := s.dir.GroupMembers(ctx, org, group)
+	if errors.Is(err, storage.ErrNotFound) { // an unknown group has no members to synchronize
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("catalog: members of group %q: %w", group, err)
 	}
@@ -328,11 +331,15 @@ func (s *Service) userDevice(ctx context.Context, org storage.OrgID, userID, dev
 
 // assignedTo returns the apps in the user's store on a device of platform p.
 func (s *Service) assignedTo(ctx context.Context, org storage.OrgID, userID string, p inventory.Platform) ([]AssignedApp, error) {
-	groups, err := s.dir.UserGroups(ctx, org, userID)
+	groups, err := s.dir.Groups(ctx, org, userID)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: groups of user %q: %w", userID, err)
 	}
-	all, err := s.store.AssignedApps(ctx, org, groups)
+	ids := make([]string, len(groups))
+	for i, g := range groups {
+		ids[i] = g.ID
+	}
+	all, err := s.store.AssignedApps(ctx, org, ids)
 	if err != nil {
 		return nil, err
 	}

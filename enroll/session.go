@@ -93,7 +93,7 @@ func CheckPhase(kind SessionKind, from, to Phase) error {
 const (
 	MaxSessionAttributes = 16
 	MaxAttributeValue    = 256
-	MaxUserID            = 128
+	MaxUserID            = storage.MaxIDLen
 )
 
 // Session is one enrollment of one device by one signed-in user, from the

@@ -88,7 +88,7 @@ func BenchmarkIngest(b *testing.B) {
 			if _, err := s.CreateOrg(b.Context(), o, storage.AuditEntry{Org: o.ID, Time: now, Actor: "system", Action: "org.create"}); err != nil {
 				b.Fatal(err)
 			}
-			svc := inventory.New(s, inventory.WithLogger(quiet()), inventory.WithPhoneBook(phoneBook{"alice": "+1 555 0100"}))
+			svc := inventory.New(s, inventory.WithLogger(quiet()), inventory.WithDirectory(phoneBook{"alice": "+1 555 0100"}))
 			d, err := svc.Register(b.Context(), inventory.Device{Org: o.ID, UserID: "alice", Platform: inventory.PlatformIOS,
 				Ownership: inventory.OwnershipCompany, EnrollmentType: inventory.EnrollAppleDevice, State: inventory.StateEnrolled, Identifier: udid}, "system")
 			if err != nil {

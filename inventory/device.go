@@ -125,7 +125,7 @@ func CheckTransition(from, to State) error {
 // Limits on device fields.
 const (
 	MaxDeviceIDLen   = 64
-	MaxUserIDLen     = 256
+	MaxUserIDLen     = storage.MaxIDLen
 	MaxIdentifierLen = 128
 	MaxSerialLen     = 64
 )

@@ -89,6 +89,6 @@
 // appear in the user's report like everything else.
 //
 // The phone number comes from the organization's directory through
-// [PhoneBook]; the composition root adapts the auth package's directory to
-// it, so that this package does not depend on auth.
+// [Directory], a subset of auth.Directory: the directory the rest of the
+// SDK uses serves here unchanged.
 package inventory

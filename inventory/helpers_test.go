@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/internal/appleschema"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
@@ -45,14 +46,15 @@ func readFile(t testing.TB, path string) []byte {
 }
 
 // phoneBook is a directory with fixed numbers.
+// phoneBook is a directory of users' phone numbers.
 type phoneBook map[string]string
 
-func (p phoneBook) PhoneNumber(_ context.Context, _ storage.OrgID, user string) (string, error) {
+func (p phoneBook) User(_ context.Context, org storage.OrgID, user string) (auth.User, error) {
 	n, ok := p[user]
 	if !ok {
-		return "", storage.ErrNotFound
+		return auth.User{}, storage.ErrNotFound
 	}
-	return n, nil
+	return auth.User{Org: org, ID: user, Username: user, Phone: n}, nil
 }
 
 type fixture struct {

@@ -43,7 +43,7 @@ func checkNotStored(t *testing.T, f *fixture, secrets []string) {
 }
 
 func TestIngestAppleFixtures(t *testing.T) {
-	f := newFixture(t, inventory.WithPhoneBook(phoneBook{"alice": "+1 555 0100"}))
+	f := newFixture(t, inventory.WithDirectory(phoneBook{"alice": "+1 555 0100"}))
 	d := f.apple(t, udid)
 	real := f.apple(t, "66ADE930-5FDF-5EC4-8429-15640684C489")
 	ctx := t.Context()
@@ -278,7 +278,7 @@ func TestIngestAndroid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.et), func(t *testing.T) {
-			f := newFixture(t, inventory.WithPhoneBook(phoneBook{"alice": "+1 555 0100"}))
+			f := newFixture(t, inventory.WithDirectory(phoneBook{"alice": "+1 555 0100"}))
 			d := f.android(t, tt.et, tt.owner)
 			res, err := f.svc.IngestAndroid(t.Context(), f.org, d.ID, report)
 			if err != nil {
@@ -383,7 +383,7 @@ func TestPhoneNumberOnlyFromDirectory(t *testing.T) {
 	info := readFile(t, testdata("apple", "DeviceInformation.full.plist"))
 	tests := []struct {
 		name  string
-		book  inventory.PhoneBook
+		book  inventory.Directory
 		want  string
 		found bool
 	}{
@@ -396,7 +396,7 @@ func TestPhoneNumberOnlyFromDirectory(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var opts []inventory.Option
 			if tt.book != nil {
-				opts = append(opts, inventory.WithPhoneBook(tt.book))
+				opts = append(opts, inventory.WithDirectory(tt.book))
 			}
 			f := newFixture(t, opts...)
 			d := f.apple(t, udid)

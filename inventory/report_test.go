@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // for the web UI, and every value shown must be one stored, with its source
 // and collection time.
 func TestReportJSON(t *testing.T) {
-	f := newFixture(t, inventory.WithPhoneBook(phoneBook{"alice": "+1 555 0100"}))
+	f := newFixture(t, inventory.WithDirectory(phoneBook{"alice": "+1 555 0100"}))
 	d := f.apple(t, udid)
 	for _, name := range []string{"DeviceInformation.full.plist", "SecurityInfo.plist", "ProfileList.plist", "ManagedApplicationList.plist", "InstalledApplicationList.plist"} {
 		if _, err := f.svc.IngestApple(t.Context(), f.org, d.ID, readFile(t, testdata("apple", name))); err != nil {

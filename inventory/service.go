@@ -7,20 +7,19 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/storage"
 )
 
 // DefaultRefreshInterval is how often a device's inventory is refreshed.
 const DefaultRefreshInterval = 24 * time.Hour
 
-// PhoneBook reads a user's phone number from the organization's directory,
-// the only place the inventory takes a phone number from. The composition
-// root adapts the auth package's directory to it.
-type PhoneBook interface {
-	// PhoneNumber returns the user's phone number, or "" when the directory
-	// holds none. An unknown user yields an error wrapping
-	// storage.ErrNotFound. It must be safe for concurrent use.
-	PhoneNumber(ctx context.Context, org storage.OrgID, userID string) (string, error)
+// Directory is the part of the org's directory (auth.Directory) the
+// inventory reads: a user's phone number, the only place it takes one
+// from. Implementations must be safe for concurrent use.
+type Directory interface {
+	// User returns the user, or an error wrapping storage.ErrNotFound.
+	User(ctx context.Context, org storage.OrgID, id string) (auth.User, error)
 }
 
 // Service runs the device registry: registration and state changes
@@ -29,7 +28,7 @@ type PhoneBook interface {
 type Service struct {
 	store    Store
 	filter   *Filter
-	phones   PhoneBook
+	dir      Directory
 	log      *slog.Logger
 	clock    func() time.Time
 	interval time.Duration
@@ -44,9 +43,9 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 // WithClock sets the clock (default time.Now).
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.clock = now } }
 
-// WithPhoneBook sets the directory the phone number is read from; without
+// WithDirectory sets the directory the phone number is read from; without
 // one no phone number is stored.
-func WithPhoneBook(p PhoneBook) Option { return func(s *Service) { s.phones = p } }
+func WithDirectory(d Directory) Option { return func(s *Service) { s.dir = d } }
 
 // WithRefreshInterval sets how old an inventory may get before the device
 // is due for a refresh (default DefaultRefreshInterval).
@@ -199,7 +198,7 @@ func (s *Service) ingest(ctx context.Context, org storage.OrgID, d Device, o Obs
 		if d.State.Terminal() {
 			return res, fmt.Errorf("ingest for device %q: device is %s: %w", id, d.State, storage.ErrConflict)
 		}
-		if withPhone && s.phones != nil && !looked {
+		if withPhone && s.dir != nil && !looked {
 			phone, removePhone = s.phoneNumber(ctx, d)
 			looked = true
 		}
@@ -266,7 +265,8 @@ func checkSender(d Device, o Observation) error {
 // directory does not block the device's own report: the stored number is
 // left as it is and the failure logged.
 func (s *Service) phoneNumber(ctx context.Context, d Device) (*Value, bool) {
-	n, err := s.phones.PhoneNumber(ctx, d.Org, d.UserID)
+	u, err := s.dir.User(ctx, d.Org, d.UserID)
+	n := u.Phone
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, true

@@ -22,7 +22,7 @@ const (
 	MaxDescriptionLen = 1000
 	MaxAgreementLen   = 20_000 // characters
 	MaxGroups         = 1000   // target groups per policy
-	MaxGroupIDLen     = 256    // bytes
+	MaxGroupIDLen     = storage.MaxIDLen
 	MaxPriority       = 1_000_000
 )
 

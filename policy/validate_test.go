@@ -40,7 +40,7 @@ func TestValidateRejects(t *testing.T) {
 		{"empty group", func(p *policy.Policy) { p.Groups = []string{"a", ""} }, "empty target group"},
 		{"duplicate group", func(p *policy.Policy) { p.Groups = []string{"a", "b", "a"} }, `"a" listed twice`},
 		{"too many groups", func(p *policy.Policy) { p.Groups = make([]string, policy.MaxGroups+1) }, "target groups, at most"},
-		{"group too long", func(p *policy.Policy) { p.Groups = []string{strings.Repeat("g", policy.MaxGroupIDLen+1)} }, "bytes, at most 256"},
+		{"group too long", func(p *policy.Policy) { p.Groups = []string{strings.Repeat("g", policy.MaxGroupIDLen+1)} }, "bytes, at most 128"},
 		{"unknown platform", func(p *policy.Policy) { p.Rules["windows"] = policy.Rule{Action: policy.Deny} }, `unknown platform "windows"`},
 		{"empty platform", func(p *policy.Policy) { p.Rules[""] = policy.Rule{Action: policy.Deny} }, "unknown platform"},
 		{"unknown action", func(p *policy.Policy) { p.Rules[policy.MacOS] = policy.Rule{Action: "sometimes"} }, `unknown action "sometimes"`},

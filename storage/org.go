@@ -22,6 +22,11 @@ const (
 	MaxDisplayNameLen = 200
 )
 
+// MaxIDLen bounds the identifiers a directory hands out, users' and
+// groups' alike, wherever a package stores or checks one: a host IAM's
+// identifiers (UUIDs, "auth0|…", object IDs) fit.
+const MaxIDLen = 128
+
 // NewOrgID returns a fresh random org identifier with 128 bits of entropy.
 func NewOrgID() OrgID {
 	return OrgID("org_" + strings.ToLower(rand.Text()))

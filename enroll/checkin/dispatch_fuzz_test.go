@@ -18,7 +18,7 @@ import (
 func FuzzDispatch(f *testing.F) {
 	e := newEnv(f)
 	d := e.newDevice(e.orgA, "FUZZ-UDID-1", "u_alice").enroll()
-	h := e.svc.Handler()
+	h := mux(e.svc)
 	seed := func(m map[string]any) {
 		m["UDID"] = d.udid
 		f.Add(false, plistBody(f, m))

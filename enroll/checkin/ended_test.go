@@ -19,7 +19,7 @@ import (
 func TestEndedEnrollmentRefused(t *testing.T) {
 	e := newEnv(t)
 	d := e.newDevice(e.orgA, "ENDED-UDID-1", "u_alice").enroll()
-	h := e.svc.Handler()
+	h := mux(e.svc)
 	send := func(m map[string]any) int {
 		t.Helper()
 		m["UDID"] = d.udid

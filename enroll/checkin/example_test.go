@@ -23,10 +23,12 @@ func (noCA) CACertificate(context.Context, storage.OrgID) (*x509.Certificate, er
 
 // A device must prove its identity on every request; refusals are 400 or
 // 403, never 401, which would make the device drop its enrollment.
-func ExampleService_Handler() {
+func ExampleService_Mount() {
 	mem := memory.New()
 	svc := checkin.New(mem, checkin.Inventory{Service: inventory.New(mem), Store: mem}, noCA{}, checkin.WithLogger(quiet))
-	srv := httptest.NewServer(svc.Handler())
+	mux := http.NewServeMux()
+	svc.Mount(mux)
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
 	body := `<plist version="1.0"><dict><key>MessageType</key><string>Authenticate</string>` +

@@ -145,7 +145,7 @@ func newEnvWrapped(t testing.TB, wrap func(checkin.Store) checkin.Store, opts ..
 		st = wrap(st)
 	}
 	e.svc = checkin.New(st, checkin.Inventory{Service: e.inv, Store: e.store}, roots, opts...)
-	e.srv = httptest.NewServer(e.svc.Handler())
+	e.srv = httptest.NewServer(mux(e.svc))
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -311,10 +311,17 @@ func signature(t testing.TB, d *device, body []byte) string {
 	return base64.StdEncoding.EncodeToString(sig)
 }
 
+// mux serves svc's endpoints at their usual paths.
+func mux(svc *checkin.Service) http.Handler {
+	m := http.NewServeMux()
+	svc.Mount(m)
+	return m
+}
+
 // tlsServer serves the handler over TLS, requesting client certificates.
 func tlsServer(t *testing.T, e *env) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(e.svc.Handler())
+	srv := httptest.NewUnstartedServer(mux(e.svc))
 	srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)

@@ -10,23 +10,35 @@ import (
 	"github.com/openomm/omm/storage"
 )
 
-// Handler serves the two MDM endpoints of every org, the org taken from the
-// path:
+// CheckInHandler serves check-in messages (the profile's CheckInURL) and
+// ServerHandler command results and next commands (its ServerURL). Like
+// every device-facing handler of the SDK they take the org from the
+// caller's route pattern, {org}:
 //
-//	PUT /mdm/{org}/checkin   check-in messages (the profile's CheckInURL)
-//	PUT /mdm/{org}/server    command results and next commands (ServerURL)
+//	mux.Handle("PUT /mdm/{org}/checkin", svc.CheckInHandler())
+//	mux.Handle("PUT /mdm/{org}/server", svc.ServerHandler())
 //
 // The TLS layer should request (not require) client certificates; devices
 // that sign with Mdm-Signature send none.
-func (s *Service) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("PUT /mdm/{org}/checkin", func(w http.ResponseWriter, r *http.Request) {
+func (s *Service) CheckInHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, int64(mdm.CheckInLimits.MaxSize), s.CheckIn)
 	})
-	mux.HandleFunc("PUT /mdm/{org}/server", func(w http.ResponseWriter, r *http.Request) {
+}
+
+// ServerHandler serves command results and next commands; see
+// [Service.CheckInHandler].
+func (s *Service) ServerHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, int64(mdm.ResultLimits.MaxSize), s.Connect)
 	})
-	return mux
+}
+
+// Mount registers both endpoints on mux at their usual paths,
+// /mdm/{org}/checkin and /mdm/{org}/server.
+func (s *Service) Mount(mux *http.ServeMux) {
+	mux.Handle("PUT /mdm/{org}/checkin", s.CheckInHandler())
+	mux.Handle("PUT /mdm/{org}/server", s.ServerHandler())
 }
 
 func (s *Service) serve(w http.ResponseWriter, r *http.Request, limit int64,

@@ -85,6 +85,9 @@ func (c StoredCA) Validate() error {
 // CAStore keeps one generated CA per org. Every method is safe for
 // concurrent use; another org's CA is ErrNotFound.
 type CAStore interface {
+	// Org returns the org, or ErrNotFound: a CA is generated only for an
+	// org that exists, as device-facing URLs name orgs unauthenticated.
+	Org(ctx context.Context, id storage.OrgID) (storage.Org, error)
 	// CreateSCEPCA stores the org's CA with entry, in one transaction. An
 	// org that has one already yields ErrAlreadyExists and keeps it.
 	CreateSCEPCA(ctx context.Context, ca StoredCA, entry storage.AuditEntry) (StoredCA, error)
@@ -174,6 +177,11 @@ func parseStored(s StoredCA) (*CA, error) {
 }
 
 func (g *GeneratedCAs) generate(ctx context.Context, org storage.OrgID) (StoredCA, error) {
+	// A request may name any org: checked before tens of milliseconds of
+	// key generation, under the lock every first use waits on.
+	if _, err := g.store.Org(ctx, org); err != nil {
+		return StoredCA{}, err
+	}
 	key, err := rsa.GenerateKey(rand.Reader, g.keyBits)
 	if err != nil {
 		return StoredCA{}, err

@@ -1,6 +1,7 @@
 package scep_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/openomm/omm/enroll/scep/sceptest"
 	"github.com/openomm/omm/internal/cms"
 	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/memory"
 )
 
 func TestIssue(t *testing.T) {
@@ -304,5 +307,37 @@ func TestCAPerOrg(t *testing.T) {
 	}
 	if _, err := f.svc.CACertificate(t.Context(), storage.NewOrgID()); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("CA of an unknown org: %v, want ErrNotFound", err)
+	}
+}
+
+// createCounter counts the CAs a store was asked to create.
+type createCounter struct {
+	*memory.Store
+	creates atomic.Int64
+}
+
+func (c *createCounter) CreateSCEPCA(ctx context.Context, ca scep.StoredCA, e storage.AuditEntry) (scep.StoredCA, error) {
+	c.creates.Add(1)
+	return c.Store.CreateSCEPCA(ctx, ca, e)
+}
+
+// TestNoCAForUnknownOrgs: device-facing URLs name their org
+// unauthenticated, so a made-up org must not cost a key generation (tens
+// of milliseconds, under the lock first uses wait on): it is refused before
+// any key is made.
+func TestNoCAForUnknownOrgs(t *testing.T) {
+	st := &createCounter{Store: memory.New()}
+	cas := scep.NewGeneratedCAs(st, nil)
+	for range 3 {
+		if _, err := cas.CA(t.Context(), storage.NewOrgID()); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("CA of an unknown org: %v, want ErrNotFound", err)
+		}
+	}
+	if n := st.creates.Load(); n != 0 {
+		t.Errorf("%d CAs generated for orgs that do not exist", n)
+	}
+	org := createOrg(t, st.Store, "acme")
+	if _, err := cas.CA(t.Context(), org); err != nil || st.creates.Load() != 1 {
+		t.Errorf("CA of an existing org: %v (%d created)", err, st.creates.Load())
 	}
 }

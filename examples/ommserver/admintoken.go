@@ -10,11 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/openomm/omm"
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/storage"
 )
 
@@ -89,4 +92,41 @@ func (k adminKey) check(token string) bool {
 	}
 	h := sha256.Sum256([]byte(token))
 	return subtle.ConstantTimeCompare(h[:], k.hash[:]) == 1
+}
+
+// adminActor is who the audit log names for changes made with the admin
+// token.
+const adminActor = "admin:api-token"
+
+// adminTokenUser names the admin token where the app store wants a person.
+const adminTokenUser = "api-token"
+
+// adminAuth authenticates the admin API: the admin token as a bearer
+// token, bound to its org.
+func (s *server) adminAuth(r *http.Request) (omm.Admin, error) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || !s.admin.check(strings.TrimSpace(token)) {
+		return omm.Admin{}, errors.New("an admin token is required: Authorization: Bearer <token>")
+	}
+	return omm.Admin{Org: s.admin.Org, Actor: adminActor, User: adminTokenUser}, nil
+}
+
+// deniedWho names the org and actor of a refused request from the
+// product's own credentials: an admin token (valid or not, as bearer or
+// console cookie) or the portal's session cookie. Other requests are
+// named by the SDK (a session bearer token, the path's org).
+func (s *server) deniedWho(r *http.Request) (storage.OrgID, string, bool) {
+	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	for _, tok := range []string{strings.TrimSpace(bearer), cookieValue(r, adminCookie)} {
+		if strings.HasPrefix(tok, adminTokenPrefix) {
+			if s.admin.check(tok) {
+				return s.admin.Org, adminActor, true
+			}
+			return s.admin.Org, "anonymous:bad-admin-token", true
+		}
+	}
+	if org, ok := auth.TokenOrg(cookieValue(r, sessionCookie)); ok {
+		return org, "session", true
+	}
+	return "", "", false
 }

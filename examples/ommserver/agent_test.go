@@ -68,7 +68,7 @@ func TestAgentEligibility(t *testing.T) {
 	})
 	t.Run("a direct profile is signed and served once", func(t *testing.T) {
 		dec := must[decisionView](t, 200)(w.do(t, "POST", "/api/agent/enroll", alice,
-			enrollRequest{deviceFacts: deviceFacts{Platform: "ios", OSVersion: "17.4"}, Delivery: "direct"}))
+			enrollRequest{Facts: deviceFacts{Platform: "ios", OSVersion: "17.4"}, Delivery: "direct"}))
 		path, ok := strings.CutPrefix(dec.EnrollURL, w.base)
 		if !ok || !strings.Contains(path, "/mobileconfig?token=") {
 			t.Fatalf("enroll URL %q", dec.EnrollURL)

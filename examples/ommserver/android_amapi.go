@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 
+	"github.com/openomm/omm"
 	"github.com/openomm/omm/android"
 	"github.com/openomm/omm/android/amapi/amapitest"
 )
@@ -35,32 +35,25 @@ const (
 // names.
 const googleDPCChecksum = "I5YvS0O5hXY46mb01BlRjq4oJJGs2kuUcHvVkAPEXlg"
 
-// setupAndroid builds the Android service: the Knox license source (the
-// file given, a clearly logged demo key when none is, nothing with
-// -knox-license-file none) and the Android Management API provider (the
-// local fake unless -android-amapi off).
-func (srv *server) setupAndroid(cfg config, apps android.Apps, publicURL string) error {
+// androidConfig is the SDK's Android configuration from the flags: the
+// Knox license source (the file given, a clearly logged demo key when none
+// is, nothing with -knox-license-file none) and the Android Management API
+// provider (the local fake unless -android-amapi off).
+func (srv *server) androidConfig(cfg config, publicURL string) (omm.AndroidConfig, error) {
 	log := srv.log
-	var knox android.KnoxLicenses
+	var ac omm.AndroidConfig
 	switch cfg.knoxLicenseFile {
 	case knoxNone:
 		log.Info("Samsung Knox enrollment off (-knox-license-file none)")
 	case "":
-		knox = knoxLicense{org: demoOrg.ID, key: demoKnoxLicense}
+		ac.Knox = knoxLicense{org: demoOrg.ID, key: demoKnoxLicense}
 		log.Warn("Samsung Knox: no license key given (-knox-license-file); the demo org hands out a DEMO key that only simulated devices accept",
 			"org", demoOrg.ID)
 	default:
 		var err error
-		if knox, err = loadKnoxLicense(cfg.knoxLicenseFile, demoOrg.ID); err != nil {
-			return err
+		if ac.Knox, err = loadKnoxLicense(cfg.knoxLicenseFile, demoOrg.ID); err != nil {
+			return ac, err
 		}
-	}
-	srv.knox = knox != nil
-
-	opts := []android.Option{android.WithApps(apps), android.WithAgentURL(publicURL + androidAgentPath),
-		android.WithLogger(log), android.WithClock(srv.now)}
-	if knox != nil {
-		opts = append(opts, android.WithKnoxLicenses(knox))
 	}
 	switch cfg.androidAMAPI {
 	case amapiOff:
@@ -68,17 +61,16 @@ func (srv *server) setupAndroid(cfg config, apps android.Apps, publicURL string)
 	case amapiLocal, "":
 		fake, err := amapitest.New(fakeAMAPIEnterprise, amapitest.WithClock(srv.now), amapitest.WithNotifier(srv.amapiNotified))
 		if err != nil {
-			return err
+			return ac, err
 		}
 		srv.amapi = fake
-		opts = append(opts, android.WithProvider(fake, fake.Enterprise(), android.GoogleDPC(googleDPCChecksum)))
+		ac.Provider, ac.Enterprise, ac.DPC = fake, fake.Enterprise(), android.GoogleDPC(googleDPCChecksum)
 		log.Warn("Android enrollment goes to a LOCAL FAKE of Google's Android Management API: work-profile and fully managed devices enroll against it, not Google; simulated devices use its device side",
 			"enterprise", fakeAMAPIEnterprise, "device_endpoint", publicURL+fakeAMAPIPath+"/")
 	default:
-		return fmt.Errorf("-android-amapi %q: want %s or %s", cfg.androidAMAPI, amapiLocal, amapiOff)
+		return ac, fmt.Errorf("-android-amapi %q: want %s or %s", cfg.androidAMAPI, amapiLocal, amapiOff)
 	}
-	srv.android = android.New(srv.store, srv.inv, srv.store, opts...)
-	return nil
+	return ac, nil
 }
 
 // amapiNotified plays the embedder's Pub/Sub subscriber: an ENROLLMENT
@@ -88,7 +80,7 @@ func (srv *server) setupAndroid(cfg config, apps android.Apps, publicURL string)
 func (srv *server) amapiNotified(ctx context.Context, n amapitest.Notification) {
 	switch n.Type {
 	case amapitest.NotifyEnrollment:
-		d, err := srv.android.EnrollNotified(ctx, n.Device)
+		d, err := srv.sdk.Android.EnrollNotified(ctx, n.Device)
 		if err != nil {
 			srv.log.WarnContext(ctx, "android: enrollment notification refused", "provider_device", n.Device, "err", err)
 			return
@@ -96,33 +88,11 @@ func (srv *server) amapiNotified(ctx context.Context, n amapitest.Notification) 
 		srv.log.InfoContext(ctx, "android: device enrolled through the Android Management API", "org", d.Org, "device", d.ID,
 			"type", d.Type, "provider_device", n.Device)
 	case amapitest.NotifyStatusReport:
-		res, err := srv.android.SyncNotified(ctx, n.Device)
+		res, err := srv.sdk.Android.SyncNotified(ctx, n.Device)
 		if err != nil {
 			srv.log.WarnContext(ctx, "android: status notification not stored", "provider_device", n.Device, "err", err)
 			return
 		}
 		srv.log.DebugContext(ctx, "android: status stored", "provider_device", n.Device, "apps", res.Apps)
 	}
-}
-
-// fakeAMAPIRoutes serves the fake's device side, when it is on.
-func (srv *server) fakeAMAPIRoutes(mux *router) {
-	if srv.amapi == nil {
-		return
-	}
-	mux.Handle(fakeAMAPIPath+"/", http.StripPrefix(fakeAMAPIPath, srv.amapi.Handler()))
-}
-
-// agentAndroidCredential gives the agent app inside a work profile (or on
-// a fully managed device) its credential for the agent protocol's status
-// reports: POST /api/agent/android/devices/{id}/credential.
-func (srv *server) agentAndroidCredential(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	cred, err := srv.android.IssueStatusCredential(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"))
-	if err != nil {
-		writeErr(w, srv.log, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]string{"credential": cred})
 }

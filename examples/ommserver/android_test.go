@@ -348,7 +348,7 @@ func TestSetupAndroid(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			srv := &server{log: slog.New(slog.NewTextHandler(&buf, nil)), now: time.Now}
-			err := srv.setupAndroid(tt.cfg, nil, "https://mdm.example.com")
+			ac, err := srv.androidConfig(tt.cfg, "https://mdm.example.com")
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("= %v, want an error naming %s", err, tt.err)
@@ -358,8 +358,8 @@ func TestSetupAndroid(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (srv.amapi != nil) != tt.fake || srv.knox != (tt.knoxKey != "") || !strings.Contains(buf.String(), tt.logs) {
-				t.Errorf("fake %v, knox %v, log:\n%s", srv.amapi != nil, srv.knox, buf.String())
+			if (srv.amapi != nil) != tt.fake || (ac.Knox != nil) != (tt.knoxKey != "") || !strings.Contains(buf.String(), tt.logs) {
+				t.Errorf("fake %v, knox %v, log:\n%s", srv.amapi != nil, ac.Knox != nil, buf.String())
 			}
 			if tt.knoxKey == demoKnoxLicense && !strings.Contains(buf.String(), "DEMO key") {
 				t.Errorf("the demo Knox key is not announced:\n%s", buf.String())

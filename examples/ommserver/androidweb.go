@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/openomm/omm"
 	"github.com/openomm/omm/android"
 	"github.com/openomm/omm/policy"
 )
@@ -38,17 +39,18 @@ func (s *server) portalAndroidEnrollPost(w http.ResponseWriter, r *http.Request)
 		s.renderPortal(w, r, p, token, http.StatusBadRequest, "Please accept the agreement to enroll.", f)
 		return
 	}
-	e, err := s.beginAndroid(r.Context(), p, f)
+	ae, err := s.sdk.BeginAndroidEnrollment(r.Context(), p.User.Org, p.User.ID, "user:"+p.User.ID, f)
 	if err != nil {
-		if status, _, msg := classify(s.log, err); status < 500 {
+		if status, _, msg := omm.HTTPStatus(err); status < 500 {
 			s.renderPortal(w, r, p, token, status, msg, f)
 			return
 		}
 		s.webFailure(w, "portal", err)
 		return
 	}
-	d := androidEnrollData{Mode: policy.Mode(e.Mode), Link: e.Link, QR: e.QR != nil, Agent: e.Channel == string(android.ChannelAgent),
-		Payload: []byte(e.Link), Expires: e.Expires.UTC().Format("2006-01-02 15:04 UTC")}
+	e := ae.Issued
+	d := androidEnrollData{Mode: e.Plan.Mode, Link: e.Link, QR: e.QR != nil, Agent: e.Plan.Channel == android.ChannelAgent,
+		Payload: []byte(e.Link), Expires: e.Token.Expires.UTC().Format("2006-01-02 15:04 UTC")}
 	if e.QR != nil {
 		d.Payload = e.QR
 	}

@@ -42,7 +42,7 @@ func enrollApple(t *testing.T, w *world, token, udid string) *appleDevice {
 		before[d.ID] = true
 	}
 	dec := must[decisionView](t, 200)(w.do(t, "POST", "/api/agent/enroll", token,
-		enrollRequest{deviceFacts: deviceFacts{Platform: "ios", OSVersion: "17.4"}, Delivery: "direct"}))
+		enrollRequest{Facts: deviceFacts{Platform: "ios", OSVersion: "17.4"}, Delivery: "direct"}))
 	path, _ := strings.CutPrefix(dec.EnrollURL, w.base)
 	status, signed := w.do(t, "GET", path, "", nil)
 	if status != 200 {

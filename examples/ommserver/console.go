@@ -4,8 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/openomm/omm"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -118,7 +122,10 @@ func (s *server) consoleDevices(w http.ResponseWriter, r *http.Request) {
 			s.webFailure(w, "admin", err)
 			return
 		}
-		m := valueMap(vals)
+		m := map[inventory.Key]string{}
+		for _, v := range vals {
+			m[v.Key] = v.Value
+		}
 		data.Devices = append(data.Devices, consoleDevice{Device: d, User: orDefault(name, d.UserID), Model: m[inventory.KeyModelName], OS: m[inventory.KeyOSVersion]})
 	}
 	s.render(w, http.StatusOK, "admin_devices", page{Title: "Devices", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token), Data: data})
@@ -129,14 +136,14 @@ type consoleDeviceData struct {
 	User    string // the owner's username, or ID when unknown
 	Values  []inventory.Value
 	Apps    []inventory.App
-	Actions []actionView
+	Actions []omm.DeviceCommand
 	Notice  string
 	Buttons []actionButton
 	// NoErase says why a factory reset is not offered; empty when it is.
 	NoErase string
 	// Policy is what the device last got from its policy; nil before the
 	// first re-application.
-	Policy *appliedView
+	Policy *omm.Compliance
 }
 
 // Label is an inventory attribute's name in words.
@@ -171,7 +178,7 @@ func (s *server) consoleDevice(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := s.orgDevice(r.Context(), org, r.PathValue("id"))
+	d, err := s.sdk.OrgDevice(r.Context(), org, r.PathValue("id"))
 	if err != nil {
 		s.webFailure(w, "admin", err)
 		return
@@ -186,7 +193,7 @@ func (s *server) consoleDevice(w http.ResponseWriter, r *http.Request) {
 		s.webFailure(w, "admin", err)
 		return
 	}
-	actions, err := s.deviceActions(r.Context(), d)
+	actions, err := s.sdk.Commands(r.Context(), d)
 	if err != nil {
 		s.webFailure(w, "admin", err)
 		return
@@ -199,13 +206,13 @@ func (s *server) consoleDevice(w http.ResponseWriter, r *http.Request) {
 	if u, err := s.dir.User(r.Context(), org, d.UserID); err == nil {
 		data.User = u.Username
 	}
-	if data.Policy, err = s.devicePolicy(r.Context(), d); err != nil {
+	if data.Policy, err = s.sdk.Compliance(r.Context(), d); err != nil {
 		s.webFailure(w, "admin", err)
 		return
 	}
 	// Offer a factory reset only where it would be carried out (the
 	// action checks again).
-	wipe, err := s.fullWipeAllowed(r.Context(), d)
+	wipe, err := s.sdk.FullWipeAllowed(r.Context(), d)
 	if err != nil {
 		s.webFailure(w, "admin", err)
 		return
@@ -229,21 +236,18 @@ func (s *server) consoleDeviceAction(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.parseForm(w, r, csrfAdmin, token) {
 		return
 	}
-	act, known := s.adminActions()[r.PathValue("action")]
-	if !known {
+	action := omm.Action(r.PathValue("action"))
+	if !slices.Contains(omm.Actions(), action) {
 		s.renderMessage(w, http.StatusNotFound, "admin", message{Heading: "Unknown action", Text: "There is no such device action.",
 			Link: "/admin/devices", LinkText: "Back to devices"})
 		return
 	}
-	d, err := s.orgDevice(r.Context(), org, r.PathValue("id"))
-	if err == nil {
-		err = act(r.Context(), d, adminActor)
-	}
-	if err != nil {
+	id := r.PathValue("id")
+	if err := s.sdk.DeviceAction(r.Context(), org, id, action, adminActor); err != nil {
 		s.webFailure(w, "admin", err)
 		return
 	}
-	http.Redirect(w, r, "/admin/devices/"+d.ID+"?queued=1", http.StatusSeeOther)
+	http.Redirect(w, r, "/admin/devices/"+url.PathEscape(id)+"?queued=1", http.StatusSeeOther)
 }
 
 func (s *server) consolePolicies(w http.ResponseWriter, r *http.Request) {
@@ -251,7 +255,7 @@ func (s *server) consolePolicies(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	list, err := s.policy.List(r.Context(), org)
+	list, err := s.sdk.Policy.List(r.Context(), org)
 	if err != nil {
 		s.webFailure(w, "admin", err)
 		return
@@ -287,7 +291,7 @@ func (s *server) consolePolicies(w http.ResponseWriter, r *http.Request) {
 }
 
 type consoleAuditData struct {
-	Entries []auditView
+	Entries []storage.AuditEntry
 	Next    int64
 }
 
@@ -296,7 +300,7 @@ func (s *server) consoleAudit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	after, err := queryInt(r, "after")
+	after, err := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
 	if err != nil || after < 0 {
 		after = 0
 	}
@@ -306,7 +310,7 @@ func (s *server) consoleAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, http.StatusOK, "admin_audit", page{Title: "Audit log", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token),
-		Data: consoleAuditData{Entries: viewAudit(pg.Entries), Next: pg.Next}})
+		Data: consoleAuditData{Entries: pg.Entries, Next: pg.Next}})
 }
 
 // requirementsSummary says in a few words what a rule asks of a device.

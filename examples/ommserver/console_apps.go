@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/openomm/omm"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/storage"
@@ -101,7 +102,7 @@ func (s *server) renderApps(w http.ResponseWriter, r *http.Request, status int, 
 	if !ok {
 		return
 	}
-	apps, err := s.catalog.ListApps(r.Context(), org)
+	apps, err := s.sdk.Catalog.ListApps(r.Context(), org)
 	if err != nil {
 		s.webFailure(w, "admin", err)
 		return
@@ -120,7 +121,7 @@ func (s *server) renderApps(w http.ResponseWriter, r *http.Request, status int, 
 		if i == maxConsoleApps {
 			break
 		}
-		as, err := s.catalog.ListAssignments(r.Context(), org, a.ID)
+		as, err := s.sdk.Catalog.ListAssignments(r.Context(), org, a.ID)
 		if err != nil {
 			s.webFailure(w, "admin", err)
 			return
@@ -162,7 +163,7 @@ func (s *server) consoleAppCreate(w http.ResponseWriter, r *http.Request) {
 	case catalog.InHouse:
 		a.ManifestURL, a.BundleVersion = f.ManifestURL, f.BundleVersion
 	}
-	if _, err := s.catalog.CreateApp(r.Context(), a, adminActor); err != nil {
+	if _, err := s.sdk.Catalog.CreateApp(r.Context(), a, adminActor); err != nil {
 		s.consoleAppFailure(w, r, err, f)
 		return
 	}
@@ -186,7 +187,7 @@ func (s *server) consoleAppAssign(w http.ResponseWriter, r *http.Request) {
 		s.renderApps(w, r, http.StatusBadRequest, "Please choose one of the groups.", "", appForm{Kind: string(catalog.AppStore)})
 		return
 	}
-	_, err = s.catalog.Assign(r.Context(), a, adminActor)
+	_, err = s.sdk.Catalog.Assign(r.Context(), a, adminActor)
 	if err != nil && !errors.Is(err, catalog.ErrIncomplete) { // incomplete: stored; devices catch up
 		s.consoleAppFailure(w, r, err, appForm{Kind: string(catalog.AppStore)})
 		return
@@ -199,7 +200,7 @@ func (s *server) consoleAppUnassign(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.parseForm(w, r, csrfAdmin, token) {
 		return
 	}
-	err := s.catalog.Unassign(r.Context(), org, r.PathValue("id"), r.PostFormValue("group"), adminActor)
+	err := s.sdk.Catalog.Unassign(r.Context(), org, r.PathValue("id"), r.PostFormValue("group"), adminActor)
 	if err != nil && !errors.Is(err, catalog.ErrIncomplete) {
 		s.consoleAppFailure(w, r, err, appForm{Kind: string(catalog.AppStore)})
 		return
@@ -210,7 +211,7 @@ func (s *server) consoleAppUnassign(w http.ResponseWriter, r *http.Request) {
 // consoleAppFailure shows the apps page again with what went wrong: the
 // catalog's own words for bad input and conflicts, never internals.
 func (s *server) consoleAppFailure(w http.ResponseWriter, r *http.Request, err error, f appForm) {
-	status, _, msg := classify(s.log, err)
+	status, _, msg := omm.HTTPStatus(err)
 	switch status {
 	case http.StatusNotFound:
 		msg = "There is no such app or group."

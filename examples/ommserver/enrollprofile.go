@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openomm/omm"
 	"github.com/openomm/omm/policy"
 )
 
@@ -74,22 +75,14 @@ func runEnrollProfile(ctx context.Context, args []string, out, errOut io.Writer)
 	if err != nil {
 		return fmt.Errorf("enroll-profile: user %q of %s: %w", *user, org.Name, err)
 	}
-	pu, err := srv.policyUser(ctx, org.ID, u.ID)
-	if err != nil {
-		return err
-	}
-	device, err := deviceFacts{Platform: *platform, OSVersion: *osVersion}.device()
+	dec, err := srv.sdk.Decide(ctx, org.ID, u.ID, omm.Facts{Platform: *platform, OSVersion: *osVersion})
 	if err != nil {
 		return fmt.Errorf("enroll-profile: %w", err)
-	}
-	dec, err := srv.policy.Evaluate(ctx, org.ID, pu, device)
-	if err != nil {
-		return err
 	}
 	if dec.Outcome != policy.Enroll {
 		return fmt.Errorf("enroll-profile: %s on %s is %s: %s", *user, *platform, dec.Outcome, strings.Join(dec.Reasons, "; "))
 	}
-	profile, err := srv.ota.IssueDirectProfile(ctx, org.ID, u.ID, dec)
+	profile, err := srv.sdk.OTA.IssueDirectProfile(ctx, org.ID, u.ID, dec)
 	if err != nil {
 		return err
 	}

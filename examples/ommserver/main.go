@@ -127,7 +127,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	if err != nil {
 		return err
 	}
-	creds, err := seedDemo(ctx, demo.ID, srv.dir, srv.policy)
+	creds, err := seedDemo(ctx, demo.ID, srv.dir, srv.sdk.Policy)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	if err != nil {
 		return fmt.Errorf("demo apps: %w", err)
 	}
-	if err := seedDemoApps(ctx, demo.ID, srv.catalog, employees); err != nil {
+	if err := seedDemoApps(ctx, demo.ID, srv.sdk.Catalog, employees); err != nil {
 		return err
 	}
 	key, token, err := loadOrCreateAdminKey(cfg.dataDir, demo.ID, now())

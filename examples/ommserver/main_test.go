@@ -253,7 +253,7 @@ func TestSeedDemoIsIdempotent(t *testing.T) {
 		if err != nil || o.Name != "demo" {
 			t.Fatalf("ensureDemoOrg = %+v, %v", o, err)
 		}
-		creds, err := seedDemo(t.Context(), o.ID, srv.dir, srv.policy)
+		creds, err := seedDemo(t.Context(), o.ID, srv.dir, srv.sdk.Policy)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,16 +264,16 @@ func TestSeedDemoIsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := seedDemoApps(t.Context(), o.ID, srv.catalog, employees); err != nil {
+		if err := seedDemoApps(t.Context(), o.ID, srv.sdk.Catalog, employees); err != nil {
 			t.Fatal(err)
 		}
 	}
-	apps, err := srv.catalog.ListApps(t.Context(), demoOrg.ID)
+	apps, err := srv.sdk.Catalog.ListApps(t.Context(), demoOrg.ID)
 	if err != nil || len(apps) != len(demoApps) {
 		t.Errorf("apps = %+v, %v", apps, err)
 	}
 	for _, a := range apps {
-		if as, err := srv.catalog.ListAssignments(t.Context(), demoOrg.ID, a.ID); err != nil || len(as) != 1 {
+		if as, err := srv.sdk.Catalog.ListAssignments(t.Context(), demoOrg.ID, a.ID); err != nil || len(as) != 1 {
 			t.Errorf("assignments of %s = %+v, %v", a.Identifier, as, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/openomm/omm"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
@@ -60,7 +61,7 @@ func (s *server) signInPost(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "Please enter your organization's site name, your username and your password.")
 		return
 	}
-	res, err := s.auth.SignIn(r.Context(), form.Site, form.Username, r.PostFormValue("password"))
+	res, err := s.sdk.Auth.SignIn(r.Context(), form.Site, form.Username, r.PostFormValue("password"))
 	if err != nil {
 		status, msg := signInError(err)
 		if status == 0 {
@@ -86,7 +87,7 @@ func (s *server) flowSession(w http.ResponseWriter, r *http.Request) (string, au
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return "", auth.SessionStatus{}, false
 	}
-	st, err := s.auth.Status(r.Context(), token)
+	st, err := s.sdk.Auth.Status(r.Context(), token)
 	if err != nil {
 		clearCookie(w, sessionCookie)
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
@@ -110,7 +111,7 @@ func (s *server) mfaPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) renderMFA(w http.ResponseWriter, r *http.Request, token string, status int, msg string) {
-	methods, err := s.auth.Methods(r.Context(), token)
+	methods, err := s.sdk.Auth.Methods(r.Context(), token)
 	if err != nil {
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return
@@ -129,7 +130,7 @@ func (s *server) mfaPost(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r, csrfSession, token) {
 		return
 	}
-	_, err := s.auth.VerifyMFA(r.Context(), token, auth.MethodTOTP, strings.TrimSpace(r.PostFormValue("code")))
+	_, err := s.sdk.Auth.VerifyMFA(r.Context(), token, auth.MethodTOTP, strings.TrimSpace(r.PostFormValue("code")))
 	if err != nil {
 		status, msg := signInError(err)
 		if status == 0 {
@@ -169,7 +170,7 @@ func (s *server) renderPIN(w http.ResponseWriter, r *http.Request, token string,
 		http.Redirect(w, r, nextStep(st.Need), http.StatusSeeOther)
 		return
 	}
-	if so, err := s.auth.SignOn(r.Context(), st.Session.Org); err == nil {
+	if so, err := s.sdk.Auth.SignOn(r.Context(), st.Session.Org); err == nil {
 		form.Policy = so.PIN
 	}
 	s.render(w, status, "pin", page{Title: "Agent PIN", CSRF: s.csrfToken(csrfSession, token), Error: msg, Data: form})
@@ -182,13 +183,13 @@ func (s *server) pinPost(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	if r.PostFormValue("mode") == "set" {
-		_, err = s.auth.SetPIN(r.Context(), token, r.PostFormValue("pin"), r.PostFormValue("confirm"))
+		_, err = s.sdk.Auth.SetPIN(r.Context(), token, r.PostFormValue("pin"), r.PostFormValue("confirm"))
 	} else {
-		_, err = s.auth.VerifyPIN(r.Context(), token, r.PostFormValue("pin"))
+		_, err = s.sdk.Auth.VerifyPIN(r.Context(), token, r.PostFormValue("pin"))
 	}
 	if err != nil {
 		status, msg := signInError(err)
-		st, serr := s.auth.Status(r.Context(), token)
+		st, serr := s.sdk.Auth.Status(r.Context(), token)
 		if status == 0 || serr != nil {
 			http.Redirect(w, r, nextStep(err), http.StatusSeeOther)
 			return
@@ -204,7 +205,7 @@ func (s *server) signOutPost(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r, csrfSession, token) {
 		return
 	}
-	if err := s.auth.SignOut(r.Context(), token); err != nil && !errors.Is(err, auth.ErrInvalidSession) {
+	if err := s.sdk.Auth.SignOut(r.Context(), token); err != nil && !errors.Is(err, auth.ErrInvalidSession) {
 		s.log.Error("web sign-out failed", "err", err)
 	}
 	clearCookie(w, sessionCookie)
@@ -214,7 +215,7 @@ func (s *server) signOutPost(w http.ResponseWriter, r *http.Request) {
 type portalData struct {
 	User    auth.User
 	Devices []inventory.Device
-	Facts   deviceFacts
+	Facts   omm.Facts
 }
 
 func (s *server) portalPage(w http.ResponseWriter, r *http.Request) {
@@ -222,11 +223,11 @@ func (s *server) portalPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.renderPortal(w, r, p, token, http.StatusOK, "", deviceFacts{Platform: string(policy.IOS)})
+	s.renderPortal(w, r, p, token, http.StatusOK, "", omm.Facts{Platform: string(policy.IOS)})
 }
 
-func (s *server) renderPortal(w http.ResponseWriter, r *http.Request, p auth.Principal, token string, status int, msg string, f deviceFacts) {
-	devices, err := s.userDevices(r.Context(), p.User.Org, p.User.ID)
+func (s *server) renderPortal(w http.ResponseWriter, r *http.Request, p auth.Principal, token string, status int, msg string, f omm.Facts) {
+	devices, err := s.sdk.UserDevices(r.Context(), p.User.Org, p.User.ID)
 	if err != nil {
 		s.webFailure(w, "portal", err)
 		return
@@ -236,8 +237,8 @@ func (s *server) renderPortal(w http.ResponseWriter, r *http.Request, p auth.Pri
 }
 
 // formFacts reads device facts from the eligibility form.
-func formFacts(r *http.Request) (deviceFacts, error) {
-	f := deviceFacts{
+func formFacts(r *http.Request) (omm.Facts, error) {
+	f := omm.Facts{
 		Platform: r.PostFormValue("platform"), OSVersion: strings.TrimSpace(r.PostFormValue("os_version")),
 		Model: strings.TrimSpace(r.PostFormValue("model")), Manufacturer: strings.TrimSpace(r.PostFormValue("manufacturer")),
 		Ownership: r.PostFormValue("ownership"), Compromised: r.PostFormValue("compromised") == "on",
@@ -254,8 +255,8 @@ func formFacts(r *http.Request) (deviceFacts, error) {
 }
 
 type decisionData struct {
-	Decision decisionView
-	Facts    deviceFacts
+	Decision omm.DecisionView
+	Facts    omm.Facts
 	// CanEnroll: the decision is Enroll and this portal can start the
 	// enrollment of an Apple device; CanEnrollAndroid: of an Android
 	// device, with an enrollment code.
@@ -273,9 +274,9 @@ func (s *server) eligibilityPost(w http.ResponseWriter, r *http.Request) {
 		s.renderPortal(w, r, p, token, http.StatusBadRequest, err.Error(), f)
 		return
 	}
-	dec, err := s.decide(r.Context(), p, f)
+	dec, err := s.sdk.Decide(r.Context(), p.User.Org, p.User.ID, f)
 	if err != nil {
-		if status, _, msg := classify(s.log, err); status == http.StatusBadRequest {
+		if status, _, msg := omm.HTTPStatus(err); status == http.StatusBadRequest {
 			s.renderPortal(w, r, p, token, status, msg, f)
 			return
 		}
@@ -283,7 +284,7 @@ func (s *server) eligibilityPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, http.StatusOK, "decision", page{Title: "Can this device enroll?", Nav: "portal", CSRF: s.csrfToken(csrfSession, token),
-		Data: decisionData{Decision: viewDecision(dec), Facts: f,
+		Data: decisionData{Decision: s.sdk.ViewDecision(r.Context(), p.User.Org, dec), Facts: f,
 			CanEnroll:        dec.Outcome == policy.Enroll && (dec.Platform == policy.IOS || dec.Platform == policy.MacOS),
 			CanEnrollAndroid: dec.Outcome == policy.Enroll && dec.Platform == policy.Android}})
 }
@@ -308,9 +309,9 @@ func (s *server) enrollPost(w http.ResponseWriter, r *http.Request) {
 		s.renderPortal(w, r, p, token, http.StatusBadRequest, "Please accept the agreement to enroll.", f)
 		return
 	}
-	dec, url, expires, err := s.beginEnrollment(r.Context(), p, enrollRequest{deviceFacts: f})
+	e, err := s.sdk.BeginAppleEnrollment(r.Context(), p.User.Org, p.User.ID, f, "")
 	if err != nil {
-		if status, _, msg := classify(s.log, err); status < 500 {
+		if status, _, msg := omm.HTTPStatus(err); status < 500 {
 			s.renderPortal(w, r, p, token, status, msg, f)
 			return
 		}
@@ -318,7 +319,7 @@ func (s *server) enrollPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, http.StatusOK, "enroll", page{Title: "Enroll this device", Nav: "portal",
-		Data: enrollData{URL: url, Expires: expires.UTC().Format("15:04 UTC"), IOS: dec.Platform == policy.IOS}})
+		Data: enrollData{URL: e.URL, Expires: e.Expires.UTC().Format("15:04 UTC"), IOS: e.Decision.Platform == policy.IOS}})
 }
 
 type reportData struct {
@@ -327,7 +328,7 @@ type reportData struct {
 	// Actions are the device's latest commands, pending ones marked so:
 	// a removal the user asked for shows as pending until the device
 	// carries it out.
-	Actions []actionView
+	Actions []omm.DeviceCommand
 }
 
 func (s *server) reportPage(w http.ResponseWriter, r *http.Request) {
@@ -335,17 +336,17 @@ func (s *server) reportPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := s.userDevice(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"))
+	d, err := s.sdk.UserDevice(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"))
 	if err != nil {
 		s.webFailure(w, "portal", err)
 		return
 	}
-	rep, err := s.report(r.Context(), d)
+	rep, err := s.sdk.Report(r.Context(), d)
 	if err != nil {
 		s.webFailure(w, "portal", err)
 		return
 	}
-	actions, err := s.deviceActions(r.Context(), d)
+	actions, err := s.sdk.Commands(r.Context(), d)
 	if err != nil {
 		s.webFailure(w, "portal", err)
 		return
@@ -359,9 +360,9 @@ func (s *server) portalDeprovisionPost(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.parseForm(w, r, csrfSession, token) {
 		return
 	}
-	d, err := s.userDevice(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"))
+	d, err := s.sdk.UserDevice(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"))
 	if err == nil {
-		err = s.deprovision(r.Context(), d, userActor(p))
+		err = s.sdk.Act(r.Context(), d, omm.ActionDeprovision, "user:"+p.User.ID)
 	}
 	if err != nil {
 		s.webFailure(w, "portal", err)
@@ -386,9 +387,9 @@ func (s *server) portalErasePost(w http.ResponseWriter, r *http.Request) {
 			Link: "/portal/devices/" + r.PathValue("id"), LinkText: "Back to the device"})
 		return
 	}
-	d, err := s.userDevice(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"))
+	d, err := s.sdk.UserDevice(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"))
 	if err == nil {
-		err = s.erase(r.Context(), d, userActor(p))
+		err = s.sdk.Act(r.Context(), d, omm.ActionErase, "user:"+p.User.ID)
 	}
 	if err != nil {
 		s.webFailure(w, "portal", err)
@@ -402,7 +403,7 @@ func (s *server) portalErasePost(w http.ResponseWriter, r *http.Request) {
 // webFailure answers a failed portal or console action with a page that
 // says what happened, never with internals.
 func (s *server) webFailure(w http.ResponseWriter, nav string, err error) {
-	status, _, msg := classify(s.log, err)
+	status, _, msg := omm.HTTPStatus(err)
 	link := "/portal"
 	if nav == "admin" {
 		link = "/admin/devices"

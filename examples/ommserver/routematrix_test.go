@@ -2,14 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,20 +16,17 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/micromdm/plist"
 
 	"github.com/openomm/omm/android/agent"
-	"github.com/openomm/omm/enroll/scep"
 	"github.com/openomm/omm/enroll/scep/sceptest"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/profile"
 	"github.com/openomm/omm/storage"
-	"github.com/openomm/omm/storage/memory"
 	"github.com/openomm/omm/storage/sqlite"
 )
 
@@ -148,12 +143,14 @@ func routeMatrix() []mxRoute {
 		{"GET /static/", accessPublic, []mxProbe{{own: get("/static/style.css")}}},
 
 		// Devices.
-		{"/mdm/", accessDevice, []mxProbe{
+		{"PUT /mdm/{org}/server", accessDevice, []mxProbe{
 			{own: func(m *mxWorld) mxReq {
 				return mxReq{method: "PUT", path: "/mdm/" + demo + "/server", plist: map[string]any{"UDID": m.apple.udid, "Status": "Idle"}}
 			}, other: func(m *mxWorld) mxReq {
 				return mxReq{method: "PUT", path: "/mdm/" + string(m.otherOrg) + "/server", plist: map[string]any{"UDID": m.apple.udid, "Status": "Idle"}}
 			}},
+		}},
+		{"PUT /mdm/{org}/checkin", accessDevice, []mxProbe{
 			{own: func(m *mxWorld) mxReq {
 				return mxReq{method: "PUT", path: "/mdm/" + demo + "/checkin", plist: map[string]any{"UDID": m.apple.udid,
 					"MessageType": "TokenUpdate", "Topic": m.apple.mdm.Topic, "Token": []byte{1, 2, 3, 4}, "PushMagic": "magic"}}
@@ -241,7 +238,7 @@ func routeMatrix() []mxRoute {
 			return mxReq{method: "POST", path: "/api/agent/eligibility", json: deviceFacts{Platform: "ios", OSVersion: "17.4"}}
 		}, why: noOrgResource}}},
 		{"POST /api/agent/enroll", accessAgent, []mxProbe{{own: func(*mxWorld) mxReq {
-			return mxReq{method: "POST", path: "/api/agent/enroll", json: enrollRequest{deviceFacts: deviceFacts{Platform: "ios", OSVersion: "17.4"}}}
+			return mxReq{method: "POST", path: "/api/agent/enroll", json: enrollRequest{Facts: deviceFacts{Platform: "ios", OSVersion: "17.4"}}}
 		}, why: noOrgResource}}},
 		{"GET /api/agent/devices", accessAgent, []mxProbe{{own: get("/api/agent/devices"), why: "lists the caller's own devices"}}},
 		{"GET /api/agent/devices/{id}/report", accessAgent, []mxProbe{{
@@ -691,7 +688,7 @@ func newMxWorld(t *testing.T) *mxWorld {
 	}
 	m.patterns = srv.router().patterns
 	m.csrfKey = srv.csrfKey
-	creds, err := seedDemo(ctx, w.otherOrg, srv.dir, srv.policy)
+	creds, err := seedDemo(ctx, w.otherOrg, srv.dir, srv.sdk.Policy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -700,13 +697,13 @@ func newMxWorld(t *testing.T) *mxWorld {
 	}
 	m.otherGroups, m.otherUsers = mxNames(t, srv, w.otherOrg)
 	m.demoGroups, _ = mxNames(t, srv, demoOrg.ID)
-	if err := seedDemoApps(ctx, w.otherOrg, srv.catalog, m.otherGroups["Employees"]); err != nil {
+	if err := seedDemoApps(ctx, w.otherOrg, srv.sdk.Catalog, m.otherGroups["Employees"]); err != nil {
 		t.Fatal(err)
 	}
 	m.otherApps, m.otherPolicy = mxCatalog(t, srv, w.otherOrg)
 	m.demoApps, m.demoPolicy = mxCatalog(t, srv, demoOrg.ID)
 	for i := range 16 {
-		d, err := srv.inv.Register(ctx, inventory.Device{Org: demoOrg.ID, UserID: w.users["alice"], Platform: inventory.PlatformIOS,
+		d, err := srv.sdk.Inventory.Register(ctx, inventory.Device{Org: demoOrg.ID, UserID: w.users["alice"], Platform: inventory.PlatformIOS,
 			Ownership: inventory.OwnershipCompany, EnrollmentType: inventory.EnrollAppleDevice,
 			State: inventory.StateEnrolled, Identifier: fmt.Sprintf("UDID-SPARE-%02d", i)}, "test")
 		if err != nil {
@@ -768,7 +765,7 @@ func mxNames(t *testing.T, srv *server, org storage.OrgID) (groups, users map[st
 
 func mxCatalog(t *testing.T, srv *server, org storage.OrgID) (map[string]string, policy.ID) {
 	t.Helper()
-	apps, err := srv.catalog.ListApps(t.Context(), org)
+	apps, err := srv.sdk.Catalog.ListApps(t.Context(), org)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -776,7 +773,7 @@ func mxCatalog(t *testing.T, srv *server, org storage.OrgID) (map[string]string,
 	for _, a := range apps {
 		ids[a.Identifier] = a.ID
 	}
-	pols, err := srv.policy.List(t.Context(), org)
+	pols, err := srv.sdk.Policy.List(t.Context(), org)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -818,7 +815,7 @@ func (m *mxWorld) spare() string {
 // path's org replaced by the given prefix's.
 func (m *mxWorld) otaPath(prefix string) string {
 	dec := must[decisionView](m.t, 200)(m.do(m.t, "POST", "/api/agent/enroll", m.session,
-		enrollRequest{deviceFacts: deviceFacts{Platform: "ios", OSVersion: "17.4"}, Delivery: "ota"}))
+		enrollRequest{Facts: deviceFacts{Platform: "ios", OSVersion: "17.4"}, Delivery: "ota"}))
 	u, err := url.Parse(dec.EnrollURL)
 	if err != nil {
 		m.t.Fatal(err)
@@ -829,7 +826,7 @@ func (m *mxWorld) otaPath(prefix string) string {
 // directPath is a fresh direct-enrollment URL with its org set to org.
 func (m *mxWorld) directPath(org string) string {
 	dec := must[decisionView](m.t, 200)(m.do(m.t, "POST", "/api/agent/enroll", m.session,
-		enrollRequest{deviceFacts: deviceFacts{Platform: "ios", OSVersion: "17.4"}, Delivery: "direct"}))
+		enrollRequest{Facts: deviceFacts{Platform: "ios", OSVersion: "17.4"}, Delivery: "direct"}))
 	u, err := url.Parse(dec.EnrollURL)
 	if err != nil {
 		m.t.Fatal(err)
@@ -1282,32 +1279,3 @@ func mxSCEPRequest(t *testing.T, m *mxWorld) []byte {
 }
 
 // countingCAs counts the CA look-ups that reach it.
-type countingCAs struct{ n atomic.Int32 }
-
-func (c *countingCAs) CA(context.Context, storage.OrgID) (*scep.CA, error) {
-	c.n.Add(1)
-	return nil, errors.New("no CA in this test")
-}
-
-// TestUnknownOrgCostsNoCA: a device path naming an org that does not
-// exist never reaches CA generation (an RSA key per request otherwise).
-func TestUnknownOrgCostsNoCA(t *testing.T) {
-	s := memory.New()
-	if _, err := s.CreateOrg(t.Context(), demoOrg, storage.AuditEntry{Org: demoOrg.ID, Time: time.Now(), Actor: "test", Action: "org.create"}); err != nil {
-		t.Fatal(err)
-	}
-	inner := &countingCAs{}
-	k := &knownOrgCAs{orgs: s, cas: inner}
-	for range 3 {
-		if _, err := k.CA(t.Context(), "org_nonexistent"); !errors.Is(err, storage.ErrNotFound) {
-			t.Fatalf("unknown org: %v, want ErrNotFound", err)
-		}
-	}
-	if n := inner.n.Load(); n != 0 {
-		t.Fatalf("unknown org reached the CA source %d times", n)
-	}
-	k.CA(t.Context(), demoOrg.ID) //nolint:errcheck // counted
-	if n := inner.n.Load(); n != 1 {
-		t.Errorf("known org reached the CA source %d times, want 1", n)
-	}
-}

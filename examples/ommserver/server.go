@@ -12,41 +12,23 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/openomm/omm/android"
+	"github.com/openomm/omm"
 	"github.com/openomm/omm/android/amapi/amapitest"
 	"github.com/openomm/omm/auth"
-	"github.com/openomm/omm/catalog"
-	"github.com/openomm/omm/enroll/checkin"
-	"github.com/openomm/omm/enroll/ota"
-	"github.com/openomm/omm/enroll/scep"
-	"github.com/openomm/omm/inventory"
-	"github.com/openomm/omm/policy"
-	"github.com/openomm/omm/storage"
 )
 
-// server holds the composed services and serves them over HTTP.
+// server is the product around the SDK: the web portal and console, the
+// admin token, the demo org, and the local Android Management API fake.
 type server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	store store
-
-	dir     *auth.LocalDirectory
-	auth    *auth.Service
-	policy  *policy.Service
-	inv     *inventory.Service
-	mdm     *checkin.Service
-	catalog *catalog.Service
-	android *android.Service
-	knox    bool              // a Knox license source is configured
-	amapi   *amapitest.Server // the local Android Management API fake, when on
-	scep    *scep.Service
-	ota     *ota.Service
-	// reapplier re-applies changed policies (reapply.go); nil when off.
-	reapplier *reapplier
+	sdk   *omm.SDK
+	dir   *auth.LocalDirectory
+	amapi *amapitest.Server // the local Android Management API fake, when on
 
 	admin   adminKey
 	csrfKey []byte
@@ -67,50 +49,20 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 	if srv.dir, err = auth.NewLocalDirectory(s, auth.WithLogger(d.log), auth.WithClock(d.now)); err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
-	if srv.auth, err = auth.New(s, srv.dir, auth.WithLogger(d.log), auth.WithClock(d.now)); err != nil {
-		return nil, fmt.Errorf("sign-in: %w", err)
-	}
-	// The policy service logs its changes itself; a policy change never
-	// deprovisions anyone: it is re-applied to enrolled devices (reapply.go).
-	srv.policy = policy.New(s, policy.WithLogger(d.log), policy.WithClock(d.now), policy.WithEvents(srv.policyChanged))
-	srv.inv = inventory.New(s, inventory.WithLogger(d.log), inventory.WithClock(d.now),
-		inventory.WithPhoneBook(phoneBook{srv.dir}))
-
-	cas := &knownOrgCAs{orgs: s, cas: scep.NewGeneratedCAs(s, d.now)}
-	if srv.scep, err = scep.New(s, scep.WithAuthorities(cas), scep.WithLogger(d.log), scep.WithClock(d.now)); err != nil {
-		return nil, fmt.Errorf("SCEP: %w", err)
-	}
-	otaOpts := []ota.Option{ota.WithLogger(d.log), ota.WithClock(d.now)}
-	if cfg.allowSimulators {
-		otaOpts = append(otaOpts, ota.InsecureSkipAppleDeviceCheckForSimulators())
-	}
-	if srv.ota, err = ota.New(s, cas, ota.Config{PublicURL: d.publicURL, Topic: d.push.topic}, otaOpts...); err != nil {
-		return nil, fmt.Errorf("OTA: %w", err)
-	}
-
-	// The app store is built before check-in, whose result handlers and
-	// enrollment event feed it.
-	var waker checkin.Waker
-	if d.push.client != nil {
-		waker = checkin.NewPusher(s, d.push.client, checkin.WithPushLogger(d.log))
-	}
-	srv.catalog = newCatalog(s, srv.dir, waker, d.log, d.now)
-	if err := srv.setupAndroid(cfg, catalogAndroidApps{dir: catalogDirectory{dir: srv.dir, members: s}, store: s}, d.publicURL); err != nil {
+	android, err := srv.androidConfig(cfg, d.publicURL)
+	if err != nil {
 		return nil, err
 	}
-
-	// The OTA service supplies each enrollment's policy profile, which
-	// check-in installs right after the first TokenUpdate.
-	mdmOpts := []checkin.Option{checkin.WithLogger(d.log), checkin.WithClock(d.now), checkin.WithProfiles(srv.ota),
-		checkin.WithEvents(srv.deviceEvent),
-		checkin.WithResultHandler("InstallApplication", catalogResults(srv.catalog)),
-		checkin.WithResultHandler("RemoveApplication", catalogResults(srv.catalog))}
-	if waker != nil {
-		mdmOpts = append(mdmOpts, checkin.WithWaker(waker))
+	oc := omm.Config{Store: s, Directory: srv.dir, PublicURL: d.publicURL, Topic: d.push.topic, Android: android,
+		AllowSimulators: cfg.allowSimulators, Logger: d.log, Clock: d.now}
+	if d.push.client != nil {
+		oc.Push = d.push.client
+	} else {
+		d.log.Info("app store: push disabled, devices see new installs at their next check-in")
 	}
-	srv.mdm = checkin.New(s, checkin.Inventory{Service: srv.inv, Store: s}, srv.scep, mdmOpts...)
-	srv.reapplier = newReapplier(srv, waker)
-
+	if srv.sdk, err = omm.New(ctx, oc); err != nil {
+		return nil, err
+	}
 	if srv.csrfKey, err = loadOrCreateSecret(filepath.Join(cfg.dataDir, "csrf.key")); err != nil {
 		return nil, fmt.Errorf("CSRF key: %w", err)
 	}
@@ -118,18 +70,6 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 		return nil, err
 	}
 	return srv, nil
-}
-
-// phoneBook adapts the auth directory to the inventory's PhoneBook, so that
-// the phone number always comes from the directory, never the device.
-type phoneBook struct{ dir auth.Directory }
-
-func (p phoneBook) PhoneNumber(ctx context.Context, org storage.OrgID, userID string) (string, error) {
-	u, err := p.dir.User(ctx, org, userID)
-	if err != nil {
-		return "", err
-	}
-	return u.Phone, nil
 }
 
 // loadOrCreateSecret returns the 32-byte key in path, creating it once.
@@ -183,34 +123,30 @@ func (rt *router) HandleFunc(pattern string, h func(http.ResponseWriter, *http.R
 }
 
 func (s *server) routes() http.Handler {
-	return securityHeaders(s.auditDenied(s.router()))
+	return securityHeaders(omm.AuditDenied(s.router(), s.store, s.admin.Org, s.deniedWho,
+		omm.WithDeniedClock(s.now), omm.WithDeniedLogger(s.log)))
 }
 
-// router registers every route of the server.
+// router registers every route of the server: the SDK's handlers under
+// their paths, the product's own beside them.
 func (s *server) router() *router {
 	mux := &router{ServeMux: http.NewServeMux()}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 
-	// Devices.
-	mux.Handle("/mdm/", s.mdm.Handler())
-	mux.Handle("/scep/{org}", s.scep.Handler())
-	mux.Handle("GET /enroll/{org}/profile", s.ota.ProfileHandler())
-	mux.Handle("POST /enroll/{org}/ota", s.ota.PostHandler())
-	mux.Handle("GET /enroll/{org}/mobileconfig", s.ota.MobileconfigHandler())
+	// Devices, the agent app and the admin API: the SDK's routes, the
+	// admin API behind the admin token.
+	for _, rt := range s.sdk.Routes() {
+		mux.Handle(rt.Pattern, rt.Handler)
+	}
+	for _, rt := range s.sdk.AdminRoutes("/api/admin", s.adminAuth) {
+		mux.Handle(rt.Pattern, rt.Handler)
+	}
 
-	// Agent app.
-	mux.Handle("/api/agent/auth/", http.StripPrefix("/api/agent/auth", bodyLimit(maxJSONBody, auth.NewHandler(s.auth))))
-	s.agentRoutes(mux)
-
-	// Admin API.
-	s.adminRoutes(mux)
-
-	// App store (agent and admin APIs).
-	s.catalogRoutes(mux)
-
-	// Android: the agent protocol and enrollment tokens.
-	s.androidRoutes(mux)
+	// The local Android Management API fake's device side, when on.
+	if s.amapi != nil {
+		mux.Handle(fakeAMAPIPath+"/", http.StripPrefix(fakeAMAPIPath, s.amapi.Handler()))
+	}
 
 	// Web UI.
 	s.webRoutes(mux)
@@ -239,14 +175,6 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// bodyLimit caps every request body of h.
-func bodyLimit(n int64, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, n)
-		h.ServeHTTP(w, r)
-	})
-}
-
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
@@ -255,52 +183,4 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("Strict-Transport-Security", "max-age=31536000")
 		h.ServeHTTP(w, r)
 	})
-}
-
-// groupMembers is the directory store's group lookup.
-type groupMembers interface {
-	GroupMembers(ctx context.Context, org storage.OrgID, groupID string) ([]string, error)
-}
-
-// orgGroup returns the check that a group is one of the org's own: an
-// unknown group (another org's included) is storage.ErrNotFound.
-func orgGroup(s groupMembers) func(ctx context.Context, org storage.OrgID, group string) error {
-	return func(ctx context.Context, org storage.OrgID, group string) error {
-		_, err := s.GroupMembers(ctx, org, group)
-		return err
-	}
-}
-
-// checkGroups refuses a list of groups as a whole when one of them is not
-// the org's, so that nothing names another org's group.
-func checkGroups(ctx context.Context, s groupMembers, org storage.OrgID, groups []string) error {
-	for _, g := range groups {
-		err := orgGroup(s)(ctx, org, g)
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("%w: %q is not a group of this org", errBadRequest, g)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// knownOrgCAs hands out the CAs of orgs that exist only: a request naming
-// an unknown org (any path's {org}) must not cost a CA key generation.
-// Orgs known once are remembered, so that the hot path reads nothing more.
-type knownOrgCAs struct {
-	orgs  storage.OrgStore
-	cas   scep.Authorities
-	known sync.Map // storage.OrgID → struct{}
-}
-
-func (k *knownOrgCAs) CA(ctx context.Context, org storage.OrgID) (*scep.CA, error) {
-	if _, ok := k.known.Load(org); !ok {
-		if _, err := k.orgs.Org(ctx, org); err != nil {
-			return nil, fmt.Errorf("CA of org %q: %w", org, err)
-		}
-		k.known.Store(org, struct{}{})
-	}
-	return k.cas.CA(ctx, org)
 }

@@ -7,36 +7,15 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/openomm/omm/android"
-	"github.com/openomm/omm/auth"
-	"github.com/openomm/omm/catalog"
-	"github.com/openomm/omm/enroll/checkin"
-	"github.com/openomm/omm/enroll/ota"
-	"github.com/openomm/omm/enroll/scep"
-	"github.com/openomm/omm/inventory"
-	"github.com/openomm/omm/policy"
-	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm"
 	"github.com/openomm/omm/storage/postgres"
 	"github.com/openomm/omm/storage/sqlite"
 )
 
-// store is what the server needs of a storage backend: every package's
-// contract, all implemented by one backend value.
+// store is what the server needs of a storage backend: every contract of
+// the SDK, implemented by one backend value.
 type store interface {
-	storage.OrgStore
-	storage.AuditLog
-	auth.Store
-	policy.Store
-	inventory.Store
-	checkin.Store
-	scep.Store
-	scep.CAStore
-	ota.Store
-	catalog.Store
-	android.Store
-	ota.ReapplyStore
-	android.ReapplyStore
-	Ping(context.Context) error
+	omm.Store
 	Close() error
 }
 

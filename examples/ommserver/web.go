@@ -237,7 +237,7 @@ func (s *server) webPrincipal(w http.ResponseWriter, r *http.Request) (auth.Prin
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return auth.Principal{}, "", false
 	}
-	p, err := s.auth.Authenticate(r.Context(), token)
+	p, err := s.sdk.Auth.Authenticate(r.Context(), token)
 	if err != nil {
 		next := nextStep(err)
 		if next == "/signin" {

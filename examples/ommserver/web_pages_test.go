@@ -11,6 +11,7 @@ import (
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
+	"github.com/openomm/omm/storage"
 )
 
 // TestPagesRender renders every template with data reaching its branches,
@@ -69,7 +70,7 @@ func TestPagesRender(t *testing.T) {
 		{"admin_device", page{Title: "Device", Nav: "admin", Data: consoleDeviceData{Device: dev, Buttons: consoleButtons, Values: vals, Apps: apps}},
 			"Installer (no bundle identifier)"},
 		{"admin_policies", page{Title: "Policies", Nav: "admin", Data: nil}, "admin API"},
-		{"admin_audit", page{Title: "Audit", Nav: "admin", Data: consoleAuditData{Entries: []auditView{{ID: 1, Actor: "a", Action: "x"}}, Next: 1}}, "Next page"},
+		{"admin_audit", page{Title: "Audit", Nav: "admin", Data: consoleAuditData{Entries: []storage.AuditEntry{{ID: 1, Actor: "a", Action: "x"}}, Next: 1}}, "Next page"},
 		{"admin_apps", page{Title: "Apps", Nav: "admin", Data: consoleAppsData{Kinds: appKinds, Modes: appModes, Form: appForm{Kind: "ios_in_house"},
 			Groups: []auth.Group{{ID: "g1", Name: "Employees"}},
 			Apps: []consoleApp{{App: catalog.App{ID: "a1", Kind: catalog.AppStore, StoreID: 1, Identifier: "com.x", Name: "X"},

@@ -79,7 +79,7 @@ func (s *server) storePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) renderStore(w http.ResponseWriter, r *http.Request, org storage.OrgID, userID, token, deviceID, notice string) {
-	v, err := s.catalog.View(r.Context(), org, userID, deviceID)
+	v, err := s.sdk.Catalog.View(r.Context(), org, userID, deviceID)
 	if err != nil {
 		s.webFailure(w, "portal", err)
 		return
@@ -93,7 +93,7 @@ func (s *server) storeInstallPost(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.parseForm(w, r, csrfSession, token) {
 		return
 	}
-	it, err := s.catalog.Install(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"), r.PathValue("app"))
+	it, err := s.sdk.Catalog.Install(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"), r.PathValue("app"))
 	if err != nil {
 		s.webFailure(w, "portal", err)
 		return
@@ -107,7 +107,7 @@ func (s *server) storeUninstallPost(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.parseForm(w, r, csrfSession, token) {
 		return
 	}
-	it, err := s.catalog.Uninstall(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"), r.PathValue("app"))
+	it, err := s.sdk.Catalog.Uninstall(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"), r.PathValue("app"))
 	if err != nil {
 		s.webFailure(w, "portal", err)
 		return

@@ -1,14 +1,21 @@
-package main
+package omm
 
 import (
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/openomm/omm/internal/jsonapi"
 )
 
-func TestUnmarshalJSON(t *testing.T) {
+// unmarshalJSON is decodeJSON on a request with body data.
+func unmarshalJSON(data []byte, v any) error {
+	r := httptest.NewRequest("POST", "/", strings.NewReader(string(data)))
+	return decodeJSON(httptest.NewRecorder(), r, v)
+}
+
+func TestDecodeJSON(t *testing.T) {
 	tests := []struct {
 		name, in string
 		wantErr  string
@@ -26,7 +33,7 @@ func TestUnmarshalJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var f deviceFacts
+			var f Facts
 			err := unmarshalJSON([]byte(tt.in), &f)
 			if tt.wantErr == "" {
 				if err != nil {
@@ -34,16 +41,16 @@ func TestUnmarshalJSON(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !errors.Is(err, errBadRequest) || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("error %v, want errBadRequest mentioning %q", err, tt.wantErr)
+			if err == nil || !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %v, want ErrBadRequest mentioning %q", err, tt.wantErr)
 			}
 		})
 	}
 }
 
-// FuzzUnmarshalJSON: whatever arrives, decoding returns errBadRequest or a
+// FuzzDecodeJSON: whatever arrives, decoding returns ErrBadRequest or a
 // value, never panics, and never accepts nesting over the limit.
-func FuzzUnmarshalJSON(f *testing.F) {
+func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"platform":"ios","os_version":"17.4"}`,
 		`{"platform":"android","os_version":"14","api_level":34,"work_profile":true}`,
@@ -53,10 +60,10 @@ func FuzzUnmarshalJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var v policyBody
+		var v PolicyBody
 		err := unmarshalJSON(data, &v)
-		if err != nil && !errors.Is(err, errBadRequest) {
-			t.Fatalf("error %v does not wrap errBadRequest", err)
+		if err != nil && !errors.Is(err, ErrBadRequest) {
+			t.Fatalf("error %v does not wrap ErrBadRequest", err)
 		}
 		if err == nil && jsonapi.CheckDepth(data, maxJSONDepth) != nil {
 			t.Fatal("accepted input checkDepth refuses")

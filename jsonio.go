@@ -1,4 +1,4 @@
-package main
+package omm
 
 import (
 	"errors"
@@ -13,29 +13,26 @@ import (
 	"github.com/openomm/omm/storage"
 )
 
-// Limits on the JSON the server's own APIs read.
+// Limits on the JSON the SDK's own APIs read.
 const (
-	maxJSONBody  = 64 << 10
+	MaxJSONBody  = 64 << 10
 	maxJSONDepth = 8
 )
 
-// errBadRequest wraps every input problem the caller can fix.
-var errBadRequest = errors.New("invalid request")
+var (
+	// ErrBadRequest wraps every input problem the caller can fix.
+	ErrBadRequest = errors.New("invalid request")
+	// ErrNotPermitted: the action is refused for this device or user
+	// (policy, ownership, platform).
+	ErrNotPermitted = errors.New("action not permitted")
+)
 
-// decodeJSON reads one JSON object of at most maxJSONBody bytes, nested at
+// decodeJSON reads one JSON object of at most MaxJSONBody bytes, nested at
 // most maxJSONDepth deep, without unknown fields or trailing data, into v.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	err := jsonapi.Decode(http.MaxBytesReader(w, r.Body, maxJSONBody), v, jsonapi.Limits{MaxBytes: maxJSONBody, MaxDepth: maxJSONDepth})
+	err := jsonapi.Decode(http.MaxBytesReader(w, r.Body, MaxJSONBody), v, jsonapi.Limits{MaxBytes: MaxJSONBody, MaxDepth: maxJSONDepth})
 	if err != nil {
-		return fmt.Errorf("%w: %w", errBadRequest, err)
-	}
-	return nil
-}
-
-// unmarshalJSON applies decodeJSON's rules to data.
-func unmarshalJSON(data []byte, v any) error {
-	if err := jsonapi.Unmarshal(data, v, maxJSONDepth); err != nil {
-		return fmt.Errorf("%w: %w", errBadRequest, err)
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	return nil
 }
@@ -46,12 +43,13 @@ func writeAPIError(w http.ResponseWriter, status int, code, msg string) {
 	jsonapi.Error(w, status, code, msg)
 }
 
-// classify maps an error of the SDK's packages onto an HTTP status, a
-// stable code and a message safe to show. Unexpected errors are logged and
-// answered without detail.
-func classify(log *slog.Logger, err error) (int, string, string) {
+// HTTPStatus maps an error of the SDK onto an HTTP status, a stable code
+// and a message safe to show; unexpected errors (5xx) carry no detail.
+// Hosts that render the SDK's errors themselves (a web UI over the Go
+// admin API) use it to answer as the SDK's APIs do.
+func HTTPStatus(err error) (status int, code, msg string) {
 	switch {
-	case errors.Is(err, errBadRequest), errors.Is(err, storage.ErrInvalid):
+	case errors.Is(err, ErrBadRequest), errors.Is(err, storage.ErrInvalid):
 		return http.StatusBadRequest, "invalid_request", err.Error()
 	case errors.Is(err, storage.ErrNotFound):
 		return http.StatusNotFound, "not_found", "not found"
@@ -63,18 +61,25 @@ func classify(log *slog.Logger, err error) (int, string, string) {
 		return http.StatusConflict, "unsupported_channel", err.Error()
 	case errors.Is(err, storage.ErrConflict):
 		return http.StatusConflict, "conflict", err.Error()
-	case errors.Is(err, checkin.ErrNotPermitted), errors.Is(err, errNotPermitted),
+	case errors.Is(err, checkin.ErrNotPermitted), errors.Is(err, ErrNotPermitted),
 		errors.Is(err, android.ErrNotPermitted), errors.Is(err, android.ErrDenied), errors.Is(err, android.ErrNoProvider):
 		return http.StatusForbidden, "not_permitted", err.Error()
 	}
-	log.Error("request failed", "err", err)
 	return http.StatusInternalServerError, "internal", "internal error"
 }
 
-// errNotPermitted: an action this server refuses for the device.
-var errNotPermitted = errors.New("action not permitted")
-
 func writeErr(w http.ResponseWriter, log *slog.Logger, err error) {
-	status, code, msg := classify(log, err)
+	status, code, msg := HTTPStatus(err)
+	if status >= 500 {
+		log.Error("request failed", "err", err)
+	}
 	writeAPIError(w, status, code, msg)
+}
+
+// bodyLimit caps every request body of h.
+func bodyLimit(n int64, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		h.ServeHTTP(w, r)
+	})
 }

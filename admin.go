@@ -1,0 +1,163 @@
+package omm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/policy"
+	"github.com/openomm/omm/storage"
+)
+
+// The Go admin API: what an administrator does, with names where people
+// read, and every change audited with its actor ("admin:alice").
+
+// DeviceSummary is a device as a list shows it: who has it and what it is
+// called, not only IDs.
+type DeviceSummary struct {
+	inventory.Device
+	// Name and Model are what the device reported (privacy-filtered).
+	Name  string
+	Model string
+	// User is the device's user as the directory knows them (zero when
+	// the directory no longer does).
+	User auth.User
+}
+
+// DevicePage is one page of devices.
+type DevicePage struct {
+	Devices []DeviceSummary
+	// Next is the cursor of the following page, "" on the last.
+	Next string
+}
+
+// Devices lists a page of the org's devices (of one user when q.UserID is
+// set), each with its name, model and user.
+func (s *SDK) Devices(ctx context.Context, org storage.OrgID, q inventory.DeviceQuery) (DevicePage, error) {
+	page, err := s.Store.ListDevices(ctx, org, q)
+	if err != nil {
+		return DevicePage{}, err
+	}
+	out := DevicePage{Devices: make([]DeviceSummary, len(page.Devices)), Next: page.Next}
+	users := map[string]auth.User{}
+	for i, d := range page.Devices {
+		sum, err := s.summary(ctx, d, users)
+		if err != nil {
+			return DevicePage{}, err
+		}
+		out.Devices[i] = sum
+	}
+	return out, nil
+}
+
+func (s *SDK) summary(ctx context.Context, d inventory.Device, users map[string]auth.User) (DeviceSummary, error) {
+	sum := DeviceSummary{Device: d}
+	vals, err := s.Store.DeviceValues(ctx, d.Org, d.ID)
+	if err != nil {
+		return sum, err
+	}
+	for _, v := range vals {
+		switch v.Key {
+		case inventory.KeyDeviceName:
+			sum.Name = v.Value
+		case inventory.KeyModelName:
+			sum.Model = v.Value
+		}
+	}
+	u, ok := users[d.UserID]
+	if !ok && d.UserID != "" {
+		u, err = s.Directory.User(ctx, d.Org, d.UserID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return sum, err
+		}
+		users[d.UserID] = u
+	}
+	sum.User = u
+	return sum, nil
+}
+
+// DeviceDetail is everything an administrator sees of one device.
+type DeviceDetail struct {
+	DeviceSummary
+	// Values are the inventory as stored (privacy-filtered at ingest).
+	Values []inventory.Value
+	Apps   []inventory.App
+	// Commands are the latest commands, newest first.
+	Commands []DeviceCommand
+	// Compliance is nil before a policy application recorded one.
+	Compliance *Compliance
+}
+
+// Device returns one of the org's devices with its inventory, commands
+// and compliance; another org's is storage.ErrNotFound.
+func (s *SDK) Device(ctx context.Context, org storage.OrgID, id string) (DeviceDetail, error) {
+	d, err := s.OrgDevice(ctx, org, id)
+	if err != nil {
+		return DeviceDetail{}, err
+	}
+	var dd DeviceDetail
+	if dd.DeviceSummary, err = s.summary(ctx, d, map[string]auth.User{}); err != nil {
+		return DeviceDetail{}, err
+	}
+	if dd.Values, err = s.Store.DeviceValues(ctx, org, d.ID); err != nil {
+		return DeviceDetail{}, err
+	}
+	if dd.Apps, err = s.Store.DeviceApps(ctx, org, d.ID); err != nil {
+		return DeviceDetail{}, err
+	}
+	if dd.Commands, err = s.Commands(ctx, d); err != nil {
+		return DeviceDetail{}, err
+	}
+	if dd.Compliance, err = s.Compliance(ctx, d); err != nil {
+		return DeviceDetail{}, err
+	}
+	return dd, nil
+}
+
+// DeviceAction does action to one of the org's devices on behalf of
+// actor (see [SDK.Act]).
+func (s *SDK) DeviceAction(ctx context.Context, org storage.OrgID, id string, action Action, actor string) error {
+	d, err := s.OrgDevice(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	return s.Act(ctx, d, action, actor)
+}
+
+// CreatePolicy stores a new policy of p.Org, its target groups checked
+// against the directory; enrolled devices are re-evaluated.
+func (s *SDK) CreatePolicy(ctx context.Context, actor string, p policy.Policy) (policy.Policy, error) {
+	if err := s.checkGroups(ctx, p.Org, p.Groups); err != nil {
+		return policy.Policy{}, err
+	}
+	return s.Policy.Create(ctx, actor, p)
+}
+
+// UpdatePolicy replaces a policy (p.Version must be the stored one); the
+// built-in default policy cannot be changed. Enrolled devices are
+// re-evaluated.
+func (s *SDK) UpdatePolicy(ctx context.Context, actor string, p policy.Policy) (policy.Policy, error) {
+	if p.ID == policy.DefaultID {
+		return policy.Policy{}, fmt.Errorf("%w: the built-in default policy cannot be changed", ErrNotPermitted)
+	}
+	if err := s.checkGroups(ctx, p.Org, p.Groups); err != nil {
+		return policy.Policy{}, err
+	}
+	return s.Policy.Update(ctx, actor, p)
+}
+
+// DeletePolicy deletes a policy at its stored version; the built-in
+// default policy cannot be deleted. Enrolled devices are re-evaluated.
+func (s *SDK) DeletePolicy(ctx context.Context, actor string, org storage.OrgID, id policy.ID, version int64) error {
+	if id == policy.DefaultID {
+		return fmt.Errorf("%w: the built-in default policy cannot be deleted", ErrNotPermitted)
+	}
+	return s.Policy.Delete(ctx, actor, org, id, version)
+}
+
+// Audit returns a page of the org's audit log.
+func (s *SDK) Audit(ctx context.Context, org storage.OrgID, q storage.AuditQuery) (storage.AuditPage, error) {
+	return s.Store.ListAudit(ctx, org, q)
+}

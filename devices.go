@@ -1,0 +1,377 @@
+package omm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/policy"
+	"github.com/openomm/omm/storage"
+)
+
+// The rules the agent API, the admin API and a host's own UI share: what
+// policy decides for a user on a device, whose device is whose, and which
+// actions a device allows on which platform.
+
+// Facts is what a device (or its user) says about itself when asking
+// whether it may enroll.
+type Facts struct {
+	Platform     string `json:"platform"`
+	OSVersion    string `json:"os_version"`
+	APILevel     int    `json:"api_level,omitempty"`
+	Model        string `json:"model,omitempty"`
+	Manufacturer string `json:"manufacturer,omitempty"`
+	Ownership    string `json:"ownership,omitempty"`
+	Compromised  bool   `json:"compromised,omitempty"`
+	WorkProfile  bool   `json:"work_profile,omitempty"`
+	Knox         bool   `json:"knox,omitempty"`
+}
+
+// maxFactLen bounds the free-text facts (the policy package checks the
+// rest).
+const maxFactLen = 100
+
+func (f Facts) device() (policy.Device, error) {
+	for name, v := range map[string]string{"os_version": f.OSVersion, "model": f.Model, "manufacturer": f.Manufacturer} {
+		if len(v) > maxFactLen {
+			return policy.Device{}, fmt.Errorf("%w: %s is longer than %d bytes", ErrBadRequest, name, maxFactLen)
+		}
+	}
+	p := policy.Platform(f.Platform)
+	if err := p.Validate(); err != nil {
+		return policy.Device{}, fmt.Errorf("%w: platform must be ios, android or macos", ErrBadRequest)
+	}
+	if f.OSVersion == "" {
+		return policy.Device{}, fmt.Errorf("%w: os_version is required", ErrBadRequest)
+	}
+	return policy.Device{
+		Platform: p, OSVersion: f.OSVersion, APILevel: f.APILevel, Model: f.Model, Manufacturer: f.Manufacturer,
+		Ownership: policy.Ownership(f.Ownership), Compromised: f.Compromised, WorkProfile: f.WorkProfile, Knox: f.Knox,
+	}, nil
+}
+
+// policyUser describes a user to policy evaluation: ID and the IDs of the
+// directory groups.
+func (s *SDK) policyUser(ctx context.Context, org storage.OrgID, userID string) (policy.User, error) {
+	groups, err := s.Directory.Groups(ctx, org, userID)
+	if err != nil {
+		return policy.User{}, err
+	}
+	u := policy.User{ID: userID, Groups: make([]string, len(groups))}
+	for i, g := range groups {
+		u.Groups[i] = g.ID
+	}
+	return u, nil
+}
+
+// Decide evaluates the org's policies for the user on a device described
+// by f.
+func (s *SDK) Decide(ctx context.Context, org storage.OrgID, userID string, f Facts) (policy.Decision, error) {
+	d, err := f.device()
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	u, err := s.policyUser(ctx, org, userID)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	return s.Policy.Evaluate(ctx, org, u, d)
+}
+
+// Enrollment is a started Apple enrollment: the policy decision and the
+// one-time URL the device opens (the OTA profile service, or the direct
+// profile).
+type Enrollment struct {
+	Decision policy.Decision
+	URL      string
+	Expires  time.Time
+}
+
+// BeginAppleEnrollment re-evaluates the policy (never trusting an earlier
+// answer a client holds) and starts an enrollment session for an iPhone,
+// iPad or Mac of the user. delivery is enroll.KindOTA (the profile
+// service, the default on iOS), enroll.KindDirect (one .mobileconfig:
+// macOS, and device simulators) or "".
+func (s *SDK) BeginAppleEnrollment(ctx context.Context, org storage.OrgID, userID string, f Facts, delivery enroll.SessionKind) (Enrollment, error) {
+	dec, err := s.Decide(ctx, org, userID, f)
+	if err != nil {
+		return Enrollment{Decision: dec}, err
+	}
+	if delivery != "" && delivery != enroll.KindOTA && delivery != enroll.KindDirect {
+		return Enrollment{Decision: dec}, fmt.Errorf("%w: delivery must be ota or direct", ErrBadRequest)
+	}
+	var kind enroll.SessionKind
+	switch dec.Platform {
+	case policy.IOS:
+		kind = enroll.KindOTA
+		if delivery == enroll.KindDirect {
+			kind = enroll.KindDirect
+		}
+	case policy.MacOS:
+		kind = enroll.KindDirect
+	default:
+		return Enrollment{Decision: dec}, fmt.Errorf("%w: Android devices enroll with an Android enrollment token", ErrNotPermitted)
+	}
+	if dec.Outcome != policy.Enroll {
+		return Enrollment{Decision: dec}, fmt.Errorf("%w: the policy decision is %q, not enroll", ErrNotPermitted, dec.Outcome)
+	}
+	t, err := s.OTA.Begin(ctx, org, userID, dec, kind)
+	if err != nil {
+		return Enrollment{Decision: dec}, err
+	}
+	return Enrollment{Decision: dec, URL: t.URL, Expires: t.Expires}, nil
+}
+
+// AndroidEnrollment is an issued Android enrollment: the decision, the
+// plan the device follows, and the one-time token with its link or QR
+// provisioning JSON (and that as a PNG).
+type AndroidEnrollment struct {
+	Decision policy.Decision
+	Issued   android.Issued
+	QRPNG    []byte
+}
+
+// BeginAndroidEnrollment re-evaluates the policy for the device facts and
+// issues a one-time enrollment token for the user's Android device.
+func (s *SDK) BeginAndroidEnrollment(ctx context.Context, org storage.OrgID, userID, actor string, f Facts) (AndroidEnrollment, error) {
+	if f.Platform != string(policy.Android) {
+		return AndroidEnrollment{}, fmt.Errorf("%w: platform must be android", ErrBadRequest)
+	}
+	own := inventory.Ownership(f.Ownership)
+	if own != inventory.OwnershipCompany && own != inventory.OwnershipPersonal {
+		return AndroidEnrollment{}, fmt.Errorf("%w: ownership must be company or personal", ErrBadRequest)
+	}
+	dec, err := s.Decide(ctx, org, userID, f)
+	if err != nil {
+		return AndroidEnrollment{}, err
+	}
+	plan, err := android.PlanFor(dec, own)
+	if err != nil {
+		return AndroidEnrollment{Decision: dec}, err
+	}
+	if plan.Mode == policy.ModeKnox && !s.knox {
+		return AndroidEnrollment{Decision: dec}, fmt.Errorf("%w: Samsung Knox enrollment needs the org's Knox license, and none is configured", ErrNotPermitted)
+	}
+	iss, err := s.Android.CreateToken(ctx, actor, android.TokenRequest{Org: org, UserID: userID, Decision: dec, Ownership: own, OneTime: true})
+	if err != nil {
+		return AndroidEnrollment{Decision: dec}, err
+	}
+	payload := iss.QR
+	if payload == nil {
+		payload = []byte(iss.Link) // scanned with the device's camera, it opens the link
+	}
+	png, err := android.QRPNG(payload)
+	if err != nil {
+		return AndroidEnrollment{Decision: dec}, err
+	}
+	return AndroidEnrollment{Decision: dec, Issued: iss, QRPNG: png}, nil
+}
+
+// UserDevices lists the user's devices (one page: a person has few).
+func (s *SDK) UserDevices(ctx context.Context, org storage.OrgID, userID string) ([]inventory.Device, error) {
+	page, err := s.Store.ListDevices(ctx, org, inventory.DeviceQuery{UserID: userID, Limit: inventory.MaxDevicePage})
+	return page.Devices, err
+}
+
+// UserDevice returns the device only when it belongs to the user; anyone
+// else's device is storage.ErrNotFound, exactly as if it did not exist.
+func (s *SDK) UserDevice(ctx context.Context, org storage.OrgID, userID, id string) (inventory.Device, error) {
+	d, err := s.OrgDevice(ctx, org, id)
+	if err != nil {
+		return d, err
+	}
+	if d.UserID != userID {
+		return inventory.Device{}, fmt.Errorf("device: %w", storage.ErrNotFound)
+	}
+	return d, nil
+}
+
+// OrgDevice returns the org's device; another org's is storage.ErrNotFound.
+func (s *SDK) OrgDevice(ctx context.Context, org storage.OrgID, id string) (inventory.Device, error) {
+	if len(id) > inventory.MaxDeviceIDLen {
+		return inventory.Device{}, fmt.Errorf("device: %w", storage.ErrNotFound)
+	}
+	return s.Store.Device(ctx, org, id)
+}
+
+// FullWipeAllowed reports whether the policy deciding for the device's
+// user permits a factory reset on its platform. The device's ownership
+// and enrollment type may forbid it still (the platform services check).
+func (s *SDK) FullWipeAllowed(ctx context.Context, d inventory.Device) (bool, error) {
+	if d.UserID == "" {
+		return false, nil
+	}
+	u, err := s.policyUser(ctx, d.Org, d.UserID)
+	if err != nil {
+		return false, err
+	}
+	set, err := s.Policy.Set(ctx, d.Org)
+	if err != nil {
+		return false, err
+	}
+	pol, _ := set.Match(u.Groups)
+	rule, ok := pol.Rules[policyPlatform(d.Platform)]
+	return ok && rule.Action != policy.Deny && rule.Requirements.AllowFullWipe, nil
+}
+
+func policyPlatform(p inventory.Platform) policy.Platform {
+	switch p {
+	case inventory.PlatformIOS, inventory.PlatformIPadOS:
+		return policy.IOS
+	case inventory.PlatformMacOS:
+		return policy.MacOS
+	default:
+		return policy.Android
+	}
+}
+
+// Report builds "What your organization can see" for a device.
+func (s *SDK) Report(ctx context.Context, d inventory.Device) (inventory.Report, error) {
+	wipe, err := s.FullWipeAllowed(ctx, d)
+	if err != nil {
+		return inventory.Report{}, err
+	}
+	return s.Inventory.Report(ctx, d.Org, d.ID, inventory.ReportOptions{FullWipeAllowed: wipe})
+}
+
+// Action is something done to a device on behalf of a user or an admin.
+type Action string
+
+// The device actions, on both platforms.
+const (
+	// ActionLock locks the screen.
+	ActionLock Action = "lock"
+	// ActionDeprovision removes the organization's data only: managed
+	// apps, profiles and accounts, the work profile. Never personal data.
+	ActionDeprovision Action = "deprovision"
+	// ActionErase factory resets the device, where policy, ownership and
+	// enrollment type all allow it.
+	ActionErase Action = "erase"
+	// ActionRefresh asks an Apple device for its inventory now.
+	ActionRefresh Action = "refresh"
+)
+
+// Actions lists the device actions.
+func Actions() []Action { return []Action{ActionLock, ActionDeprovision, ActionErase, ActionRefresh} }
+
+// Act does action to the device on behalf of actor ("admin:alice",
+// "user:u1"), through the device's platform: queued commands for an Apple
+// device, the agent's or Google's for an Android one. It fails with
+// ErrNotPermitted (or the platform's own error) where the action does not
+// apply.
+func (s *SDK) Act(ctx context.Context, d inventory.Device, action Action, actor string) error {
+	apple := d.Platform.Apple()
+	switch action {
+	case ActionLock:
+		if !apple {
+			_, err := s.Android.Lock(ctx, actor, d.Org, d.ID)
+			return err
+		}
+		return s.MDM.Lock(ctx, d.Org, d.ID, actor, "This device was locked by your organization.", "")
+	case ActionDeprovision:
+		// Work data only, also on a company-owned device whose policy
+		// would allow a factory reset.
+		if !apple {
+			_, err := s.Android.RemoveWorkData(ctx, actor, d.Org, d.ID)
+			return err
+		}
+		return s.MDM.Deprovision(ctx, d.Org, d.ID, actor, "requested by "+actor)
+	case ActionErase:
+		if !apple {
+			_, err := s.Android.FactoryReset(ctx, actor, d.Org, d.ID)
+			return err
+		}
+		allowed, err := s.FullWipeAllowed(ctx, d)
+		if err != nil {
+			return err
+		}
+		return s.MDM.Erase(ctx, d.Org, d.ID, actor, allowed)
+	case ActionRefresh:
+		if !apple {
+			return fmt.Errorf("%w: Android devices report their inventory through the agent app", ErrNotPermitted)
+		}
+		return s.MDM.RefreshInventory(ctx, d.Org, d.ID, actor)
+	}
+	return fmt.Errorf("%w: unknown action %q", ErrBadRequest, action)
+}
+
+// DeviceCommand is one command sent to a device, as people read it:
+// Pending until the device answered.
+type DeviceCommand struct {
+	UUID        string               `json:"uuid"`
+	RequestType string               `json:"request_type"`
+	Status      enroll.CommandStatus `json:"status"`
+	Pending     bool                 `json:"pending"`
+	Detail      string               `json:"detail,omitempty"`
+	Queued      time.Time            `json:"queued"`
+	Updated     time.Time            `json:"updated"`
+}
+
+// MaxCommandsShown bounds the commands listed per device.
+const MaxCommandsShown = 50
+
+// Commands lists a device's latest commands, newest first: the MDM
+// command queue of an Apple device, the pending commands of an Android
+// device (its agent fetches them; settled ones leave the list).
+func (s *SDK) Commands(ctx context.Context, d inventory.Device) ([]DeviceCommand, error) {
+	if d.Platform.Apple() {
+		cmds, err := s.MDM.Actions(ctx, d.Org, d.ID, MaxCommandsShown)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]DeviceCommand, len(cmds))
+		for i, c := range cmds {
+			out[i] = DeviceCommand{UUID: c.UUID, RequestType: c.RequestType, Status: c.Status, Pending: c.Status.Open(),
+				Detail: c.Detail, Queued: c.Queued, Updated: c.Updated}
+		}
+		return out, nil
+	}
+	ad, err := s.Store.AndroidDevice(ctx, d.Org, d.ID)
+	if errors.Is(err, storage.ErrNotFound) { // registered, never enrolled through the channel
+		return []DeviceCommand{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cmds, err := s.Android.Commands(ctx, ad)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeviceCommand, 0, len(cmds))
+	for _, c := range cmds {
+		kind := string(c.Kind)
+		if c.Wipe != "" {
+			kind += " (" + string(c.Wipe) + ")"
+		}
+		out = append(out, DeviceCommand{UUID: c.ID, RequestType: kind, Status: enroll.StatusPending, Pending: true,
+			Detail: c.Detail, Queued: c.Created, Updated: c.Updated})
+	}
+	return out, nil
+}
+
+// Compliance is what the admin views show of the policy a device last got.
+type Compliance struct {
+	Policy      policy.ID `json:"policy"`
+	InPolicy    bool      `json:"in_policy"`
+	OutOfPolicy string    `json:"out_of_policy,omitempty"`
+	Fingerprint string    `json:"settings_fingerprint,omitempty"`
+	Updated     time.Time `json:"updated"`
+}
+
+// Compliance returns the device's compliance, nil before any application
+// of a policy recorded one.
+func (s *SDK) Compliance(ctx context.Context, d inventory.Device) (*Compliance, error) {
+	a, err := s.Store.AppliedPolicy(ctx, d.Org, d.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Compliance{Policy: a.Policy, InPolicy: a.OutOfPolicy == "", OutOfPolicy: a.OutOfPolicy,
+		Fingerprint: a.Fingerprint, Updated: a.Updated}, nil
+}

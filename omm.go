@@ -1,0 +1,262 @@
+// Package omm composes the SDK: from one [Config] (a store, the org's
+// directory, the public URL, push and a few options) [New] wires every
+// service — sign-in, policy, inventory, the Apple channel (OTA, SCEP, MDM
+// check-in), Android, the app store — and the rules that span them:
+// policy re-application after a change, device answers routed to the app
+// store, apps installed at enrollment, per-platform device actions with
+// their ownership rules, and the user lifecycle.
+//
+// It offers an identity product three things to mount or call:
+//
+//   - [SDK.Handler]: everything phones and the agent app call (enrollment,
+//     MDM check-in, SCEP, the Android agent, the app store, the agent API),
+//     mountable under any path prefix; the prefix, from Config.PublicURL,
+//     is in every URL the SDK hands out.
+//   - [SDK.AdminHandler]: the admin JSON API, behind the host's own admin
+//     authentication (an [AdminAuth] hook).
+//   - The Go admin API: methods of [SDK] (devices with names, actions,
+//     policies, apps, audit, compliance, users).
+//
+// The agent API authenticates with the SDK's own sign-in (auth sessions)
+// unless the host supplies its own ([WithAgentAuth]), for example its
+// existing session cookies.
+//
+// examples/embed is a host identity product embedding the SDK this way;
+// examples/ommserver is a complete product built on the same API.
+package omm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/android/amapi"
+	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/catalog"
+	"github.com/openomm/omm/enroll/checkin"
+	"github.com/openomm/omm/enroll/ota"
+	"github.com/openomm/omm/enroll/scep"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/policy"
+	"github.com/openomm/omm/storage"
+)
+
+// Store is every store contract the SDK uses. storage/sqlite,
+// storage/postgres and storage/memory return one.
+type Store interface {
+	storage.OrgStore
+	storage.AuditLog
+	auth.Store
+	policy.Store
+	inventory.Store
+	checkin.Store
+	scep.Store
+	scep.CAStore
+	ota.Store
+	ota.ReapplyStore
+	catalog.Store
+	android.Store
+	android.ReapplyStore
+	Ping(context.Context) error
+}
+
+// DevelopmentTopic is the push topic enrollment profiles carry when
+// Config.Topic is empty: fine for simulated devices, refused by Apple for
+// real pushes.
+const DevelopmentTopic = "com.apple.mgmt.External.openomm-development"
+
+// AgentPath is where, under the handler, the Android agent protocol is
+// served; enrollment links of the legacy Android modes point at it.
+const AgentPath = "/android/agent"
+
+// Config is what [New] composes the SDK from.
+type Config struct {
+	// Store holds every record (required).
+	Store Store
+	// Directory is the org's users, groups and memberships. Nil: the
+	// built-in directory (auth.LocalDirectory) over Store. A directory
+	// that also checks passwords (auth.Authenticator) enables the SDK's
+	// own sign-in for the agent app.
+	Directory auth.Directory
+	// PublicURL is the absolute https URL at which the handler is
+	// reachable, with the path prefix it is mounted under
+	// ("https://idp.example.com/device-mgmt"): every URL handed to a
+	// device is built from it (required).
+	PublicURL string
+	// Push wakes Apple devices (an *apns.Client); nil: devices get their
+	// commands at their next regular check-in.
+	Push checkin.PushClient
+	// Topic is the MDM push topic (the push certificate's UID); empty:
+	// DevelopmentTopic.
+	Topic string
+	// CAs are the orgs' device CAs; nil: one generated per org on first
+	// use (scep.GeneratedCAs, which generates for existing orgs only).
+	CAs scep.Authorities
+	// Android configures the Android channel.
+	Android AndroidConfig
+	// AllowSimulators accepts OTA phase 2 from simulated devices, without
+	// Apple's device attestation. Never in production.
+	AllowSimulators bool
+	// Logger and Clock default to slog.Default() and time.Now.
+	Logger *slog.Logger
+	Clock  func() time.Time
+}
+
+// AndroidConfig configures the Android channel. Without a Provider,
+// work-profile and fully managed enrollment is refused; without Knox
+// licenses, Samsung Knox enrollment is.
+type AndroidConfig struct {
+	// Provider is the Android Management API (Google's, or
+	// android/amapi/amapitest's stand-in), Enterprise the enterprise name
+	// and DPC the device policy controller the QR codes name.
+	Provider   amapi.Provider
+	Enterprise string
+	DPC        android.DPC
+	// Knox holds the orgs' Samsung Knox license keys.
+	Knox android.KnoxLicenses
+}
+
+// SDK is the composed SDK. Its fields are the services, for what the Go
+// admin API does not cover; they are safe for concurrent use.
+type SDK struct {
+	Store     Store
+	Directory auth.Directory
+	// Auth is the SDK's own sign-in; nil when the directory cannot check
+	// passwords.
+	Auth      *auth.Service
+	Policy    *policy.Service
+	Inventory *inventory.Service
+	SCEP      *scep.Service
+	OTA       *ota.Service
+	MDM       *checkin.Service
+	Catalog   *catalog.Service
+	Android   *android.Service
+
+	log       *slog.Logger
+	now       func() time.Time
+	base      *url.URL
+	knox      bool
+	reapplier reapplier
+}
+
+// New composes the SDK from cfg.
+func New(ctx context.Context, cfg Config) (*SDK, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("%w: omm: Config.Store is required", storage.ErrInvalid)
+	}
+	base, err := url.Parse(strings.TrimSuffix(cfg.PublicURL, "/"))
+	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" || base.RawQuery != "" || base.Fragment != "" {
+		return nil, fmt.Errorf("%w: omm: Config.PublicURL %q: want an absolute http(s) URL without query", storage.ErrInvalid, cfg.PublicURL)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Topic == "" {
+		cfg.Topic = DevelopmentTopic
+	}
+	st, log, now := cfg.Store, cfg.Logger, cfg.Clock
+	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, knox: cfg.Android.Knox != nil}
+	if s.Directory == nil {
+		if s.Directory, err = auth.NewLocalDirectory(st, auth.WithLogger(log), auth.WithClock(now)); err != nil {
+			return nil, fmt.Errorf("omm: directory: %w", err)
+		}
+	}
+	if a, ok := s.Directory.(auth.Authenticator); ok {
+		if s.Auth, err = auth.New(st, a, auth.WithLogger(log), auth.WithClock(now)); err != nil {
+			return nil, fmt.Errorf("omm: sign-in: %w", err)
+		}
+	}
+	s.Policy = policy.New(st, policy.WithLogger(log), policy.WithClock(now), policy.WithEvents(s.policyChanged))
+	s.Inventory = inventory.New(st, inventory.WithLogger(log), inventory.WithClock(now), inventory.WithDirectory(s.Directory))
+
+	cas := cfg.CAs
+	if cas == nil {
+		cas = scep.NewGeneratedCAs(st, now)
+	}
+	if s.SCEP, err = scep.New(st, scep.WithAuthorities(cas), scep.WithLogger(log), scep.WithClock(now)); err != nil {
+		return nil, fmt.Errorf("omm: SCEP: %w", err)
+	}
+	otaOpts := []ota.Option{ota.WithLogger(log), ota.WithClock(now)}
+	if cfg.AllowSimulators {
+		otaOpts = append(otaOpts, ota.InsecureSkipAppleDeviceCheckForSimulators())
+	}
+	if s.OTA, err = ota.New(st, cas, ota.Config{PublicURL: s.URL(""), Topic: cfg.Topic}, otaOpts...); err != nil {
+		return nil, fmt.Errorf("omm: OTA: %w", err)
+	}
+
+	var waker checkin.Waker
+	if cfg.Push != nil {
+		waker = checkin.NewPusher(st, cfg.Push, checkin.WithPushLogger(log))
+	}
+	var nudger catalog.Nudger = noNudger{}
+	if waker != nil {
+		nudger = wakerNudger{waker}
+	}
+	s.Catalog = catalog.New(st, st, s.Directory, catalog.WithNudger(nudger), catalog.WithLogger(log), catalog.WithClock(now),
+		catalog.WithGroupCheck(s.checkGroup))
+
+	androidOpts := []android.Option{android.WithApps(androidApps{s}), android.WithAgentURL(s.URL(AgentPath)),
+		android.WithLogger(log), android.WithClock(now)}
+	if cfg.Android.Knox != nil {
+		androidOpts = append(androidOpts, android.WithKnoxLicenses(cfg.Android.Knox))
+	}
+	if cfg.Android.Provider != nil {
+		androidOpts = append(androidOpts, android.WithProvider(cfg.Android.Provider, cfg.Android.Enterprise, cfg.Android.DPC))
+	}
+	s.Android = android.New(st, s.Inventory, st, androidOpts...)
+
+	mdmOpts := []checkin.Option{checkin.WithLogger(log), checkin.WithClock(now), checkin.WithProfiles(s.OTA),
+		checkin.WithEvents(s.deviceEvent),
+		checkin.WithResultHandler("InstallApplication", catalogResults{s.Catalog}),
+		checkin.WithResultHandler("RemoveApplication", catalogResults{s.Catalog})}
+	if waker != nil {
+		mdmOpts = append(mdmOpts, checkin.WithWaker(waker))
+	}
+	s.MDM = checkin.New(st, checkin.Inventory{Service: s.Inventory, Store: st}, s.SCEP, mdmOpts...)
+
+	var reapplyOpts []ota.ReapplyOption
+	if waker != nil {
+		reapplyOpts = append(reapplyOpts, ota.WithReapplyWaker(waker))
+	}
+	s.reapplier = reapplier{apple: ota.NewReapplier(s.OTA, st, reapplyOpts...), android: android.NewReapplier(s.Android, st)}
+	return s, nil
+}
+
+// URL returns the public URL of path under the handler: the base
+// Config.PublicURL gave, prefix included.
+func (s *SDK) URL(path string) string {
+	u := *s.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	return u.String()
+}
+
+// checkGroup is nil when group is one of the org's, else an error
+// wrapping storage.ErrNotFound: nothing the SDK stores names another org's
+// group.
+func (s *SDK) checkGroup(ctx context.Context, org storage.OrgID, group string) error {
+	_, err := s.Directory.Group(ctx, org, group)
+	return err
+}
+
+// checkGroups refuses a list of groups as a whole when one of them is not
+// the org's.
+func (s *SDK) checkGroups(ctx context.Context, org storage.OrgID, groups []string) error {
+	for _, g := range groups {
+		err := s.checkGroup(ctx, org, g)
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("%w: %q is not a group of this org", ErrBadRequest, g)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package omm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/enroll/ota"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/policy"
+	"github.com/openomm/omm/storage"
+)
+
+// Re-application of changed policies to enrolled devices.
+//
+// After a policy is created, updated or deleted (the policy service's event
+// hook) every enrolled device of the org is re-evaluated; after a user's
+// groups change (UserChanged), that user's devices are. It runs in the
+// call that made the change, after the change is committed, and is bounded
+// to maxReapplyDevices devices: the caller's answer comes once the
+// devices' commands are queued, and one log line says what was done. The
+// work per device is a few store reads and, where the settings changed, one
+// profile signature and one transaction (record, command, audit entry).
+//
+// A policy change never deprovisions anyone: a device whose user is no
+// longer admitted keeps its enrollment and settings, is logged, and shows
+// as out of policy with the reason (SDK.Compliance). Deactivating a user
+// is what deprovisions their devices.
+
+// maxReapplyDevices bounds the devices one change re-applies to.
+const maxReapplyDevices = 10_000
+
+// maxReapplyTries bounds the attempts per device when concurrent
+// re-applications of one device collide.
+const maxReapplyTries = 3
+
+// ReapplyActor is the audit actor of re-applications after a policy
+// change (the change itself is audited with its administrator).
+const ReapplyActor = "system:policy-reapply"
+
+// reapplier holds the SDK's reapplier of each platform.
+type reapplier struct {
+	apple   *ota.Reapplier
+	android *android.Reapplier
+}
+
+// Reapplied counts what a re-application did.
+type Reapplied struct {
+	Devices, Changed, Unchanged, OutOfPolicy, Skipped, Failed int
+	// Truncated: more devices than one change re-applies to; the rest
+	// follow at their next change or their user's.
+	Truncated bool
+}
+
+func (t Reapplied) attrs() []any {
+	return []any{"devices", t.Devices, "changed", t.Changed, "unchanged", t.Unchanged, "out_of_policy", t.OutOfPolicy,
+		"skipped", t.Skipped, "failed", t.Failed, "truncated", t.Truncated}
+}
+
+// policyChanged is the policy service's event hook.
+func (s *SDK) policyChanged(ctx context.Context, e policy.Event) {
+	s.Reapply(ctx, e.Org, "", fmt.Sprintf("policy %s %s", e.Policy, e.Kind))
+}
+
+// Reapply re-evaluates the org's enrolled devices (only userID's, when
+// set) and brings each to its decision, logging one line with the tally.
+// A device that fails is logged and counted; the others go on. Policy
+// changes through the SDK re-apply by themselves; a host calls it when
+// something policy depends on changed outside the SDK.
+func (s *SDK) Reapply(ctx context.Context, org storage.OrgID, userID, why string) Reapplied {
+	var t Reapplied
+	// The change is committed: a client going away must not leave the
+	// devices half re-applied.
+	ctx = context.WithoutCancel(ctx)
+	start := s.now()
+	users := map[string]policy.User{}
+	q := inventory.DeviceQuery{UserID: userID, Limit: inventory.MaxDevicePage}
+	for {
+		page, err := s.Store.ListDevices(ctx, org, q)
+		if err != nil {
+			s.log.Error("policy re-application: list devices", "org", org, "err", err)
+			t.Failed++
+			break
+		}
+		for _, d := range page.Devices {
+			if d.State != inventory.StateEnrolled {
+				continue
+			}
+			if t.Devices == maxReapplyDevices {
+				t.Truncated = true
+				break
+			}
+			t.Devices++
+			change, err := s.reapplyDevice(ctx, d, users)
+			for try := 1; errors.Is(err, storage.ErrConflict) && try < maxReapplyTries; try++ {
+				// Another re-application of the device won: decide again.
+				change, err = s.reapplyDevice(ctx, d, users)
+			}
+			switch {
+			case err != nil:
+				t.Failed++
+				s.log.Error("policy re-application failed", "org", org, "device", d.ID, "err", err)
+			case change == string(ota.Installed) || change == string(ota.Removed) || change == string(android.ReapplyUpdated):
+				t.Changed++
+			case change == string(ota.OutOfPolicy):
+				t.OutOfPolicy++
+			case change == string(ota.Skipped):
+				t.Skipped++
+			default:
+				t.Unchanged++
+			}
+		}
+		if page.Next == "" || t.Truncated {
+			break
+		}
+		q.After = page.Next
+	}
+	level := slog.LevelInfo
+	if t.Failed > 0 || t.Truncated {
+		level = slog.LevelWarn
+	}
+	s.log.Log(ctx, level, "policy re-applied to enrolled devices",
+		append([]any{"org", org, "why", why, "took", s.now().Sub(start).Round(time.Millisecond)}, t.attrs()...)...)
+	return t
+}
+
+// reapplyDevice re-evaluates one enrolled device and applies the decision.
+func (s *SDK) reapplyDevice(ctx context.Context, d inventory.Device, users map[string]policy.User) (string, error) {
+	u, ok := users[d.UserID]
+	if !ok {
+		var err error
+		if u, err = s.policyUser(ctx, d.Org, d.UserID); err != nil {
+			return "", fmt.Errorf("user %s: %w", d.UserID, err)
+		}
+		users[d.UserID] = u
+	}
+	switch {
+	case d.Platform.Apple():
+		dec, err := s.Policy.Reevaluate(ctx, d.Org, u, ota.AppleFacts(d, s.reportedOSVersion(ctx, d)))
+		if err != nil {
+			return "", err
+		}
+		c, err := s.reapplier.apple.Apply(ctx, d, dec, ReapplyActor)
+		return string(c), err
+	case d.Platform == inventory.PlatformAndroid:
+		ad, err := s.Store.AndroidDevice(ctx, d.Org, d.ID)
+		if errors.Is(err, storage.ErrNotFound) { // registered, never enrolled through the channel
+			return string(android.ReapplySkipped), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		dec, err := s.Policy.Reevaluate(ctx, d.Org, u, android.ReapplyFacts(ad))
+		if err != nil {
+			return "", err
+		}
+		c, err := s.reapplier.android.Apply(ctx, d.Org, d.ID, dec, ReapplyActor)
+		return string(c), err
+	}
+	return string(ota.Skipped), nil
+}
+
+// reportedOSVersion is the OS version the device reported, or "".
+func (s *SDK) reportedOSVersion(ctx context.Context, d inventory.Device) string {
+	vals, err := s.Store.DeviceValues(ctx, d.Org, d.ID)
+	if err != nil {
+		return ""
+	}
+	for _, v := range vals {
+		if v.Key == inventory.KeyOSVersion {
+			return v.Value
+		}
+	}
+	return ""
+}
