@@ -38,6 +38,7 @@ type Store interface {
 	android.Store
 	reapplyStore       // reapply.go
 	enroll.ActionStore // deprovision.go
+	revocationStore    // revocation.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -64,6 +65,7 @@ func cases() []testCase {
 	all = append(all, androidCases()...)
 	all = append(all, reapplyCases()...)
 	all = append(all, deprovisionCases()...)
+	all = append(all, revocationCases()...)
 	return all
 }
 
