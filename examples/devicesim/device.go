@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"net/http"
@@ -17,8 +16,8 @@ import (
 
 	"github.com/micromdm/plist"
 
+	"github.com/openomm/omm/enroll/mdm/mdmtest"
 	"github.com/openomm/omm/enroll/scep/sceptest"
-	"github.com/openomm/omm/internal/cms"
 	"github.com/openomm/omm/profile"
 )
 
@@ -254,11 +253,11 @@ func (d *device) put(ctx context.Context, target string, m map[string]any) ([]by
 	}
 	var hdr http.Header
 	if d.signed {
-		sig, err := cms.SignDetached(body, d.key, d.identity, nil)
+		sig, err := mdmtest.Signature(body, d.key, d.identity)
 		if err != nil {
-			return nil, fmt.Errorf("Mdm-Signature: %w", err)
+			return nil, err
 		}
-		hdr = http.Header{"Mdm-Signature": {base64.StdEncoding.EncodeToString(sig)}}
+		hdr = http.Header{mdmtest.SignatureHeader: {sig}}
 	}
 	return doHeader(ctx, d.client, d.base, "PUT", target, "application/x-apple-aspen-mdm", hdr, body, maxOtherReply)
 }
