@@ -105,15 +105,18 @@ func enrollDirect(ctx context.Context, a *api, enrollURL string, s spec, logf lo
 }
 
 // orgCA returns the SCEP CA of the org an enrollment URL
-// (…/enroll/{org}/…) belongs to; it signs the enrollment profiles.
+// ({base}/enroll/{org}/…) belongs to; it signs the enrollment profiles.
 func (a *api) orgCA(ctx context.Context, enrollURL string) (*x509.Certificate, error) {
-	u, err := url.Parse(enrollURL)
+	if !strings.HasPrefix(enrollURL, a.base+"/enroll/") {
+		return nil, fmt.Errorf("enrollment URL %q is not below the server's base URL %s", redactToken(enrollURL), a.base)
+	}
+	u, err := url.Parse(strings.TrimPrefix(enrollURL, a.base))
 	if err != nil {
 		return nil, fmt.Errorf("enrollment URL: %w", err)
 	}
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
 	if len(parts) != 3 || parts[0] != "enroll" {
-		return nil, fmt.Errorf("enrollment URL %q: unexpected path", enrollURL)
+		return nil, fmt.Errorf("enrollment URL %q: unexpected path", redactToken(enrollURL))
 	}
 	caDER, err := do(ctx, a.client, a.base, "GET", "/scep/"+url.PathEscape(parts[1])+"?operation=GetCACert", "", "", nil, maxOtherReply)
 	if err != nil {

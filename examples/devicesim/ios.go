@@ -129,10 +129,18 @@ func walkIOS(ctx context.Context, c walkConfig, out io.Writer) (walkResult, erro
 	}
 	logf("no more commands: %s is enrolled and its inventory reported (%d commands answered)", s.Serial, len(res.Commands))
 
-	if res.Policy, err = checkPolicyProfile(d.policyProfiles); err != nil {
+	if dec.Requirements == nil {
+		return res, fmt.Errorf("the enrollment decision states no requirements to check the device's settings against")
+	}
+	var found bool
+	if res.Policy, found, err = checkPolicyProfile(d.policyProfiles, *dec.Requirements); err != nil {
 		return res, err
 	}
-	logf("policy profile received, signed by the org's CA %q: %s", d.ca.Subject.CommonName, res.Policy)
+	if found {
+		logf("policy profile received, signed by the org's CA %q: %s", d.ca.Subject.CommonName, res.Policy)
+	} else {
+		logf("policy checked against the enrollment decision: %s", res.Policy)
+	}
 
 	mine, err := a.myDevice(ctx, token, s.Serial)
 	if err != nil {
