@@ -97,6 +97,7 @@ func main() {
 const usage = `usage:
   devicesim ios  -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW [-pin PIN] | -agent-token T)
                  [-proof tls|signature] [-serial S] [-delivery ota|direct] [-totp-secret BASE32] [-store-app ID] [-admin-token T]
+                 [-keep-enrolled]
   devicesim android -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW [-pin PIN] | -agent-token T)
                  [-totp-secret BASE32] [-admin-token T] [-modes work_profile,fully_managed,knox,device_admin,legacy_api30]
   devicesim load -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW | -agent-token T)
