@@ -297,6 +297,16 @@ func containsDevice(list []inventory.Device, id string) bool {
 // answer, failing the test on anything but 200.
 func (d *appleDevice) put(t *testing.T, url string, m map[string]any) []byte {
 	t.Helper()
+	st, out := d.send(t, url, m)
+	if st != 200 {
+		t.Fatalf("PUT %s = %d %s", url, st, out)
+	}
+	return out
+}
+
+// send is put without judging the answer.
+func (d *appleDevice) send(t *testing.T, url string, m map[string]any) (int, []byte) {
+	t.Helper()
 	m["UDID"] = d.udid
 	body, err := plist.Marshal(m)
 	if err != nil {
@@ -306,11 +316,7 @@ func (d *appleDevice) put(t *testing.T, url string, m map[string]any) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, out := d.e.do(t, "PUT", url, body, mdmtest.SignatureHeader, sig, "Content-Type", "application/x-apple-aspen-mdm")
-	if st != 200 {
-		t.Fatalf("PUT %s = %d %s", url, st, out)
-	}
-	return out
+	return d.e.do(t, "PUT", url, body, mdmtest.SignatureHeader, sig, "Content-Type", "application/x-apple-aspen-mdm")
 }
 
 // poll sends result (Idle when nil) and returns the next command, ok

@@ -2,6 +2,7 @@ package omm_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -68,6 +69,30 @@ func TestHandlerUnderPrefix(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/mdm/"+string(e.org)+"/checkin", nil))
 	if rec.Code != 404 || !strings.Contains(rec.Body.String(), "/device-mgmt/") {
 		t.Errorf("outside the prefix: %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+// TestCAGuard: the handler makes no CA for an org that does not exist,
+// and a device identity from one org's CA is refused (403, never 401) at
+// another org's check-in.
+func TestCAGuard(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "/device-mgmt")
+	if st, out := e.do(t, "GET", "/device-mgmt/scep/org_nobody?operation=GetCACert", nil); st == 200 {
+		t.Errorf("GetCACert for an org that does not exist = %d (%d bytes)", st, len(out))
+	}
+	if _, err := e.sdk.SCEP.CACertificate(t.Context(), "org_nobody"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("CA of an org that does not exist: %v", err)
+	}
+	d := e.enrollApple(t, e.org, e.users["alice"])
+	d.drain(t, nil)
+	other := strings.Replace(d.server, "/mdm/"+string(e.org)+"/", "/mdm/"+string(e.other)+"/", 1)
+	if st, out := d.send(t, other, map[string]any{"Status": "Idle"}); st != 403 {
+		t.Errorf("an identity of %s at %s = %d %s, want 403", e.org, other, st, out)
+	}
+	otherCA, err := e.sdk.SCEP.CACertificate(t.Context(), e.other)
+	if err != nil || otherCA.Equal(d.ca) {
+		t.Fatalf("the orgs share a CA or the other has none: %v", err)
 	}
 }
 
