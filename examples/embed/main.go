@@ -232,36 +232,19 @@ type row struct {
 	active, admin bool
 }
 
-// users reads the rows of acme_users that match where (one ? for arg).
-// Another org has none.
-func (a *acme) users(ctx context.Context, o storage.OrgID, where, arg string) ([]row, error) {
-	rs, err := a.db.QueryContext(ctx, `SELECT id, username, password, groups, active, admin FROM acme_users WHERE `+where, arg)
-	if err != nil || o != org {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []row
-	for rs.Next() {
-		u, gs := row{User: auth.User{Org: org, Status: auth.StatusDeactivated}}, ""
-		err = errors.Join(err, rs.Scan(&u.ID, &u.Username, &u.password, &gs, &u.active, &u.admin))
-		if u.DisplayName, u.groups = u.Username, strings.Split(gs, ","); u.active {
-			u.Status = auth.StatusActive
-		}
-		out = append(out, u)
-	}
-	return out, errors.Join(err, rs.Err())
-}
-
-// user is the one row whose column is value, or storage.ErrNotFound.
+// user is the row of acme_users whose column is value, or
+// storage.ErrNotFound; another org has none.
 func (a *acme) user(ctx context.Context, o storage.OrgID, column, value string) (row, error) {
-	rows, err := a.users(ctx, o, column+" = ?", value)
-	if err == nil && len(rows) != 1 {
-		err = fmt.Errorf("acme user: %w", storage.ErrNotFound)
+	u, gs := row{User: auth.User{Org: org, Status: auth.StatusDeactivated}}, ""
+	err := a.db.QueryRowContext(ctx, `SELECT id, username, password, groups, active, admin FROM acme_users WHERE `+column+` = ?`, value).
+		Scan(&u.ID, &u.Username, &u.password, &gs, &u.active, &u.admin)
+	if errors.Is(err, sql.ErrNoRows) || o != org {
+		return row{}, fmt.Errorf("acme user %q: %w", value, storage.ErrNotFound)
 	}
-	if err != nil {
-		return row{}, err
+	if u.DisplayName, u.groups = u.Username, strings.Split(gs, ","); u.active {
+		u.Status = auth.StatusActive
 	}
-	return rows[0], nil
+	return u, err
 }
 
 // The five methods of auth.Directory, over acme_users.
@@ -299,12 +282,18 @@ func (a *acme) GroupMembers(ctx context.Context, o storage.OrgID, groupID string
 	if _, err := a.Group(ctx, o, groupID); err != nil {
 		return nil, err
 	}
-	rows, err := a.users(ctx, o, `','||groups||',' LIKE ?`, "%,"+groupID+",%")
-	ids := make([]string, len(rows))
-	for i, u := range rows {
-		ids[i] = u.ID
+	rows, err := a.db.QueryContext(ctx, `SELECT id FROM acme_users WHERE ','||groups||',' LIKE ? ORDER BY id`, "%,"+groupID+",%")
+	if err != nil {
+		return nil, err
 	}
-	return ids, err
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		err = errors.Join(err, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	return ids, errors.Join(err, rows.Err())
 }
 
 // selfSigned makes a TLS certificate for 127.0.0.1 and localhost and writes
