@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"net/http"
@@ -17,8 +16,8 @@ import (
 
 	"github.com/micromdm/plist"
 
+	"github.com/openomm/omm/enroll/mdm/mdmtest"
 	"github.com/openomm/omm/enroll/scep/sceptest"
-	"github.com/openomm/omm/internal/cms"
 	"github.com/openomm/omm/profile"
 )
 
@@ -106,15 +105,18 @@ func enrollDirect(ctx context.Context, a *api, enrollURL string, s spec, logf lo
 }
 
 // orgCA returns the SCEP CA of the org an enrollment URL
-// (…/enroll/{org}/…) belongs to; it signs the enrollment profiles.
+// ({base}/enroll/{org}/…) belongs to; it signs the enrollment profiles.
 func (a *api) orgCA(ctx context.Context, enrollURL string) (*x509.Certificate, error) {
-	u, err := url.Parse(enrollURL)
+	if !strings.HasPrefix(enrollURL, a.base+"/enroll/") {
+		return nil, fmt.Errorf("enrollment URL %q is not below the server's base URL %s", redactToken(enrollURL), a.base)
+	}
+	u, err := url.Parse(strings.TrimPrefix(enrollURL, a.base))
 	if err != nil {
 		return nil, fmt.Errorf("enrollment URL: %w", err)
 	}
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
 	if len(parts) != 3 || parts[0] != "enroll" {
-		return nil, fmt.Errorf("enrollment URL %q: unexpected path", enrollURL)
+		return nil, fmt.Errorf("enrollment URL %q: unexpected path", redactToken(enrollURL))
 	}
 	caDER, err := do(ctx, a.client, a.base, "GET", "/scep/"+url.PathEscape(parts[1])+"?operation=GetCACert", "", "", nil, maxOtherReply)
 	if err != nil {
@@ -254,11 +256,11 @@ func (d *device) put(ctx context.Context, target string, m map[string]any) ([]by
 	}
 	var hdr http.Header
 	if d.signed {
-		sig, err := cms.SignDetached(body, d.key, d.identity, nil)
+		sig, err := mdmtest.Signature(body, d.key, d.identity)
 		if err != nil {
-			return nil, fmt.Errorf("Mdm-Signature: %w", err)
+			return nil, err
 		}
-		hdr = http.Header{"Mdm-Signature": {base64.StdEncoding.EncodeToString(sig)}}
+		hdr = http.Header{mdmtest.SignatureHeader: {sig}}
 	}
 	return doHeader(ctx, d.client, d.base, "PUT", target, "application/x-apple-aspen-mdm", hdr, body, maxOtherReply)
 }
