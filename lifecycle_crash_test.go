@@ -87,7 +87,7 @@ func TestDeactivationCrash(t *testing.T) {
 						t.Errorf("CheckOut: %d", st)
 					}
 				}
-				for _, p := range []androidPhone{h.knox, h.admin} {
+				for _, p := range []lcPhone{h.knox, h.admin} {
 					ad, err := w2.store.AndroidDevice(ctx, w2.org, p.id)
 					if err != nil {
 						t.Fatal(err)

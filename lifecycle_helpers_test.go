@@ -452,8 +452,8 @@ func (w *lcWorld) androidToken(user string, mode policy.Mode) android.Issued {
 	return enr.Issued
 }
 
-// androidPhone is an enrolled Android device.
-type androidPhone struct {
+// lcPhone is an enrolled Android device.
+type lcPhone struct {
 	id     string
 	mode   policy.Mode
 	secret string // the fake's secret of a work-profile device
@@ -461,12 +461,12 @@ type androidPhone struct {
 
 // useToken enrolls a device with the token, through the agent or the
 // Android Management API (whose notification reaches the SDK).
-func (w *lcWorld) useToken(iss android.Issued, n int) (androidPhone, error) {
+func (w *lcWorld) useToken(iss android.Issued, n int) (lcPhone, error) {
 	w.t.Helper()
 	ctx := context.Background()
 	if iss.Plan.Channel == android.ChannelAgent {
 		enr, err := w.sdk.Android.Enroll(ctx, android.EnrollRequest{Token: iss.Value, Identifier: fmt.Sprintf("aid-%s-%d", iss.Plan.Mode, n)})
-		return androidPhone{id: enr.Device.ID, mode: iss.Plan.Mode}, err
+		return lcPhone{id: enr.Device.ID, mode: iss.Plan.Mode}, err
 	}
 	how := amapitest.ProvisionLink
 	if iss.QR != nil {
@@ -479,12 +479,12 @@ func (w *lcWorld) useToken(iss android.Issued, n int) (androidPhone, error) {
 		Hardware: amapitest.Hardware{SerialNumber: fmt.Sprintf("WP%04d", n)},
 	})
 	if err != nil {
-		return androidPhone{}, err // Google refused the token
+		return lcPhone{}, err // Google refused the token
 	}
 	w.mu.Lock()
 	err = w.notified
 	w.mu.Unlock()
-	p := androidPhone{mode: iss.Plan.Mode, secret: en.Secret}
+	p := lcPhone{mode: iss.Plan.Mode, secret: en.Secret}
 	if err == nil {
 		inv, lerr := w.store.DeviceByIdentifier(ctx, w.org, en.Name[strings.LastIndex(en.Name, "/")+1:])
 		if lerr != nil {
@@ -495,7 +495,7 @@ func (w *lcWorld) useToken(iss android.Issued, n int) (androidPhone, error) {
 	return p, err
 }
 
-func (w *lcWorld) enrolledAndroid(user string, mode policy.Mode, n int) androidPhone {
+func (w *lcWorld) enrolledAndroid(user string, mode policy.Mode, n int) lcPhone {
 	w.t.Helper()
 	p, err := w.useToken(w.androidToken(user, mode), n)
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 // one unused credential of each kind.
 type held struct {
 	iphones             []*iPhone
-	knox, admin, wp     androidPhone
+	knox, admin, wp     lcPhone
 	otaLink, directLink string  // enrollment links never opened
 	unbound             *iPhone // a SCEP identity no device has used
 	phase3URL           string  // OTA phase 3, signed by its identity, not sent
@@ -147,7 +147,7 @@ func TestUserDeactivated(t *testing.T) {
 			}
 			// Android, agent channel (Knox, device admin): one work-data
 			// removal each, which the agent fetches and reports done.
-			for _, p := range []androidPhone{h.knox, h.admin} {
+			for _, p := range []lcPhone{h.knox, h.admin} {
 				ad, err := store.AndroidDevice(ctx, w.org, p.id)
 				if err != nil {
 					t.Fatal(err)
