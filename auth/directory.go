@@ -237,9 +237,10 @@ func (d *LocalDirectory) UpdateUser(ctx context.Context, u User, actor string) (
 	return rec.User, err
 }
 
-// Deactivate marks the user deactivated: every enrollment step refuses
-// them from then on. Ending their sessions and taking their devices back
-// is the SDK's user lifecycle (omm.SDK.UserDeactivated).
+// Deactivate marks the user deactivated and, in the same transaction,
+// revokes all their sessions; every enrollment step refuses them from
+// then on. Taking their devices and unused credentials back is the SDK's
+// user lifecycle (omm.SDK.UserDeactivated).
 func (d *LocalDirectory) Deactivate(ctx context.Context, org storage.OrgID, userID, actor string) error {
 	_, err := d.update(ctx, org, userID, actor, "auth.user.deactivate", func(r *UserRecord) { r.Status = StatusDeactivated })
 	return err

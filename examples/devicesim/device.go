@@ -187,6 +187,19 @@ func (a *api) scepEnroll(ctx context.Context, ca *x509.Certificate, p *profile.S
 // enrollMDM installs an MDM enrollment profile: SCEP for the identity,
 // then check-in.
 func (a *api) enrollMDM(ctx context.Context, ca *x509.Certificate, prof *profile.Profile, s spec, logf logFunc) (*device, error) {
+	d, err := a.mdmIdentity(ctx, ca, prof, s, logf)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.checkIn(ctx, logf); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// mdmIdentity gets the MDM identity an enrollment profile asks for and
+// returns the device, which has not called the MDM server yet.
+func (a *api) mdmIdentity(ctx context.Context, ca *x509.Certificate, prof *profile.Profile, s spec, logf logFunc) (*device, error) {
 	scepP, mdmP := payloads(prof)
 	if scepP == nil || mdmP == nil {
 		return nil, fmt.Errorf("enrollment profile %s lacks a SCEP or MDM payload", prof.Identifier)
@@ -220,9 +233,6 @@ func (a *api) enrollMDM(ctx context.Context, ca *x509.Certificate, prof *profile
 	if a.signed {
 		d.signed = true
 		d.client = newClient(a.roots, nil) // the signature alone proves the identity
-	}
-	if err := d.checkIn(ctx, logf); err != nil {
-		return nil, err
 	}
 	return d, nil
 }

@@ -33,6 +33,17 @@
 //	devicesim android -server https://127.0.0.1:8443 -ca omm-data/tls/dev-ca.pem \
 //	    -site demo -user alice -password '...' -admin-token omm_admin_...
 //
+// The leave walk is a user leaving the organization, against
+// examples/ommserver: it enrolls an iPhone, a Samsung Knox phone and a
+// work-profile phone for the user, obtains one enrollment credential of
+// each kind without using it (an iOS enrollment link, a SCEP identity, an
+// OTA identity before phase 3, an Android enrollment code and token), has
+// the admin console deactivate the user, and shows every credential and
+// the user's session refused and every device deprovisioned:
+//
+//	devicesim leave -server https://127.0.0.1:8443 -ca omm-data/tls/dev-ca.pem \
+//	    -site demo -user bob -password '...' -admin-token omm_admin_...
+//
 // Load mode enrolls N simulated devices and then keeps them checking in (idle
 // polls and command round trips) with bounded concurrency until the duration
 // or the request budget ends, printing a progress line every second and a
@@ -100,6 +111,7 @@ const usage = `usage:
                  [-keep-enrolled]
   devicesim android -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW [-pin PIN] | -agent-token T)
                  [-totp-secret BASE32] [-admin-token T] [-modes work_profile,fully_managed,knox,device_admin,legacy_api30]
+  devicesim leave -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN] -admin-token T
   devicesim load -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW | -agent-token T)
                  [-devices N] [-concurrency C] [-duration D] [-max-requests M]
                  [-admin-token T [-refresh-rate R]]
@@ -128,6 +140,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		_, err = walkAndroid(ctx, cfg, out)
+		return err
+	case "leave":
+		cfg, err := parseLeave(args[1:], out)
+		if err != nil {
+			return err
+		}
+		_, err = walkLeave(ctx, cfg, out)
 		return err
 	case "load":
 		cfg, err := parseLoad(args[1:], out)

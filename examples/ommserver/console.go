@@ -298,8 +298,8 @@ func (s *server) consoleDeactivate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	text := fmt.Sprintf("%d device(s) are being deprovisioned: each removes the organization's apps and data the next time it connects. "+
-		"%d unused enrollment credential(s) were revoked and %d session(s) ended.",
-		done.Devices, done.EnrollSessions+done.Identities+done.AndroidTokens, done.Sessions)
+		"%d unused enrollment credential(s) were revoked, and the user's sessions have ended.",
+		done.Devices, done.EnrollSessions+done.Identities+done.AndroidTokens)
 	if done.Manual > 0 {
 		text += fmt.Sprintf(" %d fully managed device(s) cannot be reset under their policy: reset them by hand.", done.Manual)
 	}
