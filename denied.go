@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/storage"
 )
@@ -88,7 +90,8 @@ func (d *denied) record(r *http.Request, status int) {
 		return
 	}
 	e := storage.AuditEntry{Org: org, Time: now, Actor: actor, Action: DeniedAction, Target: deniedTarget(r),
-		Details: map[string]string{"method": truncate(r.Method, 16), "status": strconv.Itoa(status), "remote": remoteIP(r)}}
+		Details: map[string]string{"method": truncate(r.Method, 16), "status": strconv.Itoa(status), "remote": remoteIP(r)},
+		Event:   events.SecurityDenied}
 	if suppressed > 0 {
 		e.Details["suppressed"] = strconv.Itoa(suppressed)
 	}

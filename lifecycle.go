@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/android"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll/checkin"
@@ -89,7 +91,8 @@ func (s *SDK) UserDeactivated(ctx context.Context, org storage.OrgID, userID, ac
 		errs = append(errs, err)
 	}
 	now := s.now()
-	entry := storage.AuditEntry{Org: org, Time: now, Actor: actor, Action: AuditCredentialsRevoked, Target: "user:" + userID}
+	entry := storage.AuditEntry{Org: org, Time: now, Actor: actor, Action: AuditCredentialsRevoked, Target: "user:" + userID,
+		Event: events.CredentialsRevoked}
 	var err error
 	out.EnrollSessions, out.Identities, err = s.Store.RevokeUserEnrollments(ctx, org, userID, now, entry)
 	errs = append(errs, err)
@@ -291,8 +294,8 @@ func (s *SDK) Reconcile(ctx context.Context, org storage.OrgID) (Reconciled, err
 // DefaultReconcileInterval is how often [SDK.Run] reconciles by default.
 const DefaultReconcileInterval = 15 * time.Minute
 
-// Run reconciles every org with the directory ([SDK.Reconcile]) now and
-// then every interval (DefaultReconcileInterval when not positive), until
+// Run reconciles every org with the directory ([SDK.Reconcile]) and
+// purges old events now and then every interval (DefaultReconcileInterval when not positive), until
 // ctx ends; failures are logged and retried at the next round. Start it
 // beside the handler: the first round completes whatever a crash left
 // half done.
@@ -312,7 +315,8 @@ func (s *SDK) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// ReconcileAll reconciles every org once, logging what it did.
+// ReconcileAll reconciles every org once and purges the events older than
+// the retention (Config.EventRetention), logging what it did.
 func (s *SDK) ReconcileAll(ctx context.Context) {
 	orgs, err := s.Store.ListOrgs(ctx)
 	if err != nil {
@@ -330,6 +334,9 @@ func (s *SDK) ReconcileAll(ctx context.Context) {
 		}
 		s.log.Log(ctx, level, "reconciled with the directory", "org", o.ID, "users", r.Users, "deactivated", r.Deactivated,
 			"devices_reapplied", r.Reapplied.Devices, "err", err)
+		if n, err := s.purgeEvents(ctx, o.ID); err != nil || n > 0 {
+			s.log.Info("event stream: old events purged", "org", o.ID, "events", n, "retention", s.retention, "err", err)
+		}
 	}
 	s.log.Info(ReconciledMessage, "orgs", len(orgs))
 }

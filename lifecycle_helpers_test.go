@@ -394,6 +394,13 @@ func (d *iPhone) tokenUpdate() int {
 // returns their request types, in order.
 func (d *iPhone) drain() []string {
 	d.w.t.Helper()
+	return d.drainAnswering(nil)
+}
+
+// drainAnswering is drain with each answer's extra keys from answer (nil:
+// none), given the command's request type.
+func (d *iPhone) drainAnswering(answer func(requestType string) map[string]any) []string {
+	d.w.t.Helper()
 	var types []string
 	msg := map[string]any{"UDID": d.udid, "Status": "Idle"}
 	for range 100 {
@@ -417,6 +424,11 @@ func (d *iPhone) drain() []string {
 		}
 		types = append(types, rt)
 		msg = map[string]any{"UDID": d.udid, "Status": "Acknowledged", "CommandUUID": cmd.CommandUUID}
+		if answer != nil {
+			for k, v := range answer(strings.Fields(rt)[0]) {
+				msg[k] = v
+			}
+		}
 	}
 	d.w.t.Fatal("the queue never drained")
 	return nil

@@ -34,6 +34,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/android"
 	"github.com/openomm/omm/android/amapi"
 	"github.com/openomm/omm/auth"
@@ -65,6 +67,7 @@ type Store interface {
 	android.Store
 	android.ReapplyStore
 	android.TokenRevoker
+	events.Store
 	Ping(context.Context) error
 }
 
@@ -105,6 +108,10 @@ type Config struct {
 	// AllowSimulators accepts OTA phase 2 from simulated devices, without
 	// Apple's device attestation. Never in production.
 	AllowSimulators bool
+	// EventRetention is how long the event stream keeps events
+	// (DefaultEventRetention when 0; negative keeps them forever). [SDK.Run]
+	// purges older ones.
+	EventRetention time.Duration
 	// Logger and Clock default to slog.Default() and time.Now.
 	Logger *slog.Logger
 	Clock  func() time.Time
@@ -144,6 +151,7 @@ type SDK struct {
 	now       func() time.Time
 	base      *url.URL
 	knox      bool
+	retention time.Duration
 	reapplier reapplier
 }
 
@@ -166,7 +174,10 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		cfg.Topic = DevelopmentTopic
 	}
 	st, log, now := cfg.Store, cfg.Logger, cfg.Clock
-	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, knox: cfg.Android.Knox != nil}
+	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, knox: cfg.Android.Knox != nil, retention: cfg.EventRetention}
+	if s.retention == 0 {
+		s.retention = DefaultEventRetention
+	}
 	if s.Directory == nil {
 		if s.Directory, err = auth.NewLocalDirectory(st, auth.WithLogger(log), auth.WithClock(now)); err != nil {
 			return nil, fmt.Errorf("omm: directory: %w", err)
@@ -206,7 +217,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	s.Catalog = catalog.New(st, st, s.Directory, catalog.WithNudger(nudger), catalog.WithLogger(log), catalog.WithClock(now),
 		catalog.WithGroupCheck(s.checkGroup))
 
-	androidOpts := []android.Option{android.WithApps(androidApps{s}), android.WithAgentURL(s.URL(AgentPath)), android.WithUsers(s.Directory),
+	androidOpts := []android.Option{android.WithApps(androidApps{s}), android.WithAgentURL(s.URL(AgentPath)), android.WithUsers(s.Directory), android.WithEventLog(st),
 		android.WithLogger(log), android.WithClock(now)}
 	if cfg.Android.Knox != nil {
 		androidOpts = append(androidOpts, android.WithKnoxLicenses(cfg.Android.Knox))
@@ -216,7 +227,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	}
 	s.Android = android.New(st, s.Inventory, st, androidOpts...)
 
-	mdmOpts := []checkin.Option{checkin.WithLogger(log), checkin.WithClock(now), checkin.WithProfiles(s.OTA), checkin.WithUsers(s.Directory),
+	mdmOpts := []checkin.Option{checkin.WithLogger(log), checkin.WithClock(now), checkin.WithProfiles(s.OTA), checkin.WithUsers(s.Directory), checkin.WithEventLog(st),
 		checkin.WithEvents(s.deviceEvent),
 		checkin.WithResultHandler("InstallApplication", catalogResults{s.Catalog}),
 		checkin.WithResultHandler("RemoveApplication", catalogResults{s.Catalog})}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -144,8 +146,10 @@ func (r *Reapplier) Apply(ctx context.Context, org storage.OrgID, id string, dec
 			return "", err
 		}
 	}
-	if _, err := r.store.ReapplyAndroidDevice(ctx, next, &req, r.svc.entry(org, actor, "android.device.policy.reapply", "device:"+id,
-		map[string]string{"policy": string(dec.Policy), "channel": string(d.Channel()), "fingerprint": next.Fingerprint})); err != nil {
+	entry := r.svc.entry(org, actor, "android.device.policy.reapply", "device:"+id,
+		map[string]string{"policy": string(dec.Policy), "channel": string(d.Channel()), "fingerprint": next.Fingerprint})
+	entry.Event = events.PolicyApplied
+	if _, err := r.store.ReapplyAndroidDevice(ctx, next, &req, entry); err != nil {
 		return "", err
 	}
 	r.svc.log.InfoContext(ctx, "android: policy re-applied", "org", org, "device", id, "policy", dec.Policy, "channel", d.Channel())

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/android/amapi"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/inventory"
@@ -64,6 +66,7 @@ type Service struct {
 	now        func() time.Time
 	log        *slog.Logger
 	users      auth.Users
+	eventLog   events.Appender
 }
 
 // Option configures New.
@@ -73,6 +76,10 @@ type Option func(*Service)
 // auth.ErrUserInactive) a user the directory does not know as active,
 // whatever token is presented, and token creation refuse one too.
 func WithUsers(u auth.Users) Option { return func(s *Service) { s.users = u } }
+
+// WithEventLog records refused enrollments (a work profile Google created
+// with a token the SDK refuses) as events.EnrollmentFailed.
+func WithEventLog(a events.Appender) Option { return func(s *Service) { s.eventLog = a } }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
@@ -209,8 +216,11 @@ func (s *Service) CreateToken(ctx context.Context, actor string, r TokenRequest)
 			iss.Link = GoogleEnrollLink(pt.Value)
 		}
 	}
-	iss.Token, err = s.store.CreateAndroidToken(ctx, t, s.entry(r.Org, actor, "android.token.create", "android-token:"+t.ID[:16],
-		map[string]string{"user": r.UserID, "mode": string(plan.Mode), "type": string(plan.Type), "one_time": fmt.Sprint(r.OneTime)}))
+	entry := s.entry(r.Org, actor, "android.token.create", "android-token:"+t.ID[:16],
+		map[string]string{"user": r.UserID, "mode": string(plan.Mode), "type": string(plan.Type), "one_time": fmt.Sprint(r.OneTime),
+			"platform": "android", "kind": "android"})
+	entry.Event = events.EnrollmentStarted
+	iss.Token, err = s.store.CreateAndroidToken(ctx, t, entry)
 	if err != nil {
 		return Issued{}, err
 	}
@@ -371,6 +381,15 @@ func (s *Service) dropRefused(ctx context.Context, org storage.OrgID, providerNa
 	}
 	s.log.WarnContext(ctx, "android: enrollment refused; removing the device from the provider", "org", org,
 		"provider_device", providerName, "err", why)
+	if s.eventLog != nil {
+		reason := "the enrollment token was not valid"
+		if errors.Is(why, auth.ErrUserInactive) {
+			reason = "the user is not active"
+		}
+		if _, err := s.eventLog.AppendEvent(ctx, events.Failed(org, "", "", "provider:"+providerName, reason, s.now())); err != nil {
+			s.log.WarnContext(ctx, "android: record a refused enrollment", "org", org, "err", err)
+		}
+	}
 	if err := s.provider.DeleteDevice(ctx, providerName); err != nil && !errors.Is(err, amapi.ErrNotFound) {
 		return fmt.Errorf("android: remove the refused device from the provider: %w", err)
 	}

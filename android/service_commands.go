@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/android/amapi"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
@@ -113,9 +115,16 @@ func (s *Service) issue(ctx context.Context, actor string, org storage.OrgID, id
 		details["wipe"] = string(c.Wipe)
 	}
 	entry := s.entry(org, actor, "android.command.create", "device:"+id, details)
+	switch {
+	case kind == CommandLock:
+		entry.Event = events.LockRequested
+	case kind == CommandWipe && c.Wipe == WipeFactoryReset:
+		entry.Event = events.WipeRequested
+	}
 	if kind == CommandWipe {
 		state := s.entry(org, actor, "device.state."+string(inventory.StateDeprovisioning), "device:"+id,
 			map[string]string{"state": string(inventory.StateDeprovisioning), "reason": "wipe requested: " + string(c.Wipe)})
+		state.Event = events.ForState(string(inventory.StateDeprovisioning))
 		c, err = s.store.StartAndroidWipe(ctx, c, entry, state)
 	} else {
 		c, err = s.store.CreateAndroidCommand(ctx, c, entry)
@@ -240,8 +249,14 @@ func (s *Service) FinishCommand(ctx context.Context, actor string, org storage.O
 	if err := CheckFinish(status, detail); err != nil {
 		return Command{}, err
 	}
-	c, err := s.store.FinishAndroidCommand(ctx, org, id, status, detail,
-		s.entry(org, actor, "android.command."+string(status), "command:"+id, nil))
+	entry := s.entry(org, actor, "android.command."+string(status), "command:"+id, nil)
+	if stored, err := s.store.AndroidCommand(ctx, org, id); err == nil {
+		entry.Details = map[string]string{"device": stored.DeviceID, "kind": string(stored.Kind)}
+		if stored.Kind == CommandLock && status == StatusDone {
+			entry.Event = events.LockAcknowledged
+		}
+	}
+	c, err := s.store.FinishAndroidCommand(ctx, org, id, status, detail, entry)
 	if errors.Is(err, storage.ErrConflict) {
 		stored, rerr := s.store.AndroidCommand(ctx, org, id)
 		if rerr == nil && stored.Status == status {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/storage"
 )
 
@@ -290,8 +292,13 @@ func (d *LocalDirectory) update(ctx context.Context, org storage.OrgID, userID, 
 		if err != nil {
 			return UserRecord{}, err
 		}
+		wasActive := rec.Status == StatusActive
 		edit(&rec)
-		rec, err = d.store.UpdateUser(ctx, rec, d.entry(org, actor, action, "user:"+userID, nil))
+		e := d.entry(org, actor, action, "user:"+userID, nil)
+		if wasActive && rec.Status == StatusDeactivated {
+			e.Event = events.UserDeactivated
+		}
+		rec, err = d.store.UpdateUser(ctx, rec, e)
 		if !errors.Is(err, storage.ErrConflict) || attempt == 3 {
 			return rec, err
 		}

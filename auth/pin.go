@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/storage"
 )
 
@@ -122,8 +124,9 @@ func (s *Service) VerifyPIN(ctx context.Context, token, pin string) (Session, er
 
 // lockPIN revokes the session after too many wrong PINs.
 func (s *Service) lockPIN(ctx context.Context, sess Session, failures int) error {
-	err := s.store.RevokeSession(ctx, sess.Org, sess.ID, s.sessionEntry(sess, "auth.pin.locked",
-		map[string]string{"failures": strconv.Itoa(failures)}))
+	e := s.sessionEntry(sess, "auth.pin.locked", map[string]string{"failures": strconv.Itoa(failures)})
+	e.Event = events.SecurityLockout
+	err := s.store.RevokeSession(ctx, sess.Org, sess.ID, e)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("lock PIN: %w", err)
 	}

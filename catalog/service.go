@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/mdm"
@@ -128,6 +130,24 @@ func New(store Store, devices Devices, dir Directory, opts ...Option) *Service {
 
 func (s *Service) entry(org storage.OrgID, actor, action, target string, details map[string]string) storage.AuditEntry {
 	return storage.AuditEntry{Org: org, Time: s.clock(), Actor: actor, Action: action, Target: target, Details: details}
+}
+
+// appIdentifier is the bundle ID or package name of app id, or "" when it
+// is gone (an event then names the app by ID only).
+func (s *Service) appIdentifier(ctx context.Context, org storage.OrgID, id string) string {
+	a, err := s.store.App(ctx, org, id)
+	if err != nil {
+		return ""
+	}
+	return a.Identifier
+}
+
+// queueEntry is the audit entry of queueing an MDM command, which emits
+// the command's event.
+func (s *Service) queueEntry(org storage.OrgID, actor, target string, details map[string]string) storage.AuditEntry {
+	e := s.entry(org, actor, "mdm.command.queue", target, details)
+	e.Event = events.CommandQueued
+	return e
 }
 
 // CreateApp adds a to the catalog, audited as "catalog.app.create". An
@@ -533,7 +553,7 @@ func (s *Service) send(ctx context.Context, ds deviceState, rec Install, cmd mdm
 	org, dev := ds.device.Org, ds.device.ID
 	prev := ds.installs[a.ID].Command
 	qcmd := enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body}
-	qentry := s.entry(org, actor, "mdm.command.queue", "device:"+dev, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID, "app": a.ID})
+	qentry := s.queueEntry(org, actor, "device:"+dev, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID, "app": a.ID})
 	_, err = s.store.QueueInstall(ctx, rec, prev, qcmd, s.entry(org, actor, action, "device:"+dev, details), qentry)
 	return err
 }
@@ -598,8 +618,10 @@ func (s *Service) InstallOutcome(ctx context.Context, org storage.OrgID, device,
 	if reason != "" {
 		d["reason"] = reason
 	}
-	if _, err := s.store.FinishInstall(ctx, org, device, commandUUID, final, reason,
-		s.entry(org, "device:"+device, "catalog.install."+string(final), "device:"+device, d)); err != nil {
+	d["identifier"] = s.appIdentifier(ctx, org, rec.AppID)
+	entry := s.entry(org, "device:"+device, "catalog.install."+string(final), "device:"+device, d)
+	entry.Event = map[Progress]events.Kind{Accepted: events.AppInstalled, Removed: events.AppRemoved, Rejected: events.AppRejected}[final]
+	if _, err := s.store.FinishInstall(ctx, org, device, commandUUID, final, reason, entry); err != nil {
 		return err
 	}
 	if status == enroll.StatusAcknowledged {
@@ -607,7 +629,7 @@ func (s *Service) InstallOutcome(ctx context.Context, org storage.OrgID, device,
 		body, err := cmd.Encode()
 		if err == nil {
 			err = s.store.EnqueueCommand(ctx, org, []string{device}, enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body},
-				s.entry(org, "system", "mdm.command.queue", "device:"+device, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID}))
+				s.queueEntry(org, "system", "device:"+device, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID}))
 		}
 		if err != nil { // the next scheduled inventory brings the same news
 			s.log.WarnContext(ctx, "catalog: could not queue a managed app list refresh", "org", org, "device", device, "err", err)
@@ -840,5 +862,5 @@ func (s *Service) queueForeignRemove(ctx context.Context, d inventory.Device, id
 		return err
 	}
 	return s.store.EnqueueCommand(ctx, d.Org, []string{d.ID}, enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body},
-		s.entry(d.Org, actor, "mdm.command.queue", "device:"+d.ID, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID, "identifier": identifier, "why": "deprovision"}))
+		s.queueEntry(d.Org, actor, "device:"+d.ID, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID, "identifier": identifier, "why": "deprovision"}))
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/storage"
 )
@@ -95,7 +97,7 @@ func (s *Service) Register(ctx context.Context, d Device, actor string) (Device,
 func (s *Service) SetState(ctx context.Context, org storage.OrgID, id string, to State, actor, reason string) (Device, error) {
 	e := storage.AuditEntry{
 		Org: org, Time: s.clock(), Actor: actor, Action: "device.state." + string(to), Target: "device:" + id,
-		Details: map[string]string{"state": string(to)},
+		Details: map[string]string{"state": string(to)}, Event: events.ForState(string(to)),
 	}
 	if reason != "" {
 		e.Details["reason"] = reason

@@ -43,7 +43,15 @@ type AuditEntry struct {
 	// Details carries further facts. Never put secrets or personal data
 	// the privacy contract excludes here.
 	Details map[string]string
+	// Event, when set, is the kind of event the change emits to the org's
+	// event stream (package events), in the same transaction; the store
+	// builds it from this entry. It is not kept in the audit log.
+	Event EventKind
 }
+
+// EventKind names a kind of event of the SDK's event stream; package
+// events defines them.
+type EventKind string
 
 // Validate checks every field a caller supplies; ID is ignored.
 func (e AuditEntry) Validate() error {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/mdm"
 	"github.com/openomm/omm/inventory"
@@ -54,7 +56,7 @@ func (s *Service) actAll(ctx context.Context, d inventory.Device, to inventory.S
 	if to != "" && to != d.State {
 		a.From = []inventory.State{d.State}
 		a.StateEntry = storage.AuditEntry{Org: d.Org, Time: now, Actor: stateActor, Action: "device.state." + string(to), Target: "device:" + d.ID,
-			Details: map[string]string{"state": string(to)}}
+			Details: map[string]string{"state": string(to)}, Event: events.ForState(string(to))}
 		if reason != "" {
 			a.StateEntry.Details["reason"] = reason
 		}
@@ -67,7 +69,8 @@ func (s *Service) actAll(ctx context.Context, d inventory.Device, to inventory.S
 		a.Commands = append(a.Commands, enroll.ActionCommand{
 			Command: enroll.Command{UUID: q.cmd.UUID, RequestType: q.cmd.RequestType, Body: body},
 			Entry: storage.AuditEntry{Org: d.Org, Time: now, Actor: actor, Action: q.action, Target: "device:" + d.ID,
-				Details: map[string]string{"command": q.cmd.RequestType, "uuid": q.cmd.UUID}},
+				Details: map[string]string{"command": q.cmd.RequestType, "request_type": q.cmd.RequestType, "uuid": q.cmd.UUID},
+				Event:   commandEvent(q.cmd.RequestType)},
 		})
 	}
 	d, err := s.store.QueueDeviceAction(ctx, a)
@@ -76,6 +79,18 @@ func (s *Service) actAll(ctx context.Context, d inventory.Device, to inventory.S
 	}
 	s.wake(ctx, d.Org, d.ID)
 	return d, nil
+}
+
+// commandEvent is the event of queueing a command of requestType: a lock
+// and an erase are what a consumer watches for; the rest are commands.
+func commandEvent(requestType string) events.Kind {
+	switch requestType {
+	case "DeviceLock":
+		return events.LockRequested
+	case "EraseDevice":
+		return events.WipeRequested
+	}
+	return events.CommandQueued
 }
 
 // appleDevice returns the device if it is an Apple device this service can

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/micromdm/plist"
 
 	"github.com/openomm/omm/auth"
@@ -71,6 +73,7 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 	}
 	// An identity issued to a user who has since left enrolls nothing.
 	if err := auth.CheckActive(ctx, s.users, org, id.UserID); err != nil {
+		s.failed(ctx, org, id, "the user is not active")
 		return fmt.Errorf("%w: %w", ErrForbidden, err)
 	}
 	channel := m.From().Device()
@@ -91,6 +94,7 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 			return forbidden("identity %s belongs to an enrollment that has ended (device %s is %s)", id.Serial, d.ID, d.State)
 		}
 	case !id.Revoked.IsZero():
+		s.failed(ctx, org, id, "the enrollment credential was revoked")
 		return forbidden("identity %s was revoked before any device used it", id.Serial)
 	default:
 		if d, err = s.deviceFor(ctx, org, id, m); err != nil {
@@ -243,7 +247,7 @@ func (s *Service) checkOut(ctx context.Context, d inventory.Device) error {
 		return err
 	}
 	if _, err := s.store.ClearQueue(ctx, d.Org, d.ID, storage.AuditEntry{
-		Org: d.Org, Time: now, Actor: "device:" + d.Identifier, Action: "device.checkout", Target: "device:" + d.ID,
+		Org: d.Org, Time: now, Actor: "device:" + d.Identifier, Action: "device.checkout", Target: "device:" + d.ID, Event: events.CheckedOut,
 	}); err != nil {
 		return err
 	}
@@ -256,4 +260,15 @@ func (s *Service) checkOut(ctx context.Context, d inventory.Device) error {
 	}
 	s.emit(ctx, CheckedOut, d)
 	return nil
+}
+
+// failed records a refused enrollment in the event stream, when the
+// service has one; a failure to record it is logged, the refusal stands.
+func (s *Service) failed(ctx context.Context, org storage.OrgID, id enroll.Identity, reason string) {
+	if s.eventLog == nil {
+		return
+	}
+	if _, err := s.eventLog.AppendEvent(ctx, events.Failed(org, "", id.UserID, "identity:"+id.Serial, reason, s.clock())); err != nil {
+		s.log.WarnContext(ctx, "checkin: record a refused enrollment", "org", org, "err", err)
+	}
 }

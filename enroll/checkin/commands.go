@@ -19,9 +19,16 @@ type Result struct {
 	Status  mdm.Status
 	// ErrorChain is the device's explanation of an Error.
 	ErrorChain []mdm.ErrorChainItem
-	// Body is the whole result plist, unfiltered: a consumer stores only
-	// what the privacy contract allows.
+	// Body is the result plist of a command whose answer carries no device
+	// data the privacy contract governs (InstallApplication,
+	// RemoveProfile, …). For an inventory query (DeviceInformation,
+	// SecurityInfo, the app and profile lists) it is nil: the inventory
+	// has already stored what the contract allows, which Inventory
+	// summarizes and the inventory store holds.
 	Body []byte
+	// Inventory is what the built-in ingest stored from an inventory
+	// query's answer; nil for other commands.
+	Inventory *inventory.IngestResult
 }
 
 // ResultHandler consumes the results of one kind of command (inventory
@@ -37,18 +44,20 @@ type ResultHandlerFunc func(ctx context.Context, r Result) error
 // HandleResult implements ResultHandler.
 func (f ResultHandlerFunc) HandleResult(ctx context.Context, r Result) error { return f(ctx, r) }
 
-// inventoryIngest stores inventory answers through the privacy filter.
-type inventoryIngest struct{ s *Service }
-
-func (h inventoryIngest) HandleResult(ctx context.Context, r Result) error {
-	if r.Status != mdm.Acknowledged {
-		return nil
+// ingest stores what the privacy contract allows of an inventory query's
+// answer; nil for an answer that is not one.
+func (s *Service) ingest(ctx context.Context, d inventory.Device, status mdm.Status, body []byte) (*inventory.IngestResult, error) {
+	if status != mdm.Acknowledged {
+		return nil, nil
 	}
-	_, err := h.s.devices.IngestApple(ctx, r.Device.Org, r.Device.ID, r.Body)
+	res, err := s.devices.IngestApple(ctx, d.Org, d.ID, body)
 	if errors.Is(err, inventory.ErrNoInventory) {
-		return nil
+		return nil, nil
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
 }
 
 // Connect handles one request on the command endpoint: it records the
@@ -111,14 +120,22 @@ func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result)
 	if err := s.afterAction(ctx, d, q); err != nil {
 		return err
 	}
-	h, ok := s.handlers[q.RequestType]
-	if !ok {
-		return nil
+	res := Result{Device: d, Command: q, Status: r.Status, ErrorChain: r.ErrorChain, Body: r.Body}
+	if s.inventoryTypes[q.RequestType] {
+		// The built-in ingest always runs, and only what it stored goes
+		// further: a handler never sees what the contract forbids.
+		inv, err := s.ingest(ctx, d, r.Status, r.Body)
+		if err != nil {
+			return err
+		}
+		res.Body, res.Inventory = nil, inv
 	}
-	if err := h.HandleResult(ctx, Result{Device: d, Command: q, Status: r.Status, ErrorChain: r.ErrorChain, Body: r.Body}); err != nil {
-		// The answer is recorded; a consumer's failure must not make the
-		// device resend it forever.
-		s.log.ErrorContext(ctx, "checkin: result handler failed", "device", d.ID, "command", q.UUID, "type", q.RequestType, "err", err)
+	for _, h := range s.handlers[q.RequestType] {
+		if err := h.HandleResult(ctx, res); err != nil {
+			// The answer is recorded; a consumer's failure must not make
+			// the device resend it forever.
+			s.log.ErrorContext(ctx, "checkin: result handler failed", "device", d.ID, "command", q.UUID, "type", q.RequestType, "err", err)
+		}
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/inventory"
@@ -97,20 +99,22 @@ type Event struct {
 
 // Service runs the MDM connection of Apple devices.
 type Service struct {
-	store    Store
-	devices  Devices
-	cas      CAs
-	waker    Waker
-	profiles ProfileSource
-	handlers map[string]ResultHandler
-	events   func(context.Context, Event)
-	clock    func() time.Time
-	log      *slog.Logger
-	ttl      time.Duration
-	maxDeliv int
-	contact  time.Duration
-	verified *verifiedCerts
-	users    auth.Users
+	store          Store
+	devices        Devices
+	cas            CAs
+	waker          Waker
+	profiles       ProfileSource
+	handlers       map[string][]ResultHandler
+	inventoryTypes map[string]bool // the inventory queries, which the built-in ingest reads
+	events         func(context.Context, Event)
+	clock          func() time.Time
+	log            *slog.Logger
+	ttl            time.Duration
+	maxDeliv       int
+	contact        time.Duration
+	verified       *verifiedCerts
+	users          auth.Users
+	eventLog       events.Appender
 }
 
 // Option configures [New].
@@ -130,14 +134,25 @@ func WithWaker(w Waker) Option { return func(s *Service) { s.waker = w } }
 // from (default: none is installed).
 func WithProfiles(p ProfileSource) Option { return func(s *Service) { s.profiles = p } }
 
-// WithEvents sets the embedder's hook for device events.
+// WithEvents sets an in-process hook called after a device's change is
+// stored (at most once: a crash in between loses the call). The SDK's
+// composition uses it to install apps at enrollment, which its periodic
+// reconcile repeats; anything that must not be missed reads the durable
+// event stream (package events) instead.
 func WithEvents(fn func(context.Context, Event)) Option { return func(s *Service) { s.events = fn } }
 
-// WithResultHandler routes results of commands of requestType to h, in
-// addition to (or instead of) the built-in inventory ingest.
+// WithResultHandler has h observe the results of commands of requestType,
+// after the built-in handling (inventory ingest, the device's state) and
+// beside any other handler of that type: it never replaces it. For an
+// inventory query h gets only what the privacy filter stored (see
+// [Result]). Repeated, each handler is called in the order given.
 func WithResultHandler(requestType string, h ResultHandler) Option {
-	return func(s *Service) { s.handlers[requestType] = h }
+	return func(s *Service) { s.handlers[requestType] = append(s.handlers[requestType], h) }
 }
+
+// WithEventLog records refused enrollments (an identity revoked, or its
+// user no longer active) in the event stream as events.EnrollmentFailed.
+func WithEventLog(a events.Appender) Option { return func(s *Service) { s.eventLog = a } }
 
 // WithUsers makes Authenticate and the TokenUpdate that would complete an
 // enrollment refuse (403) a user the directory does not know as active
@@ -163,18 +178,18 @@ func WithContactResolution(d time.Duration) Option { return func(s *Service) { s
 func New(store Store, devices Devices, cas CAs, opts ...Option) *Service {
 	s := &Service{
 		store: store, devices: devices, cas: cas,
-		handlers: map[string]ResultHandler{},
-		events:   func(context.Context, Event) {},
-		clock:    time.Now,
-		log:      slog.Default(),
-		ttl:      30 * 24 * time.Hour,
-		maxDeliv: enroll.DefaultMaxDeliveries,
-		contact:  time.Minute,
-		verified: newVerifiedCerts(),
+		handlers:       map[string][]ResultHandler{},
+		inventoryTypes: map[string]bool{},
+		events:         func(context.Context, Event) {},
+		clock:          time.Now,
+		log:            slog.Default(),
+		ttl:            30 * 24 * time.Hour,
+		maxDeliv:       enroll.DefaultMaxDeliveries,
+		contact:        time.Minute,
+		verified:       newVerifiedCerts(),
 	}
-	ingest := inventoryIngest{s}
 	for _, q := range inventory.AppleRefresh("") { // every Apple platform's commands
-		s.handlers[string(q.RequestType)] = ingest
+		s.inventoryTypes[string(q.RequestType)] = true
 	}
 	for _, o := range opts {
 		o(s)

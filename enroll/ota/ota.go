@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/scep"
@@ -192,7 +194,8 @@ func (s *Service) Begin(ctx context.Context, org storage.OrgID, userID string, d
 	}
 	if _, err := s.store.CreateEnrollSession(ctx, sess, storage.AuditEntry{
 		Org: org, Time: now, Actor: "user:" + userID, Action: "enroll.session.create", Target: "enrollment:" + id,
-		Details: map[string]string{"kind": string(kind), "policy": string(d.Policy)},
+		Details: map[string]string{"kind": string(kind), "policy": string(d.Policy), "platform": string(d.Platform)},
+		Event:   events.EnrollmentStarted,
 	}); err != nil {
 		return Ticket{}, err
 	}

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/mdm"
 	"github.com/openomm/omm/inventory"
@@ -159,10 +161,11 @@ func (r *Reapplier) apply(ctx context.Context, d inventory.Device, dec policy.De
 	if err != nil {
 		return "", err
 	}
-	if _, err := r.store.ApplyPolicy(ctx, next, &enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body},
-		r.entry(d, actor, "device.policy.reapply", map[string]string{
-			"policy": string(dec.Policy), "command": cmd.RequestType, "uuid": cmd.UUID, "fingerprint": next.Fingerprint,
-		})); err != nil {
+	entry := r.entry(d, actor, "device.policy.reapply", map[string]string{
+		"policy": string(dec.Policy), "command": cmd.RequestType, "uuid": cmd.UUID, "fingerprint": next.Fingerprint,
+	})
+	entry.Event = events.PolicyApplied
+	if _, err := r.store.ApplyPolicy(ctx, next, &enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body}, entry); err != nil {
 		return "", err
 	}
 	r.log.InfoContext(ctx, "ota: policy re-applied", "org", d.Org, "device", d.ID, "policy", dec.Policy, "command", cmd.RequestType)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/storage"
 )
 
@@ -23,6 +25,9 @@ func (tx tx) appendAudit(ctx context.Context, e storage.AuditEntry) (storage.Aud
 	}
 	if err != nil {
 		return e, tx.s.fail("append audit entry", err)
+	}
+	if ev, ok := events.FromAudit(e); ok {
+		tx.emit(ev)
 	}
 	return e, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/storage"
 )
 
@@ -71,6 +72,7 @@ func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device strin
 					enroll.StatusAbandoned, why, micros(opt.Now), id); err != nil {
 					return fmt.Errorf("sqlstore: abandon command: %w", err)
 				}
+				tx.emit(events.Expired(org, device, next.UUID, next.RequestType, why, opt.Now))
 				continue
 			}
 			next.Deliveries++
@@ -113,6 +115,7 @@ func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device str
 		if err != nil {
 			return fmt.Errorf("sqlstore: record outcome: %w", err)
 		}
+		tx.emit(events.ForOutcome(org, device, q.UUID, q.RequestType, string(q.Status), q.Detail, q.Updated)...)
 		return nil
 	})
 	if err != nil {

@@ -3,10 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 )
@@ -181,6 +184,9 @@ func (s *Store) SaveInventory(ctx context.Context, org storage.OrgID, id string,
 		if d.State.Terminal() {
 			return fmt.Errorf("save inventory of device %q: device is %s: %w", id, d.State, storage.ErrConflict)
 		}
+		if err := tx.inventoryEvent(ctx, org, id, u); err != nil {
+			return err
+		}
 		if len(u.Values) > 0 {
 			rows := make([][]string, len(u.Values))
 			for i, v := range u.Values {
@@ -223,6 +229,58 @@ func (s *Store) SaveInventory(ctx context.Context, org storage.OrgID, id string,
 		return nil
 	})
 	return done(d, err)
+}
+
+// inventoryEvent emits the event of what u changes in the device's stored
+// inventory, comparing it with what is stored.
+func (tx tx) inventoryEvent(ctx context.Context, org storage.OrgID, id string, u inventory.Update) error {
+	rows, err := tx.query(ctx, "SELECT key, value FROM {device_values} WHERE org_id = ? AND device_id = ?", org, id)
+	stored := map[string]string{}
+	if err == nil {
+		for rows.Next() {
+			var k, v string
+			if err = rows.Scan(&k, &v); err != nil {
+				break
+			}
+			stored[k] = v
+		}
+		err = errors.Join(err, rows.Err(), rows.Close())
+	}
+	if err != nil {
+		return tx.s.fail("read stored values", err)
+	}
+	changed := map[string]string{}
+	for _, v := range u.Values {
+		if old, ok := stored[string(v.Key)]; !ok || old != v.Value {
+			changed[string(v.Key)] = v.Value
+		}
+	}
+	for _, k := range u.Remove {
+		if _, ok := stored[string(k)]; ok {
+			changed[string(k)] = ""
+		}
+	}
+	appsChanged := false
+	if u.ReplaceApps {
+		old, err := tx.deviceApps(ctx, org, id)
+		if err != nil {
+			return err
+		}
+		appsChanged = !slices.Equal(old, u.Apps)
+	}
+	if ev, ok := events.Inventory(org, id, changed, appsChanged, u.At); ok {
+		tx.emit(ev)
+	}
+	return nil
+}
+
+// deviceApps reads a device's apps inside tx, ordered by identifier.
+func (tx tx) deviceApps(ctx context.Context, org storage.OrgID, id string) ([]inventory.App, error) {
+	rows, err := tx.query(ctx, `SELECT identifier, name, managed, version, state FROM {device_apps}
+		WHERE org_id = ? AND device_id = ? ORDER BY identifier`, org, id)
+	return list(tx.s, "device apps", rows, err, func(r rowScanner) (a inventory.App, err error) {
+		return a, r.Scan(&a.Identifier, &a.Name, &a.Managed, &a.Version, &a.State)
+	})
 }
 
 // replaceApps stores a device's app list, all rows in one statement.

@@ -2,10 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
@@ -78,6 +80,17 @@ func (s *Store) writeApplied(ctx context.Context, a policy.Applied, e storage.Au
 		}
 		if err := also(tx, e); err != nil {
 			return err
+		}
+		// The device's compliance, when it changes, is an event.
+		before := ""
+		if a.Version != 0 {
+			if err := tx.queryRow(ctx, "SELECT out_of_policy FROM {policy_applied} WHERE org_id = ? AND device = ? {FOR UPDATE}",
+				a.Org, a.Device).Scan(&before); err != nil && err != sql.ErrNoRows {
+				return s.fail("read applied policy", err)
+			}
+		}
+		if (a.OutOfPolicy != "") != (before != "") || a.OutOfPolicy != before && a.OutOfPolicy != "" {
+			tx.emit(events.Compliance(a.Org, a.Device, e.Actor, a.OutOfPolicy == "", a.OutOfPolicy, e.Time))
 		}
 		if a.Version == 0 {
 			_, err := tx.exec(ctx, `INSERT INTO {policy_applied} (org_id, device, policy, fingerprint, out_of_policy, version, updated_us)

@@ -49,6 +49,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openomm/omm/events"
+
 	"github.com/openomm/omm/storage"
 )
 
@@ -236,6 +238,9 @@ func (s *Store) IntegrityCheck(ctx context.Context) error {
 type tx struct {
 	*sql.Tx
 	s *Store
+	// events are the events the transaction's changes emit, written just
+	// before it commits (see flushEvents).
+	events *[]events.Event
 }
 
 // write runs fn in a write transaction and commits when fn returns nil. On
@@ -250,7 +255,13 @@ func (s *Store) write(ctx context.Context, fn func(tx) error) error {
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", s.d.name, err)
 	}
-	if err := fn(tx{t, s}); err != nil {
+	var emitted []events.Event
+	w := tx{t, s, &emitted}
+	err = fn(w)
+	if err == nil {
+		err = w.flushEvents(ctx)
+	}
+	if err != nil {
 		if rerr := t.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			err = errors.Join(err, rerr)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -39,6 +40,7 @@ type Store interface {
 	reapplyStore       // reapply.go
 	enroll.ActionStore // deprovision.go
 	revocationStore    // revocation.go
+	events.Store       // events.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -66,6 +68,7 @@ func cases() []testCase {
 	all = append(all, reapplyCases()...)
 	all = append(all, deprovisionCases()...)
 	all = append(all, revocationCases()...)
+	all = append(all, eventCases()...)
 	return all
 }
 
