@@ -11,6 +11,7 @@ import (
 
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
+	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -53,6 +54,7 @@ func adminFrom(r *http.Request) Admin {
 //	GET    {prefix}/devices/{id}            with inventory, apps, commands and compliance
 //	POST   {prefix}/devices/{id}/{action}   lock, deprovision, erase, refresh
 //	GET    {prefix}/audit                   ?after=&limit=
+//	GET    {prefix}/events                  the event stream: ?after=&limit=&device=&newest=true
 //	…      {prefix}/apps…                   the app catalog (catalog.NewAdminHandler)
 //
 // With a host's own directory, users and groups are managed there, and a
@@ -84,6 +86,7 @@ func (s *SDK) AdminRoutes(prefix string, authenticate AdminAuth) []Route {
 	add("GET /devices/{id}", guard(s.adminDevice))
 	add("POST /devices/{id}/{action}", guard(s.adminDeviceAction))
 	add("GET /audit", guard(s.adminAudit))
+	add("GET /events", guard(s.adminEvents))
 	apps := http.StripPrefix(prefix, catalog.NewAdminHandler(s.Catalog, catalog.WithHandlerLogger(s.log), catalog.WithPrincipal(adminCatalogPrincipal)))
 	add("/apps", s.admin(authenticate, apps.ServeHTTP))
 	add("/apps/", s.admin(authenticate, apps.ServeHTTP))
@@ -487,6 +490,25 @@ func (s *SDK) adminAudit(w http.ResponseWriter, r *http.Request) {
 		views[i] = AuditView{e.ID, e.Time, e.Actor, e.Action, e.Target, e.Details}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": views, "next": page.Next})
+}
+
+// adminEvents serves a page of the org's event stream: the same events,
+// in the same JSON, as the webhook delivers.
+func (s *SDK) adminEvents(w http.ResponseWriter, r *http.Request) {
+	after, err1 := queryInt(r, "after")
+	limit, err2 := queryInt(r, "limit")
+	q := events.Query{After: after, Limit: int(limit), Device: r.URL.Query().Get("device"), Newest: r.URL.Query().Get("newest") == "true"}
+	if err := errors.Join(err1, err2); err != nil || after < 0 || limit < 0 || limit > events.MaxPage || len(q.Device) > storage.MaxIDLen {
+		writeAPIError(w, http.StatusBadRequest, "invalid_request",
+			fmt.Sprintf("?after= must be an event seq, ?limit= 0–%d, ?device= a device ID", events.MaxPage))
+		return
+	}
+	page, err := s.Events(r.Context(), adminFrom(r).Org, q)
+	if err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": page.Events, "next": page.Next})
 }
 
 // queryInt reads an optional integer query parameter (0 when absent).

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -286,6 +287,42 @@ func TestEmbed(t *testing.T) {
 	s.device(t, ada, id, &d)
 	if d.Device.State != "deprovisioning" || !pending(d, "RemoveProfile") {
 		t.Errorf("after deactivation: state %s, actions %+v; want deprovisioning with RemoveProfile pending", d.Device.State, d.Actions)
+	}
+
+	// Acme's own audit audit follows the SDK's event stream: the whole
+	// journey, in order, with no gap.
+	var audit []map[string]string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		audit = nil
+		if st := s.call(t, "GET", "/admin/audit", ada, nil, &audit); st != 200 {
+			t.Fatalf("Acme's audit audit: %d", st)
+		}
+		if len(audit) > 0 && audit[0]["event"] == "user.credentials_revoked" || slices.ContainsFunc(audit, func(e map[string]string) bool {
+			return e["event"] == "deprovision.requested" && e["device"] == id
+		}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Acme's audit audit never got the deprovisioning: %v", audit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	seen := map[string]bool{}
+	for i, e := range audit {
+		seen[e["event"]] = true
+		if i > 0 && e["seq"] == audit[i-1]["seq"] {
+			t.Errorf("seq %s twice in Acme's audit", e["seq"])
+		}
+	}
+	for _, want := range []string{"enrollment.started", "enrollment.completed", "command.queued", "command.acknowledged",
+		"inventory.changed", "compliance.changed", "deprovision.requested"} {
+		if !seen[want] {
+			t.Errorf("Acme's audit audit lacks %s: %v", want, audit)
+		}
+	}
+	if st := s.call(t, "GET", "/admin/audit", bob, nil, nil); st != 401 {
+		t.Errorf("a non-admin read Acme's audit audit: %d", st)
 	}
 }
 

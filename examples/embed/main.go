@@ -8,8 +8,10 @@
 // the SDK's own sign-in is not served), and its admin API under
 // /device-mgmt/api/admin behind Acme's admin check. Acme implements
 // auth.Directory over acme_users (five methods) and calls sdk.UserChanged
-// when an admin changes a user's groups or status. That is all an embedder
-// writes.
+// when an admin changes a user's groups or status. It also keeps its own
+// audit log (acme_audit) from the SDK's event stream, exactly once: the
+// events and the cursor (their highest seq) commit together. That is all
+// an embedder writes.
 //
 //	go run ./examples/embed [-listen 127.0.0.1:8444] [-db acme.db] [-allow-simulators]
 //
@@ -55,6 +57,7 @@ import (
 
 	"github.com/openomm/omm"
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 	"github.com/openomm/omm/storage/sqlite"
@@ -106,6 +109,7 @@ func run(ctx context.Context, listen, dbFile, certFile string, sims bool, out io
 	srv := &http.Server{Handler: a.mux(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert}} // devices present their MDM identity
 	go func() { <-ctx.Done(); srv.Shutdown(context.Background()) }()
+	go a.follow(ctx)
 	fmt.Fprintf(out, "acme ready on https://%s/, device management under /device-mgmt/\n", ln.Addr())
 	if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -117,7 +121,8 @@ func run(ctx context.Context, listen, dbFile, certFile string, sims bool, out io
 // and gives staff a mobile policy.
 func (a *acme) setUp(ctx context.Context, publicURL string, sims bool, out io.Writer) error {
 	_, err := a.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS acme_users (id TEXT PRIMARY KEY, username TEXT UNIQUE NOT NULL,
-		password TEXT NOT NULL, groups TEXT NOT NULL, active BOOLEAN NOT NULL, admin BOOLEAN NOT NULL)`)
+		password TEXT NOT NULL, groups TEXT NOT NULL, active BOOLEAN NOT NULL, admin BOOLEAN NOT NULL);
+		CREATE TABLE IF NOT EXISTS acme_audit (seq INTEGER PRIMARY KEY, event TEXT NOT NULL, device TEXT, user TEXT, at TEXT)`)
 	for _, u := range [][3]string{{"ada", "staff", "1"}, {"bob", "staff", "0"}, {"cy", "contractors", "0"}} {
 		pw := rand.Text() // a real product stores a hash
 		if res, e := a.db.ExecContext(ctx, `INSERT OR IGNORE INTO acme_users VALUES (?, ?, ?, ?, 1, ?)`, "u_"+u[0], u[0], pw, u[1], u[2]); e != nil {
@@ -152,11 +157,37 @@ func (a *acme) setUp(ctx context.Context, publicURL string, sims bool, out io.Wr
 	return err
 }
 
+// follow copies the SDK's event stream into acme_audit until ctx ends.
+func (a *acme) follow(ctx context.Context) {
+	for ctx.Err() == nil {
+		var after int64
+		err := a.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM acme_audit`).Scan(&after)
+		page, err2 := a.sdk.Events(ctx, org, events.Query{After: after})
+		if err == nil && err2 == nil && len(page.Events) > 0 {
+			tx, err := a.db.BeginTx(ctx, nil)
+			for _, e := range page.Events {
+				if err == nil {
+					_, err = tx.ExecContext(ctx, `INSERT INTO acme_audit VALUES (?, ?, ?, ?, ?)`, e.Seq, e.Kind, e.Device, e.User, e.Time.Format(time.RFC3339))
+				}
+			}
+			if err == nil && tx.Commit() == nil {
+				continue // more may be waiting
+			}
+			tx.Rollback()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // mux is Acme's own router, with the SDK mounted in it.
 func (a *acme) mux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("PUT /admin/users/{id}", a.setUser)
+	mux.HandleFunc("GET /admin/audit", a.audit)
 	mux.Handle("/device-mgmt/", a.sdk.Handler(omm.WithAgentAuth(func(r *http.Request) (omm.Principal, error) {
 		u, err := a.session(r, false)
 		return omm.Principal{Org: org, UserID: u.ID, Actor: "acme:" + u.Username}, err
@@ -222,6 +253,28 @@ func (a *acme) setUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// audit lists acme_audit, newest first, to Acme's admins.
+func (a *acme) audit(w http.ResponseWriter, r *http.Request) {
+	if _, err := a.session(r, true); err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	out := []map[string]string{}
+	rows, err := a.db.QueryContext(r.Context(), `SELECT seq, event, device, user, at FROM acme_audit ORDER BY seq DESC LIMIT 100`)
+	for err == nil && rows.Next() {
+		var seq, ev, dev, user, at string
+		if err = rows.Scan(&seq, &ev, &dev, &user, &at); err == nil {
+			out = append(out, map[string]string{"seq": seq, "event": ev, "device": dev, "user": user, "at": at})
+		}
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	rows.Close()
+	json.NewEncoder(w).Encode(out)
 }
 
 // row is one row of acme_users.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/openomm/omm"
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -147,6 +148,8 @@ type consoleDeviceData struct {
 	// Policy is what the device last got from its policy; nil before the
 	// first re-application.
 	Policy *omm.Compliance
+	// Events are the device's newest events, newest first.
+	Events []events.Event
 }
 
 // Label is an inventory attribute's name in words.
@@ -168,6 +171,9 @@ type actionButton struct {
 	Action, Label string
 	Danger        bool
 }
+
+// consoleEvents is how many of a device's events its page shows.
+const consoleEvents = 20
 
 var consoleButtons = []actionButton{
 	{"refresh", "Refresh inventory", false},
@@ -213,6 +219,12 @@ func (s *server) consoleDevice(w http.ResponseWriter, r *http.Request) {
 		s.webFailure(w, "admin", err)
 		return
 	}
+	recent, err := s.sdk.Events(r.Context(), org, events.Query{Device: d.ID, Newest: true, Limit: consoleEvents})
+	if err != nil {
+		s.webFailure(w, "admin", err)
+		return
+	}
+	data.Events = recent.Events
 	// Offer a factory reset only where it would be carried out (the
 	// action checks again).
 	wipe, err := s.sdk.FullWipeAllowed(r.Context(), d)

@@ -162,6 +162,18 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		ready <- ln.Addr().String()
 	}
 
+	if cfg.webhook != "" {
+		d, err := newWebhook(s, cfg, log)
+		if err != nil {
+			return err
+		}
+		delivering, stopDelivering := context.WithCancel(ctx)
+		delivered := make(chan struct{})
+		go func() { defer close(delivered); d.Run(delivering) }()
+		defer func() { stopDelivering(); <-delivered }()
+		log.Info("event stream: delivering to the webhook", "url", cfg.webhook)
+	}
+
 	// The reconcile's first round completes whatever a crash left half
 	// done (a user's deactivation); it stops before the store closes.
 	reconciling, stopReconcile := context.WithCancel(ctx)

@@ -426,6 +426,11 @@ func routeMatrix() []mxRoute {
 			}
 		})},
 		{"GET /api/admin/audit", accessAdmin, []mxProbe{{own: get("/api/admin/audit"), why: "lists the token's org only"}}},
+		{"GET /api/admin/events", accessAdmin, []mxProbe{
+			{own: get("/api/admin/events"), why: "lists the token's org only"},
+			{own: func(m *mxWorld) mxReq { return mxReq{method: "GET", path: "/api/admin/events?device=" + m.otherDev} },
+				why: "another org's device: the token's org has no events of it"},
+		}},
 		{"/api/admin/", accessAdmin, []mxProbe{
 			// No route edits or removes audit entries: every other method
 			// on the audit log is refused, and the log is unchanged.
