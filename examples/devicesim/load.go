@@ -31,6 +31,8 @@ type loadConfig struct {
 	disconnect bool          // close each device's connection after every poll
 	jsonOut    string        // write the results as JSON to this file
 	serverPID  int           // read the server's CPU time per phase from /proc (same machine)
+	// The server's event webhook, received here (webhook.go).
+	webhookListen, webhookSecret string
 }
 
 // Bounds that keep a load run a test, not a flood.
@@ -58,6 +60,8 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file")
 	fs.BoolVar(&c.disconnect, "disconnect", false, "close each device's connection after every check-in, as a phone does between pushes (the server then holds no connection per device)")
 	fs.IntVar(&c.caOps, "ca-ops", caOpsPerEnrollment, "CA private-key operations per enrollment the server makes (an older server made 5)")
+	fs.StringVar(&c.webhookListen, "webhook-listen", "", "receive the server's event webhook on this loopback address during the run (the server's -webhook points here) and report the events' lag")
+	fs.StringVar(&c.webhookSecret, "webhook-secret-file", "", "the webhook's secret (the server's -webhook-secret-file)")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "process ID of the server (on this machine): report its CPU time per request of each phase")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
@@ -77,6 +81,8 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 		return c, fmt.Errorf("%w: -max-requests must be positive", errUsage)
 	case c.refreshRate < 1 || c.refreshRate > 1000:
 		return c, fmt.Errorf("%w: -refresh-rate must be 1…1000", errUsage)
+	case (c.webhookListen == "") != (c.webhookSecret == ""):
+		return c, fmt.Errorf("%w: -webhook-listen and -webhook-secret-file go together", errUsage)
 	}
 	return c, nil
 }
@@ -102,6 +108,8 @@ type loadResult struct {
 	// SimCPU is the simulator's own CPU time during each phase: on one
 	// machine, what it takes from the server.
 	SimCPU map[string]time.Duration
+	// Webhook is what the event receiver saw, with -webhook-listen.
+	Webhook *hookStats
 }
 
 // phase is one phase's measurements.
@@ -181,6 +189,13 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	a, err := c.target()
 	if err != nil {
 		return res, err
+	}
+	var hook *hookReceiver
+	if c.webhookListen != "" {
+		if hook, err = startReceiver(c.webhookListen, c.webhookSecret, a.now); err != nil {
+			return res, err
+		}
+		fmt.Fprintf(out, "receiving the server's event webhook on %s\n", hook.addr)
 	}
 	token, err := a.signIn(ctx, c.acct, nop)
 	if err != nil {
@@ -307,6 +322,10 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 			return res, err
 		}
 		res.Ceiling = ceil1.merge(ceil2)
+	}
+	if hook != nil {
+		st := hook.finish(ctx, a, c.adminToken)
+		res.Webhook = &st
 	}
 	printSummary(out, res)
 	if c.jsonOut != "" {
@@ -463,6 +482,10 @@ func printSummary(out io.Writer, r loadResult) {
 	if rf := r.Refresh; rf.Requests > 0 {
 		fmt.Fprintf(out, "  refreshes:  %d queued through the admin API, %d errors, p50 %s p99 %s\n",
 			rf.Requests-rf.Errors, rf.Errors, ms(rf.Percentile(50)), ms(rf.Percentile(99)))
+	}
+	if w := r.Webhook; w != nil {
+		fmt.Fprintf(out, "  webhook:    %d events received (%d duplicates, %d refused deliveries), lag p50 %s p99 %s max %s; caught up %s after the load, %d missing\n",
+			w.Events, w.Duplicates, w.Refused, ms(w.LagP50), ms(w.LagP99), ms(w.LagMax), w.CatchUp.Round(time.Millisecond), w.Missing)
 	}
 	for _, ph := range []struct {
 		name string

@@ -380,6 +380,8 @@ type loadReport struct {
 	CheckIn       phaseReport `json:"checkin"`
 	Commands      int         `json:"checkin_commands"`
 	Ceiling       phaseReport `json:"ceiling"`
+	// Webhook is what the event receiver saw (-webhook-listen).
+	Webhook *hookStats `json:"webhook,omitempty"`
 }
 
 func withCPU(p phaseReport, cpu, sim time.Duration) phaseReport {
@@ -402,6 +404,7 @@ func writeReport(path string, r loadResult, proof string, caOps int) error {
 	rep.Enroll = withCPU(rep.Enroll, r.ServerCPU["enroll"], r.SimCPU["enroll"])
 	rep.Drain = withCPU(rep.Drain, r.ServerCPU["drain"], r.SimCPU["drain"])
 	rep.CheckIn = withCPU(rep.CheckIn, r.ServerCPU["checkin"], r.SimCPU["checkin"])
+	rep.Webhook = r.Webhook
 	if r.Enroll.Elapsed > 0 {
 		rep.CAOpsPerSecond = float64(r.Enroll.Requests-r.Enroll.Errors) / r.Enroll.Elapsed.Seconds() * float64(caOps)
 	}
