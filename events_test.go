@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openomm/omm"
 	"github.com/openomm/omm/android"
@@ -13,6 +14,7 @@ import (
 	"github.com/openomm/omm/auth/authtest"
 	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/policy"
+	"github.com/openomm/omm/storage"
 )
 
 // What a device over-shares: none of it may leave the SDK in an event.
@@ -194,5 +196,34 @@ func TestEventStream(t *testing.T) {
 	page, err := w.sdk.Events(ctx, w.org, events.Query{Device: iphone.id, Newest: true, Limit: 3})
 	if err != nil || len(page.Events) != 3 || page.Events[0].Kind != events.DeprovisionCompleted || page.Events[1].Kind != events.CheckedOut {
 		t.Errorf("newest of the iPhone: %+v, %v", page.Events, err)
+	}
+}
+
+// TestEventRetention: the reconcile purges events older than the
+// retention and keeps the rest, and their cursor numbering goes on.
+func TestEventRetention(t *testing.T) {
+	ctx := context.Background()
+	store := lcMemory()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	sdk, err := omm.New(ctx, omm.Config{Store: store, Directory: &authtest.Directory{}, PublicURL: "https://mdm.example.com",
+		Logger: lcQuiet, Clock: clock, EventRetention: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := storage.NewOrgID()
+	if _, err := store.CreateOrg(ctx, storage.Org{ID: org, Name: "acme", DisplayName: "Acme"},
+		storage.AuditEntry{Org: org, Time: now, Actor: "admin:root", Action: "org.create"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{now.Add(-72 * time.Hour), now.Add(-48 * time.Hour), now.Add(-time.Hour)} {
+		if _, err := store.AppendEvent(ctx, events.Event{ID: events.NewID(), Org: org, Kind: events.SecurityDenied, Time: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sdk.ReconcileAll(ctx)
+	page, err := sdk.Events(ctx, org, events.Query{})
+	if err != nil || len(page.Events) != 1 || page.Events[0].Seq != 3 {
+		t.Fatalf("after the purge: %+v, %v; want only the newest, seq 3", page.Events, err)
 	}
 }

@@ -105,6 +105,8 @@ func TestPolicyChangeReachesEnrolledIPhone(t *testing.T) {
 	}
 	if status, _, page := console.get("/admin/devices/" + dev.id); status != 200 || !strings.Contains(page, "<dt>Policy</dt><dd>In policy") {
 		t.Errorf("console device page = %d, want the applied policy shown:\n%s", status, page)
+	} else if !strings.Contains(page, `<tr data-kind="policy.applied">`) || !strings.Contains(page, "Recent events") {
+		t.Errorf("console device page lacks the device's recent events (policy.applied):\n%s", page)
 	}
 	c, ok := dev.poll(t, nil)
 	if !ok || c.requestType() != "InstallProfile" || c.CommandUUID != detail.Actions[0].UUID {
