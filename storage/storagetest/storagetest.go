@@ -18,6 +18,7 @@ import (
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -38,6 +39,7 @@ type Store interface {
 	android.Store
 	reapplyStore       // reapply.go
 	enroll.ActionStore // deprovision.go
+	declarative.Store  // declarative.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -64,6 +66,7 @@ func cases() []testCase {
 	all = append(all, androidCases()...)
 	all = append(all, reapplyCases()...)
 	all = append(all, deprovisionCases()...)
+	all = append(all, declarativeCases()...)
 	return all
 }
 
