@@ -156,12 +156,21 @@ type StatusKey struct {
 	// ([PlatformIOS] stands for iPadOS too); a platform not named
 	// reports it in every version that has declarative management.
 	Since map[Platform]string
+	// Enrollments are the enrollment types whose devices report it;
+	// empty means all.
+	Enrollments []EnrollmentType
 }
 
 // On reports whether a device running os reports the item. An unknown
 // version counts as reporting it.
 func (k StatusKey) On(os OS) bool {
 	return AppleKey{Platforms: k.Platforms, Since: k.Since}.On(os)
+}
+
+// OnDevice reports whether device d, running os, reports the item: its
+// OS does, and its enrollment type.
+func (k StatusKey) OnDevice(d Device, os OS) bool {
+	return k.On(os) && (len(k.Enrollments) == 0 || slices.Contains(k.Enrollments, d.EnrollmentType))
 }
 
 // AppleKey is one key of an Apple command result that reports an
@@ -256,6 +265,14 @@ func Contract() []Attribute {
 		return []StatusKey{{Item: item, Kind: k.Kind, Platforms: k.Platforms, Since: k.Since}}
 	}
 	boolean := func(k *AppleKey) { k.Kind = KindBool }
+	// withEnrollments limits status items to the enrollment types whose
+	// devices report them (a supervised Mac's FileVault state).
+	withEnrollments := func(ks []StatusKey, e ...EnrollmentType) []StatusKey {
+		for i := range ks {
+			ks[i].Enrollments = e
+		}
+		return ks
+	}
 	return []Attribute{
 		{Key: KeyDeviceName, Label: "Device name", Promise: PromiseDeviceName, Source: SourceDevice, Kind: KindText,
 			Apple: info("DeviceName"), OTA: "DEVICE_NAME", Right: RightDeviceInformation},
@@ -301,7 +318,8 @@ func Contract() []Attribute {
 			Apple: append(security("HardwareEncryptionCaps", mobile),
 				security("FDE_Enabled", mac, func(k *AppleKey) { k.Kind = KindBool })...),
 			Android: "deviceSettings.encryptionStatus", Right: RightSecurityQueries,
-			Status: status("diskmanagement.filevault.enabled", mac, boolean, since(map[Platform]string{PlatformMacOS: "14.0"}))},
+			Status: withEnrollments(status("diskmanagement.filevault.enabled", mac, boolean, since(map[Platform]string{PlatformMacOS: "14.0"})),
+				EnrollAppleAutomated)},
 		{Key: KeyPasscodePresent, Label: "Passcode is set", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool,
 			True: "Yes", False: "No",
 			Apple: security("PasscodePresent", mobile), Android: "deviceSettings.isDeviceSecure", Right: RightSecurityQueries,

@@ -36,7 +36,7 @@ func StatusSubscriptions(d Device, os OS) []string {
 			continue
 		}
 		for _, k := range a.Status {
-			if k.On(os) && !slices.Contains(items, k.Item) {
+			if k.OnDevice(d, os) && !slices.Contains(items, k.Item) {
 				items = append(items, k.Item)
 			}
 		}

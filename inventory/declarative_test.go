@@ -71,6 +71,18 @@ func TestStatusItemsMatchSchema(t *testing.T) {
 				if sup.Introduced != first {
 					t.Errorf("%s on %s: the contract reads it from %s, the schema has it from %s", k.Item, p, first, sup.Introduced)
 				}
+				// The enrollments reporting it, where the organization may
+				// see it at all.
+				for _, e := range []inventory.EnrollmentType{inventory.EnrollAppleDevice, inventory.EnrollAppleUser, inventory.EnrollAppleAutomated} {
+					d := inventory.Device{Platform: p, EnrollmentType: e}
+					if !a.VisibleOn(d) || p == inventory.PlatformMacOS && e == inventory.EnrollAppleDevice {
+						continue // hidden; or a Mac device enrollment, which has no declarative status
+					}
+					os := inventory.OS{Platform: p, Version: "26.0"}
+					if got, want := k.OnDevice(d, os), s.Supported(schemaOS(p), os.Version, enrollmentName(e)); got != want {
+						t.Errorf("%s on a %s %s: the contract says reported %v, the schema %v", k.Item, p, e, got, want)
+					}
+				}
 			}
 		}
 	}
@@ -106,6 +118,10 @@ func TestStatusSubscriptions(t *testing.T) {
 			inventory.OS{Platform: inventory.PlatformIOS, Version: "16.1"},
 			[]string{"device.identifier.serial-number", "passcode.is-present"},
 			[]string{"device.model.number", inventory.DeclarativeAppList}},
+		{"Mac on 15.1, User Enrollment", inventory.Device{Platform: inventory.PlatformMacOS, Ownership: inventory.OwnershipPersonal,
+			EnrollmentType: inventory.EnrollAppleUser}, inventory.OS{Platform: inventory.PlatformMacOS, Version: "15.1"},
+			[]string{"device.operating-system.version", "device.model.family"},
+			[]string{"diskmanagement.filevault.enabled", "device.identifier.serial-number"}},
 		{"supervised Mac on 14.4", inventory.Device{Platform: inventory.PlatformMacOS, Ownership: inventory.OwnershipCompany,
 			EnrollmentType: inventory.EnrollAppleAutomated}, inventory.OS{Platform: inventory.PlatformMacOS, Version: "14.4"},
 			[]string{"diskmanagement.filevault.enabled", "device.model.number"},

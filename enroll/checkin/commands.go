@@ -44,11 +44,21 @@ func (h inventoryIngest) HandleResult(ctx context.Context, r Result) error {
 	if r.Status != mdm.Acknowledged {
 		return nil
 	}
-	_, err := h.s.devices.IngestApple(ctx, r.Device.Org, r.Device.ID, r.Body)
+	res, err := h.s.devices.IngestApple(ctx, r.Device.Org, r.Device.ID, r.Body)
 	if errors.Is(err, inventory.ErrNoInventory) {
 		return nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if h.s.ddm != nil && res.Command == string(inventory.AppleDeviceInformation) {
+		// The OS version is fresh: the declarative channel may suit the
+		// device now, or its declarations change with the version.
+		if err := h.s.ddm.Inventoried(ctx, res.Device); err != nil {
+			h.s.log.WarnContext(ctx, "checkin: declarative management after inventory", "device", r.Device.ID, "err", err)
+		}
+	}
+	return nil
 }
 
 // Connect handles one request on the command endpoint: it records the

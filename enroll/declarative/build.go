@@ -252,6 +252,8 @@ func Build(t Target) Set {
 
 // activation activates configs, when predicate (if any) holds.
 func activation(id string, configs []string, predicate string) Declaration {
+	configs = slices.Clone(configs)
+	slices.Sort(configs) // the set, not the order it was built in
 	list := make([]any, len(configs))
 	for i, c := range configs {
 		list[i] = c

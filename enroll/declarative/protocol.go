@@ -6,15 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/openomm/omm/storage"
 )
 
 // ErrMalformed: a DeclarativeManagement message the device sent is not
 // well formed (an unknown endpoint, a status report that is not JSON or
-// breaks a limit). The check-in endpoint answers 400.
-var ErrMalformed = errors.New("declarative: malformed message")
+// breaks a limit). It wraps storage.ErrInvalid: the check-in endpoint
+// answers 400.
+var ErrMalformed = fmt.Errorf("declarative: malformed message: %w", storage.ErrInvalid)
 
 // Kind is a declaration's class: the second part of its type
 // ("com.apple.configuration.…") and of the endpoint that fetches it.
@@ -405,6 +409,14 @@ var statusItemNames = [...]string{
 	"services.background-task",
 	"softwareupdate.beta-enrollment", "softwareupdate.device-id", "softwareupdate.failure-reason",
 	"softwareupdate.install-reason", "softwareupdate.install-state", "softwareupdate.pending-version",
+}
+
+// StatusItemNames returns the status items a report is read down to,
+// sorted: every item of Apple's schema but its test items.
+func StatusItemNames() []string {
+	out := slices.Clone(statusItemNames[:])
+	slices.Sort(out)
+	return out
 }
 
 func isStatusItem(name string) bool {
