@@ -332,8 +332,11 @@ func (s *Service) enable(ctx context.Context, d inventory.Device, st State, enro
 	next := State{
 		Org: d.Org, Device: d.ID, Enrollment: enrolled, Enabled: now,
 		Inputs:        Inputs{Policy: dec.Policy, Requirements: dec.Requirements, Apps: apps, OSVersion: os},
-		ProfileSecret: strings.ToLower(rand.Text()),
+		ProfileSecret: st.ProfileSecret,
 		Version:       st.Version, StatusVersion: st.StatusVersion, // a state of an earlier enrollment is replaced
+	}
+	if next.ProfileSecret == "" {
+		next.ProfileSecret = strings.ToLower(rand.Text())
 	}
 	set := Build(s.target(next, d))
 	next.Token, next.TokenChanged = set.Token, now
