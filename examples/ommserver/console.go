@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/openomm/omm"
+	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -144,6 +145,23 @@ type consoleDeviceData struct {
 	// Policy is what the device last got from its policy; nil before the
 	// first re-application.
 	Policy *omm.Compliance
+	// Channel says whether an Apple device is managed through
+	// declarations or commands, and why; on the declarative channel with
+	// the compliance its status reports make. Nil for Android devices.
+	Channel *declarative.Channel
+}
+
+// ComplianceWords puts a declarative compliance state into words.
+func (consoleDeviceData) ComplianceWords(s declarative.ComplianceState) string {
+	switch s {
+	case declarative.Compliant:
+		return "Compliant"
+	case declarative.Pending:
+		return "Pending"
+	case declarative.NotCompliant:
+		return "Not compliant"
+	}
+	return string(s)
 }
 
 // Label is an inventory attribute's name in words.
@@ -207,6 +225,10 @@ func (s *server) consoleDevice(w http.ResponseWriter, r *http.Request) {
 		data.User = u.Username
 	}
 	if data.Policy, err = s.sdk.Compliance(r.Context(), d); err != nil {
+		s.webFailure(w, "admin", err)
+		return
+	}
+	if data.Channel, err = s.sdk.Channel(r.Context(), d); err != nil {
 		s.webFailure(w, "admin", err)
 		return
 	}
