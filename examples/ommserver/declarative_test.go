@@ -29,6 +29,12 @@ func declarativeOn(t *testing.T, d *appleDevice) map[string]declarative.Declarat
 	if !on {
 		t.Fatalf("no DeclarativeManagement among %d commands", len(seen))
 	}
+	return declarations(t, d)
+}
+
+// declarations fetches the declarations d has, by identifier.
+func declarations(t *testing.T, d *appleDevice) map[string]declarative.Declaration {
+	t.Helper()
 	ddm := func(endpoint string, out any) {
 		t.Helper()
 		st, body := d.put(t, d.mdm.CheckInURL, map[string]any{"MessageType": "DeclarativeManagement", "Endpoint": endpoint})
@@ -124,5 +130,67 @@ func TestConsoleShowsDeclarativeCompliance(t *testing.T) {
 		if st, _ := w.do(t, "GET", bad, "", nil); st != 404 {
 			t.Errorf("GET %s = %d, want 404", bad, st)
 		}
+	}
+}
+
+// TestAssignedAppBecomesADeclaration makes the demo in-house app an
+// automatic install for the iPhone's group while the phone is on the
+// declarative channel: the assignment reaches it as a new declarative
+// managed app, announced by one DeclarativeManagement command.
+func TestAssignedAppBecomesADeclaration(t *testing.T) {
+	w := newWorld(t)
+	session := w.agentSignIn(t, "alice")
+	d := enrollApple(t, w, session, "UDID-DDM-APPS-01")
+	before := declarativeOn(t, d)
+
+	tok := w.first.adminToken
+	apps := must[struct {
+		Apps []struct{ ID, Identifier string }
+	}](t, 200)(w.do(t, "GET", "/api/admin/apps", tok, nil))
+	appID := ""
+	for _, a := range apps.Apps {
+		if a.Identifier == "com.example.demo.expenses" {
+			appID = a.ID
+		}
+	}
+	assigned := must[struct {
+		Assignments []struct {
+			Group   string `json:"group"`
+			Version int64  `json:"version"`
+		} `json:"assignments"`
+	}](t, 200)(w.do(t, "GET", "/api/admin/apps/"+appID+"/assignments", tok, nil)).Assignments
+	if appID == "" || len(assigned) != 1 {
+		t.Fatalf("demo in-house app %q with assignments %+v", appID, assigned)
+	}
+	if _, ok := before["omm.app."+appID]; ok {
+		t.Fatal("an app available in the store is a declaration already")
+	}
+	must[map[string]any](t, 200)(w.do(t, "PUT", "/api/admin/apps/"+appID+"/assignments/"+url.PathEscape(assigned[0].Group), tok,
+		map[string]any{"mode": "install", "version": assigned[0].Version}))
+
+	var types []string
+	for _, c := range d.drain(t, nil) {
+		types = append(types, c.requestType())
+	}
+	n := 0
+	for _, typ := range types {
+		if typ == "DeclarativeManagement" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("after the assignment the phone got %v, want one DeclarativeManagement", types)
+	}
+	after := declarations(t, d)
+	app, ok := after["omm.app."+appID]
+	if !ok {
+		t.Fatalf("no declaration for the app among %d", len(after))
+	}
+	if app.Type != declarative.TypeManagedApp || app.Payload["ManifestURL"] != "https://apps.example.com/expenses/manifest.plist" ||
+		app.Payload["InstallBehavior"].(map[string]any)["Install"] != "Required" {
+		t.Errorf("app declaration %+v", app)
+	}
+	if act, ok := after["omm.activation.apps"]; !ok || act.Payload["Predicate"] != "@status(device.operating-system.version) >= '17.2'" {
+		t.Errorf("apps activation %+v", act)
 	}
 }
