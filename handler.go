@@ -104,7 +104,7 @@ func (s *SDK) Routes(opts ...HandlerOption) []Route {
 	add("PUT /mdm/{org}/checkin", s.MDM.CheckInHandler())
 	add("PUT /mdm/{org}/server", s.MDM.ServerHandler())
 	if s.Declarative != nil {
-		add(declarative.ProfilePath, s.Declarative.ProfileHandler())
+		add(declarative.ProfilePattern, s.Declarative.ProfileHandler())
 	}
 	add("/scep/{org}", s.SCEP.Handler())
 	add("GET /enroll/{org}/profile", s.OTA.ProfileHandler())

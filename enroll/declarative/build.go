@@ -39,10 +39,20 @@ type availability struct {
 	enrollments []Enrollment
 }
 
-// Support is the declaration types the SDK generates and where Apple
-// allows each (from Apple's schema; the tests check the table against
+// Types returns the declaration types the SDK generates, sorted.
+func Types() []Type {
+	var out []Type
+	for t := range support() {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// support is the declaration types the SDK generates and where Apple
+// allows each (from Apple's schema; the tests check [Allowed] against
 // it). iPadOS shares iOS's entry.
-func Support() map[Type]map[inventory.Platform]availability {
+func support() map[Type]map[inventory.Platform]availability {
 	all := []Enrollment{EnrollSupervised, EnrollDevice, EnrollUser}
 	return map[Type]map[inventory.Platform]availability{
 		TypeActivation: {
@@ -77,7 +87,7 @@ func Allowed(t Type, p inventory.Platform, version string, e Enrollment) bool {
 	if p == inventory.PlatformIPadOS {
 		p = inventory.PlatformIOS
 	}
-	a, ok := Support()[t][p]
+	a, ok := support()[t][p]
 	if !ok {
 		return false
 	}
@@ -343,7 +353,7 @@ func Eligible(d inventory.Device, osVersion string) (bool, string) {
 	e := EnrollmentOf(d.EnrollmentType)
 	if !Allowed(TypeStatusSubscriptions, d.Platform, osVersion, e) {
 		return false, fmt.Sprintf("commands: %s allows declarative management on %s enrollments only, not on a %s enrollment",
-			name, joinEnrollments(Support()[TypeStatusSubscriptions][family].enrollments), e)
+			name, joinEnrollments(support()[TypeStatusSubscriptions][family].enrollments), e)
 	}
 	return true, fmt.Sprintf("declarative: %s %s, %s enrollment", name, osVersion, e)
 }

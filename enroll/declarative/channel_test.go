@@ -44,6 +44,9 @@ func TestChannel(t *testing.T) {
 		t.Errorf("tokens %+v, the command said %+v", tok, inCommand.SyncTokens)
 	}
 	decls := p.sync()
+	if set, err := e.ddm.Set(t.Context(), p.record()); err != nil || set.Token != tok.DeclarationsToken || len(set.Declarations) != len(decls) {
+		t.Errorf("Set = %d declarations, token %s, %v; the device fetched %d, token %s", len(set.Declarations), set.Token, err, len(decls), tok.DeclarationsToken)
+	}
 	for _, id := range []string{"omm.activation", "omm.status-subscriptions", "omm.passcode", "omm.softwareupdate", "omm.settings-profile"} {
 		if _, ok := decls[id]; !ok {
 			t.Errorf("declarations %v lack %s", keys(decls), id)

@@ -68,7 +68,7 @@
 // # The settings profile
 //
 // The legacy configuration names an https URL under the MDM server
-// ([ProfilePath]) that carries a per-device secret and the profile's
+// ([ProfilePattern]) that carries a per-device secret and the profile's
 // fingerprint; the profile is the signed one enroll/ota builds, without
 // the passcode (which has its own declaration).
 package declarative

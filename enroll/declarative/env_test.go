@@ -172,7 +172,7 @@ func newEnv(t testing.TB) *env {
 		checkin.WithDeclarative(e.ddm))
 	mux := http.NewServeMux()
 	e.mdm.Mount(mux)
-	mux.Handle(declarative.ProfilePath, e.ddm.ProfileHandler())
+	mux.Handle(declarative.ProfilePattern, e.ddm.ProfileHandler())
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	return e

@@ -1,14 +1,21 @@
 package declarative_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/micromdm/plist"
+
 	"github.com/openomm/omm/enroll/declarative"
+	"github.com/openomm/omm/internal/cms"
 	"github.com/openomm/omm/inventory"
 )
 
@@ -111,6 +118,47 @@ func FuzzParseEndpoint(f *testing.F) {
 		}
 		if ep.Name == "declaration" && (ep.Identifier == "" || ep.Kind == "") {
 			t.Fatalf("endpoint %+v", ep)
+		}
+	})
+}
+
+// FuzzChannel sends arbitrary DeclarativeManagement messages, signed with
+// the identity of a device on the declarative channel, through the
+// check-in endpoint: whatever the endpoint and data, the answer is never a
+// server error.
+func FuzzChannel(f *testing.F) {
+	e := newEnv(f)
+	p := e.newPhone(e.orgA, "00008110-000A1B2C3D4EF022", "17.4").enroll()
+	p.drain()
+	for _, ep := range []string{"tokens", "declaration-items", "declaration/configuration/omm.passcode", "declaration/activation/omm.activation"} {
+		f.Add(ep, []byte(nil))
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "status", "*.json"))
+	for _, file := range files {
+		b, _ := os.ReadFile(file)
+		f.Add("status", b)
+	}
+	f.Add("status", []byte(`{"StatusItems":{"management":{"declarations":{"configurations":[{"identifier":"omm.passcode","server-token":"x","valid":"invalid"}]}}}}`))
+	h := e.srv.Config.Handler
+	f.Fuzz(func(t *testing.T, endpoint string, data []byte) {
+		msg := map[string]any{"MessageType": "DeclarativeManagement", "Endpoint": endpoint, "UDID": p.udid}
+		if data != nil {
+			msg["Data"] = data
+		}
+		body, err := plist.Marshal(msg)
+		if err != nil {
+			return // not a plist string (invalid UTF-8): no device sends it
+		}
+		sig, err := cms.SignDetached(body, p.key, p.cert, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPut, "/mdm/"+string(p.org)+"/checkin", bytes.NewReader(body))
+		req.Header.Set("Mdm-Signature", base64.StdEncoding.EncodeToString(sig))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("endpoint %q, data %q: status %d", endpoint, data, rec.Code)
 		}
 	})
 }

@@ -7,12 +7,12 @@ import (
 	"github.com/openomm/omm/storage"
 )
 
-// ProfilePath is the route pattern of the settings profile under the
+// ProfilePattern is the route pattern of the settings profile under the
 // handler's public base (see [WithProfiles]); the declarations hold each
 // device's URL.
-const ProfilePath = "GET /mdm/{org}/declarative/{device}/{secret}/settings.mobileconfig"
+const ProfilePattern = "GET /mdm/{org}/declarative/{device}/{secret}/settings.mobileconfig"
 
-// ProfileHandler serves [Service.SettingsProfile] at [ProfilePath]. It
+// ProfileHandler serves [Service.SettingsProfile] at [ProfilePattern]. It
 // answers 404 for anything but a current profile URL of an enrolled
 // device, so that it tells nothing about devices or secrets.
 func (s *Service) ProfileHandler() http.Handler {

@@ -293,7 +293,7 @@ func TestSubscriptionsFollowTheContract(t *testing.T) {
 // and enrollment the SDK meets.
 func TestSupportMatchesSchema(t *testing.T) {
 	schemas := declarationSchemas(t)
-	for typ := range declarative.Support() {
+	for _, typ := range declarative.Types() {
 		s, ok := schemas[typ]
 		if !ok {
 			t.Errorf("%s: not in Apple's schema", typ)

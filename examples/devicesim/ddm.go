@@ -439,6 +439,22 @@ var ddmOversharing = []string{"device.identifier.udid", "device.power.battery-he
 // subscribed to (its first report is a full one), and the oversharing
 // items.
 func (d *device) reportStatus(ctx context.Context, logf logFunc) error {
+	d.ddm.reports++
+	data, names, err := d.statusReport(d.ddm.reports == 1)
+	if err != nil {
+		return err
+	}
+	if err := d.ddmRequest(ctx, declarative.EndpointStatus, data, nil); err != nil {
+		return err
+	}
+	logf("declarative: status reported (%d items, %s unasked; passcode compliant: %v)", len(names),
+		strings.Join(ddmOversharing, " and "), d.passcodeCompliant())
+	return nil
+}
+
+// statusReport is the JSON of a status report of the subscribed items and
+// the oversharing ones, and the names of the items in it.
+func (d *device) statusReport(full bool) ([]byte, []string, error) {
 	items := map[string]any{}
 	var names []string
 	for _, name := range append(slices.Clone(d.ddm.subscribed), ddmOversharing...) {
@@ -449,18 +465,8 @@ func (d *device) reportStatus(ctx context.Context, logf logFunc) error {
 		setPath(items, name, v)
 		names = append(names, name)
 	}
-	d.ddm.reports++
-	report := map[string]any{"StatusItems": items, "Errors": []any{}, "FullReport": d.ddm.reports == 1}
-	data, err := json.Marshal(report)
-	if err != nil {
-		return err
-	}
-	if err := d.ddmRequest(ctx, declarative.EndpointStatus, data, nil); err != nil {
-		return err
-	}
-	logf("declarative: status reported (%d items, %s unasked; passcode compliant: %v)", len(names),
-		strings.Join(ddmOversharing, " and "), d.passcodeCompliant())
-	return nil
+	data, err := json.Marshal(map[string]any{"StatusItems": items, "Errors": []any{}, "FullReport": full})
+	return data, names, err
 }
 
 // setPath stores v under the dotted status item name in nested objects,
