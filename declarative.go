@@ -109,6 +109,7 @@ type appNudger struct {
 	w checkin.Waker
 }
 
+// Nudge implements catalog.Nudger.
 func (n appNudger) Nudge(ctx context.Context, org storage.OrgID, devices []string) error {
 	wake := devices
 	if n.s.Declarative != nil {

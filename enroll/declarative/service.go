@@ -398,6 +398,14 @@ func (s *Service) applyWith(ctx context.Context, d inventory.Device, actor strin
 	if !d.Platform.Apple() || d.State != inventory.StateEnrolled {
 		return "", ErrNotDeclarative
 	}
+	// Devices on the command path cost one look-up, not a decision.
+	st, _, on, err := s.load(ctx, d)
+	if err != nil {
+		return "", err
+	}
+	if !on {
+		return "", ErrNotDeclarative
+	}
 	os, _, err := s.osVersion(ctx, d)
 	if err != nil {
 		return "", err
@@ -407,12 +415,13 @@ func (s *Service) applyWith(ctx context.Context, d inventory.Device, actor strin
 		return "", err
 	}
 	for try := 1; ; try++ {
-		st, _, on, err := s.load(ctx, d)
-		if err != nil {
-			return "", err
-		}
-		if !on {
-			return "", ErrNotDeclarative
+		if try > 1 {
+			if st, _, on, err = s.load(ctx, d); err != nil {
+				return "", err
+			}
+			if !on {
+				return "", ErrNotDeclarative
+			}
 		}
 		c, err := s.apply(ctx, d, st, dec, os, actor)
 		if errors.Is(err, storage.ErrConflict) && try < maxTries {
