@@ -218,21 +218,15 @@ func (d localDirectoryAPI) createUser(w http.ResponseWriter, r *http.Request) {
 // reports it to the lifecycle: a person who left keeps their personal
 // data, the organization takes its own back.
 func (d localDirectoryAPI) deactivateUser(w http.ResponseWriter, r *http.Request) {
-	a, id := adminFrom(r), r.PathValue("id")
-	if _, err := d.dir.User(r.Context(), a.Org, id); err != nil {
-		writeErr(w, d.s.log, err)
-		return
-	}
-	if err := d.dir.Deactivate(r.Context(), a.Org, id, a.Actor); err != nil {
-		writeErr(w, d.s.log, err)
-		return
-	}
-	n, err := d.s.UserDeactivated(r.Context(), a.Org, id, a.Actor)
+	a := adminFrom(r)
+	done, err := d.s.DeactivateUser(r.Context(), a.Org, r.PathValue("id"), a.Actor)
 	if err != nil {
 		writeErr(w, d.s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": auth.StatusDeactivated, "devices_deprovisioning": n})
+	writeJSON(w, http.StatusOK, map[string]any{"status": auth.StatusDeactivated, "devices_deprovisioning": done.Devices,
+		"devices_manual": done.Manual, "credentials_revoked": done.EnrollSessions + done.Identities + done.AndroidTokens,
+		"sessions_ended": done.Sessions})
 }
 
 // GroupView is a directory group as the APIs show it.

@@ -39,6 +39,7 @@ import (
 	"github.com/openomm/omm/android/amapi"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
+	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/enroll/ota"
@@ -61,10 +62,12 @@ type Store interface {
 	scep.CAStore
 	ota.Store
 	ota.ReapplyStore
+	enroll.RevocationStore
 	declarative.Store
 	catalog.Store
 	android.Store
 	android.ReapplyStore
+	android.TokenRevoker
 	Ping(context.Context) error
 }
 
@@ -190,10 +193,10 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	if cas == nil {
 		cas = scep.NewGeneratedCAs(st, now)
 	}
-	if s.SCEP, err = scep.New(st, scep.WithAuthorities(cas), scep.WithLogger(log), scep.WithClock(now)); err != nil {
+	if s.SCEP, err = scep.New(st, scep.WithAuthorities(cas), scep.WithUsers(s.Directory), scep.WithLogger(log), scep.WithClock(now)); err != nil {
 		return nil, fmt.Errorf("omm: SCEP: %w", err)
 	}
-	otaOpts := []ota.Option{ota.WithLogger(log), ota.WithClock(now)}
+	otaOpts := []ota.Option{ota.WithUsers(s.Directory), ota.WithLogger(log), ota.WithClock(now)}
 	if cfg.AllowSimulators {
 		otaOpts = append(otaOpts, ota.InsecureSkipAppleDeviceCheckForSimulators())
 	}
@@ -223,7 +226,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	s.Catalog = catalog.New(st, st, s.Directory, catalog.WithNudger(nudger), catalog.WithLogger(log), catalog.WithClock(now),
 		catalog.WithGroupCheck(s.checkGroup))
 
-	androidOpts := []android.Option{android.WithApps(androidApps{s}), android.WithAgentURL(s.URL(AgentPath)),
+	androidOpts := []android.Option{android.WithApps(androidApps{s}), android.WithAgentURL(s.URL(AgentPath)), android.WithUsers(s.Directory),
 		android.WithLogger(log), android.WithClock(now)}
 	if cfg.Android.Knox != nil {
 		androidOpts = append(androidOpts, android.WithKnoxLicenses(cfg.Android.Knox))
@@ -233,7 +236,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	}
 	s.Android = android.New(st, s.Inventory, st, androidOpts...)
 
-	mdmOpts := []checkin.Option{checkin.WithLogger(log), checkin.WithClock(now), checkin.WithProfiles(s.OTA),
+	mdmOpts := []checkin.Option{checkin.WithLogger(log), checkin.WithClock(now), checkin.WithProfiles(s.OTA), checkin.WithUsers(s.Directory),
 		checkin.WithEvents(s.deviceEvent),
 		checkin.WithResultHandler("InstallApplication", catalogResults{s.Catalog}),
 		checkin.WithResultHandler("RemoveApplication", catalogResults{s.Catalog})}

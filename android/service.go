@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openomm/omm/android/amapi"
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -62,10 +63,16 @@ type Service struct {
 	agentURL   string
 	now        func() time.Time
 	log        *slog.Logger
+	users      auth.Users
 }
 
 // Option configures New.
 type Option func(*Service)
+
+// WithUsers makes enrollment with a token refuse (ErrToken, wrapping
+// auth.ErrUserInactive) a user the directory does not know as active,
+// whatever token is presented, and token creation refuse one too.
+func WithUsers(u auth.Users) Option { return func(s *Service) { s.users = u } }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
@@ -137,6 +144,9 @@ type Issued struct {
 func (s *Service) CreateToken(ctx context.Context, actor string, r TokenRequest) (Issued, error) {
 	plan, err := PlanFor(r.Decision, r.Ownership)
 	if err != nil {
+		return Issued{}, err
+	}
+	if err := auth.CheckActive(ctx, s.users, r.Org, r.UserID); err != nil {
 		return Issued{}, err
 	}
 	ttl := r.TTL
@@ -327,6 +337,9 @@ func (s *Service) enrollManaged(ctx context.Context, org storage.OrgID, provider
 		return Device{}, ErrToken
 	}
 	t, err := s.useToken(ctx, org, tokenID, ChannelAMAPI)
+	if errors.Is(err, ErrToken) {
+		return Device{}, errors.Join(err, s.dropRefused(ctx, org, providerName, err))
+	}
 	if err != nil {
 		return Device{}, err
 	}
@@ -345,6 +358,25 @@ func (s *Service) enrollManaged(ctx context.Context, org storage.OrgID, provider
 	return d, nil
 }
 
+// dropRefused deletes at the provider a device that enrolled there with a
+// token we refuse (revoked, expired, spent, or its user has left): Google
+// has already applied the org's policy to it, and nothing of ours may stay
+// on a device we do not manage (a work profile goes, the personal side
+// stays). A device we registered — a repeated notification — is left
+// alone.
+func (s *Service) dropRefused(ctx context.Context, org storage.OrgID, providerName string, why error) error {
+	_, err := s.reg.DeviceByIdentifier(ctx, org, providerName[strings.LastIndex(providerName, "/")+1:])
+	if !errors.Is(err, storage.ErrNotFound) {
+		return err // ours (nil), or unknown: keep it
+	}
+	s.log.WarnContext(ctx, "android: enrollment refused; removing the device from the provider", "org", org,
+		"provider_device", providerName, "err", why)
+	if err := s.provider.DeleteDevice(ctx, providerName); err != nil && !errors.Is(err, amapi.ErrNotFound) {
+		return fmt.Errorf("android: remove the refused device from the provider: %w", err)
+	}
+	return nil
+}
+
 func (s *Service) useToken(ctx context.Context, org storage.OrgID, id string, ch Channel) (Token, error) {
 	t, err := s.store.AndroidToken(ctx, org, id)
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
@@ -359,6 +391,11 @@ func (s *Service) useToken(ctx context.Context, org storage.OrgID, id string, ch
 	}
 	if tc != ch {
 		return Token{}, ErrToken
+	}
+	// Whatever token it holds, a user who has left enrolls nothing: refused
+	// before the token is spent or anything registered.
+	if err := auth.CheckActive(ctx, s.users, org, t.UserID); err != nil {
+		return Token{}, fmt.Errorf("%w: %w", ErrToken, err)
 	}
 	t, err = s.store.UseAndroidToken(ctx, org, id, s.now(), s.entry(org, "user:"+t.UserID, "android.token.use", "android-token:"+id[:16], nil))
 	if errors.Is(err, storage.ErrConflict) {

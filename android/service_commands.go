@@ -112,17 +112,60 @@ func (s *Service) issue(ctx context.Context, actor string, org storage.OrgID, id
 	if c.Wipe != "" {
 		details["wipe"] = string(c.Wipe)
 	}
-	if c, err = s.store.CreateAndroidCommand(ctx, c, s.entry(org, actor, "android.command.create", "device:"+id, details)); err != nil {
-		return Command{}, err
+	entry := s.entry(org, actor, "android.command.create", "device:"+id, details)
+	if kind == CommandWipe {
+		state := s.entry(org, actor, "device.state."+string(inventory.StateDeprovisioning), "device:"+id,
+			map[string]string{"state": string(inventory.StateDeprovisioning), "reason": "wipe requested: " + string(c.Wipe)})
+		c, err = s.store.StartAndroidWipe(ctx, c, entry, state)
+	} else {
+		c, err = s.store.CreateAndroidCommand(ctx, c, entry)
 	}
-	if kind == CommandWipe && inv.State == inventory.StateEnrolled {
-		if _, err := s.inv.SetState(ctx, org, id, inventory.StateDeprovisioning, actor, "wipe requested: "+string(c.Wipe)); err != nil {
-			return Command{}, err
-		}
+	if err != nil {
+		return Command{}, err
 	}
 	if d.Channel() == ChannelAgent {
 		return c, nil // the agent fetches it
 	}
+	return s.send(ctx, d, c)
+}
+
+// ResendWipes sends the device's pending wipes to the Android Management
+// API again, and returns how many it sent: what completes a wipe that was
+// stored but, the process having stopped, never reached the provider.
+// Deleting a device twice is harmless (the second finds none and counts as
+// done); a factory reset not yet confirmed is asked for again. Agent
+// devices fetch their commands themselves: none is sent.
+func (s *Service) ResendWipes(ctx context.Context, org storage.OrgID, id string) (int, error) {
+	d, err := s.store.AndroidDevice(ctx, org, id)
+	if err != nil {
+		return 0, err
+	}
+	if d.Channel() != ChannelAMAPI {
+		return 0, nil
+	}
+	if s.provider == nil {
+		return 0, ErrNoProvider
+	}
+	pending, err := s.store.PendingAndroidCommands(ctx, org, id)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range pending {
+		if c.Kind != CommandWipe {
+			continue
+		}
+		if _, err := s.send(ctx, d, c); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// send issues a stored command through the provider and settles it when
+// the provider answers at once.
+func (s *Service) send(ctx context.Context, d Device, c Command) (Command, error) {
 	done, detail := s.sendProvider(ctx, d, c)
 	if !done && detail == "" {
 		return c, nil // the operation runs: FinishCommand settles it
@@ -131,7 +174,7 @@ func (s *Service) issue(ctx context.Context, actor string, org storage.OrgID, id
 	if detail != "" {
 		status = StatusFailed
 	}
-	return s.FinishCommand(ctx, "system", org, c.ID, status, detail)
+	return s.FinishCommand(ctx, "system", d.Org, c.ID, status, detail)
 }
 
 // sendProvider issues c through the Android Management API. It reports
@@ -147,8 +190,12 @@ func (s *Service) sendProvider(ctx context.Context, d Device, c Command) (done b
 	case c.Wipe == WipeFactoryReset:
 		op, err = s.provider.IssueCommand(ctx, d.ProviderName, amapi.Command{Type: amapi.CommandWipe})
 	default:
-		// Deleting a work-profile device removes the work profile only.
+		// Deleting a work-profile device removes the work profile only; a
+		// device the provider no longer knows has nothing of ours left.
 		err = s.provider.DeleteDevice(ctx, d.ProviderName)
+		if errors.Is(err, amapi.ErrNotFound) {
+			err = nil
+		}
 		op.Done = err == nil
 	}
 	switch {

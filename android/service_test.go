@@ -18,7 +18,22 @@ type env struct {
 	store *memory.Store
 	svc   *android.Service
 	fake  *amapi.Fake
+	flaky *flakyProvider
 	now   time.Time
+}
+
+// flakyProvider is the fake whose device deletions fail with deleteErr
+// when set.
+type flakyProvider struct {
+	*amapi.Fake
+	deleteErr error
+}
+
+func (p *flakyProvider) DeleteDevice(ctx context.Context, name string) error {
+	if p.deleteErr != nil {
+		return p.deleteErr
+	}
+	return p.Fake.DeleteDevice(ctx, name)
 }
 
 func newEnv(t *testing.T) *env {
@@ -29,9 +44,10 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	clock := func() time.Time { return e.now }
+	e.flaky = &flakyProvider{Fake: e.fake}
 	e.svc = android.New(e.store, inventory.New(e.store, inventory.WithClock(clock)), e.store, android.WithClock(clock),
 		android.WithAgentURL("https://mdm.example.com/enroll"),
-		android.WithProvider(e.fake, "enterprises/E1", android.GoogleDPC(android.EncodeChecksum([32]byte{1}))))
+		android.WithProvider(e.flaky, "enterprises/E1", android.GoogleDPC(android.EncodeChecksum([32]byte{1}))))
 	return e
 }
 
@@ -132,6 +148,7 @@ func TestProviderFailure(t *testing.T) {
 	if c.Status != android.StatusFailed || c.Detail == "" {
 		t.Errorf("lock = %+v, want failed with the provider's reason", c)
 	}
+	e.flaky.deleteErr = errors.New("provider unavailable")
 	c, err = e.svc.Wipe(ctx, "admin:alice", "org_acme", d.ID)
 	if err != nil || c.Status != android.StatusFailed || c.Wipe != android.WipeWorkData {
 		t.Fatalf("wipe = %+v, %v; want a failed work-data wipe", c, err)
@@ -145,5 +162,14 @@ func TestProviderFailure(t *testing.T) {
 	}
 	if _, err := e.svc.Lock(ctx, "admin:alice", "org_other", d.ID); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("lock from another org: %v", err)
+	}
+	// Retried once the provider is back: the device, which Google no
+	// longer knows, has nothing of ours left.
+	e.flaky.deleteErr = nil
+	if c, err = e.svc.Wipe(ctx, "admin:alice", "org_acme", d.ID); err != nil || c.Status != android.StatusDone {
+		t.Fatalf("retried wipe = %+v, %v; want done", c, err)
+	}
+	if inv, _ := e.store.Device(ctx, "org_acme", d.ID); inv.State != inventory.StateDeprovisioned {
+		t.Errorf("state after the retried wipe %s, want deprovisioned", inv.State)
 	}
 }

@@ -41,6 +41,15 @@ type Store interface {
 	// Updated = entry.Time). Its device must be stored (else ErrNotFound);
 	// a used ID yields ErrAlreadyExists.
 	CreateAndroidCommand(ctx context.Context, c Command, entry storage.AuditEntry) (Command, error)
+	// StartAndroidWipe stores a new pending wipe command (Kind
+	// CommandWipe, else ErrInvalid) with entry and, in the same
+	// transaction, moves the device's inventory record from enrolled to
+	// deprovisioning with stateEntry — so that a crash never leaves a wipe
+	// asked for on a device still shown enrolled, nor the reverse. A device
+	// already deprovisioning (a retry) stays so and stateEntry is not
+	// appended; any other state yields inventory.ErrTransition, and a
+	// device without both records ErrNotFound, storing nothing.
+	StartAndroidWipe(ctx context.Context, c Command, entry, stateEntry storage.AuditEntry) (Command, error)
 	// AndroidCommand returns the org's command id, or ErrNotFound.
 	AndroidCommand(ctx context.Context, org storage.OrgID, id string) (Command, error)
 	// PendingAndroidCommands returns the device's pending commands, oldest
@@ -51,4 +60,17 @@ type Store interface {
 	// that is no longer pending yields ErrConflict (of concurrent finishes
 	// exactly one succeeds).
 	FinishAndroidCommand(ctx context.Context, org storage.OrgID, id string, status Status, detail string, entry storage.AuditEntry) (Command, error)
+}
+
+// TokenRevoker ends the enrollment tokens a user has not used up: what the
+// user lifecycle does when a user leaves. Safe for concurrent use; never
+// crosses its org.
+type TokenRevoker interface {
+	// RevokeUserTokens makes every unexpired token of the user that is not
+	// used up expire at at, with entry, in one transaction, and returns
+	// how many; none: nothing changes and entry is not appended.
+	RevokeUserTokens(ctx context.Context, org storage.OrgID, userID string, at time.Time, entry storage.AuditEntry) (int, error)
+	// TokenUsers returns, sorted and once each, the users of org holding
+	// an unexpired token that is not used up, at at.
+	TokenUsers(ctx context.Context, org storage.OrgID, at time.Time) ([]string, error)
 }

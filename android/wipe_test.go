@@ -34,7 +34,7 @@ type wipeEnv struct {
 	synced inventory.IngestResult
 }
 
-func newWipeEnv(t *testing.T) *wipeEnv {
+func newWipeEnv(t *testing.T, opts ...android.Option) *wipeEnv {
 	t.Helper()
 	e := &wipeEnv{store: memory.New(), now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	clock := func() time.Time { return e.now }
@@ -56,9 +56,9 @@ func newWipeEnv(t *testing.T) *wipeEnv {
 		t.Fatal(err)
 	}
 	e.fake = fake
-	e.svc = android.New(e.store, inventory.New(e.store, inventory.WithClock(clock)), e.store, android.WithClock(clock),
+	e.svc = android.New(e.store, inventory.New(e.store, inventory.WithClock(clock)), e.store, append([]android.Option{android.WithClock(clock),
 		android.WithAgentURL("https://mdm.example.com/android/agent"), android.WithKnoxLicenses(knoxKey("KNOX-KEY")),
-		android.WithProvider(fake, fake.Enterprise(), android.GoogleDPC(android.EncodeChecksum([32]byte{7}))))
+		android.WithProvider(fake, fake.Enterprise(), android.GoogleDPC(android.EncodeChecksum([32]byte{7})))}, opts...)...)
 	return e
 }
 
@@ -66,7 +66,21 @@ func newWipeEnv(t *testing.T) *wipeEnv {
 // policy that does or does not allow a full wipe.
 func (e *wipeEnv) enroll(t *testing.T, org storage.OrgID, mode policy.Mode, own inventory.Ownership, fullWipe bool) android.Device {
 	t.Helper()
-	ctx := context.Background()
+	iss, err := e.issue(t, org, mode, own, fullWipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.use(t, iss, mode, own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// issue creates bob's one-time token for a device of the given mode and
+// ownership.
+func (e *wipeEnv) issue(t *testing.T, org storage.OrgID, mode policy.Mode, own inventory.Ownership, fullWipe bool) (android.Issued, error) {
+	t.Helper()
 	facts := policy.Device{Platform: policy.Android, OSVersion: "9", APILevel: 28, Ownership: policy.Ownership(own)}
 	modes := policy.Modes{}
 	switch mode {
@@ -87,31 +101,30 @@ func (e *wipeEnv) enroll(t *testing.T, org storage.OrgID, mode policy.Mode, own 
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := e.svc.CreateToken(ctx, "user:bob", android.TokenRequest{Org: org, UserID: "bob", Decision: dec, Ownership: own, OneTime: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return e.svc.CreateToken(context.Background(), "user:bob", android.TokenRequest{Org: org, UserID: "bob", Decision: dec, Ownership: own, OneTime: true})
+}
+
+// use enrolls a device with the token: through the agent, or through the
+// fake Android Management API, whose notification reaches EnrollNotified.
+func (e *wipeEnv) use(t *testing.T, iss android.Issued, mode policy.Mode, own inventory.Ownership) (android.Device, error) {
+	t.Helper()
+	ctx := context.Background()
 	if iss.Plan.Channel == android.ChannelAgent {
 		enr, err := e.svc.Enroll(ctx, android.EnrollRequest{Token: iss.Value, Identifier: "aid-" + string(mode)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return enr.Device
+		return enr.Device, err
 	}
 	how := amapitest.ProvisionLink
 	if iss.QR != nil {
 		how = amapitest.ProvisionQR
 	}
+	e.last, e.err = android.Device{}, nil
 	en, err := e.fake.Enroll(ctx, amapitest.Enrollment{Token: iss.Value, Provisioning: how, APILevel: 34,
 		Hardware: amapitest.Hardware{SerialNumber: "S-" + string(own)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.secret = en.Secret
-	if e.err != nil {
-		t.Fatalf("EnrollNotified: %v", e.err)
-	}
-	return e.last
+	return e.last, e.err
 }
 
 type wipeCall struct {
@@ -250,5 +263,43 @@ func TestSyncNotified(t *testing.T) {
 	}
 	if _, err := e.svc.SyncNotified(ctx, d.ProviderName); err == nil {
 		t.Error("a wiped device was synced")
+	}
+}
+
+// TestResendWipes: a wipe stored but never sent (the process stopped in
+// between) reaches the provider when resent, once.
+func TestResendWipes(t *testing.T) {
+	ctx := context.Background()
+	e := newWipeEnv(t)
+	d := e.enroll(t, "org_acme", policy.ModeWorkProfile, inventory.OwnershipPersonal, false)
+	c := android.Command{ID: android.NewCommandID(), Org: "org_acme", DeviceID: d.ID, Kind: android.CommandWipe,
+		Wipe: android.WipeWorkData, Status: android.StatusPending}
+	entry := storage.AuditEntry{Org: "org_acme", Time: e.now, Actor: "system:user-lifecycle", Action: "android.command.create", Target: "device:" + d.ID}
+	state := entry
+	state.Action = "device.state.deprovisioning"
+	if _, err := e.store.StartAndroidWipe(ctx, c, entry, state); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := e.fake.DeviceView(e.secret); v.Wiped != "" {
+		t.Fatalf("stored wipe reached the device already: %+v", v)
+	}
+	n, err := e.svc.ResendWipes(ctx, "org_acme", d.ID)
+	if err != nil || n != 1 {
+		t.Fatalf("ResendWipes = %d, %v", n, err)
+	}
+	if v, _ := e.fake.DeviceView(e.secret); v.Wiped != amapitest.EffectWorkProfileRemoved {
+		t.Errorf("after the resend the device is %+v", v)
+	}
+	inv, _ := e.store.Device(ctx, "org_acme", d.ID)
+	got, _ := e.store.AndroidCommand(ctx, "org_acme", c.ID)
+	if inv.State != inventory.StateDeprovisioned || got.Status != android.StatusDone {
+		t.Errorf("after the resend: device %s, command %s", inv.State, got.Status)
+	}
+	if n, err := e.svc.ResendWipes(ctx, "org_acme", d.ID); err != nil || n != 0 {
+		t.Errorf("second ResendWipes = %d, %v; want nothing left", n, err)
+	}
+	agent := e.enroll(t, "org_acme", policy.ModeDeviceAdmin, inventory.OwnershipPersonal, false)
+	if n, err := e.svc.ResendWipes(ctx, "org_acme", agent.ID); err != nil || n != 0 {
+		t.Errorf("ResendWipes of an agent device = %d, %v; the agent fetches its commands", n, err)
 	}
 }

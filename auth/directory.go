@@ -40,6 +40,33 @@ type Directory interface {
 	GroupMembers(ctx context.Context, org storage.OrgID, groupID string) ([]string, error)
 }
 
+// Users is the part of a [Directory] that says who a user is: what the
+// enrollment steps take to refuse a user who is not active.
+type Users interface {
+	User(ctx context.Context, org storage.OrgID, id string) (User, error)
+}
+
+// CheckActive fails with ErrUserInactive unless users knows userID as an
+// active user of org. Every enrollment step calls it, whatever credential
+// (session, challenge, identity, token) it was presented: a user who left
+// gets nothing. Other lookup failures are returned as they are; a nil
+// users checks nothing (a package used without a directory).
+func CheckActive(ctx context.Context, users Users, org storage.OrgID, userID string) error {
+	if users == nil {
+		return nil
+	}
+	u, err := users.User(ctx, org, userID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("user %q: %w: unknown to the directory", userID, ErrUserInactive)
+	case err != nil:
+		return fmt.Errorf("user %q: %w", userID, err)
+	case u.Status != StatusActive:
+		return fmt.Errorf("user %q: %w: %s", userID, ErrUserInactive, u.Status)
+	}
+	return nil
+}
+
 // Authenticator is a [Directory] that also checks passwords: what the
 // SDK's own sign-in ([Service]) needs. A host that signs its users in
 // itself needs only the Directory.
@@ -210,7 +237,10 @@ func (d *LocalDirectory) UpdateUser(ctx context.Context, u User, actor string) (
 	return rec.User, err
 }
 
-// Deactivate marks the user deactivated and revokes all their sessions.
+// Deactivate marks the user deactivated and, in the same transaction,
+// revokes all their sessions; every enrollment step refuses them from
+// then on. Taking their devices and unused credentials back is the SDK's
+// user lifecycle (omm.SDK.UserDeactivated).
 func (d *LocalDirectory) Deactivate(ctx context.Context, org storage.OrgID, userID, actor string) error {
 	_, err := d.update(ctx, org, userID, actor, "auth.user.deactivate", func(r *UserRecord) { r.Status = StatusDeactivated })
 	return err

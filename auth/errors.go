@@ -53,6 +53,10 @@ var (
 	ErrWrongState = errors.New("not allowed in this session state")
 	// ErrBadRequest: malformed input [invalid_request].
 	ErrBadRequest = errors.New("invalid request")
+	// ErrUserInactive: the user is deactivated, or unknown to the
+	// directory: no enrollment step proceeds for them, whatever credential
+	// they hold.
+	ErrUserInactive = errors.New("user is not active")
 )
 
 // ThrottledError says how long to wait before the next attempt. It matches

@@ -56,6 +56,9 @@ type Identity struct {
 	// Renews is the fingerprint of the identity this one replaced, for a
 	// renewal; the new identity binds to the same device.
 	Renews Fingerprint
+	// Revoked is when the identity was revoked before any device used it
+	// (its user left); zero otherwise. A revoked identity binds to nothing.
+	Revoked time.Time
 }
 
 // IdentityStore keeps issued identities. Every method is safe for concurrent
@@ -70,8 +73,8 @@ type IdentityStore interface {
 	Identity(ctx context.Context, org storage.OrgID, f Fingerprint) (Identity, error)
 	// BindIdentity binds the identity to device and appends entry, in one
 	// transaction. Binding to the device it is already bound to is a no-op
-	// that appends nothing; an identity bound to another device yields
-	// ErrConflict and changes nothing.
+	// that appends nothing; an identity bound to another device, or
+	// revoked, yields ErrConflict and changes nothing.
 	BindIdentity(ctx context.Context, org storage.OrgID, f Fingerprint, device string, entry storage.AuditEntry) (Identity, error)
 }
 
@@ -79,3 +82,22 @@ type IdentityStore interface {
 // profile. Removing that profile unenrolls a device (and removes the managed
 // apps and profiles that came with it), so deprovisioning ends with it.
 func MDMProfileIdentifier(org storage.OrgID) string { return "com.openomm.mdm." + string(org) }
+
+// RevocationStore ends what a user was handed for enrollments they have
+// not completed: what the user lifecycle does when a user leaves. Every
+// method is safe for concurrent use and never crosses its org.
+type RevocationStore interface {
+	// RevokeUserEnrollments, in one transaction with entry: every session
+	// of the user that has not reached PhaseEnrolled loses its challenge
+	// and expires at at (its links, its SCEP challenge and its phase 3 are
+	// refused from then on), and every identity issued to the user and
+	// bound to no device is revoked at at (BindIdentity refuses it). It
+	// returns how many of each it ended; when there were none, nothing
+	// changes and entry is not appended, so that calling it again is
+	// harmless.
+	RevokeUserEnrollments(ctx context.Context, org storage.OrgID, userID string, at time.Time, entry storage.AuditEntry) (sessions, identities int, err error)
+	// EnrollmentUsers returns, sorted and once each, the users of org
+	// holding an unexpired session that has not reached PhaseEnrolled or an
+	// unrevoked identity bound to no device, at at.
+	EnrollmentUsers(ctx context.Context, org storage.OrgID, at time.Time) ([]string, error)
+}

@@ -231,37 +231,6 @@ func (s *Service) ClearPasscode(ctx context.Context, org storage.OrgID, id, acto
 	return s.queue(ctx, d, actor, "device.passcode.clear", cmd)
 }
 
-// DeprovisionUser deprovisions every active Apple device of the user, as
-// when the user is deactivated in the directory. It returns how many it
-// started to deprovision.
-func (s *Service) DeprovisionUser(ctx context.Context, org storage.OrgID, userID, actor, reason string) (int, error) {
-	n := 0
-	q := inventory.DeviceQuery{UserID: userID, Limit: inventory.MaxDevicePage}
-	for {
-		page, err := s.devices.ListDevices(ctx, org, q)
-		if err != nil {
-			return n, err
-		}
-		for _, d := range page.Devices {
-			if !d.Platform.Apple() || d.State.Terminal() || d.State == inventory.StateDeprovisioning {
-				continue
-			}
-			err := s.Deprovision(ctx, org, d.ID, actor, reason)
-			if errors.Is(err, inventory.ErrTransition) || errors.Is(err, ErrNotPermitted) {
-				continue // deprovisioned, checked out or wiped since the page was read
-			}
-			if err != nil {
-				return n, err
-			}
-			n++
-		}
-		if page.Next == "" {
-			return n, nil
-		}
-		q.After = page.Next
-	}
-}
-
 // Actions lists the device's latest commands with their state, newest
 // first: an offline device shows its actions as pending.
 func (s *Service) Actions(ctx context.Context, org storage.OrgID, id string, limit int) ([]enroll.QueuedCommand, error) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/micromdm/plist"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/mdm"
 	"github.com/openomm/omm/inventory"
@@ -103,6 +104,10 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 	if err != nil {
 		return err
 	}
+	// An identity issued to a user who has since left enrolls nothing.
+	if err := auth.CheckActive(ctx, s.users, org, id.UserID); err != nil {
+		return fmt.Errorf("%w: %w", ErrForbidden, err)
+	}
 	channel := m.From().Device()
 	actor := "device:" + channel
 	var d inventory.Device
@@ -120,6 +125,8 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 			// out, deprovisioned, wiped): enrolling again takes a new one.
 			return forbidden("identity %s belongs to an enrollment that has ended (device %s is %s)", id.Serial, d.ID, d.State)
 		}
+	case !id.Revoked.IsZero():
+		return forbidden("identity %s was revoked before any device used it", id.Serial)
 	default:
 		if d, err = s.deviceFor(ctx, org, id, m); err != nil {
 			return err
@@ -200,6 +207,14 @@ func platformOf(m *mdm.Authenticate) inventory.Platform {
 func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll.Identity, m *mdm.TokenUpdate) error {
 	if d.State.Terminal() {
 		return forbidden("device %s is %s: its enrollment has ended", d.ID, d.State)
+	}
+	if d.State == inventory.StatePending {
+		// This token would complete the enrollment: not for a user who
+		// has left. (An enrolled device's tokens keep coming: its removal
+		// commands need them.)
+		if err := auth.CheckActive(ctx, s.users, d.Org, id.UserID); err != nil {
+			return fmt.Errorf("%w: %w", ErrForbidden, err)
+		}
 	}
 	_, first, err := s.store.UpdateToken(ctx, d.Org, d.ID, enroll.TokenUpdate{
 		Topic: m.Topic, Token: m.Token, PushMagic: m.PushMagic, UnlockToken: m.UnlockToken, At: s.clock(),

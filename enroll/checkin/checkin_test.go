@@ -449,25 +449,6 @@ func TestEraseCompanyDevice(t *testing.T) {
 	}
 }
 
-func TestDeprovisionUser(t *testing.T) {
-	e := newEnv(t)
-	a1 := e.newDevice(e.orgA, "UDID-1", "alice").enroll()
-	a2 := e.newDevice(e.orgA, "UDID-2", "alice").enroll()
-	b := e.newDevice(e.orgA, "UDID-3", "bob").enroll()
-	n, err := e.svc.DeprovisionUser(t.Context(), e.orgA, "alice", "system:directory", "user deactivated")
-	if err != nil || n != 2 {
-		t.Fatalf("DeprovisionUser = %d, %v", n, err)
-	}
-	for _, d := range []*device{a1, a2} {
-		if d.record().State != inventory.StateDeprovisioning {
-			t.Errorf("%s: %s", d.udid, d.record().State)
-		}
-	}
-	if b.record().State != inventory.StateEnrolled {
-		t.Errorf("bob's device: %s", b.record().State)
-	}
-}
-
 func TestResultRouting(t *testing.T) {
 	var got []checkin.Result
 	e := newEnv(t, checkin.WithResultHandler("DeviceLock", checkin.ResultHandlerFunc(func(_ context.Context, r checkin.Result) error {

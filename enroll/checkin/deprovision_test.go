@@ -66,10 +66,6 @@ func TestDeviceActionFailsWhole(t *testing.T) {
 		run  func(context.Context) error
 	}{
 		{"Deprovision", func(ctx context.Context) error { return svc.Deprovision(ctx, org, d.ID, "admin:bob", "left") }},
-		{"DeprovisionUser", func(ctx context.Context) error {
-			_, err := svc.DeprovisionUser(ctx, org, "alice", "system:directory", "user deactivated")
-			return err
-		}},
 		{"Erase", func(ctx context.Context) error { return svc.Erase(ctx, org, d.ID, "admin:bob", true) }},
 		{"Lock", func(ctx context.Context) error { return svc.Lock(ctx, org, d.ID, "admin:bob", "Call IT", "") }},
 	}

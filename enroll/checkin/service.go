@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
@@ -128,6 +129,7 @@ type Service struct {
 	maxDeliv int
 	contact  time.Duration
 	verified *verifiedCerts
+	users    auth.Users
 }
 
 // Option configures [New].
@@ -159,6 +161,11 @@ func WithEvents(fn func(context.Context, Event)) Option { return func(s *Service
 func WithResultHandler(requestType string, h ResultHandler) Option {
 	return func(s *Service) { s.handlers[requestType] = h }
 }
+
+// WithUsers makes Authenticate and the TokenUpdate that would complete an
+// enrollment refuse (403) a user the directory does not know as active
+// (auth.CheckActive), whatever identity the device presents.
+func WithUsers(u auth.Users) Option { return func(s *Service) { s.users = u } }
 
 // WithCommandTTL expires commands a device has not taken after d (default
 // 30 days), so that a device back after months is not replayed stale work.

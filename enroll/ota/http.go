@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/storage"
 )
@@ -77,7 +78,7 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, enroll.ErrChallenge), errors.Is(err, ErrSession), errors.Is(err, enroll.ErrPhase):
 		status = http.StatusForbidden
-	case errors.Is(err, ErrSignature):
+	case errors.Is(err, ErrSignature), errors.Is(err, auth.ErrUserInactive):
 		status = http.StatusForbidden
 	case errors.Is(err, ErrBody), errors.Is(err, storage.ErrInvalid):
 		status = http.StatusBadRequest

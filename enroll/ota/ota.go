@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/scep"
 	"github.com/openomm/omm/policy"
@@ -84,6 +85,7 @@ type Service struct {
 	devAPNS     bool
 	idPrefix    string
 	fixedSigner *profile.Signer
+	users       auth.Users
 
 	mu       sync.Mutex
 	signers  map[storage.OrgID]*profile.Signer
@@ -98,6 +100,11 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
 // WithClock sets the clock for challenge expiry.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithUsers makes every step (a new session, phase 1, the direct profile,
+// phases 2 and 3) refuse a user the directory does not know as active
+// (auth.CheckActive), whatever token or challenge the request carries.
+func WithUsers(u auth.Users) Option { return func(s *Service) { s.users = u } }
 
 // WithChallengeTTL sets how long each challenge is valid
 // (DefaultChallengeTTL).
@@ -173,6 +180,9 @@ func (s *Service) Begin(ctx context.Context, org storage.OrgID, userID string, d
 	if d.Outcome != policy.Enroll {
 		return Ticket{}, fmt.Errorf("%w: outcome %q", ErrNotEligible, d.Outcome)
 	}
+	if err := auth.CheckActive(ctx, s.users, org, userID); err != nil {
+		return Ticket{}, err
+	}
 	now := s.now()
 	id := enroll.NewSessionID()
 	token, hash := enroll.NewChallenge(id)
@@ -208,7 +218,12 @@ func (s *Service) session(ctx context.Context, org storage.OrgID, id string) (en
 	if errors.Is(err, storage.ErrNotFound) {
 		return sess, fmt.Errorf("%w: %w: no such session", ErrSession, enroll.ErrChallenge)
 	}
-	return sess, err
+	if err != nil {
+		return sess, err
+	}
+	// Whatever the session's token or challenge proves, a user who is no
+	// longer active gets nothing from it.
+	return sess, auth.CheckActive(ctx, s.users, org, sess.UserID)
 }
 
 // advance moves sess to next, turning a lost race into a replay.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/internal/cms"
 	"github.com/openomm/omm/storage"
@@ -63,6 +64,7 @@ type Service struct {
 	validity      time.Duration
 	renewalWindow time.Duration
 	phase3TTL     time.Duration
+	users         auth.Users
 }
 
 // Option configures New.
@@ -88,6 +90,11 @@ func WithPhase3TTL(d time.Duration) Option { return func(s *Service) { s.phase3T
 // WithAuthorities supplies the org CAs (for keys in an HSM or KMS). Without
 // it, store must also be a CAStore and CAs are generated on first use.
 func WithAuthorities(a Authorities) Option { return func(s *Service) { s.cas = a } }
+
+// WithUsers makes every issuance and renewal refuse a user the directory
+// does not know as active (auth.CheckActive), whatever challenge or
+// identity the request carries.
+func WithUsers(u auth.Users) Option { return func(s *Service) { s.users = u } }
 
 // New returns the SCEP service. It fails when no Authorities are given and
 // store cannot keep CAs either.
@@ -239,6 +246,9 @@ func (s *Service) enroll(ctx context.Context, org storage.OrgID, ca *CA, csr *x5
 	if err != nil {
 		return nil, err
 	}
+	if err := auth.CheckActive(ctx, s.users, org, sess.UserID); err != nil {
+		return nil, err
+	}
 	var next enroll.Phase
 	switch sess.Phase {
 	case enroll.PhaseAttributesReceived:
@@ -289,6 +299,9 @@ func (s *Service) renew(ctx context.Context, org storage.OrgID, ca *CA, old *x50
 		return nil, fmt.Errorf("%w: certificate was not issued to an enrollment of this org", ErrRenewal)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := auth.CheckActive(ctx, s.users, org, prev.UserID); err != nil {
 		return nil, err
 	}
 	switch {

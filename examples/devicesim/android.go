@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/openomm/omm/policy"
 )
 
 // The Android walk: one simulated phone per enrollment mode, each through
@@ -112,6 +114,9 @@ type androidDecision struct {
 	Android  *struct {
 		Mode string `json:"mode"`
 	} `json:"android"`
+	// Requirements are what the policy requires of the phone: the walk
+	// checks the policy the phone applies against them.
+	Requirements *policy.Requirements `json:"requirements"`
 }
 
 // walkAndroid signs the user in once and walks one phone per mode,
@@ -185,6 +190,9 @@ func (w *androidWalk) walk(ctx context.Context, p phone) (androidResult, error) 
 	if err != nil {
 		return res, fmt.Errorf("enrollment code: %w", err)
 	}
+	if e.Decision.Requirements == nil {
+		return res, errors.New("the enrollment code came without the requirements of its decision")
+	}
 	res.Mode, res.Type, res.Channel = e.Mode, e.Type, e.Channel
 	w.log(p, "one-time enrollment code: mode %s (%s) over %s, by %s", e.Mode, e.Type, e.Channel, e.Provisioning)
 
@@ -210,15 +218,17 @@ func (w *androidWalk) walk(ctx context.Context, p phone) (androidResult, error) 
 	return res, nil
 }
 
-// enrollment is the server's one-time Android enrollment code.
+// enrollment is the server's one-time Android enrollment code, with the
+// decision it was issued for.
 type enrollment struct {
-	Mode         string `json:"mode"`
-	Type         string `json:"enrollment_type"`
-	Channel      string `json:"channel"`
-	Provisioning string `json:"provisioning"`
-	Token        string `json:"token"`
-	Link         string `json:"link"`
-	QR           qrJSON `json:"qr"`
+	Decision     androidDecision `json:"decision"`
+	Mode         string          `json:"mode"`
+	Type         string          `json:"enrollment_type"`
+	Channel      string          `json:"channel"`
+	Provisioning string          `json:"provisioning"`
+	Token        string          `json:"token"`
+	Link         string          `json:"link"`
+	QR           qrJSON          `json:"qr"`
 }
 
 // androidDevice is an enrolled phone: its server ID, its agent credential,
@@ -265,10 +275,7 @@ func (w *androidWalk) enrollAgent(ctx context.Context, p phone, e enrollment, re
 	}
 
 	var pol struct {
-		Calls []struct {
-			Method string `json:"method"`
-			Value  int64  `json:"value"`
-		} `json:"calls"`
+		Calls       []adminCall `json:"calls"`
 		Unsupported []struct {
 			Requirement string `json:"requirement"`
 			Reason      string `json:"reason"`
@@ -286,6 +293,11 @@ func (w *androidWalk) enrollAgent(ctx context.Context, p phone, e enrollment, re
 		calls = append(calls, fmt.Sprintf("%s(%d)", c.Method, c.Value))
 	}
 	w.log(p, "device-admin policy applied: %s", strings.Join(calls, ", "))
+	req := *e.Decision.Requirements
+	if err := checkAgentPolicy(pol.Calls, req); err != nil {
+		return nil, err
+	}
+	w.log(p, "device-admin calls match the decision's requirements (%s)", describeAndroidPasscode(req.Passcode))
 	for _, a := range pol.Apps {
 		res.Offered = append(res.Offered, a.PackageName+" ("+a.Install+")")
 		if a.Install == "FORCE_INSTALLED" {
@@ -305,6 +317,12 @@ func (w *androidWalk) enrollAgent(ctx context.Context, p phone, e enrollment, re
 		if strings.Contains(u.Requirement, "work-to-personal") {
 			res.DataSeparation = "not enforceable: " + u.Reason
 		}
+	}
+	// A legacy mode cannot separate: a decision that still asks for it
+	// must say so (the effective requirements usually drop it, with a
+	// warning).
+	if req.DataSeparation.BlockWorkToPersonal && res.DataSeparation == "none asked" {
+		return nil, fmt.Errorf("%w: the decision blocks work-to-personal sharing, and nothing tells the phone it cannot", errPolicyEffect)
 	}
 	w.log(p, "data separation (work→personal): %s", res.DataSeparation)
 	return d, nil
@@ -376,12 +394,19 @@ func (w *androidWalk) enrollManaged(ctx context.Context, p phone, e enrollment, 
 		res.Offered = append(res.Offered, a.PackageName+" ("+a.InstallType+")")
 	}
 	w.log(p, "managed Google Play apps in the policy: %s", strings.Join(res.Offered, ", "))
+	sharing := ""
 	if cp := view.Policy.CrossProfilePolicies; cp != nil {
-		res.DataSeparation = cp.CrossProfileDataSharing
+		sharing = cp.CrossProfileDataSharing
+		res.DataSeparation = sharing
 	} else {
 		res.DataSeparation = "no personal profile to separate"
 	}
-	w.log(p, "data separation (cross-profile): %s", res.DataSeparation)
+	req := *e.Decision.Requirements
+	if err := checkManagedPolicy(view.Policy.PasswordPolicies, sharing, view.ManagementMode != "DEVICE_OWNER", req); err != nil {
+		return nil, err
+	}
+	w.log(p, "data separation (cross-profile): %s; policy matches the decision's requirements (%s)", res.DataSeparation,
+		describeAndroidPasscode(req.Passcode))
 
 	// The server enrolled the phone on the fake's notification; the user's
 	// device list names it by serial number.
@@ -439,7 +464,8 @@ type managedView struct {
 	ManagementMode string `json:"management_mode"`
 	Ownership      string `json:"ownership"`
 	Policy         *struct {
-		Applications []struct {
+		PasswordPolicies []amapiPasswordPolicy `json:"passwordPolicies"`
+		Applications     []struct {
 			PackageName string `json:"packageName"`
 			InstallType string `json:"installType"`
 		} `json:"applications"`

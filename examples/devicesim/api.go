@@ -19,6 +19,8 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+
+	"github.com/openomm/omm/policy"
 )
 
 // Limits on what the simulator reads from the server.
@@ -37,13 +39,20 @@ var errMFARequired = errors.New("the user must complete multi-factor authenticat
 // api talks to the server's HTTP API on behalf of the agent app and of
 // devices before they have an identity.
 type api struct {
-	base   string // https://host:port, no trailing slash
+	// base is the server's base URL, with the path prefix the SDK is
+	// mounted under ("https://127.0.0.1:8443/device-mgmt"), no trailing
+	// slash: every path devicesim calls is below it, and every URL the
+	// server hands out must be.
+	base   string
 	roots  *x509.CertPool
 	client *http.Client
 	now    func() time.Time // for latencies
 	// signed makes devices prove their identity with an Mdm-Signature
 	// header instead of the TLS client certificate.
 	signed bool
+	// agentToken, when set, is a session the host product issued: the
+	// agent API is called with it instead of signing in through the SDK.
+	agentToken string
 	// keys, when set, holds device keys generated before a timed run.
 	keys *keyPool
 	// totpCode computes an authenticator code; nil means totpAt. Tests
@@ -51,10 +60,11 @@ type api struct {
 	totpCode func(secret string, at time.Time) (string, error)
 }
 
-// newAPI checks that base is an https URL on a loopback address and trusts
-// the CA in caFile for it.
-func newAPI(base, caFile string) (*api, error) {
-	u, err := checkLoopback(base)
+// newAPI checks that base is an https URL on a loopback address (with
+// the path prefix the server mounts the SDK under, if any) and trusts the
+// CA in caFile for it.
+func newAPI(server, caFile string) (*api, error) {
+	u, err := checkLoopback(server)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +76,7 @@ func newAPI(base, caFile string) (*api, error) {
 	if !roots.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("CA certificate: no PEM certificate in %s", caFile)
 	}
-	return &api{base: u.Scheme + "://" + u.Host, roots: roots, client: newClient(roots, nil), now: time.Now}, nil
+	return &api{base: u.Scheme + "://" + u.Host + strings.TrimSuffix(u.EscapedPath(), "/"), roots: roots, client: newClient(roots, nil), now: time.Now}, nil
 }
 
 // checkLoopback parses an https URL whose host must be localhost or a
@@ -76,8 +86,8 @@ func checkLoopback(raw string) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: server URL: %w", errUsage, err)
 	}
-	if u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("%w: server URL %q: want https://host:port", errUsage, raw)
+	if u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("%w: server URL %q: want https://host:port[/prefix]", errUsage, raw)
 	}
 	host := u.Hostname()
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
@@ -214,7 +224,14 @@ func (a *api) signIn(ctx context.Context, acct account, logf logFunc) (string, e
 // (TOTP): acct.TOTPSecret's, or one enrolled now when the server offers
 // that to a user without any factor; its secret is then stored in
 // acct.TOTPSecret. Other factors (SMS, voice) yield errMFARequired.
+//
+// With a host-issued agent token (-agent-token) there is nothing to sign
+// in: the host's own sign-in made the session, and its token is used.
 func (a *api) signInAccount(ctx context.Context, acct *account, logf logFunc) (string, error) {
+	if a.agentToken != "" {
+		logf("using the agent session the host product issued (-agent-token), not the SDK's sign-in")
+		return a.agentToken, nil
+	}
 	var s session
 	if err := a.call(ctx, "POST", "/api/agent/auth/signin", "",
 		map[string]string{"site": acct.Site, "username": acct.User, "password": acct.Password}, &s); err != nil {
@@ -349,7 +366,10 @@ type decision struct {
 	PolicyName string   `json:"policy_name"`
 	Reasons    []string `json:"reasons"`
 	Warnings   []string `json:"warnings"`
-	EnrollURL  string   `json:"enroll_url"`
+	// Requirements are what the policy requires of the device: the walks
+	// check the settings the device receives against them.
+	Requirements *policy.Requirements `json:"requirements"`
+	EnrollURL    string               `json:"enroll_url"`
 }
 
 func (a *api) eligibility(ctx context.Context, token string, f facts) (decision, error) {

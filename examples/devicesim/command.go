@@ -7,41 +7,23 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openomm/omm/internal/plistlimit"
+	"github.com/openomm/omm/enroll/mdm/mdmtest"
 	"github.com/openomm/omm/profile"
 )
 
 // Bounds on a command the server sends.
 const (
-	maxCommandSize  = 2 << 20
-	maxCommandDepth = 16
+	maxCommandSize  = mdmtest.DefaultMaxSize
+	maxCommandDepth = mdmtest.DefaultMaxDepth
 )
 
-// errNoRequestType rejects a command without a RequestType.
-var errNoRequestType = errors.New("command without CommandUUID or RequestType")
-
 // command is one MDM command as the device reads it.
-type command struct {
-	UUID        string
-	RequestType string
-	Body        map[string]any // the Command dictionary
-}
+type command = mdmtest.Command
 
 // decodeCommand reads a command plist from the server, behind size and
 // nesting limits.
 func decodeCommand(data []byte) (command, error) {
-	var raw struct {
-		CommandUUID string
-		Command     map[string]any
-	}
-	if err := plistlimit.Unmarshal(data, &raw, plistlimit.Limits{MaxSize: maxCommandSize, MaxDepth: maxCommandDepth}); err != nil {
-		return command{}, fmt.Errorf("command: %w", err)
-	}
-	rt, _ := raw.Command["RequestType"].(string)
-	if raw.CommandUUID == "" || rt == "" {
-		return command{}, errNoRequestType
-	}
-	return command{UUID: raw.CommandUUID, RequestType: rt, Body: raw.Command}, nil
+	return mdmtest.DecodeCommand(data, mdmtest.Limits{MaxSize: maxCommandSize, MaxDepth: maxCommandDepth})
 }
 
 // pollStats counts what one poll did.

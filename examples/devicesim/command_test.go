@@ -7,7 +7,8 @@ import (
 
 	"github.com/micromdm/plist"
 
-	"github.com/openomm/omm/internal/plistlimit"
+	"github.com/openomm/omm/enroll/mdm"
+	"github.com/openomm/omm/enroll/mdm/mdmtest"
 )
 
 func commandPlist(t testing.TB, uuid string, body map[string]any) []byte {
@@ -29,11 +30,11 @@ func TestDecodeCommand(t *testing.T) {
 		wantErr error
 	}{
 		{"device information", commandPlist(t, "u1", map[string]any{"RequestType": "DeviceInformation", "Queries": []string{"OSVersion"}}), "DeviceInformation", nil},
-		{"no request type", commandPlist(t, "u1", map[string]any{"Queries": []string{"OSVersion"}}), "", errNoRequestType},
-		{"no uuid", commandPlist(t, "", map[string]any{"RequestType": "ProfileList"}), "", errNoRequestType},
-		{"not a plist", []byte("hello"), "", plistlimit.ErrMalformed},
-		{"too deep", []byte(`<plist version="1.0"><dict><key>Command</key>` + deep + `</dict></plist>`), "", plistlimit.ErrTooDeep},
-		{"too large", append([]byte("<plist>"), make([]byte, maxCommandSize)...), "", plistlimit.ErrTooLarge},
+		{"no request type", commandPlist(t, "u1", map[string]any{"Queries": []string{"OSVersion"}}), "", mdmtest.ErrNoRequestType},
+		{"no uuid", commandPlist(t, "", map[string]any{"RequestType": "ProfileList"}), "", mdmtest.ErrNoRequestType},
+		{"not a plist", []byte("hello"), "", mdm.ErrMalformed},
+		{"too deep", []byte(`<plist version="1.0"><dict><key>Command</key>` + deep + `</dict></plist>`), "", mdmtest.ErrTooDeep},
+		{"too large", append([]byte("<plist>"), make([]byte, maxCommandSize)...), "", mdmtest.ErrTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -45,6 +45,9 @@ type ddmState struct {
 	update *osUpdate
 	// apps are the declarative managed apps.
 	apps []string
+	// settings are the signed profiles legacy declarations installed,
+	// latest last (InstallProfile's go to device.policyProfiles).
+	settings []*profile.Profile
 	// reports counts the status reports sent.
 	reports int
 }
@@ -226,6 +229,8 @@ func (d *device) applyDeclarations(ctx context.Context, logf logFunc) {
 			notes = append(notes, "settings profile "+id+" installed (signed by the org's CA)")
 		case declarative.TypeManagedApp:
 			if url, _ := decl.Payload["ManifestURL"].(string); url != "" {
+				// The simulator has no manifest to read the bundle ID
+				// from: it names the app after its manifest's file.
 				id := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], ".plist")
 				s.apps = append(s.apps, id)
 				notes = append(notes, "managed app from "+url)
@@ -290,7 +295,7 @@ func (d *device) installLegacyProfile(ctx context.Context, decl declarative.Decl
 	if err != nil {
 		return "", err
 	}
-	d.policyProfiles = append(d.policyProfiles, p)
+	d.ddm.settings = append(d.ddm.settings, p)
 	if !slices.Contains(d.profiles, p.Identifier) {
 		d.profiles = append(d.profiles, p.Identifier)
 	}
@@ -492,4 +497,37 @@ func (d *device) reportChange(ctx context.Context, logf logFunc) error {
 		return errors.New("declarative management is not on")
 	}
 	return d.reportStatus(ctx, logf)
+}
+
+// checkDeclarativeEffects checks what the declarations applied against
+// the requirements the server's decision states: the passcode settings
+// the device enforces, and the data separation of the settings profile
+// the legacy declaration installed (or none, when the policy asks for
+// none).
+func (d *device) checkDeclarativeEffects(req policy.Requirements) (string, error) {
+	required, minLength, _, complex, letters := d.passcodeRules()
+	want := req.Passcode
+	var diffs []string
+	if required != want.Required || required && (minLength != min(want.MinLength, 16) || complex == want.AllowSimple ||
+		letters != want.RequireLetters) {
+		diffs = append(diffs, fmt.Sprintf("passcode required %v, min length %d, complex %v, letters %v; the policy says %+v",
+			required, minLength, complex, letters, want))
+	}
+	ds := req.DataSeparation
+	var m2u, u2m bool
+	if n := len(d.ddm.settings); n > 0 {
+		for _, pl := range d.ddm.settings[n-1].Payloads {
+			if r, ok := pl.(*profile.Restrictions); ok {
+				m2u, u2m = isFalse(r.AllowOpenFromManagedToUnmanaged), isFalse(r.AllowOpenFromUnmanagedToManaged)
+			}
+		}
+	}
+	if m2u != ds.BlockManagedToUnmanaged || u2m != ds.BlockUnmanagedToManaged {
+		diffs = append(diffs, fmt.Sprintf("open-in blocked managed→unmanaged %v, unmanaged→managed %v; the policy says %v, %v",
+			m2u, u2m, ds.BlockManagedToUnmanaged, ds.BlockUnmanagedToManaged))
+	}
+	if len(diffs) > 0 {
+		return "", fmt.Errorf("declarations do not match the policy: %s", strings.Join(diffs, "; "))
+	}
+	return describeRequirements(req), nil
 }

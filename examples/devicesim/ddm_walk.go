@@ -144,6 +144,14 @@ func walkDeclarative(ctx context.Context, c ddmWalkConfig, out io.Writer) (ddmWa
 	}
 	res.Tokens[0] = d.ddm.token
 	logf("enrolled: %d commands answered, declarative management on, declarations token %s", len(res.Commands), d.ddm.token)
+	if dec.Requirements == nil {
+		return res, errors.New("the enrollment decision states no requirements to check the declarations against")
+	}
+	effects, err := d.checkDeclarativeEffects(*dec.Requirements)
+	if err != nil {
+		return res, err
+	}
+	logf("declarations match the policy: %s", effects)
 	mine, err := a.myDevice(ctx, token, s.Serial)
 	if err != nil {
 		return res, err

@@ -23,6 +23,7 @@ func TestDeclarativeWalk(t *testing.T) {
 	}
 	log := out.String()
 	for _, want := range []string{"declarative management on; synchronising to token", "declarative: synchronised to token",
+		"declarations match the policy: passcode min length",
 		"passcode settings", "settings profile com.openomm.enroll.org_demo.settings installed (signed by the org's CA)",
 		"status reported", "device.identifier.udid and device.power.battery-health unasked",
 		"admin: policy changed", "OS update to 17.5 by", "the user sets a passcode of 8 digits", "the OS update installs"} {

@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"net/http"
@@ -17,8 +16,8 @@ import (
 
 	"github.com/micromdm/plist"
 
+	"github.com/openomm/omm/enroll/mdm/mdmtest"
 	"github.com/openomm/omm/enroll/scep/sceptest"
-	"github.com/openomm/omm/internal/cms"
 	"github.com/openomm/omm/profile"
 )
 
@@ -116,15 +115,18 @@ func enrollDirect(ctx context.Context, a *api, enrollURL string, s spec, logf lo
 }
 
 // orgCA returns the SCEP CA of the org an enrollment URL
-// (…/enroll/{org}/…) belongs to; it signs the enrollment profiles.
+// ({base}/enroll/{org}/…) belongs to; it signs the enrollment profiles.
 func (a *api) orgCA(ctx context.Context, enrollURL string) (*x509.Certificate, error) {
-	u, err := url.Parse(enrollURL)
+	if !strings.HasPrefix(enrollURL, a.base+"/enroll/") {
+		return nil, fmt.Errorf("enrollment URL %q is not below the server's base URL %s", redactToken(enrollURL), a.base)
+	}
+	u, err := url.Parse(strings.TrimPrefix(enrollURL, a.base))
 	if err != nil {
 		return nil, fmt.Errorf("enrollment URL: %w", err)
 	}
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
 	if len(parts) != 3 || parts[0] != "enroll" {
-		return nil, fmt.Errorf("enrollment URL %q: unexpected path", enrollURL)
+		return nil, fmt.Errorf("enrollment URL %q: unexpected path", redactToken(enrollURL))
 	}
 	caDER, err := do(ctx, a.client, a.base, "GET", "/scep/"+url.PathEscape(parts[1])+"?operation=GetCACert", "", "", nil, maxOtherReply)
 	if err != nil {
@@ -195,6 +197,19 @@ func (a *api) scepEnroll(ctx context.Context, ca *x509.Certificate, p *profile.S
 // enrollMDM installs an MDM enrollment profile: SCEP for the identity,
 // then check-in.
 func (a *api) enrollMDM(ctx context.Context, ca *x509.Certificate, prof *profile.Profile, s spec, logf logFunc) (*device, error) {
+	d, err := a.mdmIdentity(ctx, ca, prof, s, logf)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.checkIn(ctx, logf); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// mdmIdentity gets the MDM identity an enrollment profile asks for and
+// returns the device, which has not called the MDM server yet.
+func (a *api) mdmIdentity(ctx context.Context, ca *x509.Certificate, prof *profile.Profile, s spec, logf logFunc) (*device, error) {
 	scepP, mdmP := payloads(prof)
 	if scepP == nil || mdmP == nil {
 		return nil, fmt.Errorf("enrollment profile %s lacks a SCEP or MDM payload", prof.Identifier)
@@ -229,9 +244,6 @@ func (a *api) enrollMDM(ctx context.Context, ca *x509.Certificate, prof *profile
 		d.signed = true
 		d.client = newClient(a.roots, nil) // the signature alone proves the identity
 	}
-	if err := d.checkIn(ctx, logf); err != nil {
-		return nil, err
-	}
 	return d, nil
 }
 
@@ -264,11 +276,11 @@ func (d *device) put(ctx context.Context, target string, m map[string]any) ([]by
 	}
 	var hdr http.Header
 	if d.signed {
-		sig, err := cms.SignDetached(body, d.key, d.identity, nil)
+		sig, err := mdmtest.Signature(body, d.key, d.identity)
 		if err != nil {
-			return nil, fmt.Errorf("Mdm-Signature: %w", err)
+			return nil, err
 		}
-		hdr = http.Header{"Mdm-Signature": {base64.StdEncoding.EncodeToString(sig)}}
+		hdr = http.Header{mdmtest.SignatureHeader: {sig}}
 	}
 	return doHeader(ctx, d.client, d.base, "PUT", target, "application/x-apple-aspen-mdm", hdr, body, maxOtherReply)
 }

@@ -21,6 +21,9 @@ type walkConfig struct {
 	// adminToken, when set, lets the walk check the server's records
 	// through the admin API.
 	adminToken string
+	// keep leaves the device enrolled at the end instead of
+	// deprovisioning it (for a test that goes on with the server's side).
+	keep bool
 	// enrolled, when set, is called once the device is enrolled and its
 	// store checked, before it is deprovisioned (tests look at the
 	// server's records then).
@@ -41,6 +44,7 @@ func parseWalk(args []string, out io.Writer) (walkConfig, error) {
 	fs.StringVar(&c.delivery, "delivery", "ota", `"ota" (profile service, phases 1–3; the server needs -allow-simulators) or "direct" (one .mobileconfig)`)
 	fs.StringVar(&c.storeApp, "store-app", demoStoreApp, "bundle ID of a store app the user installed before enrollment (empty: none)")
 	fs.StringVar(&c.adminToken, "admin-token", "", "admin API token, to check the device's state and apps on the server")
+	fs.BoolVar(&c.keep, "keep-enrolled", false, "leave the device enrolled at the end instead of deprovisioning it")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -129,10 +133,18 @@ func walkIOS(ctx context.Context, c walkConfig, out io.Writer) (walkResult, erro
 	}
 	logf("no more commands: %s is enrolled and its inventory reported (%d commands answered)", s.Serial, len(res.Commands))
 
-	if res.Policy, err = checkPolicyProfile(d.policyProfiles); err != nil {
+	if dec.Requirements == nil {
+		return res, fmt.Errorf("the enrollment decision states no requirements to check the device's settings against")
+	}
+	var found bool
+	if res.Policy, found, err = checkPolicyProfile(d.policyProfiles, *dec.Requirements); err != nil {
 		return res, err
 	}
-	logf("policy profile received, signed by the org's CA %q: %s", d.ca.Subject.CommonName, res.Policy)
+	if found {
+		logf("policy profile received, signed by the org's CA %q: %s", d.ca.Subject.CommonName, res.Policy)
+	} else {
+		logf("policy checked against the enrollment decision: %s", res.Policy)
+	}
 
 	mine, err := a.myDevice(ctx, token, s.Serial)
 	if err != nil {
@@ -149,6 +161,10 @@ func walkIOS(ctx context.Context, c walkConfig, out io.Writer) (walkResult, erro
 	}
 	if c.enrolled != nil {
 		c.enrolled(res)
+	}
+	if c.keep {
+		logf("device %s left enrolled (-keep-enrolled)", res.DeviceID)
+		return res, nil
 	}
 	if err := walkDeprovision(ctx, a, token, c.adminToken, d, &res, logf); err != nil {
 		return res, err

@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
-	"strings"
-
-	"github.com/openomm/omm/profile"
 )
 
 // myDevice is a device in the agent API's "my devices".
@@ -109,54 +105,4 @@ func (a *api) adminDevice(ctx context.Context, adminToken, id string) (adminView
 		return v, fmt.Errorf("admin API: %w", err)
 	}
 	return v, nil
-}
-
-// errPolicyProfile: the device did not receive the policy's settings.
-var errPolicyProfile = errors.New("policy profile")
-
-// checkPolicyProfile finds, among the signed profiles InstallProfile
-// delivered (each verified against the org's CA when installed), one with
-// a passcode payload and the data-separation restrictions, and describes
-// them.
-func checkPolicyProfile(profiles []*profile.Profile) (string, error) {
-	for _, p := range profiles {
-		var pc *profile.Passcode
-		var r *profile.Restrictions
-		for _, pl := range p.Payloads {
-			switch pl := pl.(type) {
-			case *profile.Passcode:
-				pc = pl
-			case *profile.Restrictions:
-				r = pl
-			}
-		}
-		if pc == nil || r == nil {
-			continue
-		}
-		if !isFalse(r.AllowOpenFromManagedToUnmanaged) || !isFalse(r.AllowOpenFromUnmanagedToManaged) {
-			return "", fmt.Errorf("%w %s: restrictions allow documents between managed and unmanaged apps", errPolicyProfile, p.Identifier)
-		}
-		var extra []string
-		for name, v := range map[string]*bool{"managed pasteboard": r.RequireManagedPasteboard,
-			"managed contacts separated": negate(r.AllowManagedToWriteUnmanagedContacts)} {
-			if v != nil && *v {
-				extra = append(extra, name)
-			}
-		}
-		slices.Sort(extra)
-		return fmt.Sprintf("%s: passcode min length %d, max failed attempts %d, auto-lock %d min; "+
-			"managed↔unmanaged open-in blocked%s", p.Identifier, pc.MinLength, pc.MaxFailedAttempts, pc.MaxInactivity,
-			strings.Join(append([]string{""}, extra...), ", ")), nil
-	}
-	return "", fmt.Errorf("%w: none of the %d signed profiles received carries both a passcode payload and restrictions", errPolicyProfile, len(profiles))
-}
-
-func isFalse(b *bool) bool { return b != nil && !*b }
-
-func negate(b *bool) *bool {
-	if b == nil {
-		return nil
-	}
-	v := !*b
-	return &v
 }

@@ -1,5 +1,6 @@
-// Command devicesim plays simulated devices against a running ommserver over
-// HTTPS, to demonstrate the enrollment journey and to load-test a server.
+// Command devicesim plays simulated devices against a running server that
+// embeds the SDK (examples/ommserver, examples/embed) over HTTPS, to
+// demonstrate the enrollment journey and to load-test a server.
 //
 // An iOS walk signs a user in through the agent API (setting or verifying the
 // agent PIN), asks for eligibility, starts an enrollment and walks it: over
@@ -44,6 +45,17 @@
 //	devicesim android -server https://127.0.0.1:8443 -ca omm-data/tls/dev-ca.pem \
 //	    -site demo -user alice -password '...' -admin-token omm_admin_...
 //
+// The leave walk is a user leaving the organization, against
+// examples/ommserver: it enrolls an iPhone, a Samsung Knox phone and a
+// work-profile phone for the user, obtains one enrollment credential of
+// each kind without using it (an iOS enrollment link, a SCEP identity, an
+// OTA identity before phase 3, an Android enrollment code and token), has
+// the admin console deactivate the user, and shows every credential and
+// the user's session refused and every device deprovisioned:
+//
+//	devicesim leave -server https://127.0.0.1:8443 -ca omm-data/tls/dev-ca.pem \
+//	    -site demo -user bob -password '...' -admin-token omm_admin_...
+//
 // Load mode enrolls N simulated devices and then keeps them checking in (idle
 // polls and command round trips) with bounded concurrency until the duration
 // or the request budget ends, printing a progress line every second and a
@@ -65,6 +77,17 @@
 // time per phase (the simulator's own is read too), -disconnect closes
 // each device's connection after every check-in as a phone does (for
 // memory measurements), and -json writes the results.
+//
+// -server is the base URL the SDK is served under, with its path prefix
+// when the host mounts it below the root (https://127.0.0.1:8443/device-mgmt);
+// the agent API, the admin API (-admin-token: {server}/api/admin) and the
+// SCEP CA are called below it, and every URL the server hands out
+// (enrollment, SCEP, check-in) must stay below it. A host product that
+// signs its users in itself passes the agent session it issued with
+// -agent-token instead of -site/-user/-password. The walks check the
+// policy's effects (the passcode payload, data separation, the Android
+// password and cross-profile policies) against the requirements the
+// server's enrollment decision states, not against any fixed values.
 //
 // Devices present their MDM identity as the TLS client certificate, or with
 // -proof signature sign each message (Mdm-Signature header). Only
@@ -95,12 +118,15 @@ func main() {
 }
 
 const usage = `usage:
-  devicesim ios  -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN] [-proof tls|signature] [-serial S]
-                 [-delivery ota|direct] [-totp-secret BASE32] [-store-app ID] [-admin-token T]
-  devicesim declarative -server URL -ca FILE -site SITE -user NAME -password PW -admin-token T [-pin PIN] [-serial S]
-  devicesim android -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN] [-totp-secret BASE32]
-                 [-admin-token T] [-modes work_profile,fully_managed,knox,device_admin,legacy_api30]
-  devicesim load -server URL -ca FILE -site SITE -user NAME -password PW
+  devicesim ios  -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW [-pin PIN] | -agent-token T)
+                 [-proof tls|signature] [-serial S] [-delivery ota|direct] [-totp-secret BASE32] [-store-app ID] [-admin-token T]
+                 [-keep-enrolled]
+  devicesim android -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW [-pin PIN] | -agent-token T)
+                 [-totp-secret BASE32] [-admin-token T] [-modes work_profile,fully_managed,knox,device_admin,legacy_api30]
+  devicesim declarative -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW [-pin PIN] | -agent-token T)
+                 -admin-token T [-serial S]
+  devicesim leave -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN] -admin-token T
+  devicesim load -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW | -agent-token T)
                  [-devices N] [-concurrency C] [-duration D] [-max-requests M]
                  [-admin-token T [-refresh-rate R]]
                  [-pregen-keys] [-drain] [-ceiling] [-sign-rate D [-ca-ops N]] [-server-pid P]
@@ -136,6 +162,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		_, err = walkAndroid(ctx, cfg, out)
 		return err
+	case "leave":
+		cfg, err := parseLeave(args[1:], out)
+		if err != nil {
+			return err
+		}
+		_, err = walkLeave(ctx, cfg, out)
+		return err
 	case "load":
 		cfg, err := parseLoad(args[1:], out)
 		if err != nil {
@@ -153,23 +186,27 @@ type commonFlags struct {
 	server, caFile string
 	acct           account
 	proof          string
+	// agentToken is a session token the host product issued for the
+	// agent API (its own sign-in), used instead of the SDK's sign-in.
+	agentToken string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.server, "server", "https://127.0.0.1:8443", "server base URL (loopback only)")
+	fs.StringVar(&c.server, "server", "https://127.0.0.1:8443", "server base URL (loopback only), with the path prefix the SDK is mounted under, e.g. https://127.0.0.1:8443/device-mgmt")
 	fs.StringVar(&c.caFile, "ca", "omm-data/tls/dev-ca.pem", "CA certificate (PEM) the server's TLS certificate chains to")
 	fs.StringVar(&c.acct.Site, "site", "demo", "organization's site name")
 	fs.StringVar(&c.acct.User, "user", "alice", "user to sign in as")
 	fs.StringVar(&c.acct.Password, "password", "", "the user's password")
 	fs.StringVar(&c.acct.PIN, "pin", "482916", "agent PIN to set or verify when the server asks for one")
 	fs.StringVar(&c.acct.TOTPSecret, "totp-secret", "", "base32 secret of the user's authenticator app, for MFA (without it, a user with no factor enrolls one)")
+	fs.StringVar(&c.agentToken, "agent-token", "", "bearer token of an agent session the host product issued (its own sign-in); replaces -site, -user, -password and the SDK's sign-in")
 	fs.StringVar(&c.proof, "proof", "tls", `how devices prove their MDM identity: "tls" (client certificate) or "signature" (Mdm-Signature header)`)
 }
 
 // target checks the flags and returns the server connection.
 func (c *commonFlags) target() (*api, error) {
-	if c.acct.Password == "" {
-		return nil, fmt.Errorf("%w: -password is required", errUsage)
+	if c.acct.Password == "" && c.agentToken == "" {
+		return nil, fmt.Errorf("%w: -password (or -agent-token) is required", errUsage)
 	}
 	if c.proof != "" && c.proof != "tls" && c.proof != "signature" {
 		return nil, fmt.Errorf("%w: -proof must be tls or signature", errUsage)
@@ -179,6 +216,7 @@ func (c *commonFlags) target() (*api, error) {
 		return nil, err
 	}
 	a.signed = c.proof == "signature"
+	a.agentToken = c.agentToken
 	return a, nil
 }
 

@@ -186,3 +186,32 @@ func TestIOSWalkRefused(t *testing.T) {
 		t.Errorf("devices appeared from refused walks: %+v", list.Devices)
 	}
 }
+
+// TestIOSWalkAgentToken walks with a session made beforehand (as a host
+// product's own sign-in would make one) instead of signing in: no
+// password, no sign-in step.
+func TestIOSWalkAgentToken(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	f := ts.flags("bob")
+	a, err := f.target()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := a.signIn(t.Context(), f.acct, nop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	if err := run(t.Context(), []string{"ios", "-server", f.server + "/", "-ca", f.caFile, "-agent-token", token,
+		"-delivery", "direct", "-store-app", "", "-serial", "SIMTOKEN0001"}, out); err != nil {
+		t.Fatalf("walk with -agent-token: %v\n%s", err, out)
+	}
+	if log := out.String(); !strings.Contains(log, "-agent-token") || strings.Contains(log, "signed in as") || !strings.Contains(log, "as the policy requires") {
+		t.Errorf("log:\n%s", log)
+	}
+	if err := run(t.Context(), []string{"ios", "-server", f.server, "-ca", f.caFile, "-agent-token", "not-a-session",
+		"-delivery", "direct"}, &syncBuffer{}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("walk with a bad agent token: %v, want a 401", err)
+	}
+}

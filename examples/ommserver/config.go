@@ -9,6 +9,9 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/openomm/omm"
 )
 
 // config is everything the server can be told, by flag or environment.
@@ -39,6 +42,10 @@ type config struct {
 	// allowSimulators accepts OTA phase 2 posts not signed by an Apple
 	// device identity, for the device simulator.
 	allowSimulators bool
+
+	// reconcile is how often the directory is reconciled with what the
+	// SDK holds (omm.SDK.Run); the first round runs at start.
+	reconcile time.Duration
 }
 
 // defaultTopic is the push topic put into enrollment profiles when no push
@@ -64,6 +71,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.apnsEndpoint, "apns-endpoint", os.Getenv("OMM_APNS_ENDPOINT"), "APNs base URL (default: Apple production; a local fake for tests)")
 	fs.StringVar(&c.apnsRoots, "apns-roots", os.Getenv("OMM_APNS_ROOTS"), "PEM file of roots the APNs endpoint's certificate must chain to (default: system roots)")
 	fs.StringVar(&c.knoxLicenseFile, "knox-license-file", os.Getenv("OMM_KNOX_LICENSE_FILE"), "file holding the demo org's Samsung Knox license key (default: a demo key for simulated devices; \"none\": Knox enrollment refused)")
+	fs.DurationVar(&c.reconcile, "reconcile", omm.DefaultReconcileInterval, "how often users who left the directory are found and their devices deprovisioned; the first round runs at start")
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
 	if err := fs.Parse(args); err != nil {

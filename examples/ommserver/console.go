@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/openomm/omm"
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
@@ -26,6 +27,8 @@ func (s *server) consoleRoutes(mux *router) {
 	mux.HandleFunc("GET /admin/devices", s.consoleDevices)
 	mux.HandleFunc("GET /admin/devices/{id}", s.consoleDevice)
 	mux.HandleFunc("POST /admin/devices/{id}/{action}", s.consoleDeviceAction)
+	mux.HandleFunc("GET /admin/users", s.consoleUsers)
+	mux.HandleFunc("POST /admin/users/{id}/deactivate", s.consoleDeactivate)
 	mux.HandleFunc("GET /admin/policies", s.consolePolicies)
 	mux.HandleFunc("GET /admin/apps", s.consoleAppsPage)
 	mux.HandleFunc("POST /admin/apps", s.consoleAppCreate)
@@ -270,6 +273,59 @@ func (s *server) consoleDeviceAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/admin/devices/"+url.PathEscape(id)+"?queued=1", http.StatusSeeOther)
+}
+
+// consoleUser is a row of the users page.
+type consoleUser struct {
+	User auth.User
+	// Devices counts the user's devices still under management.
+	Devices int
+}
+
+func (s *server) consoleUsers(w http.ResponseWriter, r *http.Request) {
+	org, token, ok := s.consoleAdmin(w, r)
+	if !ok {
+		return
+	}
+	users, err := s.dir.ListUsers(r.Context(), org)
+	if err != nil {
+		s.webFailure(w, "admin", err)
+		return
+	}
+	rows := make([]consoleUser, len(users))
+	for i, u := range users {
+		devices, err := s.sdk.UserDevices(r.Context(), org, u.ID)
+		if err != nil {
+			s.webFailure(w, "admin", err)
+			return
+		}
+		rows[i] = consoleUser{User: u}
+		for _, d := range devices {
+			if !d.State.Terminal() {
+				rows[i].Devices++
+			}
+		}
+	}
+	s.render(w, http.StatusOK, "admin_users", page{Title: "Users", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token), Data: rows})
+}
+
+func (s *server) consoleDeactivate(w http.ResponseWriter, r *http.Request) {
+	org, token, ok := s.consoleAdmin(w, r)
+	if !ok || !s.parseForm(w, r, csrfAdmin, token) {
+		return
+	}
+	done, err := s.sdk.DeactivateUser(r.Context(), org, r.PathValue("id"), adminActor)
+	if err != nil {
+		s.webFailure(w, "admin", err)
+		return
+	}
+	text := fmt.Sprintf("%d device(s) are being deprovisioned: each removes the organization's apps and data the next time it connects. "+
+		"%d unused enrollment credential(s) were revoked, and the user's sessions have ended.",
+		done.Devices, done.EnrollSessions+done.Identities+done.AndroidTokens)
+	if done.Manual > 0 {
+		text += fmt.Sprintf(" %d fully managed device(s) cannot be reset under their policy: reset them by hand.", done.Manual)
+	}
+	s.renderMessage(w, http.StatusOK, "admin", message{Heading: "User deactivated", Text: text, Link: "/admin/users", LinkText: "Back to users"})
 }
 
 func (s *server) consolePolicies(w http.ResponseWriter, r *http.Request) {

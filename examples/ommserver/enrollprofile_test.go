@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/openomm/omm/internal/cms"
+	"github.com/openomm/omm/enroll/scep"
 	"github.com/openomm/omm/profile"
+	"github.com/openomm/omm/storage/sqlite"
 )
 
 func TestEnrollProfileSubcommand(t *testing.T) {
@@ -19,11 +22,25 @@ func TestEnrollProfileSubcommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("enroll-profile: %v\n%s", err, errOut.String())
 	}
-	sd, err := cms.Parse(out.Bytes(), cms.Limits{})
+	// Signed by the org's device CA, which the devices pin.
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "omm.db"))
 	if err != nil {
-		t.Fatalf("output is not a signed profile: %v", err)
+		t.Fatal(err)
 	}
-	p, err := profile.Decode(sd.Content())
+	org, err := st.OrgByName(t.Context(), "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := scep.NewGeneratedCAs(st, time.Now).CA(t.Context(), org.ID)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, _, err := profile.Verify(out.Bytes(), profile.VerifyOptions{Signer: ca.Certificate})
+	if err != nil {
+		t.Fatalf("output is not a profile signed by the org's CA: %v", err)
+	}
+	p, err := profile.Decode(content)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -200,6 +200,7 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 		{"POST", "/admin/signout", console, formType},
 		{"POST", "/admin/devices/" + android.DeviceID + "/lock", console, formType},
 		{"POST", "/admin/apps", console, formType},
+		{"POST", "/admin/users/no-such-user/deactivate", console, formType},
 		{"POST", "/admin/apps/" + app + "/assignments", console, formType},
 		{"POST", "/admin/apps/" + app + "/unassign", console, formType},
 	}

@@ -162,6 +162,13 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		ready <- ln.Addr().String()
 	}
 
+	// The reconcile's first round completes whatever a crash left half
+	// done (a user's deactivation); it stops before the store closes.
+	reconciling, stopReconcile := context.WithCancel(ctx)
+	reconciled := make(chan struct{})
+	go func() { defer close(reconciled); srv.sdk.Run(reconciling, cfg.reconcile) }()
+	defer func() { stopReconcile(); <-reconciled }()
+
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.ServeTLS(ln, "", "") }()
 	select {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openomm/omm"
 	"github.com/openomm/omm/storage/sqlite"
 )
 
@@ -67,6 +68,16 @@ func startServerArgs(t *testing.T, dir string, args ...string) *testServer {
 	case err := <-done:
 		cancel()
 		t.Fatalf("server ended before it was ready: %v\n%s", err, out)
+	}
+	// The start-up reconcile runs beside the server; tests that compare
+	// the store before and after a request start once it is done.
+	for !strings.Contains(out.String(), omm.ReconciledMessage) {
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("server ended during its first reconcile: %v\n%s", err, out)
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 	stopped := false
 	ts := &testServer{base: "https://" + addr, out: out, client: trustingClient(t, dir, nil)}

@@ -156,7 +156,9 @@ func TestPolicyChangeReachesEnrolledIPhone(t *testing.T) {
 	if cmds, err := s.Commands(t.Context(), w.otherOrg, w.otherDev, 0); err != nil || len(cmds) != 0 {
 		t.Errorf("other org's device has commands %v, %v", cmds, err)
 	}
-	if _, err := s.AppliedPolicy(t.Context(), w.otherOrg, w.otherDev); err == nil {
-		t.Error("other org's device has an applied-policy record")
+	// The start-up reconcile evaluates the other org's device against its
+	// own org's policies (it has none); the demo org's never reach it.
+	if a, err := s.AppliedPolicy(t.Context(), w.otherOrg, w.otherDev); err == nil && (a.Policy != policy.DefaultID || a.Fingerprint != "") {
+		t.Errorf("other org's device got a policy: %+v", a)
 	}
 }

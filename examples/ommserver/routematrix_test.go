@@ -604,6 +604,15 @@ func routeMatrix() []mxRoute {
 				},
 			}
 		})},
+		{"GET /admin/users", accessConsole, []mxProbe{{own: get("/admin/users"), why: "lists the token's org only"}}},
+		{"POST /admin/users/{id}/deactivate", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/users/" + m.demoUsers["carol"] + "/deactivate", form: url.Values{}}
+			}, want: statuses(200),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/users/" + m.otherUsers["alice"] + "/deactivate", form: url.Values{}}
+			},
+		}}},
 		{"GET /admin/policies", accessConsole, []mxProbe{{own: get("/admin/policies"), why: "lists the token's org only"}}},
 		{"GET /admin/apps", accessConsole, []mxProbe{{own: get("/admin/apps"), why: "lists the token's org only"}}},
 		{"POST /admin/apps", accessConsole, []mxProbe{{own: func(m *mxWorld) mxReq {

@@ -70,6 +70,7 @@ func TestPagesRender(t *testing.T) {
 		{"admin_device", page{Title: "Device", Nav: "admin", Data: consoleDeviceData{Device: dev, Buttons: consoleButtons, Values: vals, Apps: apps}},
 			"Installer (no bundle identifier)"},
 		{"admin_policies", page{Title: "Policies", Nav: "admin", Data: nil}, "admin API"},
+		{"admin_users", page{Title: "Users", Nav: "admin", Data: []consoleUser{{User: auth.User{ID: "u1", Username: "alice", Status: auth.StatusActive}, Devices: 2}}}, "Deactivate alice"},
 		{"admin_audit", page{Title: "Audit", Nav: "admin", Data: consoleAuditData{Entries: []storage.AuditEntry{{ID: 1, Actor: "a", Action: "x"}}, Next: 1}}, "Next page"},
 		{"admin_apps", page{Title: "Apps", Nav: "admin", Data: consoleAppsData{Kinds: appKinds, Modes: appModes, Form: appForm{Kind: "ios_in_house"},
 			Groups: []auth.Group{{ID: "g1", Name: "Employees"}},
@@ -89,7 +90,7 @@ func TestPagesRender(t *testing.T) {
 			}
 		})
 	}
-	if len(pages) != 17 {
+	if len(pages) != 18 {
 		t.Errorf("%d templates; add the new one to this test", len(pages))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 	"github.com/openomm/omm/storage/sqlite"
@@ -45,6 +46,17 @@ func newWorld(t *testing.T) *world {
 		Org: w.otherOrg, Time: now, Actor: "test", Action: "org.create", Target: "org:other"}); err != nil {
 		t.Fatal(err)
 	}
+	// The other org's user exists in its directory: the start-up reconcile
+	// would (rightly) deprovision a device of a user it does not know.
+	dir, err := auth.NewLocalDirectory(s, auth.WithLogger(discardLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := dir.CreateUser(t.Context(), auth.User{Org: w.otherOrg, Username: "other", DisplayName: "Other"}, "correct horse battery", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.otherUser = other.ID
 	inv := inventory.New(s, inventory.WithLogger(discardLog()))
 	register := func(org storage.OrgID, user, udid string) string {
 		d, err := inv.Register(t.Context(), inventory.Device{Org: org, UserID: user, Platform: inventory.PlatformIOS,

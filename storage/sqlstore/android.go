@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"strconv"
 	"time"
 
 	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 )
 
@@ -184,6 +187,50 @@ func (s *Store) CreateAndroidCommand(ctx context.Context, c android.Command, e s
 	return done(c, err)
 }
 
+// StartAndroidWipe implements android.Store.
+func (s *Store) StartAndroidWipe(ctx context.Context, c android.Command, e, state storage.AuditEntry) (android.Command, error) {
+	invalid := c.Validate()
+	if invalid == nil && c.Kind != android.CommandWipe {
+		invalid = fmt.Errorf("%w: android command %q is a %s, not a wipe", storage.ErrInvalid, c.ID, c.Kind)
+	}
+	e, err := checked(invalid, c.Org, e)
+	if err != nil {
+		return android.Command{}, err
+	}
+	if state, err = changeEntry(c.Org, state); err != nil {
+		return android.Command{}, err
+	}
+	c.Created, c.Updated = e.Time, e.Time
+	c = c.Normalize()
+	err = s.write(ctx, func(tx tx) error {
+		d, err := tx.lockDevice(ctx, c.Org, c.DeviceID, "wipe device %q")
+		if err != nil {
+			return err
+		}
+		switch d.State {
+		case inventory.StateDeprovisioning:
+		case inventory.StateEnrolled:
+			if _, err := tx.exec(ctx, "UPDATE {devices} SET state = ?, version = ?, updated_us = ? WHERE org_id = ? AND id = ?",
+				inventory.StateDeprovisioning, d.Version+1, micros(state.Time), c.Org, c.DeviceID); err != nil {
+				return fmt.Errorf("sqlstore: update device: %w", err)
+			}
+			if err := tx.audit(ctx, state); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("wipe device %q: %w: it is %s", c.DeviceID, inventory.ErrTransition, d.State)
+		}
+		_, err = tx.exec(ctx, `INSERT INTO {android_commands} (org_id, id, device_id, kind, wipe, status, detail, created_us, updated_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Org, c.ID, c.DeviceID, c.Kind, c.Wipe, c.Status, c.Detail, micros(c.Created), micros(c.Updated))
+		if err := s.androidInsertErr(err, "android command"); err != nil {
+			return err
+		}
+		return tx.audit(ctx, e)
+	})
+	return done(c, err)
+}
+
 // AndroidCommand implements android.Store.
 func (s *Store) AndroidCommand(ctx context.Context, org storage.OrgID, id string) (android.Command, error) {
 	return get(s, scanAndroidCommand, s.queryRow(ctx, "SELECT "+androidCommandColumns+" WHERE org_id = ? AND id = ?", org, id), "android command %q", id)
@@ -249,4 +296,43 @@ func (s *Store) SetAndroidCredential(ctx context.Context, org storage.OrgID, id 
 		return tx.audit(ctx, e)
 	})
 	return done(d, err)
+}
+
+// RevokeUserTokens implements android.TokenRevoker.
+func (s *Store) RevokeUserTokens(ctx context.Context, org storage.OrgID, userID string, at time.Time, e storage.AuditEntry) (int, error) {
+	e, err := changeEntry(org, e)
+	if err != nil {
+		return 0, err
+	}
+	if userID == "" || len(userID) > storage.MaxIDLen || at.IsZero() {
+		return 0, fmt.Errorf("%w: revoke tokens: user ID must be 1-%d bytes and the time set", storage.ErrInvalid, storage.MaxIDLen)
+	}
+	us := micros(storage.Normalize(at))
+	var n int64
+	err = s.write(ctx, func(tx tx) error {
+		if n, err = tx.affected(ctx, `UPDATE {android_tokens} SET expires_us = ?
+			WHERE org_id = ? AND user_id = ? AND expires_us > ? AND NOT (one_time AND uses > 0)`, us, org, userID, us); err != nil {
+			return s.fail("revoke android tokens", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		e.Details = maps.Clone(e.Details)
+		if e.Details == nil {
+			e.Details = map[string]string{}
+		}
+		e.Details["tokens"] = strconv.FormatInt(n, 10)
+		return tx.audit(ctx, e)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
+}
+
+// TokenUsers implements android.TokenRevoker.
+func (s *Store) TokenUsers(ctx context.Context, org storage.OrgID, at time.Time) ([]string, error) {
+	rows, err := s.query(ctx, `SELECT DISTINCT user_id FROM {android_tokens}
+		WHERE org_id = ? AND expires_us > ? AND NOT (one_time AND uses > 0) ORDER BY 1`, org, micros(storage.Normalize(at)))
+	return list(s, "android token users", rows, err, scanString)
 }

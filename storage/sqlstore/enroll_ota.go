@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"strconv"
+	"time"
 
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/scep"
@@ -141,11 +144,11 @@ func (s *Store) AdvanceEnrollSession(ctx context.Context, se enroll.Session, iss
 	return out, err
 }
 
-const identityColumns = `org_id, fingerprint, serial, session, user_id, policy, device, issued_us, not_after_us, renews FROM {enroll_identities}`
+const identityColumns = `org_id, fingerprint, serial, session, user_id, policy, device, issued_us, not_after_us, renews, revoked_us FROM {enroll_identities}`
 
-func scanIdentity(row rowScanner) (enroll.Identity, error) {
-	var id enroll.Identity
-	err := row.Scan(&id.Org, &id.Fingerprint, &id.Serial, &id.Session, &id.UserID, &id.Policy, &id.Device, us{&id.Issued}, us{&id.NotAfter}, &id.Renews)
+func scanIdentity(row rowScanner) (id enroll.Identity, err error) {
+	err = row.Scan(&id.Org, &id.Fingerprint, &id.Serial, &id.Session, &id.UserID, &id.Policy, &id.Device, us{&id.Issued},
+		us{&id.NotAfter}, &id.Renews, us{&id.Revoked})
 	return id, err
 }
 
@@ -223,6 +226,8 @@ func (s *Store) BindIdentity(ctx context.Context, org storage.OrgID, f enroll.Fi
 			return nil
 		case id.Device != "":
 			return fmt.Errorf("bind identity %s: bound to another device: %w", f, storage.ErrConflict)
+		case !id.Revoked.IsZero():
+			return fmt.Errorf("bind identity %s: revoked: %w", f, storage.ErrConflict)
 		}
 		if _, err := tx.appendAudit(ctx, e); err != nil {
 			return err
@@ -271,3 +276,52 @@ func (s *Store) SCEPCA(ctx context.Context, org storage.OrgID) (scep.StoredCA, e
 	}
 	return ca, nil
 }
+
+// RevokeUserEnrollments implements enroll.RevocationStore.
+func (s *Store) RevokeUserEnrollments(ctx context.Context, org storage.OrgID, userID string, at time.Time, e storage.AuditEntry) (sessions, identities int, err error) {
+	e, err = changeEntry(org, e)
+	if err != nil {
+		return 0, 0, err
+	}
+	if userID == "" || len(userID) > storage.MaxIDLen || at.IsZero() {
+		return 0, 0, fmt.Errorf("%w: revoke enrollments: user ID must be 1-%d bytes and the time set", storage.ErrInvalid, storage.MaxIDLen)
+	}
+	us := micros(storage.Normalize(at))
+	err = s.write(ctx, func(tx tx) error {
+		n, err := tx.affected(ctx, `UPDATE {enroll_sessions} SET challenge_hash = NULL, expires_us = ?, version = version + 1, updated_us = ?
+			WHERE org_id = ? AND user_id = ? AND phase <> ? AND expires_us > ?`, us, us, org, userID, enroll.PhaseEnrolled, us)
+		if err != nil {
+			return s.fail("revoke sessions", err)
+		}
+		m, err := tx.affected(ctx, `UPDATE {enroll_identities} SET revoked_us = ? WHERE org_id = ? AND user_id = ? AND device = '' AND revoked_us = 0`,
+			us, org, userID)
+		if err != nil {
+			return s.fail("revoke identities", err)
+		}
+		sessions, identities = int(n), int(m)
+		if n+m == 0 {
+			return nil
+		}
+		e.Details = maps.Clone(e.Details)
+		if e.Details == nil {
+			e.Details = map[string]string{}
+		}
+		e.Details["sessions"], e.Details["identities"] = strconv.FormatInt(n, 10), strconv.FormatInt(m, 10)
+		return tx.audit(ctx, e)
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return sessions, identities, nil
+}
+
+// EnrollmentUsers implements enroll.RevocationStore.
+func (s *Store) EnrollmentUsers(ctx context.Context, org storage.OrgID, at time.Time) ([]string, error) {
+	us := micros(storage.Normalize(at))
+	rows, err := s.query(ctx, `SELECT user_id FROM {enroll_sessions} WHERE org_id = ? AND phase <> ? AND expires_us > ?
+		UNION SELECT user_id FROM {enroll_identities} WHERE org_id = ? AND device = '' AND revoked_us = 0
+		ORDER BY 1`, org, enroll.PhaseEnrolled, us, org)
+	return list(s, "enrollment users", rows, err, scanString)
+}
+
+func scanString(r rowScanner) (v string, err error) { return v, r.Scan(&v) }

@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"database/sql"
@@ -96,14 +95,46 @@ func checkReads(t *testing.T, dialect string, s *sqlstore.Store) {
 		t.Fatal(err)
 	}
 	want := gunzip(t, filepath.Join(dir, "reads.json.gz"))
-	if !bytes.Equal(got, want) {
-		var g, w any
-		json.Unmarshal(got, &g)  //nolint:errcheck // both were just encoded
-		json.Unmarshal(want, &w) //nolint:errcheck
-		t.Fatalf("after the upgrade the store reads differently (-legacy release +upgraded):\n%s", cmp.Diff(w, g))
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatal(err)
 	}
-	if len(bytes.Split(want, []byte("\n"))) < 5000 {
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatal(err)
+	}
+	withoutNewFields(g)
+	if diff := cmp.Diff(w, g); diff != "" {
+		t.Fatalf("after the upgrade the store reads differently (-legacy release +upgraded):\n%s", diff)
+	}
+	if strings.Count(string(want), "\n") < 5000 {
 		t.Fatalf("the fixture's reads are suspiciously small")
+	}
+}
+
+// newFields are the record fields added since the fixture was made, with
+// the value every upgraded record has in them: they are checked, then left
+// out of the comparison.
+var newFields = map[string]any{
+	"Revoked": "0001-01-01T00:00:00Z", // enroll.Identity, migration 11
+}
+
+// withoutNewFields removes newFields from every object in v, failing the
+// comparison (by leaving the key) where one holds another value.
+func withoutNewFields(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, want := range newFields {
+			if got, ok := x[k]; ok && got == want {
+				delete(x, k)
+			}
+		}
+		for _, e := range x {
+			withoutNewFields(e)
+		}
+	case []any:
+		for _, e := range x {
+			withoutNewFields(e)
+		}
 	}
 }
 

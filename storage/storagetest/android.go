@@ -22,6 +22,7 @@ func androidCases() []testCase {
 		{"Android/DeviceCredential", testAndroidCredential},
 		{"Android/Commands", testAndroidCommands},
 		{"Android/CommandConcurrentFinish", testAndroidCommandConcurrentFinish},
+		{"Android/WipeStart", testAndroidWipeStart},
 		{"Android/TenantIsolation", testAndroidTenantIsolation},
 	}
 }
@@ -343,4 +344,88 @@ func testAndroidCredential(t testing.TB, s Store) {
 	unchanged(t, "rejected credential changes", s, before)
 	read, _ = s.AndroidDevice(ctx, o.ID, "dev_1")
 	same(t, "hash after rejections", read.CredentialHash, h2[:])
+}
+
+// testAndroidWipeStart: a wipe and the device's move to deprovisioning are
+// stored together, or neither is.
+func testAndroidWipeStart(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	d := mustCreateDevice(t, s, newDevice(o.ID, 1), at(1))
+	_, err := s.CreateAndroidDevice(ctx, sampleAndroidDevice(o.ID, d.ID), androidEntry(o.ID, "android.device.enroll", 1))
+	noErr(t, "CreateAndroidDevice", err)
+	wipe := func(id string) android.Command {
+		c := newAndroidCommand(o.ID, id, d.ID, android.CommandWipe)
+		c.Wipe = android.WipeWorkData
+		return c
+	}
+	state := deviceEntry(o.ID, "device.state.deprovisioning", at(2))
+	n := len(allAudit(t, s, o.ID))
+	c, err := s.StartAndroidWipe(ctx, wipe("cmd_1"), androidEntry(o.ID, "android.command.create", 2), state)
+	noErr(t, "StartAndroidWipe", err)
+	want := wipe("cmd_1")
+	want.Created, want.Updated = at(2), at(2)
+	same(t, "started wipe", c, want.Normalize())
+	stored, err := s.Device(ctx, o.ID, d.ID)
+	noErr(t, "Device", err)
+	wantDev := d
+	wantDev.State, wantDev.Version, wantDev.Updated = inventory.StateDeprovisioning, d.Version+1, storage.Normalize(at(2))
+	same(t, "device after the wipe started", stored, wantDev)
+	same(t, "audit entries of a started wipe", len(allAudit(t, s, o.ID))-n, 2)
+
+	// A retry on a device already deprovisioning: the command only.
+	n = len(allAudit(t, s, o.ID))
+	_, err = s.StartAndroidWipe(ctx, wipe("cmd_2"), androidEntry(o.ID, "android.command.create", 3), deviceEntry(o.ID, "device.state.deprovisioning", at(3)))
+	noErr(t, "StartAndroidWipe(retry)", err)
+	stored, _ = s.Device(ctx, o.ID, d.ID)
+	same(t, "device after a retried wipe", stored, wantDev)
+	same(t, "audit entries of a retried wipe", len(allAudit(t, s, o.ID))-n, 1)
+	pending, err := s.PendingAndroidCommands(ctx, o.ID, d.ID)
+	noErr(t, "PendingAndroidCommands", err)
+	same(t, "pending wipes", len(pending), 2)
+
+	// Refusals store nothing.
+	gone := mustCreateDevice(t, s, newDevice(o.ID, 2), at(1))
+	_, err = s.CreateAndroidDevice(ctx, sampleAndroidDevice(o.ID, gone.ID), androidEntry(o.ID, "android.device.enroll", 1))
+	noErr(t, "CreateAndroidDevice", err)
+	_, err = s.UpdateDeviceState(ctx, o.ID, gone.ID, inventory.StateDeprovisioning, deviceEntry(o.ID, "device.state.deprovisioning", at(2)))
+	noErr(t, "UpdateDeviceState", err)
+	gone, err = s.UpdateDeviceState(ctx, o.ID, gone.ID, inventory.StateDeprovisioned, deviceEntry(o.ID, "device.state.deprovisioned", at(3)))
+	noErr(t, "UpdateDeviceState", err)
+	noAndroid := mustCreateDevice(t, s, newDevice(o.ID, 3), at(1))
+	before := takeSnapshot(t, s)
+	lock := newAndroidCommand(o.ID, "cmd_3", d.ID, android.CommandLock)
+	_, err = s.StartAndroidWipe(ctx, lock, androidEntry(o.ID, "android.command.create", 4), state)
+	wantErr(t, "StartAndroidWipe(a lock)", err, storage.ErrInvalid)
+	c = wipe("cmd_4")
+	c.DeviceID = gone.ID
+	_, err = s.StartAndroidWipe(ctx, c, androidEntry(o.ID, "android.command.create", 4), state)
+	wantErr(t, "StartAndroidWipe(deprovisioned device)", err, inventory.ErrTransition)
+	c.DeviceID = noAndroid.ID
+	_, err = s.StartAndroidWipe(ctx, c, androidEntry(o.ID, "android.command.create", 4), state)
+	wantErr(t, "StartAndroidWipe(no Android record)", err, storage.ErrNotFound)
+	c.DeviceID = "dev_missing"
+	_, err = s.StartAndroidWipe(ctx, c, androidEntry(o.ID, "android.command.create", 4), state)
+	wantErr(t, "StartAndroidWipe(unknown device)", err, storage.ErrNotFound)
+	c.DeviceID = d.ID
+	_, err = s.StartAndroidWipe(ctx, c, androidEntry(o.ID, "android.command.create", 4), deviceEntry("org_other", "device.state.deprovisioning", at(4)))
+	wantErr(t, "StartAndroidWipe(state entry of another org)", err, storage.ErrInvalid)
+	_, err = s.StartAndroidWipe(ctx, wipe("cmd_1"), androidEntry(o.ID, "android.command.create", 4), state)
+	wantErr(t, "StartAndroidWipe(used ID)", err, storage.ErrAlreadyExists)
+	other := mustCreateOrg(t, s, "globex")
+	c.Org = other.ID
+	_, err = s.StartAndroidWipe(ctx, c, androidEntry(other.ID, "android.command.create", 4), deviceEntry(other.ID, "device.state.deprovisioning", at(4)))
+	wantErr(t, "StartAndroidWipe(another org's device)", err, storage.ErrNotFound)
+	delete(before.Audit, other.ID)
+	after := takeSnapshot(t, s)
+	delete(after.Audit, other.ID)
+	after.Orgs = before.Orgs
+	same(t, "refused wipes: store changed", after, before)
+	for _, id := range []string{gone.ID, noAndroid.ID} {
+		p, err := s.PendingAndroidCommands(ctx, o.ID, id)
+		noErr(t, "PendingAndroidCommands", err)
+		same(t, "commands of a refused wipe", len(p), 0)
+	}
+	stored, _ = s.Device(ctx, o.ID, d.ID)
+	same(t, "device after refused wipes", stored, wantDev)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 	"github.com/openomm/omm/storage/memory"
 )
@@ -69,12 +70,30 @@ func (s unorderedPending) PendingAndroidCommands(ctx context.Context, org storag
 	return cs, err
 }
 
+// commandFirst stores the wipe, then moves the device in a second step:
+// a refused move leaves the command behind.
+type commandFirst struct{ *memory.Store }
+
+func (s commandFirst) StartAndroidWipe(ctx context.Context, c android.Command, e, state storage.AuditEntry) (android.Command, error) {
+	c, err := s.Store.CreateAndroidCommand(ctx, c, e)
+	if err != nil {
+		return c, err
+	}
+	d, err := s.Store.Device(ctx, c.Org, c.DeviceID)
+	if err != nil || d.State == inventory.StateDeprovisioning {
+		return c, err
+	}
+	_, err = s.Store.UpdateDeviceState(ctx, c.Org, c.DeviceID, inventory.StateDeprovisioning, state)
+	return c, err
+}
+
 func TestSuiteCatchesBrokenAndroidBackends(t *testing.T) {
 	broken := map[string]func() Store{
 		"device read across orgs":       func() Store { return leakyAndroidDevice{memory.New()} },
 		"one-time token reusable":       func() Store { return reusableToken{memory.New()} },
 		"settled command settled again": func() Store { return refinish{memory.New()} },
 		"pending not oldest first":      func() Store { return unorderedPending{memory.New()} },
+		"wipe stored without its state": func() Store { return commandFirst{memory.New()} },
 	}
 	expectCaught(t, broken, "Android/")
 }

@@ -39,6 +39,7 @@ type Store interface {
 	android.Store
 	reapplyStore       // reapply.go
 	enroll.ActionStore // deprovision.go
+	revocationStore    // revocation.go
 	declarative.Store  // declarative.go
 }
 
@@ -66,6 +67,7 @@ func cases() []testCase {
 	all = append(all, androidCases()...)
 	all = append(all, reapplyCases()...)
 	all = append(all, deprovisionCases()...)
+	all = append(all, revocationCases()...)
 	all = append(all, declarativeCases()...)
 	return all
 }
