@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -88,6 +89,9 @@ type DeviceDetail struct {
 	Commands []DeviceCommand
 	// Compliance is nil before a policy application recorded one.
 	Compliance *Compliance
+	// Channel says whether an Apple device is managed through
+	// declarations or commands, and why; nil for Android devices.
+	Channel *declarative.Channel
 }
 
 // Device returns one of the org's devices with its inventory, commands
@@ -111,6 +115,9 @@ func (s *SDK) Device(ctx context.Context, org storage.OrgID, id string) (DeviceD
 		return DeviceDetail{}, err
 	}
 	if dd.Compliance, err = s.Compliance(ctx, d); err != nil {
+		return DeviceDetail{}, err
+	}
+	if dd.Channel, err = s.Channel(ctx, d); err != nil {
 		return DeviceDetail{}, err
 	}
 	return dd, nil

@@ -440,8 +440,12 @@ func (s *SDK) adminDevice(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"device": viewSummary(d.DeviceSummary, d.Values), "apps": d.Apps,
-		"actions": d.Commands, "policy": d.Compliance})
+	body := map[string]any{"device": viewSummary(d.DeviceSummary, d.Values), "apps": d.Apps,
+		"actions": d.Commands, "policy": d.Compliance}
+	if d.Channel != nil {
+		body["management"] = d.Channel
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *SDK) adminDeviceAction(w http.ResponseWriter, r *http.Request) {

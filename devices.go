@@ -8,6 +8,7 @@ import (
 
 	"github.com/openomm/omm/android"
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -358,13 +359,30 @@ type Compliance struct {
 	Policy      policy.ID `json:"policy"`
 	InPolicy    bool      `json:"in_policy"`
 	OutOfPolicy string    `json:"out_of_policy,omitempty"`
+	// Fingerprint identifies the settings the device was sent: the policy
+	// profile's, or on the declarative channel the declarations token.
 	Fingerprint string    `json:"settings_fingerprint,omitempty"`
 	Updated     time.Time `json:"updated"`
+	// Declarative is the compliance recomputed from the status a device
+	// on the declarative channel reports (declarations applied and valid,
+	// passcode, OS version); nil on the command path.
+	Declarative *declarative.Compliance `json:"declarative,omitempty"`
 }
 
 // Compliance returns the device's compliance, nil before any application
-// of a policy recorded one.
+// of a policy recorded one. A device on the declarative channel has it
+// from its declarations and the status it reports.
 func (s *SDK) Compliance(ctx context.Context, d inventory.Device) (*Compliance, error) {
+	if ch, err := s.Channel(ctx, d); err != nil {
+		return nil, err
+	} else if ch != nil && ch.Declarative {
+		st, err := s.Store.DeclarativeState(ctx, d.Org, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &Compliance{Policy: st.Inputs.Policy, InPolicy: st.Inputs.OutOfPolicy == "", OutOfPolicy: st.Inputs.OutOfPolicy,
+			Fingerprint: st.Token, Updated: st.Updated, Declarative: ch.Compliance}, nil
+	}
 	a, err := s.Store.AppliedPolicy(ctx, d.Org, d.ID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil

@@ -8,6 +8,7 @@ import (
 	"github.com/openomm/omm/android/agent"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
+	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/storage"
 )
 
@@ -71,7 +72,8 @@ type Route struct {
 // Routes returns every route phones and the agent app call, under the
 // path prefix of Config.PublicURL ({prefix} below):
 //
-//	PUT  {prefix}/mdm/{org}/checkin, /mdm/{org}/server  MDM check-in and commands
+//	PUT  {prefix}/mdm/{org}/checkin, /mdm/{org}/server  MDM check-in (declarative management too) and commands
+//	GET  {prefix}/mdm/{org}/declarative/{device}/{secret}/settings.mobileconfig  a declarative device's settings profile
 //	     {prefix}/scep/{org}                           the org's SCEP CA
 //	GET  {prefix}/enroll/{org}/profile?token=…         OTA phase 1 (profile service)
 //	POST {prefix}/enroll/{org}/ota?session=…           OTA phases 2 and 3
@@ -101,6 +103,9 @@ func (s *SDK) Routes(opts ...HandlerOption) []Route {
 	add := func(pattern string, h http.Handler) { rs.add(prefix, pattern, h) }
 	add("PUT /mdm/{org}/checkin", s.MDM.CheckInHandler())
 	add("PUT /mdm/{org}/server", s.MDM.ServerHandler())
+	if s.Declarative != nil {
+		add(declarative.ProfilePattern, s.Declarative.ProfileHandler())
+	}
 	add("/scep/{org}", s.SCEP.Handler())
 	add("GET /enroll/{org}/profile", s.OTA.ProfileHandler())
 	add("POST /enroll/{org}/ota", s.OTA.PostHandler())

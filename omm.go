@@ -4,7 +4,8 @@
 // check-in), Android, the app store — and the rules that span them:
 // policy re-application after a change, device answers routed to the app
 // store, apps installed at enrollment, per-platform device actions with
-// their ownership rules, and the user lifecycle.
+// their ownership rules, the user lifecycle, and Apple's declarative
+// channel for the devices that have it (enroll/declarative).
 //
 // It offers an identity product three things to mount or call:
 //
@@ -42,6 +43,7 @@ import (
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/checkin"
+	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/enroll/ota"
 	"github.com/openomm/omm/enroll/scep"
 	"github.com/openomm/omm/inventory"
@@ -63,6 +65,7 @@ type Store interface {
 	ota.Store
 	ota.ReapplyStore
 	enroll.RevocationStore
+	declarative.Store
 	catalog.Store
 	android.Store
 	android.ReapplyStore
@@ -112,6 +115,9 @@ type Config struct {
 	// (DefaultEventRetention when 0; negative keeps them forever). [SDK.Run]
 	// purges older ones.
 	EventRetention time.Duration
+	// NoDeclarative keeps every Apple device on the MDM command path:
+	// declarative device management is never turned on.
+	NoDeclarative bool
 	// Logger and Clock default to slog.Default() and time.Now.
 	Logger *slog.Logger
 	Clock  func() time.Time
@@ -144,8 +150,11 @@ type SDK struct {
 	SCEP      *scep.Service
 	OTA       *ota.Service
 	MDM       *checkin.Service
-	Catalog   *catalog.Service
-	Android   *android.Service
+	// Declarative is the declarative channel of Apple devices; nil when
+	// Config.NoDeclarative.
+	Declarative *declarative.Service
+	Catalog     *catalog.Service
+	Android     *android.Service
 
 	log       *slog.Logger
 	now       func() time.Time
@@ -210,8 +219,19 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	if cfg.Push != nil {
 		waker = checkin.NewPusher(st, cfg.Push, checkin.WithPushLogger(log))
 	}
+	if !cfg.NoDeclarative {
+		ddmOpts := []declarative.Option{declarative.WithLogger(log), declarative.WithClock(now),
+			declarative.WithProfiles(s.OTA, s.URL("")), declarative.WithEvents(s.declarativeEvent)}
+		if waker != nil {
+			ddmOpts = append(ddmOpts, declarative.WithWaker(waker))
+		}
+		s.Declarative = declarative.New(st, checkin.Inventory{Service: s.Inventory, Store: st}, st, declarativeSource{s}, ddmOpts...)
+	}
 	var nudger catalog.Nudger = noNudger{}
-	if waker != nil {
+	switch {
+	case s.Declarative != nil:
+		nudger = appNudger{s: s, w: waker}
+	case waker != nil:
 		nudger = wakerNudger{waker}
 	}
 	s.Catalog = catalog.New(st, st, s.Directory, catalog.WithNudger(nudger), catalog.WithLogger(log), catalog.WithClock(now),
@@ -233,6 +253,9 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		checkin.WithResultHandler("RemoveApplication", catalogResults{s.Catalog})}
 	if waker != nil {
 		mdmOpts = append(mdmOpts, checkin.WithWaker(waker))
+	}
+	if s.Declarative != nil {
+		mdmOpts = append(mdmOpts, checkin.WithDeclarative(s.Declarative))
 	}
 	s.MDM = checkin.New(st, checkin.Inventory{Service: s.Inventory, Store: st}, s.SCEP, mdmOpts...)
 

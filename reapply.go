@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/enroll/ota"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
@@ -142,6 +143,22 @@ func (s *SDK) reapplyDevice(ctx context.Context, d inventory.Device, users map[s
 		dec, err := s.Policy.Reevaluate(ctx, d.Org, u, ota.AppleFacts(d, s.reportedOSVersion(ctx, d)))
 		if err != nil {
 			return "", err
+		}
+		if s.Declarative != nil {
+			// A device on the declarative channel gets new declarations
+			// (one command and one push when they change), not profiles.
+			c, err := s.Declarative.Apply(ctx, d, dec, ReapplyActor)
+			switch {
+			case errors.Is(err, declarative.ErrNotDeclarative):
+			case err != nil:
+				return "", err
+			case c == declarative.Updated:
+				return string(ota.Installed), nil
+			case c == declarative.OutOfPolicy:
+				return string(ota.OutOfPolicy), nil
+			default:
+				return string(ota.Unchanged), nil
+			}
 		}
 		c, err := s.reapplier.apple.Apply(ctx, d, dec, ReapplyActor)
 		return string(c), err

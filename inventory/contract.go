@@ -125,6 +125,52 @@ type Attribute struct {
 	AndroidScale float64
 	// Right is the MDM access right Apple requires to report it.
 	Right AccessRight
+	// Status lists the declarative status items (Apple declarative device
+	// management) that report it, each with the platforms and OS versions
+	// that report it (from Apple's schema); empty when none does.
+	Status []StatusKey
+	// Hidden lists the enrollment types on which the organization may not
+	// see the attribute at all: it is never asked for there, and dropped
+	// if a device reports it anyway (see [Attribute.VisibleOn]).
+	Hidden []EnrollmentType
+}
+
+// VisibleOn reports whether the organization may see the attribute on
+// device d, given its ownership and enrollment type.
+func (a Attribute) VisibleOn(d Device) bool {
+	return !slices.Contains(a.Hidden, d.EnrollmentType)
+}
+
+// StatusKey is a declarative status item that reports an attribute, with
+// the Apple platforms and first OS versions reporting it.
+type StatusKey struct {
+	// Item is the status item's name ("device.operating-system.version").
+	Item string
+	// Kind is the type the device reports when it is not the attribute's
+	// own (FileVault's boolean for the encryption text); zero means the
+	// attribute's Kind.
+	Kind Kind
+	// Platforms are the Apple platforms reporting it; empty means all.
+	Platforms []Platform
+	// Since is, per platform, the first OS version reporting it
+	// ([PlatformIOS] stands for iPadOS too); a platform not named
+	// reports it in every version that has declarative management.
+	Since map[Platform]string
+	// Enrollments are the enrollment types whose devices report it;
+	// empty means all.
+	Enrollments []EnrollmentType
+}
+
+// On reports whether a device running os reports the item. An unknown
+// version counts as reporting it.
+func (k StatusKey) On(os OS) bool {
+	return AppleKey{Platforms: k.Platforms, Since: k.Since}.On(os)
+}
+
+// OnDevice reports whether device d, running os, reports the item: its
+// OS does, and its enrollment type.
+func (k StatusKey) OnDevice(d Device, os OS) bool {
+	return k.On(os) && (len(k.Enrollments) == 0 || slices.Contains(k.Enrollments, d.EnrollmentType))
 }
 
 // AppleKey is one key of an Apple command result that reports an
@@ -184,9 +230,11 @@ type Category struct {
 	Key   string
 	Label string
 	// Apple and Android list reported keys (Apple response keys, Android
-	// report field paths) that belong to the category.
-	Apple   []string
-	Android []string
+	// report field paths) that belong to the category; Declarative lists
+	// Apple's declarative status items that do.
+	Apple       []string
+	Android     []string
+	Declarative []string
 }
 
 // Contract returns the privacy contract's attributes: the single source of
@@ -208,14 +256,36 @@ func Contract() []Attribute {
 	mobile := func(k *AppleKey) { k.Platforms = []Platform{PlatformIOS, PlatformIPadOS} }
 	mac := func(k *AppleKey) { k.Platforms = []Platform{PlatformMacOS} }
 	since := func(versions map[Platform]string) func(*AppleKey) { return func(k *AppleKey) { k.Since = versions } }
+	// status is a declarative status item, shaped like an AppleKey.
+	status := func(item string, more ...func(*AppleKey)) []StatusKey {
+		var k AppleKey
+		for _, m := range more {
+			m(&k)
+		}
+		return []StatusKey{{Item: item, Kind: k.Kind, Platforms: k.Platforms, Since: k.Since}}
+	}
+	boolean := func(k *AppleKey) { k.Kind = KindBool }
+	// withEnrollments limits status items to the enrollment types whose
+	// devices report them (a supervised Mac's FileVault state).
+	withEnrollments := func(ks []StatusKey, e ...EnrollmentType) []StatusKey {
+		for i := range ks {
+			ks[i].Enrollments = e
+		}
+		return ks
+	}
 	return []Attribute{
 		{Key: KeyDeviceName, Label: "Device name", Promise: PromiseDeviceName, Source: SourceDevice, Kind: KindText,
 			Apple: info("DeviceName"), OTA: "DEVICE_NAME", Right: RightDeviceInformation},
 		{Key: KeyPhoneNumber, Label: "Phone number", Promise: PromisePhoneNumber, Source: SourceDirectory, Kind: KindText},
 		{Key: KeySerialNumber, Label: "Serial number", Promise: PromiseSerialNumber, Source: SourceDevice, Kind: KindText,
-			Apple: info("SerialNumber"), OTA: "SERIAL", Android: "hardwareInfo.serialNumber", Right: RightDeviceInformation},
+			Apple: info("SerialNumber"), OTA: "SERIAL", Android: "hardwareInfo.serialNumber", Right: RightDeviceInformation,
+			Status: status("device.identifier.serial-number", since(map[Platform]string{PlatformIOS: "16.0", PlatformMacOS: "13.0"})),
+			// User Enrollment keeps the device's identity from the
+			// organization: the user's own device stays anonymous.
+			Hidden: []EnrollmentType{EnrollAppleUser}},
 		{Key: KeyModelName, Label: "Model name", Promise: PromiseModel, Source: SourceDevice, Kind: KindText,
-			Apple: info("ModelName"), Android: "hardwareInfo.model", Right: RightDeviceInformation},
+			Apple: info("ModelName"), Android: "hardwareInfo.model", Right: RightDeviceInformation,
+			Status: status("device.model.family")},
 		// ModelNumber arrived in iOS 16.4 and macOS 13.3 (Apple silicon
 		// only). Before, iPhone and iPad report the model number as
 		// Model ("MD786X"); a Mac's Model is its model identifier
@@ -224,9 +294,11 @@ func Contract() []Attribute {
 		{Key: KeyModelNumber, Label: "Model number", Promise: PromiseModel, Source: SourceDevice, Kind: KindText,
 			Apple: append(info("ModelNumber", since(map[Platform]string{PlatformIOS: "16.4", PlatformMacOS: "13.3"})),
 				info("Model", mobile, func(k *AppleKey) { k.Fallback = true })...),
-			Right: RightDeviceInformation},
+			Right:  RightDeviceInformation,
+			Status: status("device.model.number", since(map[Platform]string{PlatformIOS: "17.0", PlatformMacOS: "14.0"}))},
 		{Key: KeyProductName, Label: "Product identifier", Promise: PromiseModel, Source: SourceDevice, Kind: KindText,
-			Apple: info("ProductName"), OTA: "PRODUCT", Right: RightDeviceInformation},
+			Apple: info("ProductName"), OTA: "PRODUCT", Right: RightDeviceInformation,
+			Status: status("device.model.identifier")},
 		{Key: KeyManufacturer, Label: "Manufacturer", Promise: PromiseModel, Source: SourceDevice, Kind: KindText,
 			Android: "hardwareInfo.manufacturer"},
 		{Key: KeyCapacity, Label: "Storage capacity", Promise: PromiseStorage, Source: SourceDevice, Kind: KindNumber,
@@ -235,21 +307,27 @@ func Contract() []Attribute {
 		{Key: KeyAvailableCapacity, Label: "Storage available", Promise: PromiseStorage, Source: SourceDevice, Kind: KindNumber,
 			Apple: info("AvailableDeviceCapacity"), Right: RightDeviceInformation},
 		{Key: KeyOSVersion, Label: "OS version", Promise: PromiseOSVersion, Source: SourceDevice, Kind: KindText,
-			Apple: info("OSVersion"), Android: "softwareInfo.androidVersion", Right: RightDeviceInformation},
+			Apple: info("OSVersion"), Android: "softwareInfo.androidVersion", Right: RightDeviceInformation,
+			Status: status("device.operating-system.version")},
 		{Key: KeyOSBuild, Label: "OS build", Promise: PromiseOSVersion, Source: SourceDevice, Kind: KindText,
-			Apple: info("BuildVersion"), OTA: "VERSION", Android: "softwareInfo.androidBuildNumber", Right: RightDeviceInformation},
+			Apple: info("BuildVersion"), OTA: "VERSION", Android: "softwareInfo.androidBuildNumber", Right: RightDeviceInformation,
+			Status: status("device.operating-system.build-version")},
 		{Key: KeySecurityPatch, Label: "Security patch level", Promise: PromiseOSVersion, Source: SourceDevice, Kind: KindText,
 			Android: "softwareInfo.securityPatchLevel"},
 		{Key: KeyEncryption, Label: "Encryption", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindText,
 			Apple: append(security("HardwareEncryptionCaps", mobile),
 				security("FDE_Enabled", mac, func(k *AppleKey) { k.Kind = KindBool })...),
-			Android: "deviceSettings.encryptionStatus", Right: RightSecurityQueries},
+			Android: "deviceSettings.encryptionStatus", Right: RightSecurityQueries,
+			Status: withEnrollments(status("diskmanagement.filevault.enabled", mac, boolean, since(map[Platform]string{PlatformMacOS: "14.0"})),
+				EnrollAppleAutomated)},
 		{Key: KeyPasscodePresent, Label: "Passcode is set", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool,
 			True: "Yes", False: "No",
-			Apple: security("PasscodePresent", mobile), Android: "deviceSettings.isDeviceSecure", Right: RightSecurityQueries},
+			Apple: security("PasscodePresent", mobile), Android: "deviceSettings.isDeviceSecure", Right: RightSecurityQueries,
+			Status: status("passcode.is-present", mobile, since(map[Platform]string{PlatformIOS: "16.0"}))},
 		{Key: KeyPasscodeCompliant, Label: "Passcode meets policy", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool,
 			True: "Yes", False: "No",
-			Apple: security("PasscodeCompliant", mobile), Right: RightSecurityQueries},
+			Apple: security("PasscodeCompliant", mobile), Right: RightSecurityQueries,
+			Status: status("passcode.is-compliant", mobile, since(map[Platform]string{PlatformIOS: "16.0"}))},
 		{Key: KeySecurityPosture, Label: "Security posture", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindText,
 			Android: "securityPosture.devicePosture"},
 		{Key: KeyFirewall, Label: "Firewall", Promise: PromiseSecurity, Source: SourceDevice, Kind: KindBool, True: "On", False: "Off",
@@ -267,7 +345,10 @@ func Contract() []Attribute {
 			Right: RightInspectProfiles},
 		{Key: KeyApps, Label: "Installed apps", Promise: PromiseApps, Source: SourceDevice, Kind: KindApps,
 			Apple:   []AppleKey{{Command: AppleInstalledApplicationList, Key: "InstalledApplicationList"}},
-			Android: "applicationReports", Right: RightAppInventory},
+			Android: "applicationReports", Right: RightAppInventory,
+			// Declarative management reports the organization's
+			// declarative apps only, never the user's.
+			Status: status(DeclarativeAppList, mobile, since(map[Platform]string{PlatformIOS: "17.2"}))},
 	}
 }
 
@@ -283,8 +364,9 @@ func Forbidden() []Category {
 		{Key: "call_logs", Label: "Call logs and FaceTime history"},
 		{Key: "notes", Label: "Personal reminders and notes"},
 		{Key: "usage", Label: "How often anything is used",
-			Apple:   []string{"BundleSize", "DynamicSize", "LastCloudBackupDate", "BatteryLevel", "IsDoNotDisturbInEffect"},
-			Android: []string{"applicationReports.events", "memoryEvents", "powerManagementEvents", "hardwareStatusSamples", "lastStatusReportTime", "lastPolicySyncTime"}},
+			Apple:       []string{"BundleSize", "DynamicSize", "LastCloudBackupDate", "BatteryLevel", "IsDoNotDisturbInEffect"},
+			Declarative: []string{"device.power.battery-health"},
+			Android:     []string{"applicationReports.events", "memoryEvents", "powerManagementEvents", "hardwareStatusSamples", "lastStatusReportTime", "lastPolicySyncTime"}},
 		{Key: "location", Label: "Device location",
 			Apple: []string{"Latitude", "Longitude", "HorizontalAccuracy", "VerticalAccuracy", "Altitude", "Speed", "Course", "Timestamp",
 				"TimeZone", "IsDeviceLocatorServiceEnabled", "IsMDMLostModeEnabled"},
@@ -315,9 +397,18 @@ type lookup struct {
 	sections      map[string]bool      // top-level objects holding Android attributes
 	forbidApple   map[string]bool
 	forbidDroid   map[string]bool
+	// status maps a declarative status item to the attribute it reports.
+	status       map[string]statusSource
+	forbidStatus map[string]bool
 	// osVersion is the DeviceInformation key of the OS version, which
 	// decides how the rest of a result is read.
 	osVersion string
+}
+
+// statusSource is the attribute a declarative status item reports.
+type statusSource struct {
+	attr Attribute
+	key  StatusKey
 }
 
 // appleSource is one AppleKey of an attribute; rank orders the keys of
@@ -337,6 +428,8 @@ func newLookup() *lookup {
 		sections:      map[string]bool{},
 		forbidApple:   map[string]bool{},
 		forbidDroid:   map[string]bool{},
+		status:        map[string]statusSource{},
+		forbidStatus:  map[string]bool{},
 	}
 	for _, a := range Contract() {
 		l.byKey[a.Key] = a
@@ -353,6 +446,9 @@ func newLookup() *lookup {
 				l.appleSections[k.Command][section] = true
 			}
 		}
+		for _, k := range a.Status {
+			l.status[k.Item] = statusSource{attr: a, key: k}
+		}
 		if a.Android != "" {
 			l.android[a.Android] = a
 			if section, _, ok := strings.Cut(a.Android, "."); ok {
@@ -366,6 +462,9 @@ func newLookup() *lookup {
 		}
 		for _, k := range c.Android {
 			l.forbidDroid[k] = true
+		}
+		for _, k := range c.Declarative {
+			l.forbidStatus[k] = true
 		}
 	}
 	return l

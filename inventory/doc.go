@@ -31,6 +31,24 @@
 // reported by the device), and [App.Validate] a personal app with a version
 // or state, so no backend can store more than the contract allows.
 //
+// # Declarative status
+//
+// Apple devices under declarative device management report status items
+// when they change, instead of answering queries. The contract names the
+// items that report each attribute ([Attribute.Status], from Apple's
+// schema), so the same table decides what a device is subscribed to
+// ([StatusSubscriptions]: the items of the attributes the organization
+// may see on that device — never the UDID, never battery health) and what
+// is kept of a status report ([Filter.Declarative], [Service.IngestDeclarative]):
+// every other item is dropped and counted like an unknown result key. The
+// declarative app list names the organization's apps only; its entries
+// change the app list one by one.
+//
+// Some attributes are hidden on some enrollments ([Attribute.Hidden]): a
+// User Enrollment keeps the device's serial number from the organization,
+// so it is never asked for there, dropped if a device reports it anyway,
+// and absent from the user's report.
+//
 // # Apple devices across OS versions
 //
 // Apple renamed and added result keys over the years. Each attribute lists

@@ -58,7 +58,12 @@ type Observation struct {
 	// keeps it only when the app is managed.
 	Installed []App
 	Managed   []App
-	Dropped   Dropped
+	// ManagedPartial says Managed lists changed entries only (a
+	// declarative status report): apps it does not list keep their state,
+	// and Unmanaged names the apps that left declarative management.
+	ManagedPartial bool
+	Unmanaged      []string
+	Dropped        Dropped
 }
 
 // ErrNoInventory: the report carries nothing the inventory stores (a

@@ -122,7 +122,7 @@ func BuildReport(d Device, vals []Value, apps []App, opts ReportOptions, now tim
 	os := OSOf(d, vals)
 	for _, a := range Contract() {
 		v, ok := stored[a.Key]
-		if a.Kind == KindApps || !ok && !a.reportedOn(os) {
+		if a.Kind == KindApps || !a.VisibleOn(d) || !ok && !a.reportedOn(os) {
 			continue
 		}
 		item := ReportItem{Attribute: a.Key, Label: a.Label, Promise: a.Promise, Source: a.Source}

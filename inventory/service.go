@@ -205,14 +205,14 @@ func (s *Service) ingest(ctx context.Context, org storage.OrgID, d Device, o Obs
 			looked = true
 		}
 		dropped := o.Dropped
-		u := Update{Values: o.Values, At: o.At}
+		u := Update{Values: visible(d, o.Values, &dropped), At: o.At}
 		if phone != nil {
-			u.Values = append(append([]Value(nil), o.Values...), *phone)
+			u.Values = append(append([]Value(nil), u.Values...), *phone)
 		}
 		if removePhone {
 			u.Remove = []Key{KeyPhoneNumber}
 		}
-		if o.Installed != nil || o.Managed != nil {
+		if o.Installed != nil || o.Managed != nil || len(o.Unmanaged) > 0 {
 			apps := o.Installed
 			if o.Command != "android" {
 				if apps, err = s.store.DeviceApps(ctx, org, id); err != nil {
@@ -221,7 +221,10 @@ func (s *Service) ingest(ctx context.Context, org storage.OrgID, d Device, o Obs
 				if o.Installed != nil {
 					apps = mergeInstalled(apps, o.Installed, &dropped)
 				}
-				if o.Managed != nil {
+				switch {
+				case o.ManagedPartial:
+					apps = mergeDeclarativeApps(apps, o.Managed, o.Unmanaged)
+				case o.Managed != nil:
 					apps = mergeManaged(apps, o.Managed)
 				}
 			}
@@ -239,15 +242,34 @@ func (s *Service) ingest(ctx context.Context, org storage.OrgID, d Device, o Obs
 			res.Apps = len(u.Apps)
 		}
 		if dropped.Total() > 0 {
-			// Counts and schema key names only: never a reported value.
-			s.log.InfoContext(ctx, "inventory: dropped reported data outside the privacy contract",
-				"org", org, "device", id, "command", o.Command,
-				"forbidden", dropped.Forbidden, "unknown", dropped.Unknown,
-				"malformed", dropped.Malformed, "details", dropped.Details,
-				"forbidden_keys", dropped.ForbiddenKeys)
+			s.logDropped(ctx, org, id, o.Command, dropped)
 		}
 		return res, nil
 	}
+}
+
+// logDropped logs what the filter dropped: counts and schema key names
+// only, never a reported value.
+func (s *Service) logDropped(ctx context.Context, org storage.OrgID, id, command string, dropped Dropped) {
+	s.log.InfoContext(ctx, "inventory: dropped reported data outside the privacy contract",
+		"org", org, "device", id, "command", command,
+		"forbidden", dropped.Forbidden, "unknown", dropped.Unknown,
+		"malformed", dropped.Malformed, "details", dropped.Details,
+		"forbidden_keys", dropped.ForbiddenKeys)
+}
+
+// visible keeps the values the organization may see on d; the others are
+// dropped as forbidden, by attribute name.
+func visible(d Device, vals []Value, dropped *Dropped) []Value {
+	out := vals[:0:0]
+	for _, v := range vals {
+		if a, ok := AttributeFor(v.Key); ok && !a.VisibleOn(d) {
+			dropped.forbidden(string(v.Key))
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // checkSender refuses a report whose platform or identifier is not the

@@ -1,8 +1,8 @@
 // Package policy owns mobile policies: ordered, group-targeted rules per
 // platform, their evaluation into an enrollment decision with reasons, and the
 // effective requirements a device must then satisfy (passcode, encryption,
-// minimum OS, jailbreak and root, data separation, Android enrollment mode
-// priority and wipe permissions).
+// minimum OS, an enforced OS update with its deadline, jailbreak and root,
+// data separation, Android enrollment mode priority and wipe permissions).
 //
 // The agent PIN policy (length, simple PINs, idle timeout, expiry, lockout)
 // is not here: it belongs to auth, which owns sign-in. This package does not

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -168,6 +169,8 @@ type Requirements struct {
 	// AllowFullWipe permits wiping all device data (factory reset). Even
 	// then it is only granted for company-owned devices.
 	AllowFullWipe bool `json:"allow_full_wipe,omitempty"`
+	// OSUpdate enforces an OS release by a deadline (Apple rules only).
+	OSUpdate OSUpdate `json:"os_update,omitzero"`
 	// Android holds settings only an Android rule may set.
 	Android AndroidRequirements `json:"android"`
 }
@@ -210,6 +213,74 @@ type DataSeparation struct {
 	// BlockWorkToPersonal stops sharing from the work profile to the
 	// personal side (Android cross-profile policy).
 	BlockWorkToPersonal bool `json:"block_work_to_personal,omitempty"`
+}
+
+// OSUpdate enforces an OS release: the device must install TargetVersion
+// by Deadline, after which it installs it by itself. Apple devices enforce
+// it through declarative device management (iPhone and iPad from iOS 17 on
+// device and supervised enrollments, supervised Macs from macOS 14); on
+// others it is reported, not enforced. The zero value enforces nothing.
+type OSUpdate struct {
+	// TargetVersion is the release to install, dotted ("17.5.1").
+	TargetVersion string `json:"target_version,omitempty"`
+	// TargetBuild optionally names the build ("21F90"), for releases
+	// that share a version number; the version wins if they disagree.
+	TargetBuild string `json:"target_build,omitempty"`
+	// Deadline is the device's local date and time by which the update is
+	// installed, without a time zone: "2026-03-31T18:00:00"
+	// ([DeadlineLayout]).
+	Deadline string `json:"deadline,omitempty"`
+	// DetailsURL is an optional https page where the organization
+	// explains the update.
+	DetailsURL string `json:"details_url,omitempty"`
+}
+
+// DeadlineLayout is the layout of [OSUpdate.Deadline]: Apple's local date
+// and time, RFC 3339 without an offset.
+const DeadlineLayout = "2006-01-02T15:04:05"
+
+// Limits of an OS update rule.
+const (
+	maxBuildLen      = 16
+	maxDetailsURLLen = 2048
+)
+
+// Set reports whether u enforces anything.
+func (u OSUpdate) Set() bool { return u != OSUpdate{} }
+
+// DeadlineTime returns the deadline read in loc (the device's time zone,
+// which the server does not know: UTC is a fair reading for reports).
+func (u OSUpdate) DeadlineTime(loc *time.Location) (time.Time, error) {
+	t, err := time.ParseInLocation(DeadlineLayout, u.Deadline, loc)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: OS update deadline %q: want %s", storage.ErrInvalid, u.Deadline, DeadlineLayout)
+	}
+	return t, nil
+}
+
+func (u OSUpdate) validate() error {
+	if !u.Set() {
+		return nil
+	}
+	if u.TargetVersion == "" {
+		return fmt.Errorf("%w: an OS update needs a target version", storage.ErrInvalid)
+	}
+	if _, err := ParseVersion(u.TargetVersion); err != nil {
+		return fmt.Errorf("OS update target: %w", err)
+	}
+	if _, err := u.DeadlineTime(time.UTC); err != nil {
+		return err
+	}
+	if len(u.TargetBuild) > maxBuildLen || strings.Trim(u.TargetBuild, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != "" {
+		return fmt.Errorf("%w: OS update build %q: want at most %d letters and digits", storage.ErrInvalid, u.TargetBuild, maxBuildLen)
+	}
+	if u.DetailsURL != "" {
+		v, err := url.Parse(u.DetailsURL)
+		if err != nil || v.Scheme != "https" || v.Host == "" || len(u.DetailsURL) > maxDetailsURLLen {
+			return fmt.Errorf("%w: OS update details URL: want an absolute https URL of at most %d bytes", storage.ErrInvalid, maxDetailsURLLen)
+		}
+	}
+	return nil
 }
 
 // AndroidRequirements are the settings only Android rules carry.
@@ -370,6 +441,9 @@ func (q Requirements) validate(platform Platform) error {
 			return fmt.Errorf("minimum OS version: %w", err)
 		}
 	}
+	if err := q.OSUpdate.validate(); err != nil {
+		return err
+	}
 	ds := q.DataSeparation
 	if platform.apple() {
 		if q.Android != (AndroidRequirements{}) {
@@ -381,6 +455,9 @@ func (q Requirements) validate(platform Platform) error {
 		return nil
 	}
 	// Android.
+	if q.OSUpdate.Set() {
+		return fmt.Errorf("%w: an enforced OS update is an Apple setting", storage.ErrInvalid)
+	}
 	if ds.BlockManagedToUnmanaged || ds.BlockUnmanagedToManaged {
 		return fmt.Errorf("%w: managed/unmanaged open-in is an Apple setting; use work-to-personal sharing", storage.ErrInvalid)
 	}

@@ -18,28 +18,63 @@ import (
 )
 
 // CheckIn handles one check-in message from a device of org and returns the
-// response body (empty for every message but GetBootstrapToken).
+// response body (empty for every message but GetBootstrapToken and
+// DeclarativeManagement, whose answers are JSON).
 func (s *Service) CheckIn(ctx context.Context, org storage.OrgID, p Proof, body []byte) ([]byte, error) {
+	out, _, err := s.checkIn(ctx, org, p, body)
+	return out, err
+}
+
+// checkIn is CheckIn, also reporting whether the answer is JSON.
+func (s *Service) checkIn(ctx context.Context, org storage.OrgID, p Proof, body []byte) (out []byte, isJSON bool, err error) {
 	msg, err := mdm.ParseCheckIn(body)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	channel := msg.From().Device()
 	if msg.From().User() != "" {
-		return nil, ErrDeclined
+		return nil, false, ErrDeclined
 	}
 	switch m := msg.(type) {
 	case *mdm.Authenticate:
-		return nil, s.authenticate(ctx, org, p, body, m)
+		return nil, false, s.authenticate(ctx, org, p, body, m)
 	case *mdm.UserAuthenticate:
-		return nil, ErrDeclined
-	case *mdm.DeclarativeManagement, *mdm.GetToken:
-		return nil, fmt.Errorf("%w: %s", ErrUnsupported, msg.Type())
+		return nil, false, ErrDeclined
+	case *mdm.GetToken:
+		return nil, false, fmt.Errorf("%w: %s", ErrUnsupported, msg.Type())
+	case *mdm.DeclarativeManagement:
+		if s.ddm == nil {
+			return nil, false, fmt.Errorf("%w: %s", ErrUnsupported, msg.Type())
+		}
 	}
 	d, id, err := s.boundDevice(ctx, org, p, body, channel)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	if m, ok := msg.(*mdm.DeclarativeManagement); ok {
+		out, err := s.declarative(ctx, d, m)
+		return out, true, err
+	}
+	out, err = s.message(ctx, d, id, msg)
+	return out, false, err
+}
+
+// declarative hands a DeclarativeManagement message of a bound device to
+// the declarative service.
+func (s *Service) declarative(ctx context.Context, d inventory.Device, m *mdm.DeclarativeManagement) ([]byte, error) {
+	if d.State.Terminal() {
+		return nil, forbidden("device %s is %s: its enrollment has ended", d.ID, d.State)
+	}
+	s.seen(ctx, d)
+	out, err := s.ddm.DeclarativeManagement(ctx, d, m.Endpoint, m.Data)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return out, err
+}
+
+// message handles a check-in message of a bound device.
+func (s *Service) message(ctx context.Context, d inventory.Device, id enroll.Identity, msg mdm.Message) ([]byte, error) {
 	now := s.clock()
 	s.seen(ctx, d)
 	switch m := msg.(type) {
@@ -48,9 +83,9 @@ func (s *Service) CheckIn(ctx context.Context, org storage.OrgID, p Proof, body 
 	case *mdm.CheckOut:
 		return nil, s.checkOut(ctx, d)
 	case *mdm.SetBootstrapToken:
-		return nil, s.store.SetBootstrapToken(ctx, org, d.ID, m.BootstrapToken, now)
+		return nil, s.store.SetBootstrapToken(ctx, d.Org, d.ID, m.BootstrapToken, now)
 	case *mdm.GetBootstrapToken:
-		e, err := s.store.Enrollment(ctx, org, d.ID)
+		e, err := s.store.Enrollment(ctx, d.Org, d.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -57,6 +57,13 @@ func (s *Service) ingest(ctx context.Context, d inventory.Device, status mdm.Sta
 	if err != nil {
 		return nil, err
 	}
+	if s.ddm != nil && res.Command == string(inventory.AppleDeviceInformation) {
+		// The OS version is fresh: the declarative channel may suit the
+		// device now, or its declarations change with the version.
+		if err := s.ddm.Inventoried(ctx, res.Device); err != nil {
+			s.log.WarnContext(ctx, "checkin: declarative management after inventory", "device", d.ID, "err", err)
+		}
+	}
 	return &res, nil
 }
 

@@ -21,9 +21,12 @@
 //   - UserAuthenticate is declined with 410 Gone: user channels are not
 //     supported, and Apple defines 410 as the refusal that keeps the device
 //     channel working.
-//   - DeclarativeManagement and GetToken are not supported (404). Devices
-//     only use declarative management after the server enables it with a
-//     command this package never sends.
+//   - DeclarativeManagement messages go, once the device's identity and
+//     binding are verified like any message's, to the declarative service
+//     the embedder configures (WithDeclarative; enroll/declarative), which
+//     turns the channel on for devices that suit it after their inventory
+//     shows their OS version. Without one they are answered 404 and
+//     devices keep the command path. GetToken is not supported (404).
 //   - Devices enrolled through the user-driven flows are personally owned
 //     unless the enrollment says otherwise, so full erase is refused for
 //     them by inventory.Device.FactoryResetPermitted as well as by the MDM

@@ -22,7 +22,7 @@ import (
 // that sign with Mdm-Signature send none.
 func (s *Service) CheckInHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.serve(w, r, int64(mdm.CheckInLimits.MaxSize), s.CheckIn)
+		s.serve(w, r, int64(mdm.CheckInLimits.MaxSize), s.checkIn)
 	})
 }
 
@@ -30,7 +30,10 @@ func (s *Service) CheckInHandler() http.Handler {
 // [Service.CheckInHandler].
 func (s *Service) ServerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.serve(w, r, int64(mdm.ResultLimits.MaxSize), s.Connect)
+		s.serve(w, r, int64(mdm.ResultLimits.MaxSize), func(ctx context.Context, org storage.OrgID, p Proof, body []byte) ([]byte, bool, error) {
+			out, err := s.Connect(ctx, org, p, body)
+			return out, false, err
+		})
 	})
 }
 
@@ -42,7 +45,7 @@ func (s *Service) Mount(mux *http.ServeMux) {
 }
 
 func (s *Service) serve(w http.ResponseWriter, r *http.Request, limit int64,
-	handle func(ctx context.Context, org storage.OrgID, p Proof, body []byte) ([]byte, error)) {
+	handle func(ctx context.Context, org storage.OrgID, p Proof, body []byte) ([]byte, bool, error)) {
 	org := storage.OrgID(r.PathValue("org"))
 	if org.Validate() != nil {
 		http.Error(w, "unknown org", http.StatusNotFound)
@@ -53,7 +56,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, limit int64,
 		http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
 		return
 	}
-	out, err := handle(r.Context(), org, ProofFrom(r), body)
+	out, isJSON, err := handle(r.Context(), org, ProofFrom(r), body)
 	if err != nil {
 		status := statusOf(err)
 		if status >= 500 {
@@ -69,6 +72,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, limit int64,
 		return
 	}
 	w.Header().Set("Content-Type", "application/xml")
+	if isJSON {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.Write(out) //nolint:errcheck // the device retries on a broken connection
 }
 
@@ -83,7 +89,7 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrDeclined):
 		return http.StatusGone
-	case errors.Is(err, ErrUnsupported):
+	case errors.Is(err, ErrUnsupported), errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
 	}
 	return http.StatusInternalServerError

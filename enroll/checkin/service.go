@@ -29,7 +29,25 @@ var (
 	// ErrDeclined: a user channel, which this server declines (410, the
 	// answer that keeps the device channel enrolled).
 	ErrDeclined = errors.New("checkin: user channels are declined")
+	// ErrNotFound: a DeclarativeManagement request for something the
+	// device does not have (404).
+	ErrNotFound = errors.New("checkin: not found")
 )
+
+// Declarative serves declarative device management on the check-in
+// endpoint; enroll/declarative's Service implements it. The check-in
+// service verifies the device's identity and its binding first, as for
+// every message; the handler gets the bound device.
+type Declarative interface {
+	// DeclarativeManagement answers one DeclarativeManagement message of
+	// device d: a JSON body, or none. Errors wrapping storage.ErrNotFound
+	// are answered 404, storage.ErrInvalid 400.
+	DeclarativeManagement(ctx context.Context, d inventory.Device, endpoint string, data []byte) ([]byte, error)
+	// Inventoried is told that the device reported inventory (after the
+	// privacy filter stored it): its OS version may now allow the
+	// declarative channel, or ask for other declarations.
+	Inventoried(ctx context.Context, d inventory.Device) error
+}
 
 // Devices is what the service needs of the device registry. Inventory
 // adapts an inventory.Service and its store.
@@ -104,6 +122,7 @@ type Service struct {
 	cas            CAs
 	waker          Waker
 	profiles       ProfileSource
+	ddm            Declarative
 	handlers       map[string][]ResultHandler
 	inventoryTypes map[string]bool // the inventory queries, which the built-in ingest reads
 	events         func(context.Context, Event)
@@ -133,6 +152,10 @@ func WithWaker(w Waker) Option { return func(s *Service) { s.waker = w } }
 // WithProfiles sets where the policy profile installed at enrollment comes
 // from (default: none is installed).
 func WithProfiles(p ProfileSource) Option { return func(s *Service) { s.profiles = p } }
+
+// WithDeclarative serves DeclarativeManagement messages with d (default:
+// they are answered 404, and devices keep the command path).
+func WithDeclarative(d Declarative) Option { return func(s *Service) { s.ddm = d } }
 
 // WithEvents sets an in-process hook called after a device's change is
 // stored (at most once: a crash in between loses the call). The SDK's

@@ -77,6 +77,19 @@ func RemoveProfile(identifier string) Command {
 	return newCommand("RemoveProfile", map[string]any{"Identifier": identifier})
 }
 
+// DeclarativeManagementCommand is the DeclarativeManagement command: it
+// turns on declarative device management on the device (the first time)
+// or asks it to synchronise its declarations. tokens, when not nil, is the JSON of the server's TokensResponse
+// ({"SyncTokens": …}): a device that has it compares the tokens at once
+// instead of fetching them first.
+func DeclarativeManagementCommand(tokens []byte) Command {
+	req := map[string]any{}
+	if len(tokens) > 0 {
+		req["Data"] = append([]byte(nil), tokens...)
+	}
+	return newCommand("DeclarativeManagement", req)
+}
+
 // Management flags for InstallApplication.
 const (
 	// RemoveAppOnUnenroll removes the app when the MDM profile is removed.

@@ -51,6 +51,7 @@ func TestCommandsMatchAppleSchema(t *testing.T) {
 		mdm.DeviceInformation([]string{"DeviceName"}), mdm.SecurityInfo(), mdm.InstalledApplicationList(true),
 		mdm.ManagedApplicationList(), mdm.ProfileList(true), mdm.InstallProfile([]byte("x")), mdm.RemoveProfile("p"),
 		store, inHouse, mdm.RemoveApplication("com.example.app"), mdm.EraseDevice(), mdm.DeviceLock("m", "1"),
+		mdm.DeclarativeManagementCommand(nil), mdm.DeclarativeManagementCommand([]byte(`{"SyncTokens":{}}`)),
 	} {
 		keys, ok := schemas[cmd.RequestType]
 		if !ok {

@@ -56,6 +56,11 @@ func (d *device) poll(ctx context.Context, max int, logf logFunc, observe observ
 		if err != nil {
 			return st, fmt.Errorf("command poll: %w", err)
 		}
+		if idle && d.ddm != nil && d.ddm.pending {
+			// The queue is done: synchronise the declarations the
+			// DeclarativeManagement command asked for (ddm.go).
+			return st, d.syncDeclarations(ctx, logf)
+		}
 		if idle || (max > 0 && len(st.Commands) >= max) {
 			return st, nil
 		}
@@ -155,6 +160,8 @@ func (d *device) respond(cmd command) (map[string]any, string) {
 			return res, what + id + ": the device is no longer managed"
 		}
 		return res, what + id
+	case "DeclarativeManagement":
+		return res, d.declarativeCommand(cmd)
 	case "InstallEnterpriseApplication", "DeviceLock", "EraseDevice", "ClearPasscode", "Settings", "ApplyRedemptionCode":
 		return res, "acknowledged"
 	default:

@@ -35,6 +35,12 @@ type spec struct {
 	// before enrollment that the organization's store also offers: the
 	// store must show it as unmanaged.
 	StoreApp string
+	// Passcode is the user's device passcode ("" for none), checked
+	// against the declarative passcode settings.
+	Passcode string
+	// NoDeclarative: the device acknowledges DeclarativeManagement but
+	// never synchronises (load mode measures the command path).
+	NoDeclarative bool
 }
 
 // newSpec makes a device with random identifiers; serial may fix the
@@ -58,6 +64,7 @@ func newSpec(serial string) spec {
 		OSVersion: "17.4", Build: "21E219",
 		IMEI: imei, WiFiMAC: mac(8), Bluetooth: mac(11),
 		PersonalApp: "com.example.personal.notes",
+		Passcode:    "482916",
 	}
 }
 
@@ -88,6 +95,9 @@ type device struct {
 	identity        *x509.Certificate
 	key             *rsa.PrivateKey
 	signed          bool // Mdm-Signature instead of the TLS client certificate
+	// ddm is the declarative engine, nil until DeclarativeManagement
+	// turned it on (ddm.go).
+	ddm *ddmState
 }
 
 // enrollDirect walks a direct enrollment from its .mobileconfig URL: fetch

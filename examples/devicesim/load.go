@@ -374,6 +374,7 @@ func enrollMany(ctx context.Context, a *api, token string, n, c int, disconnect 
 // it to check-in.
 func enrollOne(ctx context.Context, a *api, token string) (*device, error) {
 	s := newSpec("")
+	s.NoDeclarative = true // load measures the command path
 	dec, err := a.startEnrollment(ctx, token, facts{Platform: "ios", OSVersion: s.OSVersion, Model: s.Product, Ownership: "personal"}, "direct")
 	if err != nil {
 		return nil, err

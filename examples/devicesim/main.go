@@ -20,6 +20,18 @@
 //	devicesim ios -server https://127.0.0.1:8443 -ca omm-data/tls/dev-ca.pem \
 //	    -site demo -user alice -password '...'
 //
+// A declarative walk (devicesim declarative, with -admin-token) enrolls an
+// iPhone on iOS 17, on which the server turns declarative device
+// management on: the phone fetches its tokens and declarations, applies
+// the passcode settings and the settings profile the declarations point
+// at, and reports the status items it is subscribed to (and two it was
+// not, which the server must drop). The walk then changes the policy
+// through the admin API (a longer passcode, an enforced OS update): the
+// phone gets one DeclarativeManagement command, synchronises the changed
+// declarations and reports status, and the server's compliance follows as
+// its user sets a longer passcode and the update installs. iOS 17 phones
+// of the other walks speak the declarative channel the same way.
+//
 // An Android walk plays one phone per enrollment mode after the same
 // sign-in: a personal work profile and a fully managed company phone
 // (through the server's local Android Management API fake), a Samsung Knox
@@ -111,6 +123,8 @@ const usage = `usage:
                  [-keep-enrolled]
   devicesim android -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW [-pin PIN] | -agent-token T)
                  [-totp-secret BASE32] [-admin-token T] [-modes work_profile,fully_managed,knox,device_admin,legacy_api30]
+  devicesim declarative -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW [-pin PIN] | -agent-token T)
+                 -admin-token T [-serial S]
   devicesim leave -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN] -admin-token T
   devicesim load -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW | -agent-token T)
                  [-devices N] [-concurrency C] [-duration D] [-max-requests M]
@@ -133,6 +147,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		_, err = walkIOS(ctx, cfg, out)
+		return err
+	case "declarative":
+		cfg, err := parseDeclarativeWalk(args[1:], out)
+		if err != nil {
+			return err
+		}
+		_, err = walkDeclarative(ctx, cfg, out)
 		return err
 	case "android":
 		cfg, err := parseAndroid(args[1:], out)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/openomm/omm"
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
@@ -150,6 +151,23 @@ type consoleDeviceData struct {
 	Policy *omm.Compliance
 	// Events are the device's newest events, newest first.
 	Events []events.Event
+	// Channel says whether an Apple device is managed through
+	// declarations or commands, and why; on the declarative channel with
+	// the compliance its status reports make. Nil for Android devices.
+	Channel *declarative.Channel
+}
+
+// ComplianceWords puts a declarative compliance state into words.
+func (consoleDeviceData) ComplianceWords(s declarative.ComplianceState) string {
+	switch s {
+	case declarative.Compliant:
+		return "Compliant"
+	case declarative.Pending:
+		return "Pending"
+	case declarative.NotCompliant:
+		return "Not compliant"
+	}
+	return string(s)
 }
 
 // Label is an inventory attribute's name in words.
@@ -225,6 +243,10 @@ func (s *server) consoleDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data.Events = recent.Events
+	if data.Channel, err = s.sdk.Channel(r.Context(), d); err != nil {
+		s.webFailure(w, "admin", err)
+		return
+	}
 	// Offer a factory reset only where it would be carried out (the
 	// action checks again).
 	wipe, err := s.sdk.FullWipeAllowed(r.Context(), d)

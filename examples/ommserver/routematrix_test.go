@@ -161,6 +161,14 @@ func routeMatrix() []mxRoute {
 					"MessageType": "TokenUpdate", "Topic": m.apple.mdm.Topic, "Token": []byte{1, 2, 3, 4}, "PushMagic": "magic"}}
 			}},
 		}},
+		{"GET /mdm/{org}/declarative/{device}/{secret}/settings.mobileconfig", accessEnroll, []mxProbe{{
+			// The path's secret is the ticket: the device learns it with
+			// its declarations, over its MDM identity.
+			own: func(m *mxWorld) mxReq { return mxReq{method: "GET", path: m.settingsProfile} },
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "GET", path: strings.Replace(m.settingsProfile, "/mdm/"+demo+"/", "/mdm/"+string(m.otherOrg)+"/", 1)}
+			},
+		}}},
 		{"/scep/{org}", accessEnroll, []mxProbe{
 			// The CA's certificate and capabilities are public by the
 			// protocol; issuing needs the org's challenge.
@@ -684,6 +692,10 @@ type mxWorld struct {
 
 	spares []string // alice's devices for destructive actions
 	seq    int
+
+	// settingsProfile is the path of the apple device's declarative
+	// settings profile.
+	settingsProfile string
 }
 
 func newMxWorld(t *testing.T) *mxWorld {
@@ -741,6 +753,7 @@ func newMxWorld(t *testing.T) *mxWorld {
 	m.session = w.agentSignIn(t, "alice")
 	m.otherTok = mxOtherSignIn(t, m)
 	m.apple = enrollApple(t, w, m.session, "UDID-MATRIX-000001")
+	m.settingsProfile = mxSettingsProfile(t, m.apple)
 	e := must[androidEnrollment](t, 200)(w.do(t, "POST", "/api/agent/android/enroll", m.session, androidFacts))
 	enr := must[agent.EnrollResponse](t, 200)(w.do(t, "POST", "/android/agent/enroll", "",
 		agent.EnrollRequest{Token: e.Token, Identifier: "android-id-matrix"}))
@@ -1296,6 +1309,21 @@ func mxSCEPRequest(t *testing.T, m *mxWorld) []byte {
 	}
 	t.Fatal("the profile has no SCEP payload")
 	return nil
+}
+
+// mxSettingsProfile turns declarative management on for d and returns
+// the path of its settings profile.
+func mxSettingsProfile(t *testing.T, d *appleDevice) string {
+	t.Helper()
+	decl, ok := declarativeOn(t, d)["omm.settings-profile"]
+	if !ok {
+		t.Fatal("the matrix's iPhone has no settings profile declaration")
+	}
+	u, err := url.Parse(decl.Payload["ProfileURL"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.RequestURI()
 }
 
 // countingCAs counts the CA look-ups that reach it.

@@ -42,15 +42,47 @@ type OSSupport struct {
 	Removed    string
 }
 
-// Schema is one schema file: a profile payload, a command or a check-in
-// message.
+// Schema is one schema file: a profile payload, a command, a check-in
+// message, a declaration or a status item.
 type Schema struct {
-	PayloadType string // profiles
-	RequestType string // commands and check-in messages
-	Keys        []Key
+	PayloadType     string // profiles
+	RequestType     string // commands, check-in messages, declarative protocol
+	DeclarationType string // declarations
+	StatusItemType  string // status items
+	// Support is the payload's own supportedOS, by OS name.
+	Support map[string]PayloadSupport
+	Keys    []Key
 	// ResponseKeys are a command's response keys; empty for profiles and
 	// check-in messages.
 	ResponseKeys []Key
+}
+
+// PayloadSupport is one OS's entry of a payload's supportedOS mapping:
+// versions as Apple writes them ("n/a": never) and, for declarations and
+// status items, the enrollment types allowed ("supervised", "device",
+// "user", "local"; empty when the schema names none).
+type PayloadSupport struct {
+	Introduced         string
+	Removed            string
+	AllowedEnrollments []string
+}
+
+// Supported reports whether the payload exists on os at version and, when
+// enrollment is not empty and the schema lists allowed enrollments, is
+// allowed on that enrollment type.
+func (s Schema) Supported(os, version, enrollment string) bool {
+	sup, ok := s.Support[os]
+	switch {
+	case !ok, sup.Introduced == "" || sup.Introduced == "n/a":
+		return false
+	case CompareVersions(version, sup.Introduced) < 0:
+		return false
+	case sup.Removed != "" && sup.Removed != "n/a" && CompareVersions(version, sup.Removed) >= 0:
+		return false
+	case enrollment != "" && len(sup.AllowedEnrollments) > 0 && !slices.Contains(sup.AllowedEnrollments, enrollment):
+		return false
+	}
+	return true
 }
 
 // Dir finds shared/apple-device-management by walking up from the working
@@ -99,6 +131,25 @@ func fromDoc(doc any) (Schema, error) {
 	if p, ok := m["payload"].(map[string]any); ok {
 		s.PayloadType, _ = p["payloadtype"].(string)
 		s.RequestType, _ = p["requesttype"].(string)
+		s.DeclarationType, _ = p["declarationtype"].(string)
+		s.StatusItemType, _ = p["statusitemtype"].(string)
+		if oses, ok := p["supportedOS"].(map[string]any); ok {
+			s.Support = map[string]PayloadSupport{}
+			for name, v := range oses {
+				e, _ := v.(map[string]any)
+				var sup PayloadSupport
+				sup.Introduced, _ = e["introduced"].(string)
+				sup.Removed, _ = e["removed"].(string)
+				if list, ok := e["allowed-enrollments"].([]any); ok {
+					for _, x := range list {
+						if str, ok := x.(string); ok {
+							sup.AllowedEnrollments = append(sup.AllowedEnrollments, str)
+						}
+					}
+				}
+				s.Support[name] = sup
+			}
+		}
 	}
 	keys, err := keyList(m["payloadkeys"])
 	if err != nil {

@@ -72,7 +72,8 @@ func TestReadsAllSchemas(t *testing.T) {
 		t.Skip(err)
 	}
 	var files []string
-	for _, sub := range []string{"mdm/profiles", "mdm/commands", "mdm/checkin"} {
+	for _, sub := range []string{"mdm/profiles", "mdm/commands", "mdm/checkin", "declarative/declarations/*",
+		"declarative/status", "declarative/protocol"} {
 		f, err := filepath.Glob(filepath.Join(root, sub, "*.yaml"))
 		if err != nil || len(f) == 0 {
 			t.Fatalf("no schema files in %s: %v", sub, err)
@@ -85,6 +86,46 @@ func TestReadsAllSchemas(t *testing.T) {
 		}
 	}
 	t.Logf("read %d schema files", len(files))
+}
+
+// TestDeclarativeSupport reads a declaration's and a status item's
+// supportedOS: versions and allowed enrollment types.
+func TestDeclarativeSupport(t *testing.T) {
+	root, err := Dir()
+	if err != nil {
+		t.Skip(err)
+	}
+	su, err := Load(filepath.Join(root, "declarative", "declarations", "configurations", "softwareupdate.enforcement.specific.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if su.DeclarationType != "com.apple.configuration.softwareupdate.enforcement.specific" {
+		t.Errorf("declaration type %q", su.DeclarationType)
+	}
+	for _, c := range []struct {
+		os, version, enrollment string
+		want                    bool
+	}{
+		{"iOS", "17.0", "device", true},
+		{"iOS", "16.7", "device", false},
+		{"iOS", "17.4", "user", false},
+		{"iOS", "17.4", "", true},
+		{"macOS", "14.0", "supervised", true},
+		{"macOS", "14.0", "device", false},
+		{"tvOS", "17.0", "", false},
+		{"Windows", "11", "", false},
+	} {
+		if got := su.Supported(c.os, c.version, c.enrollment); got != c.want {
+			t.Errorf("Supported(%s, %s, %q) = %v, want %v", c.os, c.version, c.enrollment, got, c.want)
+		}
+	}
+	st, err := Load(filepath.Join(root, "declarative", "status", "passcode.is-compliant.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.StatusItemType != "passcode.is-compliant" || !st.Supported("iOS", "16.0", "user") || st.Supported("macOS", "15.0", "") {
+		t.Errorf("passcode.is-compliant read as %+v", st)
+	}
 }
 
 func TestCheck(t *testing.T) {

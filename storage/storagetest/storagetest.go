@@ -18,6 +18,7 @@ import (
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
@@ -41,6 +42,7 @@ type Store interface {
 	enroll.ActionStore // deprovision.go
 	revocationStore    // revocation.go
 	events.Store       // events.go
+	declarative.Store  // declarative.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -69,6 +71,7 @@ func cases() []testCase {
 	all = append(all, deprovisionCases()...)
 	all = append(all, revocationCases()...)
 	all = append(all, eventCases()...)
+	all = append(all, declarativeCases()...)
 	return all
 }
 
