@@ -27,21 +27,10 @@ func (tx tx) flushEvents(ctx context.Context) error {
 		return nil
 	}
 	*tx.events = nil
-	users := map[string]string{} // device → user, looked up once
 	byOrg := map[storage.OrgID][]events.Event{}
 	var orgs []storage.OrgID
 	for _, e := range evs {
 		e = e.Normalize()
-		if e.Device != "" && e.User == "" {
-			u, ok := users[string(e.Org)+"/"+e.Device]
-			if !ok {
-				if err := tx.queryRow(ctx, "SELECT user_id FROM {devices} WHERE org_id = ? AND id = ?", e.Org, e.Device).Scan(&u); err != nil && err != sql.ErrNoRows {
-					return tx.s.fail("event: device user", err)
-				}
-				users[string(e.Org)+"/"+e.Device] = u
-			}
-			e.User = u
-		}
 		if err := e.Validate(); err != nil {
 			return fmt.Errorf("sqlstore: event %s: %w", e.Kind, err)
 		}
@@ -52,30 +41,54 @@ func (tx tx) flushEvents(ctx context.Context) error {
 	}
 	slices.Sort(orgs) // one lock order for every writer
 	for _, org := range orgs {
-		list := byOrg[org]
-		var last int64
-		if err := tx.queryRow(ctx, `INSERT INTO {event_seqs} AS c (org_id, last) VALUES (?, ?)
-			ON CONFLICT (org_id) DO UPDATE SET last = c.last + excluded.last RETURNING last`, org, len(list)).Scan(&last); err != nil {
+		if err := tx.writeEvents(ctx, org, byOrg[org]); err != nil {
 			if tx.s.foreignKey(err) {
 				return fmt.Errorf("event: org %q: %w", org, storage.ErrNotFound)
 			}
-			return tx.s.fail("event seq", err)
+			return tx.s.fail("write events", err)
 		}
-		// One statement per event: a transaction emits one or two, and a
-		// parameter reaches a JSON column on both databases.
-		for i, e := range list {
-			data := []byte("{}")
-			if e.Data != nil {
-				var err error
-				if data, err = json.Marshal(e.Data); err != nil {
-					return fmt.Errorf("sqlstore: event data: %w", err)
-				}
+	}
+	return nil
+}
+
+// writeEvents gives org's events their seqs and stores them; an event
+// about a device without a user gets the device's. The usual case, one
+// event, is one statement on PostgreSQL (a round trip to the database
+// each, at the end of a transaction that holds the org's seq row).
+func (tx tx) writeEvents(ctx context.Context, org storage.OrgID, list []events.Event) error {
+	datas := make([]string, len(list))
+	for i, e := range list {
+		datas[i] = "{}"
+		if e.Data != nil {
+			b, err := json.Marshal(e.Data)
+			if err != nil {
+				return fmt.Errorf("event data: %w", err)
 			}
-			seq := last - int64(len(list)) + int64(i) + 1
-			if _, err := tx.exec(ctx, `INSERT INTO {events} (org_id, seq, id, kind, time_us, device_id, user_id, actor, data)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, org, seq, e.ID, e.Kind, micros(e.Time), e.Device, e.User, e.Actor, string(data)); err != nil {
-				return tx.s.fail("write event", err)
-			}
+			datas[i] = string(b)
+		}
+	}
+	if tx.s.d.postgres && len(list) == 1 {
+		e := list[0]
+		_, err := tx.exec(ctx, `WITH s AS (INSERT INTO {event_seqs} AS c (org_id, last) VALUES (?, 1)
+				ON CONFLICT (org_id) DO UPDATE SET last = c.last + 1 RETURNING last)
+			INSERT INTO {events} (org_id, seq, id, kind, time_us, device_id, user_id, actor, data)
+			SELECT CAST(? AS TEXT), s.last, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT),
+				coalesce(nullif(CAST(? AS TEXT), ''), (SELECT user_id FROM {devices} WHERE org_id = CAST(? AS TEXT) AND id = CAST(? AS TEXT)), ''),
+				CAST(? AS TEXT), CAST(? AS JSONB) FROM s`,
+			org, org, e.ID, e.Kind, micros(e.Time), e.Device, e.User, org, e.Device, e.Actor, datas[0])
+		return err
+	}
+	var last int64
+	if err := tx.queryRow(ctx, `INSERT INTO {event_seqs} AS c (org_id, last) VALUES (?, ?)
+		ON CONFLICT (org_id) DO UPDATE SET last = c.last + excluded.last RETURNING last`, org, len(list)).Scan(&last); err != nil {
+		return err
+	}
+	for i, e := range list {
+		seq := last - int64(len(list)) + int64(i) + 1
+		if _, err := tx.exec(ctx, `INSERT INTO {events} (org_id, seq, id, kind, time_us, device_id, user_id, actor, data)
+			VALUES (?, ?, ?, ?, ?, ?, coalesce(nullif(?, ''), (SELECT user_id FROM {devices} WHERE org_id = ? AND id = ?), ''), ?, ?)`,
+			org, seq, e.ID, e.Kind, micros(e.Time), e.Device, e.User, org, e.Device, e.Actor, datas[i]); err != nil {
+			return err
 		}
 	}
 	return nil
