@@ -499,7 +499,10 @@ func TestBrowser(t *testing.T) {
 		}
 		l = tb.open(t, "/admin/devices/"+bw.aliceMac)
 		bw.checkWords(t, tb, map[string]string{"capacity_gb": "233.47 GiB", "encryption": "FileVault on", "firewall": "On"})
-		if !strings.Contains(l.Text, "Install macOS Big Sur (no bundle identifier)") || strings.Contains(l.Text, "jdoe") || strings.Contains(l.Text, "name:") {
+		// The apps are read before the recent events, whose details name
+		// inventory fields such as "value.device_name:".
+		apps, _, _ := strings.Cut(l.Text, "Recent events")
+		if !strings.Contains(apps, "Install macOS Big Sur (no bundle identifier)") || strings.Contains(l.Text, "jdoe") || strings.Contains(apps, "name:") {
 			t.Errorf("console's Mac apps:\n%s", l.Text)
 		}
 		tb.open(t, "/admin/devices/"+bw.aliceCorp)
