@@ -53,6 +53,9 @@ type api struct {
 	// agentToken, when set, is a session the host product issued: the
 	// agent API is called with it instead of signing in through the SDK.
 	agentToken string
+	// resume makes devices keep their TLS sessions and resume them on
+	// their next connection (load -conn resume).
+	resume bool
 	// keys, when set, holds device keys generated before a timed run.
 	keys *keyPool
 	// totpCode computes an authenticator code; nil means totpAt. Tests

@@ -144,12 +144,14 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
-// TestLoadDisconnect: with -disconnect the devices hold no connection to
-// the server between check-ins, as phones do (what the memory runs of
-// scripts/bench rely on); without it each device keeps its own.
-func TestLoadDisconnect(t *testing.T) {
+// TestLoadConnections: with -conn new or resume the devices hold no
+// connection to the server between wakes, as phones do (what the memory
+// runs of scripts/bench rely on), and every wake is a new handshake: full
+// with new, a resumed TLS session with resume; with keepalive each device
+// keeps its own connection and makes no handshake after enrolling.
+func TestLoadConnections(t *testing.T) {
 	t.Parallel()
-	for _, disconnect := range []bool{false, true} {
+	for _, mode := range []string{connKeepAlive, connNew, connResume} {
 		ts := startServer(t)
 		u, err := url.Parse(ts.base)
 		if err != nil {
@@ -158,14 +160,33 @@ func TestLoadDisconnect(t *testing.T) {
 		out := &syncBuffer{}
 		const devices = 6
 		cfg := loadConfig{commonFlags: ts.flags("alice"), devices: devices, concurrency: 2, duration: maxDuration,
-			maxRequests: 40, progress: time.Minute, refreshRate: 1, drain: true, disconnect: disconnect}
+			maxRequests: 40, progress: time.Minute, refreshRate: 1, drain: true, conn: mode}
 		res, err := runLoad(t.Context(), cfg, out)
 		if err != nil {
 			t.Fatalf("load: %v\n%s", err, out)
 		}
 		if res.Enroll.Requests != devices || res.CheckIn.Errors != 0 {
-			t.Fatalf("disconnect %v: %+v", disconnect, res)
+			t.Fatalf("%s: %+v", mode, res)
 		}
+		hs := res.Handshakes["checkin"]
+		switch mode {
+		case connKeepAlive:
+			if hs.Full+hs.Resumed != 0 {
+				t.Errorf("keepalive: check-ins made %s, want none", hs)
+			}
+		case connNew:
+			if hs.Full == 0 || hs.Resumed != 0 {
+				t.Errorf("new: check-ins made %s, want full handshakes only", hs)
+			}
+		case connResume:
+			if hs.Resumed == 0 || hs.Full != 0 {
+				t.Errorf("resume: check-ins made %s, want resumed sessions only", hs)
+			}
+		}
+		if !strings.Contains(out.String(), "handshakes: checkin") {
+			t.Errorf("%s: the summary does not count the handshakes:\n%s", mode, out)
+		}
+		disconnect := reconnects(mode)
 		open := establishedTo(t, u.Port())
 		// Closing is asynchronous: give the sockets a moment to go.
 		for deadline := time.Now().Add(5 * time.Second); disconnect && open > cfg.concurrency && time.Now().Before(deadline); {
@@ -176,10 +197,10 @@ func TestLoadDisconnect(t *testing.T) {
 		// keeps its connections either way: one, or up to one per worker
 		// when the workers' first requests dial at once.
 		if disconnect && open > cfg.concurrency {
-			t.Errorf("with -disconnect, %d connections to the server stay open, want at most %d (the API client's)", open, cfg.concurrency)
+			t.Errorf("-conn %s: %d connections to the server stay open, want at most %d (the API client's)", mode, open, cfg.concurrency)
 		}
 		if !disconnect && open < devices {
-			t.Errorf("without -disconnect, %d connections to the server stay open, want at least %d", open, devices)
+			t.Errorf("-conn %s: %d connections to the server stay open, want at least %d", mode, open, devices)
 		}
 	}
 }

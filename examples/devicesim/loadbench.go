@@ -179,7 +179,7 @@ var idleCeilingPlist = []byte(`<?xml version="1.0" encoding="UTF-8"?>
 // certificate, client certificate requested, HTTP/2), and drives it with
 // the same devices, concurrency and requests as the idle check-in phase:
 // no handler of the server can answer faster on this machine.
-func ceiling(ctx context.Context, a *api, devices []*device, c int, d time.Duration, maxRequests int) (phase, error) {
+func ceiling(ctx context.Context, a *api, devices []*device, c int, d time.Duration, maxRequests int, disconnect bool) (phase, error) {
 	cert, roots, err := selfSigned()
 	if err != nil {
 		return phase{}, err
@@ -212,10 +212,12 @@ func ceiling(ctx context.Context, a *api, devices []*device, c int, d time.Durat
 	for i, dev := range devices {
 		cl := *dev
 		cl.base, cl.serverURL = base, base+"/mdm/connect"
+		ca := *a
+		ca.roots = roots
 		if dev.signed {
-			cl.client = newClient(roots, nil)
+			cl.client = ca.deviceClient(nil)
 		} else {
-			cl.client = newClient(roots, &tls.Certificate{Certificate: [][]byte{dev.identity.Raw}, PrivateKey: dev.key, Leaf: dev.identity})
+			cl.client = ca.deviceClient(&tls.Certificate{Certificate: [][]byte{dev.identity.Raw}, PrivateKey: dev.key, Leaf: dev.identity})
 		}
 		clones[i] = &cl
 	}
@@ -237,6 +239,9 @@ func ceiling(ctx context.Context, a *api, devices []*device, c int, d time.Durat
 					return
 				}
 				rec.observe(a.now().Sub(t0), err)
+				if disconnect {
+					clones[i].client.CloseIdleConnections()
+				}
 			}
 		})
 	}
@@ -382,6 +387,10 @@ type loadReport struct {
 	Ceiling       phaseReport `json:"ceiling"`
 	// Webhook is what the event receiver saw (-webhook-listen).
 	Webhook *hookStats `json:"webhook,omitempty"`
+	// Conn is how the devices connected (-conn); Handshakes the TLS
+	// handshakes per phase.
+	Conn       string                    `json:"conn"`
+	Handshakes map[string]handshakeCount `json:"handshakes"`
 }
 
 func withCPU(p phaseReport, cpu, sim time.Duration) phaseReport {
@@ -405,6 +414,7 @@ func writeReport(path string, r loadResult, proof string, caOps int) error {
 	rep.Drain = withCPU(rep.Drain, r.ServerCPU["drain"], r.SimCPU["drain"])
 	rep.CheckIn = withCPU(rep.CheckIn, r.ServerCPU["checkin"], r.SimCPU["checkin"])
 	rep.Webhook = r.Webhook
+	rep.Conn, rep.Handshakes = r.Conn, r.Handshakes
 	if r.Enroll.Elapsed > 0 {
 		rep.CAOpsPerSecond = float64(r.Enroll.Requests-r.Enroll.Errors) / r.Enroll.Elapsed.Seconds() * float64(caOps)
 	}

@@ -74,9 +74,13 @@
 // -sign-rate measures the raw signature rate of a key like the org CA's
 // (the ceiling for enrollments; -ca-ops says how many CA operations an
 // enrollment costs an older server), -server-pid reads the server's CPU
-// time per phase (the simulator's own is read too), -disconnect closes
-// each device's connection after every check-in as a phone does (for
-// memory measurements), and -json writes the results.
+// time per phase (the simulator's own is read too) and -json writes the
+// results. -conn says how devices connect: "new" (the default) opens a new
+// TCP and TLS connection for each wake (a poll and the command round trips
+// it leads to) and closes it afterwards, with a full TLS handshake, as a
+// phone woken by a push does; "resume" does the same resuming the
+// device's TLS session; "keepalive" keeps each device's connection open
+// between wakes. The summary counts each phase's handshakes.
 //
 // -server is the base URL the SDK is served under, with its path prefix
 // when the host mounts it below the root (https://127.0.0.1:8443/device-mgmt);
@@ -130,7 +134,7 @@ const usage = `usage:
                  [-devices N] [-concurrency C] [-duration D] [-max-requests M]
                  [-admin-token T [-refresh-rate R]]
                  [-pregen-keys] [-drain] [-ceiling] [-sign-rate D [-ca-ops N]] [-server-pid P]
-                 [-disconnect] [-json FILE]`
+                 [-conn new|resume|keepalive] [-json FILE]`
 
 // errUsage reports a command line devicesim cannot run.
 var errUsage = errors.New("bad usage")
