@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -115,12 +116,33 @@ type Config struct {
 	// (DefaultEventRetention when 0; negative keeps them forever). [SDK.Run]
 	// purges older ones.
 	EventRetention time.Duration
+	// Proxy serves the handler as plain HTTP behind a TLS-terminating
+	// proxy that forwards the devices' client certificates (zero: the
+	// host terminates TLS itself and the handler reads the certificate
+	// from the connection).
+	Proxy ProxyConfig
 	// NoDeclarative keeps every Apple device on the MDM command path:
 	// declarative device management is never turned on.
 	NoDeclarative bool
 	// Logger and Clock default to slog.Default() and time.Now.
 	Logger *slog.Logger
 	Clock  func() time.Time
+}
+
+// ProxyConfig describes the TLS-terminating proxy in front of the
+// handler. The proxy requests (does not require) a client certificate,
+// sets ClientCertHeader on every request it forwards to the certificate
+// it received (percent-escaped PEM as nginx's $ssl_client_escaped_cert,
+// PEM, or base64 DER; empty without one), replacing whatever a client
+// sent, and connects from an address in Trusted. The header from any
+// other address is refused (403) by the check-in endpoints; no other
+// route reads it. Config.PublicURL stays the proxy's https URL.
+type ProxyConfig struct {
+	// ClientCertHeader names the header, e.g. "X-Client-Cert".
+	ClientCertHeader string
+	// Trusted are the proxy's addresses as the handler sees them
+	// (http.Request.RemoteAddr), e.g. 10.0.0.5/32.
+	Trusted []netip.Prefix
 }
 
 // AndroidConfig configures the Android channel. Without a Provider,
@@ -172,6 +194,14 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	base, err := url.Parse(strings.TrimSuffix(cfg.PublicURL, "/"))
 	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" || base.RawQuery != "" || base.Fragment != "" {
 		return nil, fmt.Errorf("%w: omm: Config.PublicURL %q: want an absolute http(s) URL without query", storage.ErrInvalid, cfg.PublicURL)
+	}
+	if (cfg.Proxy.ClientCertHeader == "") != (len(cfg.Proxy.Trusted) == 0) {
+		return nil, fmt.Errorf("%w: omm: Config.Proxy needs both ClientCertHeader and Trusted", storage.ErrInvalid)
+	}
+	for _, p := range cfg.Proxy.Trusted {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("%w: omm: Config.Proxy.Trusted has an invalid prefix", storage.ErrInvalid)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -248,7 +278,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	s.Android = android.New(st, s.Inventory, st, androidOpts...)
 
 	mdmOpts := []checkin.Option{checkin.WithLogger(log), checkin.WithClock(now), checkin.WithProfiles(s.OTA), checkin.WithUsers(s.Directory), checkin.WithEventLog(st),
-		checkin.WithEvents(s.deviceEvent),
+		checkin.WithEvents(s.deviceEvent), checkin.WithTrustedProxy(cfg.Proxy.ClientCertHeader, cfg.Proxy.Trusted),
 		checkin.WithResultHandler("InstallApplication", catalogResults{s.Catalog}),
 		checkin.WithResultHandler("RemoveApplication", catalogResults{s.Catalog})}
 	if waker != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -51,6 +52,14 @@ type config struct {
 	// secret in webhookSecretFile (events/webhook).
 	webhook           string
 	webhookSecretFile string
+
+	// trustedProxies, when set, serves plain HTTP behind a
+	// TLS-terminating proxy at these addresses, which forwards the
+	// devices' client certificates in clientCertHeader (omm.ProxyConfig);
+	// proxies is the parsed list.
+	trustedProxies   string
+	clientCertHeader string
+	proxies          []netip.Prefix
 }
 
 // defaultTopic is the push topic put into enrollment profiles when no push
@@ -80,6 +89,8 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", os.Getenv("OMM_WEBHOOK_SECRET_FILE"), "file holding the webhook's HMAC secret (at least 16 bytes; required with -webhook)")
 	fs.DurationVar(&c.reconcile, "reconcile", omm.DefaultReconcileInterval, "how often users who left the directory are found and their devices deprovisioned; the first round runs at start")
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("OMM_TRUSTED_PROXIES"), "serve plain HTTP behind a TLS-terminating proxy: its addresses (comma-separated IPs or CIDRs), the only ones whose -client-cert-header is read; needs -public-url (the proxy's)")
+	fs.StringVar(&c.clientCertHeader, "client-cert-header", envOr("OMM_CLIENT_CERT_HEADER", "X-Client-Cert"), "header in which the proxy forwards the client certificate (percent-escaped PEM as nginx's $ssl_client_escaped_cert, PEM, or base64 DER)")
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -87,7 +98,33 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	return c, c.validate()
+	if err := c.validate(); err != nil {
+		return c, err
+	}
+	var err error
+	c.proxies, err = parseProxies(c.trustedProxies)
+	return c, err
+}
+
+// parseProxies reads -trusted-proxies: IPs (one address) and CIDRs.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("-trusted-proxies: %q is neither an IP address nor a CIDR", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 func (c config) validate() error {
@@ -100,6 +137,12 @@ func (c config) validate() error {
 		return errors.New("-apns-cert and -apns-key go together")
 	case hasToken && (c.apnsTokenKey == "" || c.apnsKeyID == "" || c.apnsTeamID == "" || c.apnsTopic == ""):
 		return errors.New("a provider token needs -apns-token-key, -apns-key-id, -apns-team-id and -apns-topic")
+	}
+	if c.trustedProxies != "" && c.publicURL == "" {
+		return errors.New("-trusted-proxies needs -public-url: the proxy's https URL, which devices and browsers use")
+	}
+	if c.trustedProxies != "" && !validHeaderName(c.clientCertHeader) {
+		return fmt.Errorf("-client-cert-header %q is not a header name", c.clientCertHeader)
 	}
 	if c.publicURL != "" {
 		u, err := url.Parse(c.publicURL)
@@ -129,6 +172,20 @@ func (c config) hosts() []string {
 		hosts = append(hosts, u.Hostname())
 	}
 	return hosts
+}
+
+// validHeaderName reports whether h is a plain header name (letters,
+// digits and dashes).
+func validHeaderName(h string) bool {
+	if h == "" {
+		return false
+	}
+	for _, r := range h {
+		if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 func envOr(key, def string) string {

@@ -29,6 +29,10 @@ func TestParseFlags(t *testing.T) {
 		{"token without team", []string{"-apns-token-key", "k.p8", "-apns-key-id", "K", "-apns-topic", "t"}, "provider token needs"},
 		{"both kinds", []string{"-apns-cert", "c.pem", "-apns-key", "k.pem", "-apns-token-key", "k.p8"}, "not both"},
 		{"stray argument", []string{"serve"}, "unexpected arguments"},
+		{"behind a proxy", []string{"-trusted-proxies", "10.0.0.5, 10.1.0.0/16,::1", "-public-url", "https://mdm.example.com"}, ""},
+		{"proxy without public URL", []string{"-trusted-proxies", "10.0.0.5"}, "needs -public-url"},
+		{"proxy not an address", []string{"-trusted-proxies", "proxy.example.com", "-public-url", "https://mdm.example.com"}, "neither an IP address nor a CIDR"},
+		{"bad header name", []string{"-trusted-proxies", "10.0.0.5", "-public-url", "https://mdm.example.com", "-client-cert-header", "X Cert"}, "not a header name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

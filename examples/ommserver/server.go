@@ -55,6 +55,9 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 	}
 	oc := omm.Config{Store: s, Directory: srv.dir, PublicURL: d.publicURL, Topic: d.push.topic, Android: android,
 		AllowSimulators: cfg.allowSimulators, Logger: d.log, Clock: d.now}
+	if len(cfg.proxies) > 0 {
+		oc.Proxy = omm.ProxyConfig{ClientCertHeader: cfg.clientCertHeader, Trusted: cfg.proxies}
+	}
 	if d.push.client != nil {
 		oc.Push = d.push.client
 	} else {
