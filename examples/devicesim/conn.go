@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // How a load run's devices connect, as -conn says.
@@ -39,6 +42,9 @@ const sessionCacheSize = 4
 // for a device that signs its messages instead), resuming its TLS
 // sessions when the run asks for it.
 func (a *api) deviceClient(cert *tls.Certificate) *http.Client {
+	if a.forward != "" {
+		return proxyClient(a.forward, cert)
+	}
 	c := newClient(a.roots, cert)
 	if a.resume {
 		c.Transport.(*http.Transport).TLSClientConfig.ClientSessionCache = tls.NewLRUClientSessionCache(sessionCacheSize)
@@ -80,4 +86,62 @@ func (h *handshakes) count() handshakeCount {
 
 func (c handshakeCount) String() string {
 	return fmt.Sprintf("%d TLS handshakes (%d full, %d resumed)", c.Full+c.Resumed, c.Full, c.Resumed)
+}
+
+// proxyTransport plays a TLS-terminating proxy in front of a server that
+// serves plain HTTP (ommserver -trusted-proxies): it sends each request
+// over plain HTTP to the host and port of its https URL, with the
+// device's certificate, if any, in the header the server reads
+// (percent-escaped PEM, as nginx's $ssl_client_escaped_cert). The server
+// must trust this machine's loopback address as its proxy.
+type proxyTransport struct {
+	header string
+	cert   string // escaped PEM; empty for no certificate
+	inner  *http.Transport
+}
+
+func (p *proxyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	out := req.Clone(req.Context())
+	if out.URL.Scheme == "https" {
+		out.URL.Scheme = "http"
+	}
+	out.Header.Del(p.header)
+	if p.cert != "" {
+		out.Header.Set(p.header, p.cert)
+	}
+	return p.inner.RoundTrip(out)
+}
+
+// CloseIdleConnections closes the connections to the server, as
+// http.Client.CloseIdleConnections expects of its transport.
+func (p *proxyTransport) CloseIdleConnections() { p.inner.CloseIdleConnections() }
+
+// proxyClient returns a client that talks to the server as its proxy
+// would, forwarding cert (nil: none) in header.
+func proxyClient(header string, cert *tls.Certificate) *http.Client {
+	t := &proxyTransport{header: header, inner: &http.Transport{MaxIdleConnsPerHost: 4}}
+	if cert != nil {
+		t.cert = escapePEM(cert.Certificate[0])
+	}
+	return &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: t,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// escapePEM writes a DER certificate as percent-escaped PEM: every byte
+// but the unreserved ones escaped.
+func escapePEM(der []byte) string {
+	var b strings.Builder
+	for _, c := range pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) {
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }

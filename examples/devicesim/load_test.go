@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -226,4 +227,37 @@ func establishedTo(t *testing.T, port string) int {
 		}
 	}
 	return n
+}
+
+// TestLoadBehindProxy: with -forward-cert the simulator plays the
+// TLS-terminating proxy of a server serving plain HTTP: the devices enroll,
+// answer their commands and check in, and no TLS handshake is made.
+func TestLoadBehindProxy(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // the server listens there next
+	ts := startServerArgs(t, "-allow-simulators", "-listen", addr, "-public-url", "https://"+addr,
+		"-trusted-proxies", "127.0.0.1", "-client-cert-header", "X-Client-Cert")
+	flags := ts.flags("alice")
+	flags.forwardCert = "X-Client-Cert"
+	out := &syncBuffer{}
+	const devices = 4
+	cfg := loadConfig{commonFlags: flags, devices: devices, concurrency: 2, duration: maxDuration,
+		maxRequests: 30, progress: time.Minute, refreshRate: 1, drain: true, ceiling: true, conn: connNew}
+	res, err := runLoad(t.Context(), cfg, out)
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, out)
+	}
+	if res.Enroll.Requests != devices || res.DrainCommands == 0 || res.CheckIn.Requests == 0 || res.Ceiling.Requests == 0 {
+		t.Fatalf("behind a proxy: %+v\n%s", res, out)
+	}
+	for name, h := range res.Handshakes {
+		if h.Full+h.Resumed != 0 {
+			t.Errorf("%s: %s over plain HTTP", name, h)
+		}
+	}
 }

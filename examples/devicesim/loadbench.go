@@ -202,7 +202,13 @@ func ceiling(ctx context.Context, a *api, devices []*device, c int, d time.Durat
 		ErrorLog:          nil,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	go func() {
+		if a.forward != "" { // plain HTTP, as the server behind its proxy
+			errc <- srv.Serve(ln)
+			return
+		}
+		errc <- srv.ServeTLS(ln, "", "")
+	}()
 	defer func() {
 		srv.Close()
 		<-errc

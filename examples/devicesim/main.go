@@ -80,7 +80,11 @@
 // it leads to) and closes it afterwards, with a full TLS handshake, as a
 // phone woken by a push does; "resume" does the same resuming the
 // device's TLS session; "keepalive" keeps each device's connection open
-// between wakes. The summary counts each phase's handshakes.
+// between wakes. The summary counts each phase's handshakes. With
+// -forward-cert HEADER the simulator plays the TLS-terminating proxy of a
+// server serving plain HTTP (ommserver -trusted-proxies 127.0.0.1
+// -public-url set to the -server URL): it speaks plain HTTP to that host
+// and port and sends each device's certificate in HEADER.
 //
 // -server is the base URL the SDK is served under, with its path prefix
 // when the host mounts it below the root (https://127.0.0.1:8443/device-mgmt);
@@ -134,7 +138,7 @@ const usage = `usage:
                  [-devices N] [-concurrency C] [-duration D] [-max-requests M]
                  [-admin-token T [-refresh-rate R]]
                  [-pregen-keys] [-drain] [-ceiling] [-sign-rate D [-ca-ops N]] [-server-pid P]
-                 [-conn new|resume|keepalive] [-json FILE]`
+                 [-conn new|resume|keepalive] [-forward-cert HEADER] [-json FILE]`
 
 // errUsage reports a command line devicesim cannot run.
 var errUsage = errors.New("bad usage")
@@ -193,6 +197,8 @@ type commonFlags struct {
 	// agentToken is a session token the host product issued for the
 	// agent API (its own sign-in), used instead of the SDK's sign-in.
 	agentToken string
+	// forwardCert plays the server's TLS-terminating proxy (conn.go).
+	forwardCert string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -204,6 +210,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.acct.PIN, "pin", "482916", "agent PIN to set or verify when the server asks for one")
 	fs.StringVar(&c.acct.TOTPSecret, "totp-secret", "", "base32 secret of the user's authenticator app, for MFA (without it, a user with no factor enrolls one)")
 	fs.StringVar(&c.agentToken, "agent-token", "", "bearer token of an agent session the host product issued (its own sign-in); replaces -site, -user, -password and the SDK's sign-in")
+	fs.StringVar(&c.forwardCert, "forward-cert", "", "play the TLS-terminating proxy of a server serving plain HTTP (ommserver -trusted-proxies 127.0.0.1 -public-url equal to -server): talk plain HTTP to -server's host and port, with each device's certificate in this header")
 	fs.StringVar(&c.proof, "proof", "tls", `how devices prove their MDM identity: "tls" (client certificate) or "signature" (Mdm-Signature header)`)
 }
 
@@ -221,6 +228,10 @@ func (c *commonFlags) target() (*api, error) {
 	}
 	a.signed = c.proof == "signature"
 	a.agentToken = c.agentToken
+	if c.forwardCert != "" {
+		a.forward = c.forwardCert
+		a.client = proxyClient(c.forwardCert, nil)
+	}
 	return a, nil
 }
 
