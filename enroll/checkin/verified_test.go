@@ -93,7 +93,9 @@ func (c testCA) issue(t *testing.T, cn string, at time.Time) (*x509.Certificate,
 
 type oneCA struct{ cert *x509.Certificate }
 
-func (c oneCA) CACertificate(context.Context, storage.OrgID) (*x509.Certificate, error) { return c.cert, nil }
+func (c oneCA) CACertificate(context.Context, storage.OrgID) (*x509.Certificate, error) {
+	return c.cert, nil
+}
 
 // TestSignatureChainOnce: an Mdm-Signature's signature over the body is
 // checked on every message, its signer's chain once per certificate (the
