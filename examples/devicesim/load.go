@@ -31,6 +31,7 @@ type loadConfig struct {
 	conn       string        // how devices connect: connNew, connResume or connKeepAlive
 	jsonOut    string        // write the results as JSON to this file
 	serverPID  int           // read the server's CPU time per phase from /proc (same machine)
+	dbPids     string        // a shell command listing the database's processes serving the server
 	// The server's event webhook, received here (webhook.go).
 	webhookListen, webhookSecret string
 }
@@ -62,6 +63,7 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 	fs.IntVar(&c.caOps, "ca-ops", caOpsPerEnrollment, "CA private-key operations per enrollment the server makes (an older server made 5)")
 	fs.StringVar(&c.webhookListen, "webhook-listen", "", "receive the server's event webhook on this loopback address during the run (the server's -webhook points here) and report the events' lag")
 	fs.StringVar(&c.webhookSecret, "webhook-secret-file", "", "the webhook's secret (the server's -webhook-secret-file)")
+	fs.StringVar(&c.dbPids, "db-pids", "", "shell command printing the process IDs of the database's backends serving the server (on this machine): report their CPU time per phase")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "process ID of the server (on this machine): report its CPU time per request of each phase")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
@@ -110,6 +112,8 @@ type loadResult struct {
 	// SimCPU is the simulator's own CPU time during each phase: on one
 	// machine, what it takes from the server.
 	SimCPU map[string]time.Duration
+	// DBCPU is the database's CPU time during each phase (-db-pids).
+	DBCPU map[string]time.Duration
 	// Webhook is what the event receiver saw, with -webhook-listen.
 	Webhook *hookStats
 	// Conn is how the devices connected (-conn); Handshakes the TLS
@@ -229,8 +233,9 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	cpu := cpuMeters{
 		server: cpuMeter{pid: c.serverPID, got: map[string]time.Duration{}},
 		sim:    cpuMeter{pid: os.Getpid(), got: map[string]time.Duration{}},
+		db:     cpuMeter{pidsCmd: c.dbPids, got: map[string]time.Duration{}},
 	}
-	res.ServerCPU, res.SimCPU = cpu.server.got, cpu.sim.got
+	res.ServerCPU, res.SimCPU, res.DBCPU = cpu.server.got, cpu.sim.got, cpu.db.got
 	cpu.start()
 	enrollCtx, enrollDone := traced(ctx, "enroll")
 	devices, enr := enrollMany(enrollCtx, a, token, c.devices, res.Concurrency, disconnect)
@@ -516,6 +521,9 @@ func printSummary(out io.Writer, r loadResult) {
 	}{{"enroll", r.Enroll}, {"drain", r.Drain}, {"checkin", r.CheckIn}} {
 		if cpu, ok := r.ServerCPU[ph.name]; ok && ph.p.Requests > 0 {
 			fmt.Fprintf(out, "  server CPU: %-8s %s, %.0fµs per request\n", ph.name, cpu, float64(cpu.Microseconds())/float64(ph.p.Requests))
+		}
+		if cpu, ok := r.DBCPU[ph.name]; ok && ph.p.Requests > 0 {
+			fmt.Fprintf(out, "  db CPU:     %-8s %s, %.0fµs per request\n", ph.name, cpu, float64(cpu.Microseconds())/float64(ph.p.Requests))
 		}
 		if h, ok := r.Handshakes[ph.name]; ok && ph.p.Requests > 0 {
 			fmt.Fprintf(out, "  handshakes: %-8s %s\n", ph.name, h)

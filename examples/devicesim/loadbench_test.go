@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,9 @@ func TestLoadBenchPhases(t *testing.T) {
 	report := filepath.Join(t.TempDir(), "load.json")
 	cfg := loadConfig{commonFlags: ts.flags("alice"), devices: 4, concurrency: 2, duration: 2 * time.Second,
 		maxRequests: 1_000_000, progress: time.Minute, refreshRate: 1,
-		pregenKeys: true, drain: true, ceiling: true, signFor: 300 * time.Millisecond, jsonOut: report, serverPID: os.Getpid()}
+		pregenKeys: true, drain: true, ceiling: true, signFor: 300 * time.Millisecond, jsonOut: report, serverPID: os.Getpid(),
+		// The "database" is this process here: -db-pids lists it.
+		dbPids: fmt.Sprintf("echo %d", os.Getpid())}
 	if _, err := runLoad(t.Context(), cfg, out); err != nil {
 		t.Fatalf("load: %v\n%s", err, out)
 	}
@@ -50,6 +53,7 @@ func TestLoadBenchPhases(t *testing.T) {
 		// (CSR, SCEP request, CertRep decryption, TLS client certificate)
 		// and more: several 10 ms clock ticks of its own CPU time.
 		{"the simulator's own CPU read for the enrollments", r.Enroll.SimCPUPerRequestUs > 0},
+		{"the database's CPU read from the processes -db-pids lists", r.Enroll.DBCPUms > 0},
 	}
 	for _, c := range checks {
 		if !c.ok {
