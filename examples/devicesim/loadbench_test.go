@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -76,5 +77,26 @@ func TestPhaseMerge(t *testing.T) {
 		if m.Latencies[i] != want {
 			t.Fatalf("latencies %v not sorted", m.Latencies)
 		}
+	}
+}
+
+// TestFloor measures every operation and computes each path's floor from
+// them.
+func TestFloor(t *testing.T) {
+	out := &syncBuffer{}
+	res, err := runFloor(t.Context(), 20*time.Millisecond, filepath.Join(t.TempDir(), "floor.json"), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range floorOps {
+		if res.PerOpUs[op] <= 0 {
+			t.Errorf("%s: %v µs", op, res.PerOpUs[op])
+		}
+	}
+	if e, h := res.PathsUs["direct enrollment"], res.PathsUs["TLS full handshake"]; e <= h || h <= res.PathsUs["TLS resumption"] {
+		t.Errorf("floors not ordered: %v\n%s", res.PathsUs, out)
+	}
+	if err := run(t.Context(), []string{"floor", "-duration", "0s"}, out); !errors.Is(err, errUsage) {
+		t.Errorf("floor -duration 0s: %v", err)
 	}
 }

@@ -114,6 +114,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -138,7 +139,8 @@ const usage = `usage:
                  [-devices N] [-concurrency C] [-duration D] [-max-requests M]
                  [-admin-token T [-refresh-rate R]]
                  [-pregen-keys] [-drain] [-ceiling] [-sign-rate D [-ca-ops N]] [-server-pid P]
-                 [-conn new|resume|keepalive] [-forward-cert HEADER] [-json FILE]`
+                 [-conn new|resume|keepalive] [-forward-cert HEADER] [-db-pids CMD] [-json FILE]
+  devicesim floor [-duration D] [-json FILE]`
 
 // errUsage reports a command line devicesim cannot run.
 var errUsage = errors.New("bad usage")
@@ -176,6 +178,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		_, err = walkLeave(ctx, cfg, out)
+		return err
+	case "floor":
+		fs := newFlagSet("floor", out)
+		d := fs.Duration("duration", time.Second, "how long each operation is measured")
+		jsonOut := fs.String("json", "", "write the results as JSON to this file")
+		if err := parseFlags(fs, args[1:]); err != nil {
+			return err
+		}
+		if *d <= 0 || *d > time.Minute {
+			return fmt.Errorf("%w: -duration must be positive and at most 1m", errUsage)
+		}
+		_, err := runFloor(ctx, *d, *jsonOut, out)
 		return err
 	case "load":
 		cfg, err := parseLoad(args[1:], out)
