@@ -13,7 +13,8 @@ import (
 )
 
 // TestPreparedReads: on SQLite, a read outside a transaction is prepared
-// once and its statement reused; the cache is bounded (past the bound a
+// once and its statement reused, and so is a write transaction's after
+// the first transaction that ran it; the cache is bounded (past the bound a
 // query runs unprepared, with the same answer); a query that does not
 // prepare reports its error as before; Close closes the statements. On
 // PostgreSQL nothing is cached here (pgx caches per connection).
@@ -49,11 +50,28 @@ func TestPreparedReads(t *testing.T) {
 	if err := s.queryRow(ctx, "SELECT nothing FROM {no_such_table}").Scan(&n); err == nil {
 		t.Error("a query on a missing table answered")
 	}
+	// A write transaction uses only statements prepared already: the
+	// first one runs its query unprepared and prepares it after its
+	// commit; the next one uses it.
+	for i := range 2 {
+		err := s.write(ctx, func(t tx) error {
+			if st := t.stmt(ctx, s.q("SELECT count(*) FROM {orgs} WHERE id = ?")); (st != nil) != (i == 1) {
+				return fmt.Errorf("transaction %d: prepared statement %v", i, st)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.wstmts.n != 1 {
+		t.Errorf("%d statements prepared for the transactions, want 1", s.wstmts.n)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if s.rstmts.n != 0 {
-		t.Errorf("%d statements left after Close", s.rstmts.n)
+	if s.rstmts.n+s.wstmts.n != 0 {
+		t.Errorf("%d statements left after Close", s.rstmts.n+s.wstmts.n)
 	}
 	pg := &Store{d: PostgreSQL}
 	if st := pg.prepared(ctx, db, &pg.rstmts, "SELECT 1"); st != nil {

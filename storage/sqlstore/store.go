@@ -71,10 +71,13 @@ type Store struct {
 	schema  string
 	closers []func() error
 	queries sync.Map // query as written → query as sent
-	// Prepared statements (SQLite only, see prepared) of the reads outside
-	// transactions, on rdb. (A transaction's statements are not: preparing
-	// one on the pool would wait for the connection the transaction holds.)
-	rstmts stmtCache
+	// Prepared statements (SQLite only, see prepared): of the reads
+	// outside transactions on rdb, and of the write transactions'
+	// statements on db. A transaction only uses statements already
+	// prepared (preparing one on the pool would wait for the connection
+	// the transaction holds); the ones it lacked are prepared once it has
+	// committed.
+	rstmts, wstmts stmtCache
 }
 
 // maxPrepared bounds each statement cache: the store's queries are
@@ -231,7 +234,7 @@ func New(ctx context.Context, db *sql.DB, d *Dialect, opts ...Option) (*Store, e
 // Close closes the pools the backend opened for the store (see [CloseWith]).
 // Calls after Close fail.
 func (s *Store) Close() error {
-	errs := []error{s.rstmts.close()}
+	errs := []error{s.rstmts.close(), s.wstmts.close()}
 	for _, c := range s.closers {
 		errs = append(errs, c())
 	}
@@ -302,6 +305,9 @@ type tx struct {
 	// events are the events the transaction's changes emit, written just
 	// before it commits (see flushEvents).
 	events *[]events.Event
+	// unprepared are the queries (as sent) it ran without a prepared
+	// statement, prepared after it commits.
+	unprepared *[]string
 }
 
 // write runs fn in a write transaction and commits when fn returns nil. On
@@ -317,7 +323,8 @@ func (s *Store) write(ctx context.Context, fn func(tx) error) error {
 		return fmt.Errorf("%s: begin: %w", s.d.name, err)
 	}
 	var emitted []events.Event
-	w := tx{t, s, &emitted}
+	var unprepared []string
+	w := tx{t, s, &emitted, &unprepared}
 	err = fn(w)
 	if err == nil {
 		err = w.flushEvents(ctx)
@@ -331,19 +338,49 @@ func (s *Store) write(ctx context.Context, fn func(tx) error) error {
 	if err := t.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", s.d.name, err)
 	}
+	for _, q := range unprepared {
+		s.prepared(ctx, s.db, &s.wstmts, q)
+	}
+	return nil
+}
+
+// stmt returns the transaction's statement for query (as sent) when it is
+// prepared already; else nil, and the query is prepared after the commit.
+func (t tx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if t.s.d.postgres {
+		return nil
+	}
+	if st, ok := t.s.wstmts.m.Load(query); ok {
+		return t.StmtContext(ctx, st.(*sql.Stmt))
+	}
+	if t.unprepared != nil && len(*t.unprepared) < maxPrepared {
+		*t.unprepared = append(*t.unprepared, query)
+	}
 	return nil
 }
 
 func (t tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.ExecContext(ctx, t.s.q(query), args...)
+	q := t.s.q(query)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.ExecContext(ctx, q, args...)
 }
 
 func (t tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.QueryRowContext(ctx, t.s.q(query), args...)
+	q := t.s.q(query)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.QueryRowContext(ctx, q, args...)
 }
 
 func (t tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.QueryContext(ctx, t.s.q(query), args...)
+	q := t.s.q(query)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.QueryContext(ctx, q, args...)
 }
 
 // affected runs an UPDATE or DELETE and returns how many rows it changed.
