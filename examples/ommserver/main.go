@@ -48,6 +48,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,17 +65,24 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	startProfiling()
+	var err error
 	if len(os.Args) > 1 && os.Args[1] == "enroll-profile" {
-		if err := runEnrollProfile(ctx, os.Args[2:], os.Stdout, os.Stderr); err != nil {
-			fmt.Fprintln(os.Stderr, "ommserver:", err)
-			os.Exit(1)
-		}
-		return
+		err = runEnrollProfile(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, nil)
 	}
-	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "ommserver:", err)
-		os.Exit(1)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode reports err (if any) and returns the process's exit status:
+// 0 for success and for -h (the usage was asked for, and printed), 1
+// otherwise.
+func exitCode(err error, errOut io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	fmt.Fprintln(errOut, "ommserver:", err)
+	return 1
 }
 
 // run starts the server and blocks until ctx ends. When ready is not nil it
