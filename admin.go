@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/inventory"
@@ -24,6 +25,36 @@ type DeviceSummary struct {
 	// User is the device's user as the directory knows them (zero when
 	// the directory no longer does).
 	User auth.User
+}
+
+// Label is what people call the device: its reported name, else its
+// model, else its kind and when it was added ("iPhone added 2026-03-14"):
+// never an opaque ID. A deprovisioned device's inventory is erased, so
+// it is known by the last.
+func (d DeviceSummary) Label() string {
+	switch {
+	case d.Name != "":
+		return d.Name
+	case d.Model != "":
+		return d.Model
+	}
+	return PlatformName(d.Platform) + " added " + d.Created.UTC().Format(time.DateOnly)
+}
+
+// PlatformName is the kind of device in words: "iPhone", "iPad", "Mac",
+// "Android phone".
+func PlatformName(p inventory.Platform) string {
+	switch p {
+	case inventory.PlatformIOS:
+		return "iPhone"
+	case inventory.PlatformIPadOS:
+		return "iPad"
+	case inventory.PlatformMacOS:
+		return "Mac"
+	case inventory.PlatformAndroid:
+		return "Android phone"
+	}
+	return string(p) + " device"
 }
 
 // DevicePage is one page of devices.

@@ -2,7 +2,6 @@ package omm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -52,7 +51,7 @@ func adminFrom(r *http.Request) Admin {
 //	GET    {prefix}/devices                 ?after=&limit=&user=
 //	GET    {prefix}/devices/{id}            with inventory, apps, commands and compliance
 //	POST   {prefix}/devices/{id}/{action}   lock, deprovision, erase, refresh
-//	GET    {prefix}/audit                   ?after=&limit=
+//	GET    {prefix}/audit                   ?order=newest&after=&before=&limit=&device=&user=&action=&since=&until= (ParseAuditQuery)
 //	…      {prefix}/apps…                   the app catalog (catalog.NewAdminHandler)
 //
 // With a host's own directory, users and groups are managed there, and a
@@ -459,32 +458,45 @@ func (s *SDK) adminDeviceAction(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued"})
 }
 
-// AuditView is an audit entry as the APIs show it.
+// AuditView is an audit entry as the APIs show it, with the names of its
+// actor and target where they name a user, device, policy, app or group.
 type AuditView struct {
-	ID      int64             `json:"id"`
-	Time    time.Time         `json:"time"`
-	Actor   string            `json:"actor"`
-	Action  string            `json:"action"`
-	Target  string            `json:"target,omitempty"`
-	Details map[string]string `json:"details,omitempty"`
+	ID         int64             `json:"id"`
+	Time       time.Time         `json:"time"`
+	Actor      string            `json:"actor"`
+	ActorName  string            `json:"actor_name,omitempty"`
+	Action     string            `json:"action"`
+	Target     string            `json:"target,omitempty"`
+	TargetName string            `json:"target_name,omitempty"`
+	Details    map[string]string `json:"details,omitempty"`
+}
+
+// ViewAudit is e as the APIs show it, with names from [SDK.AuditNames].
+func ViewAudit(e storage.AuditEntry, names map[string]string) AuditView {
+	return AuditView{ID: e.ID, Time: e.Time, Actor: e.Actor, ActorName: names[e.Actor], Action: e.Action,
+		Target: e.Target, TargetName: names[e.Target], Details: e.Details}
 }
 
 func (s *SDK) adminAudit(w http.ResponseWriter, r *http.Request) {
-	after, err1 := queryInt(r, "after")
-	limit, err2 := queryInt(r, "limit")
-	if err := errors.Join(err1, err2); err != nil || after < 0 || limit < 0 || limit > storage.MaxAuditPage {
-		writeAPIError(w, http.StatusBadRequest, "invalid_request",
-			fmt.Sprintf("?after= must be an entry ID and ?limit= 0–%d", storage.MaxAuditPage))
+	q, err := ParseAuditQuery(r.URL.Query())
+	if err != nil {
+		writeErr(w, s.log, err)
 		return
 	}
-	page, err := s.Audit(r.Context(), adminFrom(r).Org, storage.AuditQuery{After: after, Limit: int(limit)})
+	org := adminFrom(r).Org
+	page, err := s.Audit(r.Context(), org, q)
+	if err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	names, err := s.AuditNames(r.Context(), org, page.Entries)
 	if err != nil {
 		writeErr(w, s.log, err)
 		return
 	}
 	views := make([]AuditView, len(page.Entries))
 	for i, e := range page.Entries {
-		views[i] = AuditView{e.ID, e.Time, e.Actor, e.Action, e.Target, e.Details}
+		views[i] = ViewAudit(e, names)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": views, "next": page.Next})
 }
