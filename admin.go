@@ -117,8 +117,26 @@ type DeviceDetail struct {
 	Apps   []inventory.App
 	// Commands are the latest commands, newest first.
 	Commands []DeviceCommand
-	// Compliance is nil before a policy application recorded one.
+	// Compliance is nil when the device is not enrolled.
 	Compliance *Compliance
+	// Actions are the device actions and whether each applies now.
+	Actions []ActionChoice
+}
+
+// catalogNames maps the identifiers of the org's catalog apps to their
+// names: a managed app the device reported without a name (Apple's
+// managed-app list carries none) is shown by the name the organization
+// gave it.
+func (s *SDK) catalogNames(ctx context.Context, org storage.OrgID) (map[string]string, error) {
+	apps, err := s.Catalog.ListApps(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(apps))
+	for _, a := range apps {
+		names[a.Identifier] = a.Name
+	}
+	return names, nil
 }
 
 // Device returns one of the org's devices with its inventory, commands
@@ -136,6 +154,18 @@ func (s *SDK) Device(ctx context.Context, org storage.OrgID, id string) (DeviceD
 		return DeviceDetail{}, err
 	}
 	if dd.Apps, err = s.Store.DeviceApps(ctx, org, d.ID); err != nil {
+		return DeviceDetail{}, err
+	}
+	names, err := s.catalogNames(ctx, org)
+	if err != nil {
+		return DeviceDetail{}, err
+	}
+	for i, a := range dd.Apps {
+		if a.Managed && a.Name == "" {
+			dd.Apps[i].Name = names[a.Identifier]
+		}
+	}
+	if dd.Actions, err = s.DeviceActions(ctx, d); err != nil {
 		return DeviceDetail{}, err
 	}
 	if dd.Commands, err = s.Commands(ctx, d); err != nil {

@@ -436,8 +436,19 @@ func (s *SDK) adminDevice(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, s.log, err)
 		return
 	}
+	choices := make([]ActionChoiceView, len(d.Actions))
+	for i, c := range d.Actions {
+		choices[i] = ActionChoiceView{c.Action, c.Allowed, c.Why}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"device": viewSummary(d.DeviceSummary, d.Values), "apps": d.Apps,
-		"actions": d.Commands, "policy": d.Compliance})
+		"actions": d.Commands, "policy": d.Compliance, "action_choices": choices})
+}
+
+// ActionChoiceView is an [ActionChoice] as the APIs show it.
+type ActionChoiceView struct {
+	Action  Action `json:"action"`
+	Allowed bool   `json:"allowed"`
+	Why     string `json:"why,omitempty"`
 }
 
 func (s *SDK) adminDeviceAction(w http.ResponseWriter, r *http.Request) {

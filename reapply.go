@@ -94,11 +94,7 @@ func (s *SDK) Reapply(ctx context.Context, org storage.OrgID, userID, why string
 				break
 			}
 			t.Devices++
-			change, err := s.reapplyDevice(ctx, d, users)
-			for try := 1; errors.Is(err, storage.ErrConflict) && try < maxReapplyTries; try++ {
-				// Another re-application of the device won: decide again.
-				change, err = s.reapplyDevice(ctx, d, users)
-			}
+			change, err := s.reapplyRetrying(ctx, d, users)
 			switch {
 			case err != nil:
 				t.Failed++
@@ -125,6 +121,29 @@ func (s *SDK) Reapply(ctx context.Context, org storage.OrgID, userID, why string
 	s.log.Log(ctx, level, "policy re-applied to enrolled devices",
 		append([]any{"org", org, "why", why, "took", s.now().Sub(start).Round(time.Millisecond)}, t.attrs()...)...)
 	return t
+}
+
+// reapplyRetrying is reapplyDevice, deciding again when a concurrent
+// re-application of the device wrote first.
+func (s *SDK) reapplyRetrying(ctx context.Context, d inventory.Device, users map[string]policy.User) (string, error) {
+	change, err := s.reapplyDevice(ctx, d, users)
+	for try := 1; errors.Is(err, storage.ErrConflict) && try < maxReapplyTries; try++ {
+		change, err = s.reapplyDevice(ctx, d, users)
+	}
+	return change, err
+}
+
+// enrolledPolicy records what a newly enrolled Apple device got from its
+// policy (so that its compliance shows from the start) and, when the
+// policy changed while it enrolled, sends it the new settings.
+func (s *SDK) enrolledPolicy(ctx context.Context, org storage.OrgID, id string) {
+	d, err := s.Store.Device(ctx, org, id)
+	if err == nil {
+		_, err = s.reapplyRetrying(context.WithoutCancel(ctx), d, map[string]policy.User{})
+	}
+	if err != nil {
+		s.log.Error("policy of a newly enrolled device not recorded; the next policy change records it", "org", org, "device", id, "err", err)
+	}
 }
 
 // reapplyDevice re-evaluates one enrolled device and applies the decision.
