@@ -83,6 +83,11 @@ func (s *SDK) Devices(ctx context.Context, org storage.OrgID, q inventory.Device
 	return out, nil
 }
 
+// Summary is d with its name, model and user, as lists show it.
+func (s *SDK) Summary(ctx context.Context, d inventory.Device) (DeviceSummary, error) {
+	return s.summary(ctx, d, map[string]auth.User{})
+}
+
 func (s *SDK) summary(ctx context.Context, d inventory.Device, users map[string]auth.User) (DeviceSummary, error) {
 	sum := DeviceSummary{Device: d}
 	vals, err := s.Store.DeviceValues(ctx, d.Org, d.ID)

@@ -46,6 +46,9 @@ func adminFrom(r *http.Request) Admin {
 //	POST   {prefix}/users/{id}/deactivate   also deprovisions the user's devices (built-in directory only)
 //	GET    {prefix}/groups                  POST to create (built-in directory only)
 //	POST   {prefix}/groups/{id}/members     {"user_id"} (built-in directory only)
+//	DELETE {prefix}/groups/{id}/members/{user}  (built-in directory only)
+//	GET    {prefix}/signon                  the org's sign-on rule; PUT {"mfa_required", "version"} (SDK sign-in only)
+//	POST   {prefix}/users/{id}/mfa/reset    removes the user's authenticator app (SDK sign-in only)
 //	GET    {prefix}/policies                POST to create
 //	GET    {prefix}/policies/{id}           PUT to replace, DELETE ?version=N
 //	GET    {prefix}/devices                 ?after=&limit=&user=
@@ -73,6 +76,12 @@ func (s *SDK) AdminRoutes(prefix string, authenticate AdminAuth) []Route {
 		add("GET /groups", guard(d.groups))
 		add("POST /groups", guard(d.createGroup))
 		add("POST /groups/{id}/members", guard(d.addMember))
+		add("DELETE /groups/{id}/members/{user}", guard(d.removeMember))
+	}
+	if s.Auth != nil {
+		add("GET /signon", guard(s.adminSignOn))
+		add("PUT /signon", guard(s.adminSetSignOn))
+		add("POST /users/{id}/mfa/reset", guard(s.adminResetMFA))
 	}
 	add("GET /policies", guard(s.adminPolicies))
 	add("POST /policies", guard(s.adminCreatePolicy))
@@ -273,12 +282,72 @@ func (d localDirectoryAPI) addMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := adminFrom(r)
-	if err := d.dir.AddMember(r.Context(), a.Org, r.PathValue("id"), in.UserID, a.Actor); err != nil {
+	if err := d.s.SetMember(r.Context(), a.Org, r.PathValue("id"), in.UserID, true, a.Actor); err != nil {
 		writeErr(w, d.s.log, err)
 		return
 	}
-	if err := d.s.UserChanged(r.Context(), a.Org, in.UserID, a.Actor); err != nil {
-		d.s.log.Error("user change after a new membership", "org", a.Org, "user", in.UserID, "err", err)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (d localDirectoryAPI) removeMember(w http.ResponseWriter, r *http.Request) {
+	a := adminFrom(r)
+	if err := d.s.SetMember(r.Context(), a.Org, r.PathValue("id"), r.PathValue("user"), false, a.Actor); err != nil {
+		writeErr(w, d.s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// SignOnView is the org's sign-on rule as the APIs show it.
+type SignOnView struct {
+	MFARequired bool           `json:"mfa_required"`
+	PIN         auth.PINPolicy `json:"pin"`
+	Version     int64          `json:"version"`
+}
+
+func (s *SDK) adminSignOn(w http.ResponseWriter, r *http.Request) {
+	rule, err := s.Auth.SignOn(r.Context(), adminFrom(r).Org)
+	if err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, SignOnView{rule.MFARequired, rule.PIN, rule.Version})
+}
+
+// adminSetSignOn changes whether the org requires MFA of everyone; the
+// PIN policy is kept unless the body gives one.
+func (s *SDK) adminSetSignOn(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		MFARequired bool            `json:"mfa_required"`
+		PIN         *auth.PINPolicy `json:"pin"`
+		Version     int64           `json:"version"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	a := adminFrom(r)
+	rule, err := s.Auth.SignOn(r.Context(), a.Org)
+	if err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	rule.MFARequired, rule.Version = in.MFARequired, in.Version
+	if in.PIN != nil {
+		rule.PIN = *in.PIN
+	}
+	if rule, err = s.Auth.SetSignOn(r.Context(), rule, a.Actor); err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, SignOnView{rule.MFARequired, rule.PIN, rule.Version})
+}
+
+func (s *SDK) adminResetMFA(w http.ResponseWriter, r *http.Request) {
+	a := adminFrom(r)
+	if err := s.ResetMFA(r.Context(), a.Org, r.PathValue("id"), a.Actor); err != nil {
+		writeErr(w, s.log, err)
+		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -292,6 +361,7 @@ type PolicyBody struct {
 	Priority    int                             `json:"priority"`
 	Groups      []string                        `json:"groups"`
 	Agreement   string                          `json:"agreement,omitempty"`
+	RequireMFA  bool                            `json:"require_mfa,omitempty"`
 	Rules       map[policy.Platform]policy.Rule `json:"rules"`
 	Version     int64                           `json:"version,omitempty"`
 	Created     *time.Time                      `json:"created,omitempty"`
@@ -301,13 +371,13 @@ type PolicyBody struct {
 // ViewPolicy is p as the APIs show it.
 func ViewPolicy(p policy.Policy) PolicyBody {
 	return PolicyBody{ID: p.ID, Name: p.Name, Description: p.Description, Priority: p.Priority, Groups: p.Groups,
-		Agreement: p.Agreement, Rules: p.Rules, Version: p.Version, Created: timePtr(p.Created), Updated: timePtr(p.Updated)}
+		Agreement: p.Agreement, RequireMFA: p.RequireMFA, Rules: p.Rules, Version: p.Version, Created: timePtr(p.Created), Updated: timePtr(p.Updated)}
 }
 
 // Policy is the body as a policy of org.
 func (b PolicyBody) Policy(org storage.OrgID) policy.Policy {
 	return policy.Policy{ID: b.ID, Org: org, Name: b.Name, Description: b.Description, Priority: b.Priority,
-		Groups: b.Groups, Agreement: b.Agreement, Rules: b.Rules, Version: b.Version}
+		Groups: b.Groups, Agreement: b.Agreement, RequireMFA: b.RequireMFA, Rules: b.Rules, Version: b.Version}
 }
 
 func (s *SDK) adminPolicies(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
@@ -154,7 +153,7 @@ func (s *SDK) refName(ctx context.Context, org storage.OrgID, kind, id string) (
 		if err != nil {
 			return "", err
 		}
-		sum, err := s.summary(ctx, d, map[string]auth.User{})
+		sum, err := s.Summary(ctx, d)
 		if err != nil {
 			return "", err
 		}

@@ -105,6 +105,11 @@ type Config struct {
 	// AllowSimulators accepts OTA phase 2 from simulated devices, without
 	// Apple's device attestation. Never in production.
 	AllowSimulators bool
+	// MFASender delivers SMS and voice sign-in codes to the directory's
+	// phone numbers (an SMS gateway: see auth.Sender); nil offers TOTP
+	// only. auth.DevelopmentSender logs the codes instead, for
+	// development.
+	MFASender auth.Sender
 	// Logger and Clock default to slog.Default() and time.Now.
 	Logger *slog.Logger
 	Clock  func() time.Time
@@ -144,6 +149,7 @@ type SDK struct {
 	now       func() time.Time
 	base      *url.URL
 	knox      bool
+	smsSender bool
 	reapplier reapplier
 }
 
@@ -166,14 +172,19 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		cfg.Topic = DevelopmentTopic
 	}
 	st, log, now := cfg.Store, cfg.Logger, cfg.Clock
-	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, knox: cfg.Android.Knox != nil}
+	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, knox: cfg.Android.Knox != nil,
+		smsSender: cfg.MFASender != nil}
 	if s.Directory == nil {
 		if s.Directory, err = auth.NewLocalDirectory(st, auth.WithLogger(log), auth.WithClock(now)); err != nil {
 			return nil, fmt.Errorf("omm: directory: %w", err)
 		}
 	}
 	if a, ok := s.Directory.(auth.Authenticator); ok {
-		if s.Auth, err = auth.New(st, a, auth.WithLogger(log), auth.WithClock(now)); err != nil {
+		authOpts := []auth.Option{auth.WithLogger(log), auth.WithClock(now), auth.WithMFARequirement(s.mfaRequirement)}
+		if cfg.MFASender != nil {
+			authOpts = append(authOpts, auth.WithSender(cfg.MFASender))
+		}
+		if s.Auth, err = auth.New(st, a, authOpts...); err != nil {
 			return nil, fmt.Errorf("omm: sign-in: %w", err)
 		}
 	}

@@ -246,7 +246,7 @@ func (s *server) consoleDeviceAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if err := s.sdk.DeviceAction(r.Context(), org, id, action, adminActor); err != nil {
+	if err := s.sdk.DeviceAction(r.Context(), org, id, action, s.consoleActor(r)); err != nil {
 		s.webFailure(w, "admin", err)
 		return
 	}
@@ -292,7 +292,7 @@ func (s *server) consoleDeactivate(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.parseForm(w, r, csrfAdmin, token) {
 		return
 	}
-	done, err := s.sdk.DeactivateUser(r.Context(), org, r.PathValue("id"), adminActor)
+	done, err := s.sdk.DeactivateUser(r.Context(), org, r.PathValue("id"), s.consoleActor(r))
 	if err != nil {
 		s.webFailure(w, "admin", err)
 		return
