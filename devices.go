@@ -31,6 +31,12 @@ type Facts struct {
 	Compromised  bool   `json:"compromised,omitempty"`
 	WorkProfile  bool   `json:"work_profile,omitempty"`
 	Knox         bool   `json:"knox,omitempty"`
+	// FromPerson marks facts a person gave on a web page rather than the
+	// device (the agent app reads them on the device it runs on): only
+	// Platform and Ownership are taken, the decision is preliminary
+	// (policy.Device.Preliminary), and the device is checked when it
+	// reports at enrollment. See [ExplainFacts].
+	FromPerson bool `json:"-"`
 }
 
 // maxFactLen bounds the free-text facts (the policy package checks the
@@ -38,6 +44,13 @@ type Facts struct {
 const maxFactLen = 100
 
 func (f Facts) device() (policy.Device, error) {
+	if f.FromPerson {
+		p := policy.Platform(f.Platform)
+		if err := p.Validate(); err != nil {
+			return policy.Device{}, fmt.Errorf("%w: platform must be ios, android or macos", ErrBadRequest)
+		}
+		return policy.Device{Platform: p, Ownership: policy.Ownership(f.Ownership), Preliminary: true}, nil
+	}
 	for name, v := range map[string]string{"os_version": f.OSVersion, "model": f.Model, "manufacturer": f.Manufacturer} {
 		if len(v) > maxFactLen {
 			return policy.Device{}, fmt.Errorf("%w: %s is longer than %d bytes", ErrBadRequest, name, maxFactLen)
@@ -63,9 +76,10 @@ func (s *SDK) policyUser(ctx context.Context, org storage.OrgID, userID string) 
 	if err != nil {
 		return policy.User{}, err
 	}
-	u := policy.User{ID: userID, Groups: make([]string, len(groups))}
+	u := policy.User{ID: userID, Groups: make([]string, len(groups)), GroupNames: make(map[string]string, len(groups))}
 	for i, g := range groups {
 		u.Groups[i] = g.ID
+		u.GroupNames[g.ID] = g.Name
 	}
 	return u, nil
 }
@@ -150,6 +164,9 @@ func (s *SDK) BeginAndroidEnrollment(ctx context.Context, org storage.OrgID, use
 	dec, err := s.Decide(ctx, org, userID, f)
 	if err != nil {
 		return AndroidEnrollment{}, err
+	}
+	if f.FromPerson && dec.Outcome != policy.Denied && (dec.Android == nil || dec.Android.Mode == "") {
+		return AndroidEnrollment{Decision: dec}, errPreliminaryMode
 	}
 	plan, err := android.PlanFor(dec, own)
 	if err != nil {

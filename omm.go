@@ -229,6 +229,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 
 	mdmOpts := []checkin.Option{checkin.WithLogger(log), checkin.WithClock(now), checkin.WithProfiles(s.OTA), checkin.WithUsers(s.Directory),
 		checkin.WithEvents(s.deviceEvent),
+		checkin.WithResultHandler(string(inventory.AppleDeviceInformation), reevaluateOnReport{s}),
 		checkin.WithResultHandler("InstallApplication", catalogResults{s.Catalog}),
 		checkin.WithResultHandler("RemoveApplication", catalogResults{s.Catalog})}
 	if waker != nil {

@@ -156,9 +156,13 @@ func (s *SDK) reapplyDevice(ctx context.Context, d inventory.Device, users map[s
 		}
 		users[d.UserID] = u
 	}
+	rep, err := s.reported(ctx, d)
+	if err != nil {
+		return "", err
+	}
 	switch {
 	case d.Platform.Apple():
-		dec, err := s.Policy.Reevaluate(ctx, d.Org, u, ota.AppleFacts(d, s.reportedOSVersion(ctx, d)))
+		dec, err := s.Policy.Reevaluate(ctx, d.Org, u, ota.AppleFacts(d, rep.osVersion))
 		if err != nil {
 			return "", err
 		}
@@ -172,7 +176,7 @@ func (s *SDK) reapplyDevice(ctx context.Context, d inventory.Device, users map[s
 		if err != nil {
 			return "", err
 		}
-		dec, err := s.Policy.Reevaluate(ctx, d.Org, u, android.ReapplyFacts(ad))
+		dec, err := s.Policy.Reevaluate(ctx, d.Org, u, androidFacts(ad, rep))
 		if err != nil {
 			return "", err
 		}
@@ -180,18 +184,4 @@ func (s *SDK) reapplyDevice(ctx context.Context, d inventory.Device, users map[s
 		return string(c), err
 	}
 	return string(ota.Skipped), nil
-}
-
-// reportedOSVersion is the OS version the device reported, or "".
-func (s *SDK) reportedOSVersion(ctx context.Context, d inventory.Device) string {
-	vals, err := s.Store.DeviceValues(ctx, d.Org, d.ID)
-	if err != nil {
-		return ""
-	}
-	for _, v := range vals {
-		if v.Key == inventory.KeyOSVersion {
-			return v.Value
-		}
-	}
-	return ""
 }
