@@ -206,3 +206,37 @@ func androidFacts(ad android.Device, rep reportedFacts) policy.Device {
 // errPreliminaryMode is why a preliminary Android decision without a
 // mode issues no token.
 var errPreliminaryMode = fmt.Errorf("%w: this device's enrollment mode depends on what it reports: enroll it from the OMM agent app", ErrNotPermitted)
+
+// PrivacyPreview is "What your organization can see" for the device a
+// decision is about, before it enrolls: the report an enrolled device of
+// that platform, ownership and enrollment type (the Android plan's; an
+// Apple device enrolls its whole device) will show, from the same privacy
+// contract, with the policy's word on a factory reset. The user reads it
+// before agreeing. A denied decision has none (ok false).
+func (s *SDK) PrivacyPreview(dec policy.Decision, f Facts) (inventory.Report, bool) {
+	if dec.Outcome == policy.Denied {
+		return inventory.Report{}, false
+	}
+	own := inventory.Ownership(f.Ownership)
+	if own != inventory.OwnershipCompany {
+		own = inventory.OwnershipPersonal // unknown is treated as personal
+	}
+	var p inventory.Platform
+	typ := inventory.EnrollAppleDevice
+	switch dec.Platform {
+	case policy.IOS:
+		p = inventory.PlatformIOS
+	case policy.MacOS:
+		p = inventory.PlatformMacOS
+	case policy.Android:
+		p, typ = inventory.PlatformAndroid, inventory.EnrollAndroidWorkProfile
+		if plan, err := android.PlanFor(dec, own); err == nil {
+			typ = plan.Type
+		} else if own == inventory.OwnershipCompany {
+			typ = inventory.EnrollAndroidFullyManaged
+		}
+	default:
+		return inventory.Report{}, false
+	}
+	return inventory.Preview(p, own, typ, inventory.ReportOptions{FullWipeAllowed: dec.Requirements.AllowFullWipe}, s.now()), true
+}
