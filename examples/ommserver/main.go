@@ -24,6 +24,7 @@
 //	-knox-license-file F the demo org's Samsung Knox license key; "none" turns Knox off [OMM_KNOX_LICENSE_FILE]
 //	-android-amapi M     "local" (a local Android Management API fake) or "off" [OMM_ANDROID_AMAPI]
 //	-allow-simulators    accept OTA enrollment from simulated devices [OMM_ALLOW_SIMULATORS=1]
+//	-mfa-sender S        SMS/voice sign-in codes: "log" (development: printed in the log) or "off" [OMM_MFA_SENDER]
 //
 // A subcommand writes a signed direct enrollment profile for a user, for a
 // Mac or a device simulator:

@@ -62,6 +62,12 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 	}
 	oc := omm.Config{Store: s, Directory: srv.dir, PublicURL: d.publicURL, Topic: d.push.topic, Android: android,
 		AllowSimulators: cfg.allowSimulators, Logger: d.log, Clock: d.now}
+	if cfg.mfaSender == mfaSenderLog || cfg.mfaSender == "" {
+		oc.MFASender = auth.DevelopmentSender(d.log)
+		if !d.appleOnly {
+			d.log.Warn("DEVELOPMENT SMS/voice sender: sign-in codes are written to this log, not sent; connect a gateway (auth.Sender) for real phones, or -mfa-sender off")
+		}
+	}
 	if d.push.client != nil {
 		oc.Push = d.push.client
 	} else {
