@@ -337,7 +337,7 @@ func (s *server) consoleDeactivate(w http.ResponseWriter, r *http.Request) {
 	}
 	if !confirmed(r) {
 		s.confirm(w, token, confirmation{Heading: "Deactivate " + u.Username + "?",
-			Text: "Their sessions end, every enrollment link, certificate and token they have not used is revoked, and the organization's data is removed from each of their devices (work data only: their personal data stays).",
+			Text:   "Their sessions end, every enrollment link, certificate and token they have not used is revoked, and the organization's data is removed from each of their devices (work data only: their personal data stays).",
 			Action: "/admin/users/" + url.PathEscape(u.ID) + "/deactivate", Button: "Deactivate " + u.Username,
 			Check: "I understand that " + u.DisplayName + " can no longer sign in", Back: "/admin/users"})
 		return
@@ -367,7 +367,7 @@ func (s *server) consoleResetMFA(w http.ResponseWriter, r *http.Request) {
 	}
 	if !confirmed(r) {
 		s.confirm(w, token, confirmation{Heading: "Reset " + u.Username + "'s authenticator app?",
-			Text: "For a user who lost the phone holding it. Their authenticator app stops working for this organization; where MFA is required, their next sign-in offers to set up a new one (or a code to the directory's phone number). Make sure it is really them who asks.",
+			Text:   "For a user who lost the phone holding it. Their authenticator app stops working for this organization; where MFA is required, their next sign-in offers to set up a new one (or a code to the directory's phone number). Make sure it is really them who asks.",
 			Action: "/admin/users/" + url.PathEscape(u.ID) + "/mfa/reset", Button: "Reset the authenticator app",
 			Check: "I have checked that " + u.DisplayName + " asked for this", Back: "/admin/users"})
 		return

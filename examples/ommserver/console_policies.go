@@ -130,7 +130,7 @@ type platformForm struct {
 	Separate          bool
 	FullWipe          bool
 	// Android only.
-	MinAPI                        int
+	MinAPI                         int
 	WorkProfile, Knox, DeviceAdmin bool
 }
 
@@ -387,7 +387,7 @@ func (s *server) consolePolicyDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	if !confirmed(r) {
 		s.confirm(w, token, confirmation{Heading: "Delete policy " + p.Name + "?",
-			Text: "Its users fall under the next policy that targets one of their groups, or the default, which denies enrollment. Their enrolled devices stay enrolled; the ones no policy admits show as out of policy.",
+			Text:   "Its users fall under the next policy that targets one of their groups, or the default, which denies enrollment. Their enrolled devices stay enrolled; the ones no policy admits show as out of policy.",
 			Action: "/admin/policies/" + url.PathEscape(string(p.ID)) + "/delete", Button: "Delete the policy",
 			Check: "I understand that the users of " + p.Name + " lose its rules", Back: "/admin/policies/" + url.PathEscape(string(p.ID)),
 			Fields: map[string]string{"version": strconv.FormatInt(p.Version, 10)}})
