@@ -3,8 +3,12 @@ package omm_test
 import (
 	"testing"
 
+	"github.com/micromdm/plist"
+
 	"github.com/openomm/omm"
+	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll/mdm/mdmtest"
+	"github.com/openomm/omm/inventory"
 )
 
 // TestComplianceFromEnrollment: a newly enrolled iPhone shows its policy
@@ -54,5 +58,43 @@ func TestComplianceFromEnrollment(t *testing.T) {
 	})
 	if c := compliance(); c.Pending || c.InPolicy || c.Refused == "" {
 		t.Errorf("after the device refused the new profile: %+v", c)
+	}
+}
+
+// TestManagedAppNamedFromCatalog: a managed app the device reported
+// without a name (Apple's managed-app list carries none) shows the name
+// the organization gave it, in the admin view and the user's report.
+func TestManagedAppNamedFromCatalog(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := t.Context()
+	if _, err := e.sdk.Catalog.CreateApp(ctx, catalog.App{Org: e.org, Kind: catalog.AppStore, Identifier: "com.example.notes", Name: "Notes", StoreID: 42}, "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.sdk.Inventory.Register(ctx, inventory.Device{Org: e.org, UserID: e.users["alice"], Platform: inventory.PlatformIOS,
+		Ownership: inventory.OwnershipPersonal, EnrollmentType: inventory.EnrollAppleDevice, State: inventory.StateEnrolled, Identifier: "UDID-NAMES"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	result, err := plist.Marshal(map[string]any{"Status": "Acknowledged", "UDID": "UDID-NAMES", "CommandUUID": "c1",
+		"ManagedApplicationList": map[string]any{"com.example.notes": map[string]any{"Status": "Managed"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sdk.Inventory.IngestApple(ctx, e.org, d.ID, result); err != nil {
+		t.Fatal(err)
+	}
+	dd, err := e.sdk.Device(ctx, e.org, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dd.Apps) != 1 || dd.Apps[0].Name != "Notes" {
+		t.Errorf("admin view apps %+v, want Notes by name", dd.Apps)
+	}
+	rep, err := e.sdk.Report(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Apps.Managed) != 1 || rep.Apps.Managed[0].Name != "Notes" {
+		t.Errorf("report's managed apps %+v, want Notes by name", rep.Apps.Managed)
 	}
 }
