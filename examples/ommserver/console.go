@@ -394,9 +394,10 @@ type consoleAuditData struct {
 	Filter  url.Values
 	Users   []auth.User
 	Actions []auditFamily
-	// Next is the query of the next page (older entries), "" on the last.
+	// Next is the address of the next page (older entries), "" on the
+	// last.
 	Next string
-	// Newest is the query of the first page with the same filters, ""
+	// Newest is the address of the first page with the same filters, ""
 	// when this is it.
 	Newest string
 }
@@ -492,13 +493,10 @@ func (s *server) consoleAudit(w http.ResponseWriter, r *http.Request) {
 			next[k] = v
 		}
 		next.Set("before", fmt.Sprint(pg.Next))
-		data.Next = next.Encode()
+		data.Next = "/admin/audit?" + next.Encode()
 	}
 	if q.Before != 0 {
-		data.Newest = filter.Encode()
-		if data.Newest == "" {
-			data.Newest = "all=1"
-		}
+		data.Newest = "/admin/audit?" + filter.Encode()
 	}
 	s.render(w, http.StatusOK, "admin_audit", page{Title: "Audit log", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token), Data: data})
 }

@@ -104,7 +104,7 @@ func TestPagesRender(t *testing.T) {
 		{"admin_groups", page{Title: "Groups", Nav: "admin", Data: consoleGroupsData{Groups: []consoleGroup{{Group: auth.Group{ID: "g1", Name: "Employees"},
 			Members: []auth.User{{ID: "u1", Username: "alice"}}, Others: []auth.User{{ID: "u2", Username: "bob"}}}}}}, "Remove alice from Employees"},
 		{"admin_audit", page{Title: "Audit", Nav: "admin", Data: consoleAuditData{Entries: []omm.AuditView{{ID: 1, Actor: consoleAdminActor, Action: "device.lock",
-			Target: "device:d1", TargetName: "Alice's iPhone"}}, Next: "before=1", Actions: auditFamilies}}, "Administrator (console)"},
+			Target: "device:d1", TargetName: "Alice's iPhone"}}, Next: "/admin/audit?before=1", Actions: auditFamilies}}, "Administrator (console)"},
 		{"admin_apps", page{Title: "Apps", Nav: "admin", Data: consoleAppsData{Kinds: appKinds, Modes: appModes, Form: appForm{Kind: "ios_in_house"},
 			Groups: []auth.Group{{ID: "g1", Name: "Employees"}},
 			Apps: []consoleApp{{App: catalog.App{ID: "a1", Kind: catalog.AppStore, StoreID: 1, Identifier: "com.x", Name: "X"},
