@@ -47,7 +47,7 @@ func adminFrom(r *http.Request) Admin {
 //	GET    {prefix}/groups                  POST to create (built-in directory only)
 //	POST   {prefix}/groups/{id}/members     {"user_id"} (built-in directory only)
 //	DELETE {prefix}/groups/{id}/members/{user}  (built-in directory only)
-//	GET    {prefix}/signon                  the org's sign-on rule; PUT {"mfa_required", "version"} (SDK sign-in only)
+//	GET    {prefix}/signon                  the org's sign-on rule (MFA, agent PIN); PUT {"mfa_required", "version"} (SDK sign-in only)
 //	POST   {prefix}/users/{id}/mfa/reset    removes the user's authenticator app (SDK sign-in only)
 //	GET    {prefix}/policies                POST to create
 //	GET    {prefix}/policies/{id}           PUT to replace, DELETE ?version=N
@@ -300,9 +300,23 @@ func (d localDirectoryAPI) removeMember(w http.ResponseWriter, r *http.Request) 
 
 // SignOnView is the org's sign-on rule as the APIs show it.
 type SignOnView struct {
-	MFARequired bool           `json:"mfa_required"`
-	PIN         auth.PINPolicy `json:"pin"`
-	Version     int64          `json:"version"`
+	MFARequired bool    `json:"mfa_required"`
+	PIN         PINView `json:"pin"`
+	Version     int64   `json:"version"`
+}
+
+// PINView is the agent PIN policy as the APIs show it.
+type PINView struct {
+	Length             int  `json:"length"`
+	Alphanumeric       bool `json:"alphanumeric"`
+	AllowSimple        bool `json:"allow_simple"`
+	IdleTimeoutSeconds int  `json:"idle_timeout_seconds"`
+	MaxAgeSeconds      int  `json:"max_age_seconds"`
+}
+
+func viewSignOn(r auth.SignOn) SignOnView {
+	return SignOnView{MFARequired: r.MFARequired, Version: r.Version, PIN: PINView{Length: r.PIN.Length, Alphanumeric: r.PIN.Alphanumeric,
+		AllowSimple: r.PIN.AllowSimple, IdleTimeoutSeconds: int(r.PIN.IdleTimeout.Seconds()), MaxAgeSeconds: int(r.PIN.MaxAge.Seconds())}}
 }
 
 func (s *SDK) adminSignOn(w http.ResponseWriter, r *http.Request) {
@@ -311,16 +325,15 @@ func (s *SDK) adminSignOn(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, SignOnView{rule.MFARequired, rule.PIN, rule.Version})
+	writeJSON(w, http.StatusOK, viewSignOn(rule))
 }
 
 // adminSetSignOn changes whether the org requires MFA of everyone; the
-// PIN policy is kept unless the body gives one.
+// PIN policy is kept.
 func (s *SDK) adminSetSignOn(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		MFARequired bool            `json:"mfa_required"`
-		PIN         *auth.PINPolicy `json:"pin"`
-		Version     int64           `json:"version"`
+		MFARequired bool  `json:"mfa_required"`
+		Version     int64 `json:"version"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		writeErr(w, s.log, err)
@@ -333,14 +346,11 @@ func (s *SDK) adminSetSignOn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rule.MFARequired, rule.Version = in.MFARequired, in.Version
-	if in.PIN != nil {
-		rule.PIN = *in.PIN
-	}
 	if rule, err = s.Auth.SetSignOn(r.Context(), rule, a.Actor); err != nil {
 		writeErr(w, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, SignOnView{rule.MFARequired, rule.PIN, rule.Version})
+	writeJSON(w, http.StatusOK, viewSignOn(rule))
 }
 
 func (s *SDK) adminResetMFA(w http.ResponseWriter, r *http.Request) {
