@@ -2,6 +2,7 @@ package omm_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -108,3 +109,28 @@ func TestAdminAuditNewestFirstFiltered(t *testing.T) {
 }
 
 func jsonNum(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// FuzzParseAuditQuery: whatever the query string, the parser either
+// refuses it with ErrBadRequest or returns a query the store accepts.
+func FuzzParseAuditQuery(f *testing.F) {
+	for _, seed := range []string{"", "order=newest&before=40&limit=10", "device=dev_1&action=device.", "user=u_1&actor=admin:ann",
+		"since=2026-03-14&until=2026-03-15", "since=2026-03-14T10:00:00Z", "limit=-1", "action=..", "until=9999-12-31", "target=%00"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, err := omm.ParseAuditQuery(v)
+		if err != nil {
+			if !errors.Is(err, omm.ErrBadRequest) {
+				t.Fatalf("%q: %v is not ErrBadRequest", raw, err)
+			}
+			return
+		}
+		if _, err := q.Normalize(); err != nil {
+			t.Fatalf("%q: parsed into %+v, which the store refuses: %v", raw, q, err)
+		}
+	})
+}
