@@ -158,13 +158,13 @@ func (h reevaluateOnReport) HandleResult(ctx context.Context, r checkin.Result) 
 }
 
 // reevaluate decides again for one enrolled device after it reported.
-func (h *SDK) reevaluate(ctx context.Context, org storage.OrgID, id string) {
-	d, err := h.Store.Device(ctx, org, id)
+func (s *SDK) reevaluate(ctx context.Context, org storage.OrgID, id string) {
+	d, err := s.Store.Device(ctx, org, id)
 	if err == nil && d.State == inventory.StateEnrolled {
-		_, err = h.reapplyRetrying(context.WithoutCancel(ctx), d, map[string]policy.User{})
+		_, err = s.reapplyRetrying(context.WithoutCancel(ctx), d, map[string]policy.User{})
 	}
 	if err != nil {
-		h.log.Error("re-evaluation after a device report failed; the next policy change tries again", "org", org, "device", id, "err", err)
+		s.log.Error("re-evaluation after a device report failed; the next policy change tries again", "org", org, "device", id, "err", err)
 	}
 }
 

@@ -118,7 +118,9 @@ func decide(p *Policy, group string, names map[string]string, d Device, v Versio
 		if plan.Mode == "" && !d.Preliminary {
 			return dec.deny("no enabled Android enrollment mode is usable on this device")
 		}
-		dec.Warnings = append(dec.Warnings, dropWithoutWorkProfile(plan.Mode, &req)...)
+		if plan.Mode != "" {
+			dec.Warnings = append(dec.Warnings, dropWithoutWorkProfile(plan.Mode, &req)...)
+		}
 	}
 
 	if req.AllowFullWipe {
