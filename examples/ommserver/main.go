@@ -128,6 +128,9 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		log.Warn("push disabled: no APNs credentials given; devices get queued commands at their next check-in", "topic", push.topic)
 	}
 
+	if cfg.allowSimulators {
+		log.Warn("INSECURE -allow-simulators: over-the-air enrollment accepts devices without Apple's device attestation, so anything that speaks the protocol can enroll as an iPhone; for simulated devices only, never in production")
+	}
 	srv, err := newServer(ctx, s, cfg, serverDeps{log: log, now: now, push: push, publicURL: publicURL})
 	if err != nil {
 		return err
