@@ -236,6 +236,9 @@ func (s *Store) IntegrityCheck(ctx context.Context) error {
 type tx struct {
 	*sql.Tx
 	s *Store
+	// audit holds the transaction's audit entries until it commits (see
+	// appendAudit).
+	pending *pendingAudit
 }
 
 // write runs fn in a write transaction and commits when fn returns nil. On
@@ -250,7 +253,12 @@ func (s *Store) write(ctx context.Context, fn func(tx) error) error {
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", s.d.name, err)
 	}
-	if err := fn(tx{t, s}); err != nil {
+	w := tx{t, s, &pendingAudit{}}
+	err = fn(w)
+	if err == nil {
+		err = w.flushAudit(ctx)
+	}
+	if err != nil {
 		if rerr := t.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			err = errors.Join(err, rerr)
 		}
