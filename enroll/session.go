@@ -108,7 +108,11 @@ type Session struct {
 	UserID       string
 	Policy       policy.ID
 	Requirements policy.Requirements
-	Phase        Phase
+	// Platform is the platform of the policy decision; the identity
+	// issued at the end carries it (Identity.Platform). Empty for sessions
+	// stored before it was kept.
+	Platform policy.Platform
+	Phase    Phase
 	// ChallengeHash is the SHA-256 of the current challenge's secret, nil
 	// when no challenge is outstanding.
 	ChallengeHash []byte
@@ -140,6 +144,8 @@ func (s Session) Validate() error {
 		return fmt.Errorf("%w: user ID must be 1-%d bytes", storage.ErrInvalid, MaxUserID)
 	case s.Policy.Validate() != nil:
 		return fmt.Errorf("%w: policy: %w", storage.ErrInvalid, s.Policy.Validate())
+	case s.Platform != "" && s.Platform.Validate() != nil:
+		return s.Platform.Validate()
 	case s.Phase != PhaseEnrolled && phaseNext[s.Phase] == nil:
 		return fmt.Errorf("%w: phase %q", storage.ErrInvalid, s.Phase)
 	case s.ChallengeHash != nil && len(s.ChallengeHash) != sha256.Size:
@@ -200,6 +206,12 @@ func (id Identity) Validate() error {
 		return fmt.Errorf("%w: identity must expire after it is issued", storage.ErrInvalid)
 	case id.Renews != "" && id.Renews.Validate() != nil:
 		return id.Renews.Validate()
+	case id.Purpose != PurposeMDM && id.Purpose != PurposeOTA:
+		return fmt.Errorf("%w: identity purpose %q", storage.ErrInvalid, id.Purpose)
+	case len(id.AttestedUDID) > MaxAttributeValue:
+		return fmt.Errorf("%w: UDID longer than %d bytes", storage.ErrInvalid, MaxAttributeValue)
+	case id.Platform != "" && id.Platform.Validate() != nil:
+		return id.Platform.Validate()
 	}
 	for _, c := range []byte(id.Serial) {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {

@@ -187,7 +187,7 @@ func (s *Service) Begin(ctx context.Context, org storage.OrgID, userID string, d
 	id := enroll.NewSessionID()
 	token, hash := enroll.NewChallenge(id)
 	sess := enroll.Session{
-		Org: org, ID: id, Kind: kind, UserID: userID, Policy: d.Policy, Requirements: d.Requirements,
+		Org: org, ID: id, Kind: kind, UserID: userID, Policy: d.Policy, Requirements: d.Requirements, Platform: d.Platform,
 		Phase: enroll.PhaseCreated, ChallengeHash: hash, Expires: now.Add(s.ttl),
 	}
 	if _, err := s.store.CreateEnrollSession(ctx, sess, storage.AuditEntry{

@@ -138,6 +138,10 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	if err := seedDemoApps(ctx, demo.ID, srv.sdk.Catalog, employees); err != nil {
 		return err
 	}
+	direct, err := directProfileWarnings(ctx, demo.ID, srv.sdk.Policy)
+	if err != nil {
+		return err
+	}
 	key, token, err := loadOrCreateAdminKey(cfg.dataDir, demo.ID, now())
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
@@ -145,7 +149,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	srv.admin = key
 
 	announce(out, announcement{ca: ca, caPath: filepath.Join(cfg.dataDir, "tls", caFile), publicURL: publicURL,
-		backend: backend, demoName: demo.DisplayName, site: demo.Name, creds: creds, adminToken: token})
+		backend: backend, demoName: demo.DisplayName, site: demo.Name, creds: creds, adminToken: token, directPolicies: direct})
 
 	httpSrv := &http.Server{
 		Handler:           srv.routes(),
@@ -196,6 +200,9 @@ type announcement struct {
 	demoName, site    string
 	creds             []credential
 	adminToken        string
+	// directPolicies are the demo org's policies that accept the direct
+	// enrollment profile on iOS.
+	directPolicies []string
 }
 
 // announce prints what a person needs to use the server. Secrets appear
@@ -215,6 +222,10 @@ func announce(out io.Writer, a announcement) {
 	if a.adminToken != "" {
 		fmt.Fprintf(out, "admin API token for org %q (shown only now; stored hashed):\n  %s\n", a.site, a.adminToken)
 		fmt.Fprintf(out, "  use: curl --cacert %s -H 'Authorization: Bearer %s' %s/api/admin/devices\n", a.caPath, a.adminToken, a.publicURL)
+	}
+	for _, p := range a.directPolicies {
+		fmt.Fprintf(out, "WARNING: policy %q lets iPhones and iPads enroll with the direct profile (-delivery direct), which no Apple device attestation vouches for: "+
+			"fine for simulated devices, NOT for production. Turn off accept_direct_profile in its iOS rule so that they enroll over the air.\n", p)
 	}
 	fmt.Fprintf(out, "portal: %s/  admin console: %s/admin\n", a.publicURL, a.publicURL)
 }

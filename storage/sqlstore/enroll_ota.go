@@ -13,13 +13,13 @@ import (
 	"github.com/openomm/omm/storage"
 )
 
-const sessionColumns = `org_id, id, kind, user_id, policy, requirements, phase, challenge_hash, expires_us,
+const sessionColumns = `org_id, id, kind, user_id, policy, requirements, platform, phase, challenge_hash, expires_us,
 	udid, attributes, identity, version, created_us, updated_us FROM {enroll_sessions}`
 
 func scanSession(row rowScanner) (enroll.Session, error) {
 	var se enroll.Session
 	var req, attrs string
-	err := row.Scan(&se.Org, &se.ID, &se.Kind, &se.UserID, &se.Policy, &req, &se.Phase, &se.ChallengeHash, us{&se.Expires},
+	err := row.Scan(&se.Org, &se.ID, &se.Kind, &se.UserID, &se.Policy, &req, &se.Platform, &se.Phase, &se.ChallengeHash, us{&se.Expires},
 		&se.UDID, &attrs, &se.Identity, &se.Version, us{&se.Created}, us{&se.Updated})
 	if err != nil {
 		return se, err
@@ -76,10 +76,10 @@ func (s *Store) CreateEnrollSession(ctx context.Context, se enroll.Session, e st
 		if _, err := tx.appendAudit(ctx, e); err != nil {
 			return err
 		}
-		_, err := tx.exec(ctx, `INSERT INTO {enroll_sessions} (org_id, id, kind, user_id, policy, requirements, phase,
+		_, err := tx.exec(ctx, `INSERT INTO {enroll_sessions} (org_id, id, kind, user_id, policy, requirements, platform, phase,
 			challenge_hash, expires_us, udid, attributes, identity, version, created_us, updated_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-			se.Org, se.ID, se.Kind, se.UserID, se.Policy, req, se.Phase, nullBytes(se.ChallengeHash), micros(se.Expires),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+			se.Org, se.ID, se.Kind, se.UserID, se.Policy, req, se.Platform, se.Phase, nullBytes(se.ChallengeHash), micros(se.Expires),
 			se.UDID, attrs, se.Identity, micros(e.Time), micros(e.Time))
 		if s.unique(err) {
 			return fmt.Errorf("create enrollment session %s: %w", se.ID, storage.ErrAlreadyExists)
@@ -144,11 +144,12 @@ func (s *Store) AdvanceEnrollSession(ctx context.Context, se enroll.Session, iss
 	return out, err
 }
 
-const identityColumns = `org_id, fingerprint, serial, session, user_id, policy, device, issued_us, not_after_us, renews, revoked_us FROM {enroll_identities}`
+const identityColumns = `org_id, fingerprint, serial, purpose, udid, platform, session, user_id, policy, device, issued_us, not_after_us,
+	renews, revoked_us FROM {enroll_identities}`
 
 func scanIdentity(row rowScanner) (id enroll.Identity, err error) {
-	err = row.Scan(&id.Org, &id.Fingerprint, &id.Serial, &id.Session, &id.UserID, &id.Policy, &id.Device, us{&id.Issued},
-		us{&id.NotAfter}, &id.Renews, us{&id.Revoked})
+	err = row.Scan(&id.Org, &id.Fingerprint, &id.Serial, &id.Purpose, &id.AttestedUDID, &id.Platform, &id.Session, &id.UserID, &id.Policy,
+		&id.Device, us{&id.Issued}, us{&id.NotAfter}, &id.Renews, us{&id.Revoked})
 	return id, err
 }
 
@@ -166,9 +167,10 @@ func checkNewIdentity(id enroll.Identity, org storage.OrgID) error {
 }
 
 func (tx tx) insertIdentity(ctx context.Context, id enroll.Identity) error {
-	_, err := tx.exec(ctx, `INSERT INTO {enroll_identities} (org_id, fingerprint, serial, session, user_id, policy, device,
-		issued_us, not_after_us, renews) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?)`,
-		id.Org, id.Fingerprint, id.Serial, id.Session, id.UserID, id.Policy, micros(id.Issued), micros(id.NotAfter), id.Renews)
+	_, err := tx.exec(ctx, `INSERT INTO {enroll_identities} (org_id, fingerprint, serial, purpose, udid, platform, session, user_id,
+		policy, device, issued_us, not_after_us, renews) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?)`,
+		id.Org, id.Fingerprint, id.Serial, id.Purpose, id.AttestedUDID, id.Platform, id.Session, id.UserID, id.Policy,
+		micros(id.Issued), micros(id.NotAfter), id.Renews)
 	if tx.s.unique(err) {
 		return fmt.Errorf("record identity %s: %w", id.Fingerprint, storage.ErrAlreadyExists)
 	}

@@ -60,7 +60,7 @@ func newSession(org storage.OrgID, n int, kind enroll.SessionKind) enroll.Sessio
 			DataSeparation: policy.DataSeparation{BlockManagedToUnmanaged: true},
 			AllowFullWipe:  true,
 		},
-		Phase: enroll.PhaseCreated, ChallengeHash: hashOf("token"), Expires: at(10),
+		Platform: policy.IOS, Phase: enroll.PhaseCreated, ChallengeHash: hashOf("token"), Expires: at(10),
 	}
 }
 
@@ -78,6 +78,7 @@ func fingerprint(n int) enroll.Fingerprint {
 func newIdentity(org storage.OrgID, n int) enroll.Identity {
 	return enroll.Identity{
 		Org: org, Fingerprint: fingerprint(n), Serial: fmt.Sprintf("%x", 1000+n), Session: sessionID(n),
+		Purpose: enroll.PurposeMDM, AttestedUDID: fmt.Sprintf("UDID-%d", n), Platform: policy.IOS,
 		UserID: "user-1", Policy: "pol-1", Issued: at(2), NotAfter: at(60 * 24 * 365),
 	}
 }
@@ -334,6 +335,17 @@ func testIdentityRecordAndBind(t testing.TB, s Store) {
 	noErr(t, "Identity", err)
 	same(t, "identity after refused rebinding", read, want)
 
+	// Each identity keeps what it was issued for.
+	otaID := newIdentity(o.ID, 3)
+	otaID.Purpose, otaID.AttestedUDID, otaID.Platform = enroll.PurposeOTA, "", policy.MacOS
+	got, err = s.RecordIdentity(t.Context(), otaID, entryFor(o.ID, "enroll.identity.record", at(2)))
+	noErr(t, "RecordIdentity(OTA)", err)
+	read, err = s.Identity(t.Context(), o.ID, otaID.Fingerprint)
+	noErr(t, "Identity(OTA)", err)
+	if read.Purpose != enroll.PurposeOTA || read.AttestedUDID != "" || read.Platform != policy.MacOS || got.Purpose != enroll.PurposeOTA {
+		t.Errorf("OTA identity read back as %+v", read)
+	}
+
 	renewal := newIdentity(o.ID, 2)
 	renewal.Renews = id.Fingerprint
 	got, err = s.RecordIdentity(t.Context(), renewal, entryFor(o.ID, "enroll.scep.renew", at(5)))
@@ -355,6 +367,10 @@ func testIdentityInvalid(t testing.TB, s Store) {
 		"already bound":   func(id *enroll.Identity) { id.Device = "dev-1" },
 		"expires early":   func(id *enroll.Identity) { id.NotAfter = id.Issued },
 		"bad renews":      func(id *enroll.Identity) { id.Renews = "nope" },
+		"no purpose":      func(id *enroll.Identity) { id.Purpose = "" },
+		"bad purpose":     func(id *enroll.Identity) { id.Purpose = "tls" },
+		"bad platform":    func(id *enroll.Identity) { id.Platform = "windows" },
+		"long UDID":       func(id *enroll.Identity) { id.AttestedUDID = strings.Repeat("u", enroll.MaxAttributeValue+1) },
 	} {
 		id := newIdentity(o.ID, 1)
 		mutate(&id)
