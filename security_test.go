@@ -2,6 +2,7 @@ package omm_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"testing"
@@ -79,5 +80,64 @@ func TestDirectIOSProfileNeedsThePolicy(t *testing.T) {
 	}
 	if st := mac.authenticateAs("MacBookPro18,3"); st != http.StatusOK {
 		t.Errorf("a Mac authenticating with its direct identity: %d, want 200", st)
+	}
+}
+
+// TestDeniedAuditNamesVerifiedPrincipals (finding 8): a forged bearer
+// token naming another org wrote http.denied entries into that org's log
+// (120 a minute), after which its real denials were only counted. A refusal
+// goes into an org's log only for a session of that org; claims go to the
+// fallback (operator's) org, bounded per client address.
+func TestDeniedAuditNamesVerifiedPrincipals(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, "/sdk", omm.WithDeniedAudit("org_acme", nil))
+	real, err := e.sdk.Auth.SignIn(ctx, "other", "olga", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(org storage.OrgID) (n int, claimed int) {
+		t.Helper()
+		q := storage.AuditQuery{Limit: storage.MaxAuditPage}
+		for {
+			p, err := e.sdk.Store.ListAudit(ctx, org, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range p.Entries {
+				if a.Action == omm.DeniedAction {
+					n++
+					if a.Details["claimed_org"] == "org_other" {
+						claimed++
+					}
+				}
+			}
+			if p.Next == 0 {
+				return n, claimed
+			}
+			q.After = p.Next
+		}
+	}
+	secret := make([]byte, 32)
+	forged := "omm1." + base64.RawURLEncoding.EncodeToString([]byte("org_other")) + "." + base64.RawURLEncoding.EncodeToString(secret)
+	for range 150 {
+		if st, _ := e.do(t, "GET", "/sdk/api/agent/devices", nil, "Authorization", "Bearer "+forged); st != http.StatusUnauthorized {
+			t.Fatalf("forged token: %d, want 401", st)
+		}
+	}
+	for range 5 { // a device path naming the org, no credentials
+		e.do(t, "PUT", "/sdk/mdm/org_other/checkin", []byte("<plist/>"))
+	}
+	if n, _ := count("org_other"); n != 0 {
+		t.Errorf("claims naming org_other wrote %d entries into its log, want none", n)
+	}
+	if _, claimed := count("org_acme"); claimed == 0 || claimed > 40 {
+		t.Errorf("the fallback org recorded %d claims of org_other, want some and at most the per-address bound", claimed)
+	}
+	// A real session of the org is recorded there, whatever came before.
+	if st, _ := e.do(t, "GET", "/sdk/api/agent/devices", nil, "Authorization", "Bearer "+real.Token); st != http.StatusForbidden {
+		t.Fatalf("a session still in PIN setup: %d, want 403", st)
+	}
+	if n, _ := count("org_other"); n != 1 {
+		t.Errorf("the refusal of org_other's own session: %d entries in its log, want 1", n)
 	}
 }

@@ -392,6 +392,22 @@ func (s *Service) touch(ctx context.Context, sess Session, now time.Time) error 
 	return nil
 }
 
+// SessionOrg returns the org of a session token that names a stored
+// session, of any state (a revoked or expired token was still handed out
+// by that org), and false for anything else: for recording a refused
+// request in the right org's audit log without trusting what a forged
+// token claims (omm.AuditDenied).
+func (s *Service) SessionOrg(ctx context.Context, token string) (storage.OrgID, bool) {
+	org, err := parseToken(token)
+	if err != nil {
+		return "", false
+	}
+	if _, err := s.store.SessionByToken(ctx, org, hashToken(token)); err != nil {
+		return "", false
+	}
+	return org, true
+}
+
 // SignOut revokes the token's session. Signing out an unknown, expired or
 // revoked token yields ErrInvalidSession.
 func (s *Service) SignOut(ctx context.Context, token string) error {

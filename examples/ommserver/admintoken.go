@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/openomm/omm"
-	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/storage"
 )
 
@@ -113,8 +112,10 @@ func (s *server) adminAuth(r *http.Request) (omm.Admin, error) {
 
 // deniedWho names the org and actor of a refused request from the
 // product's own credentials: an admin token (valid or not, as bearer or
-// console cookie) or the portal's session cookie. Other requests are
-// named by the SDK (a session bearer token, the path's org).
+// console cookie: either way the admin org's, which is the fallback) or
+// the portal's session cookie when it names a stored session. Other
+// requests are named by the SDK (a session bearer token it verifies), or
+// go to the fallback org.
 func (s *server) deniedWho(r *http.Request) (storage.OrgID, string, bool) {
 	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	for _, tok := range []string{strings.TrimSpace(bearer), cookieValue(r, adminCookie)} {
@@ -125,7 +126,7 @@ func (s *server) deniedWho(r *http.Request) (storage.OrgID, string, bool) {
 			return s.admin.Org, "anonymous:bad-admin-token", true
 		}
 	}
-	if org, ok := auth.TokenOrg(cookieValue(r, sessionCookie)); ok {
+	if org, ok := s.sdk.Auth.SessionOrg(r.Context(), cookieValue(r, sessionCookie)); ok {
 		return org, "session", true
 	}
 	return "", "", false

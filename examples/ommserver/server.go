@@ -124,7 +124,7 @@ func (rt *router) HandleFunc(pattern string, h func(http.ResponseWriter, *http.R
 
 func (s *server) routes() http.Handler {
 	return securityHeaders(omm.AuditDenied(s.router(), s.store, s.admin.Org, s.deniedWho,
-		omm.WithDeniedClock(s.now), omm.WithDeniedLogger(s.log)))
+		omm.WithDeniedClock(s.now), omm.WithDeniedLogger(s.log), omm.WithDeniedSessions(s.sdk.Auth)))
 }
 
 // router registers every route of the server: the SDK's handlers under
