@@ -319,10 +319,23 @@ type Store interface {
 	// AuthFailures returns the failures counted under key; a key never
 	// counted yields the zero value (not an error).
 	AuthFailures(ctx context.Context, org storage.OrgID, key string) (Failures, error)
-	// RecordAuthFailure adds one failure at time at under key, atomically
-	// even against concurrent callers, appends entry, and returns the new
-	// count. An unknown org yields ErrNotFound.
-	RecordAuthFailure(ctx context.Context, org storage.OrgID, key string, at time.Time, entry storage.AuditEntry) (Failures, error)
+	// ReserveAuthAttempt reserves one attempt at time at under every rule,
+	// before the attempt is checked, atomically even against concurrent
+	// callers and other processes sharing the store: when no rule makes it
+	// wait (Throttle.Wait of the failures counted so far), each rule's
+	// failures become Throttle.Next of them — the attempt counts as a
+	// failure until ClearAuthFailures says it succeeded — and it returns
+	// them in rules' order with a zero wait; otherwise it changes nothing
+	// and returns the longest wait. Of N concurrent reservations under a
+	// key that allows k more attempts, exactly k succeed. It writes no
+	// audit entry: the attempt's outcome is audited by the caller. An
+	// unknown org yields ErrNotFound, a bad key ErrInvalid.
+	ReserveAuthAttempt(ctx context.Context, org storage.OrgID, at time.Time, rules []AttemptRule) ([]Failures, time.Duration, error)
+	// ReleaseAuthAttempt takes back one attempt reserved under key, for a
+	// success that key counts only while it is checked (a client address
+	// over many accounts): the count goes down by one, never below zero; a
+	// key with none is left alone. It writes no audit entry.
+	ReleaseAuthAttempt(ctx context.Context, org storage.OrgID, key string) error
 	// ClearAuthFailures forgets key's failures. It writes no audit entry:
 	// the success that clears them is recorded by the call that stores it.
 	ClearAuthFailures(ctx context.Context, org storage.OrgID, key string) error
@@ -420,10 +433,12 @@ type SessionStore interface {
 	// SessionByToken returns the session whose token hashes to tokenHash,
 	// revoked or not, or ErrNotFound.
 	SessionByToken(ctx context.Context, org storage.OrgID, tokenHash []byte) (Session, error)
-	// UpdateSession stores the session's State, PINHash, PINSet and
-	// Expires. s.Version must be the stored version, else ErrConflict; a
-	// revoked session yields ErrConflict too. It returns the session as
-	// stored (Version incremented).
+	// UpdateSession stores the session's State, PINHash, PINSet, Expires
+	// and TokenHash (a changed hash rotates the token: the old one finds
+	// the session no more; one in use by another session yields
+	// ErrAlreadyExists). s.Version must be the stored version, else
+	// ErrConflict; a revoked session yields ErrConflict too. It returns the
+	// session as stored (Version incremented).
 	UpdateSession(ctx context.Context, s Session, entry storage.AuditEntry) (Session, error)
 	// TouchSession sets LastUsed to at when that is later than the stored
 	// value. It writes no audit entry and leaves Version alone, so that

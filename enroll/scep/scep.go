@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/openomm/omm/auth"
@@ -68,6 +69,8 @@ type Service struct {
 	renewalWindow time.Duration
 	phase3TTL     time.Duration
 	users         auth.Users
+	limits        *limits
+	source        func(*http.Request) string
 }
 
 // Option configures New.
@@ -103,7 +106,8 @@ func WithUsers(u auth.Users) Option { return func(s *Service) { s.users = u } }
 // store cannot keep CAs either.
 func New(store Store, opts ...Option) (*Service, error) {
 	s := &Service{store: store, log: slog.Default(), now: time.Now, validity: DefaultValidity,
-		renewalWindow: DefaultRenewalWindow, phase3TTL: DefaultPhase3TTL}
+		renewalWindow: DefaultRenewalWindow, phase3TTL: DefaultPhase3TTL,
+		limits: newLimits(DefaultSourceLimit, DefaultOrgLimit), source: remoteHost}
 	for _, o := range opts {
 		o(s)
 	}

@@ -125,7 +125,7 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 	type session struct{ Token string }
 	alice := must[session](t, 200)(ts.do(t, "POST", "/api/agent/auth/signin", "",
 		map[string]string{"site": "demo", "username": "alice", "password": first.passwords["alice"]})).Token
-	must[session](t, 200)(ts.do(t, "POST", "/api/agent/auth/pin", alice, map[string]string{"pin": "4829", "confirm": "4829"}))
+	alice = must[session](t, 200)(ts.do(t, "POST", "/api/agent/auth/pin", alice, map[string]string{"pin": "4829", "confirm": "4829"})).Token
 	facts := deviceFacts{Platform: "android", OSVersion: "9", APILevel: 28, Manufacturer: "Google", Model: "Pixel 3", Ownership: "company"}
 	e := must[androidEnrollment](t, 200)(ts.do(t, "POST", "/api/agent/android/enroll", alice, facts))
 	android := must[agent.EnrollResponse](t, 200)(ts.do(t, "POST", androidAgentPath+"/enroll", "",

@@ -61,7 +61,8 @@ func (s *server) signInPost(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "Please enter your organization's site name, your username and your password.")
 		return
 	}
-	res, err := s.sdk.Auth.SignIn(r.Context(), form.Site, form.Username, r.PostFormValue("password"))
+	client := auth.Client{Source: remoteHost(r), PreviousToken: cookieValue(r, sessionCookie)}
+	res, err := s.sdk.Auth.SignInFrom(r.Context(), client, form.Site, form.Username, r.PostFormValue("password"))
 	if err != nil {
 		status, msg := signInError(err)
 		if status == 0 {
@@ -130,7 +131,7 @@ func (s *server) mfaPost(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r, csrfSession, token) {
 		return
 	}
-	_, err := s.sdk.Auth.VerifyMFA(r.Context(), token, auth.MethodTOTP, strings.TrimSpace(r.PostFormValue("code")))
+	sess, err := s.sdk.Auth.VerifyMFA(r.Context(), token, auth.MethodTOTP, strings.TrimSpace(r.PostFormValue("code")))
 	if err != nil {
 		status, msg := signInError(err)
 		if status == 0 {
@@ -140,6 +141,7 @@ func (s *server) mfaPost(w http.ResponseWriter, r *http.Request) {
 		s.renderMFA(w, r, token, status, msg)
 		return
 	}
+	keepToken(w, sess)
 	http.Redirect(w, r, "/signin/pin", http.StatusSeeOther)
 }
 
@@ -181,11 +183,12 @@ func (s *server) pinPost(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r, csrfSession, token) {
 		return
 	}
+	var sess auth.Session
 	var err error
 	if r.PostFormValue("mode") == "set" {
-		_, err = s.sdk.Auth.SetPIN(r.Context(), token, r.PostFormValue("pin"), r.PostFormValue("confirm"))
+		sess, err = s.sdk.Auth.SetPIN(r.Context(), token, r.PostFormValue("pin"), r.PostFormValue("confirm"))
 	} else {
-		_, err = s.sdk.Auth.VerifyPIN(r.Context(), token, r.PostFormValue("pin"))
+		sess, err = s.sdk.Auth.VerifyPIN(r.Context(), token, r.PostFormValue("pin"))
 	}
 	if err != nil {
 		status, msg := signInError(err)
@@ -197,7 +200,16 @@ func (s *server) pinPost(w http.ResponseWriter, r *http.Request) {
 		s.renderPIN(w, r, token, st, status, msg)
 		return
 	}
+	keepToken(w, sess)
 	http.Redirect(w, r, "/portal", http.StatusSeeOther)
+}
+
+// keepToken stores the token a privilege step handed out in place of the
+// one it ended.
+func keepToken(w http.ResponseWriter, sess auth.Session) {
+	if sess.Token != "" {
+		setCookie(w, sessionCookie, sess.Token, 0)
+	}
 }
 
 func (s *server) signOutPost(w http.ResponseWriter, r *http.Request) {

@@ -189,7 +189,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	w.do(t, "POST", "/api/agent/auth/signin", "", map[string]string{"site": "demo", "username": "alice", "password": "not-the-password"})
 	alice := w.agentSignIn(t, "alice")
 	w.do(t, "POST", "/api/agent/auth/pin/verify", alice, map[string]string{"pin": "1357"})
-	w.do(t, "POST", "/api/agent/auth/pin/verify", alice, map[string]string{"pin": "4829"})
+	alice = must[struct{ Token string }](t, 200)(w.do(t, "POST", "/api/agent/auth/pin/verify", alice, map[string]string{"pin": "4829"})).Token
 	enr := must[struct{ Secret string }](t, 200)(w.do(t, "POST", "/api/agent/auth/mfa/totp/enroll", alice, map[string]string{}))
 	must[map[string]any](t, 200)(w.do(t, "POST", "/api/agent/auth/mfa/totp/confirm", alice, map[string]string{"code": totpCode(t, enr.Secret, 0)}))
 	dev := enrollApple(t, w, alice, "UDID-SECRETS-0001")
@@ -228,7 +228,9 @@ func TestSecretsNeverShown(t *testing.T) {
 		{name: "APNs key", forms: keyForms(t, apnsKey)},
 		{name: "CSRF key", forms: byteForms(csrfKey)},
 		{name: "admin token", forms: textForms(tok)},
-		{name: "alice's session token", forms: textForms(alice), shownIn: []string{"POST /api/agent/auth/signin"}},
+		// alice's latest token: handed out by the PIN step that replaced
+		// the earlier ones, and shown nowhere else.
+		{name: "alice's session token", forms: textForms(alice), shownIn: []string{"POST /api/agent/auth/pin/verify"}},
 		{name: "TOTP secret", forms: textForms(enr.Secret), shownIn: []string{"POST /api/agent/auth/mfa/totp/enroll"}},
 		{name: "PIN", forms: textForms("4829"), word: true},
 		{name: "wrong PIN", forms: textForms("1357"), word: true},

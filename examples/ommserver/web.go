@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -151,6 +152,15 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request, purpose, bind
 		return false
 	}
 	return true
+}
+
+// remoteHost is the client's address, for the sign-in throttle.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func cookieValue(r *http.Request, name string) string {

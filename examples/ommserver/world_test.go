@@ -93,8 +93,8 @@ func (w *world) agentSignIn(t *testing.T, username string) string {
 		t.Fatalf("sign-in = %+v", s)
 	}
 	s2 := must[session](t, 200)(w.do(t, "POST", "/api/agent/auth/pin", s.Token, map[string]string{"pin": "4829", "confirm": "4829"}))
-	if s2.Next != "none" {
-		t.Fatalf("after PIN: %+v", s2)
+	if s2.Next != "none" || s2.Token == "" || s2.Token == s.Token {
+		t.Fatalf("after PIN: %+v; want ready, with the new token the step hands out", s2)
 	}
-	return s.Token
+	return s2.Token
 }
