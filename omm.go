@@ -105,6 +105,12 @@ type Config struct {
 	// AllowSimulators accepts OTA phase 2 from simulated devices, without
 	// Apple's device attestation. Never in production.
 	AllowSimulators bool
+	// MaxOpenEnrollments is how many open enrollment sessions (Apple) and
+	// how many open enrollment tokens (Android) each user may hold at once;
+	// one more is refused with storage.ErrLimit (429 in the agent API).
+	// 0: the defaults (enroll.DefaultMaxOpenSessions,
+	// android.DefaultMaxOpenTokens); negative: no limit.
+	MaxOpenEnrollments int
 	// Logger and Clock default to slog.Default() and time.Now.
 	Logger *slog.Logger
 	Clock  func() time.Time
@@ -188,6 +194,11 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		return nil, fmt.Errorf("omm: SCEP: %w", err)
 	}
 	otaOpts := []ota.Option{ota.WithUsers(s.Directory), ota.WithLogger(log), ota.WithClock(now)}
+	var androidLimit []android.Option
+	if n := cfg.MaxOpenEnrollments; n != 0 {
+		otaOpts = append(otaOpts, ota.WithMaxOpenSessions(n))
+		androidLimit = append(androidLimit, android.WithMaxOpenTokens(n))
+	}
 	if cfg.AllowSimulators {
 		otaOpts = append(otaOpts, ota.InsecureSkipAppleDeviceCheckForSimulators())
 	}
@@ -208,6 +219,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 
 	androidOpts := []android.Option{android.WithApps(androidApps{s}), android.WithAgentURL(s.URL(AgentPath)), android.WithUsers(s.Directory),
 		android.WithLogger(log), android.WithClock(now)}
+	androidOpts = append(androidOpts, androidLimit...)
 	if cfg.Android.Knox != nil {
 		androidOpts = append(androidOpts, android.WithKnoxLicenses(cfg.Android.Knox))
 	}

@@ -141,3 +141,46 @@ func TestDeniedAuditNamesVerifiedPrincipals(t *testing.T) {
 		t.Errorf("the refusal of org_other's own session: %d entries in its log, want 1", n)
 	}
 }
+
+// TestPerUserCaps (finding 11): one user created 200 enrollment sessions
+// and 200 Android tokens in 11.5 s. A user holds at most a few open ones of
+// each; the others are refused until one is used or expires.
+func TestPerUserCaps(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, lcMemory(), &authtest.Directory{}, nil, "")
+	apple, androidTokens := 0, 0
+	for range 50 {
+		if _, err := w.sdk.BeginAppleEnrollment(ctx, w.org, "alice", omm.Facts{Platform: "ios", OSVersion: "17.4"}, enroll.KindOTA); err == nil {
+			apple++
+		}
+		if _, err := w.sdk.BeginAndroidEnrollment(ctx, w.org, "alice", "user:alice", androidFacts(policy.ModeKnox)); err == nil {
+			androidTokens++
+		}
+	}
+	if apple > 10 || androidTokens > 10 {
+		t.Errorf("one user opened %d enrollment sessions and %d Android tokens, want at most 10 of each", apple, androidTokens)
+	}
+	// Another user is not held back.
+	if _, err := w.sdk.BeginAppleEnrollment(ctx, w.org, "bob", omm.Facts{Platform: "ios", OSVersion: "17.4"}, enroll.KindOTA); err != nil {
+		t.Errorf("another user's enrollment: %v", err)
+	}
+}
+
+// TestFailedAndroidEnrollmentKeepsToken (finding 14): an Android
+// enrollment that failed (409, the device enrolled already) still spent
+// its one-time token. The token is spent only with an enrollment that
+// completes, in the same transaction.
+func TestFailedAndroidEnrollmentKeepsToken(t *testing.T) {
+	w := newWorld(t, lcMemory(), &authtest.Directory{}, nil, "")
+	w.enrolledAndroid("alice", policy.ModeKnox, 1)
+	iss := w.androidToken("alice", policy.ModeKnox)
+	if _, err := w.useToken(iss, 1); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Fatalf("enrolling a device enrolled already: %v, want ErrAlreadyExists", err)
+	}
+	if _, err := w.useToken(iss, 2); err != nil {
+		t.Errorf("the one-time token after a failed enrollment: %v, want it still usable", err)
+	}
+	if _, err := w.useToken(iss, 3); err == nil {
+		t.Error("the one-time token worked twice")
+	}
+}

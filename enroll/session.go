@@ -91,9 +91,14 @@ func CheckPhase(kind SessionKind, from, to Phase) error {
 
 // Limits of a session record.
 const (
-	MaxSessionAttributes = 16
-	MaxAttributeValue    = 256
-	MaxUserID            = storage.MaxIDLen
+	// DefaultMaxOpenSessions is how many open enrollment sessions (not
+	// enrolled, unexpired) one user may hold at once unless configured
+	// otherwise (Session.MaxOpen): enough for a few devices and retries,
+	// not for a flood of sessions.
+	DefaultMaxOpenSessions = 10
+	MaxSessionAttributes   = 16
+	MaxAttributeValue      = 256
+	MaxUserID              = storage.MaxIDLen
 )
 
 // Session is one enrollment of one device by one signed-in user, from the
@@ -129,6 +134,10 @@ type Session struct {
 	Version  int64
 	Created  time.Time
 	Updated  time.Time
+	// MaxOpen, when positive, limits the sessions its user may hold open:
+	// CreateEnrollSession refuses the new one when the user holds MaxOpen
+	// already. It is not stored.
+	MaxOpen int
 }
 
 // Validate checks the session's fields.
@@ -172,7 +181,10 @@ func (s Session) Validate() error {
 type SessionStore interface {
 	// CreateEnrollSession stores a new session with entry, in one
 	// transaction, and returns it as stored (Version 1, Created and
-	// Updated from entry). An ID already used yields ErrAlreadyExists.
+	// Updated from entry). An ID already used yields ErrAlreadyExists;
+	// with s.MaxOpen set, a user who already holds that many sessions open
+	// at entry.Time (not enrolled, unexpired) yields storage.ErrLimit, also
+	// when the sessions are created concurrently.
 	CreateEnrollSession(ctx context.Context, s Session, entry storage.AuditEntry) (Session, error)
 	// EnrollSession returns the org's session, or ErrNotFound.
 	EnrollSession(ctx context.Context, org storage.OrgID, id string) (Session, error)

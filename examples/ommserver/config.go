@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +47,11 @@ type config struct {
 	// reconcile is how often the directory is reconciled with what the
 	// SDK holds (omm.SDK.Run); the first round runs at start.
 	reconcile time.Duration
+
+	// maxOpenEnrollments is omm.Config.MaxOpenEnrollments: open
+	// enrollment sessions and Android tokens per user (0: the SDK's
+	// default; negative: no limit).
+	maxOpenEnrollments int
 }
 
 // defaultTopic is the push topic put into enrollment profiles when no push
@@ -74,6 +80,8 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&c.reconcile, "reconcile", omm.DefaultReconcileInterval, "how often users who left the directory are found and their devices deprovisioned; the first round runs at start")
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
+	fs.IntVar(&c.maxOpenEnrollments, "max-open-enrollments", envInt("OMM_MAX_OPEN_ENROLLMENTS"),
+		"open enrollment sessions and Android enrollment tokens one user may hold at once (0: the SDK's default, 10; -1: no limit, for load and crash tests)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -129,4 +137,10 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// envInt reads an integer environment variable; unset or malformed is 0.
+func envInt(name string) int {
+	n, _ := strconv.Atoi(os.Getenv(name))
+	return n
 }

@@ -76,6 +76,19 @@ func (s *Store) CreateEnrollSession(ctx context.Context, se enroll.Session, e st
 		if _, err := tx.appendAudit(ctx, e); err != nil {
 			return err
 		}
+		if se.MaxOpen > 0 {
+			if err := tx.lockUser(ctx, "enroll-sessions", se.Org, se.UserID); err != nil {
+				return err
+			}
+			var open int
+			if err := tx.queryRow(ctx, "SELECT count(*) FROM {enroll_sessions} WHERE org_id = ? AND user_id = ? AND phase <> ? AND expires_us > ?",
+				se.Org, se.UserID, enroll.PhaseEnrolled, micros(e.Time)).Scan(&open); err != nil {
+				return s.fail("count open enrollment sessions", err)
+			}
+			if open >= se.MaxOpen {
+				return fmt.Errorf("create enrollment session: user %q holds %d open sessions: %w", se.UserID, open, storage.ErrLimit)
+			}
+		}
 		_, err := tx.exec(ctx, `INSERT INTO {enroll_sessions} (org_id, id, kind, user_id, policy, requirements, platform, phase,
 			challenge_hash, expires_us, udid, attributes, identity, version, created_us, updated_us)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,

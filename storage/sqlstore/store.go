@@ -270,6 +270,21 @@ func (s *Store) write(ctx context.Context, fn func(tx) error) error {
 	return nil
 }
 
+// lockUser serializes, per org and user, the transactions that count a
+// user's open records of a kind before adding one, so that concurrent
+// additions cannot pass a limit together: an advisory lock until the
+// transaction ends on PostgreSQL; SQLite's one writer does it already.
+func (t tx) lockUser(ctx context.Context, kind string, org storage.OrgID, user string) error {
+	if !t.s.d.postgres {
+		return nil
+	}
+	key := "omm-" + kind + ":" + t.s.schema + "." + t.s.prefix + ":" + string(org) + ":" + user
+	if _, err := t.exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", key); err != nil {
+		return t.s.fail("lock "+kind+" of a user", err)
+	}
+	return nil
+}
+
 func (t tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return t.ExecContext(ctx, t.s.q(query), args...)
 }

@@ -66,6 +66,7 @@ func cases() []testCase {
 	all = append(all, reapplyCases()...)
 	all = append(all, deprovisionCases()...)
 	all = append(all, revocationCases()...)
+	all = append(all, limitCases()...)
 	return all
 }
 
