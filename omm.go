@@ -61,6 +61,7 @@ type Store interface {
 	ota.Store
 	ota.ReapplyStore
 	enroll.RevocationStore
+	enroll.PurgeStore
 	catalog.Store
 	android.Store
 	android.ReapplyStore

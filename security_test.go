@@ -2,14 +2,19 @@ package omm_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/openomm/omm"
+	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/auth/authtest"
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
@@ -182,5 +187,63 @@ func TestFailedAndroidEnrollmentKeepsToken(t *testing.T) {
 	}
 	if _, err := w.useToken(iss, 3); err == nil {
 		t.Error("the one-time token worked twice")
+	}
+}
+
+// TestExpiredRecordsArePurged (finding 14): expired sessions, enrollment
+// sessions and tokens were never removed. The background round (SDK.Run)
+// purges them, a bounded batch at a time, and keeps what is still valid.
+func TestExpiredRecordsArePurged(t *testing.T) {
+	ctx := context.Background()
+	st := lcMemory()
+	long := time.Now().Add(-400 * 24 * time.Hour)
+	org := storage.OrgID("org_purge")
+	entry := func(action string, at time.Time) storage.AuditEntry {
+		return storage.AuditEntry{Org: org, Time: at, Actor: "test", Action: action}
+	}
+	if _, err := st.CreateOrg(ctx, storage.Org{ID: org, Name: "purge", DisplayName: "Purge"}, entry("org.create", long)); err != nil {
+		t.Fatal(err)
+	}
+	oldHash, newHash := sha256.Sum256([]byte("old session")), sha256.Sum256([]byte("new session"))
+	for _, s := range []auth.Session{
+		{Org: org, ID: "ses_old", TokenHash: oldHash[:], UserID: "alice", State: auth.StateMFA, Created: long, LastUsed: long, Expires: long.Add(time.Hour)},
+		{Org: org, ID: "ses_new", TokenHash: newHash[:], UserID: "alice", State: auth.StateMFA, Created: time.Now(), LastUsed: time.Now(), Expires: time.Now().Add(time.Hour)},
+	} {
+		if _, err := st.CreateSession(ctx, s, entry("auth.signin.success", s.Created)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sessID := enroll.NewSessionID()
+	_, hash := enroll.NewChallenge(sessID)
+	if _, err := st.CreateEnrollSession(ctx, enroll.Session{Org: org, ID: sessID, Kind: enroll.KindOTA, UserID: "alice", Policy: "pol-1",
+		Phase: enroll.PhaseCreated, ChallengeHash: hash, Expires: long.Add(time.Hour)}, entry("enroll.session.create", long)); err != nil {
+		t.Fatal(err)
+	}
+	tok := android.Token{ID: android.TokenID("old token"), Org: org, UserID: "alice", Policy: "pol-1", Mode: policy.ModeDeviceAdmin,
+		Type: inventory.EnrollAndroidDeviceAdmin, Ownership: inventory.OwnershipCompany, OneTime: true, Expires: long.Add(time.Hour)}
+	if _, err := st.CreateAndroidToken(ctx, tok, entry("android.token.create", long)); err != nil {
+		t.Fatal(err)
+	}
+	sdk, err := omm.New(ctx, omm.Config{Store: st, Directory: &authtest.Directory{}, PublicURL: "https://mdm.example.com", Logger: lcQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); sdk.Run(run, time.Hour) }()
+	defer func() { stop(); <-done }()
+	gone := func() bool {
+		_, e1 := st.SessionByToken(ctx, org, oldHash[:])
+		_, e2 := st.EnrollSession(ctx, org, sessID)
+		_, e3 := st.AndroidToken(ctx, org, tok.ID)
+		return errors.Is(e1, storage.ErrNotFound) && errors.Is(e2, storage.ErrNotFound) && errors.Is(e3, storage.ErrNotFound)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !gone(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the expired session, enrollment session and token are still stored after the background round")
+		}
+	}
+	if _, err := st.SessionByToken(ctx, org, newHash[:]); err != nil {
+		t.Errorf("the valid session was purged: %v", err)
 	}
 }

@@ -37,6 +37,10 @@ type Store interface {
 	// (Created = entry.Time). A used ID yields ErrAlreadyExists, an unknown
 	// org ErrNotFound.
 	CreateAndroidDevice(ctx context.Context, d Device, entry storage.AuditEntry) (Device, error)
+	// PurgeAndroidTokens deletes at most limit tokens (used or not) that
+	// expired before expiredBefore and returns how many; entry, with the
+	// count, is appended in the same transaction when there were any.
+	PurgeAndroidTokens(ctx context.Context, org storage.OrgID, expiredBefore time.Time, limit int, entry storage.AuditEntry) (int, error)
 	// EnrollAndroidDevice stores an enrollment made with a token, whole or
 	// not at all, in one transaction: the token's use (as UseAndroidToken:
 	// expired or used up yields ErrConflict), the inventory record (as

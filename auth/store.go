@@ -339,6 +339,10 @@ type Store interface {
 	// ClearAuthFailures forgets key's failures. It writes no audit entry:
 	// the success that clears them is recorded by the call that stores it.
 	ClearAuthFailures(ctx context.Context, org storage.OrgID, key string) error
+	// PurgeFailures forgets at most limit failure counters whose latest
+	// failure is before lastBefore (no throttle looks that far back) and
+	// returns how many. It writes no audit entry.
+	PurgeFailures(ctx context.Context, org storage.OrgID, lastBefore time.Time, limit int) (int, error)
 }
 
 // UserStore stores the built-in directory: users, groups and memberships.
@@ -452,6 +456,11 @@ type SessionStore interface {
 	// revoked, appends entry (even when there was none), and returns how
 	// many it revoked.
 	RevokeUserSessions(ctx context.Context, org storage.OrgID, userID string, entry storage.AuditEntry) (int, error)
+	// PurgeSessions deletes at most limit sessions (revoked or not) whose
+	// absolute expiry is before expiredBefore, with their phone codes, and
+	// returns how many; entry, with the count in its details, is appended
+	// in the same transaction when there were any.
+	PurgeSessions(ctx context.Context, org storage.OrgID, expiredBefore time.Time, limit int, entry storage.AuditEntry) (int, error)
 }
 
 func validateID(field, id string) error {

@@ -129,3 +129,15 @@ type RevocationStore interface {
 	// unrevoked identity bound to no device, at at.
 	EnrollmentUsers(ctx context.Context, org storage.OrgID, at time.Time) ([]string, error)
 }
+
+// PurgeStore removes expired enrollment credentials. Safe for concurrent
+// use; never crosses its org.
+type PurgeStore interface {
+	// PurgeEnrollSessions deletes at most limit sessions that did not
+	// reach PhaseEnrolled and expired before expiredBefore (enrolled ones
+	// stay: the policy profile of their devices comes from them), then at
+	// most limit OTA identities bound to no device that expired before it,
+	// and returns how many of both; entry, with the sessions' count, is
+	// appended with the sessions when there were any.
+	PurgeEnrollSessions(ctx context.Context, org storage.OrgID, expiredBefore time.Time, limit int, entry storage.AuditEntry) (int, error)
+}

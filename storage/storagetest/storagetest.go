@@ -39,6 +39,7 @@ type Store interface {
 	reapplyStore       // reapply.go
 	enroll.ActionStore // deprovision.go
 	revocationStore    // revocation.go
+	enroll.PurgeStore  // purge.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -67,6 +68,7 @@ func cases() []testCase {
 	all = append(all, deprovisionCases()...)
 	all = append(all, revocationCases()...)
 	all = append(all, limitCases()...)
+	all = append(all, purgeCases()...)
 	return all
 }
 
