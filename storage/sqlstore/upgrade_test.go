@@ -119,6 +119,7 @@ var newFields = map[string][]any{
 	"Purpose":      {"mdm", "ota"},           // enroll.Identity, migration 14: classified from the session
 	"AttestedUDID": {""},                     // enroll.Identity, migration 14
 	"Platform":     {""},                     // enroll.Identity and enroll.Session, migration 14
+	"MaxOpen":      {0.0},                    // enroll.Session and android.Token: a limit to create with, never stored
 }
 
 // withoutNewFields removes newFields from every object in v, failing the
