@@ -120,6 +120,7 @@ var newFields = map[string][]any{
 	"AttestedUDID": {""},                     // enroll.Identity, migration 14
 	"Platform":     {""},                     // enroll.Identity and enroll.Session, migration 14
 	"MaxOpen":      {0.0},                    // enroll.Session and android.Token: a limit to create with, never stored
+	"Token":        {""},                     // auth.Session: handed out by the call that issues it, never stored
 }
 
 // withoutNewFields removes newFields from every object in v, failing the
