@@ -39,6 +39,7 @@ import (
 	"github.com/openomm/omm/storage"
 	"github.com/openomm/omm/storage/memory"
 	"github.com/openomm/omm/storage/postgres"
+	"github.com/openomm/omm/storage/seal"
 	"github.com/openomm/omm/storage/sqlite"
 )
 
@@ -101,6 +102,9 @@ func lcOpenPostgres(t testing.TB, dsn, schema string) omm.Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// lcKeeper seals the worlds' secrets; the same key across restarts.
+var lcKeeper, _ = seal.NewAESKeeper(bytes.Repeat([]byte{0x4c}, seal.KeySize))
 
 type lcKnox struct{}
 
@@ -187,7 +191,7 @@ func newWorldWith(t *testing.T, store omm.Store, dir *authtest.Directory, fake *
 	}
 	var err error
 	w.sdk, err = omm.New(ctx, omm.Config{
-		Store: store, Directory: dir, PublicURL: w.srv.URL + "/mdm-sdk", AllowSimulators: true, Logger: lcQuiet,
+		Store: store, Directory: dir, PublicURL: w.srv.URL + "/mdm-sdk", AllowSimulators: true, Logger: lcQuiet, Secrets: lcKeeper,
 		Android: omm.AndroidConfig{Provider: provider, Enterprise: w.fake.Enterprise(),
 			DPC: android.GoogleDPC(android.EncodeChecksum([32]byte{9})), Knox: lcKnox{}},
 	})

@@ -45,6 +45,7 @@ import (
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/seal"
 )
 
 // Store is every store contract the SDK uses. storage/sqlite,
@@ -101,6 +102,13 @@ type Config struct {
 	// CAs are the orgs' device CAs; nil: one generated per org on first
 	// use (scep.GeneratedCAs, which generates for existing orgs only).
 	CAs scep.Authorities
+	// Secrets seals the secrets the SDK stores and reads back — generated
+	// CA keys, TOTP secrets — with a key kept outside the database
+	// (package seal: seal.LoadOrCreateKeyFile, or a KMS behind
+	// seal.Keeper). Values stored in plain text before are sealed at their
+	// next use. Nil: they are stored in plain text, and New logs a
+	// warning.
+	Secrets seal.Keeper
 	// Android configures the Android channel.
 	Android AndroidConfig
 	// AllowSimulators accepts OTA phase 2 from simulated devices, without
@@ -179,8 +187,15 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 			return nil, fmt.Errorf("omm: directory: %w", err)
 		}
 	}
+	if cfg.Secrets == nil {
+		log.Warn("omm: Config.Secrets is not set: CA keys and TOTP secrets are stored in plain text in the database")
+	}
 	if a, ok := s.Directory.(auth.Authenticator); ok {
-		if s.Auth, err = auth.New(st, a, auth.WithLogger(log), auth.WithClock(now)); err != nil {
+		authOpts := []auth.Option{auth.WithLogger(log), auth.WithClock(now)}
+		if cfg.Secrets != nil {
+			authOpts = append(authOpts, auth.WithSecrets(cfg.Secrets))
+		}
+		if s.Auth, err = auth.New(st, a, authOpts...); err != nil {
 			return nil, fmt.Errorf("omm: sign-in: %w", err)
 		}
 	}
@@ -189,7 +204,11 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 
 	cas := cfg.CAs
 	if cas == nil {
-		cas = scep.NewGeneratedCAs(st, now)
+		caOpts := []scep.GeneratedOption{scep.WithCALogger(log)}
+		if cfg.Secrets != nil {
+			caOpts = append(caOpts, scep.WithKeeper(cfg.Secrets))
+		}
+		cas = scep.NewGeneratedCAs(st, now, caOpts...)
 	}
 	if s.SCEP, err = scep.New(st, scep.WithAuthorities(cas), scep.WithUsers(s.Directory), scep.WithLogger(log), scep.WithClock(now)); err != nil {
 		return nil, fmt.Errorf("omm: SCEP: %w", err)

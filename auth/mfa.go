@@ -16,6 +16,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/seal"
 )
 
 // Method is an MFA method offered to a session in StateMFA.
@@ -225,7 +226,11 @@ func (s *Service) useTOTP(ctx context.Context, sess Session, code string, now ti
 	if err != nil {
 		return fmt.Errorf("TOTP: %w", err)
 	}
-	step, ok := matchTOTP(f.Secret, code, now, f.LastStep)
+	secret, err := s.totpSecret(ctx, sess, f)
+	if err != nil {
+		return err
+	}
+	step, ok := matchTOTP(secret, code, now, f.LastStep)
 	if !ok {
 		return ErrInvalidCode
 	}
@@ -234,6 +239,30 @@ func (s *Service) useTOTP(ctx context.Context, sess Session, code string, now ti
 		return ErrInvalidCode // another request used this code first
 	}
 	return err
+}
+
+// totpLabel binds a sealed TOTP secret to its user.
+func totpLabel(org storage.OrgID, userID string) string { return "totp:" + string(org) + ":" + userID }
+
+// totpSecret opens the factor's secret. One stored in plain text before
+// a keeper was configured is sealed now; a failure to do so is logged (the
+// code is checked either way).
+func (s *Service) totpSecret(ctx context.Context, sess Session, f TOTPFactor) (string, error) {
+	label := totpLabel(f.Org, f.UserID)
+	secret, sealed, err := seal.OpenString(ctx, s.cfg.secrets, f.Secret, label)
+	if err != nil {
+		return "", fmt.Errorf("TOTP: %w", err)
+	}
+	if !sealed && s.cfg.secrets != nil {
+		stored, err := seal.SealString(ctx, s.cfg.secrets, secret, label)
+		if err == nil {
+			err = s.store.ResealTOTP(ctx, f.Org, f.UserID, f.Secret, stored, s.sessionEntry(sess, "auth.mfa.totp_seal", nil))
+		}
+		if err != nil && !errors.Is(err, storage.ErrConflict) {
+			s.cfg.log.WarnContext(ctx, "auth: a TOTP secret is stored in plain text and could not be sealed", "org", f.Org, "err", err)
+		}
+	}
+	return secret, nil
 }
 
 // matchTOTP returns the time step, within one step of now and after
@@ -309,7 +338,13 @@ func (s *Service) EnrollTOTP(ctx context.Context, token string) (TOTPEnrollment,
 	if err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("enroll TOTP: %w", err)
 	}
-	f := TOTPFactor{Org: sess.Org, UserID: user.ID, Secret: key.Secret(), Created: s.cfg.clock()}
+	stored := key.Secret()
+	if s.cfg.secrets != nil {
+		if stored, err = seal.SealString(ctx, s.cfg.secrets, stored, totpLabel(sess.Org, user.ID)); err != nil {
+			return TOTPEnrollment{}, fmt.Errorf("enroll TOTP: %w", err)
+		}
+	}
+	f := TOTPFactor{Org: sess.Org, UserID: user.ID, Secret: stored, Created: s.cfg.clock()}
 	_, err = s.store.PutTOTP(ctx, f, s.sessionEntry(sess, "auth.mfa.totp_enroll", nil))
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return TOTPEnrollment{}, ErrFactorExists

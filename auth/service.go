@@ -12,6 +12,7 @@ import (
 
 	"github.com/openomm/omm/internal/ratelimit"
 	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/seal"
 )
 
 // Option configures [New] and [NewLocalDirectory]; each says which it
@@ -35,6 +36,7 @@ type config struct {
 	codeLifetime   time.Duration
 	resendInterval time.Duration
 	hashSlots      int
+	secrets        seal.Keeper
 }
 
 func newConfig(opts []Option) (config, error) {
@@ -103,6 +105,11 @@ func WithPINParams(p Params) Option {
 		return nil
 	}
 }
+
+// WithSecrets seals each TOTP secret with k before it is stored (service;
+// label "totp:<org>:<user>"), and seals a secret stored in plain text
+// before, at its next use. Without it secrets are stored as they are.
+func WithSecrets(k seal.Keeper) Option { return func(c *config) error { c.secrets = k; return nil } }
 
 // WithConcurrentHashes bounds how many argon2id hashes run at once (both;
 // default twice GOMAXPROCS). Each holds the parameters' memory (19 MiB by

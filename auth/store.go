@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/seal"
 )
 
 // Limits on stored fields.
@@ -193,7 +194,8 @@ func (s SignOn) Normalize() SignOn {
 
 // TOTPFactor is a user's authenticator-app secret. The secret is a
 // credential: it never appears in logs or audit details ([TOTPFactor.LogValue]
-// leaves it out).
+// leaves it out), and is stored sealed when the service has a keeper
+// ([WithSecrets]).
 type TOTPFactor struct {
 	Org    storage.OrgID
 	UserID string
@@ -217,14 +219,33 @@ func (f TOTPFactor) Validate() error {
 	if err := validateID("user id", f.UserID); err != nil {
 		return err
 	}
-	if n := len(f.Secret); n < 16 || n > 128 {
-		return fmt.Errorf("%w: TOTP secret is %d characters, want 16–128", storage.ErrInvalid, n)
-	}
-	if _, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(f.Secret); err != nil {
-		return fmt.Errorf("%w: TOTP secret is not unpadded base32", storage.ErrInvalid)
+	if err := validateTOTPSecret(f.Secret); err != nil {
+		return err
 	}
 	if f.Created.IsZero() {
 		return fmt.Errorf("%w: TOTP factor creation time is zero", storage.ErrInvalid)
+	}
+	return nil
+}
+
+// maxSealedSecret bounds a sealed TOTP secret (a 128-character secret
+// sealed and encoded is about 230).
+const maxSealedSecret = 512
+
+// validateTOTPSecret accepts a secret as the otpauth URI carries it
+// (unpadded base32, 16–128 characters), or sealed (package seal).
+func validateTOTPSecret(secret string) error {
+	if seal.IsSealedString(secret) {
+		if len(secret) > maxSealedSecret {
+			return fmt.Errorf("%w: sealed TOTP secret is %d bytes, at most %d", storage.ErrInvalid, len(secret), maxSealedSecret)
+		}
+		return nil
+	}
+	if n := len(secret); n < 16 || n > 128 {
+		return fmt.Errorf("%w: TOTP secret is %d characters, want 16–128", storage.ErrInvalid, n)
+	}
+	if _, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret); err != nil {
+		return fmt.Errorf("%w: TOTP secret is not unpadded base32", storage.ErrInvalid)
 	}
 	return nil
 }
@@ -414,6 +435,12 @@ type FactorStore interface {
 	UseTOTPStep(ctx context.Context, org storage.OrgID, userID string, step int64, entry storage.AuditEntry) error
 	// DeleteTOTP removes the user's factor, or yields ErrNotFound.
 	DeleteTOTP(ctx context.Context, org storage.OrgID, userID string, entry storage.AuditEntry) error
+	// ResealTOTP replaces the user's stored secret, when it is still old,
+	// by sealed (the same secret, sealed: see package seal), with entry, in
+	// one transaction; nothing else of the factor changes. A secret that is
+	// no longer old yields ErrConflict and changes nothing; a missing
+	// factor ErrNotFound.
+	ResealTOTP(ctx context.Context, org storage.OrgID, userID, old, sealed string, entry storage.AuditEntry) error
 
 	// PhoneCode returns the code last sent for the session, or ErrNotFound
 	// (none sent, or already used).

@@ -48,6 +48,11 @@ type config struct {
 	// SDK holds (omm.SDK.Run); the first round runs at start.
 	reconcile time.Duration
 
+	// secretsKey is the file of the key that seals CA keys and TOTP
+	// secrets in the database (default: secrets.key in the data
+	// directory). Keep it out of the database's backups.
+	secretsKey string
+
 	// maxOpenEnrollments is omm.Config.MaxOpenEnrollments: open
 	// enrollment sessions and Android tokens per user (0: the SDK's
 	// default; negative: no limit).
@@ -80,6 +85,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&c.reconcile, "reconcile", omm.DefaultReconcileInterval, "how often users who left the directory are found and their devices deprovisioned; the first round runs at start")
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
+	fs.StringVar(&c.secretsKey, "secrets-key", os.Getenv("OMM_SECRETS_KEY"), "file of the key that seals CA keys and TOTP secrets in the database, created 0600 if missing (default: secrets.key in the data directory)")
 	fs.IntVar(&c.maxOpenEnrollments, "max-open-enrollments", envInt("OMM_MAX_OPEN_ENROLLMENTS"),
 		"open enrollment sessions and Android enrollment tokens one user may hold at once (0: the SDK's default, 10; -1: no limit, for load and crash tests)")
 	if err := fs.Parse(args); err != nil {

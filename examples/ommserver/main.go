@@ -24,6 +24,7 @@
 //	-knox-license-file F the demo org's Samsung Knox license key; "none" turns Knox off [OMM_KNOX_LICENSE_FILE]
 //	-android-amapi M     "local" (a local Android Management API fake) or "off" [OMM_ANDROID_AMAPI]
 //	-allow-simulators    accept OTA enrollment from simulated devices [OMM_ALLOW_SIMULATORS=1]
+//	-secrets-key FILE    key sealing CA keys and TOTP secrets in the database [OMM_SECRETS_KEY]
 //	-max-open-enrollments N  open enrollments one user may hold; -1 no limit [OMM_MAX_OPEN_ENROLLMENTS]
 //
 // A subcommand writes a signed direct enrollment profile for a user, for a
@@ -88,7 +89,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	log := slog.New(slog.NewJSONHandler(out, nil))
 	now := time.Now
 
-	if err := ensureDataDir(cfg.dataDir); err != nil {
+	if err := ensureDataDir(cfg.dataDir, log); err != nil {
 		return err
 	}
 	ca, err := loadOrCreateCA(filepath.Join(cfg.dataDir, "tls"), cfg.hosts(), now())

@@ -18,6 +18,7 @@ import (
 	"github.com/openomm/omm"
 	"github.com/openomm/omm/android/amapi/amapitest"
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/storage/seal"
 )
 
 // server is the product around the SDK: the web portal and console, the
@@ -53,8 +54,16 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 	if err != nil {
 		return nil, err
 	}
+	keyFile := cfg.secretsKey
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.dataDir, secretsKeyFile)
+	}
+	keeper, err := seal.LoadOrCreateKeyFile(keyFile, d.log)
+	if err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
 	oc := omm.Config{Store: s, Directory: srv.dir, PublicURL: d.publicURL, Topic: d.push.topic, Android: android,
-		AllowSimulators: cfg.allowSimulators, MaxOpenEnrollments: cfg.maxOpenEnrollments, Logger: d.log, Clock: d.now}
+		AllowSimulators: cfg.allowSimulators, MaxOpenEnrollments: cfg.maxOpenEnrollments, Secrets: keeper, Logger: d.log, Clock: d.now}
 	if d.push.client != nil {
 		oc.Push = d.push.client
 	} else {
@@ -71,6 +80,10 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 	}
 	return srv, nil
 }
+
+// secretsKeyFile is where, in the data directory, the key that seals the
+// database's secrets is kept (unless -secrets-key names another file).
+const secretsKeyFile = "secrets.key"
 
 // loadOrCreateSecret returns the 32-byte key in path, creating it once.
 func loadOrCreateSecret(path string) ([]byte, error) {

@@ -324,6 +324,34 @@ func (s *Store) UseTOTPStep(ctx context.Context, org storage.OrgID, userID strin
 	})
 }
 
+// ResealTOTP implements auth.FactorStore.
+func (s *Store) ResealTOTP(ctx context.Context, org storage.OrgID, userID, old, sealed string, e storage.AuditEntry) error {
+	e, err := changeEntry(org, e)
+	if err != nil {
+		return err
+	}
+	if sealed == "" {
+		return fmt.Errorf("%w: the sealed secret is empty", storage.ErrInvalid)
+	}
+	return s.write(ctx, func(tx tx) error {
+		n, err := tx.affected(ctx, "UPDATE {auth_totp} SET secret = ? WHERE org_id = ? AND user_id = ? AND secret = ?", sealed, org, userID, old)
+		if err != nil {
+			return s.fail("reseal TOTP factor", err)
+		}
+		if n == 0 {
+			ok, err := tx.exists(ctx, "SELECT 1 FROM {auth_totp} WHERE org_id = ? AND user_id = ?", org, userID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("reseal TOTP factor: user %q: %w", userID, storage.ErrNotFound)
+			}
+			return fmt.Errorf("reseal TOTP factor of user %q: the secret changed: %w", userID, storage.ErrConflict)
+		}
+		return tx.audit(ctx, e)
+	})
+}
+
 // DeleteTOTP implements auth.FactorStore.
 func (s *Store) DeleteTOTP(ctx context.Context, org storage.OrgID, userID string, e storage.AuditEntry) error {
 	e, err := changeEntry(org, e)

@@ -292,6 +292,34 @@ func (s *Store) SCEPCA(ctx context.Context, org storage.OrgID) (scep.StoredCA, e
 	return ca, nil
 }
 
+// ResealSCEPCA implements scep.CAStore.
+func (s *Store) ResealSCEPCA(ctx context.Context, org storage.OrgID, old, sealed []byte, e storage.AuditEntry) error {
+	e, err := changeEntry(org, e)
+	if err != nil {
+		return err
+	}
+	if len(sealed) == 0 || len(sealed) > 16<<10 {
+		return fmt.Errorf("%w: sealed CA key must be 1 byte to 16 KiB", storage.ErrInvalid)
+	}
+	return s.write(ctx, func(tx tx) error {
+		n, err := tx.affected(ctx, "UPDATE {enroll_scep_cas} SET private_key = ? WHERE org_id = ? AND private_key = ?", sealed, org, old)
+		if err != nil {
+			return s.fail("reseal SCEP CA", err)
+		}
+		if n == 0 {
+			ok, err := tx.exists(ctx, "SELECT 1 FROM {enroll_scep_cas} WHERE org_id = ?", org)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("reseal SCEP CA of org %q: %w", org, storage.ErrNotFound)
+			}
+			return fmt.Errorf("reseal SCEP CA of org %q: the key changed: %w", org, storage.ErrConflict)
+		}
+		return tx.audit(ctx, e)
+	})
+}
+
 // RevokeUserEnrollments implements enroll.RevocationStore.
 func (s *Store) RevokeUserEnrollments(ctx context.Context, org storage.OrgID, userID string, at time.Time, e storage.AuditEntry) (sessions, identities int, err error) {
 	e, err = changeEntry(org, e)

@@ -25,6 +25,7 @@ func authCases() []testCase {
 		{"Auth/SignOnConcurrentFirstPut", testAuthSignOnConcurrent},
 		{"Auth/TOTP", testAuthTOTP},
 		{"Auth/TOTPConcurrentStep", testAuthTOTPConcurrent},
+		{"Auth/TOTPReseal", testAuthTOTPReseal},
 		{"Auth/PhoneCode", testAuthPhoneCode},
 		{"Auth/PhoneCodeConcurrentConsume", testAuthPhoneCodeConcurrent},
 		{"Auth/Failures", testAuthFailures},
@@ -844,3 +845,27 @@ func authUserInOrg(u auth.UserRecord, org storage.OrgID) auth.UserRecord { u.Org
 func authCodeInOrg(c auth.PhoneCode, org storage.OrgID) auth.PhoneCode { c.Org = org; return c }
 
 func authSessionInOrg(se auth.Session, org storage.OrgID) auth.Session { se.Org = org; return se }
+
+// testAuthTOTPReseal: a secret stored in plain text is replaced by its
+// sealed form, once, keeping the factor's state.
+func testAuthTOTPReseal(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	bob := mustCreateAuthUser(t, s, o.ID, "bob")
+	f := newAuthTOTP(o.ID, bob.ID)
+	_, err := s.PutTOTP(ctx, f, entryFor(o.ID, "auth.mfa.totp_enroll", at(3)))
+	noErr(t, "PutTOTP", err)
+	noErr(t, "UseTOTPStep", s.UseTOTPStep(ctx, o.ID, bob.ID, 9, entryFor(o.ID, "auth.mfa.totp_used", at(4))))
+	const sealed = "omm-sealed-v1:c2VhbGVkIHNlY3JldCBvZiBib2IgZm9yIHRoZSB0ZXN0"
+	before := takeAuthSnapshot(t, s)
+	wantErr(t, "ResealTOTP from a secret it is not", s.ResealTOTP(ctx, o.ID, bob.ID, "OTHERSECRETOTHERSECRET", sealed, entryFor(o.ID, "auth.mfa.totp_seal", at(5))), storage.ErrConflict)
+	wantErr(t, "ResealTOTP of nobody's factor", s.ResealTOTP(ctx, o.ID, "nobody", f.Secret, sealed, entryFor(o.ID, "auth.mfa.totp_seal", at(5))), storage.ErrNotFound)
+	wantErr(t, "ResealTOTP to nothing", s.ResealTOTP(ctx, o.ID, bob.ID, f.Secret, "", entryFor(o.ID, "auth.mfa.totp_seal", at(5))), storage.ErrInvalid)
+	authUnchanged(t, "refused reseals", s, before)
+	noErr(t, "ResealTOTP", s.ResealTOTP(ctx, o.ID, bob.ID, f.Secret, sealed, entryFor(o.ID, "auth.mfa.totp_seal", at(5))))
+	got, err := s.TOTP(ctx, o.ID, bob.ID)
+	noErr(t, "TOTP", err)
+	if got.Secret != sealed || !got.Confirmed || got.LastStep != 9 {
+		t.Errorf("after the reseal: %v (secret sealed: %v); want the sealed secret and the factor's state kept", got, got.Secret == sealed)
+	}
+}

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -41,6 +42,7 @@ func enrollOTACases() []testCase {
 		{"Identity/TenantIsolation", testIdentityTenantIsolation},
 		{"Identity/ConcurrentBind", testIdentityConcurrentBind},
 		{"SCEPCA/CreateOnce", testSCEPCACreateOnce},
+		{"SCEPCA/Reseal", testSCEPCAReseal},
 	}
 }
 
@@ -475,4 +477,27 @@ func testSCEPCACreateOnce(t testing.TB, s Store) {
 	if n := countErrs(errs, storage.ErrAlreadyExists); n["nil"] != 1 || n[storage.ErrAlreadyExists.Error()] != 3 {
 		t.Errorf("4 concurrent first CAs: %v; want exactly one", n)
 	}
+}
+
+// testSCEPCAReseal: a key stored in plain text is replaced by its sealed
+// form once, and only while it is still the plain one.
+func testSCEPCAReseal(t testing.TB, s Store) {
+	ctx := t.Context()
+	a, b := mustCreateOrg(t, s, "acme"), mustCreateOrg(t, s, "bolt")
+	cert, key := testCA(t)
+	_, err := s.CreateSCEPCA(ctx, scep.StoredCA{Org: a.ID, Certificate: cert, Key: key}, entryFor(a.ID, "enroll.scep.ca.create", at(1)))
+	noErr(t, "CreateSCEPCA", err)
+	sealed := append([]byte("omm-sealed-v1:"), bytes.Repeat([]byte{7}, 64)...)
+	before := takeSnapshot(t, s)
+	wantErr(t, "ResealSCEPCA of another org's CA", s.ResealSCEPCA(ctx, b.ID, key, sealed, entryFor(b.ID, "enroll.scep.ca.seal", at(2))), storage.ErrNotFound)
+	wantErr(t, "ResealSCEPCA from a key it is not", s.ResealSCEPCA(ctx, a.ID, []byte("other"), sealed, entryFor(a.ID, "enroll.scep.ca.seal", at(2))), storage.ErrConflict)
+	wantErr(t, "ResealSCEPCA to nothing", s.ResealSCEPCA(ctx, a.ID, key, nil, entryFor(a.ID, "enroll.scep.ca.seal", at(2))), storage.ErrInvalid)
+	unchanged(t, "refused reseals", s, before)
+	noErr(t, "ResealSCEPCA", s.ResealSCEPCA(ctx, a.ID, key, sealed, entryFor(a.ID, "enroll.scep.ca.seal", at(2))))
+	got, err := s.SCEPCA(ctx, a.ID)
+	noErr(t, "SCEPCA", err)
+	if !bytes.Equal(got.Key, sealed) || !bytes.Equal(got.Certificate, cert) {
+		t.Errorf("after the reseal the CA's key is %x", got.Key)
+	}
+	wantErr(t, "ResealSCEPCA again", s.ResealSCEPCA(ctx, a.ID, key, sealed, entryFor(a.ID, "enroll.scep.ca.seal", at(3))), storage.ErrConflict)
 }
