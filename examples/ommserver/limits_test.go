@@ -140,7 +140,7 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 
 	bearer := func(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
 	portal := http.Header{"Cookie": {sessionCookie + "=" + alice}}
-	console := http.Header{"Cookie": {adminCookie + "=" + first.adminToken}}
+	console := http.Header{"Cookie": {adminCookie + "=" + consoleSignIn(t, ts, srv.dir, first.adminToken)}}
 	org := string(demoOrg.ID)
 	const (
 		plistType = "application/x-apple-aspen-mdm"
@@ -198,6 +198,7 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 		{"POST", "/portal/devices/" + android.DeviceID + "/store/" + app + "/uninstall", portal, formType},
 		{"POST", "/admin/signin", nil, formType},
 		{"POST", "/admin/signout", console, formType},
+		{"POST", "/admin/token/rotate", console, formType},
 		{"POST", "/admin/devices/" + android.DeviceID + "/lock", console, formType},
 		{"POST", "/admin/apps", console, formType},
 		{"POST", "/admin/users/no-such-user/deactivate", console, formType},

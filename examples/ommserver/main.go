@@ -148,7 +148,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
-	srv.admin = key
+	srv.admin = newAdminKeys(cfg.dataDir, key)
 
 	announce(out, announcement{ca: ca, caPath: filepath.Join(cfg.dataDir, "tls", caFile), publicURL: publicURL,
 		backend: backend, demoName: demo.DisplayName, site: demo.Name, creds: creds, adminToken: token, directPolicies: direct})

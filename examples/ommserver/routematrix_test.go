@@ -51,7 +51,7 @@ const (
 	accessAgent   access = "agent-session"  // an end user's session token (bearer)
 	accessAdmin   access = "admin-token"    // the admin token (bearer)
 	accessWeb     access = "web-session"    // the user's session cookie, and the CSRF token on posts
-	accessConsole access = "console"        // the admin token cookie, and the CSRF token on posts
+	accessConsole access = "console"        // the console session cookie, and the CSRF token on posts
 )
 
 // cred is a credential a request presents.
@@ -580,6 +580,12 @@ func routeMatrix() []mxRoute {
 		}, want: statuses(303), as: credPre}}},
 		{"POST /admin/signout", accessConsole, []mxProbe{{own: func(*mxWorld) mxReq { return mxReq{method: "POST", path: "/admin/signout", form: url.Values{}} },
 			want: statuses(303), why: noOrgResource}}},
+		{"GET /admin/token", accessConsole, []mxProbe{{own: get("/admin/token"), why: noOrgResource}}},
+		// The matrix keeps its admin token: a wrong current token is
+		// refused (the rotation itself: TestConsoleSessionsAndTokenRotation).
+		{"POST /admin/token/rotate", accessConsole, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/admin/token/rotate", form: url.Values{"token": {"omm_admin_not-the-token"}}}
+		}, want: statuses(401), wantBody: "not the current admin token", why: noOrgResource}}},
 		{"GET /admin/devices", accessConsole, []mxProbe{{own: get("/admin/devices"), why: "lists the token's org only"}}},
 		{"GET /admin/devices/{id}", accessConsole, []mxProbe{{
 			own:   func(m *mxWorld) mxReq { return mxReq{method: "GET", path: "/admin/devices/" + m.aliceDev} },
@@ -661,6 +667,7 @@ type mxWorld struct {
 	csrfKey  []byte
 
 	session     string // alice's agent session
+	console     string // a console session
 	otherTok    string // the other org's alice's agent session
 	apple       *appleDevice
 	androidCred string
@@ -732,6 +739,7 @@ func newMxWorld(t *testing.T) *mxWorld {
 	t.Cleanup(func() { m.raw.Close() })
 
 	m.session = w.agentSignIn(t, "alice")
+	m.console = consoleSignIn(t, w.testServer, w.dir, w.first.adminToken)
 	m.otherTok = mxOtherSignIn(t, m)
 	m.apple = enrollApple(t, w, m.session, "UDID-MATRIX-000001")
 	e := must[androidEnrollment](t, 200)(w.do(t, "POST", "/api/agent/android/enroll", m.session, androidFacts))
@@ -892,7 +900,7 @@ func (m *mxWorld) send(r mxReq, c cred) (int, string, []byte) {
 		case credWeb:
 			form.Set("csrf", m.csrf(csrfSession, session))
 		case credConsole:
-			form.Set("csrf", m.csrf(csrfAdmin, m.first.adminToken))
+			form.Set("csrf", m.csrf(csrfAdmin, m.console))
 		case credPre:
 			form.Set("csrf", m.csrf(csrfPre, mxPre))
 		}
@@ -939,7 +947,7 @@ func (m *mxWorld) send(r mxReq, c cred) (int, string, []byte) {
 	case credPre:
 		req.AddCookie(&http.Cookie{Name: preCookie, Value: mxPre})
 	case credConsole:
-		req.AddCookie(&http.Cookie{Name: adminCookie, Value: m.first.adminToken})
+		req.AddCookie(&http.Cookie{Name: adminCookie, Value: m.console})
 	}
 	if client.CheckRedirect == nil { // the device's client: never follow
 		client = &http.Client{Transport: client.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -969,6 +977,9 @@ func (m *mxWorld) send(r mxReq, c cred) (int, string, []byte) {
 					m.session = ck.Value
 				}
 			}
+		case c == credConsole && r.path == "/admin/signout" && resp.StatusCode == http.StatusSeeOther:
+			// The sign-out ended the session: the next probes sign in again.
+			m.console = consoleSignIn(t, m.testServer, m.dir, m.first.adminToken)
 		}
 	}
 	return resp.StatusCode, resp.Header.Get("Location"), data

@@ -31,7 +31,8 @@ type server struct {
 	dir   *auth.LocalDirectory
 	amapi *amapitest.Server // the local Android Management API fake, when on
 
-	admin   adminKey
+	admin   *adminKeys
+	console *consoleSessions
 	csrfKey []byte
 	pages   map[string]*template.Template
 	ready   atomic.Bool
@@ -45,7 +46,7 @@ type serverDeps struct {
 }
 
 func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server, error) {
-	srv := &server{log: d.log, now: d.now, store: s}
+	srv := &server{log: d.log, now: d.now, store: s, console: newConsoleSessions(d.now)}
 	var err error
 	if srv.dir, err = auth.NewLocalDirectory(s, auth.WithLogger(d.log), auth.WithClock(d.now)); err != nil {
 		return nil, fmt.Errorf("directory: %w", err)

@@ -26,7 +26,7 @@ var webFS embed.FS
 // and HTTPS.
 const (
 	sessionCookie = "__Host-omm_session" // the auth session token
-	adminCookie   = "__Host-omm_admin"   // the admin token, for the console
+	adminCookie   = "__Host-omm_admin"   // the console session (never the admin token)
 	preCookie     = "__Host-omm_pre"     // random binding for forms before sign-in
 )
 
