@@ -294,11 +294,12 @@ func (s *SDK) Reconcile(ctx context.Context, org storage.OrgID) (Reconciled, err
 // DefaultReconcileInterval is how often [SDK.Run] reconciles by default.
 const DefaultReconcileInterval = 15 * time.Minute
 
-// Run reconciles every org with the directory ([SDK.Reconcile]) and
-// purges old events now and then every interval (DefaultReconcileInterval when not positive), until
-// ctx ends; failures are logged and retried at the next round. Start it
-// beside the handler: the first round completes whatever a crash left
-// half done.
+// Run reconciles every org with the directory ([SDK.ReconcileAll], which
+// also purges events past the retention) and purges what expired
+// ([SDK.Purge]) now and then every interval (DefaultReconcileInterval
+// when not positive), until ctx ends; failures are logged and retried at
+// the next round. Start it beside the handler: the first round completes
+// whatever a crash left half done.
 func (s *SDK) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultReconcileInterval
@@ -307,6 +308,13 @@ func (s *SDK) Run(ctx context.Context, interval time.Duration) {
 	defer t.Stop()
 	for {
 		s.ReconcileAll(ctx)
+		p, err := s.Purge(ctx)
+		level := slog.LevelInfo
+		if err != nil {
+			level = slog.LevelWarn
+		}
+		s.log.Log(ctx, level, "purged expired records", "sessions", p.Sessions, "failures", p.Failures,
+			"enrollment_sessions", p.EnrollSessions, "android_tokens", p.AndroidTokens, "err", err)
 		select {
 		case <-ctx.Done():
 			return
