@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +45,10 @@ type config struct {
 	// device identity, for the device simulator.
 	allowSimulators bool
 
+	// mfaSender is how SMS and voice sign-in codes are delivered: "log"
+	// (development: written to the log) or "off" (TOTP only).
+	mfaSender string
+
 	// reconcile is how often the directory is reconciled with what the
 	// SDK holds (omm.SDK.Run); the first round runs at start.
 	reconcile time.Duration
@@ -52,6 +57,15 @@ type config struct {
 	// secret in webhookSecretFile (events/webhook).
 	webhook           string
 	webhookSecretFile string
+	// secretsKey is the file of the key that seals CA keys and TOTP
+	// secrets in the database (default: secrets.key in the data
+	// directory). Keep it out of the database's backups.
+	secretsKey string
+
+	// maxOpenEnrollments is omm.Config.MaxOpenEnrollments: open
+	// enrollment sessions and Android tokens per user (0: the SDK's
+	// default; negative: no limit).
+	maxOpenEnrollments int
 
 	// trustedProxies, when set, serves plain HTTP behind a
 	// TLS-terminating proxy at these addresses, which forwards the
@@ -61,6 +75,12 @@ type config struct {
 	clientCertHeader string
 	proxies          []netip.Prefix
 }
+
+// The -mfa-sender choices.
+const (
+	mfaSenderLog = "log"
+	mfaSenderOff = "off"
+)
 
 // defaultTopic is the push topic put into enrollment profiles when no push
 // certificate names one. Real devices need the topic of a real certificate;
@@ -91,7 +111,11 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("OMM_TRUSTED_PROXIES"), "serve plain HTTP behind a TLS-terminating proxy: its addresses (comma-separated IPs or CIDRs), the only ones whose -client-cert-header is read; needs -public-url (the proxy's)")
 	fs.StringVar(&c.clientCertHeader, "client-cert-header", envOr("OMM_CLIENT_CERT_HEADER", "X-Client-Cert"), "header in which the proxy forwards the client certificate (percent-escaped PEM as nginx's $ssl_client_escaped_cert, PEM, or base64 DER)")
+	fs.StringVar(&c.mfaSender, "mfa-sender", envOr("OMM_MFA_SENDER", mfaSenderLog), `SMS and voice sign-in codes: "log" (development: written to this server's log, not sent) or "off" (authenticator apps only)`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
+	fs.StringVar(&c.secretsKey, "secrets-key", os.Getenv("OMM_SECRETS_KEY"), "file of the key that seals CA keys and TOTP secrets in the database, created 0600 if missing (default: secrets.key in the data directory)")
+	fs.IntVar(&c.maxOpenEnrollments, "max-open-enrollments", envInt("OMM_MAX_OPEN_ENROLLMENTS"),
+		"open enrollment sessions and Android enrollment tokens one user may hold at once (0: the SDK's default, 10; -1: no limit, for load and crash tests)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -144,6 +168,9 @@ func (c config) validate() error {
 	if c.trustedProxies != "" && !validHeaderName(c.clientCertHeader) {
 		return fmt.Errorf("-client-cert-header %q is not a header name", c.clientCertHeader)
 	}
+	if c.mfaSender != mfaSenderLog && c.mfaSender != mfaSenderOff {
+		return fmt.Errorf("-mfa-sender %q: want %s or %s", c.mfaSender, mfaSenderLog, mfaSenderOff)
+	}
 	if c.publicURL != "" {
 		u, err := url.Parse(c.publicURL)
 		if err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
@@ -193,4 +220,10 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// envInt reads an integer environment variable; unset or malformed is 0.
+func envInt(name string) int {
+	n, _ := strconv.Atoi(os.Getenv(name))
+	return n
 }

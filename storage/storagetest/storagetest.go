@@ -43,6 +43,7 @@ type Store interface {
 	revocationStore    // revocation.go
 	events.Store       // events.go
 	declarative.Store  // declarative.go
+	enroll.PurgeStore  // purge.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -72,6 +73,8 @@ func cases() []testCase {
 	all = append(all, revocationCases()...)
 	all = append(all, eventCases()...)
 	all = append(all, declarativeCases()...)
+	all = append(all, limitCases()...)
+	all = append(all, purgeCases()...)
 	return all
 }
 
