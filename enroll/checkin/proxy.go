@@ -137,3 +137,22 @@ func ParseForwardedCert(v string) (*x509.Certificate, error) {
 	}
 	return cert, nil
 }
+
+// FormatForwardedCert writes a DER certificate as a TLS-terminating proxy
+// forwards it: percent-escaped PEM, every byte but the unreserved ones
+// escaped, as nginx's $ssl_client_escaped_cert. For a proxy written in Go
+// in front of the handler.
+func FormatForwardedCert(der []byte) string {
+	var b strings.Builder
+	const hex = "0123456789ABCDEF"
+	for _, c := range pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) {
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}

@@ -19,19 +19,9 @@ import (
 
 const certHeader = "X-Client-Cert"
 
-// escapedPEM is a certificate as nginx's $ssl_client_escaped_cert writes
-// it: PEM with every byte but the unreserved ones percent-escaped.
-func escapedPEM(d *device) string {
-	var b strings.Builder
-	for _, c := range pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d.cert.Raw}) {
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
+// escapedPEM is d's certificate as nginx's $ssl_client_escaped_cert
+// writes it.
+func escapedPEM(d *device) string { return checkin.FormatForwardedCert(d.cert.Raw) }
 
 // proxied sends a check-in message of d as a proxy at remote would forward
 // it, with hdr as the forwarded certificate header (none when nil), and

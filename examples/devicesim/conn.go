@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptrace"
-	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/openomm/omm/enroll/checkin"
 )
 
 // How a load run's devices connect, as -conn says.
@@ -121,7 +121,7 @@ func (p *proxyTransport) CloseIdleConnections() { p.inner.CloseIdleConnections()
 func proxyClient(header string, cert *tls.Certificate) *http.Client {
 	t := &proxyTransport{header: header, inner: &http.Transport{MaxIdleConnsPerHost: 4}}
 	if cert != nil {
-		t.cert = escapePEM(cert.Certificate[0])
+		t.cert = checkin.FormatForwardedCert(cert.Certificate[0])
 	}
 	return &http.Client{
 		Timeout:   30 * time.Second,
@@ -130,18 +130,4 @@ func proxyClient(header string, cert *tls.Certificate) *http.Client {
 			return http.ErrUseLastResponse
 		},
 	}
-}
-
-// escapePEM writes a DER certificate as percent-escaped PEM: every byte
-// but the unreserved ones escaped.
-func escapePEM(der []byte) string {
-	var b strings.Builder
-	for _, c := range pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) {
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
 }

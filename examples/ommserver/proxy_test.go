@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/pem"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/micromdm/plist"
+
+	"github.com/openomm/omm/enroll/checkin"
 )
 
 // The proxied deployment in tests: a TLS-terminating proxy, as nginx would
@@ -51,7 +52,7 @@ func newFrontProxy(t *testing.T, dir string) *frontProxy {
 			r.Out.Host = r.In.Host
 			r.Out.Header.Del(proxyHeader)
 			if r.In.TLS != nil && len(r.In.TLS.PeerCertificates) > 0 {
-				r.Out.Header.Set(proxyHeader, escapePEM(r.In.TLS.PeerCertificates[0].Raw))
+				r.Out.Header.Set(proxyHeader, checkin.FormatForwardedCert(r.In.TLS.PeerCertificates[0].Raw))
 			}
 		},
 		Transport: &http.Transport{DialContext: dialer.DialContext},
@@ -70,19 +71,6 @@ func newFrontProxy(t *testing.T, dir string) *frontProxy {
 }
 
 func (p *frontProxy) url() string { return "https://" + p.ln.Addr().String() }
-
-// escapePEM writes der as nginx's $ssl_client_escaped_cert does.
-func escapePEM(der []byte) string {
-	var b strings.Builder
-	for _, c := range pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) {
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			b.WriteString("%" + strings.ToUpper(string("0123456789abcdef"[c>>4])+string("0123456789abcdef"[c&15])))
-		}
-	}
-	return b.String()
-}
 
 // startServerBehind runs the server as plain HTTP behind p, which it
 // trusts; the test server's base is the proxy's URL, and backend the
@@ -137,10 +125,10 @@ func TestBehindProxy(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if st := send(http.DefaultClient, w.backend, escapePEM(leaf)); st != http.StatusForbidden {
+	if st := send(http.DefaultClient, w.backend, checkin.FormatForwardedCert(leaf)); st != http.StatusForbidden {
 		t.Errorf("the device's certificate in the header, straight from 127.0.0.1 = %d, want 403", st)
 	}
-	if st := send(w.client, p.url(), escapePEM(leaf)); st == http.StatusOK {
+	if st := send(w.client, p.url(), checkin.FormatForwardedCert(leaf)); st == http.StatusOK {
 		t.Errorf("the device's certificate in a client's own header through the proxy = %d, want a refusal", st)
 	}
 	// Only a device's own TLS connection to the proxy proves it.

@@ -24,6 +24,7 @@ import (
 	"github.com/micromdm/plist"
 
 	"github.com/openomm/omm/android/agent"
+	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/enroll/scep/sceptest"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
@@ -1128,7 +1129,7 @@ func (m *mxWorld) send(r mxReq, c cred) (int, string, []byte) {
 	case credForged:
 		client = &http.Client{}
 		leaf := m.apple.client.Transport.(*http.Transport).TLSClientConfig.Certificates[0].Certificate[0]
-		req.Header.Set(proxyHeader, escapePEM(leaf))
+		req.Header.Set(proxyHeader, checkin.FormatForwardedCert(leaf))
 	case credAndroid:
 		req.Header.Set("Authorization", "Bearer "+m.androidCred)
 	case credAgent:
