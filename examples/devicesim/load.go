@@ -535,7 +535,11 @@ func progress(ctx context.Context, done chan<- struct{}, out io.Writer, rec *rec
 // printSummary writes the result's summary.
 func printSummary(out io.Writer, r loadResult) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
-	fmt.Fprintf(out, "summary: %d devices, concurrency %d, connections: %s\n", r.Devices, r.Concurrency, r.Conn)
+	conn := ""
+	if r.Conn != "" {
+		conn = ", connections: " + r.Conn
+	}
+	fmt.Fprintf(out, "summary: %d devices, concurrency %d%s\n", r.Devices, r.Concurrency, conn)
 	e := r.Enroll
 	fmt.Fprintf(out, "  enrollment: %d devices in %s (%.1f/s), %d errors; per device p50 %s p90 %s p99 %s\n",
 		e.Requests-e.Errors, e.Elapsed.Round(time.Millisecond), float64(e.Requests-e.Errors)/e.Elapsed.Seconds(), e.Errors,
