@@ -55,6 +55,7 @@ func adminFrom(r *http.Request) Admin {
 //	POST   {prefix}/devices/{id}/{action}   lock, deprovision, erase, refresh
 //	GET    {prefix}/audit                   ?after=&limit=
 //	GET    {prefix}/events                  the event stream: ?after=&limit=&device=&newest=true
+//	GET    {prefix}/renewals                unfinished identity renewals, soonest expiry first: ?limit=
 //	…      {prefix}/apps…                   the app catalog (catalog.NewAdminHandler)
 //
 // With a host's own directory, users and groups are managed there, and a
@@ -87,6 +88,7 @@ func (s *SDK) AdminRoutes(prefix string, authenticate AdminAuth) []Route {
 	add("POST /devices/{id}/{action}", guard(s.adminDeviceAction))
 	add("GET /audit", guard(s.adminAudit))
 	add("GET /events", guard(s.adminEvents))
+	add("GET /renewals", guard(s.adminRenewals))
 	apps := http.StripPrefix(prefix, catalog.NewAdminHandler(s.Catalog, catalog.WithHandlerLogger(s.log), catalog.WithPrincipal(adminCatalogPrincipal)))
 	add("/apps", s.admin(authenticate, apps.ServeHTTP))
 	add("/apps/", s.admin(authenticate, apps.ServeHTTP))

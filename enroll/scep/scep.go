@@ -262,6 +262,11 @@ func (s *Service) enroll(ctx context.Context, org storage.OrgID, ca *CA, csr *x5
 	if next == "" {
 		return nil, fmt.Errorf("%w: no certificate request is expected", enroll.ErrChallenge)
 	}
+	if sess.Kind == enroll.KindRenewal {
+		if err := s.checkRenewed(ctx, sess, now); err != nil {
+			return nil, err
+		}
+	}
 	name := sess.UDID
 	if name == "" {
 		name = "enrollment " + sess.ID
@@ -275,6 +280,7 @@ func (s *Service) enroll(ctx context.Context, org storage.OrgID, ca *CA, csr *x5
 		return nil, err
 	}
 	ident := identityOf(org, cert, sess.ID, sess.UserID, string(sess.Policy), now)
+	ident.Renews = sess.Renews
 	sess.Phase = next
 	sess.ChallengeHash = nil
 	sess.Identity = ident.Fingerprint
@@ -289,6 +295,26 @@ func (s *Service) enroll(ctx context.Context, org storage.OrgID, ca *CA, csr *x5
 		return nil, err
 	}
 	return cert, nil
+}
+
+// checkRenewed refuses a renewal session whose identity can no longer be
+// renewed: unknown, never bound to a device, revoked or expired. Its
+// successor would bind to nothing.
+func (s *Service) checkRenewed(ctx context.Context, sess enroll.Session, now time.Time) error {
+	prev, err := s.store.Identity(ctx, sess.Org, sess.Renews)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: the identity to renew is unknown", ErrRenewal)
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case prev.Device == "" || !prev.Revoked.IsZero():
+		return fmt.Errorf("%w: the identity to renew is not bound to a device", ErrRenewal)
+	case !now.Before(prev.NotAfter):
+		return fmt.Errorf("%w: the identity to renew has expired", ErrRenewal)
+	}
+	return nil
 }
 
 // renew issues a successor to an identity this CA issued, in its renewal

@@ -14,13 +14,13 @@ import (
 )
 
 const sessionColumns = `org_id, id, kind, user_id, policy, requirements, phase, challenge_hash, expires_us,
-	udid, attributes, identity, version, created_us, updated_us FROM {enroll_sessions}`
+	udid, attributes, identity, renews, version, created_us, updated_us FROM {enroll_sessions}`
 
 func scanSession(row rowScanner) (enroll.Session, error) {
 	var se enroll.Session
 	var req, attrs string
 	err := row.Scan(&se.Org, &se.ID, &se.Kind, &se.UserID, &se.Policy, &req, &se.Phase, &se.ChallengeHash, us{&se.Expires},
-		&se.UDID, &attrs, &se.Identity, &se.Version, us{&se.Created}, us{&se.Updated})
+		&se.UDID, &attrs, &se.Identity, &se.Renews, &se.Version, us{&se.Created}, us{&se.Updated})
 	if err != nil {
 		return se, err
 	}
@@ -76,21 +76,26 @@ func (s *Store) CreateEnrollSession(ctx context.Context, se enroll.Session, e st
 		if _, err := tx.appendAudit(ctx, e); err != nil {
 			return err
 		}
-		_, err := tx.exec(ctx, `INSERT INTO {enroll_sessions} (org_id, id, kind, user_id, policy, requirements, phase,
-			challenge_hash, expires_us, udid, attributes, identity, version, created_us, updated_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-			se.Org, se.ID, se.Kind, se.UserID, se.Policy, req, se.Phase, nullBytes(se.ChallengeHash), micros(se.Expires),
-			se.UDID, attrs, se.Identity, micros(e.Time), micros(e.Time))
-		if s.unique(err) {
-			return fmt.Errorf("create enrollment session %s: %w", se.ID, storage.ErrAlreadyExists)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlstore: create enrollment session: %w", err)
-		}
-		out, err = scanSession(tx.queryRow(ctx, "SELECT "+sessionColumns+" WHERE org_id = ? AND id = ?", se.Org, se.ID))
+		out, err = tx.insertSession(ctx, se, req, attrs, e.Time)
 		return err
 	})
 	return out, err
+}
+
+// insertSession stores a new session and returns it as stored.
+func (tx tx) insertSession(ctx context.Context, se enroll.Session, req, attrs string, at time.Time) (enroll.Session, error) {
+	_, err := tx.exec(ctx, `INSERT INTO {enroll_sessions} (org_id, id, kind, user_id, policy, requirements, phase,
+		challenge_hash, expires_us, udid, attributes, identity, renews, version, created_us, updated_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+		se.Org, se.ID, se.Kind, se.UserID, se.Policy, req, se.Phase, nullBytes(se.ChallengeHash), micros(se.Expires),
+		se.UDID, attrs, se.Identity, se.Renews, micros(at), micros(at))
+	if tx.s.unique(err) {
+		return enroll.Session{}, fmt.Errorf("create enrollment session %s: %w", se.ID, storage.ErrAlreadyExists)
+	}
+	if err != nil {
+		return enroll.Session{}, fmt.Errorf("sqlstore: create enrollment session: %w", err)
+	}
+	return scanSession(tx.queryRow(ctx, "SELECT "+sessionColumns+" WHERE org_id = ? AND id = ?", se.Org, se.ID))
 }
 
 // EnrollSession implements enroll.SessionStore.
@@ -234,6 +239,13 @@ func (s *Store) BindIdentity(ctx context.Context, org storage.OrgID, f enroll.Fi
 		}
 		if _, err := tx.exec(ctx, "UPDATE {enroll_identities} SET device = ? WHERE org_id = ? AND fingerprint = ?", device, org, f); err != nil {
 			return fmt.Errorf("sqlstore: bind identity: %w", err)
+		}
+		if id.Renews != "" {
+			// The successor is in use: its predecessor's renewal is done.
+			if _, err := tx.exec(ctx, `UPDATE {enroll_renewals} SET successor = ?, completed_us = ?, lease_us = 0, updated_us = ?
+				WHERE org_id = ? AND identity = ? AND completed_us = 0`, f, micros(e.Time), micros(e.Time), org, id.Renews); err != nil {
+				return s.fail("complete renewal", err)
+			}
 		}
 		id.Device = device
 		out = id
