@@ -74,4 +74,3 @@ func (s *SDK) adminRenewals(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"renewals": list, "window": s.renewer.Window().String()})
 }
-

@@ -2,7 +2,9 @@ package omm_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,8 +15,10 @@ import (
 	"github.com/openomm/omm/auth/authtest"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/ota"
+	"github.com/openomm/omm/enroll/scep/sceptest"
 	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/profile"
+	"github.com/openomm/omm/storage"
 )
 
 // testClock is an injectable clock a test moves forward.
@@ -316,4 +320,248 @@ func countKind(kinds []events.Kind, k events.Kind) int {
 		}
 	}
 	return n
+}
+
+// TestIdentityRenewalOffline: a device that stays offline through its
+// whole renewal window gets one renewal profile in its queue and is woken
+// again with back-off (never more often than enroll.RenewalBackoff), is
+// listed for the admin, at risk in the last part of the window, lapsed
+// after its expiry, and then left alone. The profile still in its queue
+// renews it when it comes back before the expiry.
+func TestIdentityRenewalOffline(t *testing.T) {
+	for _, b := range lcBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			store, _ := b.open(t)
+			clock := newTestClock(time.Now())
+			w, d := renewalWorld(t, store, clock)
+			first := d.identity()
+			start := first.NotAfter.Add(-enroll.DefaultRenewalWindow)
+			clock.Set(start)
+			var queued, woken, atRisk int
+			var wakes []time.Time
+			listed := false
+			// The job runs every 15 minutes through the whole window.
+			for at := start; at.Before(first.NotAfter.Add(time.Hour)); at = at.Add(15 * time.Minute) {
+				clock.Set(at)
+				r, err := w.sdk.RenewIdentities(ctx, w.org)
+				if err != nil || r.Failed != 0 {
+					t.Fatalf("at %s: %+v, %v", at, r, err)
+				}
+				queued, woken, atRisk = queued+r.Queued, woken+r.Repushed, atRisk+r.AtRisk
+				for range r.Queued + r.Repushed {
+					wakes = append(wakes, at)
+				}
+				if left := first.NotAfter.Sub(at); !listed && left < enroll.DefaultRenewalAtRisk+time.Hour {
+					listed = true
+					list, err := w.sdk.IdentityRenewals(ctx, w.org, 0)
+					if err != nil || len(list) != 1 || list[0].Device != d.id || list[0].AtRisk || list[0].Lapsed {
+						t.Fatalf("listed before the at-risk period: %+v, %v", list, err)
+					}
+				}
+			}
+			if queued != 1 {
+				t.Errorf("%d renewal profiles queued; want 1 (it waits in the queue)", queued)
+			}
+			// 30 days with back-off 1h, 2h, 4h, … up to a day: about 33
+			// attempts, nowhere near one per round (2880).
+			if woken < 25 || woken > 40 {
+				t.Errorf("woken again %d times over the window", woken)
+			}
+			for i := 1; i < len(wakes); i++ {
+				if gap := wakes[i].Sub(wakes[i-1]); gap < enroll.RenewalBackoff(i) {
+					t.Errorf("attempt %d only %s after the one before; want at least %s", i+1, gap, enroll.RenewalBackoff(i))
+				}
+			}
+			if atRisk == 0 || !listed {
+				t.Errorf("no attempt was at risk (%d), or the listing was not checked (%t)", atRisk, listed)
+			}
+			list, err := w.sdk.IdentityRenewals(ctx, w.org, 0)
+			if err != nil || len(list) != 1 || !list[0].Lapsed || !list[0].AtRisk || list[0].Attempts != queued+woken {
+				t.Errorf("after the expiry: %+v, %v", list, err)
+			}
+			if kinds := eventKinds(t, w, d.id); countKind(kinds, events.IdentityRenewalAtRisk) == 0 {
+				t.Errorf("no at-risk event: %v", kinds)
+			}
+		})
+	}
+}
+
+// TestIdentityRenewalComesBack: a device offline for most of its window
+// takes the profile that waited in its queue and renews; and a device that
+// took its profile but never enrolled the new identity gets a fresh one
+// (with a fresh challenge) at the next attempt, the first one's challenge
+// refused from then on.
+func TestIdentityRenewalComesBack(t *testing.T) {
+	for _, b := range lcBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			store, _ := b.open(t)
+			clock := newTestClock(time.Now())
+			w, d := renewalWorld(t, store, clock)
+			first := d.identity()
+			clock.Set(first.NotAfter.Add(-enroll.DefaultRenewalWindow))
+			if r, _ := w.sdk.RenewIdentities(ctx, w.org); r.Queued != 1 {
+				t.Fatalf("%+v", r)
+			}
+			// The device takes the profile but fails to install it.
+			lost := w.renewalProfiles(d.commands())
+			if len(lost) != 1 {
+				t.Fatal("no renewal profile")
+			}
+			clock.Advance(enroll.RenewalBackoff(1))
+			if r, _ := w.sdk.RenewIdentities(ctx, w.org); r.Queued != 1 {
+				t.Fatalf("the next attempt after the device took the profile: %+v; want a fresh one", r)
+			}
+			fresh := w.renewalProfiles(d.commands())
+			if len(fresh) != 1 {
+				t.Fatal("no fresh renewal profile")
+			}
+			lostSCEP, _ := payloads(t, lost[0])
+			freshSCEP, _ := payloads(t, fresh[0])
+			if lostSCEP.Challenge == freshSCEP.Challenge {
+				t.Fatal("the fresh profile reuses the challenge")
+			}
+			msg, _, err := sceptestRequest(lostSCEP.Challenge, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.sdk.SCEP.PKIOperation(ctx, w.org, msg); !errors.Is(err, enroll.ErrChallenge) {
+				t.Errorf("the first profile's challenge after a fresh one: %v; want ErrChallenge", err)
+			}
+			d.renew(fresh[0], 1)
+			if cmds := d.commands(); len(cmds) != 0 { // any message binds it
+				t.Errorf("first message with the renewed identity: %+v", cmds)
+			}
+			if id := d.identity(); id.Device != d.id {
+				t.Errorf("renewed identity %+v not bound", id)
+			}
+			if list, _ := w.sdk.IdentityRenewals(ctx, w.org, 0); len(list) != 0 {
+				t.Errorf("still listed: %+v", list)
+			}
+		})
+	}
+}
+
+// sceptestRequest builds a SCEP request for challenge with a key of the
+// test's.
+func sceptestRequest(challenge string, w *lcWorld) ([]byte, *sceptest.Pending, error) {
+	return sceptest.Request{Key: lcKey(3), Challenge: challenge}.Build(w.ca)
+}
+
+// TestIdentityRenewalCrash: every step of a renewal is one transaction,
+// so a process that dies anywhere leaves work the next one resumes: a
+// renewal claimed by a process that died before queueing is taken over
+// once its lease runs out (not before: the claimer may still be at work);
+// a renewal queued before a restart is completed by the device against
+// the restarted SDK, whether it enrolled its new identity before or after
+// the restart; nothing is queued twice.
+func TestIdentityRenewalCrash(t *testing.T) {
+	for _, b := range lcBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			store, reopen := b.open(t)
+			clock := newTestClock(time.Now())
+			w, d := renewalWorld(t, store, clock)
+			first := d.identity()
+			clock.Set(first.NotAfter.Add(-enroll.DefaultRenewalWindow))
+
+			// A process claims the renewal and dies before queueing.
+			claimed, err := store.ClaimRenewals(ctx, enroll.RenewalClaim{Org: w.org, Now: clock.Now(),
+				Window: enroll.DefaultRenewalWindow, Lease: enroll.DefaultRenewalLease, Limit: 10})
+			if err != nil || len(claimed) != 1 {
+				t.Fatalf("claim: %+v, %v", claimed, err)
+			}
+			if r, _ := w.sdk.RenewIdentities(ctx, w.org); r != (ota.RenewalRound{}) {
+				t.Fatalf("while the dead claimer's lease runs: %+v", r)
+			}
+			// Its late write, after another took over, is refused.
+			clock.Advance(enroll.DefaultRenewalLease)
+			if r, _ := w.sdk.RenewIdentities(ctx, w.org); r.Queued != 1 {
+				t.Fatalf("after the lease: %+v; want the renewal taken over", r)
+			}
+			if _, err := store.QueueRenewal(ctx, claimed[0], nil, nil, clock.Now().Add(time.Hour),
+				storage.AuditEntry{Org: w.org, Time: clock.Now(), Actor: "system:renewal", Action: enroll.ActionRenewalQueued}); !errors.Is(err, storage.ErrConflict) {
+				t.Fatalf("the dead claimer's write after the takeover: %v; want ErrConflict", err)
+			}
+
+			// The device takes its profile and enrolls its new identity;
+			// the SDK restarts before the device authenticates with it.
+			profiles := w.renewalProfiles(d.commands())
+			if len(profiles) != 1 {
+				t.Fatalf("%d renewal profiles", len(profiles))
+			}
+			d.renew(profiles[0], 1)
+			if reopen != nil {
+				store = reopen(t)
+			}
+			w2 := newWorldConfig(t, store, w.dir, nil, w.org, nil, renewalConfig(clock))
+			d.w, d.serverURL, d.checkInURL = w2, w2.srv.URL+hostPath(d.serverURL), w2.srv.URL+hostPath(d.checkInURL)
+			if st := d.authenticate(); st != http.StatusOK {
+				t.Fatalf("Authenticate after the restart: %d", st)
+			}
+			if id := d.identity(); id.Device != d.id {
+				t.Fatalf("renewed identity after the restart: %+v", id)
+			}
+			if r, _ := w2.sdk.RenewIdentities(ctx, w.org); r != (ota.RenewalRound{}) {
+				t.Errorf("after completion: %+v", r)
+			}
+			if kinds := eventKinds(t, w2, d.id); countKind(kinds, events.IdentityRenewalQueued) != 1 || countKind(kinds, events.IdentityRenewed) != 1 {
+				t.Errorf("events: %v", kinds)
+			}
+		})
+	}
+}
+
+// TestIdentityRenewalReplicas: two SDKs on one database run the renewal
+// job at the same moment over a fleet; each device gets exactly one
+// renewal profile.
+func TestIdentityRenewalReplicas(t *testing.T) {
+	for _, b := range lcBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			store, reopen := b.open(t)
+			clock := newTestClock(time.Now())
+			w, _ := renewalWorld(t, store, clock)
+			phones := []*iPhone{}
+			for i := range 5 {
+				d := w.enrolledIPhone("carol", "00008110-00AA11BB22C"+string(rune('A'+i))+"99", i)
+				d.drain()
+				phones = append(phones, d)
+			}
+			store2 := store
+			if reopen != nil {
+				store2 = reopen(t)
+			}
+			w2 := newWorldConfig(t, store2, w.dir, nil, w.org, nil, renewalConfig(clock))
+			clock.Set(phones[0].identity().NotAfter.Add(-enroll.DefaultRenewalWindow + time.Hour))
+			var wg sync.WaitGroup
+			rounds := make([]ota.RenewalRound, 4)
+			for i := range rounds {
+				sdk := w.sdk
+				if i%2 == 1 {
+					sdk = w2.sdk
+				}
+				wg.Go(func() {
+					var err error
+					if rounds[i], err = sdk.RenewIdentities(ctx, w.org); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			total := 0
+			for _, r := range rounds {
+				total += r.Queued + r.Repushed
+			}
+			if total != 6 { // five phones and alice's
+				t.Errorf("rounds %+v: %d attempts; want 6", rounds, total)
+			}
+			for _, d := range phones {
+				if n := len(w.renewalProfiles(d.commands())); n != 1 {
+					t.Errorf("device %s got %d renewal profiles", d.udid, n)
+				}
+			}
+		})
+	}
 }
