@@ -74,3 +74,42 @@ func (s *SDK) adminRenewals(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"renewals": list, "window": s.renewer.Window().String()})
 }
+
+// DefaultRenewalInterval is how often [SDK.RunRenewals] runs by default.
+const DefaultRenewalInterval = time.Hour
+
+// RunRenewals renews the device identities of every org
+// ([SDK.RenewIdentities]) every interval (DefaultRenewalInterval when not
+// positive) until ctx ends. [SDK.Run] renews at each of its rounds too;
+// RunRenewals is for a cadence of its own (a short identity validity in a
+// test, or renewals checked more often than the directory).
+func (s *SDK) RunRenewals(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultRenewalInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		s.RenewAll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RenewAll renews the due device identities of every org once.
+func (s *SDK) RenewAll(ctx context.Context) {
+	orgs, err := s.Store.ListOrgs(ctx)
+	if err != nil {
+		s.log.Error("identity renewals: list orgs", "err", err)
+		return
+	}
+	for _, o := range orgs {
+		if ctx.Err() != nil {
+			return
+		}
+		s.renewIdentities(ctx, o.ID)
+	}
+}

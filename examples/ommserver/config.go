@@ -47,6 +47,12 @@ type config struct {
 	// SDK holds (omm.SDK.Run); the first round runs at start.
 	reconcile time.Duration
 
+	// identityValidity is how long device identities are valid (0: the
+	// SDK's default, a year); renewalInterval how often the renewal job
+	// runs besides the reconcile rounds (0: only with them).
+	identityValidity time.Duration
+	renewalInterval  time.Duration
+
 	// webhook, when set, receives the event stream, signed with the
 	// secret in webhookSecretFile (events/webhook).
 	webhook           string
@@ -79,6 +85,8 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.webhook, "webhook", os.Getenv("OMM_WEBHOOK"), "URL that receives the event stream as signed JSON batches (https; http only to a loopback address)")
 	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", os.Getenv("OMM_WEBHOOK_SECRET_FILE"), "file holding the webhook's HMAC secret (at least 16 bytes; required with -webhook)")
 	fs.DurationVar(&c.reconcile, "reconcile", omm.DefaultReconcileInterval, "how often users who left the directory are found and their devices deprovisioned; the first round runs at start")
+	fs.DurationVar(&c.identityValidity, "identity-validity", 0, "how long device identities are valid (default a year); they are renewed in the last third, at most 30 days before expiry (short values are for tests)")
+	fs.DurationVar(&c.renewalInterval, "renewal-interval", 0, "how often device identities due for renewal are looked for, besides each reconcile round (0: only then)")
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
 	if err := fs.Parse(args); err != nil {
@@ -100,6 +108,9 @@ func (c config) validate() error {
 		return errors.New("-apns-cert and -apns-key go together")
 	case hasToken && (c.apnsTokenKey == "" || c.apnsKeyID == "" || c.apnsTeamID == "" || c.apnsTopic == ""):
 		return errors.New("a provider token needs -apns-token-key, -apns-key-id, -apns-team-id and -apns-topic")
+	}
+	if c.identityValidity != 0 && c.identityValidity < 3*time.Second || c.renewalInterval < 0 {
+		return errors.New("-identity-validity must be at least 3s, -renewal-interval not negative")
 	}
 	if c.publicURL != "" {
 		u, err := url.Parse(c.publicURL)

@@ -180,6 +180,11 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	reconciled := make(chan struct{})
 	go func() { defer close(reconciled); srv.sdk.Run(reconciling, cfg.reconcile) }()
 	defer func() { stopReconcile(); <-reconciled }()
+	if cfg.renewalInterval > 0 {
+		renewed := make(chan struct{})
+		go func() { defer close(renewed); srv.sdk.RunRenewals(reconciling, cfg.renewalInterval) }()
+		defer func() { stopReconcile(); <-renewed }()
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.ServeTLS(ln, "", "") }()

@@ -54,7 +54,7 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 		return nil, err
 	}
 	oc := omm.Config{Store: s, Directory: srv.dir, PublicURL: d.publicURL, Topic: d.push.topic, Android: android,
-		AllowSimulators: cfg.allowSimulators, Logger: d.log, Clock: d.now}
+		AllowSimulators: cfg.allowSimulators, Logger: d.log, Clock: d.now, IdentityValidity: cfg.identityValidity}
 	if d.push.client != nil {
 		oc.Push = d.push.client
 	} else {
