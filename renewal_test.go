@@ -565,3 +565,100 @@ func TestIdentityRenewalReplicas(t *testing.T) {
 		})
 	}
 }
+
+// TestIdentityRenewalMisuse: a renewal challenge is good for the one
+// device it was made for, in its org, once. Used by another device of the
+// org, the identity it yields is refused at every message (the device's
+// own UDID is not the renewed device's) and binds to nothing; presented to
+// another org's CA it yields nothing; used twice it is refused; and a
+// renewed identity is refused by another org's check-in. The renewal is
+// then completed by the right device with the next attempt's profile.
+func TestIdentityRenewalMisuse(t *testing.T) {
+	for _, b := range lcBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			store, _ := b.open(t)
+			clock := newTestClock(time.Now())
+			w, d := renewalWorld(t, store, clock)
+			other := w.enrolledIPhone("bob", "00008110-00BB22CC33DD44", 2)
+			other.drain()
+			beta := storage.Org{ID: storage.NewOrgID(), Name: "beta", DisplayName: "Beta"}
+			if _, err := store.CreateOrg(ctx, beta, storage.AuditEntry{Org: beta.ID, Time: clock.Now(), Actor: "admin:root", Action: "org.create"}); err != nil {
+				t.Fatal(err)
+			}
+			w2 := newWorldConfig(t, store, w.dir, nil, beta.ID, nil, renewalConfig(clock)) // another org
+			first := d.identity()
+			clock.Set(first.NotAfter.Add(-enroll.DefaultRenewalWindow))
+			if r, _ := w.sdk.RenewIdentities(ctx, w.org); r.Queued != 2 {
+				t.Fatalf("%+v", r)
+			}
+			profiles := w.renewalProfiles(d.commands())
+			if len(profiles) != 1 {
+				t.Fatal("no renewal profile")
+			}
+			sc, _ := payloads(t, profiles[0])
+
+			// The other org's CA: no certificate for this org's challenge.
+			msg, _, err := sceptestRequest(sc.Challenge, w2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w2.sdk.SCEP.PKIOperation(ctx, w2.org, msg); !errors.Is(err, enroll.ErrChallenge) {
+				t.Errorf("the challenge at another org's CA: %v; want ErrChallenge", err)
+			}
+
+			// Another device of the org enrolls with it...
+			thief := *other
+			thief.cert, thief.key = w.scep(sc.Challenge, lcKey(3)), lcKey(3)
+			stolen := thief.identity()
+			if stolen.Renews != first.Fingerprint {
+				t.Fatalf("identity from the renewal challenge: %+v", stolen)
+			}
+			// ...and is refused whatever it sends, binding nothing.
+			if st := thief.authenticate(); st != http.StatusForbidden {
+				t.Errorf("Authenticate of another device with the renewal identity: %d; want 403", st)
+			}
+			if st, _ := thief.put(thief.serverURL, map[string]any{"UDID": thief.udid, "Status": "Idle"}); st != http.StatusForbidden {
+				t.Errorf("Idle of another device with the renewal identity: %d; want 403", st)
+			}
+			if id := thief.identity(); id.Device != "" {
+				t.Errorf("the renewal identity got bound to %s", id.Device)
+			}
+			if rn, _ := w.store.Renewal(ctx, w.org, first.Fingerprint); !rn.Completed.IsZero() {
+				t.Errorf("renewal completed by another device: %+v", rn)
+			}
+			// The challenge is spent.
+			msg, _, err = sceptestRequest(sc.Challenge, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.sdk.SCEP.PKIOperation(ctx, w.org, msg); !errors.Is(err, enroll.ErrChallenge) {
+				t.Errorf("the challenge used twice: %v; want ErrChallenge", err)
+			}
+
+			// The next attempt gives the device a fresh profile; it renews,
+			// and its renewed identity is refused by the other org.
+			clock.Advance(enroll.RenewalBackoff(1))
+			if r, _ := w.sdk.RenewIdentities(ctx, w.org); r.Queued != 1 {
+				t.Fatalf("next attempt: %+v", r)
+			}
+			profiles = w.renewalProfiles(d.commands())
+			if len(profiles) != 1 {
+				t.Fatal("no fresh renewal profile")
+			}
+			d.renew(profiles[0], 1)
+			if st := d.authenticate(); st != http.StatusOK {
+				t.Fatalf("Authenticate with the renewed identity: %d", st)
+			}
+			elsewhere := *d
+			elsewhere.w, elsewhere.serverURL, elsewhere.checkInURL = w2, w2.srv.URL+"/mdm-sdk/mdm/"+string(w2.org)+"/server",
+				w2.srv.URL+"/mdm-sdk/mdm/"+string(w2.org)+"/checkin"
+			if st := elsewhere.authenticate(); st != http.StatusForbidden {
+				t.Errorf("the renewed identity at another org's check-in: %d; want 403", st)
+			}
+			if id := d.identity(); id.Device != d.id {
+				t.Errorf("renewed identity %+v", id)
+			}
+		})
+	}
+}

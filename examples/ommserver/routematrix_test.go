@@ -191,6 +191,20 @@ func routeMatrix() []mxRoute {
 					_, err := m.scepPending.Read(body, m.otherCA)
 					return err != nil
 				}},
+			{own: get("/scep/" + demo + "?operation=GetCACaps"),
+				other: func(m *mxWorld) mxReq {
+					return mxReq{method: "POST", path: "/scep/" + string(m.otherOrg) + "?operation=PKIOperation", raw: m.renewalRequest}
+				},
+				// The demo iPhone's renewal challenge (in the renewal
+				// profile queued for it) at the other org's CA: refused.
+				why: "a renewal challenge belongs to one device of one org",
+				otherRefused: func(m *mxWorld, status int, body []byte) bool {
+					if status != 200 {
+						return status >= 400 && status < 500
+					}
+					_, err := m.renewalPending.Read(body, m.otherCA)
+					return err != nil
+				}},
 		}},
 		{"GET /enroll/{org}/profile", accessEnroll, []mxProbe{{
 			own: func(m *mxWorld) mxReq { return mxReq{method: "GET", path: m.otaPath("/enroll/" + demo + "/profile")} },
@@ -439,6 +453,7 @@ func routeMatrix() []mxRoute {
 			{own: func(m *mxWorld) mxReq { return mxReq{method: "GET", path: "/api/admin/events?device=" + m.otherDev} },
 				why: "another org's device: the token's org has no events of it"},
 		}},
+		{"GET /api/admin/renewals", accessAdmin, []mxProbe{{own: get("/api/admin/renewals"), why: "lists the token's org only"}}},
 		{"/api/admin/", accessAdmin, []mxProbe{
 			// No route edits or removes audit entries: every other method
 			// on the audit log is refused, and the log is unchanged.
@@ -682,6 +697,10 @@ type mxWorld struct {
 	androidDev  string
 	scepRequest []byte // a PKI message with the demo org's challenge
 	scepPending *sceptest.Pending
+	// renewalRequest is a PKI message with the renewal challenge of the
+	// apple device's identity.
+	renewalRequest []byte
+	renewalPending *sceptest.Pending
 	otherCA     *x509.Certificate
 
 	demoUsers, otherUsers   map[string]string // username → ID
@@ -759,6 +778,7 @@ func newMxWorld(t *testing.T) *mxWorld {
 		agent.EnrollRequest{Token: e.Token, Identifier: "android-id-matrix"}))
 	m.androidCred, m.androidDev = enr.Credential, enr.DeviceID
 	m.scepRequest = mxSCEPRequest(t, m)
+	m.renewalRequest, m.renewalPending = mxRenewalRequest(t, m)
 	// An org's device CA is made at its first use, by whoever asks for
 	// its certificate (public by the protocol): make the other org's now,
 	// so that the matrix starts from its complete state.
@@ -1309,6 +1329,73 @@ func mxSCEPRequest(t *testing.T, m *mxWorld) []byte {
 	}
 	t.Fatal("the profile has no SCEP payload")
 	return nil
+}
+
+// mxRenewalRequest queues the renewal of the apple device's identity, as
+// the server does near its expiry (an SDK over the same database with a
+// clock 340 days ahead), and returns a PKI message with the challenge of
+// the renewal profile queued for it.
+func mxRenewalRequest(t *testing.T, m *mxWorld) ([]byte, *sceptest.Pending) {
+	t.Helper()
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(m.dir, "omm.db"), sqlite.WithLogger(discardLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	later := func() time.Time { return time.Now().Add(340 * 24 * time.Hour) }
+	srv, err := newServer(ctx, s, config{dataDir: m.dir}, serverDeps{log: discardLog(), now: later,
+		push: pushSetup{topic: defaultTopic}, publicURL: "https://127.0.0.1:8443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := srv.sdk.RenewIdentities(ctx, demoOrg.ID); err != nil || r.Queued != 1 {
+		t.Fatalf("renewal of the matrix iPhone: %+v, %v", r, err)
+	}
+	d, err := s.DeviceByIdentifier(ctx, demoOrg.ID, m.apple.udid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds, err := s.Commands(ctx, demoOrg.ID, d.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := srv.sdk.SCEP.CACertificate(ctx, demoOrg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds {
+		if c.RequestType != "InstallProfile" {
+			continue
+		}
+		var body struct{ Command struct{ Payload []byte } }
+		if err := plist.Unmarshal(c.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		content, _, err := profile.Verify(body.Command.Payload, profile.VerifyOptions{Signer: ca})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prof, err := profile.Decode(content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range prof.Payloads {
+			if sp, ok := p.(*profile.SCEP); ok {
+				key, err := rsa.GenerateKey(rand.Reader, 2048)
+				if err != nil {
+					t.Fatal(err)
+				}
+				msg, pending, err := sceptest.Request{Key: key, Challenge: sp.Challenge, Subject: pkix.Name{CommonName: m.apple.udid}}.Build(ca)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return msg, pending
+			}
+		}
+	}
+	t.Fatalf("no renewal profile queued for the matrix iPhone: %+v", cmds)
+	return nil, nil
 }
 
 // mxSettingsProfile turns declarative management on for d and returns
