@@ -102,6 +102,7 @@ func checkReads(t *testing.T, dialect string, s *sqlstore.Store) {
 	if err := json.Unmarshal(want, &w); err != nil {
 		t.Fatal(err)
 	}
+	withoutNewFields(w)
 	withoutNewFields(g)
 	if diff := cmp.Diff(w, g); diff != "" {
 		t.Fatalf("after the upgrade the store reads differently (-legacy release +upgraded):\n%s", diff)
@@ -117,6 +118,9 @@ func checkReads(t *testing.T, dialect string, s *sqlstore.Store) {
 var newFields = map[string]any{
 	"Revoked": "0001-01-01T00:00:00Z", // enroll.Identity, migration 11
 	"Event":   "",                     // storage.AuditEntry: the event a change emits, never stored
+	// enroll.Session.Renews, migration 14 (enroll.Identity had its own
+	// Renews already: both sides drop it where it is empty).
+	"Renews": "",
 }
 
 // withoutNewFields removes newFields from every object in v, failing the

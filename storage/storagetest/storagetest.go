@@ -38,11 +38,12 @@ type Store interface {
 	catalog.Store
 	catalog.InstallQueuer // catalog_queue.go
 	android.Store
-	reapplyStore       // reapply.go
-	enroll.ActionStore // deprovision.go
-	revocationStore    // revocation.go
-	events.Store       // events.go
-	declarative.Store  // declarative.go
+	reapplyStore        // reapply.go
+	enroll.ActionStore  // deprovision.go
+	revocationStore     // revocation.go
+	events.Store        // events.go
+	declarative.Store   // declarative.go
+	enroll.RenewalStore // renewal.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -72,6 +73,7 @@ func cases() []testCase {
 	all = append(all, revocationCases()...)
 	all = append(all, eventCases()...)
 	all = append(all, declarativeCases()...)
+	all = append(all, renewalCases()...)
 	return all
 }
 
