@@ -50,8 +50,9 @@ type handlerConfig struct {
 func WithAgentAuth(fn AgentAuth) HandlerOption { return func(c *handlerConfig) { c.agentAuth = fn } }
 
 // WithDeniedAudit records every refused request (401, 403) in the audit
-// log of the org it names (see [AuditDenied]); fallback gets those naming
-// none, who names the host's own credentials (nil: none).
+// log of the org whose principal it verifiably presents (see
+// [AuditDenied]; the SDK's own session tokens are verified); fallback gets
+// the others, who names the host's own credentials (nil: none).
 func WithDeniedAudit(fallback storage.OrgID, who Requester) HandlerOption {
 	return func(c *handlerConfig) { c.denied, c.fallback, c.who = true, fallback, who }
 }
@@ -79,6 +80,7 @@ type Route struct {
 //	POST {prefix}/enroll/{org}/ota?session=…           OTA phases 2 and 3
 //	GET  {prefix}/enroll/{org}/mobileconfig?token=…    direct enrollment profile
 //	     {prefix}/android/agent/…                      the Android agent protocol
+//	GET  {prefix}/android/agent?token=…                the legacy modes' enrollment link, opened in a browser
 //	     {prefix}/api/agent/auth/…                     the SDK's sign-in (without WithAgentAuth)
 //	POST {prefix}/api/agent/eligibility                device facts → policy decision
 //	POST {prefix}/api/agent/enroll                     device facts [+ "delivery"] → decision + enrollment URL (Apple)
@@ -110,7 +112,10 @@ func (s *SDK) Routes(opts ...HandlerOption) []Route {
 	add("GET /enroll/{org}/profile", s.OTA.ProfileHandler())
 	add("POST /enroll/{org}/ota", s.OTA.PostHandler())
 	add("GET /enroll/{org}/mobileconfig", s.OTA.MobileconfigHandler())
-	add(AgentPath+"/", http.StripPrefix(prefix+AgentPath, agent.New(s.Android, agent.WithLogger(s.log))))
+	agentProtocol := http.StripPrefix(prefix+AgentPath, agent.New(s.Android, agent.WithLogger(s.log)))
+	add(AgentPath+"/", agentProtocol)
+	add("POST "+AgentPath+"/status", s.androidReported(agentProtocol))
+	add("GET "+AgentPath, http.HandlerFunc(agentLinkPage))
 
 	require := c.agentAuth
 	if require == nil && s.Auth != nil {
@@ -159,7 +164,11 @@ func (s *SDK) serve(rs []Route, c handlerConfig) http.Handler {
 	if !c.denied {
 		return mux
 	}
-	return AuditDenied(mux, s.Store, c.fallback, c.who, WithDeniedClock(s.now), WithDeniedLogger(s.log))
+	opts := []DeniedOption{WithDeniedClock(s.now), WithDeniedLogger(s.log)}
+	if s.Auth != nil {
+		opts = append(opts, WithDeniedSessions(s.Auth))
+	}
+	return AuditDenied(mux, s.Store, c.fallback, c.who, opts...)
 }
 
 // routes collects routes under a path prefix.

@@ -294,11 +294,12 @@ func (s *SDK) Reconcile(ctx context.Context, org storage.OrgID) (Reconciled, err
 // DefaultReconcileInterval is how often [SDK.Run] reconciles by default.
 const DefaultReconcileInterval = 15 * time.Minute
 
-// Run reconciles every org with the directory ([SDK.Reconcile]) and
-// purges old events now and then every interval (DefaultReconcileInterval when not positive), until
-// ctx ends; failures are logged and retried at the next round. Start it
-// beside the handler: the first round completes whatever a crash left
-// half done.
+// Run reconciles every org with the directory ([SDK.ReconcileAll], which
+// also purges events past the retention) and purges what expired
+// ([SDK.Purge]) now and then every interval (DefaultReconcileInterval
+// when not positive), until ctx ends; failures are logged and retried at
+// the next round. Start it beside the handler: the first round completes
+// whatever a crash left half done.
 func (s *SDK) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultReconcileInterval
@@ -307,6 +308,13 @@ func (s *SDK) Run(ctx context.Context, interval time.Duration) {
 	defer t.Stop()
 	for {
 		s.ReconcileAll(ctx)
+		p, err := s.Purge(ctx)
+		level := slog.LevelInfo
+		if err != nil {
+			level = slog.LevelWarn
+		}
+		s.log.Log(ctx, level, "purged expired records", "sessions", p.Sessions, "failures", p.Failures,
+			"enrollment_sessions", p.EnrollSessions, "android_tokens", p.AndroidTokens, "err", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -346,3 +354,34 @@ func (s *SDK) ReconcileAll(ctx context.Context) {
 // ReconciledMessage is the log message of the end of a reconcile round,
 // which a test or an operator may wait for.
 const ReconciledMessage = "reconcile round done"
+
+// SetMember adds the user to a group of the built-in directory (member)
+// or removes them from it, audited with actor, and reports the change to
+// the lifecycle ([SDK.UserChanged]): the user's devices get the policy and
+// apps their groups now give them. With a host's own directory, groups
+// are managed there (ErrNotPermitted here). The group and the user must
+// be the org's (storage.ErrNotFound otherwise).
+func (s *SDK) SetMember(ctx context.Context, org storage.OrgID, groupID, userID string, member bool, actor string) error {
+	local, ok := s.Directory.(*auth.LocalDirectory)
+	if !ok {
+		return fmt.Errorf("%w: groups are managed in the host's directory", ErrNotPermitted)
+	}
+	if _, err := local.User(ctx, org, userID); err != nil {
+		return err
+	}
+	var err error
+	if member {
+		err = local.AddMember(ctx, org, groupID, userID, actor)
+	} else {
+		err = local.RemoveMember(ctx, org, groupID, userID, actor)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.UserChanged(ctx, org, userID, actor); err != nil {
+		// The membership is stored; the devices follow at the next change
+		// or reconcile.
+		s.log.Error("user change after a membership change", "org", org, "user", userID, "err", err)
+	}
+	return nil
+}

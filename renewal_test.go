@@ -218,7 +218,7 @@ func TestIdentityRenewal(t *testing.T) {
 				t.Errorf("after the renewal the device got %+v; want nothing (enrollment is not repeated)", again)
 			}
 			second := d.identity()
-			if second.Device != d.id || second.Renews != first.Fingerprint {
+			if second.Device != d.id || second.Renews != first.Fingerprint || second.Purpose != enroll.PurposeMDM || second.Platform != first.Platform {
 				t.Errorf("renewed identity %+v; want bound to %s, renewing %s", second, d.id, first.Fingerprint)
 			}
 			after, err := w.store.Device(ctx, w.org, d.id)

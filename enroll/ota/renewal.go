@@ -222,7 +222,7 @@ func (r *Renewer) profile(ctx context.Context, rn enroll.Renewal) (enroll.Sessio
 	id := enroll.NewSessionID()
 	challenge, hash := enroll.NewChallenge(id)
 	sess := enroll.Session{
-		Org: rn.Org, ID: id, Kind: enroll.KindRenewal, UserID: orig.UserID, Policy: orig.Policy, Requirements: orig.Requirements,
+		Org: rn.Org, ID: id, Kind: enroll.KindRenewal, UserID: orig.UserID, Policy: orig.Policy, Requirements: orig.Requirements, Platform: orig.Platform,
 		Phase: enroll.PhaseProfileSent, ChallengeHash: hash, Expires: rn.NotAfter, UDID: d.Identifier, Renews: rn.Identity,
 	}
 	signed, err := r.svc.RenewalProfile(ctx, sess, challenge)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,10 @@ type config struct {
 	// device identity, for the device simulator.
 	allowSimulators bool
 
+	// mfaSender is how SMS and voice sign-in codes are delivered: "log"
+	// (development: written to the log) or "off" (TOTP only).
+	mfaSender string
+
 	// reconcile is how often the directory is reconciled with what the
 	// SDK holds (omm.SDK.Run); the first round runs at start.
 	reconcile time.Duration
@@ -57,7 +62,22 @@ type config struct {
 	// secret in webhookSecretFile (events/webhook).
 	webhook           string
 	webhookSecretFile string
+	// secretsKey is the file of the key that seals CA keys and TOTP
+	// secrets in the database (default: secrets.key in the data
+	// directory). Keep it out of the database's backups.
+	secretsKey string
+
+	// maxOpenEnrollments is omm.Config.MaxOpenEnrollments: open
+	// enrollment sessions and Android tokens per user (0: the SDK's
+	// default; negative: no limit).
+	maxOpenEnrollments int
 }
+
+// The -mfa-sender choices.
+const (
+	mfaSenderLog = "log"
+	mfaSenderOff = "off"
+)
 
 // defaultTopic is the push topic put into enrollment profiles when no push
 // certificate names one. Real devices need the topic of a real certificate;
@@ -88,7 +108,11 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&c.identityValidity, "identity-validity", 0, "how long device identities are valid (default a year); they are renewed in the last third, at most 30 days before expiry (short values are for tests)")
 	fs.DurationVar(&c.renewalInterval, "renewal-interval", 0, "how often device identities due for renewal are looked for, besides each reconcile round (0: only then)")
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
+	fs.StringVar(&c.mfaSender, "mfa-sender", envOr("OMM_MFA_SENDER", mfaSenderLog), `SMS and voice sign-in codes: "log" (development: written to this server's log, not sent) or "off" (authenticator apps only)`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
+	fs.StringVar(&c.secretsKey, "secrets-key", os.Getenv("OMM_SECRETS_KEY"), "file of the key that seals CA keys and TOTP secrets in the database, created 0600 if missing (default: secrets.key in the data directory)")
+	fs.IntVar(&c.maxOpenEnrollments, "max-open-enrollments", envInt("OMM_MAX_OPEN_ENROLLMENTS"),
+		"open enrollment sessions and Android enrollment tokens one user may hold at once (0: the SDK's default, 10; -1: no limit, for load and crash tests)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -111,6 +135,9 @@ func (c config) validate() error {
 	}
 	if c.identityValidity != 0 && c.identityValidity < 3*time.Second || c.renewalInterval < 0 {
 		return errors.New("-identity-validity must be at least 3s, -renewal-interval not negative")
+	}
+	if c.mfaSender != mfaSenderLog && c.mfaSender != mfaSenderOff {
+		return fmt.Errorf("-mfa-sender %q: want %s or %s", c.mfaSender, mfaSenderLog, mfaSenderOff)
 	}
 	if c.publicURL != "" {
 		u, err := url.Parse(c.publicURL)
@@ -147,4 +174,10 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// envInt reads an integer environment variable; unset or malformed is 0.
+func envInt(name string) int {
+	n, _ := strconv.Atoi(os.Getenv(name))
+	return n
 }

@@ -125,7 +125,7 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 	type session struct{ Token string }
 	alice := must[session](t, 200)(ts.do(t, "POST", "/api/agent/auth/signin", "",
 		map[string]string{"site": "demo", "username": "alice", "password": first.passwords["alice"]})).Token
-	must[session](t, 200)(ts.do(t, "POST", "/api/agent/auth/pin", alice, map[string]string{"pin": "4829", "confirm": "4829"}))
+	alice = must[session](t, 200)(ts.do(t, "POST", "/api/agent/auth/pin", alice, map[string]string{"pin": "4829", "confirm": "4829"})).Token
 	facts := deviceFacts{Platform: "android", OSVersion: "9", APILevel: 28, Manufacturer: "Google", Model: "Pixel 3", Ownership: "company"}
 	e := must[androidEnrollment](t, 200)(ts.do(t, "POST", "/api/agent/android/enroll", alice, facts))
 	android := must[agent.EnrollResponse](t, 200)(ts.do(t, "POST", androidAgentPath+"/enroll", "",
@@ -140,7 +140,7 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 
 	bearer := func(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
 	portal := http.Header{"Cookie": {sessionCookie + "=" + alice}}
-	console := http.Header{"Cookie": {adminCookie + "=" + first.adminToken}}
+	console := http.Header{"Cookie": {adminCookie + "=" + consoleSignIn(t, ts, srv.dir, first.adminToken)}}
 	org := string(demoOrg.ID)
 	const (
 		plistType = "application/x-apple-aspen-mdm"
@@ -183,10 +183,16 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 		{"PUT", "/api/admin/apps/" + app, bearer(first.adminToken), jsonType},
 		{"POST", "/api/admin/apps/" + app + "/assignments", bearer(first.adminToken), jsonType},
 		{"PUT", "/api/admin/apps/" + app + "/assignments/" + group, bearer(first.adminToken), jsonType},
+		{"PUT", "/api/admin/signon", bearer(first.adminToken), jsonType},
 		// Web forms: the portal with alice's session, the console with
 		// the admin token, as their cookies.
 		{"POST", "/signin", nil, formType},
 		{"POST", "/signin/mfa", nil, formType},
+		{"POST", "/signin/mfa/send", nil, formType},
+		{"POST", "/signin/mfa/enroll", nil, formType},
+		{"POST", "/signin/mfa/confirm", nil, formType},
+		{"POST", "/portal/security/totp", portal, formType},
+		{"POST", "/portal/security/totp/confirm", portal, formType},
 		{"POST", "/signin/pin", portal, formType},
 		{"POST", "/signout", portal, formType},
 		{"POST", "/portal/eligibility", portal, formType},
@@ -198,9 +204,18 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 		{"POST", "/portal/devices/" + android.DeviceID + "/store/" + app + "/uninstall", portal, formType},
 		{"POST", "/admin/signin", nil, formType},
 		{"POST", "/admin/signout", console, formType},
+		{"POST", "/admin/token/rotate", console, formType},
 		{"POST", "/admin/devices/" + android.DeviceID + "/lock", console, formType},
 		{"POST", "/admin/apps", console, formType},
 		{"POST", "/admin/users/no-such-user/deactivate", console, formType},
+		{"POST", "/admin/users/no-such-user/mfa/reset", console, formType},
+		{"POST", "/admin/groups", console, formType},
+		{"POST", "/admin/groups/" + group + "/members", console, formType},
+		{"POST", "/admin/groups/" + group + "/members/no-such-user/remove", console, formType},
+		{"POST", "/admin/policies", console, formType},
+		{"POST", "/admin/policies/" + pol, console, formType},
+		{"POST", "/admin/policies/" + pol + "/delete", console, formType},
+		{"POST", "/admin/signon", console, formType},
 		{"POST", "/admin/apps/" + app + "/assignments", console, formType},
 		{"POST", "/admin/apps/" + app + "/unassign", console, formType},
 	}
@@ -210,6 +225,8 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 // whose handlers never read one: a body sent there is ignored unread.
 var limitsNoBody = map[string]bool{
 	"POST /api/admin/users/{id}/deactivate":           true,
+	"POST /api/admin/users/{id}/mfa/reset":            true,
+	"DELETE /api/admin/groups/{id}/members/{user}":    true,
 	"DELETE /api/admin/policies/{id}":                 true,
 	"POST /api/admin/devices/{id}/{action}":           true,
 	"POST /api/agent/devices/{id}/deprovision":        true,

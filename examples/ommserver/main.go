@@ -24,6 +24,9 @@
 //	-knox-license-file F the demo org's Samsung Knox license key; "none" turns Knox off [OMM_KNOX_LICENSE_FILE]
 //	-android-amapi M     "local" (a local Android Management API fake) or "off" [OMM_ANDROID_AMAPI]
 //	-allow-simulators    accept OTA enrollment from simulated devices [OMM_ALLOW_SIMULATORS=1]
+//	-mfa-sender S        SMS/voice sign-in codes: "log" (development: printed in the log) or "off" [OMM_MFA_SENDER]
+//	-secrets-key FILE    key sealing CA keys and TOTP secrets in the database [OMM_SECRETS_KEY]
+//	-max-open-enrollments N  open enrollments one user may hold; -1 no limit [OMM_MAX_OPEN_ENROLLMENTS]
 //
 // A subcommand writes a signed direct enrollment profile for a user, for a
 // Mac or a device simulator:
@@ -48,6 +51,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,17 +68,24 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	startProfiling()
+	var err error
 	if len(os.Args) > 1 && os.Args[1] == "enroll-profile" {
-		if err := runEnrollProfile(ctx, os.Args[2:], os.Stdout, os.Stderr); err != nil {
-			fmt.Fprintln(os.Stderr, "ommserver:", err)
-			os.Exit(1)
-		}
-		return
+		err = runEnrollProfile(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, nil)
 	}
-	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "ommserver:", err)
-		os.Exit(1)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode reports err (if any) and returns the process's exit status:
+// 0 for success and for -h (the usage was asked for, and printed), 1
+// otherwise.
+func exitCode(err error, errOut io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	fmt.Fprintln(errOut, "ommserver:", err)
+	return 1
 }
 
 // run starts the server and blocks until ctx ends. When ready is not nil it
@@ -87,7 +98,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	log := slog.New(slog.NewJSONHandler(out, nil))
 	now := time.Now
 
-	if err := ensureDataDir(cfg.dataDir); err != nil {
+	if err := ensureDataDir(cfg.dataDir, log); err != nil {
 		return err
 	}
 	ca, err := loadOrCreateCA(filepath.Join(cfg.dataDir, "tls"), cfg.hosts(), now())
@@ -119,6 +130,9 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		log.Warn("push disabled: no APNs credentials given; devices get queued commands at their next check-in", "topic", push.topic)
 	}
 
+	if cfg.allowSimulators {
+		log.Warn("INSECURE -allow-simulators: over-the-air enrollment accepts devices without Apple's device attestation, so anything that speaks the protocol can enroll as an iPhone; for simulated devices only, never in production")
+	}
 	srv, err := newServer(ctx, s, cfg, serverDeps{log: log, now: now, push: push, publicURL: publicURL})
 	if err != nil {
 		return err
@@ -138,14 +152,18 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	if err := seedDemoApps(ctx, demo.ID, srv.sdk.Catalog, employees); err != nil {
 		return err
 	}
+	direct, err := directProfileWarnings(ctx, demo.ID, srv.sdk.Policy)
+	if err != nil {
+		return err
+	}
 	key, token, err := loadOrCreateAdminKey(cfg.dataDir, demo.ID, now())
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
-	srv.admin = key
+	srv.admin = newAdminKeys(cfg.dataDir, key)
 
 	announce(out, announcement{ca: ca, caPath: filepath.Join(cfg.dataDir, "tls", caFile), publicURL: publicURL,
-		backend: backend, demoName: demo.DisplayName, site: demo.Name, creds: creds, adminToken: token})
+		backend: backend, demoName: demo.DisplayName, site: demo.Name, creds: creds, adminToken: token, directPolicies: direct})
 
 	httpSrv := &http.Server{
 		Handler:           srv.routes(),
@@ -213,6 +231,9 @@ type announcement struct {
 	demoName, site    string
 	creds             []credential
 	adminToken        string
+	// directPolicies are the demo org's policies that accept the direct
+	// enrollment profile on iOS.
+	directPolicies []string
 }
 
 // announce prints what a person needs to use the server. Secrets appear
@@ -232,6 +253,10 @@ func announce(out io.Writer, a announcement) {
 	if a.adminToken != "" {
 		fmt.Fprintf(out, "admin API token for org %q (shown only now; stored hashed):\n  %s\n", a.site, a.adminToken)
 		fmt.Fprintf(out, "  use: curl --cacert %s -H 'Authorization: Bearer %s' %s/api/admin/devices\n", a.caPath, a.adminToken, a.publicURL)
+	}
+	for _, p := range a.directPolicies {
+		fmt.Fprintf(out, "WARNING: policy %q lets iPhones and iPads enroll with the direct profile (-delivery direct), which no Apple device attestation vouches for: "+
+			"fine for simulated devices, NOT for production. Turn off accept_direct_profile in its iOS rule so that they enroll over the air.\n", p)
 	}
 	fmt.Fprintf(out, "portal: %s/  admin console: %s/admin\n", a.publicURL, a.publicURL)
 }

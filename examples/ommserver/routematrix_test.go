@@ -53,7 +53,7 @@ const (
 	accessAgent   access = "agent-session"  // an end user's session token (bearer)
 	accessAdmin   access = "admin-token"    // the admin token (bearer)
 	accessWeb     access = "web-session"    // the user's session cookie, and the CSRF token on posts
-	accessConsole access = "console"        // the admin token cookie, and the CSRF token on posts
+	accessConsole access = "console"        // the console session cookie, and the CSRF token on posts
 )
 
 // cred is a credential a request presents.
@@ -340,16 +340,17 @@ func routeMatrix() []mxRoute {
 		// Android agent protocol.
 		{"/android/agent/", accessAndroid, []mxProbe{
 			{own: get("/android/agent/policy?api_level=28"), why: "the credential names the device"},
-			{own: func(*mxWorld) mxReq {
-				return mxReq{method: "POST", path: "/android/agent/status", raw: []byte(androidStatus)}
-			},
-				why: "the credential names the device"},
 			{own: get("/android/agent/commands"), why: "the credential names the device"},
 			{own: func(m *mxWorld) mxReq {
 				return mxReq{method: "POST", path: "/android/agent/commands/ack", json: agent.AckRequest{ID: "cmd_none", Status: "done"}}
 			}, want: statuses(404),
 				why: "an acknowledgement names a command; one that is not the device's own is not found (as the own probe shows)"},
 		}},
+
+		{"POST /android/agent/status", accessAndroid, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/android/agent/status", raw: []byte(androidStatus)}
+		}, why: "the credential names the device; the report decides again for that device only"}}},
+		{"GET /android/agent", accessPublic, []mxProbe{{own: get("/android/agent?token=whatever"), wantBody: "OMM agent app"}}},
 
 		// Admin API.
 		{"GET /api/admin/orgs", accessAdmin, []mxProbe{{own: get("/api/admin/orgs"), why: "lists the token's org only"}}},
@@ -382,6 +383,32 @@ func routeMatrix() []mxRoute {
 			// The demo group with the other org's user.
 			batch: func(m *mxWorld) mxReq {
 				return mxReq{method: "POST", path: "/api/admin/groups/" + m.demoGroups["Contractors"] + "/members", json: map[string]string{"user_id": m.otherUsers["bob"]}}
+			},
+		}}},
+		{"DELETE /api/admin/groups/{id}/members/{user}", accessAdmin, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				mustStatus(m.t, 204)(m.do(m.t, "POST", "/api/admin/groups/"+m.demoGroups["Employees"]+"/members", m.first.adminToken,
+					map[string]string{"user_id": m.demoUsers["carol"]}))
+				return mxReq{method: "DELETE", path: "/api/admin/groups/" + m.demoGroups["Employees"] + "/members/" + m.demoUsers["carol"]}
+			}, want: statuses(204),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "DELETE", path: "/api/admin/groups/" + m.otherGroups["Employees"] + "/members/" + m.otherUsers["alice"]}
+			},
+			batch: func(m *mxWorld) mxReq {
+				return mxReq{method: "DELETE", path: "/api/admin/groups/" + m.demoGroups["Employees"] + "/members/" + m.otherUsers["alice"]}
+			},
+		}}},
+		{"GET /api/admin/signon", accessAdmin, []mxProbe{{own: get("/api/admin/signon"), why: "the token's org's rule"}}},
+		{"PUT /api/admin/signon", accessAdmin, []mxProbe{{own: func(m *mxWorld) mxReq {
+			cur := must[struct{ Version int64 }](m.t, 200)(m.do(m.t, "GET", "/api/admin/signon", m.first.adminToken, nil))
+			return mxReq{method: "PUT", path: "/api/admin/signon", json: map[string]any{"mfa_required": false, "version": cur.Version}}
+		}, why: "changes the token's org's rule; the body has no org"}}},
+		{"POST /api/admin/users/{id}/mfa/reset", accessAdmin, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/api/admin/users/" + m.demoUsers["bob"] + "/mfa/reset"}
+			}, want: statuses(204, 404),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/api/admin/users/" + m.otherUsers["alice"] + "/mfa/reset"}
 			},
 		}}},
 		{"GET /api/admin/policies", accessAdmin, []mxProbe{{own: get("/api/admin/policies"), why: "lists the token's org only"}}},
@@ -544,6 +571,15 @@ func routeMatrix() []mxRoute {
 		{"POST /signin/mfa", accessPublic, []mxProbe{{own: func(*mxWorld) mxReq {
 			return mxReq{method: "POST", path: "/signin/mfa", form: url.Values{"code": {"123456"}}}
 		}, want: statuses(403)}}},
+		{"POST /signin/mfa/send", accessPublic, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/signin/mfa/send", form: url.Values{"channel": {"sms"}}}
+		}, want: statuses(403)}}},
+		{"POST /signin/mfa/enroll", accessPublic, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/signin/mfa/enroll", form: url.Values{}}
+		}, want: statuses(403)}}},
+		{"POST /signin/mfa/confirm", accessPublic, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/signin/mfa/confirm", form: url.Values{"code": {"123456"}}}
+		}, want: statuses(403)}}},
 		{"GET /signin/pin", accessPublic, []mxProbe{{own: get("/signin/pin"), want: statuses(303)}}},
 		{"POST /signin/pin", accessPublic, []mxProbe{{own: func(*mxWorld) mxReq {
 			return mxReq{method: "POST", path: "/signin/pin", form: url.Values{"pin": {"4829"}}}
@@ -551,15 +587,21 @@ func routeMatrix() []mxRoute {
 		{"POST /signout", accessPublic, []mxProbe{{own: func(*mxWorld) mxReq { return mxReq{method: "POST", path: "/signout", form: url.Values{}} },
 			want: statuses(403)}}},
 		{"GET /portal", accessWeb, []mxProbe{{own: get("/portal"), why: "shows the caller's own devices"}}},
+		{"GET /portal/security", accessWeb, []mxProbe{{own: get("/portal/security"), why: "shows the caller's own factors"}}},
+		{"POST /portal/security/totp", accessWeb, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/portal/security/totp", form: url.Values{}}
+		}, want: statuses(200, 409), why: "sets up the caller's own factor"}}},
+		{"POST /portal/security/totp/confirm", accessWeb, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/portal/security/totp/confirm", form: url.Values{"code": {"000000"}}}
+		}, want: statuses(401, 409), why: "confirms the caller's own factor"}}},
 		{"POST /portal/eligibility", accessWeb, []mxProbe{{own: func(*mxWorld) mxReq {
-			return mxReq{method: "POST", path: "/portal/eligibility", form: url.Values{"platform": {"ios"}, "os_version": {"17.4"}}}
+			return mxReq{method: "POST", path: "/portal/eligibility", form: url.Values{"platform": {"ios"}, "ownership": {"personal"}}}
 		}, why: noOrgResource}}},
 		{"POST /portal/enroll", accessWeb, []mxProbe{{own: func(*mxWorld) mxReq {
-			return mxReq{method: "POST", path: "/portal/enroll", form: url.Values{"platform": {"ios"}, "os_version": {"17.4"}, "agree": {"on"}}}
+			return mxReq{method: "POST", path: "/portal/enroll", form: url.Values{"platform": {"ios"}, "ownership": {"personal"}, "agree": {"on"}}}
 		}, why: noOrgResource}}},
 		{"POST /portal/android/enroll", accessWeb, []mxProbe{{own: func(*mxWorld) mxReq {
-			return mxReq{method: "POST", path: "/portal/android/enroll", form: url.Values{"platform": {"android"}, "os_version": {"9"},
-				"api_level": {"28"}, "manufacturer": {"Google"}, "model": {"Pixel 3"}, "ownership": {"personal"}, "agree": {"on"}}}
+			return mxReq{method: "POST", path: "/portal/android/enroll", form: url.Values{"platform": {"android"}, "ownership": {"personal"}, "agree": {"on"}}}
 		}, why: noOrgResource}}},
 		{"GET /portal/devices/{id}", accessWeb, []mxProbe{{
 			own:   func(m *mxWorld) mxReq { return mxReq{method: "GET", path: "/portal/devices/" + m.aliceDev} },
@@ -567,10 +609,10 @@ func routeMatrix() []mxRoute {
 		}}},
 		{"POST /portal/devices/{id}/deprovision", accessWeb, []mxProbe{{
 			own: func(m *mxWorld) mxReq {
-				return mxReq{method: "POST", path: "/portal/devices/" + m.spare() + "/deprovision", form: url.Values{}}
+				return mxReq{method: "POST", path: "/portal/devices/" + m.spare() + "/deprovision", form: url.Values{"confirm": {"on"}}}
 			},
 			other: func(m *mxWorld) mxReq {
-				return mxReq{method: "POST", path: "/portal/devices/" + m.otherDev + "/deprovision", form: url.Values{}}
+				return mxReq{method: "POST", path: "/portal/devices/" + m.otherDev + "/deprovision", form: url.Values{"confirm": {"on"}}}
 			},
 		}}},
 		{"POST /portal/devices/{id}/erase", accessWeb, []mxProbe{{
@@ -610,6 +652,12 @@ func routeMatrix() []mxRoute {
 		}, want: statuses(303), as: credPre}}},
 		{"POST /admin/signout", accessConsole, []mxProbe{{own: func(*mxWorld) mxReq { return mxReq{method: "POST", path: "/admin/signout", form: url.Values{}} },
 			want: statuses(303), why: noOrgResource}}},
+		{"GET /admin/token", accessConsole, []mxProbe{{own: get("/admin/token"), why: noOrgResource}}},
+		// The matrix keeps its admin token: a wrong current token is
+		// refused (the rotation itself: TestConsoleSessionsAndTokenRotation).
+		{"POST /admin/token/rotate", accessConsole, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/admin/token/rotate", form: url.Values{"token": {"omm_admin_not-the-token"}}}
+		}, want: statuses(401), wantBody: "not the current admin token", why: noOrgResource}}},
 		{"GET /admin/devices", accessConsole, []mxProbe{{own: get("/admin/devices"), why: "lists the token's org only"}}},
 		{"GET /admin/devices/{id}", accessConsole, []mxProbe{{
 			own:   func(m *mxWorld) mxReq { return mxReq{method: "GET", path: "/admin/devices/" + m.aliceDev} },
@@ -618,24 +666,104 @@ func routeMatrix() []mxRoute {
 		{"POST /admin/devices/{id}/{action}", accessConsole, m4(func(action string, want []int) mxProbe {
 			return mxProbe{
 				own: func(m *mxWorld) mxReq {
-					return mxReq{method: "POST", path: "/admin/devices/" + m.spare() + "/" + action, form: url.Values{}}
+					return mxReq{method: "POST", path: "/admin/devices/" + m.spare() + "/" + action, form: url.Values{"confirm": {"on"}}}
 				},
 				want: statuses(303, 403),
 				other: func(m *mxWorld) mxReq {
-					return mxReq{method: "POST", path: "/admin/devices/" + m.otherDev + "/" + action, form: url.Values{}}
+					return mxReq{method: "POST", path: "/admin/devices/" + m.otherDev + "/" + action, form: url.Values{"confirm": {"on"}}}
 				},
 			}
 		})},
 		{"GET /admin/users", accessConsole, []mxProbe{{own: get("/admin/users"), why: "lists the token's org only"}}},
 		{"POST /admin/users/{id}/deactivate", accessConsole, []mxProbe{{
 			own: func(m *mxWorld) mxReq {
-				return mxReq{method: "POST", path: "/admin/users/" + m.demoUsers["carol"] + "/deactivate", form: url.Values{}}
+				return mxReq{method: "POST", path: "/admin/users/" + m.demoUsers["carol"] + "/deactivate", form: url.Values{"confirm": {"on"}}}
 			}, want: statuses(200),
 			other: func(m *mxWorld) mxReq {
-				return mxReq{method: "POST", path: "/admin/users/" + m.otherUsers["alice"] + "/deactivate", form: url.Values{}}
+				return mxReq{method: "POST", path: "/admin/users/" + m.otherUsers["alice"] + "/deactivate", form: url.Values{"confirm": {"on"}}}
+			},
+		}}},
+		{"POST /admin/users/{id}/mfa/reset", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/users/" + m.demoUsers["bob"] + "/mfa/reset", form: url.Values{"confirm": {"on"}}}
+			}, want: statuses(200, 409),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/users/" + m.otherUsers["alice"] + "/mfa/reset", form: url.Values{"confirm": {"on"}}}
+			},
+		}}},
+		{"GET /admin/groups", accessConsole, []mxProbe{{own: get("/admin/groups"), why: "lists the token's org only"}}},
+		{"POST /admin/groups", accessConsole, []mxProbe{{own: func(m *mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/admin/groups", form: url.Values{"name": {m.unique("Console group")}}}
+		}, want: statuses(303), why: "creates in the token's org; the form has no org"}}},
+		{"POST /admin/groups/{id}/members", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/groups/" + m.demoGroups["Contractors"] + "/members", form: url.Values{"user_id": {m.demoUsers["bob"]}}}
+			}, want: statuses(303),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/groups/" + m.otherGroups["Contractors"] + "/members", form: url.Values{"user_id": {m.otherUsers["bob"]}}}
+			},
+			batch: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/groups/" + m.demoGroups["Contractors"] + "/members", form: url.Values{"user_id": {m.otherUsers["bob"]}}}
+			},
+		}}},
+		{"POST /admin/groups/{id}/members/{user}/remove", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				mustStatus(m.t, 204)(m.do(m.t, "POST", "/api/admin/groups/"+m.demoGroups["Employees"]+"/members", m.first.adminToken,
+					map[string]string{"user_id": m.demoUsers["carol"]}))
+				return mxReq{method: "POST", path: "/admin/groups/" + m.demoGroups["Employees"] + "/members/" + m.demoUsers["carol"] + "/remove", form: url.Values{}}
+			}, want: statuses(303),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/groups/" + m.otherGroups["Employees"] + "/members/" + m.otherUsers["alice"] + "/remove", form: url.Values{}}
+			},
+			batch: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/groups/" + m.demoGroups["Employees"] + "/members/" + m.otherUsers["alice"] + "/remove", form: url.Values{}}
 			},
 		}}},
 		{"GET /admin/policies", accessConsole, []mxProbe{{own: get("/admin/policies"), why: "lists the token's org only"}}},
+		{"GET /admin/policies/new", accessConsole, []mxProbe{{own: get("/admin/policies/new"), why: noOrgResource}}},
+		{"POST /admin/policies", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/policies", form: m.policyForm(m.policyBody(m.unique("Console policy"), m.demoGroups["Contractors"]))}
+			}, want: statuses(303), why: "creates in the token's org; the form has no org",
+			batch: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/policies", form: m.policyForm(m.policyBody(m.unique("Mixed"), m.demoGroups["Contractors"], m.otherGroups["Employees"]))}
+			},
+		}}},
+		{"GET /admin/policies/{id}", accessConsole, []mxProbe{{
+			own:   func(m *mxWorld) mxReq { return mxReq{method: "GET", path: "/admin/policies/" + string(m.demoPolicy)} },
+			other: func(m *mxWorld) mxReq { return mxReq{method: "GET", path: "/admin/policies/" + string(m.otherPolicy)} },
+		}}},
+		{"POST /admin/policies/{id}", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				p := m.currentPolicy(m.demoPolicy)
+				p.Description = m.unique("edited in the console")
+				return mxReq{method: "POST", path: "/admin/policies/" + string(p.ID), form: m.policyForm(p)}
+			}, want: statuses(303),
+			other: func(m *mxWorld) mxReq {
+				p := m.currentPolicy(m.demoPolicy)
+				p.Version = 1
+				return mxReq{method: "POST", path: "/admin/policies/" + string(m.otherPolicy), form: m.policyForm(p)}
+			},
+			batch: func(m *mxWorld) mxReq {
+				p := m.currentPolicy(m.demoPolicy)
+				p.Groups = append(p.Groups, m.otherGroups["Employees"])
+				return mxReq{method: "POST", path: "/admin/policies/" + string(p.ID), form: m.policyForm(p)}
+			},
+		}}},
+		{"POST /admin/policies/{id}/delete", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				p := m.createPolicy(m.unique("doomed in the console"))
+				return mxReq{method: "POST", path: "/admin/policies/" + string(p.ID) + "/delete",
+					form: url.Values{"confirm": {"on"}, "version": {fmt.Sprint(p.Version)}}}
+			}, want: statuses(303),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/policies/" + string(m.otherPolicy) + "/delete", form: url.Values{"confirm": {"on"}, "version": {"1"}}}
+			},
+		}}},
+		{"POST /admin/signon", accessConsole, []mxProbe{{own: func(m *mxWorld) mxReq {
+			cur := must[struct{ Version int64 }](m.t, 200)(m.do(m.t, "GET", "/api/admin/signon", m.first.adminToken, nil))
+			return mxReq{method: "POST", path: "/admin/signon", form: url.Values{"version": {fmt.Sprint(cur.Version)}}}
+		}, want: statuses(303), why: "changes the token's org's rule; the form has no org"}}},
 		{"GET /admin/apps", accessConsole, []mxProbe{{own: get("/admin/apps"), why: "lists the token's org only"}}},
 		{"POST /admin/apps", accessConsole, []mxProbe{{own: func(m *mxWorld) mxReq {
 			return mxReq{method: "POST", path: "/admin/apps", form: url.Values{"kind": {"ios_app_store"}, "identifier": {"com.example." + m.unique("console")},
@@ -691,6 +819,7 @@ type mxWorld struct {
 	csrfKey  []byte
 
 	session     string // alice's agent session
+	console     string // a console session
 	otherTok    string // the other org's alice's agent session
 	apple       *appleDevice
 	androidCred string
@@ -701,7 +830,7 @@ type mxWorld struct {
 	// apple device's identity.
 	renewalRequest []byte
 	renewalPending *sceptest.Pending
-	otherCA     *x509.Certificate
+	otherCA        *x509.Certificate
 
 	demoUsers, otherUsers   map[string]string // username → ID
 	otherPasswords          map[string]string
@@ -770,6 +899,7 @@ func newMxWorld(t *testing.T) *mxWorld {
 	t.Cleanup(func() { m.raw.Close() })
 
 	m.session = w.agentSignIn(t, "alice")
+	m.console = consoleSignIn(t, w.testServer, w.dir, w.first.adminToken)
 	m.otherTok = mxOtherSignIn(t, m)
 	m.apple = enrollApple(t, w, m.session, "UDID-MATRIX-000001")
 	m.settingsProfile = mxSettingsProfile(t, m.apple)
@@ -841,8 +971,7 @@ func mxOtherSignIn(t *testing.T, m *mxWorld) string {
 	type session struct{ Token string }
 	s := must[session](t, 200)(m.do(t, "POST", "/api/agent/auth/signin", "",
 		map[string]string{"site": "other", "username": "alice", "password": m.otherPasswords["alice"]}))
-	must[session](t, 200)(m.do(t, "POST", "/api/agent/auth/pin", s.Token, map[string]string{"pin": "4829", "confirm": "4829"}))
-	return s.Token
+	return must[session](t, 200)(m.do(t, "POST", "/api/agent/auth/pin", s.Token, map[string]string{"pin": "4829", "confirm": "4829"})).Token
 }
 
 func (m *mxWorld) unique(prefix string) string {
@@ -886,6 +1015,35 @@ func (m *mxWorld) directPath(org string) string {
 func (m *mxWorld) policyBody(name string, groups ...string) policyBody {
 	return policyBody{Name: name, Priority: 200 + m.seq, Groups: groups,
 		Rules: map[policy.Platform]policy.Rule{policy.IOS: {Action: policy.Allow}}}
+}
+
+// policyForm is p as the console's policy form posts it.
+func (m *mxWorld) policyForm(p policyBody) url.Values {
+	v := url.Values{"name": {p.Name}, "description": {p.Description}, "priority": {fmt.Sprint(p.Priority)},
+		"version": {fmt.Sprint(p.Version)}, "agreement": {p.Agreement}, "groups": p.Groups}
+	for _, pl := range policy.Platforms() {
+		k := string(pl) + "_"
+		rule, ok := p.Rules[pl]
+		if !ok {
+			v.Set(k+"action", "deny")
+			continue
+		}
+		v.Set(k+"action", string(rule.Action))
+		q := rule.Requirements
+		if q.Passcode.Required {
+			v.Set(k+"passcode", "on")
+			v.Set(k+"passcode_min", fmt.Sprint(q.Passcode.MinLength))
+		}
+		for name, on := range map[string]bool{"encryption": q.Encryption, "refuse_compromised": q.RefuseCompromised, "full_wipe": q.AllowFullWipe,
+			"separate": q.DataSeparation != (policy.DataSeparation{}), "work_profile": q.Android.Modes.WorkProfile,
+			"knox": q.Android.Modes.Knox, "device_admin": q.Android.Modes.DeviceAdmin} {
+			if on {
+				v.Set(k+name, "on")
+			}
+		}
+		v.Set(k+"min_os", q.MinOSVersion)
+	}
+	return v
 }
 
 func (m *mxWorld) createPolicy(name string) policyBody {
@@ -933,7 +1091,7 @@ func (m *mxWorld) send(r mxReq, c cred) (int, string, []byte) {
 		case credWeb:
 			form.Set("csrf", m.csrf(csrfSession, session))
 		case credConsole:
-			form.Set("csrf", m.csrf(csrfAdmin, m.first.adminToken))
+			form.Set("csrf", m.csrf(csrfAdmin, m.console))
 		case credPre:
 			form.Set("csrf", m.csrf(csrfPre, mxPre))
 		}
@@ -980,7 +1138,7 @@ func (m *mxWorld) send(r mxReq, c cred) (int, string, []byte) {
 	case credPre:
 		req.AddCookie(&http.Cookie{Name: preCookie, Value: mxPre})
 	case credConsole:
-		req.AddCookie(&http.Cookie{Name: adminCookie, Value: m.first.adminToken})
+		req.AddCookie(&http.Cookie{Name: adminCookie, Value: m.console})
 	}
 	if client.CheckRedirect == nil { // the device's client: never follow
 		client = &http.Client{Transport: client.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -993,6 +1151,27 @@ func (m *mxWorld) send(r mxReq, c cred) (int, string, []byte) {
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A privilege step (the PIN) replaces the session's token: the
+	// world's user carries on with the new one, as the app or browser
+	// would.
+	if r.token == "" {
+		switch {
+		case c == credAgent && strings.HasPrefix(r.path, "/api/agent/auth/"):
+			var v struct{ Token string }
+			if json.Unmarshal(data, &v) == nil && v.Token != "" {
+				m.session = v.Token
+			}
+		case c == credWeb:
+			for _, ck := range resp.Cookies() {
+				if ck.Name == sessionCookie && ck.Value != "" {
+					m.session = ck.Value
+				}
+			}
+		case c == credConsole && r.path == "/admin/signout" && resp.StatusCode == http.StatusSeeOther:
+			// The sign-out ended the session: the next probes sign in again.
+			m.console = consoleSignIn(t, m.testServer, m.dir, m.first.adminToken)
+		}
 	}
 	return resp.StatusCode, resp.Header.Get("Location"), data
 }
@@ -1063,8 +1242,10 @@ func (m *mxWorld) state(org storage.OrgID) string {
 			if table == "omm_audit_log" && actionCol >= 0 && fmt.Sprint(vals[actionCol]) == deniedAction {
 				continue
 			}
-			// The denial's event, and the org's event counter it moves.
-			if table == "omm_events" && kindCol >= 0 && fmt.Sprint(vals[kindCol]) == string(events.SecurityDenied) || table == "omm_event_seqs" {
+			// The denial's event, and the org's audit and event counters it
+			// moves.
+			if table == "omm_events" && kindCol >= 0 && fmt.Sprint(vals[kindCol]) == string(events.SecurityDenied) ||
+				table == "omm_event_seqs" || table == "omm_audit_seq" {
 				continue
 			}
 			if table == "omm_auth_sessions" {
@@ -1414,3 +1595,13 @@ func mxSettingsProfile(t *testing.T, d *appleDevice) string {
 }
 
 // countingCAs counts the CA look-ups that reach it.
+
+// mustStatus fails the test unless the answer has status want.
+func mustStatus(t *testing.T, want int) func(int, []byte) {
+	return func(status int, body []byte) {
+		t.Helper()
+		if status != want {
+			t.Fatalf("status %d, want %d: %s", status, want, body)
+		}
+	}
+}

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/openomm/omm"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/storage"
 )
@@ -25,7 +27,7 @@ var webFS embed.FS
 // and HTTPS.
 const (
 	sessionCookie = "__Host-omm_session" // the auth session token
-	adminCookie   = "__Host-omm_admin"   // the admin token, for the console
+	adminCookie   = "__Host-omm_admin"   // the console session (never the admin token)
 	preCookie     = "__Host-omm_pre"     // random binding for forms before sign-in
 )
 
@@ -44,8 +46,9 @@ type page struct {
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"qrsvg": qrSVG,
-		"bytes": func(s string) []byte { return []byte(s) },
+		"qrsvg":        qrSVG,
+		"bytes":        func(s string) []byte { return []byte(s) },
+		"platformName": omm.PlatformName,
 		"when": func(t any) string {
 			switch v := t.(type) {
 			case time.Time:
@@ -138,7 +141,12 @@ func (s *server) csrfOK(r *http.Request, purpose, binding string) bool {
 // parseForm reads a form post of at most maxFormBody bytes and checks its
 // CSRF token; on failure it has answered the request.
 func (s *server) parseForm(w http.ResponseWriter, r *http.Request, purpose, binding string) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	return s.parseFormMax(w, r, purpose, binding, maxFormBody)
+}
+
+// parseFormMax is parseForm for a form of at most limit bytes.
+func (s *server) parseFormMax(w http.ResponseWriter, r *http.Request, purpose, binding string, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseForm(); err != nil {
 		s.renderMessage(w, http.StatusBadRequest, "", message{Heading: "Request not understood",
 			Text: "The form could not be read (too large or malformed). Please try again.", Link: "/", LinkText: "Start page"})
@@ -151,6 +159,15 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request, purpose, bind
 		return false
 	}
 	return true
+}
+
+// remoteHost is the client's address, for the sign-in throttle.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func cookieValue(r *http.Request, name string) string {

@@ -43,6 +43,7 @@ type Store interface {
 	revocationStore     // revocation.go
 	events.Store        // events.go
 	declarative.Store   // declarative.go
+	enroll.PurgeStore   // purge.go
 	enroll.RenewalStore // renewal.go
 }
 
@@ -73,6 +74,8 @@ func cases() []testCase {
 	all = append(all, revocationCases()...)
 	all = append(all, eventCases()...)
 	all = append(all, declarativeCases()...)
+	all = append(all, limitCases()...)
+	all = append(all, purgeCases()...)
 	all = append(all, renewalCases()...)
 	return all
 }
