@@ -59,6 +59,7 @@ func adminFrom(r *http.Request) Admin {
 //	GET    {prefix}/audit                   ?order=newest&after=&before=&limit=&device=&user=&action=&since=&until= (ParseAuditQuery)
 //	GET    {prefix}/events                  the event stream: ?after=&limit=&device=&newest=true
 //	GET    {prefix}/renewals                unfinished identity renewals, soonest expiry first: ?limit=
+//	GET    {prefix}/credentials             expiry of the APNs and serving certificates, warned 30 days ahead
 //	…      {prefix}/apps…                   the app catalog (catalog.NewAdminHandler)
 //
 // With a host's own directory, users and groups are managed there, and a
@@ -98,6 +99,7 @@ func (s *SDK) AdminRoutes(prefix string, authenticate AdminAuth) []Route {
 	add("GET /audit", guard(s.adminAudit))
 	add("GET /events", guard(s.adminEvents))
 	add("GET /renewals", guard(s.adminRenewals))
+	add("GET /credentials", guard(s.adminCredentials))
 	apps := http.StripPrefix(prefix, catalog.NewAdminHandler(s.Catalog, catalog.WithHandlerLogger(s.log), catalog.WithPrincipal(adminCatalogPrincipal)))
 	add("/apps", s.admin(authenticate, apps.ServeHTTP))
 	add("/apps/", s.admin(authenticate, apps.ServeHTTP))

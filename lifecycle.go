@@ -348,6 +348,7 @@ func (s *SDK) ReconcileAll(ctx context.Context) {
 			s.log.Info("event stream: old events purged", "org", o.ID, "events", n, "retention", s.retention, "err", err)
 		}
 	}
+	s.warnCredentials(ctx)
 	s.log.Info(ReconciledMessage, "orgs", len(orgs))
 }
 

@@ -28,6 +28,7 @@ package omm
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -132,6 +133,9 @@ type Config struct {
 	// [SDK.RenewIdentities] renews it (enroll.DefaultRenewalWindow when
 	// 0); it must be shorter than IdentityValidity.
 	IdentityRenewalWindow time.Duration
+	// ServingCertificate, when set, returns the TLS certificate the host
+	// serves the SDK with, for [SDK.Credentials] to show its expiry.
+	ServingCertificate func() *x509.Certificate
 	// NoDeclarative keeps every Apple device on the MDM command path:
 	// declarative device management is never turned on.
 	NoDeclarative bool
@@ -192,6 +196,9 @@ type SDK struct {
 	smsSender bool
 	reapplier reapplier
 	renewer   *ota.Renewer
+	push      checkin.PushClient
+	serving   func() *x509.Certificate
+	warned    credentialWarnings
 }
 
 // New composes the SDK from cfg.
@@ -213,7 +220,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		cfg.Topic = DevelopmentTopic
 	}
 	st, log, now := cfg.Store, cfg.Logger, cfg.Clock
-	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, knox: cfg.Android.Knox != nil,
+	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, push: cfg.Push, serving: cfg.ServingCertificate, knox: cfg.Android.Knox != nil,
 		retention: cfg.EventRetention, smsSender: cfg.MFASender != nil}
 	if s.retention == 0 {
 		s.retention = DefaultEventRetention

@@ -99,8 +99,10 @@ func (s *SDK) RunRenewals(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// RenewAll renews the due device identities of every org once.
+// RenewAll renews the due device identities of every org once, and warns
+// of deployment credentials about to expire ([SDK.Credentials]).
 func (s *SDK) RenewAll(ctx context.Context) {
+	s.warnCredentials(ctx)
 	orgs, err := s.Store.ListOrgs(ctx)
 	if err != nil {
 		s.log.Error("identity renewals: list orgs", "err", err)

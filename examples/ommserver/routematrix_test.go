@@ -481,6 +481,8 @@ func routeMatrix() []mxRoute {
 				why: "another org's device: the token's org has no events of it"},
 		}},
 		{"GET /api/admin/renewals", accessAdmin, []mxProbe{{own: get("/api/admin/renewals"), why: "lists the token's org only"}}},
+		{"GET /api/admin/credentials", accessAdmin, []mxProbe{{own: get("/api/admin/credentials"),
+			why: "the deployment's certificates: the same for every org, no org's data"}}},
 		{"/api/admin/", accessAdmin, []mxProbe{
 			// No route edits or removes audit entries: every other method
 			// on the audit log is refused, and the log is unchanged.
