@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"html/template"
