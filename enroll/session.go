@@ -136,7 +136,11 @@ type Session struct {
 	Identity Fingerprint
 	// Renews is, for a KindRenewal session, the identity the session's
 	// certificate renews; empty for every other kind.
-	Renews  Fingerprint
+	Renews Fingerprint
+	// IssuedBy names the administrator who issued the session (a
+	// pre-staged profile); empty for a user's own. Issued and renewal
+	// sessions do not count against the user's cap (MaxOpen).
+	IssuedBy string
 	Version int64
 	Created time.Time
 	Updated time.Time
@@ -159,6 +163,8 @@ func (s Session) Validate() error {
 		return fmt.Errorf("%w: a renewal session, and only one, names the identity it renews", storage.ErrInvalid)
 	case s.Renews != "" && s.Renews.Validate() != nil:
 		return s.Renews.Validate()
+	case len(s.IssuedBy) > storage.MaxActorLen:
+		return fmt.Errorf("%w: issuer longer than %d bytes", storage.ErrInvalid, storage.MaxActorLen)
 	case s.UserID == "" || len(s.UserID) > MaxUserID:
 		return fmt.Errorf("%w: user ID must be 1-%d bytes", storage.ErrInvalid, MaxUserID)
 	case s.Policy.Validate() != nil:

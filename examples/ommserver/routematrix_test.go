@@ -481,6 +481,24 @@ func routeMatrix() []mxRoute {
 				why: "another org's device: the token's org has no events of it"},
 		}},
 		{"GET /api/admin/renewals", accessAdmin, []mxProbe{{own: get("/api/admin/renewals"), why: "lists the token's org only"}}},
+		{"POST /api/admin/enrollment-profiles", accessAdmin, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/api/admin/enrollment-profiles", json: map[string]any{"user_id": m.demoUsers["alice"],
+					"platform": "ios", "count": 2, "valid_for": "24h"}}
+			}, want: statuses(201),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/api/admin/enrollment-profiles", json: map[string]any{"user_id": m.otherUsers["alice"],
+					"platform": "ios"}}
+			},
+		}}},
+		{"DELETE /api/admin/enrollment-profiles/{id}", accessAdmin, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "DELETE", path: "/api/admin/enrollment-profiles/" + mxIssuedProfile(m)}
+			}, want: statuses(204),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "DELETE", path: "/api/admin/enrollment-profiles/" + m.otherSession}
+			},
+		}}},
 		{"GET /api/admin/credentials", accessAdmin, []mxProbe{{own: get("/api/admin/credentials"),
 			why: "the deployment's certificates: the same for every org, no org's data"}}},
 		{"/api/admin/", accessAdmin, []mxProbe{
@@ -832,6 +850,8 @@ type mxWorld struct {
 	// apple device's identity.
 	renewalRequest []byte
 	renewalPending *sceptest.Pending
+	// otherSession is an open enrollment session of the other org.
+	otherSession string
 	otherCA        *x509.Certificate
 
 	demoUsers, otherUsers   map[string]string // username → ID
@@ -911,6 +931,7 @@ func newMxWorld(t *testing.T) *mxWorld {
 	m.androidCred, m.androidDev = enr.Credential, enr.DeviceID
 	m.scepRequest = mxSCEPRequest(t, m)
 	m.renewalRequest, m.renewalPending = mxRenewalRequest(t, m)
+	m.otherSession = mxOtherSession(m)
 	// An org's device CA is made at its first use, by whoever asks for
 	// its certificate (public by the protocol): make the other org's now,
 	// so that the matrix starts from its complete state.
@@ -1512,6 +1533,37 @@ func mxSCEPRequest(t *testing.T, m *mxWorld) []byte {
 	}
 	t.Fatal("the profile has no SCEP payload")
 	return nil
+}
+
+// mxIssuedProfile issues one enrollment profile for the demo org's alice
+// through the admin API and returns its session.
+func mxIssuedProfile(m *mxWorld) string {
+	m.t.Helper()
+	got := must[struct {
+		Profiles []struct{ Session string }
+	}](m.t, 201)(m.do(m.t, "POST", "/api/admin/enrollment-profiles", m.first.adminToken,
+		map[string]any{"user_id": m.demoUsers["alice"], "platform": "ios"}))
+	if len(got.Profiles) != 1 {
+		m.t.Fatalf("issued %+v", got)
+	}
+	return got.Profiles[0].Session
+}
+
+// mxOtherSession starts an enrollment of the other org's alice and
+// returns its session.
+func mxOtherSession(m *mxWorld) string {
+	m.t.Helper()
+	dec := must[decisionView](m.t, 200)(m.do(m.t, "POST", "/api/agent/enroll", m.otherTok,
+		enrollRequest{Facts: deviceFacts{Platform: "ios", OSVersion: "17.4"}}))
+	u, err := url.Parse(dec.EnrollURL)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	session, _, ok := strings.Cut(u.Query().Get("token"), ".")
+	if !ok {
+		m.t.Fatalf("enrollment URL %s carries no session", dec.EnrollURL)
+	}
+	return session
 }
 
 // mxRenewalRequest queues the renewal of the apple device's identity, as

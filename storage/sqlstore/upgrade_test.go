@@ -126,7 +126,8 @@ var newFields = map[string][]any{
 	"Event":        {""},                     // storage.AuditEntry: the event a change emits, not an audit column
 	// enroll.Session.Renews, migration 18 (enroll.Identity had its own
 	// Renews already: both sides drop it where it is empty).
-	"Renews": {""},
+	"Renews":   {""},
+	"IssuedBy": {""}, // enroll.Session, migration 18
 }
 
 // withoutNewFields removes newFields from every object in v, failing the

@@ -1,10 +1,13 @@
--- Renewal of device identities (enroll.Renewal): renewal sessions name the
--- identity they renew, and one row per identity being renewed records its
+-- Renewal of device identities (enroll.Renewal) and enrollment profiles
+-- issued by an administrator: renewal sessions name the identity they renew, and one row per identity being renewed records its
 -- attempts, the next attempt, the lease of the process working on it, and
 -- the identity that completed it. Times are Unix microseconds (UTC); 0
 -- means never.
 
 ALTER TABLE {{.Table "enroll_sessions"}} ADD COLUMN renews {{.Text}} NOT NULL DEFAULT '';
+-- Sessions an administrator issued (pre-staged profiles) name who did:
+-- they do not count against the user's own cap of open sessions.
+ALTER TABLE {{.Table "enroll_sessions"}} ADD COLUMN issued_by {{.Text}} NOT NULL DEFAULT '';
 
 CREATE TABLE {{.Table "enroll_renewals"}} (
 	org_id       {{.Text}} NOT NULL REFERENCES {{.Table "orgs"}} (id),
