@@ -141,9 +141,9 @@ type Session struct {
 	// pre-staged profile); empty for a user's own. Issued and renewal
 	// sessions do not count against the user's cap (MaxOpen).
 	IssuedBy string
-	Version int64
-	Created time.Time
-	Updated time.Time
+	Version  int64
+	Created  time.Time
+	Updated  time.Time
 	// MaxOpen, when positive, limits the sessions its user may hold open:
 	// CreateEnrollSession refuses the new one when the user holds MaxOpen
 	// already. It is not stored.

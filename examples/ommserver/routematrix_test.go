@@ -852,7 +852,7 @@ type mxWorld struct {
 	renewalPending *sceptest.Pending
 	// otherSession is an open enrollment session of the other org.
 	otherSession string
-	otherCA        *x509.Certificate
+	otherCA      *x509.Certificate
 
 	demoUsers, otherUsers   map[string]string // username → ID
 	otherPasswords          map[string]string
