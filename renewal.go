@@ -19,6 +19,9 @@ func (s *SDK) RenewIdentities(ctx context.Context, org storage.OrgID) (ota.Renew
 	return s.renewer.Renew(ctx, org)
 }
 
+// RenewalWindow is how long before an MDM identity expires it is renewed.
+func (s *SDK) RenewalWindow() time.Duration { return s.renewer.Window() }
+
 // IdentityRenewal is the unfinished renewal of a device's MDM identity, as
 // the admin API shows it.
 type IdentityRenewal struct {

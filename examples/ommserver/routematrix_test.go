@@ -673,6 +673,8 @@ func routeMatrix() []mxRoute {
 		{"POST /admin/signout", accessConsole, []mxProbe{{own: func(*mxWorld) mxReq { return mxReq{method: "POST", path: "/admin/signout", form: url.Values{}} },
 			want: statuses(303), why: noOrgResource}}},
 		{"GET /admin/token", accessConsole, []mxProbe{{own: get("/admin/token"), why: noOrgResource}}},
+		{"GET /admin/credentials", accessConsole, []mxProbe{{own: get("/admin/credentials"),
+			why: "the deployment's certificates, and the renewals of the session's org only"}}},
 		// The matrix keeps its admin token: a wrong current token is
 		// refused (the rotation itself: TestConsoleSessionsAndTokenRotation).
 		{"POST /admin/token/rotate", accessConsole, []mxProbe{{own: func(*mxWorld) mxReq {
