@@ -17,6 +17,7 @@ import (
 	"github.com/openomm/omm/enroll/ota"
 	"github.com/openomm/omm/enroll/scep/sceptest"
 	"github.com/openomm/omm/events"
+	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/profile"
 	"github.com/openomm/omm/storage"
 )
@@ -660,5 +661,66 @@ func TestIdentityRenewalMisuse(t *testing.T) {
 				t.Errorf("renewed identity %+v", id)
 			}
 		})
+	}
+}
+
+// TestIdentityRenewalMac: a Mac enrolled with the direct profile renews
+// the same way: the renewed identity carries the macOS platform and binds
+// to the Mac when it authenticates as a Mac.
+func TestIdentityRenewalMac(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock(time.Now())
+	w := newWorldConfig(t, lcMemory(), &authtest.Directory{}, nil, "", nil, renewalConfig(clock))
+	pols, err := w.sdk.Policy.List(ctx, w.org)
+	if err != nil || len(pols) == 0 {
+		t.Fatalf("policies: %v", err)
+	}
+	staff := pols[0]
+	staff.Rules[policy.MacOS] = policy.Rule{Action: policy.Require}
+	if _, err := w.sdk.UpdatePolicy(ctx, "admin:root", staff); err != nil {
+		t.Fatal(err)
+	}
+	enr, err := w.sdk.BeginAppleEnrollment(ctx, w.org, "alice", omm.Facts{Platform: "macos", OSVersion: "14.4"}, enroll.KindDirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, signed := w.get(enr.URL)
+	if st != http.StatusOK {
+		t.Fatalf("direct profile: %d", st)
+	}
+	p, err := profile.Decode(w.verified(signed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, m := payloads(t, p)
+	mac := &iPhone{w: w, udid: "00008103-00AA11BB22CCMAC", key: lcKey(0), checkInURL: m.CheckInURL, serverURL: m.ServerURL}
+	mac.cert = w.scep(sc.Challenge, lcKey(0))
+	authenticate := func() int {
+		st, _ := mac.put(mac.checkInURL, map[string]any{"MessageType": "Authenticate", "UDID": mac.udid, "Topic": omm.DevelopmentTopic,
+			"ProductName": "MacBookPro18,3", "Model": "MacBookPro18,3", "SerialNumber": "C02MAC000001", "OSVersion": "14.4"})
+		return st
+	}
+	if st := authenticate(); st != http.StatusOK {
+		t.Fatalf("Authenticate: %d", st)
+	}
+	if st := mac.tokenUpdate(); st != http.StatusOK {
+		t.Fatalf("TokenUpdate: %d", st)
+	}
+	mac.drain()
+	first := mac.identity()
+	clock.Set(first.NotAfter.Add(-enroll.DefaultRenewalWindow))
+	if r, _ := w.sdk.RenewIdentities(ctx, w.org); r.Queued != 1 {
+		t.Fatalf("%+v", r)
+	}
+	profiles := w.renewalProfiles(mac.commands())
+	if len(profiles) != 1 {
+		t.Fatal("no renewal profile")
+	}
+	mac.renew(profiles[0], 1)
+	if st := authenticate(); st != http.StatusOK {
+		t.Fatalf("Authenticate with the renewed identity: %d", st)
+	}
+	if id := mac.identity(); id.Device != first.Device || id.Platform != policy.MacOS || id.Renews != first.Fingerprint {
+		t.Errorf("renewed identity %+v (first %+v)", id, first)
 	}
 }
