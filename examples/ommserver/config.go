@@ -53,6 +53,12 @@ type config struct {
 	// SDK holds (omm.SDK.Run); the first round runs at start.
 	reconcile time.Duration
 
+	// identityValidity is how long device identities are valid (0: the
+	// SDK's default, a year); renewalInterval how often the renewal job
+	// runs besides the reconcile rounds (0: only with them).
+	identityValidity time.Duration
+	renewalInterval  time.Duration
+
 	// webhook, when set, receives the event stream, signed with the
 	// secret in webhookSecretFile (events/webhook).
 	webhook           string
@@ -108,6 +114,8 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.webhook, "webhook", os.Getenv("OMM_WEBHOOK"), "URL that receives the event stream as signed JSON batches (https; http only to a loopback address)")
 	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", os.Getenv("OMM_WEBHOOK_SECRET_FILE"), "file holding the webhook's HMAC secret (at least 16 bytes; required with -webhook)")
 	fs.DurationVar(&c.reconcile, "reconcile", omm.DefaultReconcileInterval, "how often users who left the directory are found and their devices deprovisioned; the first round runs at start")
+	fs.DurationVar(&c.identityValidity, "identity-validity", 0, "how long device identities are valid (default a year); they are renewed in the last third, at most 30 days before expiry (short values are for tests)")
+	fs.DurationVar(&c.renewalInterval, "renewal-interval", 0, "how often device identities due for renewal are looked for, besides each reconcile round (0: only then)")
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("OMM_TRUSTED_PROXIES"), "serve plain HTTP behind a TLS-terminating proxy: its addresses (comma-separated IPs or CIDRs), the only ones whose -client-cert-header is read; needs -public-url (the proxy's)")
 	fs.StringVar(&c.clientCertHeader, "client-cert-header", envOr("OMM_CLIENT_CERT_HEADER", "X-Client-Cert"), "header in which the proxy forwards the client certificate (percent-escaped PEM as nginx's $ssl_client_escaped_cert, PEM, or base64 DER)")
@@ -167,6 +175,9 @@ func (c config) validate() error {
 	}
 	if c.trustedProxies != "" && !validHeaderName(c.clientCertHeader) {
 		return fmt.Errorf("-client-cert-header %q is not a header name", c.clientCertHeader)
+	}
+	if c.identityValidity != 0 && c.identityValidity < 3*time.Second || c.renewalInterval < 0 {
+		return errors.New("-identity-validity must be at least 3s, -renewal-interval not negative")
 	}
 	if c.mfaSender != mfaSenderLog && c.mfaSender != mfaSenderOff {
 		return fmt.Errorf("-mfa-sender %q: want %s or %s", c.mfaSender, mfaSenderLog, mfaSenderOff)
