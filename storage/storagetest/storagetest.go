@@ -43,6 +43,8 @@ type Store interface {
 	revocationStore    // revocation.go
 	events.Store       // events.go
 	declarative.Store  // declarative.go
+	storage.Leases     // replicas.go
+	enroll.PushOutbox  // replicas.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -72,6 +74,7 @@ func cases() []testCase {
 	all = append(all, revocationCases()...)
 	all = append(all, eventCases()...)
 	all = append(all, declarativeCases()...)
+	all = append(all, replicaCases()...)
 	return all
 }
 
