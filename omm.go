@@ -28,6 +28,7 @@ package omm
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,6 +72,8 @@ type Store interface {
 	android.ReapplyStore
 	android.TokenRevoker
 	events.Store
+	enroll.PushOutbox
+	storage.Leases
 	Ping(context.Context) error
 }
 
@@ -118,6 +121,12 @@ type Config struct {
 	// NoDeclarative keeps every Apple device on the MDM command path:
 	// declarative device management is never turned on.
 	NoDeclarative bool
+	// ReplicaID names this process among the replicas (server processes)
+	// sharing the store, as the holder of the leases on shared work (see
+	// SDK.Run): keep it stable across restarts — a restarted replica then
+	// resumes its own leases at once — and distinct between replicas.
+	// Empty: a random one per New.
+	ReplicaID string
 	// Logger and Clock default to slog.Default() and time.Now.
 	Logger *slog.Logger
 	Clock  func() time.Time
@@ -162,6 +171,9 @@ type SDK struct {
 	knox      bool
 	retention time.Duration
 	reapplier reapplier
+	outbox    *checkin.Outbox
+	// replica names this SDK as the holder of leases (see Run).
+	replica string
 }
 
 // New composes the SDK from cfg.
@@ -183,7 +195,14 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		cfg.Topic = DevelopmentTopic
 	}
 	st, log, now := cfg.Store, cfg.Logger, cfg.Clock
-	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, knox: cfg.Android.Knox != nil, retention: cfg.EventRetention}
+	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, knox: cfg.Android.Knox != nil, retention: cfg.EventRetention,
+		replica: cfg.ReplicaID}
+	if s.replica == "" {
+		s.replica = "replica-" + rand.Text()
+	}
+	if len(s.replica) > storage.MaxLeaseHolderLen {
+		return nil, fmt.Errorf("%w: omm: Config.ReplicaID longer than %d bytes", storage.ErrInvalid, storage.MaxLeaseHolderLen)
+	}
 	if s.retention == 0 {
 		s.retention = DefaultEventRetention
 	}
@@ -215,9 +234,17 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		return nil, fmt.Errorf("omm: OTA: %w", err)
 	}
 
+	// Pushes go through the durable outbox: the devices of every queued
+	// command are recorded with it, pushed at once by this replica where it
+	// can, and by any replica's Run where it could not (see Run).
 	var waker checkin.Waker
+	var pusher *checkin.Pusher
 	if cfg.Push != nil {
-		waker = checkin.NewPusher(st, cfg.Push, checkin.WithPushLogger(log))
+		pusher = checkin.NewPusher(st, cfg.Push, checkin.WithPushLogger(log))
+	}
+	s.outbox = checkin.NewOutbox(st, pusher, checkin.WithOutboxLogger(log), checkin.WithOutboxClock(now))
+	if pusher != nil {
+		waker = s.outbox
 	}
 	if !cfg.NoDeclarative {
 		ddmOpts := []declarative.Option{declarative.WithLogger(log), declarative.WithClock(now),

@@ -163,7 +163,11 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	}
 
 	if cfg.webhook != "" {
-		d, err := newWebhook(s, cfg, log)
+		replica, err := replicaID(cfg.dataDir)
+		if err != nil {
+			return err
+		}
+		d, err := newWebhook(s, cfg, replica, log)
 		if err != nil {
 			return err
 		}

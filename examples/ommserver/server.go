@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -53,8 +54,12 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 	if err != nil {
 		return nil, err
 	}
+	replica, err := replicaID(cfg.dataDir)
+	if err != nil {
+		return nil, err
+	}
 	oc := omm.Config{Store: s, Directory: srv.dir, PublicURL: d.publicURL, Topic: d.push.topic, Android: android,
-		AllowSimulators: cfg.allowSimulators, Logger: d.log, Clock: d.now}
+		AllowSimulators: cfg.allowSimulators, Logger: d.log, Clock: d.now, ReplicaID: replica}
 	if d.push.client != nil {
 		oc.Push = d.push.client
 	} else {
@@ -70,6 +75,22 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 		return nil, err
 	}
 	return srv, nil
+}
+
+// replicaFile names this server among the replicas sharing a database
+// (omm.Config.ReplicaID): kept across restarts, so that a restarted
+// server resumes its own leases at once. Replicas copy the rest of the
+// data directory (the TLS certificate, the CSRF and admin keys) but not
+// this file.
+const replicaFile = "replica.id"
+
+// replicaID returns this server's replica name, created once.
+func replicaID(dataDir string) (string, error) {
+	key, err := loadOrCreateSecret(filepath.Join(dataDir, replicaFile))
+	if err != nil {
+		return "", fmt.Errorf("replica ID: %w", err)
+	}
+	return "ommserver-" + hex.EncodeToString(key[:8]), nil
 }
 
 // loadOrCreateSecret returns the 32-byte key in path, creating it once.
