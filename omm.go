@@ -121,6 +121,10 @@ type Config struct {
 	// NoDeclarative keeps every Apple device on the MDM command path:
 	// declarative device management is never turned on.
 	NoDeclarative bool
+	// PushClaim is how long a replica's claim on devices to push lasts
+	// (checkin.WithOutboxClaim; 0: its default): the devices of a replica
+	// that died while pushing are pushed by another once it runs out.
+	PushClaim time.Duration
 	// ReplicaID names this process among the replicas (server processes)
 	// sharing the store, as the holder of the leases on shared work (see
 	// SDK.Run): keep it stable across restarts — a restarted replica then
@@ -242,7 +246,11 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	if cfg.Push != nil {
 		pusher = checkin.NewPusher(st, cfg.Push, checkin.WithPushLogger(log))
 	}
-	s.outbox = checkin.NewOutbox(st, pusher, checkin.WithOutboxLogger(log), checkin.WithOutboxClock(now))
+	outboxOpts := []checkin.OutboxOption{checkin.WithOutboxLogger(log), checkin.WithOutboxClock(now)}
+	if cfg.PushClaim > 0 {
+		outboxOpts = append(outboxOpts, checkin.WithOutboxClaim(cfg.PushClaim))
+	}
+	s.outbox = checkin.NewOutbox(st, pusher, outboxOpts...)
 	if pusher != nil {
 		waker = s.outbox
 	}

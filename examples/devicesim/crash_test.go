@@ -93,6 +93,15 @@ func (h *crashHarness) ack() {
 // flags given; the caller sets db.
 func newCrashHarness(t *testing.T, storage ...string) *crashHarness {
 	t.Helper()
+	h := newHarness(t, filepath.Join(t.TempDir(), "data"), freeAddr(t), storage)
+	h.setUp(t, h.start(t))
+	return h
+}
+
+// newHarness is a harness for servers with data in dir reached at addr:
+// the binary, the kill points' generator and the device keys.
+func newHarness(t *testing.T, dir, addr string, storage []string) *crashHarness {
+	t.Helper()
 	bin, err := serverBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -102,8 +111,7 @@ func newCrashHarness(t *testing.T, storage ...string) *crashHarness {
 		seed = mrand.Uint64()
 	}
 	t.Logf("kill points from -crash.seed=%d", seed)
-	h := &crashHarness{bin: bin, dir: filepath.Join(t.TempDir(), "data"), addr: freeAddr(t),
-		rng: mrand.New(mrand.NewPCG(seed, seed)), args: storage}
+	h := &crashHarness{bin: bin, dir: dir, addr: addr, rng: mrand.New(mrand.NewPCG(seed, seed)), args: storage}
 	// Device keys are the simulator's cost, not the server's: a few,
 	// reused by every device.
 	for range 8 {
@@ -113,7 +121,13 @@ func newCrashHarness(t *testing.T, storage ...string) *crashHarness {
 		}
 		h.keys = append(h.keys, k)
 	}
-	out := h.start(t)
+	return h
+}
+
+// setUp reads the admin token from the first start's output and finds the
+// demo data the rounds use.
+func (h *crashHarness) setUp(t *testing.T, out string) {
+	t.Helper()
 	if m := crashToken.FindStringSubmatch(out); m != nil {
 		h.adminToken = m[1]
 	}
@@ -147,7 +161,6 @@ func newCrashHarness(t *testing.T, storage ...string) *crashHarness {
 	if h.group == "" || h.app == "" {
 		t.Fatalf("demo data lacks the Employees group or the in-house app: %+v %+v", groups, apps)
 	}
-	return h
 }
 
 // start runs the server on the harness's address and data, returning its
@@ -181,8 +194,8 @@ type crashDevice struct {
 
 // round runs the devices of one round against the server and calls crash
 // at a random point; then it drains every acknowledged device and checks
-// what survived.
-func (h *crashHarness) round(t *testing.T, round int, crash func()) {
+// what survived. It returns the devices whose enrollment was acknowledged.
+func (h *crashHarness) round(t *testing.T, round int, crash func()) []*crashDevice {
 	a := h.api(t)
 	pool := &keyPool{bits: 2048}
 	for i := range *crashDevices {
@@ -272,6 +285,7 @@ func (h *crashHarness) round(t *testing.T, round int, crash func()) {
 	h.check(t, a, round, acked)
 	t.Logf("round %d: killed after %d acknowledged operations (%v); %d devices enrolled, drained (%v) and checked (%v)",
 		round, h.target, killed.Round(time.Millisecond), len(acked), drained.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	return acked
 }
 
 // deviceLife is an enrolled device's routine until the server dies:

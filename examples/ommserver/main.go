@@ -24,6 +24,7 @@
 //	-knox-license-file F the demo org's Samsung Knox license key; "none" turns Knox off [OMM_KNOX_LICENSE_FILE]
 //	-android-amapi M     "local" (a local Android Management API fake) or "off" [OMM_ANDROID_AMAPI]
 //	-allow-simulators    accept OTA enrollment from simulated devices [OMM_ALLOW_SIMULATORS=1]
+//	-push-claim D        how long a replica's claim on devices to push lasts (see README, Running several replicas)
 //
 // A subcommand writes a signed direct enrollment profile for a user, for a
 // Mac or a device simulator:

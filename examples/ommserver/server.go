@@ -59,7 +59,7 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 		return nil, err
 	}
 	oc := omm.Config{Store: s, Directory: srv.dir, PublicURL: d.publicURL, Topic: d.push.topic, Android: android,
-		AllowSimulators: cfg.allowSimulators, Logger: d.log, Clock: d.now, ReplicaID: replica}
+		AllowSimulators: cfg.allowSimulators, Logger: d.log, Clock: d.now, ReplicaID: replica, PushClaim: cfg.pushClaim}
 	if d.push.client != nil {
 		oc.Push = d.push.client
 	} else {

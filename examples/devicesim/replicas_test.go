@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openomm/omm/enroll/apns/apnstest"
+)
+
+// The multi-replica test's size: CI runs the defaults (one round, two
+// replicas, -crash.devices devices), scripts/replicatest 20 rounds of
+// three replicas.
+var (
+	replicaRounds = flag.Int("replicas.rounds", 1, "replica test: rounds (one replica killed and restarted per round)")
+	replicaCount  = flag.Int("replicas.n", 2, "replica test: ommserver replicas on one PostgreSQL database")
+)
+
+// TestReplicasPostgres runs -replicas.n ommserver processes on one
+// PostgreSQL database (when OMM_TEST_POSTGRES_DSN is set), each with its
+// own data directory, behind a loopback TCP load balancer that sends each
+// connection to a random replica (TLS passes through). Simulated iPhones
+// enroll, check in, answer commands and install an app; mid-run the demo
+// policy changes (its profile goes to every enrolled device) and one
+// replica is killed (SIGKILL) and restarted. Then, besides the crash
+// test's checks (every acknowledged enrollment enrolled, every
+// acknowledged result recorded, no command left undelivered or delivered
+// more than twice): every enrollment exists once; every device got a push
+// and the push outbox is empty (the pushes a killed replica owed were sent
+// by the others); one CA per org; the event stream's seqs have no
+// duplicate and no gap; no queued command lacks its body.
+func TestReplicasPostgres(t *testing.T) {
+	dsn := os.Getenv("OMM_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("OMM_TEST_POSTGRES_DSN not set")
+	}
+	if *replicaCount < 2 {
+		t.Fatalf("-replicas.n=%d: want at least 2", *replicaCount)
+	}
+	schema := pgTestSchema(t, dsn, "replicas_")
+	fake := apnstest.NewServer()
+	t.Cleanup(fake.Close)
+	lb := startBalancer(t)
+	tmp := t.TempDir()
+	args := append([]string{"-public-url", "https://" + lb.addr(), "-allow-simulators", "-postgres", dsn, "-postgres-schema", schema,
+		"-push-claim", "3s"}, fakeAPNsFlags(t, fake, tmp)...)
+
+	h := newHarness(t, filepath.Join(tmp, "replica0"), lb.addr(), args)
+	h.db = pgDB(dsn, schema)
+	replicas := make([]*serverReplica, *replicaCount)
+	for i := range replicas {
+		replicas[i] = &serverReplica{dir: filepath.Join(tmp, fmt.Sprintf("replica%d", i)), addr: freeAddr(t)}
+		if i > 0 {
+			// Every replica serves the same TLS certificate and checks the
+			// same CSRF and admin keys; each keeps its own replica name.
+			copyDataDir(t, replicas[0].dir, replicas[i].dir)
+		}
+		out := replicas[i].start(t, h.bin, args)
+		lb.add(replicas[i].addr)
+		if i == 0 {
+			h.setUp(t, out)
+		}
+	}
+	policyID := demoPolicyID(t, h)
+
+	for round := range *replicaRounds {
+		killed := h.rng.IntN(len(replicas))
+		minLength := 6 + round%3
+		acked := h.round(t, round, func() {
+			// The policy changes while a replica dies: the change's answer
+			// may be lost with it, and is tried again as an admin would.
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				var err error
+				for try := 0; try < 5; try++ {
+					if err = setMinLength(t.Context(), h.api(t), h.adminToken, policyID, minLength); err == nil {
+						return
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+				t.Errorf("round %d: policy change: %v", round, err)
+			})
+			replicas[killed].srv.kill(t)
+			replicas[killed].start(t, h.bin, args)
+			wg.Wait()
+			t.Logf("round %d: killed and restarted replica %d of %d", round, killed, len(replicas))
+		})
+		h.replicaChecks(t, round, acked, fake)
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// serverReplica is one ommserver process of the deployment.
+type serverReplica struct {
+	dir, addr string
+	srv       *crashServer
+}
+
+func (r *serverReplica) start(t *testing.T, bin string, args []string) string {
+	t.Helper()
+	r.srv = startCrashServer(t, bin, append([]string{"-data", r.dir, "-listen", r.addr}, args...))
+	return r.srv.out.String()
+}
+
+// replicaChecks checks, after a round's devices drained their queues, what
+// several replicas could get wrong together.
+func (h *crashHarness) replicaChecks(t *testing.T, round int, acked []*crashDevice, fake *apnstest.Server) {
+	t.Helper()
+	db := h.db(t)
+	defer db.Close()
+	ctx := t.Context()
+	query := func(q string, args ...any) [][]string {
+		rows, err := db.QueryContext(ctx, q, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		var out [][]string
+		for rows.Next() {
+			vals := make([]string, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, vals)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// The pushes a killed replica owed are sent by the others once its
+	// claims run out (-push-claim): the outbox empties.
+	deadline := time.Now().Add(2 * time.Minute) // a hang guard
+	for {
+		left := query("SELECT count(*) FROM omm_push_outbox")[0][0]
+		if left == "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("round %d: %s devices still wait in the push outbox", round, left)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	pushed := map[string]int{}
+	for _, p := range fake.Pushes() {
+		pushed[p.Token]++
+	}
+	serials := make([]string, 0, len(acked))
+	for _, cd := range acked {
+		serials = append(serials, cd.Serial)
+		if len(cd.pushToken) == 0 {
+			t.Errorf("round %d: device %s: no push token registered", round, cd.Serial)
+		} else if pushed[hex.EncodeToString(cd.pushToken)] == 0 {
+			t.Errorf("round %d: device %s was never pushed", round, cd.Serial)
+		}
+	}
+	for _, r := range query(`SELECT serial_number, count(*) FROM omm_devices GROUP BY org_id, serial_number HAVING count(*) > 1`) {
+		t.Errorf("round %d: device %s enrolled %s times", round, r[0], r[1])
+	}
+	if n := query(`SELECT count(*) FROM omm_devices WHERE serial_number = ANY($1)`, serials)[0][0]; n != fmt.Sprint(len(acked)) {
+		t.Errorf("round %d: %s devices for %d acknowledged enrollments", round, n, len(acked))
+	}
+	for _, r := range query(`SELECT o.id, count(c.org_id) FROM omm_orgs o LEFT JOIN omm_enroll_scep_cas c ON c.org_id = o.id GROUP BY o.id HAVING count(c.org_id) <> 1`) {
+		t.Errorf("round %d: org %s has %s CAs, want 1", round, r[0], r[1])
+	}
+	for _, r := range query(`SELECT org_id, count(*), count(DISTINCT id), min(seq), max(seq) FROM omm_events GROUP BY org_id
+		HAVING count(*) <> count(DISTINCT id) OR max(seq) - min(seq) + 1 <> count(*)`) {
+		t.Errorf("round %d: org %s: %s events, %s IDs, seqs %s to %s: duplicates or gaps", round, r[0], r[1], r[2], r[3], r[4])
+	}
+	for _, r := range query(`SELECT q.device, q.uuid FROM omm_enroll_queue q WHERE NOT EXISTS (
+		SELECT 1 FROM omm_enroll_commands c WHERE c.org_id = q.org_id AND c.uuid = q.uuid)`) {
+		t.Errorf("round %d: device %s: queued command %s has no body", round, r[0], r[1])
+	}
+	h.orphanInstalls(t, round)
+	t.Logf("round %d: %d devices, %d pushes in all, outbox empty, one CA per org, event seqs unique", round, len(acked), len(fake.Pushes()))
+}
+
+// demoPolicyID is the ID of the demo org's policy.
+func demoPolicyID(t *testing.T, h *crashHarness) string {
+	t.Helper()
+	var list struct {
+		Policies []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"policies"`
+	}
+	if err := h.api(t).call(t.Context(), "GET", "/api/admin/policies", h.adminToken, nil, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Policies) == 0 {
+		t.Fatal("the demo org has no policy")
+	}
+	return list.Policies[0].ID
+}
+
+// setMinLength sets the iOS passcode length of policy id.
+func setMinLength(ctx context.Context, a *api, adminToken, id string, minLength int) error {
+	var p map[string]any
+	path := "/api/admin/policies/" + url.PathEscape(id)
+	if err := a.call(ctx, "GET", path, adminToken, nil, &p); err != nil {
+		return err
+	}
+	rules, _ := p["rules"].(map[string]any)
+	ios, _ := rules["ios"].(map[string]any)
+	req, _ := ios["requirements"].(map[string]any)
+	pc, _ := req["passcode"].(map[string]any)
+	if pc == nil {
+		return fmt.Errorf("policy %s has no iOS passcode rule", id)
+	}
+	if pc["min_length"] == float64(minLength) {
+		return nil // changed by an earlier try whose answer was lost
+	}
+	pc["min_length"] = minLength
+	return a.call(ctx, "PUT", path, adminToken, p, nil)
+}
+
+// fakeAPNsFlags writes a provider token key and the fake's certificate,
+// and returns the flags that make ommserver push to the fake.
+func fakeAPNsFlags(t *testing.T, fake *apnstest.Server, dir string) []string {
+	t.Helper()
+	u, err := url.Parse(fake.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", u.Host, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // reads the fake's certificate to trust it
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	roots := filepath.Join(dir, "apns-roots.pem")
+	if err := os.WriteFile(roots, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	p8 := filepath.Join(dir, "AuthKey.p8")
+	if err := os.WriteFile(p8, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"-apns-token-key", p8, "-apns-key-id", "KEYID12345", "-apns-team-id", "TEAMID1234",
+		"-apns-topic", "com.apple.mgmt.External.replicas", "-apns-endpoint", fake.URL(), "-apns-roots", roots}
+}
+
+// copyDataDir copies a replica's data directory (certificates and keys)
+// for another, without its replica name.
+func copyDataDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o700)
+		}
+		if d.Name() == "replica.id" {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), data, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// balancer is a loopback TCP load balancer: each connection goes to a
+// random backend that accepts it, bytes passed through as they are.
+type balancer struct {
+	ln       net.Listener
+	mu       sync.Mutex
+	backends []string
+}
+
+func startBalancer(t *testing.T) *balancer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &balancer{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go b.serve()
+	return b
+}
+
+func (b *balancer) addr() string { return b.ln.Addr().String() }
+
+func (b *balancer) add(backend string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.backends = append(b.backends, backend)
+}
+
+func (b *balancer) serve() {
+	for {
+		c, err := b.ln.Accept()
+		if err != nil {
+			return
+		}
+		go b.pipe(c)
+	}
+}
+
+func (b *balancer) pipe(c net.Conn) {
+	defer c.Close()
+	b.mu.Lock()
+	backends := append([]string(nil), b.backends...)
+	b.mu.Unlock()
+	for _, i := range mrand.Perm(len(backends)) {
+		up, err := net.DialTimeout("tcp", backends[i], 5*time.Second)
+		if err != nil {
+			continue // a dead replica: the next one
+		}
+		done := make(chan struct{})
+		go func() {
+			io.Copy(up, c) //nolint:errcheck // ends when either side closes
+			up.Close()
+			close(done)
+		}()
+		io.Copy(c, up) //nolint:errcheck // ends when either side closes
+		up.Close()
+		c.Close()
+		<-done
+		return
+	}
+}
+
