@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -357,3 +358,99 @@ func (b *balancer) pipe(c net.Conn) {
 	}
 }
 
+// TestReplicaThroughput (with OMM_BENCH_REPLICAS=1 and PostgreSQL) is the
+// benchmark of BENCHMARKS.md: devicesim load runs against one replica and
+// against two on the same database behind the balancer, alternated (1, 2,
+// 2, 1, … for OMM_BENCH_REPLICAS_PAIRS pairs, default 2): idle check-ins
+// per second, and commands per second in the drain phase (each command
+// delivered and its result taken). A fresh user per run keeps device lists
+// short.
+func TestReplicaThroughput(t *testing.T) {
+	dsn := os.Getenv("OMM_TEST_POSTGRES_DSN")
+	if dsn == "" || os.Getenv("OMM_BENCH_REPLICAS") != "1" {
+		t.Skip("OMM_BENCH_REPLICAS=1 and OMM_TEST_POSTGRES_DSN run the replica benchmark")
+	}
+	pairs := 2
+	if n, err := strconv.Atoi(os.Getenv("OMM_BENCH_REPLICAS_PAIRS")); err == nil && n > 0 {
+		pairs = n
+	}
+	devices, duration := 200, 10*time.Second
+	schema := pgTestSchema(t, dsn, "replbench_")
+	lb := startBalancer(t)
+	tmp := t.TempDir()
+	args := []string{"-public-url", "https://" + lb.addr(), "-allow-simulators", "-postgres", dsn, "-postgres-schema", schema}
+	h := newHarness(t, filepath.Join(tmp, "replica0"), lb.addr(), args)
+	replicas := []*serverReplica{{dir: filepath.Join(tmp, "replica0"), addr: freeAddr(t)}, {dir: filepath.Join(tmp, "replica1"), addr: freeAddr(t)}}
+	out := replicas[0].start(t, h.bin, args)
+	lb.add(replicas[0].addr)
+	h.setUp(t, out)
+	copyDataDir(t, replicas[0].dir, replicas[1].dir)
+	replicas[1].start(t, h.bin, args)
+
+	type result struct {
+		replicas          int
+		checkIns, cmds    float64
+		p50, p99          time.Duration
+		errors, drainCmds int
+	}
+	var results []result
+	for run := range 2 * pairs {
+		n := 1 + (run+run/2)%2 // 1, 2, 2, 1, 1, 2, …
+		lb.set(replicas[0].addr)
+		if n == 2 {
+			lb.add(replicas[1].addr)
+		}
+		a := h.api(t)
+		user := fmt.Sprintf("bench%d", run)
+		password := rand.Text()
+		var u struct{ ID string }
+		if err := a.call(t.Context(), "POST", "/api/admin/users", h.adminToken,
+			map[string]string{"username": user, "display_name": user, "password": password}, &u); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.call(t.Context(), "POST", "/api/admin/groups/"+h.group+"/members", h.adminToken, map[string]string{"user_id": u.ID}, nil); err != nil {
+			t.Fatal(err)
+		}
+		out := &syncBuffer{}
+		cfg := loadConfig{commonFlags: commonFlags{server: "https://" + lb.addr(), caFile: filepath.Join(replicas[0].dir, "tls", "dev-ca.pem"),
+			acct: account{Site: "demo", User: user, Password: password, PIN: "482916"}},
+			devices: devices, concurrency: 20, duration: duration, maxRequests: 1_000_000, progress: time.Hour, refreshRate: 1,
+			pregenKeys: true, drain: true}
+		r, err := runLoad(t.Context(), cfg, out)
+		if err != nil {
+			t.Fatalf("run %d (%d replicas): %v\n%s", run, n, err, out)
+		}
+		res := result{replicas: n, checkIns: r.CheckIn.Throughput(), p50: r.CheckIn.Percentile(0.5), p99: r.CheckIn.Percentile(0.99),
+			errors: r.CheckIn.Errors + r.Drain.Errors, drainCmds: r.DrainCommands}
+		if r.Drain.Elapsed > 0 {
+			res.cmds = float64(r.DrainCommands) / r.Drain.Elapsed.Seconds()
+		}
+		results = append(results, res)
+		t.Logf("run %d: %d replica(s): %.0f idle check-ins/s (p50 %v, p99 %v), %.0f commands/s (%d commands), %d errors",
+			run, n, res.checkIns, res.p50.Round(time.Millisecond), res.p99.Round(time.Millisecond), res.cmds, res.drainCmds, res.errors)
+	}
+	for _, n := range []int{1, 2} {
+		var ci, cmd []float64
+		for _, r := range results {
+			if r.replicas == n {
+				ci, cmd = append(ci, r.checkIns), append(cmd, r.cmds)
+			}
+		}
+		t.Logf("%d replica(s): idle check-ins/s %v, commands/s %v", n, roundAll(ci), roundAll(cmd))
+	}
+}
+
+func roundAll(xs []float64) []int {
+	out := make([]int, len(xs))
+	for i, x := range xs {
+		out[i] = int(x + 0.5)
+	}
+	return out
+}
+
+// set makes backend the balancer's only backend.
+func (b *balancer) set(backend string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.backends = []string{backend}
+}
