@@ -73,6 +73,9 @@ type crashHarness struct {
 	keys           []*rsa.PrivateKey
 	db             func(t *testing.T) *sql.DB // the server's database, for the checks
 	group, app     string                     // Employees group, the in-house demo app
+	// settle, when set, runs after the devices drained their queues and
+	// before the checks: for work the servers still do in the background.
+	settle func(t *testing.T, round int, acked []*crashDevice)
 
 	// The server is killed once it has acknowledged target operations
 	// (enrollments, command results, check-ins, installs) in the round:
@@ -281,6 +284,9 @@ func (h *crashHarness) round(t *testing.T, round int, crash func()) []*crashDevi
 		})
 	}
 	dwg.Wait()
+	if h.settle != nil {
+		h.settle(t, round, acked)
+	}
 	drained := time.Since(start)
 	h.check(t, a, round, acked)
 	t.Logf("round %d: killed after %d acknowledged operations (%v); %d devices enrolled, drained (%v) and checked (%v)",

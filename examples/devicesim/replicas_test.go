@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,6 +80,35 @@ func TestReplicasPostgres(t *testing.T) {
 		}
 	}
 	policyID := demoPolicyID(t, h)
+	var restarted *serverReplica
+	h.settle = func(t *testing.T, round int, acked []*crashDevice) {
+		// The restarted replica's first reconcile round re-applies the
+		// policy to the devices the killed one had not reached yet, and
+		// queues their commands, possibly after they drained: those
+		// devices are pushed (the outbox empties) and check in again, as
+		// pushed devices do.
+		deadline := time.After(5 * time.Minute) // a hang guard
+		for !strings.Contains(restarted.srv.out.String(), `"msg":"reconcile round done"`) {
+			select {
+			case <-deadline:
+				t.Fatalf("round %d: the restarted replica did not reconcile", round)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		h.waitOutboxEmpty(t, round)
+		for _, cd := range acked {
+			var err error
+			for try := 0; try < 5; try++ {
+				if err = crashPoll(t.Context(), cd); err == nil {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if err != nil {
+				t.Errorf("round %d: device %s, pushed after the drain: %v", round, cd.Serial, err)
+			}
+		}
+	}
 
 	for round := range *replicaRounds {
 		killed := h.rng.IntN(len(replicas))
@@ -99,6 +129,7 @@ func TestReplicasPostgres(t *testing.T) {
 			})
 			replicas[killed].srv.kill(t)
 			replicas[killed].start(t, h.bin, args)
+			restarted = replicas[killed]
 			wg.Wait()
 			t.Logf("round %d: killed and restarted replica %d of %d", round, killed, len(replicas))
 		})
@@ -152,20 +183,7 @@ func (h *crashHarness) replicaChecks(t *testing.T, round int, acked []*crashDevi
 		}
 		return out
 	}
-	// The pushes a killed replica owed are sent by the others once its
-	// claims run out (-push-claim): the outbox empties.
-	deadline := time.Now().Add(2 * time.Minute) // a hang guard
-	for {
-		left := query("SELECT count(*) FROM omm_push_outbox")[0][0]
-		if left == "0" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("round %d: %s devices still wait in the push outbox", round, left)
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	h.waitOutboxEmpty(t, round)
 	pushed := map[string]int{}
 	for _, p := range fake.Pushes() {
 		pushed[p.Token]++
@@ -198,6 +216,30 @@ func (h *crashHarness) replicaChecks(t *testing.T, round int, acked []*crashDevi
 	}
 	h.orphanInstalls(t, round)
 	t.Logf("round %d: %d devices, %d pushes in all, outbox empty, one CA per org, event seqs unique", round, len(acked), len(fake.Pushes()))
+}
+
+// waitOutboxEmpty waits until the push outbox is empty: the pushes a
+// killed replica owed are sent by the others once its claims run out
+// (-push-claim).
+func (h *crashHarness) waitOutboxEmpty(t *testing.T, round int) {
+	t.Helper()
+	db := h.db(t)
+	defer db.Close()
+	deadline := time.Now().Add(2 * time.Minute) // a hang guard
+	for {
+		var left int
+		if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM omm_push_outbox").Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("round %d: %d devices still wait in the push outbox", round, left)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // demoPolicyID is the ID of the demo org's policy.
