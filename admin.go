@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll/declarative"
@@ -25,6 +26,36 @@ type DeviceSummary struct {
 	// User is the device's user as the directory knows them (zero when
 	// the directory no longer does).
 	User auth.User
+}
+
+// Label is what people call the device: its reported name, else its
+// model, else its kind and when it was added ("iPhone added 2026-03-14"):
+// never an opaque ID. A deprovisioned device's inventory is erased, so
+// it is known by the last.
+func (d DeviceSummary) Label() string {
+	switch {
+	case d.Name != "":
+		return d.Name
+	case d.Model != "":
+		return d.Model
+	}
+	return PlatformName(d.Platform) + " added " + d.Created.UTC().Format(time.DateOnly)
+}
+
+// PlatformName is the kind of device in words: "iPhone", "iPad", "Mac",
+// "Android phone".
+func PlatformName(p inventory.Platform) string {
+	switch p {
+	case inventory.PlatformIOS:
+		return "iPhone"
+	case inventory.PlatformIPadOS:
+		return "iPad"
+	case inventory.PlatformMacOS:
+		return "Mac"
+	case inventory.PlatformAndroid:
+		return "Android phone"
+	}
+	return string(p) + " device"
 }
 
 // DevicePage is one page of devices.
@@ -51,6 +82,11 @@ func (s *SDK) Devices(ctx context.Context, org storage.OrgID, q inventory.Device
 		out.Devices[i] = sum
 	}
 	return out, nil
+}
+
+// Summary is d with its name, model and user, as lists show it.
+func (s *SDK) Summary(ctx context.Context, d inventory.Device) (DeviceSummary, error) {
+	return s.summary(ctx, d, map[string]auth.User{})
 }
 
 func (s *SDK) summary(ctx context.Context, d inventory.Device, users map[string]auth.User) (DeviceSummary, error) {
@@ -87,11 +123,29 @@ type DeviceDetail struct {
 	Apps   []inventory.App
 	// Commands are the latest commands, newest first.
 	Commands []DeviceCommand
-	// Compliance is nil before a policy application recorded one.
+	// Compliance is nil when the device is not enrolled.
 	Compliance *Compliance
 	// Channel says whether an Apple device is managed through
 	// declarations or commands, and why; nil for Android devices.
 	Channel *declarative.Channel
+	// Actions are the device actions and whether each applies now.
+	Actions []ActionChoice
+}
+
+// catalogNames maps the identifiers of the org's catalog apps to their
+// names: a managed app the device reported without a name (Apple's
+// managed-app list carries none) is shown by the name the organization
+// gave it.
+func (s *SDK) catalogNames(ctx context.Context, org storage.OrgID) (map[string]string, error) {
+	apps, err := s.Catalog.ListApps(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(apps))
+	for _, a := range apps {
+		names[a.Identifier] = a.Name
+	}
+	return names, nil
 }
 
 // Device returns one of the org's devices with its inventory, commands
@@ -109,6 +163,18 @@ func (s *SDK) Device(ctx context.Context, org storage.OrgID, id string) (DeviceD
 		return DeviceDetail{}, err
 	}
 	if dd.Apps, err = s.Store.DeviceApps(ctx, org, d.ID); err != nil {
+		return DeviceDetail{}, err
+	}
+	names, err := s.catalogNames(ctx, org)
+	if err != nil {
+		return DeviceDetail{}, err
+	}
+	for i, a := range dd.Apps {
+		if a.Managed && a.Name == "" {
+			dd.Apps[i].Name = names[a.Identifier]
+		}
+	}
+	if dd.Actions, err = s.DeviceActions(ctx, d); err != nil {
 		return DeviceDetail{}, err
 	}
 	if dd.Commands, err = s.Commands(ctx, d); err != nil {

@@ -48,12 +48,15 @@ func adminFrom(r *http.Request) Admin {
 //	POST   {prefix}/users/{id}/deactivate   also deprovisions the user's devices (built-in directory only)
 //	GET    {prefix}/groups                  POST to create (built-in directory only)
 //	POST   {prefix}/groups/{id}/members     {"user_id"} (built-in directory only)
+//	DELETE {prefix}/groups/{id}/members/{user}  (built-in directory only)
+//	GET    {prefix}/signon                  the org's sign-on rule (MFA, agent PIN); PUT {"mfa_required", "version"} (SDK sign-in only)
+//	POST   {prefix}/users/{id}/mfa/reset    removes the user's authenticator app (SDK sign-in only)
 //	GET    {prefix}/policies                POST to create
 //	GET    {prefix}/policies/{id}           PUT to replace, DELETE ?version=N
 //	GET    {prefix}/devices                 ?after=&limit=&user=
 //	GET    {prefix}/devices/{id}            with inventory, apps, commands and compliance
 //	POST   {prefix}/devices/{id}/{action}   lock, deprovision, erase, refresh
-//	GET    {prefix}/audit                   ?after=&limit=
+//	GET    {prefix}/audit                   ?order=newest&after=&before=&limit=&device=&user=&action=&since=&until= (ParseAuditQuery)
 //	GET    {prefix}/events                  the event stream: ?after=&limit=&device=&newest=true
 //	…      {prefix}/apps…                   the app catalog (catalog.NewAdminHandler)
 //
@@ -76,6 +79,12 @@ func (s *SDK) AdminRoutes(prefix string, authenticate AdminAuth) []Route {
 		add("GET /groups", guard(d.groups))
 		add("POST /groups", guard(d.createGroup))
 		add("POST /groups/{id}/members", guard(d.addMember))
+		add("DELETE /groups/{id}/members/{user}", guard(d.removeMember))
+	}
+	if s.Auth != nil {
+		add("GET /signon", guard(s.adminSignOn))
+		add("PUT /signon", guard(s.adminSetSignOn))
+		add("POST /users/{id}/mfa/reset", guard(s.adminResetMFA))
 	}
 	add("GET /policies", guard(s.adminPolicies))
 	add("POST /policies", guard(s.adminCreatePolicy))
@@ -277,12 +286,82 @@ func (d localDirectoryAPI) addMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := adminFrom(r)
-	if err := d.dir.AddMember(r.Context(), a.Org, r.PathValue("id"), in.UserID, a.Actor); err != nil {
+	if err := d.s.SetMember(r.Context(), a.Org, r.PathValue("id"), in.UserID, true, a.Actor); err != nil {
 		writeErr(w, d.s.log, err)
 		return
 	}
-	if err := d.s.UserChanged(r.Context(), a.Org, in.UserID, a.Actor); err != nil {
-		d.s.log.Error("user change after a new membership", "org", a.Org, "user", in.UserID, "err", err)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (d localDirectoryAPI) removeMember(w http.ResponseWriter, r *http.Request) {
+	a := adminFrom(r)
+	if err := d.s.SetMember(r.Context(), a.Org, r.PathValue("id"), r.PathValue("user"), false, a.Actor); err != nil {
+		writeErr(w, d.s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// SignOnView is the org's sign-on rule as the APIs show it.
+type SignOnView struct {
+	MFARequired bool    `json:"mfa_required"`
+	PIN         PINView `json:"pin"`
+	Version     int64   `json:"version"`
+}
+
+// PINView is the agent PIN policy as the APIs show it.
+type PINView struct {
+	Length             int  `json:"length"`
+	Alphanumeric       bool `json:"alphanumeric"`
+	AllowSimple        bool `json:"allow_simple"`
+	IdleTimeoutSeconds int  `json:"idle_timeout_seconds"`
+	MaxAgeSeconds      int  `json:"max_age_seconds"`
+}
+
+func viewSignOn(r auth.SignOn) SignOnView {
+	return SignOnView{MFARequired: r.MFARequired, Version: r.Version, PIN: PINView{Length: r.PIN.Length, Alphanumeric: r.PIN.Alphanumeric,
+		AllowSimple: r.PIN.AllowSimple, IdleTimeoutSeconds: int(r.PIN.IdleTimeout.Seconds()), MaxAgeSeconds: int(r.PIN.MaxAge.Seconds())}}
+}
+
+func (s *SDK) adminSignOn(w http.ResponseWriter, r *http.Request) {
+	rule, err := s.Auth.SignOn(r.Context(), adminFrom(r).Org)
+	if err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewSignOn(rule))
+}
+
+// adminSetSignOn changes whether the org requires MFA of everyone; the
+// PIN policy is kept.
+func (s *SDK) adminSetSignOn(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		MFARequired bool  `json:"mfa_required"`
+		Version     int64 `json:"version"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	a := adminFrom(r)
+	rule, err := s.Auth.SignOn(r.Context(), a.Org)
+	if err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	rule.MFARequired, rule.Version = in.MFARequired, in.Version
+	if rule, err = s.Auth.SetSignOn(r.Context(), rule, a.Actor); err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewSignOn(rule))
+}
+
+func (s *SDK) adminResetMFA(w http.ResponseWriter, r *http.Request) {
+	a := adminFrom(r)
+	if err := s.ResetMFA(r.Context(), a.Org, r.PathValue("id"), a.Actor); err != nil {
+		writeErr(w, s.log, err)
+		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -296,6 +375,7 @@ type PolicyBody struct {
 	Priority    int                             `json:"priority"`
 	Groups      []string                        `json:"groups"`
 	Agreement   string                          `json:"agreement,omitempty"`
+	RequireMFA  bool                            `json:"require_mfa,omitempty"`
 	Rules       map[policy.Platform]policy.Rule `json:"rules"`
 	Version     int64                           `json:"version,omitempty"`
 	Created     *time.Time                      `json:"created,omitempty"`
@@ -305,13 +385,13 @@ type PolicyBody struct {
 // ViewPolicy is p as the APIs show it.
 func ViewPolicy(p policy.Policy) PolicyBody {
 	return PolicyBody{ID: p.ID, Name: p.Name, Description: p.Description, Priority: p.Priority, Groups: p.Groups,
-		Agreement: p.Agreement, Rules: p.Rules, Version: p.Version, Created: timePtr(p.Created), Updated: timePtr(p.Updated)}
+		Agreement: p.Agreement, RequireMFA: p.RequireMFA, Rules: p.Rules, Version: p.Version, Created: timePtr(p.Created), Updated: timePtr(p.Updated)}
 }
 
 // Policy is the body as a policy of org.
 func (b PolicyBody) Policy(org storage.OrgID) policy.Policy {
 	return policy.Policy{ID: b.ID, Org: org, Name: b.Name, Description: b.Description, Priority: b.Priority,
-		Groups: b.Groups, Agreement: b.Agreement, Rules: b.Rules, Version: b.Version}
+		Groups: b.Groups, Agreement: b.Agreement, RequireMFA: b.RequireMFA, Rules: b.Rules, Version: b.Version}
 }
 
 func (s *SDK) adminPolicies(w http.ResponseWriter, r *http.Request) {
@@ -440,12 +520,23 @@ func (s *SDK) adminDevice(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, s.log, err)
 		return
 	}
+	choices := make([]ActionChoiceView, len(d.Actions))
+	for i, c := range d.Actions {
+		choices[i] = ActionChoiceView{c.Action, c.Allowed, c.Why}
+	}
 	body := map[string]any{"device": viewSummary(d.DeviceSummary, d.Values), "apps": d.Apps,
-		"actions": d.Commands, "policy": d.Compliance}
+		"actions": d.Commands, "policy": d.Compliance, "action_choices": choices}
 	if d.Channel != nil {
 		body["management"] = d.Channel
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// ActionChoiceView is an [ActionChoice] as the APIs show it.
+type ActionChoiceView struct {
+	Action  Action `json:"action"`
+	Allowed bool   `json:"allowed"`
+	Why     string `json:"why,omitempty"`
 }
 
 func (s *SDK) adminDeviceAction(w http.ResponseWriter, r *http.Request) {
@@ -466,32 +557,45 @@ func (s *SDK) adminDeviceAction(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued"})
 }
 
-// AuditView is an audit entry as the APIs show it.
+// AuditView is an audit entry as the APIs show it, with the names of its
+// actor and target where they name a user, device, policy, app or group.
 type AuditView struct {
-	ID      int64             `json:"id"`
-	Time    time.Time         `json:"time"`
-	Actor   string            `json:"actor"`
-	Action  string            `json:"action"`
-	Target  string            `json:"target,omitempty"`
-	Details map[string]string `json:"details,omitempty"`
+	ID         int64             `json:"id"`
+	Time       time.Time         `json:"time"`
+	Actor      string            `json:"actor"`
+	ActorName  string            `json:"actor_name,omitempty"`
+	Action     string            `json:"action"`
+	Target     string            `json:"target,omitempty"`
+	TargetName string            `json:"target_name,omitempty"`
+	Details    map[string]string `json:"details,omitempty"`
+}
+
+// ViewAudit is e as the APIs show it, with names from [SDK.AuditNames].
+func ViewAudit(e storage.AuditEntry, names map[string]string) AuditView {
+	return AuditView{ID: e.ID, Time: e.Time, Actor: e.Actor, ActorName: names[e.Actor], Action: e.Action,
+		Target: e.Target, TargetName: names[e.Target], Details: e.Details}
 }
 
 func (s *SDK) adminAudit(w http.ResponseWriter, r *http.Request) {
-	after, err1 := queryInt(r, "after")
-	limit, err2 := queryInt(r, "limit")
-	if err := errors.Join(err1, err2); err != nil || after < 0 || limit < 0 || limit > storage.MaxAuditPage {
-		writeAPIError(w, http.StatusBadRequest, "invalid_request",
-			fmt.Sprintf("?after= must be an entry ID and ?limit= 0–%d", storage.MaxAuditPage))
+	q, err := ParseAuditQuery(r.URL.Query())
+	if err != nil {
+		writeErr(w, s.log, err)
 		return
 	}
-	page, err := s.Audit(r.Context(), adminFrom(r).Org, storage.AuditQuery{After: after, Limit: int(limit)})
+	org := adminFrom(r).Org
+	page, err := s.Audit(r.Context(), org, q)
+	if err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	names, err := s.AuditNames(r.Context(), org, page.Entries)
 	if err != nil {
 		writeErr(w, s.log, err)
 		return
 	}
 	views := make([]AuditView, len(page.Entries))
 	for i, e := range page.Entries {
-		views[i] = AuditView{e.ID, e.Time, e.Actor, e.Action, e.Target, e.Details}
+		views[i] = ViewAudit(e, names)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": views, "next": page.Next})
 }

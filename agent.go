@@ -27,7 +27,7 @@ func (s *SDK) agentEligibility(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.ViewDecision(r.Context(), p.Org, dec))
+	writeJSON(w, http.StatusOK, s.ViewDecisionFor(r.Context(), p.Org, dec, f))
 }
 
 // EnrollRequest is what the agent app sends to start an Apple enrollment.
@@ -50,7 +50,7 @@ func (s *SDK) agentEnroll(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, s.log, err)
 		return
 	}
-	v := s.ViewDecision(r.Context(), p.Org, e.Decision)
+	v := s.ViewDecisionFor(r.Context(), p.Org, e.Decision, req.Facts)
 	v.EnrollURL, v.EnrollExpiry = e.URL, &e.Expires
 	writeJSON(w, http.StatusOK, v)
 }
@@ -137,7 +137,7 @@ func (s *SDK) agentAndroidEnroll(png bool) http.HandlerFunc {
 			return
 		}
 		iss := e.Issued
-		v := AndroidEnrollmentView{Decision: s.ViewDecision(r.Context(), p.Org, e.Decision), Mode: string(iss.Plan.Mode),
+		v := AndroidEnrollmentView{Decision: s.ViewDecisionFor(r.Context(), p.Org, e.Decision, f), Mode: string(iss.Plan.Mode),
 			Type: string(iss.Plan.Type), Channel: string(iss.Plan.Channel), Provisioning: string(iss.Plan.Provisioning),
 			Token: iss.Value, Expires: iss.Token.Expires, Link: iss.Link, QRPNG: e.QRPNG}
 		if iss.QR != nil {
@@ -204,8 +204,13 @@ type DecisionView struct {
 	Requirements     *policy.Requirements `json:"requirements,omitempty"`
 	Agreement        string               `json:"agreement,omitempty"`
 	Android          *AndroidPlanView     `json:"android,omitempty"`
-	EnrollURL        string               `json:"enroll_url,omitempty"`
-	EnrollExpiry     *time.Time           `json:"enroll_expires,omitempty"`
+	// Facts are the facts the decision used and where each came from
+	// (ExplainFacts); Privacy is what the organization will see of the
+	// device once enrolled (SDK.PrivacyPreview), to read before agreeing.
+	Facts        []FactView        `json:"facts,omitempty"`
+	Privacy      *inventory.Report `json:"privacy,omitempty"`
+	EnrollURL    string            `json:"enroll_url,omitempty"`
+	EnrollExpiry *time.Time        `json:"enroll_expires,omitempty"`
 }
 
 // AndroidPlanView is the Android enrollment mode chosen, and why each mode
@@ -230,6 +235,17 @@ func (s *SDK) ViewDecision(ctx context.Context, org storage.OrgID, dec policy.De
 		if g, err := s.Directory.Group(ctx, org, dec.MatchedGroup); err == nil {
 			v.MatchedGroupName = g.Name
 		}
+	}
+	return v
+}
+
+// ViewDecisionFor is [SDK.ViewDecision] with the facts the decision was
+// made on and where each came from, and the privacy preview of the device.
+func (s *SDK) ViewDecisionFor(ctx context.Context, org storage.OrgID, dec policy.Decision, f Facts) DecisionView {
+	v := s.ViewDecision(ctx, org, dec)
+	v.Facts = ExplainFacts(f)
+	if rep, ok := s.PrivacyPreview(dec, f); ok {
+		v.Privacy = &rep
 	}
 	return v
 }

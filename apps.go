@@ -40,6 +40,7 @@ func (s *SDK) deviceEvent(ctx context.Context, e checkin.Event) {
 	if e.Kind != checkin.Enrolled {
 		return
 	}
+	s.enrolledPolicy(ctx, e.Org, e.Device)
 	res, err := s.Catalog.SyncDevice(ctx, e.Org, e.Device, AutoInstallActor)
 	if err != nil {
 		// The device is enrolled all the same; its apps follow at the

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/openomm/omm/android"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/declarative"
+	"github.com/openomm/omm/enroll/ota"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -30,6 +32,12 @@ type Facts struct {
 	Compromised  bool   `json:"compromised,omitempty"`
 	WorkProfile  bool   `json:"work_profile,omitempty"`
 	Knox         bool   `json:"knox,omitempty"`
+	// FromPerson marks facts a person gave on a web page rather than the
+	// device (the agent app reads them on the device it runs on): only
+	// Platform and Ownership are taken, the decision is preliminary
+	// (policy.Device.Preliminary), and the device is checked when it
+	// reports at enrollment. See [ExplainFacts].
+	FromPerson bool `json:"-"`
 }
 
 // maxFactLen bounds the free-text facts (the policy package checks the
@@ -37,6 +45,13 @@ type Facts struct {
 const maxFactLen = 100
 
 func (f Facts) device() (policy.Device, error) {
+	if f.FromPerson {
+		p := policy.Platform(f.Platform)
+		if err := p.Validate(); err != nil {
+			return policy.Device{}, fmt.Errorf("%w: platform must be ios, android or macos", ErrBadRequest)
+		}
+		return policy.Device{Platform: p, Ownership: policy.Ownership(f.Ownership), Preliminary: true}, nil
+	}
 	for name, v := range map[string]string{"os_version": f.OSVersion, "model": f.Model, "manufacturer": f.Manufacturer} {
 		if len(v) > maxFactLen {
 			return policy.Device{}, fmt.Errorf("%w: %s is longer than %d bytes", ErrBadRequest, name, maxFactLen)
@@ -62,9 +77,10 @@ func (s *SDK) policyUser(ctx context.Context, org storage.OrgID, userID string) 
 	if err != nil {
 		return policy.User{}, err
 	}
-	u := policy.User{ID: userID, Groups: make([]string, len(groups))}
+	u := policy.User{ID: userID, Groups: make([]string, len(groups)), GroupNames: make(map[string]string, len(groups))}
 	for i, g := range groups {
 		u.Groups[i] = g.ID
+		u.GroupNames[g.ID] = g.Name
 	}
 	return u, nil
 }
@@ -149,6 +165,9 @@ func (s *SDK) BeginAndroidEnrollment(ctx context.Context, org storage.OrgID, use
 	dec, err := s.Decide(ctx, org, userID, f)
 	if err != nil {
 		return AndroidEnrollment{}, err
+	}
+	if f.FromPerson && dec.Outcome != policy.Denied && (dec.Android == nil || dec.Android.Mode == "") {
+		return AndroidEnrollment{Decision: dec}, errPreliminaryMode
 	}
 	plan, err := android.PlanFor(dec, own)
 	if err != nil {
@@ -236,7 +255,20 @@ func (s *SDK) Report(ctx context.Context, d inventory.Device) (inventory.Report,
 	if err != nil {
 		return inventory.Report{}, err
 	}
-	return s.Inventory.Report(ctx, d.Org, d.ID, inventory.ReportOptions{FullWipeAllowed: wipe})
+	r, err := s.Inventory.Report(ctx, d.Org, d.ID, inventory.ReportOptions{FullWipeAllowed: wipe})
+	if err != nil {
+		return r, err
+	}
+	names, err := s.catalogNames(ctx, d.Org)
+	if err != nil {
+		return r, err
+	}
+	for i, a := range r.Apps.Managed {
+		if a.Name == "" {
+			r.Apps.Managed[i].Name = names[a.Identifier]
+		}
+	}
+	return r, nil
 }
 
 // Action is something done to a device on behalf of a user or an admin.
@@ -259,12 +291,117 @@ const (
 // Actions lists the device actions.
 func Actions() []Action { return []Action{ActionLock, ActionDeprovision, ActionErase, ActionRefresh} }
 
+// ActionChoice is a device action and whether it applies to the device
+// now; Why says why not, in words for the person who would ask.
+type ActionChoice struct {
+	Action  Action
+	Allowed bool
+	Why     string
+}
+
+// DeviceActions says which of [Actions] apply to d in its state, on its
+// platform, under its ownership, enrollment type and policy: what a
+// console or portal offers, and exactly what [SDK.Act] accepts.
+//
+//   - A deprovisioned or wiped device is no longer managed: nothing.
+//   - A device that has not completed enrollment: nothing yet.
+//   - Enrolled: lock, remove work data (not on a fully managed Android
+//     device, which leaves management only by a factory reset), factory
+//     reset where ownership, enrollment type and policy permit one, and
+//     on Apple devices an inventory refresh.
+//   - Being deprovisioned: the removal again (after it expired
+//     unanswered), or a factory reset where permitted; nothing else.
+func (s *SDK) DeviceActions(ctx context.Context, d inventory.Device) ([]ActionChoice, error) {
+	out := make([]ActionChoice, 0, len(Actions()))
+	why := map[Action]string{}
+	switch d.State {
+	case inventory.StateDeprovisioned, inventory.StateWiped:
+		for _, a := range Actions() {
+			why[a] = fmt.Sprintf("the device is %s: it is no longer managed", d.State)
+		}
+	case inventory.StatePending:
+		for _, a := range Actions() {
+			why[a] = "the device has not completed its enrollment"
+		}
+	default:
+		if err := s.deviceRules(ctx, d, why); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range Actions() {
+		out = append(out, ActionChoice{Action: a, Allowed: why[a] == "", Why: why[a]})
+	}
+	return out, nil
+}
+
+// deviceRules fills why for a device enrolled or being deprovisioned.
+func (s *SDK) deviceRules(ctx context.Context, d inventory.Device, why map[Action]string) error {
+	if d.State == inventory.StateDeprovisioning {
+		why[ActionLock] = "the device is being deprovisioned"
+		why[ActionRefresh] = "the device is being deprovisioned"
+	}
+	if !d.Platform.Apple() {
+		if why[ActionRefresh] == "" {
+			why[ActionRefresh] = "Android devices report their inventory on their own"
+		}
+		ad, err := s.Store.AndroidDevice(ctx, d.Org, d.ID)
+		if errors.Is(err, storage.ErrNotFound) { // registered, never enrolled through the channel
+			for _, a := range Actions() {
+				why[a] = "the device has not completed its enrollment"
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		kinds := android.WipeKindsFor(d, ad)
+		if !slices.Contains(kinds, android.WipeWorkData) {
+			why[ActionDeprovision] = "a fully managed device has no personal side: it leaves management only by a factory reset"
+		}
+		if !slices.Contains(kinds, android.WipeFactoryReset) {
+			why[ActionErase] = eraseRefusal(d, ad.Requirements.AllowFullWipe)
+		}
+		return nil
+	}
+	allowed, err := s.FullWipeAllowed(ctx, d)
+	if err != nil {
+		return err
+	}
+	if !d.FactoryResetPermitted() || !allowed {
+		why[ActionErase] = eraseRefusal(d, allowed)
+	}
+	return nil
+}
+
+// eraseRefusal says why a device may not be factory reset.
+func eraseRefusal(d inventory.Device, policyAllows bool) string {
+	if !d.FactoryResetPermitted() {
+		return "a factory reset is not possible: the device is personally owned or enrolled with a work profile or User Enrollment; removing the work data is"
+	}
+	if !policyAllows {
+		return "a factory reset is not possible: the policy of the device's user does not allow it"
+	}
+	return ""
+}
+
 // Act does action to the device on behalf of actor ("admin:alice",
 // "user:u1"), through the device's platform: queued commands for an Apple
-// device, the agent's or Google's for an Android one. It fails with
-// ErrNotPermitted (or the platform's own error) where the action does not
-// apply.
+// device, the agent's or Google's for an Android one. An action that does
+// not apply to the device ([SDK.DeviceActions]) fails with ErrNotPermitted
+// saying why; the platform services check their own rules again.
 func (s *SDK) Act(ctx context.Context, d inventory.Device, action Action, actor string) error {
+	if !slices.Contains(Actions(), action) {
+		return fmt.Errorf("%w: unknown action %q", ErrBadRequest, action)
+	}
+	choices, err := s.DeviceActions(ctx, d)
+	if err != nil {
+		return err
+	}
+	for _, c := range choices {
+		if c.Action == action && !c.Allowed {
+			return fmt.Errorf("%w: %s", ErrNotPermitted, c.Why)
+		}
+	}
 	apple := d.Platform.Apple()
 	switch action {
 	case ActionLock:
@@ -291,13 +428,9 @@ func (s *SDK) Act(ctx context.Context, d inventory.Device, action Action, actor 
 			return err
 		}
 		return s.MDM.Erase(ctx, d.Org, d.ID, actor, allowed)
-	case ActionRefresh:
-		if !apple {
-			return fmt.Errorf("%w: Android devices report their inventory through the agent app", ErrNotPermitted)
-		}
+	default: // ActionRefresh; DeviceActions refused it on Android
 		return s.MDM.RefreshInventory(ctx, d.Org, d.ID, actor)
 	}
-	return fmt.Errorf("%w: unknown action %q", ErrBadRequest, action)
 }
 
 // DeviceCommand is one command sent to a device, as people read it:
@@ -357,22 +490,41 @@ func (s *SDK) Commands(ctx context.Context, d inventory.Device) ([]DeviceCommand
 // Compliance is what the admin views show of the policy a device last got.
 type Compliance struct {
 	Policy      policy.ID `json:"policy"`
+	PolicyName  string    `json:"policy_name,omitempty"`
 	InPolicy    bool      `json:"in_policy"`
 	OutOfPolicy string    `json:"out_of_policy,omitempty"`
 	// Fingerprint identifies the settings the device was sent: the policy
 	// profile's, or on the declarative channel the declarations token.
-	Fingerprint string    `json:"settings_fingerprint,omitempty"`
-	Updated     time.Time `json:"updated"`
+	Fingerprint string `json:"settings_fingerprint,omitempty"`
+	// Pending: the device has not yet applied the settings it was last
+	// sent (an Apple device's policy profile still queued). It is not in
+	// policy until it has.
+	Pending bool `json:"pending,omitempty"`
+	// Refused says why the device refused the settings it was last sent
+	// (the device's error); empty when it did not.
+	Refused string    `json:"refused,omitempty"`
+	Updated time.Time `json:"updated"`
 	// Declarative is the compliance recomputed from the status a device
 	// on the declarative channel reports (declarations applied and valid,
 	// passcode, OS version); nil on the command path.
 	Declarative *declarative.Compliance `json:"declarative,omitempty"`
 }
 
-// Compliance returns the device's compliance, nil before any application
-// of a policy recorded one. A device on the declarative channel has it
-// from its declarations and the status it reports.
+// policyProfileCommands are the commands that deliver an Apple device's
+// policy settings: at enrollment and when a policy change re-applies them.
+var policyProfileCommands = []string{"InstallProfile", "RemoveProfile"}
+
+// Compliance returns the device's compliance: what its policy last gave
+// it, whether it is still in policy, and whether it has applied it. A
+// device no policy change has touched yet shows what it enrolled under;
+// nil only for a device that is not enrolled (or enrolled no way the SDK
+// knows).
 func (s *SDK) Compliance(ctx context.Context, d inventory.Device) (*Compliance, error) {
+	if d.State != inventory.StateEnrolled {
+		return nil, nil
+	}
+	// A device on the declarative channel has its compliance from its
+	// declarations and the status it reports.
 	if ch, err := s.Channel(ctx, d); err != nil {
 		return nil, err
 	} else if ch != nil && ch.Declarative {
@@ -380,16 +532,79 @@ func (s *SDK) Compliance(ctx context.Context, d inventory.Device) (*Compliance, 
 		if err != nil {
 			return nil, err
 		}
-		return &Compliance{Policy: st.Inputs.Policy, InPolicy: st.Inputs.OutOfPolicy == "", OutOfPolicy: st.Inputs.OutOfPolicy,
-			Fingerprint: st.Token, Updated: st.Updated, Declarative: ch.Compliance}, nil
+		c := &Compliance{Policy: st.Inputs.Policy, InPolicy: st.Inputs.OutOfPolicy == "", OutOfPolicy: st.Inputs.OutOfPolicy,
+			Fingerprint: st.Token, Updated: st.Updated, Declarative: ch.Compliance}
+		if p, err := s.Policy.Policy(ctx, d.Org, c.Policy); err == nil {
+			c.PolicyName = p.Name
+		}
+		return c, nil
 	}
+	c, err := s.appliedCompliance(ctx, d)
+	if c == nil || err != nil {
+		return c, err
+	}
+	if p, err := s.Policy.Policy(ctx, d.Org, c.Policy); err == nil {
+		c.PolicyName = p.Name
+	}
+	if !d.Platform.Apple() {
+		return c, nil
+	}
+	// The latest policy profile command says whether the device applied
+	// what it was sent.
+	cmds, err := s.MDM.Actions(ctx, d.Org, d.ID, MaxCommandsShown)
+	if err != nil {
+		return nil, err
+	}
+	for _, cmd := range cmds { // newest first
+		if !slices.Contains(policyProfileCommands, cmd.RequestType) {
+			continue
+		}
+		switch {
+		case cmd.Status.Open():
+			c.Pending = true
+		case cmd.Status != enroll.StatusAcknowledged:
+			c.Refused = orDefault(cmd.Detail, string(cmd.Status))
+		}
+		break
+	}
+	c.InPolicy = c.InPolicy && !c.Pending && c.Refused == ""
+	return c, nil
+}
+
+// appliedCompliance is the device's applied-policy record, or for a
+// device without one what it enrolled under.
+func (s *SDK) appliedCompliance(ctx context.Context, d inventory.Device) (*Compliance, error) {
 	a, err := s.Store.AppliedPolicy(ctx, d.Org, d.ID)
+	if err == nil {
+		return &Compliance{Policy: a.Policy, InPolicy: a.OutOfPolicy == "", OutOfPolicy: a.OutOfPolicy,
+			Fingerprint: a.Fingerprint, Updated: a.Updated}, nil
+	}
+	if !errors.Is(err, storage.ErrNotFound) {
+		return nil, err
+	}
+	if d.Platform.Apple() {
+		sess, err := s.Store.DeviceEnrollSession(ctx, d.Org, d.ID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &Compliance{Policy: sess.Policy, InPolicy: true, Fingerprint: ota.ProfileFingerprint(sess.Requirements), Updated: d.Created}, nil
+	}
+	ad, err := s.Store.AndroidDevice(ctx, d.Org, d.ID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &Compliance{Policy: a.Policy, InPolicy: a.OutOfPolicy == "", OutOfPolicy: a.OutOfPolicy,
-		Fingerprint: a.Fingerprint, Updated: a.Updated}, nil
+	return &Compliance{Policy: ad.Policy, InPolicy: true, Fingerprint: android.RequirementsFingerprint(ad.Requirements), Updated: ad.Created}, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

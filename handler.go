@@ -79,6 +79,7 @@ type Route struct {
 //	POST {prefix}/enroll/{org}/ota?session=…           OTA phases 2 and 3
 //	GET  {prefix}/enroll/{org}/mobileconfig?token=…    direct enrollment profile
 //	     {prefix}/android/agent/…                      the Android agent protocol
+//	GET  {prefix}/android/agent?token=…                the legacy modes' enrollment link, opened in a browser
 //	     {prefix}/api/agent/auth/…                     the SDK's sign-in (without WithAgentAuth)
 //	POST {prefix}/api/agent/eligibility                device facts → policy decision
 //	POST {prefix}/api/agent/enroll                     device facts [+ "delivery"] → decision + enrollment URL (Apple)
@@ -110,7 +111,10 @@ func (s *SDK) Routes(opts ...HandlerOption) []Route {
 	add("GET /enroll/{org}/profile", s.OTA.ProfileHandler())
 	add("POST /enroll/{org}/ota", s.OTA.PostHandler())
 	add("GET /enroll/{org}/mobileconfig", s.OTA.MobileconfigHandler())
-	add(AgentPath+"/", http.StripPrefix(prefix+AgentPath, agent.New(s.Android, agent.WithLogger(s.log))))
+	agentProtocol := http.StripPrefix(prefix+AgentPath, agent.New(s.Android, agent.WithLogger(s.log)))
+	add(AgentPath+"/", agentProtocol)
+	add("POST "+AgentPath+"/status", s.androidReported(agentProtocol))
+	add("GET "+AgentPath, http.HandlerFunc(agentLinkPage))
 
 	require := c.agentAuth
 	if require == nil && s.Auth != nil {

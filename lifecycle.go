@@ -396,3 +396,34 @@ func (s *SDK) reconcileAll(ctx context.Context, lease time.Duration) {
 // ReconciledMessage is the log message of the end of a reconcile round,
 // which a test or an operator may wait for.
 const ReconciledMessage = "reconcile round done"
+
+// SetMember adds the user to a group of the built-in directory (member)
+// or removes them from it, audited with actor, and reports the change to
+// the lifecycle ([SDK.UserChanged]): the user's devices get the policy and
+// apps their groups now give them. With a host's own directory, groups
+// are managed there (ErrNotPermitted here). The group and the user must
+// be the org's (storage.ErrNotFound otherwise).
+func (s *SDK) SetMember(ctx context.Context, org storage.OrgID, groupID, userID string, member bool, actor string) error {
+	local, ok := s.Directory.(*auth.LocalDirectory)
+	if !ok {
+		return fmt.Errorf("%w: groups are managed in the host's directory", ErrNotPermitted)
+	}
+	if _, err := local.User(ctx, org, userID); err != nil {
+		return err
+	}
+	var err error
+	if member {
+		err = local.AddMember(ctx, org, groupID, userID, actor)
+	} else {
+		err = local.RemoveMember(ctx, org, groupID, userID, actor)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.UserChanged(ctx, org, userID, actor); err != nil {
+		// The membership is stored; the devices follow at the next change
+		// or reconcile.
+		s.log.Error("user change after a membership change", "org", org, "user", userID, "err", err)
+	}
+	return nil
+}

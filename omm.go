@@ -131,6 +131,11 @@ type Config struct {
 	// resumes its own leases at once — and distinct between replicas.
 	// Empty: a random one per New.
 	ReplicaID string
+	// MFASender delivers SMS and voice sign-in codes to the directory's
+	// phone numbers (an SMS gateway: see auth.Sender); nil offers TOTP
+	// only. auth.DevelopmentSender logs the codes instead, for
+	// development.
+	MFASender auth.Sender
 	// Logger and Clock default to slog.Default() and time.Now.
 	Logger *slog.Logger
 	Clock  func() time.Time
@@ -174,6 +179,7 @@ type SDK struct {
 	base      *url.URL
 	knox      bool
 	retention time.Duration
+	smsSender bool
 	reapplier reapplier
 	outbox    *checkin.Outbox
 	// replica names this SDK as the holder of leases (see Run).
@@ -199,8 +205,8 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		cfg.Topic = DevelopmentTopic
 	}
 	st, log, now := cfg.Store, cfg.Logger, cfg.Clock
-	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, knox: cfg.Android.Knox != nil, retention: cfg.EventRetention,
-		replica: cfg.ReplicaID}
+	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, knox: cfg.Android.Knox != nil,
+		retention: cfg.EventRetention, smsSender: cfg.MFASender != nil, replica: cfg.ReplicaID}
 	if s.replica == "" {
 		s.replica = "replica-" + rand.Text()
 	}
@@ -216,7 +222,11 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		}
 	}
 	if a, ok := s.Directory.(auth.Authenticator); ok {
-		if s.Auth, err = auth.New(st, a, auth.WithLogger(log), auth.WithClock(now)); err != nil {
+		authOpts := []auth.Option{auth.WithLogger(log), auth.WithClock(now), auth.WithMFARequirement(s.mfaRequirement)}
+		if cfg.MFASender != nil {
+			authOpts = append(authOpts, auth.WithSender(cfg.MFASender))
+		}
+		if s.Auth, err = auth.New(st, a, authOpts...); err != nil {
 			return nil, fmt.Errorf("omm: sign-in: %w", err)
 		}
 	}
@@ -284,6 +294,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 
 	mdmOpts := []checkin.Option{checkin.WithLogger(log), checkin.WithClock(now), checkin.WithProfiles(s.OTA), checkin.WithUsers(s.Directory), checkin.WithEventLog(st),
 		checkin.WithEvents(s.deviceEvent),
+		checkin.WithResultHandler(string(inventory.AppleDeviceInformation), reevaluateOnReport{s}),
 		checkin.WithResultHandler("InstallApplication", catalogResults{s.Catalog}),
 		checkin.WithResultHandler("RemoveApplication", catalogResults{s.Catalog})}
 	if waker != nil {

@@ -95,11 +95,7 @@ func (s *SDK) Reapply(ctx context.Context, org storage.OrgID, userID, why string
 				break
 			}
 			t.Devices++
-			change, err := s.reapplyDevice(ctx, d, users)
-			for try := 1; errors.Is(err, storage.ErrConflict) && try < maxReapplyTries; try++ {
-				// Another re-application of the device won: decide again.
-				change, err = s.reapplyDevice(ctx, d, users)
-			}
+			change, err := s.reapplyRetrying(ctx, d, users)
 			switch {
 			case err != nil:
 				t.Failed++
@@ -128,6 +124,29 @@ func (s *SDK) Reapply(ctx context.Context, org storage.OrgID, userID, why string
 	return t
 }
 
+// reapplyRetrying is reapplyDevice, deciding again when a concurrent
+// re-application of the device wrote first.
+func (s *SDK) reapplyRetrying(ctx context.Context, d inventory.Device, users map[string]policy.User) (string, error) {
+	change, err := s.reapplyDevice(ctx, d, users)
+	for try := 1; errors.Is(err, storage.ErrConflict) && try < maxReapplyTries; try++ {
+		change, err = s.reapplyDevice(ctx, d, users)
+	}
+	return change, err
+}
+
+// enrolledPolicy records what a newly enrolled Apple device got from its
+// policy (so that its compliance shows from the start) and, when the
+// policy changed while it enrolled, sends it the new settings.
+func (s *SDK) enrolledPolicy(ctx context.Context, org storage.OrgID, id string) {
+	d, err := s.Store.Device(ctx, org, id)
+	if err == nil {
+		_, err = s.reapplyRetrying(context.WithoutCancel(ctx), d, map[string]policy.User{})
+	}
+	if err != nil {
+		s.log.Error("policy of a newly enrolled device not recorded; the next policy change records it", "org", org, "device", id, "err", err)
+	}
+}
+
 // reapplyDevice re-evaluates one enrolled device and applies the decision.
 func (s *SDK) reapplyDevice(ctx context.Context, d inventory.Device, users map[string]policy.User) (string, error) {
 	u, ok := users[d.UserID]
@@ -138,9 +157,13 @@ func (s *SDK) reapplyDevice(ctx context.Context, d inventory.Device, users map[s
 		}
 		users[d.UserID] = u
 	}
+	rep, err := s.reported(ctx, d)
+	if err != nil {
+		return "", err
+	}
 	switch {
 	case d.Platform.Apple():
-		dec, err := s.Policy.Reevaluate(ctx, d.Org, u, ota.AppleFacts(d, s.reportedOSVersion(ctx, d)))
+		dec, err := s.Policy.Reevaluate(ctx, d.Org, u, ota.AppleFacts(d, rep.osVersion))
 		if err != nil {
 			return "", err
 		}
@@ -170,7 +193,7 @@ func (s *SDK) reapplyDevice(ctx context.Context, d inventory.Device, users map[s
 		if err != nil {
 			return "", err
 		}
-		dec, err := s.Policy.Reevaluate(ctx, d.Org, u, android.ReapplyFacts(ad))
+		dec, err := s.Policy.Reevaluate(ctx, d.Org, u, androidFacts(ad, rep))
 		if err != nil {
 			return "", err
 		}
@@ -178,18 +201,4 @@ func (s *SDK) reapplyDevice(ctx context.Context, d inventory.Device, users map[s
 		return string(c), err
 	}
 	return string(ota.Skipped), nil
-}
-
-// reportedOSVersion is the OS version the device reported, or "".
-func (s *SDK) reportedOSVersion(ctx context.Context, d inventory.Device) string {
-	vals, err := s.Store.DeviceValues(ctx, d.Org, d.ID)
-	if err != nil {
-		return ""
-	}
-	for _, v := range vals {
-		if v.Key == inventory.KeyOSVersion {
-			return v.Value
-		}
-	}
-	return ""
 }

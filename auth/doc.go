@@ -12,7 +12,9 @@
 // # Sign-in state machine
 //
 // A right password opens a session in [StateMFA] when the org's [SignOn]
-// rule requires MFA, else in [StatePINSetup]. A TOTP code or an SMS/voice
+// rule requires MFA or the embedder's [MFARequirement] does for the user
+// (the SDK: the user's mobile policy, or an authenticator the user set
+// up), else in [StatePINSetup]. A TOTP code or an SMS/voice
 // code moves it on to StatePINSetup; setting and confirming the agent PIN
 // makes it [StateActive]. Other packages accept only active, unlocked
 // sessions ([Service.Authenticate]); the errors say what is missing.

@@ -109,3 +109,31 @@ func ExamplePINPolicy_Check() {
 	// 0000: PIN not acceptable: too simple (repeated, sequential or patterned)
 	// 481: PIN not acceptable: use 4–16 characters
 }
+
+// ExampleSender connects a real SMS and voice gateway: a function that
+// hands the code to the gateway's API (here a stand-in that prints what
+// it would send). The service generates, stores (hashed) and checks the
+// codes; the gateway only delivers them.
+func ExampleSender() {
+	gateway := auth.SenderFunc(func(ctx context.Context, m auth.CodeMessage) error {
+		text := fmt.Sprintf("%s sign-in code: %s. It expires at %s.", m.OrgName, m.Code, m.Expires.Format("15:04 MST"))
+		switch m.Channel {
+		case auth.ChannelSMS:
+			// e.g. POST https://sms.example.com/v1/messages {"to": m.Phone, "text": text}
+			fmt.Printf("text to %s: %d characters\n", m.Phone, len(text))
+		case auth.ChannelVoice:
+			// e.g. POST https://voice.example.com/v1/calls {"to": m.Phone, "say": text}
+			fmt.Printf("call to %s\n", m.Phone)
+		}
+		return nil // an error tells the user the code may not have arrived
+	})
+	_ = auth.WithSender(gateway) // pass to auth.New, or as omm.Config.MFASender
+
+	gateway.SendCode(context.Background(), auth.CodeMessage{OrgName: "Acme", Phone: "+15555550123", Channel: auth.ChannelSMS,
+		Code: "123456", Expires: time.Date(2026, 3, 14, 9, 10, 0, 0, time.UTC)})
+	gateway.SendCode(context.Background(), auth.CodeMessage{OrgName: "Acme", Phone: "+15555550123", Channel: auth.ChannelVoice,
+		Code: "654321", Expires: time.Date(2026, 3, 14, 9, 10, 0, 0, time.UTC)})
+	// Output:
+	// text to +15555550123: 51 characters
+	// call to +15555550123
+}

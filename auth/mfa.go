@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"time"
 
@@ -41,8 +42,12 @@ const (
 	maxCodeSends = 5
 )
 
-// Sender delivers SMS and voice codes. Implementations must be safe for
-// concurrent use and must not log the code.
+// Sender delivers SMS and voice codes: the seam to an SMS or voice
+// gateway. Implementations must be safe for concurrent use, must not log
+// the code ([DevelopmentSender] excepted), and should return once the
+// gateway accepted the message (a few seconds at most: the user waits).
+// The phone number is the directory's, in E.164 form; the channel says
+// whether to send a text or to call and read the code out.
 type Sender interface {
 	// SendCode delivers msg.Code to msg.Phone over msg.Channel. An error
 	// means the code may not have arrived: the user can ask again, and the
@@ -55,6 +60,18 @@ type SenderFunc func(ctx context.Context, msg CodeMessage) error
 
 // SendCode calls f.
 func (f SenderFunc) SendCode(ctx context.Context, msg CodeMessage) error { return f(ctx, msg) }
+
+// DevelopmentSender is a [Sender] for development without a gateway: it
+// writes each code to log, at warning level, instead of sending it.
+// Anyone who reads the log can then pass MFA as any user with a phone
+// number: never use it in production.
+func DevelopmentSender(log *slog.Logger) Sender {
+	return SenderFunc(func(ctx context.Context, m CodeMessage) error {
+		log.WarnContext(ctx, "DEVELOPMENT SMS/voice sender: this code was NOT sent; read it here",
+			"org", m.Org, "phone", m.Phone, "channel", m.Channel, "code", m.Code, "expires", m.Expires.UTC().Format(time.RFC3339))
+		return nil
+	})
+}
 
 // CodeMessage is one code to deliver.
 type CodeMessage struct {

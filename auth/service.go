@@ -22,6 +22,7 @@ type config struct {
 	clock          func() time.Time
 	domains        Domains
 	sender         Sender
+	mfaRequirement MFARequirement
 	password       Params
 	pin            Params
 	throttle       Throttle
@@ -73,6 +74,18 @@ func WithDomains(d Domains) Option { return func(c *config) error { c.domains = 
 // WithSender sets how SMS and voice codes are delivered (service); without
 // it only TOTP is offered.
 func WithSender(s Sender) Option { return func(c *config) error { c.sender = s; return nil } }
+
+// MFARequirement says whether a user must pass MFA at sign-in beyond the
+// org's [SignOn] rule, and why ("the policy \"Employees\" requires it");
+// "" when not. The embedder supplies it (the SDK asks the user's mobile
+// policy); it is asked at every sign-in.
+type MFARequirement func(ctx context.Context, u User) (string, error)
+
+// WithMFARequirement adds a requirement of MFA at sign-in to the org's
+// sign-on rule (service).
+func WithMFARequirement(r MFARequirement) Option {
+	return func(c *config) error { c.mfaRequirement = r; return nil }
+}
 
 // WithPasswordParams sets the argon2id parameters for new password hashes
 // (directory). They must meet the floor ([Params.Validate]); raising them
@@ -242,12 +255,12 @@ func (s *Service) SignIn(ctx context.Context, site, username, password string) (
 	if err := s.store.ClearAuthFailures(ctx, org.ID, key); err != nil {
 		return SignInResult{}, fmt.Errorf("sign in: %w", err)
 	}
-	rule, err := s.SignOn(ctx, org.ID)
+	why, err := s.MFARequired(ctx, user)
 	if err != nil {
 		return SignInResult{}, err
 	}
 	state := StatePINSetup
-	if rule.MFARequired {
+	if why != "" {
 		state = StateMFA
 	}
 	token, hash := newToken(org.ID)
@@ -269,6 +282,35 @@ func (s *Service) SignIn(ctx context.Context, site, username, password string) (
 		}
 	}
 	return res, nil
+}
+
+// MFAOrgRequires is why MFA is required when the org's sign-on rule
+// requires it ([Service.MFARequired]); an [MFARequirement] gives its own
+// reasons.
+const MFAOrgRequires = "your organization requires it for everyone"
+
+// MFARequired says whether the user must pass MFA at sign-in, and why:
+// the org's sign-on rule requires it for everyone, or the embedder's
+// [MFARequirement] does (the SDK's: the user's policy, or an
+// authenticator the user set up). "" means the password suffices. A
+// requirement turned on applies from the next sign-in; sessions already
+// signed in keep what they passed until they end.
+func (s *Service) MFARequired(ctx context.Context, user User) (string, error) {
+	rule, err := s.SignOn(ctx, user.Org)
+	if err != nil {
+		return "", err
+	}
+	if rule.MFARequired {
+		return MFAOrgRequires, nil
+	}
+	if s.cfg.mfaRequirement == nil {
+		return "", nil
+	}
+	why, err := s.cfg.mfaRequirement(ctx, user)
+	if err != nil {
+		return "", fmt.Errorf("MFA requirement: %w", err)
+	}
+	return why, nil
 }
 
 // accountKey names the throttling counter of an account. Hashing keeps

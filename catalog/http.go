@@ -241,7 +241,11 @@ func (h *handler) storeView(w http.ResponseWriter, r *http.Request, p Principal)
 	for i, it := range v.Items {
 		items[i] = toItemJSON(it)
 	}
-	jsonapi.Write(w, http.StatusOK, map[string]any{"device": v.Device.ID, "apps": items})
+	out := map[string]any{"device": v.Device.ID, "apps": items}
+	if v.Closed != "" {
+		out["closed"] = v.Closed
+	}
+	jsonapi.Write(w, http.StatusOK, out)
 }
 
 func (h *handler) install(w http.ResponseWriter, r *http.Request, p Principal) {

@@ -226,6 +226,40 @@ func (s *Service) UpdateAssignment(ctx context.Context, a Assignment, actor stri
 	return a, s.syncGroup(ctx, a.Org, a.Group, actor)
 }
 
+// SetAssignment assigns an app to a group in mode: a new assignment, or
+// a change of mode when the app is assigned to the group already (as
+// [Service.UpdateAssignment], at the version it finds). Assigning again
+// in the same mode changes nothing. A concurrent change of the same
+// assignment is retried once, then reported (ErrConflict).
+func (s *Service) SetAssignment(ctx context.Context, a Assignment, actor string) (Assignment, error) {
+	got, err := s.Assign(ctx, a, actor)
+	for try := 0; errors.Is(err, storage.ErrAlreadyExists) && try < 2; try++ {
+		var cur []Assignment
+		if cur, err = s.ListAssignments(ctx, a.Org, a.AppID); err != nil {
+			return Assignment{}, err
+		}
+		i := slices.IndexFunc(cur, func(x Assignment) bool { return x.Group == a.Group })
+		if i < 0 { // removed meanwhile: assign afresh
+			got, err = s.Assign(ctx, a, actor)
+			continue
+		}
+		if cur[i].Mode == a.Mode {
+			return cur[i], nil
+		}
+		next := cur[i]
+		next.Mode = a.Mode
+		got, err = s.UpdateAssignment(ctx, next, actor)
+		if !errors.Is(err, storage.ErrConflict) {
+			return got, err
+		}
+		err = storage.ErrAlreadyExists // read it again
+	}
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		err = fmt.Errorf("assign app %q: the assignment changed concurrently: %w", a.AppID, storage.ErrConflict)
+	}
+	return got, err
+}
+
 // Unassign removes an app's assignment to a group. On every member device
 // where no other assignment keeps the app, its managed copy is removed.
 func (s *Service) Unassign(ctx context.Context, org storage.OrgID, appID, group, actor string) error {
@@ -376,8 +410,9 @@ func (s *Service) assignedTo(ctx context.Context, org storage.OrgID, userID stri
 // assigned to any of the user's groups that runs on the device, with its
 // state there. The state is derived from the apps the device last
 // reported (inventory) and the server's latest request for the app on the
-// device; see [State] for the meanings. A device of another user is
-// ErrNotFound.
+// device; see [State] for the meanings. On a device not under management
+// the store is closed (View.Closed says why) and Install and Uninstall
+// refuse with ErrNotManaged. A device of another user is ErrNotFound.
 func (s *Service) View(ctx context.Context, org storage.OrgID, userID, deviceID string) (View, error) {
 	ds, err := s.userDevice(ctx, org, userID, deviceID)
 	if err != nil {
@@ -387,7 +422,7 @@ func (s *Service) View(ctx context.Context, org storage.OrgID, userID, deviceID 
 	if err != nil {
 		return View{}, err
 	}
-	v := View{Device: ds.device, Items: make([]Item, len(assigned))}
+	v := View{Device: ds.device, Items: make([]Item, len(assigned)), Closed: Closed(ds.device.State)}
 	for i, aa := range assigned {
 		v.Items[i] = ds.item(aa.App, aa.Mode())
 	}

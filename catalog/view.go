@@ -60,6 +60,24 @@ type Item struct {
 type View struct {
 	Device inventory.Device
 	Items  []Item // ordered by app name, then ID
+	// Closed says why nothing can be installed on or removed from the
+	// device (it is not under management: not yet, or no longer); empty
+	// when the store is open. The items then show their last known state.
+	Closed string
+}
+
+// Closed says why the store of a device in state st is closed, or ""
+// when it is open (the device is enrolled).
+func Closed(st inventory.State) string {
+	switch st {
+	case inventory.StateEnrolled:
+		return ""
+	case inventory.StatePending:
+		return "The device has not completed its enrollment: apps can be installed once it has."
+	case inventory.StateDeprovisioning:
+		return "The device is leaving management: nothing can be installed on it any more."
+	}
+	return "The device is no longer managed: nothing can be installed on it."
 }
 
 // TakeOverSupported reports whether a copy of an app of kind k that the

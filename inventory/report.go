@@ -154,6 +154,17 @@ func BuildReport(d Device, vals []Value, apps []App, opts ReportOptions, now tim
 	return r
 }
 
+// Preview is the report of a device that is not enrolled yet, for its
+// user to read before agreeing: every attribute the organization will be
+// able to see on a device of this platform, ownership and enrollment
+// type (with no values: none is collected), what it can never see, and
+// what removal it can trigger — built by [BuildReport] from the same
+// contract as the report of an enrolled device, so that the promise made
+// before enrollment is the one kept after it.
+func Preview(p Platform, own Ownership, typ EnrollmentType, opts ReportOptions, now time.Time) Report {
+	return BuildReport(Device{Platform: p, Ownership: own, EnrollmentType: typ, State: StatePending}, nil, nil, opts, now)
+}
+
 // reportedOn reports whether the attribute can hold a value for a device
 // running os: its platform reports it, in the version it runs when that
 // is known (a Mac before 13.3 has no model number, an iPhone no firewall

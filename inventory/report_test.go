@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -112,6 +113,45 @@ func TestReportShowsOnlyStored(t *testing.T) {
 	for _, k := range []string{"device_id", "platform", "ownership", "enrollment_type", "state", "generated_at", "can_see", "apps", "cannot_see", "wipe"} {
 		if _, ok := generic[k]; !ok {
 			t.Errorf("report JSON lacks %q", k)
+		}
+	}
+}
+
+// TestPreviewIsTheReportsPromise: what a user is shown before enrolling
+// lists exactly the rows the report of the enrolled device can hold, with
+// the same wipe rule.
+func TestPreviewIsTheReportsPromise(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		p     inventory.Platform
+		own   inventory.Ownership
+		typ   inventory.EnrollmentType
+		wipe  bool
+		reset bool
+	}{
+		{inventory.PlatformIOS, inventory.OwnershipPersonal, inventory.EnrollAppleDevice, true, false},
+		{inventory.PlatformIOS, inventory.OwnershipCompany, inventory.EnrollAppleDevice, true, true},
+		{inventory.PlatformAndroid, inventory.OwnershipPersonal, inventory.EnrollAndroidWorkProfile, true, false},
+		{inventory.PlatformMacOS, inventory.OwnershipCompany, inventory.EnrollAppleDevice, false, false},
+	} {
+		pre := inventory.Preview(tt.p, tt.own, tt.typ, inventory.ReportOptions{FullWipeAllowed: tt.wipe}, now)
+		d := inventory.Device{ID: "d1", Platform: tt.p, Ownership: tt.own, EnrollmentType: tt.typ, State: inventory.StateEnrolled}
+		rep := inventory.BuildReport(d, nil, nil, inventory.ReportOptions{FullWipeAllowed: tt.wipe}, now)
+		var a, b []inventory.Key
+		for _, it := range pre.CanSee {
+			if it.Value != "" || it.CollectedAt != nil {
+				t.Errorf("%s preview holds a value: %+v", tt.p, it)
+			}
+			a = append(a, it.Attribute)
+		}
+		for _, it := range rep.CanSee {
+			b = append(b, it.Attribute)
+		}
+		if !slices.Equal(a, b) || len(a) == 0 {
+			t.Errorf("%s: preview rows %v, report rows %v", tt.p, a, b)
+		}
+		if pre.Wipe.FactoryReset != tt.reset || len(pre.CannotSee) == 0 || pre.Apps.Promise == "" {
+			t.Errorf("%s %s: preview wipe %+v, %d cannot-see rows", tt.p, tt.own, pre.Wipe, len(pre.CannotSee))
 		}
 	}
 }

@@ -19,19 +19,20 @@ const (
 // body is the part of a policy SQL stores as one JSON document beside the
 // columns it is queried and ordered by.
 type body struct {
-	Groups    []string          `json:"groups"`
-	Agreement string            `json:"agreement,omitempty"`
-	Rules     map[Platform]Rule `json:"rules"`
+	Groups     []string          `json:"groups"`
+	Agreement  string            `json:"agreement,omitempty"`
+	RequireMFA bool              `json:"require_mfa,omitempty"`
+	Rules      map[Platform]Rule `json:"rules"`
 }
 
-// MarshalBody encodes p's target groups, agreement and rules as the JSON
+// MarshalBody encodes p's target groups, agreement, MFA requirement and rules as the JSON
 // document the SQL backends store. Call it on a validated policy.
 func (p Policy) MarshalBody() ([]byte, error) {
 	p = p.Normalize()
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // keeps the size predictable: '<' stays one byte
-	if err := enc.Encode(body{Groups: p.Groups, Agreement: p.Agreement, Rules: p.Rules}); err != nil {
+	if err := enc.Encode(body{Groups: p.Groups, Agreement: p.Agreement, RequireMFA: p.RequireMFA, Rules: p.Rules}); err != nil {
 		return nil, fmt.Errorf("policy %q: encode body: %w", p.ID, err)
 	}
 	if buf.Len() > MaxBodyBytes {
@@ -60,7 +61,7 @@ func (p *Policy) UnmarshalBody(data []byte) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("policy body: trailing data after the document")
 	}
-	p.Groups, p.Agreement, p.Rules = b.Groups, b.Agreement, b.Rules
+	p.Groups, p.Agreement, p.RequireMFA, p.Rules = b.Groups, b.Agreement, b.RequireMFA, b.Rules
 	*p = p.Normalize()
 	return nil
 }

@@ -14,7 +14,9 @@ func TestBodyRoundTrip(t *testing.T) {
 	withText := clone(executives)
 	withText.Agreement = "<b>Terms</b> & \"conditions\"\n\tline two ✓"
 	withText.Groups = []string{`cn=a\,b`, "グループ", `quote"d`}
-	for _, p := range append(fixtures(), withText, policy.Default(org)) {
+	withMFA := clone(executives)
+	withMFA.RequireMFA = true
+	for _, p := range append(fixtures(), withText, withMFA, policy.Default(org)) {
 		data, err := p.MarshalBody()
 		if err != nil {
 			t.Fatalf("%s: MarshalBody: %v", p.Name, err)

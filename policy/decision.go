@@ -68,12 +68,12 @@ type ModeStep struct {
 const legacyAPILimit = 28
 
 // decide applies p, which matched the user through group, to a device.
-func decide(p *Policy, group string, d Device, v Version) Decision {
+func decide(p *Policy, group string, names map[string]string, d Device, v Version) Decision {
 	dec := Decision{Policy: p.ID, PolicyName: p.Name, MatchedGroup: group, Platform: d.Platform}
 	if p.ID == DefaultID {
 		dec.reason("no mobile policy targets any of the user's groups: the built-in default policy applies")
 	} else {
-		dec.reason("policy %q (priority %d) targets the user's group %q", p.Name, p.Priority, group)
+		dec.reason("policy %q (priority %d) targets the user's group %q", p.Name, p.Priority, orID(names[group], group))
 	}
 	rule, ok := p.Rules[d.Platform]
 	if !ok {
@@ -84,23 +84,26 @@ func decide(p *Policy, group string, d Device, v Version) Decision {
 	}
 	req := rule.Requirements
 
+	what := "jailbroken"
+	if d.Platform == Android {
+		what = "rooted"
+	}
+	if d.Preliminary {
+		dec.preliminaryChecks(p, d, req, what)
+	}
 	if d.Compromised {
-		what := "jailbroken"
-		if d.Platform == Android {
-			what = "rooted"
-		}
 		if req.RefuseCompromised {
 			return dec.deny("the device is %s and policy %q refuses %s devices", what, p.Name, what)
 		}
 		dec.warn("the device reports being %s; policy %q does not refuse such devices", what, p.Name)
 	}
-	if req.MinOSVersion != "" {
+	if req.MinOSVersion != "" && !d.Preliminary {
 		least, _ := ParseVersion(req.MinOSVersion) // validated with the policy
 		if v.Compare(least) < 0 {
 			return dec.deny("%s %s is older than %s %s, the minimum policy %q requires", d.Platform, d.OSVersion, d.Platform, req.MinOSVersion, p.Name)
 		}
 	}
-	if least := req.Android.MinAPILevel; d.Platform == Android && least > 0 && APILevel(d.APILevel).Compare(APILevel(least)) < 0 {
+	if least := req.Android.MinAPILevel; d.Platform == Android && !d.Preliminary && least > 0 && APILevel(d.APILevel).Compare(APILevel(least)) < 0 {
 		return dec.deny("Android API level %d is below %d, the minimum policy %q requires", d.APILevel, least, p.Name)
 	}
 
@@ -112,10 +115,12 @@ func decide(p *Policy, group string, d Device, v Version) Decision {
 		for _, s := range plan.Steps {
 			dec.reason("%s", s.Reason)
 		}
-		if plan.Mode == "" {
+		if plan.Mode == "" && !d.Preliminary {
 			return dec.deny("no enabled Android enrollment mode is usable on this device")
 		}
-		dec.Warnings = append(dec.Warnings, dropWithoutWorkProfile(plan.Mode, &req)...)
+		if plan.Mode != "" {
+			dec.Warnings = append(dec.Warnings, dropWithoutWorkProfile(plan.Mode, &req)...)
+		}
 	}
 
 	if req.AllowFullWipe {
@@ -141,6 +146,27 @@ func decide(p *Policy, group string, d Device, v Version) Decision {
 	return dec
 }
 
+// preliminaryChecks says which requirements a device that has not
+// reported its facts yet is checked against when it does.
+func (dec *Decision) preliminaryChecks(p *Policy, d Device, req Requirements, what string) {
+	if req.MinOSVersion != "" {
+		dec.reason("the device's OS version is checked when it enrolls: policy %q requires %s %s or later", p.Name, d.Platform, req.MinOSVersion)
+	}
+	if d.Platform == Android && req.Android.MinAPILevel > 0 {
+		dec.reason("the device's Android API level is checked when it enrolls: policy %q requires %d or later", p.Name, req.Android.MinAPILevel)
+	}
+	if req.RefuseCompromised {
+		dec.reason("whether the device is %s is checked from what it reports: policy %q refuses %s devices", what, p.Name, what)
+	}
+}
+
+func orID(name, id string) string {
+	if name == "" {
+		return id
+	}
+	return name
+}
+
 func (dec *Decision) reason(format string, args ...any) {
 	dec.Reasons = append(dec.Reasons, fmt.Sprintf(format, args...))
 }
@@ -163,6 +189,9 @@ func (dec Decision) deny(format string, args ...any) Decision {
 // admin; the last two only up to API level 28.
 func planAndroid(m Modes, d Device) AndroidPlan {
 	var plan AndroidPlan
+	if d.Preliminary {
+		return planPreliminary(m, d)
+	}
 	for _, mode := range []Mode{ModeWorkProfile, ModeKnox, ModeDeviceAdmin} {
 		step := ModeStep{Mode: mode}
 		switch {
@@ -176,10 +205,39 @@ func planAndroid(m Modes, d Device) AndroidPlan {
 			step.Reason = fmt.Sprintf("%s: not a Samsung device with Knox", mode)
 		case mode != ModeWorkProfile && d.APILevel > legacyAPILimit:
 			step.Reason = fmt.Sprintf("%s: refused on API level %d: device admin based modes work only up to Android 9 (API level %d)", mode, d.APILevel, legacyAPILimit)
+		case mode == ModeWorkProfile && d.Ownership == OwnershipCompany:
+			step.Chosen, plan.Mode = true, mode
+			step.Reason = "fully managed (the company-owned form of the work-profile mode): enabled and supported by the device: chosen"
 		default:
 			step.Chosen = true
 			plan.Mode = mode
 			step.Reason = fmt.Sprintf("%s: enabled and supported by the device: chosen", mode)
+		}
+		plan.Steps = append(plan.Steps, step)
+	}
+	return plan
+}
+
+// planPreliminary plans for a device that has not reported what it
+// supports: the work profile when enabled (a company-owned device is then
+// fully managed), else no mode yet.
+func planPreliminary(m Modes, d Device) AndroidPlan {
+	var plan AndroidPlan
+	for _, mode := range []Mode{ModeWorkProfile, ModeKnox, ModeDeviceAdmin} {
+		step := ModeStep{Mode: mode}
+		switch {
+		case plan.Mode != "":
+			step.Reason = fmt.Sprintf("%s: not needed, %s was chosen first", mode, plan.Mode)
+		case !m.enabled(mode):
+			step.Reason = fmt.Sprintf("%s: disabled by policy", mode)
+		case mode == ModeWorkProfile && d.Ownership == OwnershipCompany:
+			step.Chosen, plan.Mode = true, mode
+			step.Reason = "fully managed (the company-owned form of the work-profile mode): chosen; the device is set up from its first screen"
+		case mode == ModeWorkProfile:
+			step.Chosen, plan.Mode = true, mode
+			step.Reason = "work profile: chosen, for a device that supports one (nearly every device since Android 7); one that does not enrolls from the OMM agent app"
+		default:
+			step.Reason = fmt.Sprintf("%s: depends on what the device reports (a Samsung Knox device, Android 9 or earlier): enroll it from the OMM agent app, which reads what it needs from the device", mode)
 		}
 		plan.Steps = append(plan.Steps, step)
 	}

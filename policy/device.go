@@ -18,6 +18,10 @@ const (
 type User struct {
 	ID     string
 	Groups []string
+	// GroupNames optionally maps group IDs to the names reasons show
+	// ("targets the user's group \"Employees\""); a group without one is
+	// shown by its ID.
+	GroupNames map[string]string
 }
 
 // Ownership is who owns a device.
@@ -48,12 +52,34 @@ type Device struct {
 	WorkProfile bool
 	// Knox: a Samsung device with Knox (SAFE) support.
 	Knox bool
+	// Preliminary: the device has not reported its facts yet (its user
+	// asks on a web page, which can tell platform and ownership only).
+	// OSVersion, APILevel, Model, Manufacturer, Compromised, WorkProfile
+	// and Knox are then unknown and must be zero: nothing unknown is held
+	// against the device, and the decision's reasons say which of the
+	// policy's requirements the device is checked against when it reports
+	// them at enrollment. An Android plan then chooses the work profile
+	// when the policy enables it (most devices support one) and otherwise
+	// no mode: the legacy modes depend on what the device reports.
+	Preliminary bool
 }
 
 // validate checks the facts and returns the parsed OS version.
 func (d Device) validate() (Version, error) {
 	if err := d.Platform.Validate(); err != nil {
 		return Version{}, fmt.Errorf("device: %w", err)
+	}
+	if d.Preliminary {
+		known := d
+		known.Platform, known.Ownership, known.Preliminary = "", "", false
+		if known != (Device{}) {
+			return Version{}, fmt.Errorf("%w: device: a preliminary decision knows platform and ownership only", storage.ErrInvalid)
+		}
+		switch d.Ownership {
+		case OwnershipUnknown, OwnershipCompany, OwnershipPersonal:
+			return Version{}, nil
+		}
+		return Version{}, fmt.Errorf("%w: device: unknown ownership %q (want company, personal or empty)", storage.ErrInvalid, string(d.Ownership))
 	}
 	v, err := ParseVersion(d.OSVersion)
 	if err != nil {

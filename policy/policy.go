@@ -132,6 +132,11 @@ type Policy struct {
 	Groups []string
 	// Agreement is optional text the user must accept before enrolling.
 	Agreement string
+	// RequireMFA makes the users it targets pass multi-factor
+	// authentication at every sign-in (of the agent app and the web
+	// portal), whatever the org's own sign-on rule says. It applies to
+	// the users the policy decides for (see [Set.Match]).
+	RequireMFA bool
 	// Rules holds one rule per platform. A platform without a rule is
 	// denied by this policy (it does not fall through to the next one).
 	Rules map[Platform]Rule

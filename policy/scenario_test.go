@@ -78,9 +78,12 @@ func TestScenarios(t *testing.T) {
 			warnings: []string{"reports being rooted", "passcode minimum length 30 lowered to 16, the most Android accepts"}},
 
 		// Android modes: Samsung with and without work profile, Android 9 vs 12.
+		// A company-owned device is fully managed: the reasons say so, not
+		// "work profile".
 		{name: "Pixel with work profile", user: user("execs"), device: pixel("12", 31),
 			outcome: policy.Enroll, mode: policy.ModeWorkProfile,
-			reasons: []string{"work profile: enabled and supported by the device: chosen", "Samsung Knox: not needed", "native device admin: not needed"}},
+			reasons: []string{"fully managed (the company-owned form of the work-profile mode): enabled and supported by the device: chosen",
+				"Samsung Knox: not needed", "native device admin: not needed"}},
 		{name: "Samsung with work profile prefers it over Knox", user: user("execs"), device: samsung("12", 31, true),
 			outcome: policy.Enroll, mode: policy.ModeWorkProfile},
 		{name: "Samsung without work profile on Android 9 uses Knox", user: user("execs"), device: samsung("9", 28, false),

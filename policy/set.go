@@ -132,5 +132,5 @@ func (s *Set) Evaluate(u User, d Device) (Decision, error) {
 	if i >= 0 {
 		p = &s.policies[i]
 	}
-	return decide(p, g, d, v), nil
+	return decide(p, g, u.GroupNames, d, v), nil
 }

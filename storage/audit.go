@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -121,21 +122,42 @@ func (e AuditEntry) MarshalDetails() ([]byte, error) {
 	return json.Marshal(e.Details)
 }
 
-// AuditQuery selects a page of an org's audit log, oldest first.
+// AuditQuery selects a page of an org's audit log: oldest first, or
+// newest first, optionally filtered. Filters combine with AND; their zero
+// values match every entry.
 type AuditQuery struct {
-	// After is the cursor: only entries with a greater ID are returned.
-	// Zero starts at the beginning; pass [AuditPage.Next] to continue.
-	After int64
+	// After and Before bound the entry IDs, exclusive; 0 is no bound. They
+	// are the cursors: pass [AuditPage.Next] as After to continue oldest
+	// first, as Before to continue newest first.
+	After  int64
+	Before int64
+	// Newest returns the newest entries first (highest ID first).
+	Newest bool
 	// Limit is the page size: 0 means DefaultAuditPage, larger than
 	// MaxAuditPage is reduced to it, negative is ErrInvalid.
 	Limit int
+
+	// Actor matches entries whose actor is exactly it ("admin:alice").
+	Actor string
+	// Target matches entries whose target is exactly it ("device:d1").
+	Target string
+	// Subject matches entries whose actor or target is it: everything a
+	// user did and everything done to them ("user:u1").
+	Subject string
+	// Action matches the action exactly ("device.lock") or, ending with a
+	// dot, every action it starts ("device." matches "device.lock" and
+	// "device.state.enrolled").
+	Action string
+	// Since and Until bound the entry times: Since ≤ Time < Until; a zero
+	// time is no bound.
+	Since, Until time.Time
 }
 
 // Normalize validates q and applies the paging defaults.
 func (q AuditQuery) Normalize() (AuditQuery, error) {
 	switch {
-	case q.After < 0:
-		return q, fmt.Errorf("%w: audit cursor %d is negative", ErrInvalid, q.After)
+	case q.After < 0 || q.Before < 0:
+		return q, fmt.Errorf("%w: audit cursor %d/%d is negative", ErrInvalid, q.After, q.Before)
 	case q.Limit < 0:
 		return q, fmt.Errorf("%w: audit page limit %d is negative", ErrInvalid, q.Limit)
 	case q.Limit == 0:
@@ -143,13 +165,42 @@ func (q AuditQuery) Normalize() (AuditQuery, error) {
 	case q.Limit > MaxAuditPage:
 		q.Limit = MaxAuditPage
 	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"actor", q.Actor, MaxActorLen}, {"target", q.Target, MaxTargetLen}, {"subject", q.Subject, max(MaxActorLen, MaxTargetLen)}} {
+		if err := validateText("audit filter "+f.name, f.v, f.max, false); err != nil {
+			return q, err
+		}
+	}
+	if q.Action != "" {
+		if err := validateAction(strings.TrimSuffix(q.Action, ".")); err != nil {
+			return q, fmt.Errorf("audit filter: %w", err)
+		}
+	}
+	q.Since, q.Until = normalizeBound(q.Since), normalizeBound(q.Until)
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		return q, fmt.Errorf("%w: audit filter: since %s is not before until %s", ErrInvalid, q.Since, q.Until)
+	}
 	return q, nil
+}
+
+// ActionPrefix reports whether the Action filter matches every action it
+// starts rather than one action.
+func (q AuditQuery) ActionPrefix() bool { return strings.HasSuffix(q.Action, ".") }
+
+func normalizeBound(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return Normalize(t)
 }
 
 // AuditPage is one page of audit entries.
 type AuditPage struct {
 	Entries []AuditEntry
-	// Next is the cursor for the following page, or 0 when this page is the
+	// Next is the cursor for the following page (the last entry's ID, for
+	// After or Before by the query's order), or 0 when this page is the
 	// last one.
 	Next int64
 }
@@ -163,7 +214,8 @@ type AuditLog interface {
 	// An unknown org yields ErrNotFound; a bad field ErrInvalid. It returns
 	// the entry as stored, with its ID.
 	AppendAudit(ctx context.Context, entry AuditEntry) (AuditEntry, error)
-	// ListAudit returns a page of org's entries in ID order. An unknown org
+	// ListAudit returns a page of org's entries matching q, in ID order
+	// (descending when q.Newest). An unknown org
 	// has an empty log. IDs increase in append order; on backends with
 	// concurrent writers (PostgreSQL) an entry may become visible after one
 	// with a higher ID, so a reader tailing the log should re-read recent

@@ -3,6 +3,7 @@ package ota
 import (
 	"context"
 	"errors"
+	"html/template"
 	"io"
 	"net/http"
 
@@ -38,7 +39,7 @@ func (s *Service) tokenHandler(serve func(ctx context.Context, org storage.OrgID
 		}
 		out, err := serve(r.Context(), org, token)
 		if err != nil {
-			s.fail(w, r, err)
+			s.failLink(w, r, err)
 			return
 		}
 		w.Header().Set("Content-Type", mobileconfigType)
@@ -71,9 +72,48 @@ func (s *Service) PostHandler() http.Handler {
 	})
 }
 
+// linkRefusedPage is what a person sees who opens an enrollment link that
+// no longer works (used, expired, revoked, or not a link at all): the
+// link is opened in a browser (Safari on the device, or elsewhere), so it
+// says in words what happened and what to do, never why in detail.
+var linkRefusedPage = template.Must(template.New("link").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>This enrollment link no longer works</title></head>
+<body>
+<main>
+<h1>This enrollment link no longer works</h1>
+<p>An enrollment link works once, for a short time, and only while its user may enroll. This one was already used, has expired, or was withdrawn{{if .Unavailable}} (or the server cannot check it right now){{end}}.</p>
+<p>If the device did not finish enrolling, go back to your organization's portal or the OMM agent app and start the enrollment again: you get a new link.</p>
+</main>
+</body>
+</html>
+`))
+
+// failLink answers a refused enrollment link with linkRefusedPage and
+// the status fail would give; the reason goes to the log.
+func (s *Service) failLink(w http.ResponseWriter, r *http.Request, err error) {
+	status := s.status(err)
+	s.log.InfoContext(r.Context(), "ota: enrollment link refused", "path", r.URL.Path, "status", status, "err", err)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Referrer-Policy", "no-referrer") // the token is in the URL
+	w.WriteHeader(status)
+	_ = linkRefusedPage.Execute(w, struct{ Unavailable bool }{status >= 500})
+}
+
 // fail maps errors to statuses: the device shows a failed installation;
 // the reason goes to the log, not to the device.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := s.status(err)
+	s.log.InfoContext(r.Context(), "ota: request refused", "path", r.URL.Path, "status", status, "err", err)
+	http.Error(w, http.StatusText(status), status)
+}
+
+// status is the HTTP status of a refusal.
+func (s *Service) status(err error) int {
 	status := http.StatusInternalServerError
 	switch {
 	case errors.Is(err, enroll.ErrChallenge), errors.Is(err, ErrSession), errors.Is(err, enroll.ErrPhase):
@@ -85,6 +125,5 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, storage.ErrNotFound):
 		status = http.StatusNotFound
 	}
-	s.log.InfoContext(r.Context(), "ota: request refused", "path", r.URL.Path, "status", status, "err", err)
-	http.Error(w, http.StatusText(status), status)
+	return status
 }

@@ -285,7 +285,7 @@ var (
 )
 
 // consoleDeactivate signs in to the example server's admin console with
-// the admin token and presses the user's Deactivate button, returning
+// the admin token, presses the user's Deactivate button and confirms, returning
 // what the console says.
 func consoleDeactivate(ctx context.Context, a *api, adminToken, username string) (string, error) {
 	jar, err := cookiejar.New(nil)
@@ -320,8 +320,8 @@ func consoleDeactivate(ctx context.Context, a *api, adminToken, username string)
 		return "", fmt.Errorf("admin console users: %w", err)
 	}
 	action := ""
-	for _, row := range strings.Split(users, "<tr>") {
-		if strings.HasPrefix(row, "<td>"+html.EscapeString(username)+"</td>") {
+	for _, row := range strings.Split(users, "<tr ") {
+		if strings.HasPrefix(row, `data-user="`+html.EscapeString(username)+`"`) {
 			if m := deactivateForm.FindStringSubmatch(row); m != nil {
 				action = html.UnescapeString(m[1])
 			}
@@ -330,7 +330,15 @@ func consoleDeactivate(ctx context.Context, a *api, adminToken, username string)
 	if action == "" {
 		return "", fmt.Errorf("admin console: no Deactivate button for %s", username)
 	}
-	done, err := page("POST", action, url.Values{"csrf": {csrf(users)}})
+	// The console asks for confirmation first.
+	confirm, err := page("POST", action, url.Values{"csrf": {csrf(users)}})
+	if err != nil {
+		return "", fmt.Errorf("admin console deactivation: %w", err)
+	}
+	if !strings.Contains(confirm, `name="confirm"`) {
+		return "", fmt.Errorf("admin console: Deactivate asked no confirmation:\n%s", confirm)
+	}
+	done, err := page("POST", action, url.Values{"csrf": {csrf(confirm)}, "confirm": {"on"}})
 	if err != nil {
 		return "", fmt.Errorf("admin console deactivation: %w", err)
 	}

@@ -93,8 +93,12 @@ type loadResult struct {
 	Enroll               phase
 	CheckIn              phase
 	Commands             int   // command round trips in the check-in phase
+	SettleCommands       int   // commands answered after it, with -settle
 	Refresh              phase // admin API refreshes queued during the run
 	Refreshed            []string
+	// byID are the enrolled devices by their server ID (with
+	// -admin-token), for a test to drive them on after the run.
+	byID map[string]*device
 
 	KeyGen        time.Duration // generating the device keys, before the enrollment clock
 	SignKey       string        // kind of the org CA's key
@@ -242,7 +246,7 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 
 	var ids []string
 	if c.adminToken != "" {
-		if ids, err = a.deviceIDs(ctx, c.adminToken, devices); err != nil {
+		if ids, res.byID, err = a.deviceIDs(ctx, c.adminToken, devices); err != nil {
 			return res, err
 		}
 	}
@@ -266,7 +270,7 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	go progress(runCtx, done, out, rec, c.progress, a.now)
 	refreshed := make(chan []string, 1)
 	go func() {
-		refreshed <- a.refreshLoop(runCtx, c.adminToken, ids, c.refreshRate, refreshes)
+		refreshed <- a.refreshLoop(ctx, runCtx, c.adminToken, ids, c.refreshRate, refreshes)
 	}()
 	var wg sync.WaitGroup
 	workers := min(res.Concurrency, len(devices)) // fewer when some failed to enroll
@@ -311,9 +315,11 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 		// The refreshes have all been queued (the loop has ended): each
 		// device now answers what it has not reached during the run.
 		for _, d := range devices {
-			if _, err := d.poll(ctx, 0, nop, nil); err != nil {
+			st, err := d.poll(ctx, 0, nop, nil)
+			if err != nil {
 				return res, fmt.Errorf("settle: %w", err)
 			}
+			res.SettleCommands += len(st.Commands)
 		}
 	}
 	if c.ceiling {
@@ -384,12 +390,13 @@ func enrollOne(ctx context.Context, a *api, token string) (*device, error) {
 
 // deviceIDs finds the server's IDs of the devices through the admin API,
 // matching serial numbers.
-func (a *api) deviceIDs(ctx context.Context, token string, devices []*device) ([]string, error) {
-	want := map[string]bool{}
+func (a *api) deviceIDs(ctx context.Context, token string, devices []*device) ([]string, map[string]*device, error) {
+	want := map[string]*device{}
 	for _, d := range devices {
-		want[d.Serial] = true
+		want[d.Serial] = d
 	}
 	var ids []string
+	byID := map[string]*device{}
 	after := ""
 	for range maxDevices { // pages; the server ends with an empty next
 		var page struct {
@@ -400,11 +407,12 @@ func (a *api) deviceIDs(ctx context.Context, token string, devices []*device) ([
 			Next string `json:"next"`
 		}
 		if err := a.call(ctx, "GET", "/api/admin/devices?after="+url.QueryEscape(after), token, nil, &page); err != nil {
-			return nil, fmt.Errorf("listing devices: %w", err)
+			return nil, nil, fmt.Errorf("listing devices: %w", err)
 		}
 		for _, d := range page.Devices {
-			if want[d.SerialNumber] {
+			if dev, ok := want[d.SerialNumber]; ok {
 				ids = append(ids, d.ID)
+				byID[d.ID] = dev
 			}
 		}
 		if page.Next == "" {
@@ -413,15 +421,16 @@ func (a *api) deviceIDs(ctx context.Context, token string, devices []*device) ([
 		after = page.Next
 	}
 	if len(ids) != len(devices) {
-		return nil, fmt.Errorf("the admin API lists %d of the %d enrolled devices", len(ids), len(devices))
+		return nil, nil, fmt.Errorf("the admin API lists %d of the %d enrolled devices", len(ids), len(devices))
 	}
-	return ids, nil
+	return ids, byID, nil
 }
 
 // refreshLoop queues inventory refreshes for ids, round robin, rate per
-// second, until ctx ends; it returns the IDs refreshed, in order. Without a
+// second, until ctx ends (the first one at once, under parent); it
+// returns the IDs refreshed, in order. Without a
 // token or devices it only waits.
-func (a *api) refreshLoop(ctx context.Context, token string, ids []string, rate int, rec *recorder) []string {
+func (a *api) refreshLoop(parent, ctx context.Context, token string, ids []string, rate int, rec *recorder) []string {
 	var done []string
 	if token == "" || len(ids) == 0 {
 		<-ctx.Done()
@@ -430,15 +439,23 @@ func (a *api) refreshLoop(ctx context.Context, token string, ids []string, rate 
 	t := time.NewTicker(time.Second / time.Duration(rate))
 	defer t.Stop()
 	for i := 0; ; i++ {
-		select {
-		case <-ctx.Done():
-			return done
-		case <-t.C:
+		callCtx := ctx
+		if i == 0 {
+			// The first refresh is sent at once and completes however
+			// loaded the machine and short the run: a run with an admin
+			// token always exercises one.
+			callCtx = parent
+		} else {
+			select {
+			case <-ctx.Done():
+				return done
+			case <-t.C:
+			}
 		}
 		id := ids[i%len(ids)]
 		start := a.now()
-		err := a.call(ctx, "POST", "/api/admin/devices/"+url.PathEscape(id)+"/refresh", token, nil, nil)
-		if err != nil && ctx.Err() != nil {
+		err := a.call(callCtx, "POST", "/api/admin/devices/"+url.PathEscape(id)+"/refresh", token, nil, nil)
+		if err != nil && callCtx.Err() != nil {
 			return done
 		}
 		rec.observe(a.now().Sub(start), err)

@@ -95,8 +95,26 @@ func (k adminKey) check(token string) bool {
 }
 
 // adminActor is who the audit log names for changes made with the admin
-// token.
+// token through the admin API.
 const adminActor = "admin:api-token"
+
+// consoleAdmin is who the audit log names for changes made in the
+// console. The console signs in with the admin token, which names no
+// person, so every console action has this one stable actor (distinct
+// from the API's); consoleActor is the one place that says so, for a
+// console with its own administrator sign-in to name the person instead.
+const consoleAdminActor = "admin:console"
+
+// consoleActor is the audit actor of a console request.
+func (s *server) consoleActor(*http.Request) string { return consoleAdminActor }
+
+// actorWords names the product's own actors for people; the SDK names
+// users (omm.SDK.Names).
+var actorWords = map[string]string{
+	adminActor:        "Administrator (admin API token)",
+	consoleAdminActor: "Administrator (console)",
+	seedActor:         "Demo set-up",
+}
 
 // adminTokenUser names the admin token where the app store wants a person.
 const adminTokenUser = "api-token"

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"html"
 	"image/png"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -264,15 +262,18 @@ func TestLoadKnoxLicense(t *testing.T) {
 	}
 }
 
-// TestWebAndroidEnroll: the portal's eligibility check offers an Android
-// enrollment code; its link enrolls the device through the agent protocol.
+// TestWebAndroidEnroll: the portal asks only which device and who owns
+// it; a personal phone gets a work-profile enrollment link, a
+// company-owned one a fully managed QR code, each captioned by what it
+// is (not "work profile" for a fully managed device).
 func TestWebAndroidEnroll(t *testing.T) {
 	w := newWorld(t)
 	b := signedInBrowser(t, w, "alice")
 	b.get("/portal")
-	facts := url.Values{"platform": {"android"}, "os_version": {"9"}, "api_level": {"28"}, "manufacturer": {"Google"}, "ownership": {"company"}}
+	facts := url.Values{"platform": {"android"}, "ownership": {"personal"}}
 	status, _, body := b.post("/portal/eligibility", facts)
-	if status != 200 || !strings.Contains(body, `action="/portal/android/enroll"`) || !strings.Contains(body, `name="api_level" value="28"`) {
+	if status != 200 || !strings.Contains(body, `action="/portal/android/enroll"`) || strings.Contains(body, `name="api_level"`) ||
+		!strings.Contains(body, "checked when the device enrolls") {
 		t.Fatalf("eligibility = %d:\n%s", status, body)
 	}
 	if status, _, body := b.post("/portal/android/enroll", facts); status != 400 || !strings.Contains(body, "accept the agreement") {
@@ -286,19 +287,41 @@ func TestWebAndroidEnroll(t *testing.T) {
 	}
 	facts.Set("agree", "on")
 	status, _, body = b.post("/portal/android/enroll", facts)
-	link := regexp.MustCompile(`href="([^"]*/android/agent[^"]*)"`).FindStringSubmatch(body)
-	if status != 200 || !strings.Contains(body, "<svg") || !strings.Contains(body, "<path") || link == nil {
-		t.Fatalf("enrollment code = %d:\n%s", status, body)
+	if status != 200 || !strings.Contains(body, "<svg") || !strings.Contains(body, "Enrollment code (work profile)") || !strings.Contains(body, "Enroll with this link") {
+		t.Fatalf("work-profile enrollment code = %d:\n%s", status, body)
 	}
-	u, err := url.Parse(html.UnescapeString(link[1]))
-	if err != nil {
-		t.Fatal(err)
+
+	// Company-owned: fully managed, from the decision on.
+	company := url.Values{"platform": {"android"}, "ownership": {"company"}}
+	_, _, body = b.post("/portal/eligibility", company)
+	if !strings.Contains(body, "fully managed") || strings.Contains(body, "work profile: chosen") || strings.Contains(body, "work profile: enabled") {
+		t.Errorf("company-owned decision:\n%s", body)
 	}
-	var token string
-	for _, v := range u.Query() {
-		token = v[0]
+	company.Set("agree", "on")
+	status, _, body = b.post("/portal/android/enroll", company)
+	if status != 200 || !strings.Contains(body, "six times") || !strings.Contains(body, "Enrollment code (fully managed)") {
+		t.Errorf("fully managed enrollment code = %d:\n%s", status, body)
 	}
-	enr := must[agent.EnrollResponse](t, 200)(w.do(t, "POST", "/android/agent/enroll", "", agent.EnrollRequest{Token: token, Identifier: "android-web"}))
+}
+
+// TestAgentLinkOpensAPage: the legacy modes' enrollment link (which the
+// agent app opens) opened in a browser says what to do, instead of a 404;
+// the token it carries still enrolls the device through the agent.
+func TestAgentLinkOpensAPage(t *testing.T) {
+	w := newWorld(t)
+	alice := w.agentSignIn(t, "alice")
+	e := must[androidEnrollment](t, 200)(w.do(t, "POST", "/api/agent/android/enroll", alice,
+		deviceFacts{Platform: "android", OSVersion: "9", APILevel: 28, Manufacturer: "Google", Model: "Pixel 3", Ownership: "personal"}))
+	u, err := url.Parse(e.Link)
+	if err != nil || !strings.HasSuffix(u.Path, androidAgentPath) {
+		t.Fatalf("link %q: %v", e.Link, err)
+	}
+	b := newBrowser(t, w)
+	status, _, body := b.get(u.Path + "?" + u.RawQuery)
+	if status != 200 || !strings.Contains(body, "Open this link with the OMM agent app") || strings.Contains(body, e.Token) {
+		t.Errorf("the link in a browser = %d:\n%s", status, body)
+	}
+	enr := must[agent.EnrollResponse](t, 200)(w.do(t, "POST", "/android/agent/enroll", "", agent.EnrollRequest{Token: e.Token, Identifier: "android-link"}))
 	if enr.Mode != "device_admin" {
 		t.Errorf("agent enrollment %+v", enr)
 	}

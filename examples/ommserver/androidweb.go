@@ -8,6 +8,7 @@ import (
 
 	"github.com/openomm/omm"
 	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 )
 
@@ -17,7 +18,11 @@ import (
 // shown once, so it is not served as a separate image).
 
 type androidEnrollData struct {
-	Mode    policy.Mode
+	Mode policy.Mode
+	// Kind is the enrollment in words ("work profile", "fully managed",
+	// "Samsung Knox", "native device admin"): a company-owned device in
+	// the work-profile mode is fully managed.
+	Kind    string
 	Link    string
 	QR      bool   // a provisioning QR code for a device at setup
 	Agent   bool   // enrolled through our agent app (the legacy modes)
@@ -30,11 +35,7 @@ func (s *server) portalAndroidEnrollPost(w http.ResponseWriter, r *http.Request)
 	if !ok || !s.parseForm(w, r, csrfSession, token) {
 		return
 	}
-	f, err := formFacts(r)
-	if err != nil {
-		s.renderPortal(w, r, p, token, http.StatusBadRequest, err.Error(), f)
-		return
-	}
+	f := formFacts(r)
 	if r.PostFormValue("agree") != "on" {
 		s.renderPortal(w, r, p, token, http.StatusBadRequest, "Please accept the agreement to enroll.", f)
 		return
@@ -49,12 +50,33 @@ func (s *server) portalAndroidEnrollPost(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	e := ae.Issued
-	d := androidEnrollData{Mode: e.Plan.Mode, Link: e.Link, QR: e.QR != nil, Agent: e.Plan.Channel == android.ChannelAgent,
+	d := androidEnrollData{Mode: e.Plan.Mode, Kind: enrollmentKind(e.Plan.Type), Link: e.Link, QR: e.QR != nil, Agent: e.Plan.Channel == android.ChannelAgent,
 		Payload: []byte(e.Link), Expires: e.Token.Expires.UTC().Format("2006-01-02 15:04 UTC")}
 	if e.QR != nil {
 		d.Payload = e.QR
 	}
 	s.render(w, http.StatusOK, "android_enroll", page{Title: "Enroll your Android device", Nav: "portal", Data: d})
+}
+
+// enrollmentKind is an enrollment type in words.
+func enrollmentKind(t inventory.EnrollmentType) string {
+	switch t {
+	case inventory.EnrollAndroidWorkProfile:
+		return "work profile"
+	case inventory.EnrollAndroidFullyManaged:
+		return "fully managed"
+	case inventory.EnrollAndroidKnox:
+		return "Samsung Knox"
+	case inventory.EnrollAndroidDeviceAdmin:
+		return "native device admin"
+	case inventory.EnrollAppleDevice:
+		return "device enrollment"
+	case inventory.EnrollAppleUser:
+		return "User Enrollment"
+	case inventory.EnrollAppleAutomated:
+		return "automated device enrollment"
+	}
+	return string(t)
 }
 
 // qrSVG draws payload as a QR code in inline SVG: one path of unit squares

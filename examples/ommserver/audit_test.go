@@ -51,8 +51,16 @@ func TestAuditWalk(t *testing.T) {
 		t.Errorf("wrong TOTP code = %d", st)
 	}
 	must[map[string]any](t, 200)(w.do(t, "POST", "/api/agent/auth/mfa/totp/confirm", alice, map[string]string{"code": totpCode(t, enr.Secret, 0)}))
-	bye := w.agentSignIn(t, "alice")
-	if st, body := w.do(t, "POST", "/api/agent/auth/signout", bye, map[string]string{}); st >= 300 {
+	// With an authenticator set up, sign-in asks for it.
+	type session struct{ Token, State string }
+	bye := must[session](t, 200)(w.do(t, "POST", "/api/agent/auth/signin", "",
+		map[string]string{"site": "demo", "username": "alice", "password": w.first.passwords["alice"]}))
+	if bye.State != "mfa_required" {
+		t.Errorf("sign-in with an authenticator set up: %+v", bye)
+	}
+	must[session](t, 200)(w.do(t, "POST", "/api/agent/auth/mfa/verify", bye.Token, map[string]string{"method": "totp", "code": totpCode(t, enr.Secret, 1)}))
+	must[session](t, 200)(w.do(t, "POST", "/api/agent/auth/pin", bye.Token, map[string]string{"pin": "4829", "confirm": "4829"}))
+	if st, body := w.do(t, "POST", "/api/agent/auth/signout", bye.Token, map[string]string{}); st >= 300 {
 		t.Fatalf("sign-out = %d %s", st, body)
 	}
 
@@ -98,6 +106,7 @@ func TestAuditWalk(t *testing.T) {
 		{"auth.pin.failure", "user:" + w.users["alice"], ""},
 		{"auth.pin.unlock", "user:" + w.users["alice"], ""},
 		{"auth.mfa.totp_enroll", "", ""},
+		{"auth.mfa.success", "user:" + w.users["alice"], ""},
 		{"auth.signout", "user:" + w.users["alice"], ""},
 		{"auth.user.create", adminActor, "user:" + u.ID},
 		{"auth.group.create", adminActor, "group:" + g.ID},

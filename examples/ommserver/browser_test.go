@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,17 +18,18 @@ import (
 	"github.com/openomm/omm/storage/sqlite"
 )
 
-// browserWorld is the world of the browser test: the demo org requires
-// MFA; alice has a personal iPhone (aliceDev) that reported its
-// inventory — an app the store manages, an assigned app she installed
-// herself before enrollment, a personal app — a company iPhone whose
-// policy allows a factory reset, and a Mac on macOS 11 (whose capacities
-// are in GiB) with apps that have no bundle identifier.
+// browserWorld is the world of the browser test: alice has a personal
+// iPhone (aliceDev) that reported its inventory — an app the store
+// manages, an assigned app she installed herself before enrollment, a
+// personal app — a company iPhone whose policy allows a factory reset, a
+// Mac on macOS 11 (whose capacities are in GiB) with apps that have no
+// bundle identifier, and an old iPhone that was deprovisioned (aliceGone).
 type browserWorld struct {
 	*world
 	aliceCorp  string
 	aliceMac   string
-	totpSecret string
+	aliceGone  string
+	totpSecret string // set up in the browser, by the sign-in step
 	employees  string // the group's ID
 }
 
@@ -49,15 +51,6 @@ func newBrowserWorld(t *testing.T) *browserWorld {
 	}
 	dir, err := auth.NewLocalDirectory(s)
 	if err != nil {
-		t.Fatal(err)
-	}
-	authSvc, err := auth.New(s, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rule := auth.DefaultSignOn(demoOrg.ID)
-	rule.MFARequired = true
-	if _, err := authSvc.SetSignOn(ctx, rule, "test"); err != nil {
 		t.Fatal(err)
 	}
 	employees, err := groupID(ctx, dir, demoOrg.ID, "Employees")
@@ -100,6 +93,18 @@ func newBrowserWorld(t *testing.T) *browserWorld {
 		t.Fatal(err)
 	}
 	bw.aliceMac = mac.ID
+	gone, err := inv.Register(ctx, inventory.Device{Org: demoOrg.ID, UserID: bw.users["alice"], Platform: inventory.PlatformIOS,
+		Ownership: inventory.OwnershipPersonal, EnrollmentType: inventory.EnrollAppleDevice,
+		State: inventory.StateEnrolled, Identifier: "UDID-ALICE-OLD"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []inventory.State{inventory.StateDeprovisioning, inventory.StateDeprovisioned} {
+		if _, err := inv.SetState(ctx, demoOrg.ID, gone.ID, st, "test", "the old iPhone left management"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bw.aliceGone = gone.ID
 	// What alice's Mac (macOS 11) answered: capacities in GiB, FileVault,
 	// firewall and System Integrity Protection, its recovery key (never
 	// kept), and apps without a bundle identifier.
@@ -156,14 +161,6 @@ func newBrowserWorld(t *testing.T) *browserWorld {
 		t.Fatal(err)
 	}
 	bw.testServer = startServer(t, bw.dir)
-
-	// Alice enrolls her authenticator in the agent app.
-	type session struct{ Token, State string }
-	sess := must[session](t, 200)(bw.do(t, "POST", "/api/agent/auth/signin", "",
-		map[string]string{"site": "demo", "username": "alice", "password": bw.first.passwords["alice"]}))
-	enr := must[struct{ Secret string }](t, 200)(bw.do(t, "POST", "/api/agent/auth/mfa/totp/enroll", sess.Token, nil))
-	must[session](t, 200)(bw.do(t, "POST", "/api/agent/auth/mfa/totp/confirm", sess.Token, map[string]string{"code": totpCode(t, enr.Secret, -1)}))
-	bw.totpSecret = enr.Secret
 
 	// IT adds the app alice already has a copy of to the employees' store.
 	app := must[struct{ ID string }](t, 201)(bw.do(t, "POST", "/api/admin/apps", bw.first.adminToken, map[string]any{
@@ -239,20 +236,65 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
-	step("sign_in_mfa_pin", func(t *testing.T) {
+	step("console_policy_requires_mfa", func(t *testing.T) {
+		// The administrator edits the employees' policy in the console:
+		// MFA at every sign-in of its users.
+		tb.open(t, "/admin")
+		l := tb.submit(t, map[string]string{"#token": "omm_admin_wrong"}, "main form button[type=submit]")
+		if l.Status != 401 || !strings.Contains(tb.alert(t), "not the admin token") {
+			t.Errorf("wrong admin token = %d %q", l.Status, tb.alert(t))
+		}
+		l = tb.submit(t, map[string]string{"#token": bw.first.adminToken}, "main form button[type=submit]")
+		if l.URL != "/admin/devices" {
+			t.Fatalf("console sign-in: %s:\n%s", l.URL, l.Text)
+		}
+		l = tb.click(t, `header a[href="/admin/policies"]`)
+		if !strings.Contains(l.Text, "iOS: require (passcode of 6+, encryption, no jailbreak or root, work data kept apart, factory reset allowed)") {
+			t.Errorf("policies:\n%s", l.Text)
+		}
+		l = tb.click(t, `tr[data-policy="`+demoPolicyName+`"] a`)
+		if !strings.HasPrefix(l.URL, "/admin/policies/pol_") || tb.attr(t, "#name", "value") != demoPolicyName {
+			t.Fatalf("policy form %s:\n%s", l.URL, l.Text)
+		}
+		// A mistake is refused with the form kept.
+		l = tb.submit(t, map[string]string{"#require_mfa": "on", "#ios_min_os": "seventeen"}, "#save-policy")
+		if l.Status != 400 || !strings.Contains(tb.alert(t), "Not saved") || tb.attr(t, "#ios_min_os", "value") != "seventeen" {
+			t.Errorf("bad minimum OS = %d %q", l.Status, tb.alert(t))
+		}
+		l = tb.submit(t, map[string]string{"#require_mfa": "on", "#ios_min_os": ""}, "#save-policy")
+		if l.URL != "/admin/policies?done=updated" || !strings.Contains(l.Text, "The policy was saved") {
+			t.Fatalf("save: %s:\n%s", l.URL, l.Text)
+		}
+		if row := strings.Join(tb.texts(t, `tr[data-policy="`+demoPolicyName+`"]`), ""); !strings.Contains(row, "required") {
+			t.Errorf("the policy row does not show MFA required: %q", row)
+		}
+	})
+
+	step("sign_in_mfa_setup_pin", func(t *testing.T) {
+		// Alice has no second factor yet: sign-in sets up her
+		// authenticator app with a QR code.
 		tb.open(t, "/signin")
 		l := tb.submit(t, map[string]string{"#site": "demo", "#username": "alice", "#password": bw.first.passwords["alice"]}, "main form button[type=submit]")
-		if l.URL != "/signin/mfa" || !tb.has(t, "#code") {
+		if l.URL != "/signin/mfa" || !tb.has(t, "#start-totp") {
 			t.Fatalf("after the password: %s:\n%s", l.URL, l.Text)
 		}
+		l = tb.click(t, "#start-totp")
+		secret := strings.ReplaceAll(strings.Join(tb.texts(t, "#totp-secret"), ""), " ", "")
+		if !tb.has(t, "figure svg[role=img] path") || len(secret) < 16 {
+			t.Fatalf("authenticator set-up page (secret %q):\n%s", secret, l.Text)
+		}
+		if uri := tb.attr(t, "input[name=uri]", "value"); !strings.HasPrefix(uri, "otpauth://totp/") || !strings.Contains(uri, secret) {
+			t.Errorf("the QR code's URI %q", uri)
+		}
 		l = tb.submit(t, map[string]string{"#code": "000000"}, "main form button[type=submit]")
-		if l.Status != 401 || !strings.Contains(l.Text, "That code is wrong or expired.") {
-			t.Errorf("wrong code = %d:\n%s", l.Status, l.Text)
+		if l.Status != 401 || !strings.Contains(l.Text, "That code is wrong or expired.") || !tb.has(t, "figure svg[role=img] path") {
+			t.Errorf("wrong first code = %d:\n%s", l.Status, l.Text)
 		}
-		l = tb.submit(t, map[string]string{"#code": totpCode(t, bw.totpSecret, 0)}, "main form button[type=submit]")
+		l = tb.submit(t, map[string]string{"#code": totpCode(t, secret, 0)}, "main form button[type=submit]")
 		if l.URL != "/signin/pin" || !tb.has(t, "#confirm") {
-			t.Fatalf("after the code: %s:\n%s", l.URL, l.Text)
+			t.Fatalf("after the first code: %s:\n%s", l.URL, l.Text)
 		}
+		bw.totpSecret = secret
 		for _, bad := range []struct{ pin, confirm, want string }{
 			{"1234", "1234", "simple"},
 			{"4829", "4830", "differ"},
@@ -267,72 +309,131 @@ func TestBrowser(t *testing.T) {
 		if l.URL != "/portal" || !strings.Contains(l.Text, "Alice Example") {
 			t.Fatalf("after the PIN: %s:\n%s", l.URL, l.Text)
 		}
-		for _, id := range []string{bw.aliceDev, bw.aliceCorp} {
-			if !tb.has(t, `a[href="/portal/devices/`+id+`"]`) {
-				t.Errorf("my devices lack %s:\n%s", id, l.Text)
+	})
+
+	step("sign_in_with_code", func(t *testing.T) {
+		tb.click(t, "header form button") // sign out
+		tb.open(t, "/signin")
+		l := tb.submit(t, map[string]string{"#site": "demo", "#username": "alice", "#password": bw.first.passwords["alice"]}, "main form button[type=submit]")
+		if l.URL != "/signin/mfa" || !tb.has(t, "#totp-code #code") || tb.has(t, "#start-totp") {
+			t.Fatalf("after the password: %s:\n%s", l.URL, l.Text)
+		}
+		l = tb.submit(t, map[string]string{"#code": "000000"}, "main form button[type=submit]")
+		if l.Status != 401 || !strings.Contains(l.Text, "That code is wrong or expired.") {
+			t.Errorf("wrong code = %d:\n%s", l.Status, l.Text)
+		}
+		l = tb.submit(t, map[string]string{"#code": totpCode(t, bw.totpSecret, 1)}, "main form button[type=submit]")
+		if l.URL != "/signin/pin" {
+			t.Fatalf("after the code: %s:\n%s", l.URL, l.Text)
+		}
+		l = tb.submit(t, map[string]string{"#pin": "4829", "#confirm": "4829"}, "main form button[type=submit]")
+		if l.URL != "/portal" {
+			t.Fatalf("after the PIN: %s:\n%s", l.URL, l.Text)
+		}
+		// Devices by name and model, never by ID.
+		for _, want := range []string{"Alice's iPhone", "Alice's Mac", "MacBook Pro", "iPhone added"} {
+			if !strings.Contains(l.Text, want) {
+				t.Errorf("my devices lack %q:\n%s", want, l.Text)
 			}
+		}
+		for _, id := range []string{bw.aliceDev, bw.aliceCorp, bw.aliceMac} {
+			if strings.Contains(l.Text, id) || !tb.has(t, `a[href="/portal/devices/`+id+`"]`) {
+				t.Errorf("my devices show %s by ID, or not at all:\n%s", id, l.Text)
+			}
+		}
+		l = tb.click(t, `header a[href="/portal/security"]`)
+		if !strings.Contains(l.Text, "Required: the policy") || !strings.Contains(strings.Join(tb.texts(t, "#mfa-totp"), ""), "Set up") {
+			t.Errorf("sign-in security:\n%s", l.Text)
 		}
 	})
 
 	step("eligibility", func(t *testing.T) {
-		for _, tt := range []struct {
-			name   string
-			fields map[string]string
-			want   string
-		}{
-			{"compromised", map[string]string{"#platform": "ios", "#os_version": "17.4", "#compromised": "on"}, "cannot be enrolled"},
-			{"mac", map[string]string{"#platform": "macos", "#os_version": "14.4", "#compromised": "off"}, "you don't have to"},
-		} {
-			tb.open(t, "/portal")
-			l := tb.submit(t, tt.fields, "#elig-h ~ form button[type=submit]")
-			if l.Status != 200 || !strings.Contains(l.Text, tt.want) || !tb.has(t, ".outcome") {
-				t.Errorf("%s: eligibility = %d:\n%s", tt.name, l.Status, l.Text)
+		// The form asks only what a person must answer.
+		tb.open(t, "/portal")
+		for _, never := range []string{"#os_version", "#compromised", "#api_level", "#model"} {
+			if tb.has(t, never) {
+				t.Errorf("the eligibility form asks for %s, which the device reports itself", never)
 			}
 		}
+		l := tb.submit(t, map[string]string{"#platform": "ios", "#ownership": "personal"}, "#elig-h ~ form button[type=submit]")
+		from := map[string]string{}
+		for _, row := range tb.texts(t, "#facts tbody tr") {
+			parts := strings.Split(row, "\t")
+			from[parts[0]] = parts[len(parts)-1]
+		}
+		if from["Owner"] != "you" || from["OS version"] != "checked when the device enrolls" || from["Jailbroken or rooted"] != "checked when the device enrolls" {
+			t.Errorf("where the facts came from: %v\n%s", from, l.Text)
+		}
+		if !strings.Contains(l.Text, `targets the user's group "Employees"`) || strings.Contains(l.Text, bw.employees) {
+			t.Errorf("the reasons name the group by ID, not by name:\n%s", l.Text)
+		}
 		tb.open(t, "/portal")
-		l := tb.submit(t, map[string]string{"#platform": "ios", "#os_version": "abc!", "#api_level": "x"}, "#elig-h ~ form button[type=submit]")
-		if l.Status != 400 || !strings.Contains(tb.alert(t), "must be a number") {
-			t.Errorf("bad API level = %d, alert %q", l.Status, tb.alert(t))
+		l = tb.submit(t, map[string]string{"#platform": "macos", "#ownership": "personal"}, "#elig-h ~ form button[type=submit]")
+		if l.Status != 200 || !strings.Contains(l.Text, "you don't have to") || !tb.has(t, ".outcome") {
+			t.Errorf("mac: eligibility = %d:\n%s", l.Status, l.Text)
 		}
 	})
 
-	step("enroll_ios", func(t *testing.T) {
+	step("enroll_ios_privacy_first", func(t *testing.T) {
 		tb.open(t, "/portal")
-		l := tb.submit(t, map[string]string{"#platform": "ios", "#os_version": "17.4", "#ownership": "personal"}, "#elig-h ~ form button[type=submit]")
+		l := tb.submit(t, map[string]string{"#platform": "ios", "#ownership": "personal"}, "#elig-h ~ form button[type=submit]")
 		if !strings.Contains(l.Text, "asks you to enroll") || !strings.Contains(l.Text, "Keep work data apart") {
 			t.Fatalf("decision:\n%s", l.Text)
+		}
+		// What the organization will see is on the page, before the
+		// agreement, from the privacy contract.
+		before, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`(() => { const p = document.querySelector("#privacy-preview"), a = document.querySelector("#agree");
+			return !!p && !!a && !!(p.compareDocumentPosition(a) & Node.DOCUMENT_POSITION_FOLLOWING); })()`))
+		if err != nil || !before {
+			t.Errorf("the privacy table is not shown before the agreement (%v):\n%s", err, l.Text)
+		}
+		for _, attr := range []string{"device_name", "serial_number", "os_version", "phone_number", "passcode_present"} {
+			if !tb.has(t, `#privacy-preview tr[data-attribute="`+attr+`"]`) {
+				t.Errorf("the privacy table lacks %s", attr)
+			}
+		}
+		for _, want := range []string{"can never see", "Device location", "cannot erase the device"} {
+			if !strings.Contains(l.Text, want) {
+				t.Errorf("the privacy section lacks %q", want)
+			}
 		}
 		l = tb.submit(t, map[string]string{"#agree": "on"}, "form[action='/portal/enroll'] button[type=submit]")
 		href := tb.attr(t, "#enroll-link", "href")
 		if l.URL != "/portal/enroll" || !strings.HasPrefix(href, bw.base+"/enroll/"+string(demoOrg.ID)+"/profile?token=") {
-			t.Errorf("enroll page %s: link %q:\n%s", l.URL, href, l.Text)
+			t.Fatalf("enroll page %s: link %q:\n%s", l.URL, href, l.Text)
 		}
 		if !tb.has(t, "figure svg[role=img] path") {
 			t.Error("no QR code on the iOS enroll page")
 		}
+		// The device opens the link (it works once); opened again, the
+		// link says in words that it no longer works.
+		if status, _ := bw.do(t, "GET", strings.TrimPrefix(href, bw.base), "", nil); status != 200 {
+			t.Fatalf("the device's opening of the link = %d", status)
+		}
+		l = tb.open(t, strings.TrimPrefix(href, bw.base))
+		if l.Status != 403 || !strings.Contains(l.Text, "This enrollment link no longer works") || strings.Contains(l.Text, "Forbidden") {
+			t.Errorf("the used link = %d:\n%s", l.Status, l.Text)
+		}
 	})
 
 	step("enroll_android", func(t *testing.T) {
-		// A phone with work-profile support gets a work profile.
+		// A personal phone gets a work profile.
 		tb.open(t, "/portal")
-		tb.submit(t, map[string]string{"#platform": "android", "#os_version": "14", "#api_level": "34", "#ownership": "personal",
-			"#work_profile": "on"}, "#elig-h ~ form button[type=submit]")
+		tb.submit(t, map[string]string{"#platform": "android", "#ownership": "personal"}, "#elig-h ~ form button[type=submit]")
 		l := tb.submit(t, map[string]string{"#agree": "on"}, "form[action='/portal/android/enroll'] button[type=submit]")
-		if l.Status != 200 || !tb.has(t, "figure svg[role=img] path") || !strings.Contains(l.Text, "work profile") {
+		if l.Status != 200 || !tb.has(t, "figure svg[role=img] path") || !strings.Contains(l.Text, "Enrollment code (work profile)") {
 			t.Errorf("work profile enroll page = %d %s:\n%s", l.Status, l.URL, l.Text)
 		}
-		// A device without work-profile support up to Android 9 enrolls as
-		// a device admin through the agent app: a link and its QR code.
+		// A company-owned phone is fully managed, from the decision on.
 		tb.open(t, "/portal")
-		l = tb.submit(t, map[string]string{"#platform": "android", "#os_version": "9", "#api_level": "28", "#ownership": "personal",
-			"#work_profile": "off"}, "#elig-h ~ form button[type=submit]")
-		if !strings.Contains(l.Text, "asks you to enroll") {
-			t.Fatalf("decision:\n%s", l.Text)
+		l = tb.submit(t, map[string]string{"#platform": "android", "#ownership": "company"}, "#elig-h ~ form button[type=submit]")
+		if !strings.Contains(l.Text, "fully managed") || strings.Contains(l.Text, "work profile: chosen") {
+			t.Errorf("company-owned decision:\n%s", l.Text)
 		}
 		l = tb.submit(t, map[string]string{"#agree": "on"}, "form[action='/portal/android/enroll'] button[type=submit]")
-		link := tb.attr(t, "main .card a", "href")
-		if l.Status != 200 || !tb.has(t, "figure svg[role=img] path") || !strings.Contains(l.Text, "native device admin") || !strings.HasPrefix(link, bw.base+"/") {
-			t.Errorf("Android enroll page = %d %s, link %q:\n%s", l.Status, l.URL, link, l.Text)
+		if l.Status != 200 || !strings.Contains(l.Text, "six times") || !strings.Contains(l.Text, "Enrollment code (fully managed)") ||
+			strings.Contains(l.Text, "(work profile)") {
+			t.Errorf("fully managed enroll page = %d:\n%s", l.Status, l.Text)
 		}
 	})
 
@@ -346,7 +447,10 @@ func TestBrowser(t *testing.T) {
 	}
 	step("app_store", func(t *testing.T) {
 		tb.open(t, "/portal")
-		tb.click(t, `a[href="/portal/devices/`+bw.aliceDev+`/store"]`)
+		l := tb.click(t, `a[href="/portal/devices/`+bw.aliceDev+`/store"]`)
+		if !strings.Contains(l.Text, "Alice's iPhone") || strings.Contains(l.Text, bw.aliceDev) {
+			t.Errorf("the store names the device by ID:\n%s", l.Text)
+		}
 		for _, tt := range []struct{ app, state, want, button string }{
 			{managedApp, "Installed", "Open it from the home screen", "button.remove"},
 			{availableApp, "Available", "Not installed", "button.install"},
@@ -365,13 +469,19 @@ func TestBrowser(t *testing.T) {
 		if strings.Contains(strings.Join(tb.texts(t, "main"), ""), "Secret Diary") {
 			t.Error("the store lists a personal app")
 		}
-		l := tb.click(t, `tr[data-app="`+availableApp+`"] button.install`)
+		l = tb.click(t, `tr[data-app="`+availableApp+`"] button.install`)
 		if state, text := storeRow(t, availableApp); state != "Installing" || !strings.Contains(text, "pending") || !strings.Contains(l.Text, "will be installed the next time") {
 			t.Errorf("after Install: %q %q:\n%s", state, text, l.Text)
 		}
 		l = tb.click(t, `tr[data-app="`+managedApp+`"] button.remove`)
 		if state, _ := storeRow(t, managedApp); state != "Removing" || !strings.Contains(l.Text, "will be removed") {
 			t.Errorf("after Remove: %q:\n%s", state, l.Text)
+		}
+		// The store of the deprovisioned iPhone is closed: it offers no
+		// install (which could only fail).
+		l = tb.open(t, "/portal/devices/"+bw.aliceGone+"/store")
+		if tb.has(t, "button.install") || tb.has(t, "button.remove") || !tb.has(t, "#store-closed") || !strings.Contains(l.Text, "no longer managed") {
+			t.Errorf("the deprovisioned device's store:\n%s", l.Text)
 		}
 	})
 
@@ -429,8 +539,13 @@ func TestBrowser(t *testing.T) {
 		if l := tb.open(t, "/portal/devices/"+bw.bobDev); l.Status != 404 || !strings.Contains(l.Text, "not yours to see") {
 			t.Errorf("bob's device in alice's portal = %d:\n%s", l.Status, l.Text)
 		}
-		l = tb.open(t, "/portal/devices/"+bw.aliceDev)
-		l = tb.click(t, "#deprovision")
+		// The deprovisioned iPhone offers no removal.
+		tb.open(t, "/portal/devices/"+bw.aliceGone)
+		if tb.has(t, "#deprovision") || tb.has(t, "#erase") {
+			t.Error("the deprovisioned iPhone offers a removal")
+		}
+		tb.open(t, "/portal/devices/"+bw.aliceDev)
+		l = tb.submit(t, map[string]string{"#confirm-deprovision": "on"}, "#deprovision")
 		if !strings.Contains(l.Text, "Removal requested") || !strings.Contains(l.Text, "personal data stays") {
 			t.Errorf("deprovision:\n%s", l.Text)
 		}
@@ -457,24 +572,18 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
-	step("console", func(t *testing.T) {
-		tb.open(t, "/admin")
-		l := tb.submit(t, map[string]string{"#token": "omm_admin_wrong"}, "main form button[type=submit]")
-		if l.Status != 401 || !strings.Contains(tb.alert(t), "not the admin token") {
-			t.Errorf("wrong admin token = %d %q", l.Status, tb.alert(t))
-		}
-		l = tb.submit(t, map[string]string{"#token": bw.first.adminToken}, "main form button[type=submit]")
-		if l.URL != "/admin/devices" {
-			t.Fatalf("console sign-in: %s:\n%s", l.URL, l.Text)
-		}
+	step("console_devices", func(t *testing.T) {
+		l := tb.open(t, "/admin/devices")
 		rows := strings.Join(tb.texts(t, "tbody tr"), "\n")
-		for _, want := range []string{bw.aliceDev, bw.bobDev, bw.aliceCorp, "alice", "iPhone", "17.4", "enrolled"} {
+		for _, want := range []string{"Alice's iPhone", "Alice's Mac", "MacBook Pro", "alice", "Alice Example", "bob", "enrolled", "deprovisioned"} {
 			if !strings.Contains(rows, want) {
 				t.Errorf("device list lacks %q:\n%s", want, rows)
 			}
 		}
-		if strings.Contains(rows, bw.otherDev) {
-			t.Error("device list shows another org's device")
+		for _, id := range []string{bw.aliceDev, bw.aliceMac, bw.otherDev} {
+			if strings.Contains(rows, id) {
+				t.Errorf("device list shows the ID %s:\n%s", id, rows)
+			}
 		}
 		l = tb.click(t, `a[href="/admin/devices/`+bw.bobDev+`"]`)
 		l = tb.click(t, `form[action$="/lock"] button`)
@@ -486,6 +595,11 @@ func TestBrowser(t *testing.T) {
 		// A factory reset is offered only where it is allowed.
 		if tb.has(t, `form[action$="/erase"]`) || !strings.Contains(l.Text, "personally owned") {
 			t.Errorf("bob's personal device offers a factory reset:\n%s", l.Text)
+		}
+		// A deprovisioned device offers nothing, and says why.
+		l = tb.open(t, "/admin/devices/"+bw.aliceGone)
+		if tb.has(t, `main form[action^="/admin/devices/"]`) || !strings.Contains(l.Text, "no longer managed") {
+			t.Errorf("the deprovisioned iPhone offers actions:\n%s", l.Text)
 		}
 		l = tb.open(t, "/admin/devices/"+bw.aliceDev)
 		for _, want := range []string{"alice", "Device name", "Alice's iPhone", "Serial number", "F2LALICE0001", "Demo Notes"} {
@@ -505,20 +619,34 @@ func TestBrowser(t *testing.T) {
 		if !strings.Contains(apps, "Install macOS Big Sur (no bundle identifier)") || strings.Contains(l.Text, "jdoe") || strings.Contains(apps, "name:") {
 			t.Errorf("console's Mac apps:\n%s", l.Text)
 		}
-		tb.open(t, "/admin/devices/"+bw.aliceCorp)
-		l = tb.click(t, `form[action$="/erase"] button`)
-		if !slices.ContainsFunc(tb.texts(t, "tbody tr"), func(s string) bool {
-			return strings.Contains(s, "EraseDevice") && strings.Contains(s, "(pending)")
-		}) {
-			t.Errorf("after erase:\n%s", l.Text)
-		}
 	})
 
-	step("console_policies", func(t *testing.T) {
-		tb.open(t, "/admin/devices")
-		l := tb.click(t, `header a[href="/admin/policies"]`)
-		if !strings.Contains(l.Text, demoPolicyName) || !strings.Contains(l.Text, "Employees") || !strings.Contains(l.Text, "iOS: require (passcode of 6+, encryption, no jailbreak or root, work data kept apart, factory reset allowed)") {
-			t.Errorf("policies:\n%s", l.Text)
+	step("console_erase_confirmed", func(t *testing.T) {
+		tb.open(t, "/admin/devices/"+bw.aliceCorp)
+		l := tb.click(t, `form[action$="/erase"] button`)
+		if !strings.Contains(l.Text, "Everything on the device is erased") || !tb.has(t, "#confirm-form #confirm") {
+			t.Fatalf("erase asks no confirmation:\n%s", l.Text)
+		}
+		// Cancel changes nothing.
+		before := len(tb.texts(t, "body"))
+		l = tb.click(t, `main a[href="/admin/devices/`+bw.aliceCorp+`"]`)
+		if l.URL != "/admin/devices/"+bw.aliceCorp || before == 0 {
+			t.Fatalf("cancel: %s", l.URL)
+		}
+		pending := func() int {
+			n := 0
+			for _, s := range tb.texts(t, "tbody tr") {
+				if strings.Contains(s, "EraseDevice") && strings.Contains(s, "(pending)") {
+					n++
+				}
+			}
+			return n
+		}
+		was := pending()
+		tb.click(t, `form[action$="/erase"] button`)
+		l = tb.submit(t, map[string]string{"#confirm": "on"}, "#confirm-form button")
+		if pending() != was+1 || !strings.Contains(l.Text, "The action was queued") {
+			t.Errorf("after a confirmed erase (%d pending before):\n%s", was, l.Text)
 		}
 	})
 
@@ -549,10 +677,15 @@ func TestBrowser(t *testing.T) {
 		if !strings.Contains(l.Text, "The app was assigned") || !strings.Contains(strings.Join(tb.texts(t, row), ""), "Employees (Available in the store)") {
 			t.Errorf("assign:\n%s", l.Text)
 		}
+		// Assigning it again changes the mode (it said "already exists").
+		l = tb.submit(t, map[string]string{row + " select[name=group]": bw.employees, row + " select[name=mode]": "install"}, row+" form.assign button")
+		if l.Status != 200 || !strings.Contains(l.Text, "mode was changed") || !strings.Contains(strings.Join(tb.texts(t, row), ""), "Employees (Install at once)") {
+			t.Errorf("change of mode = %d:\n%s", l.Status, l.Text)
+		}
 		// The newly assigned app is in alice's store at once (she is
 		// still signed in to the portal in this browser).
 		tb.open(t, "/portal/devices/"+bw.aliceCorp+"/store")
-		if !tb.has(t, row+" button.install") {
+		if !tb.has(t, row) {
 			t.Errorf("the assigned app is not in alice's store: %q", tb.texts(t, "tbody tr"))
 		}
 		tb.open(t, "/admin/apps")
@@ -566,13 +699,102 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	step("console_users_and_groups", func(t *testing.T) {
+		l := tb.open(t, "/admin/users")
+		if row := strings.Join(tb.texts(t, `tr[data-user="alice"]`), ""); !strings.Contains(row, "Employees") || !strings.Contains(row, "Authenticator app") {
+			t.Errorf("alice's row: %q", row)
+		}
+		l = tb.click(t, `button[aria-label="Reset the authenticator app of alice"]`)
+		if !tb.has(t, "#confirm-form") {
+			t.Fatalf("reset MFA asks no confirmation:\n%s", l.Text)
+		}
+		l = tb.submit(t, map[string]string{"#confirm": "on"}, "#confirm-form button")
+		if !strings.Contains(l.Text, "Authenticator app reset") {
+			t.Errorf("reset MFA:\n%s", l.Text)
+		}
+		tb.open(t, "/admin/users")
+		if row := strings.Join(tb.texts(t, `tr[data-user="alice"]`), ""); !strings.Contains(row, "no authenticator") {
+			t.Errorf("alice's row after the reset: %q", row)
+		}
+		l = tb.click(t, `header a[href="/admin/groups"]`)
+		sel := `section[data-group="Contractors"]`
+		l = tb.submit(t, map[string]string{sel + " select[name=user_id]": bw.users["bob"]}, sel+" form.add-member button")
+		if !strings.Contains(l.Text, "The member was added") || !strings.Contains(strings.Join(tb.texts(t, sel+" ul.members"), ""), "bob") {
+			t.Errorf("add bob to Contractors:\n%s", l.Text)
+		}
+		l = tb.click(t, sel+` button[aria-label="Remove bob from Contractors"]`)
+		if !strings.Contains(l.Text, "The member was removed") || strings.Contains(strings.Join(tb.texts(t, sel+" ul.members"), ""), "bob") {
+			t.Errorf("remove bob from Contractors:\n%s", l.Text)
+		}
+	})
+
 	step("console_audit", func(t *testing.T) {
 		tb.open(t, "/admin/devices")
 		l := tb.click(t, `header a[href="/admin/audit"]`)
-		for _, want := range []string{"catalog.assignment.create", "catalog.assignment.delete", "device.lock", "device.erase", "admin:api-token"} {
-			if !strings.Contains(l.Text, want) {
-				t.Errorf("audit log lacks %q", want)
+		ids := func() []int {
+			var out []int
+			raw, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#audit tbody tr"), r => r.dataset.id)`))
+			if err != nil {
+				t.Fatal(err)
 			}
+			for _, r := range raw {
+				n, _ := strconv.Atoi(r)
+				out = append(out, n)
+			}
+			return out
+		}
+		first := ids()
+		if len(first) == 0 || !slices.IsSortedFunc(first, func(a, b int) int { return b - a }) {
+			t.Fatalf("the audit log is not newest first: %v", first)
+		}
+		// The latest change, the membership removal, is on top, by name
+		// and by the console's administrator.
+		top := strings.Join(tb.texts(t, "#audit tbody tr:first-child"), "")
+		if !strings.Contains(top, "auth.group.member.remove") || !strings.Contains(top, "Administrator (console)") || !strings.Contains(top, "Contractors") {
+			t.Errorf("the newest entry: %q", top)
+		}
+		if strings.Contains(l.Text, "admin:api-token") {
+			t.Error("console actions audited as the API token")
+		}
+		// Older entries page by page, with no entry twice.
+		if tb.has(t, "#older") {
+			tb.click(t, "#older")
+			second := ids()
+			if len(second) == 0 || second[0] >= first[len(first)-1] {
+				t.Errorf("the next page %v does not continue %v", second, first)
+			}
+		}
+		// Filters: alice's entries only; device actions only.
+		tb.open(t, "/admin/audit")
+		l = tb.submit(t, map[string]string{"#f-user": bw.users["alice"]}, "#audit-filter button")
+		rows := tb.texts(t, "#audit tbody tr")
+		if len(rows) == 0 || !strings.Contains(l.URL, "user="+bw.users["alice"]) {
+			t.Fatalf("alice's entries: %s %q", l.URL, rows)
+		}
+		for _, r := range rows {
+			if !strings.Contains(r, "alice") {
+				t.Errorf("an entry in alice's log names neither her as actor nor as target: %q", r)
+			}
+		}
+		tb.open(t, "/admin/audit")
+		tb.submit(t, map[string]string{"#f-action": "device."}, "#audit-filter button")
+		actions, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#audit tbody tr"), r => r.dataset.action)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(actions) == 0 {
+			t.Fatal("no device entries")
+		}
+		for _, a := range actions {
+			if !strings.HasPrefix(a, "device.") {
+				t.Errorf("a %q entry among the device entries", a)
+			}
+		}
+		// A time range that ends before anything happened shows nothing.
+		tb.open(t, "/admin/audit")
+		l = tb.submit(t, map[string]string{"#f-until": "2000-01-01"}, "#audit-filter button")
+		if tb.has(t, "#audit tbody tr") || !strings.Contains(l.Text, "No entries match") {
+			t.Errorf("entries before 2000:\n%s", l.Text)
 		}
 		l = tb.click(t, "header form button")
 		if l.URL != "/admin" {

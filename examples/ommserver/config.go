@@ -43,6 +43,10 @@ type config struct {
 	// device identity, for the device simulator.
 	allowSimulators bool
 
+	// mfaSender is how SMS and voice sign-in codes are delivered: "log"
+	// (development: written to the log) or "off" (TOTP only).
+	mfaSender string
+
 	// reconcile is how often the directory is reconciled with what the
 	// SDK holds (omm.SDK.Run); the first round runs at start.
 	reconcile time.Duration
@@ -55,6 +59,12 @@ type config struct {
 	webhook           string
 	webhookSecretFile string
 }
+
+// The -mfa-sender choices.
+const (
+	mfaSenderLog = "log"
+	mfaSenderOff = "off"
+)
 
 // defaultTopic is the push topic put into enrollment profiles when no push
 // certificate names one. Real devices need the topic of a real certificate;
@@ -84,6 +94,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&c.pushClaim, "push-claim", 0, "how long a replica's claim on devices to push lasts before another replica may push them (0: the SDK's default)")
 	fs.DurationVar(&c.reconcile, "reconcile", omm.DefaultReconcileInterval, "how often users who left the directory are found and their devices deprovisioned; the first round runs at start")
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
+	fs.StringVar(&c.mfaSender, "mfa-sender", envOr("OMM_MFA_SENDER", mfaSenderLog), `SMS and voice sign-in codes: "log" (development: written to this server's log, not sent) or "off" (authenticator apps only)`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -104,6 +115,12 @@ func (c config) validate() error {
 		return errors.New("-apns-cert and -apns-key go together")
 	case hasToken && (c.apnsTokenKey == "" || c.apnsKeyID == "" || c.apnsTeamID == "" || c.apnsTopic == ""):
 		return errors.New("a provider token needs -apns-token-key, -apns-key-id, -apns-team-id and -apns-topic")
+	}
+	if c.mfaSender != mfaSenderLog && c.mfaSender != mfaSenderOff {
+		return fmt.Errorf("-mfa-sender %q: want %s or %s", c.mfaSender, mfaSenderLog, mfaSenderOff)
+	}
+	if c.mfaSender != mfaSenderLog && c.mfaSender != mfaSenderOff {
+		return fmt.Errorf("-mfa-sender %q: want %s or %s", c.mfaSender, mfaSenderLog, mfaSenderOff)
 	}
 	if c.publicURL != "" {
 		u, err := url.Parse(c.publicURL)

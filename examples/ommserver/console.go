@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/openomm/omm"
@@ -14,12 +13,14 @@ import (
 	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/inventory"
-	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
 
 // The admin console: the admin API's views for people. It signs in with
-// the admin token, kept in an HttpOnly cookie.
+// the admin token, kept in an HttpOnly cookie. Every change is audited
+// with the console's actor (consoleActor); destructive ones (erase,
+// remove work data, deactivate, reset MFA, delete a policy) first show
+// what they do and ask for confirmation.
 
 func (s *server) consoleRoutes(mux *router) {
 	mux.HandleFunc("GET /admin", s.consoleSignInPage)
@@ -30,7 +31,18 @@ func (s *server) consoleRoutes(mux *router) {
 	mux.HandleFunc("POST /admin/devices/{id}/{action}", s.consoleDeviceAction)
 	mux.HandleFunc("GET /admin/users", s.consoleUsers)
 	mux.HandleFunc("POST /admin/users/{id}/deactivate", s.consoleDeactivate)
+	mux.HandleFunc("POST /admin/users/{id}/mfa/reset", s.consoleResetMFA)
+	mux.HandleFunc("GET /admin/groups", s.consoleGroups)
+	mux.HandleFunc("POST /admin/groups", s.consoleGroupCreate)
+	mux.HandleFunc("POST /admin/groups/{id}/members", s.consoleMemberAdd)
+	mux.HandleFunc("POST /admin/groups/{id}/members/{user}/remove", s.consoleMemberRemove)
 	mux.HandleFunc("GET /admin/policies", s.consolePolicies)
+	mux.HandleFunc("GET /admin/policies/new", s.consolePolicyNew)
+	mux.HandleFunc("POST /admin/policies", s.consolePolicyCreate)
+	mux.HandleFunc("GET /admin/policies/{id}", s.consolePolicyEdit)
+	mux.HandleFunc("POST /admin/policies/{id}", s.consolePolicyUpdate)
+	mux.HandleFunc("POST /admin/policies/{id}/delete", s.consolePolicyDelete)
+	mux.HandleFunc("POST /admin/signon", s.consoleSignOn)
 	mux.HandleFunc("GET /admin/apps", s.consoleAppsPage)
 	mux.HandleFunc("POST /admin/apps", s.consoleAppCreate)
 	mux.HandleFunc("POST /admin/apps/{id}/assignments", s.consoleAppAssign)
@@ -47,6 +59,16 @@ func (s *server) consoleAdmin(w http.ResponseWriter, r *http.Request) (storage.O
 		return "", "", false
 	}
 	return s.admin.Org, token, true
+}
+
+// consolePost authenticates a console form post and reads it; on failure
+// it has answered.
+func (s *server) consolePost(w http.ResponseWriter, r *http.Request) (storage.OrgID, string, bool) {
+	org, token, ok := s.consoleAdmin(w, r)
+	if !ok || !s.parseForm(w, r, csrfAdmin, token) {
+		return "", "", false
+	}
+	return org, token, true
 }
 
 func (s *server) consoleSignInPage(w http.ResponseWriter, r *http.Request) {
@@ -81,16 +103,26 @@ func (s *server) consoleSignOutPost(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/admin", http.StatusSeeOther)
 }
 
-type consoleDevice struct {
-	Device inventory.Device
-	// User is the owner's username; Model and OS are the inventory values
-	// the list shows.
-	User, Model, OS string
+// confirmation is a page that says what a destructive action does and
+// asks for it again, with a box to tick.
+type confirmation struct {
+	Heading, Text, Action, Button, Check, Back string
+	// Fields are the form's values to post again with the confirmation.
+	Fields map[string]string
 }
 
+func (s *server) confirm(w http.ResponseWriter, token string, c confirmation) {
+	s.render(w, http.StatusOK, "admin_confirm", page{Title: c.Heading, Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token), Data: c})
+}
+
+// confirmed reports whether the form carries the confirmation box.
+func confirmed(r *http.Request) bool { return r.PostFormValue("confirm") == "on" }
+
 type consoleDevicesData struct {
-	Devices []consoleDevice
+	Devices []omm.DeviceSummary
 	Next    string
+	// User is the user the list is narrowed to (?user=), by name.
+	User, UserID string
 }
 
 func (s *server) consoleDevices(w http.ResponseWriter, r *http.Request) {
@@ -98,63 +130,36 @@ func (s *server) consoleDevices(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	after := r.URL.Query().Get("after")
-	if len(after) > inventory.MaxDeviceIDLen {
-		after = ""
+	q := inventory.DeviceQuery{After: r.URL.Query().Get("after"), UserID: r.URL.Query().Get("user")}
+	if len(q.After) > inventory.MaxDeviceIDLen || len(q.UserID) > auth.MaxIDLen {
+		q = inventory.DeviceQuery{}
 	}
-	page1, err := s.store.ListDevices(r.Context(), org, inventory.DeviceQuery{After: after})
+	pg, err := s.sdk.Devices(r.Context(), org, q)
 	if err != nil {
 		s.webFailure(w, "admin", err)
 		return
 	}
-	data := consoleDevicesData{Next: page1.Next}
-	users := map[string]string{} // ID → username, looked up once per page
-	for _, d := range page1.Devices {
-		name, seen := users[d.UserID]
-		if !seen && d.UserID != "" {
-			u, err := s.dir.User(r.Context(), org, d.UserID)
-			switch {
-			case err == nil:
-				name = u.Username
-			case !errors.Is(err, storage.ErrNotFound): // a removed user shows as their ID
-				s.webFailure(w, "admin", err)
-				return
-			}
-			users[d.UserID] = name
-		}
-		vals, err := s.store.DeviceValues(r.Context(), org, d.ID)
+	data := consoleDevicesData{Devices: pg.Devices, Next: pg.Next, UserID: q.UserID}
+	if q.UserID != "" {
+		names, err := s.sdk.Names(r.Context(), org, "user:"+q.UserID)
 		if err != nil {
 			s.webFailure(w, "admin", err)
 			return
 		}
-		m := map[inventory.Key]string{}
-		for _, v := range vals {
-			m[v.Key] = v.Value
-		}
-		data.Devices = append(data.Devices, consoleDevice{Device: d, User: orDefault(name, d.UserID), Model: m[inventory.KeyModelName], OS: m[inventory.KeyOSVersion]})
+		data.User = orDefault(names["user:"+q.UserID], q.UserID)
 	}
 	s.render(w, http.StatusOK, "admin_devices", page{Title: "Devices", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token), Data: data})
 }
 
 type consoleDeviceData struct {
-	Device  inventory.Device
-	User    string // the owner's username, or ID when unknown
-	Values  []inventory.Value
-	Apps    []inventory.App
-	Actions []omm.DeviceCommand
-	Notice  string
-	Buttons []actionButton
-	// NoErase says why a factory reset is not offered; empty when it is.
-	NoErase string
-	// Policy is what the device last got from its policy; nil before the
-	// first re-application.
-	Policy *omm.Compliance
+	omm.DeviceDetail
+	Notice string
+	// Offered are the actions that apply to the device now, Refused the
+	// others with why (omm.SDK.DeviceActions).
+	Offered []actionButton
+	Refused []omm.ActionChoice
 	// Events are the device's newest events, newest first.
 	Events []events.Event
-	// Channel says whether an Apple device is managed through
-	// declarations or commands, and why; on the declarative channel with
-	// the compliance its status reports make. Nil for Android devices.
-	Channel *declarative.Channel
 }
 
 // ComplianceWords puts a declarative compliance state into words.
@@ -186,18 +191,47 @@ func (d consoleDeviceData) Show(v inventory.Value) inventory.Display {
 
 // actionButton is one device action the console offers.
 type actionButton struct {
-	Action, Label string
-	Danger        bool
+	Action omm.Action
+	Label  string
+	// Danger: destructive; the console asks for confirmation first.
+	Danger bool
+	// Warning is what the confirmation page says the action does.
+	Warning string
 }
 
 // consoleEvents is how many of a device's events its page shows.
 const consoleEvents = 20
 
 var consoleButtons = []actionButton{
-	{"refresh", "Refresh inventory", false},
-	{"lock", "Lock", false},
-	{"deprovision", "Deprovision (remove work data)", true},
-	{"erase", "Erase (factory reset)", true},
+	{omm.ActionRefresh, "Refresh inventory", false, ""},
+	{omm.ActionLock, "Lock", false, ""},
+	{omm.ActionDeprovision, "Remove work data (deprovision)", true,
+		"The organization's apps, profiles and data are removed from the device the next time it connects, and it is no longer managed. The user's personal data stays."},
+	{omm.ActionErase, "Erase (factory reset)", true,
+		"Everything on the device is erased the next time it connects: the organization's data and the user's own. This cannot be undone."},
+}
+
+func buttonFor(a omm.Action) actionButton {
+	i := slices.IndexFunc(consoleButtons, func(b actionButton) bool { return b.Action == a })
+	return consoleButtons[i] // every omm.Actions() action has one (TestConsoleButtons)
+}
+
+// ComplianceText says in words whether the device is in policy.
+func (d consoleDeviceData) ComplianceText() string {
+	c := d.Compliance
+	if c == nil {
+		return ""
+	}
+	name := orDefault(c.PolicyName, string(c.Policy))
+	switch {
+	case c.OutOfPolicy != "":
+		return "Out of policy: " + c.OutOfPolicy
+	case c.Refused != "":
+		return fmt.Sprintf("Not in policy: the device refused the settings of policy %q (%s)", name, c.Refused)
+	case c.Pending:
+		return fmt.Sprintf("Pending: the device has not applied the settings of policy %q yet", name)
+	}
+	return fmt.Sprintf("In policy %q", name)
 }
 
 func (s *server) consoleDevice(w http.ResponseWriter, r *http.Request) {
@@ -205,72 +239,34 @@ func (s *server) consoleDevice(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := s.sdk.OrgDevice(r.Context(), org, r.PathValue("id"))
+	dd, err := s.sdk.Device(r.Context(), org, r.PathValue("id"))
 	if err != nil {
 		s.webFailure(w, "admin", err)
 		return
 	}
-	vals, err := s.store.DeviceValues(r.Context(), org, d.ID)
-	if err != nil {
-		s.webFailure(w, "admin", err)
-		return
-	}
-	apps, err := s.store.DeviceApps(r.Context(), org, d.ID)
-	if err != nil {
-		s.webFailure(w, "admin", err)
-		return
-	}
-	actions, err := s.sdk.Commands(r.Context(), d)
-	if err != nil {
-		s.webFailure(w, "admin", err)
-		return
-	}
-	notice := ""
+	data := consoleDeviceData{DeviceDetail: dd}
 	if r.URL.Query().Get("queued") != "" {
-		notice = "The action was queued. The device carries it out the next time it connects; until then it shows as pending."
+		data.Notice = "The action was queued. The device carries it out the next time it connects; until then it shows as pending."
 	}
-	data := consoleDeviceData{Device: d, User: d.UserID, Values: vals, Apps: apps, Actions: actions, Notice: notice}
-	if u, err := s.dir.User(r.Context(), org, d.UserID); err == nil {
-		data.User = u.Username
-	}
-	if data.Policy, err = s.sdk.Compliance(r.Context(), d); err != nil {
-		s.webFailure(w, "admin", err)
-		return
-	}
-	recent, err := s.sdk.Events(r.Context(), org, events.Query{Device: d.ID, Newest: true, Limit: consoleEvents})
+	recent, err := s.sdk.Events(r.Context(), org, events.Query{Device: dd.ID, Newest: true, Limit: consoleEvents})
 	if err != nil {
 		s.webFailure(w, "admin", err)
 		return
 	}
 	data.Events = recent.Events
-	if data.Channel, err = s.sdk.Channel(r.Context(), d); err != nil {
-		s.webFailure(w, "admin", err)
-		return
-	}
-	// Offer a factory reset only where it would be carried out (the
-	// action checks again).
-	wipe, err := s.sdk.FullWipeAllowed(r.Context(), d)
-	if err != nil {
-		s.webFailure(w, "admin", err)
-		return
-	}
-	switch {
-	case !d.FactoryResetPermitted():
-		data.NoErase = "A factory reset is not possible: the device is personally owned or enrolled with a work profile or User Enrollment. Deprovisioning removes the work data."
-	case !wipe:
-		data.NoErase = "A factory reset is not possible: the policy of the device's user does not allow it."
-	}
-	for _, b := range consoleButtons {
-		if b.Action != "erase" || data.NoErase == "" {
-			data.Buttons = append(data.Buttons, b)
+	for _, c := range dd.Actions {
+		if c.Allowed {
+			data.Offered = append(data.Offered, buttonFor(c.Action))
+		} else {
+			data.Refused = append(data.Refused, c)
 		}
 	}
-	s.render(w, http.StatusOK, "admin_device", page{Title: "Device " + d.ID, Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token), Data: data})
+	s.render(w, http.StatusOK, "admin_device", page{Title: dd.Label(), Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token), Data: data})
 }
 
 func (s *server) consoleDeviceAction(w http.ResponseWriter, r *http.Request) {
-	org, token, ok := s.consoleAdmin(w, r)
-	if !ok || !s.parseForm(w, r, csrfAdmin, token) {
+	org, token, ok := s.consolePost(w, r)
+	if !ok {
 		return
 	}
 	action := omm.Action(r.PathValue("action"))
@@ -280,7 +276,24 @@ func (s *server) consoleDeviceAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if err := s.sdk.DeviceAction(r.Context(), org, id, action, adminActor); err != nil {
+	if b := buttonFor(action); b.Danger && !confirmed(r) {
+		d, err := s.sdk.OrgDevice(r.Context(), org, id)
+		if err != nil {
+			s.webFailure(w, "admin", err)
+			return
+		}
+		sum, err := s.sdk.Summary(r.Context(), d)
+		if err != nil {
+			s.webFailure(w, "admin", err)
+			return
+		}
+		s.confirm(w, token, confirmation{Heading: b.Label + ": " + sum.Label() + "?", Text: b.Warning,
+			Action: "/admin/devices/" + url.PathEscape(id) + "/" + string(action), Button: b.Label,
+			Check: "I understand what this does to " + sum.Label() + " (" + orDefault(sum.User.Username, d.UserID) + ")",
+			Back:  "/admin/devices/" + url.PathEscape(id)})
+		return
+	}
+	if err := s.sdk.DeviceAction(r.Context(), org, id, action, s.consoleActor(r)); err != nil {
 		s.webFailure(w, "admin", err)
 		return
 	}
@@ -289,9 +302,11 @@ func (s *server) consoleDeviceAction(w http.ResponseWriter, r *http.Request) {
 
 // consoleUser is a row of the users page.
 type consoleUser struct {
-	User auth.User
+	User   auth.User
+	Groups []auth.Group
 	// Devices counts the user's devices still under management.
 	Devices int
+	MFA     omm.MFAStatus
 }
 
 func (s *server) consoleUsers(w http.ResponseWriter, r *http.Request) {
@@ -306,12 +321,18 @@ func (s *server) consoleUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	rows := make([]consoleUser, len(users))
 	for i, u := range users {
+		rows[i] = consoleUser{User: u}
 		devices, err := s.sdk.UserDevices(r.Context(), org, u.ID)
+		if err == nil {
+			rows[i].Groups, err = s.dir.Groups(r.Context(), org, u.ID)
+		}
+		if err == nil {
+			rows[i].MFA, err = s.sdk.MFA(r.Context(), org, u.ID)
+		}
 		if err != nil {
 			s.webFailure(w, "admin", err)
 			return
 		}
-		rows[i] = consoleUser{User: u}
 		for _, d := range devices {
 			if !d.State.Terminal() {
 				rows[i].Devices++
@@ -321,12 +342,33 @@ func (s *server) consoleUsers(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "admin_users", page{Title: "Users", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token), Data: rows})
 }
 
+// consoleUserTarget is the user a users-page form names, by name.
+func (s *server) consoleUserTarget(w http.ResponseWriter, r *http.Request, org storage.OrgID) (auth.User, bool) {
+	u, err := s.dir.User(r.Context(), org, r.PathValue("id"))
+	if err != nil {
+		s.webFailure(w, "admin", err)
+		return auth.User{}, false
+	}
+	return u, true
+}
+
 func (s *server) consoleDeactivate(w http.ResponseWriter, r *http.Request) {
-	org, token, ok := s.consoleAdmin(w, r)
-	if !ok || !s.parseForm(w, r, csrfAdmin, token) {
+	org, token, ok := s.consolePost(w, r)
+	if !ok {
 		return
 	}
-	done, err := s.sdk.DeactivateUser(r.Context(), org, r.PathValue("id"), adminActor)
+	u, ok := s.consoleUserTarget(w, r, org)
+	if !ok {
+		return
+	}
+	if !confirmed(r) {
+		s.confirm(w, token, confirmation{Heading: "Deactivate " + u.Username + "?",
+			Text:   "Their sessions end, every enrollment link, certificate and token they have not used is revoked, and the organization's data is removed from each of their devices (work data only: their personal data stays).",
+			Action: "/admin/users/" + url.PathEscape(u.ID) + "/deactivate", Button: "Deactivate " + u.Username,
+			Check: "I understand that " + u.DisplayName + " can no longer sign in", Back: "/admin/users"})
+		return
+	}
+	done, err := s.sdk.DeactivateUser(r.Context(), org, u.ID, s.consoleActor(r))
 	if err != nil {
 		s.webFailure(w, "admin", err)
 		return
@@ -340,96 +382,147 @@ func (s *server) consoleDeactivate(w http.ResponseWriter, r *http.Request) {
 	s.renderMessage(w, http.StatusOK, "admin", message{Heading: "User deactivated", Text: text, Link: "/admin/users", LinkText: "Back to users"})
 }
 
-func (s *server) consolePolicies(w http.ResponseWriter, r *http.Request) {
-	org, token, ok := s.consoleAdmin(w, r)
+func (s *server) consoleResetMFA(w http.ResponseWriter, r *http.Request) {
+	org, token, ok := s.consolePost(w, r)
 	if !ok {
 		return
 	}
-	list, err := s.sdk.Policy.List(r.Context(), org)
+	u, ok := s.consoleUserTarget(w, r, org)
+	if !ok {
+		return
+	}
+	if !confirmed(r) {
+		s.confirm(w, token, confirmation{Heading: "Reset " + u.Username + "'s authenticator app?",
+			Text:   "For a user who lost the phone holding it. Their authenticator app stops working for this organization; where MFA is required, their next sign-in offers to set up a new one (or a code to the directory's phone number). Make sure it is really them who asks.",
+			Action: "/admin/users/" + url.PathEscape(u.ID) + "/mfa/reset", Button: "Reset the authenticator app",
+			Check: "I have checked that " + u.DisplayName + " asked for this", Back: "/admin/users"})
+		return
+	}
+	err := s.sdk.ResetMFA(r.Context(), org, u.ID, s.consoleActor(r))
+	if errors.Is(err, storage.ErrNotFound) {
+		s.renderMessage(w, http.StatusConflict, "admin", message{Heading: "Nothing to reset", Text: u.Username + " has no authenticator app set up.",
+			Link: "/admin/users", LinkText: "Back to users"})
+		return
+	}
 	if err != nil {
 		s.webFailure(w, "admin", err)
 		return
 	}
-	groups, err := s.dir.ListGroups(r.Context(), org)
-	if err != nil {
-		s.webFailure(w, "admin", err)
-		return
-	}
-	names := map[string]string{}
-	for _, g := range groups {
-		names[g.ID] = g.Name
-	}
-	type row struct {
-		Policy policy.Policy
-		Groups []string
-		Rules  []string
-	}
-	var rows []row
-	for _, p := range list {
-		rw := row{Policy: p}
-		for _, g := range p.Groups {
-			rw.Groups = append(rw.Groups, orDefault(names[g], g))
-		}
-		for _, pl := range policy.Platforms() {
-			if rule, ok := p.Rules[pl]; ok {
-				rw.Rules = append(rw.Rules, pl.String()+": "+string(rule.Action)+requirementsSummary(rule))
-			}
-		}
-		rows = append(rows, rw)
-	}
-	s.render(w, http.StatusOK, "admin_policies", page{Title: "Policies", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token), Data: rows})
+	s.renderMessage(w, http.StatusOK, "admin", message{Heading: "Authenticator app reset",
+		Text: u.Username + "'s authenticator app was removed. Their next sign-in that requires MFA offers to set up a new one.",
+		Link: "/admin/users", LinkText: "Back to users"})
 }
 
+// consoleAuditData is a page of the audit log, its filters and cursors.
 type consoleAuditData struct {
-	Entries []storage.AuditEntry
-	Next    int64
+	Entries []omm.AuditView
+	// Filters as given; Users and Actions are the choices offered.
+	Filter  url.Values
+	Users   []auth.User
+	Actions []auditFamily
+	// Next is the address of the next page (older entries), "" on the
+	// last.
+	Next string
+	// Newest is the address of the first page with the same filters, ""
+	// when this is it.
+	Newest string
 }
+
+// Who is the entry's actor in words.
+func (consoleAuditData) Who(e omm.AuditView) string {
+	if e.ActorName != "" {
+		return e.ActorName
+	}
+	if w, ok := actorWords[e.Actor]; ok {
+		return w
+	}
+	return e.Actor
+}
+
+// What is the entry's target in words.
+func (consoleAuditData) What(e omm.AuditView) string {
+	if e.TargetName == "" {
+		return e.Target
+	}
+	kind, _, _ := strings.Cut(e.Target, ":")
+	return kind + " " + e.TargetName
+}
+
+// auditFamily is an action family the filter offers.
+type auditFamily struct{ Prefix, Label string }
+
+var auditFamilies = []auditFamily{
+	{"device.", "Devices: actions and state"},
+	{"device.policy.", "Devices: policy applied"},
+	{"android.", "Android channel"},
+	{"enroll.", "Enrollment"},
+	{"auth.signin.", "Sign-in"},
+	{"auth.mfa.", "MFA"},
+	{"auth.", "Users, groups and sessions"},
+	{"policy.", "Policies"},
+	{"catalog.", "App store"},
+	{"http.", "Refused requests"},
+}
+
+// consoleAuditPage is the console's audit page size.
+const consoleAuditPage = 50
 
 func (s *server) consoleAudit(w http.ResponseWriter, r *http.Request) {
 	org, token, ok := s.consoleAdmin(w, r)
 	if !ok {
 		return
 	}
-	after, err := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
-	if err != nil || after < 0 {
-		after = 0
+	filter := url.Values{}
+	for _, k := range []string{"device", "user", "action", "since", "until"} {
+		if v := strings.TrimSpace(r.URL.Query().Get(k)); v != "" {
+			filter.Set(k, v)
+		}
 	}
-	pg, err := s.store.ListAudit(r.Context(), org, storage.AuditQuery{After: after, Limit: 100})
+	qv := url.Values{}
+	for k, v := range filter {
+		qv[k] = v
+	}
+	qv.Set("order", "newest")
+	qv.Set("limit", fmt.Sprint(consoleAuditPage))
+	if b := r.URL.Query().Get("before"); b != "" {
+		qv.Set("before", b)
+	}
+	users, err := s.dir.ListUsers(r.Context(), org)
 	if err != nil {
 		s.webFailure(w, "admin", err)
 		return
 	}
-	s.render(w, http.StatusOK, "admin_audit", page{Title: "Audit log", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token),
-		Data: consoleAuditData{Entries: pg.Entries, Next: pg.Next}})
-}
-
-// requirementsSummary says in a few words what a rule asks of a device.
-func requirementsSummary(rule policy.Rule) string {
-	if rule.Action == policy.Deny {
-		return ""
+	data := consoleAuditData{Filter: filter, Users: users, Actions: auditFamilies}
+	q, err := omm.ParseAuditQuery(qv)
+	if err != nil {
+		_, _, msg := omm.HTTPStatus(err)
+		s.render(w, http.StatusBadRequest, "admin_audit", page{Title: "Audit log", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token),
+			Error: "Please check the filters: " + strings.TrimPrefix(msg, omm.ErrBadRequest.Error()+": "), Data: data})
+		return
 	}
-	req := rule.Requirements
-	var parts []string
-	if req.Passcode.Required {
-		parts = append(parts, fmt.Sprintf("passcode of %d+", req.Passcode.MinLength))
+	pg, err := s.sdk.Audit(r.Context(), org, q)
+	if err != nil {
+		s.webFailure(w, "admin", err)
+		return
 	}
-	if req.Encryption {
-		parts = append(parts, "encryption")
+	names, err := s.sdk.AuditNames(r.Context(), org, pg.Entries)
+	if err != nil {
+		s.webFailure(w, "admin", err)
+		return
 	}
-	if req.MinOSVersion != "" {
-		parts = append(parts, "OS "+req.MinOSVersion+"+")
+	for _, e := range pg.Entries {
+		data.Entries = append(data.Entries, omm.ViewAudit(e, names))
 	}
-	if req.RefuseCompromised {
-		parts = append(parts, "no jailbreak or root")
+	if pg.Next != 0 {
+		next := url.Values{}
+		for k, v := range filter {
+			next[k] = v
+		}
+		next.Set("before", fmt.Sprint(pg.Next))
+		data.Next = "/admin/audit?" + next.Encode()
 	}
-	if ds := req.DataSeparation; ds.BlockManagedToUnmanaged || ds.BlockUnmanagedToManaged || ds.BlockWorkToPersonal {
-		parts = append(parts, "work data kept apart")
+	if q.Before != 0 {
+		data.Newest = "/admin/audit?" + filter.Encode()
 	}
-	if req.AllowFullWipe {
-		parts = append(parts, "factory reset allowed")
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " (" + strings.Join(parts, ", ") + ")"
+	s.render(w, http.StatusOK, "admin_audit", page{Title: "Audit log", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, token), Data: data})
 }

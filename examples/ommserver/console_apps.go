@@ -91,6 +91,8 @@ func (s *server) consoleAppsPage(w http.ResponseWriter, r *http.Request) {
 		notice = "The app was added. Assign it to a group to put it in the members' stores."
 	case "assigned":
 		notice = "The app was assigned. It appears in the members' stores at once; installs reach devices the next time they connect."
+	case "changed":
+		notice = "The assignment's mode was changed. Installs it now asks for reach the members' devices the next time they connect."
 	case "unassigned":
 		notice = "The assignment was removed. Managed copies that no other assignment keeps are removed from the members' devices the next time they connect."
 	}
@@ -163,7 +165,7 @@ func (s *server) consoleAppCreate(w http.ResponseWriter, r *http.Request) {
 	case catalog.InHouse:
 		a.ManifestURL, a.BundleVersion = f.ManifestURL, f.BundleVersion
 	}
-	if _, err := s.sdk.Catalog.CreateApp(r.Context(), a, adminActor); err != nil {
+	if _, err := s.sdk.Catalog.CreateApp(r.Context(), a, s.consoleActor(r)); err != nil {
 		s.consoleAppFailure(w, r, err, f)
 		return
 	}
@@ -187,12 +189,17 @@ func (s *server) consoleAppAssign(w http.ResponseWriter, r *http.Request) {
 		s.renderApps(w, r, http.StatusBadRequest, "Please choose one of the groups.", "", appForm{Kind: string(catalog.AppStore)})
 		return
 	}
-	_, err = s.sdk.Catalog.Assign(r.Context(), a, adminActor)
+	// Assigning again changes the mode of the group's assignment.
+	got, err := s.sdk.Catalog.SetAssignment(r.Context(), a, s.consoleActor(r))
 	if err != nil && !errors.Is(err, catalog.ErrIncomplete) { // incomplete: stored; devices catch up
 		s.consoleAppFailure(w, r, err, appForm{Kind: string(catalog.AppStore)})
 		return
 	}
-	http.Redirect(w, r, "/admin/apps?done=assigned", http.StatusSeeOther)
+	done := "assigned"
+	if got.Version > 1 {
+		done = "changed"
+	}
+	http.Redirect(w, r, "/admin/apps?done="+done, http.StatusSeeOther)
 }
 
 func (s *server) consoleAppUnassign(w http.ResponseWriter, r *http.Request) {
@@ -200,7 +207,7 @@ func (s *server) consoleAppUnassign(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.parseForm(w, r, csrfAdmin, token) {
 		return
 	}
-	err := s.sdk.Catalog.Unassign(r.Context(), org, r.PathValue("id"), r.PostFormValue("group"), adminActor)
+	err := s.sdk.Catalog.Unassign(r.Context(), org, r.PathValue("id"), r.PostFormValue("group"), s.consoleActor(r))
 	if err != nil && !errors.Is(err, catalog.ErrIncomplete) {
 		s.consoleAppFailure(w, r, err, appForm{Kind: string(catalog.AppStore)})
 		return

@@ -33,6 +33,12 @@ func runEnrollProfile(ctx context.Context, args []string, out, errOut io.Writer)
 	platform := fs.String("platform", "ios", "device platform: ios or macos (the user's policy must require its enrollment)")
 	osVersion := fs.String("os-version", "18.0", "device OS version, for the policy decision")
 	own, rest := splitArgs(args, "site", "user", "platform", "os-version")
+	for _, a := range rest {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.Usage()
+			return flag.ErrHelp
+		}
+	}
 	if err := fs.Parse(own); err != nil {
 		return err
 	}
@@ -62,7 +68,7 @@ func runEnrollProfile(ctx context.Context, args []string, out, errOut io.Writer)
 	if err != nil {
 		return err
 	}
-	srv, err := newServer(ctx, s, cfg, serverDeps{log: log, now: now, push: push, publicURL: cfg.resolvePublicURL(addr)})
+	srv, err := newServer(ctx, s, cfg, serverDeps{log: log, now: now, push: push, publicURL: cfg.resolvePublicURL(addr), appleOnly: true})
 	if err != nil {
 		return err
 	}

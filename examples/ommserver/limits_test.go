@@ -183,10 +183,16 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 		{"PUT", "/api/admin/apps/" + app, bearer(first.adminToken), jsonType},
 		{"POST", "/api/admin/apps/" + app + "/assignments", bearer(first.adminToken), jsonType},
 		{"PUT", "/api/admin/apps/" + app + "/assignments/" + group, bearer(first.adminToken), jsonType},
+		{"PUT", "/api/admin/signon", bearer(first.adminToken), jsonType},
 		// Web forms: the portal with alice's session, the console with
 		// the admin token, as their cookies.
 		{"POST", "/signin", nil, formType},
 		{"POST", "/signin/mfa", nil, formType},
+		{"POST", "/signin/mfa/send", nil, formType},
+		{"POST", "/signin/mfa/enroll", nil, formType},
+		{"POST", "/signin/mfa/confirm", nil, formType},
+		{"POST", "/portal/security/totp", portal, formType},
+		{"POST", "/portal/security/totp/confirm", portal, formType},
 		{"POST", "/signin/pin", portal, formType},
 		{"POST", "/signout", portal, formType},
 		{"POST", "/portal/eligibility", portal, formType},
@@ -201,6 +207,14 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 		{"POST", "/admin/devices/" + android.DeviceID + "/lock", console, formType},
 		{"POST", "/admin/apps", console, formType},
 		{"POST", "/admin/users/no-such-user/deactivate", console, formType},
+		{"POST", "/admin/users/no-such-user/mfa/reset", console, formType},
+		{"POST", "/admin/groups", console, formType},
+		{"POST", "/admin/groups/" + group + "/members", console, formType},
+		{"POST", "/admin/groups/" + group + "/members/no-such-user/remove", console, formType},
+		{"POST", "/admin/policies", console, formType},
+		{"POST", "/admin/policies/" + pol, console, formType},
+		{"POST", "/admin/policies/" + pol + "/delete", console, formType},
+		{"POST", "/admin/signon", console, formType},
 		{"POST", "/admin/apps/" + app + "/assignments", console, formType},
 		{"POST", "/admin/apps/" + app + "/unassign", console, formType},
 	}
@@ -210,6 +224,8 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 // whose handlers never read one: a body sent there is ignored unread.
 var limitsNoBody = map[string]bool{
 	"POST /api/admin/users/{id}/deactivate":           true,
+	"POST /api/admin/users/{id}/mfa/reset":            true,
+	"DELETE /api/admin/groups/{id}/members/{user}":    true,
 	"DELETE /api/admin/policies/{id}":                 true,
 	"POST /api/admin/devices/{id}/{action}":           true,
 	"POST /api/agent/devices/{id}/deprovision":        true,

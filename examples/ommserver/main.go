@@ -25,6 +25,7 @@
 //	-android-amapi M     "local" (a local Android Management API fake) or "off" [OMM_ANDROID_AMAPI]
 //	-allow-simulators    accept OTA enrollment from simulated devices [OMM_ALLOW_SIMULATORS=1]
 //	-push-claim D        how long a replica's claim on devices to push lasts (see README, Running several replicas)
+//	-mfa-sender S        SMS/voice sign-in codes: "log" (development: printed in the log) or "off" [OMM_MFA_SENDER]
 //
 // A subcommand writes a signed direct enrollment profile for a user, for a
 // Mac or a device simulator:
@@ -49,6 +50,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -65,17 +67,24 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	startProfiling()
+	var err error
 	if len(os.Args) > 1 && os.Args[1] == "enroll-profile" {
-		if err := runEnrollProfile(ctx, os.Args[2:], os.Stdout, os.Stderr); err != nil {
-			fmt.Fprintln(os.Stderr, "ommserver:", err)
-			os.Exit(1)
-		}
-		return
+		err = runEnrollProfile(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, nil)
 	}
-	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "ommserver:", err)
-		os.Exit(1)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode reports err (if any) and returns the process's exit status:
+// 0 for success and for -h (the usage was asked for, and printed), 1
+// otherwise.
+func exitCode(err error, errOut io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	fmt.Fprintln(errOut, "ommserver:", err)
+	return 1
 }
 
 // run starts the server and blocks until ctx ends. When ready is not nil it
@@ -120,6 +129,9 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		log.Warn("push disabled: no APNs credentials given; devices get queued commands at their next check-in", "topic", push.topic)
 	}
 
+	if cfg.allowSimulators {
+		log.Warn("INSECURE -allow-simulators: over-the-air enrollment accepts devices without Apple's device attestation, so anything that speaks the protocol can enroll as an iPhone; for simulated devices only, never in production")
+	}
 	srv, err := newServer(ctx, s, cfg, serverDeps{log: log, now: now, push: push, publicURL: publicURL})
 	if err != nil {
 		return err

@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/openomm/omm"
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 )
@@ -26,10 +26,16 @@ func (s *server) portalRoutes(mux *router) {
 	mux.HandleFunc("POST /signin", s.signInPost)
 	mux.HandleFunc("GET /signin/mfa", s.mfaPage)
 	mux.HandleFunc("POST /signin/mfa", s.mfaPost)
+	mux.HandleFunc("POST /signin/mfa/send", s.mfaSendPost)
+	mux.HandleFunc("POST /signin/mfa/enroll", s.mfaEnrollPost)
+	mux.HandleFunc("POST /signin/mfa/confirm", s.mfaConfirmPost)
 	mux.HandleFunc("GET /signin/pin", s.pinPage)
 	mux.HandleFunc("POST /signin/pin", s.pinPost)
 	mux.HandleFunc("POST /signout", s.signOutPost)
 	mux.HandleFunc("GET /portal", s.portalPage)
+	mux.HandleFunc("GET /portal/security", s.securityPage)
+	mux.HandleFunc("POST /portal/security/totp", s.securityTOTPPost)
+	mux.HandleFunc("POST /portal/security/totp/confirm", s.securityTOTPConfirmPost)
 	mux.HandleFunc("POST /portal/eligibility", s.eligibilityPost)
 	mux.HandleFunc("POST /portal/enroll", s.enrollPost)
 	mux.HandleFunc("POST /portal/android/enroll", s.portalAndroidEnrollPost)
@@ -96,7 +102,17 @@ func (s *server) flowSession(w http.ResponseWriter, r *http.Request) (string, au
 	return token, st, true
 }
 
-type mfaForm struct{ Enroll bool }
+// mfaForm is what the MFA page offers: a code from the authenticator
+// app, a code by text message or call to the directory's number, or (for
+// a user with no factor at all) setting up an authenticator app now.
+type mfaForm struct {
+	TOTP, SMS, Voice, Enroll bool
+	// Phone is the end of the number codes go to ("…67").
+	Phone string
+	// Sent is the channel a code was just sent by; the form then asks
+	// for that code.
+	Sent auth.Channel
+}
 
 func (s *server) mfaPage(w http.ResponseWriter, r *http.Request) {
 	token, st, ok := s.flowSession(w, r)
@@ -107,40 +123,228 @@ func (s *server) mfaPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/portal", http.StatusSeeOther)
 		return
 	}
-	s.renderMFA(w, r, token, http.StatusOK, "")
+	s.renderMFA(w, r, token, st, http.StatusOK, "", "")
 }
 
-func (s *server) renderMFA(w http.ResponseWriter, r *http.Request, token string, status int, msg string) {
+func (s *server) renderMFA(w http.ResponseWriter, r *http.Request, token string, st auth.SessionStatus, status int, msg string, sent auth.Channel) {
 	methods, err := s.sdk.Auth.Methods(r.Context(), token)
 	if err != nil {
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return
 	}
-	form := mfaForm{}
+	form := mfaForm{Sent: sent, Phone: phoneEnd(st.User.Phone)}
 	for _, m := range methods {
-		if m == auth.MethodTOTPEnroll {
+		switch m {
+		case auth.MethodTOTP:
+			form.TOTP = true
+		case auth.MethodSMS:
+			form.SMS = true
+		case auth.MethodVoice:
+			form.Voice = true
+		case auth.MethodTOTPEnroll:
 			form.Enroll = true
 		}
 	}
 	s.render(w, status, "mfa", page{Title: "Verify it's you", CSRF: s.csrfToken(csrfSession, token), Error: msg, Data: form})
 }
 
-func (s *server) mfaPost(w http.ResponseWriter, r *http.Request) {
+// phoneEnd is the end of a phone number, enough to recognize it.
+func phoneEnd(p string) string {
+	if len(p) < 2 {
+		return ""
+	}
+	return "…" + p[len(p)-2:]
+}
+
+// mfaStep reads the form of a sign-in step and the session it belongs to;
+// on failure it has answered.
+func (s *server) mfaStep(w http.ResponseWriter, r *http.Request) (string, auth.SessionStatus, bool) {
 	token := cookieValue(r, sessionCookie)
 	if !s.parseForm(w, r, csrfSession, token) {
+		return "", auth.SessionStatus{}, false
+	}
+	return s.flowSession(w, r)
+}
+
+func (s *server) mfaPost(w http.ResponseWriter, r *http.Request) {
+	token, st, ok := s.mfaStep(w, r)
+	if !ok {
 		return
 	}
-	_, err := s.sdk.Auth.VerifyMFA(r.Context(), token, auth.MethodTOTP, strings.TrimSpace(r.PostFormValue("code")))
+	method := auth.Method(r.PostFormValue("method"))
+	if method != auth.MethodSMS && method != auth.MethodVoice {
+		method = auth.MethodTOTP
+	}
+	_, err := s.sdk.Auth.VerifyMFA(r.Context(), token, method, strings.TrimSpace(r.PostFormValue("code")))
 	if err != nil {
 		status, msg := signInError(err)
 		if status == 0 {
 			http.Redirect(w, r, nextStep(err), http.StatusSeeOther)
 			return
 		}
-		s.renderMFA(w, r, token, status, msg)
+		sent := auth.Channel("")
+		if method != auth.MethodTOTP {
+			sent = auth.Channel(method)
+		}
+		s.renderMFA(w, r, token, st, status, msg, sent)
 		return
 	}
 	http.Redirect(w, r, "/signin/pin", http.StatusSeeOther)
+}
+
+// mfaSendPost sends a code by text message or call.
+func (s *server) mfaSendPost(w http.ResponseWriter, r *http.Request) {
+	token, st, ok := s.mfaStep(w, r)
+	if !ok {
+		return
+	}
+	ch := auth.Channel(r.PostFormValue("channel"))
+	if ch != auth.ChannelVoice {
+		ch = auth.ChannelSMS
+	}
+	if _, err := s.sdk.Auth.SendCode(r.Context(), token, ch); err != nil {
+		status, msg := signInError(err)
+		switch {
+		case errors.Is(err, auth.ErrNoFactor):
+			status, msg = http.StatusBadRequest, "Codes cannot be sent to you: your organization's directory has no phone number for you."
+		case status == 0 && errors.Is(err, auth.ErrWrongState):
+			http.Redirect(w, r, "/signin/pin", http.StatusSeeOther)
+			return
+		case status == 0:
+			s.log.Error("sending a sign-in code failed", "err", err)
+			status, msg = http.StatusBadGateway, "The code could not be sent. Please try again in a moment, or use another way."
+		}
+		s.renderMFA(w, r, token, st, status, msg, "")
+		return
+	}
+	s.renderMFA(w, r, token, st, http.StatusOK, "", ch)
+}
+
+// totpSetup is the page that sets up an authenticator app: the secret as
+// a QR code and as text, and the form for its first code.
+type totpSetup struct {
+	URI, Secret string
+	// Action is where the form posts the first code.
+	Action string
+}
+
+// Grouped is the secret in groups of four, for typing.
+func (t totpSetup) Grouped() string {
+	var b strings.Builder
+	for i, c := range t.Secret {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// mfaEnrollPost sets up an authenticator app during sign-in, for a user
+// whose organization requires MFA and who has no factor yet.
+func (s *server) mfaEnrollPost(w http.ResponseWriter, r *http.Request) {
+	token, st, ok := s.mfaStep(w, r)
+	if !ok {
+		return
+	}
+	s.startTOTP(w, r, token, "/signin/mfa/confirm", func(status int, msg string) { s.renderMFA(w, r, token, st, status, msg, "") })
+}
+
+// startTOTP creates a new authenticator secret and shows it.
+func (s *server) startTOTP(w http.ResponseWriter, r *http.Request, token, action string, refuse func(int, string)) {
+	enr, err := s.sdk.Auth.EnrollTOTP(r.Context(), token)
+	switch {
+	case errors.Is(err, auth.ErrFactorExists):
+		refuse(http.StatusConflict, "You already have an authenticator app set up. If you lost it, ask your IT administrator to reset it.")
+		return
+	case errors.Is(err, auth.ErrWrongState):
+		refuse(http.StatusConflict, "Verify with a code you can receive first.")
+		return
+	case err != nil:
+		if status, msg := signInError(err); status != 0 {
+			refuse(status, msg)
+			return
+		}
+		s.webFailure(w, "portal", err)
+		return
+	}
+	s.renderTOTP(w, token, http.StatusOK, "", totpSetup{URI: enr.URI, Secret: enr.Secret, Action: action})
+}
+
+func (s *server) renderTOTP(w http.ResponseWriter, token string, status int, msg string, t totpSetup) {
+	s.render(w, status, "totp", page{Title: "Set up an authenticator app", CSRF: s.csrfToken(csrfSession, token), Error: msg, Data: t})
+}
+
+// confirmTOTP checks the first code of a new authenticator app; a wrong
+// one shows the same secret again (it is the user's own, posted back by
+// their page only to be shown again: the server checks against what it
+// stored).
+func (s *server) confirmTOTP(w http.ResponseWriter, r *http.Request, token, action string) bool {
+	_, err := s.sdk.Auth.ConfirmTOTP(r.Context(), token, strings.TrimSpace(r.PostFormValue("code")))
+	if err == nil {
+		return true
+	}
+	status, msg := signInError(err)
+	if status == 0 {
+		if !errors.Is(err, auth.ErrWrongState) {
+			s.log.Error("authenticator confirmation failed", "err", err)
+		}
+		status, msg = http.StatusConflict, "The set-up expired. Please start again."
+	}
+	t := totpSetup{URI: r.PostFormValue("uri"), Secret: r.PostFormValue("secret"), Action: action}
+	if len(t.URI) > 512 || !strings.HasPrefix(t.URI, "otpauth://") || len(t.Secret) > 128 {
+		t = totpSetup{Action: action}
+	}
+	s.renderTOTP(w, token, status, msg, t)
+	return false
+}
+
+func (s *server) mfaConfirmPost(w http.ResponseWriter, r *http.Request) {
+	token, _, ok := s.mfaStep(w, r)
+	if !ok || !s.confirmTOTP(w, r, token, "/signin/mfa/confirm") {
+		return
+	}
+	http.Redirect(w, r, "/signin/pin", http.StatusSeeOther)
+}
+
+// securityData is the portal's sign-in security page.
+type securityData struct {
+	MFA omm.MFAStatus
+}
+
+func (s *server) securityPage(w http.ResponseWriter, r *http.Request) {
+	p, token, ok := s.webPrincipal(w, r)
+	if !ok {
+		return
+	}
+	s.renderSecurity(w, r, p, token, http.StatusOK, "")
+}
+
+func (s *server) renderSecurity(w http.ResponseWriter, r *http.Request, p auth.Principal, token string, status int, msg string) {
+	st, err := s.sdk.MFA(r.Context(), p.User.Org, p.User.ID)
+	if err != nil {
+		s.webFailure(w, "portal", err)
+		return
+	}
+	s.render(w, status, "security", page{Title: "Sign-in security", Nav: "portal", CSRF: s.csrfToken(csrfSession, token), Error: msg,
+		Data: securityData{MFA: st}})
+}
+
+func (s *server) securityTOTPPost(w http.ResponseWriter, r *http.Request) {
+	p, token, ok := s.webPrincipal(w, r)
+	if !ok || !s.parseForm(w, r, csrfSession, token) {
+		return
+	}
+	s.startTOTP(w, r, token, "/portal/security/totp/confirm", func(status int, msg string) { s.renderSecurity(w, r, p, token, status, msg) })
+}
+
+func (s *server) securityTOTPConfirmPost(w http.ResponseWriter, r *http.Request) {
+	_, token, ok := s.webPrincipal(w, r)
+	if !ok || !s.parseForm(w, r, csrfSession, token) || !s.confirmTOTP(w, r, token, "/portal/security/totp/confirm") {
+		return
+	}
+	s.renderMessage(w, http.StatusOK, "portal", message{Heading: "Authenticator app set up",
+		Text: "From now on, signing in asks for a code from your authenticator app.", Link: "/portal/security", LinkText: "Back to sign-in security"})
 }
 
 type pinForm struct {
@@ -214,7 +418,7 @@ func (s *server) signOutPost(w http.ResponseWriter, r *http.Request) {
 
 type portalData struct {
 	User    auth.User
-	Devices []inventory.Device
+	Devices []omm.DeviceSummary
 	Facts   omm.Facts
 }
 
@@ -223,35 +427,25 @@ func (s *server) portalPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.renderPortal(w, r, p, token, http.StatusOK, "", omm.Facts{Platform: string(policy.IOS)})
+	s.renderPortal(w, r, p, token, http.StatusOK, "", omm.Facts{Platform: string(policy.IOS), Ownership: "personal"})
 }
 
 func (s *server) renderPortal(w http.ResponseWriter, r *http.Request, p auth.Principal, token string, status int, msg string, f omm.Facts) {
-	devices, err := s.sdk.UserDevices(r.Context(), p.User.Org, p.User.ID)
+	devices, err := s.sdk.Devices(r.Context(), p.User.Org, inventory.DeviceQuery{UserID: p.User.ID, Limit: inventory.MaxDevicePage})
 	if err != nil {
 		s.webFailure(w, "portal", err)
 		return
 	}
 	s.render(w, status, "portal", page{Title: "Your devices", Nav: "portal", CSRF: s.csrfToken(csrfSession, token), Error: msg,
-		Data: portalData{User: p.User, Devices: devices, Facts: f}})
+		Data: portalData{User: p.User, Devices: devices.Devices, Facts: f}})
 }
 
-// formFacts reads device facts from the eligibility form.
-func formFacts(r *http.Request) (omm.Facts, error) {
-	f := omm.Facts{
-		Platform: r.PostFormValue("platform"), OSVersion: strings.TrimSpace(r.PostFormValue("os_version")),
-		Model: strings.TrimSpace(r.PostFormValue("model")), Manufacturer: strings.TrimSpace(r.PostFormValue("manufacturer")),
-		Ownership: r.PostFormValue("ownership"), Compromised: r.PostFormValue("compromised") == "on",
-		WorkProfile: r.PostFormValue("work_profile") == "on", Knox: r.PostFormValue("knox") == "on",
-	}
-	if v := strings.TrimSpace(r.PostFormValue("api_level")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return f, errors.New("the Android API level must be a number, such as 34")
-		}
-		f.APILevel = n
-	}
-	return f, nil
+// formFacts reads what the person answers about the device: which kind
+// it is and who owns it. Everything the device can report itself (its OS
+// version, model, capabilities, whether it is jailbroken or rooted) comes
+// from the device when it enrolls, so the form does not ask it.
+func formFacts(r *http.Request) omm.Facts {
+	return omm.Facts{Platform: r.PostFormValue("platform"), Ownership: r.PostFormValue("ownership"), FromPerson: true}
 }
 
 type decisionData struct {
@@ -264,16 +458,23 @@ type decisionData struct {
 	CanEnrollAndroid bool
 }
 
+// FactFrom says where a fact came from, in words.
+func (decisionData) FactFrom(f omm.FactSource) string {
+	switch f {
+	case omm.FromYou:
+		return "you"
+	case omm.FromDevice:
+		return "the device"
+	}
+	return "checked when the device enrolls"
+}
+
 func (s *server) eligibilityPost(w http.ResponseWriter, r *http.Request) {
 	p, token, ok := s.webPrincipal(w, r)
 	if !ok || !s.parseForm(w, r, csrfSession, token) {
 		return
 	}
-	f, err := formFacts(r)
-	if err != nil {
-		s.renderPortal(w, r, p, token, http.StatusBadRequest, err.Error(), f)
-		return
-	}
+	f := formFacts(r)
 	dec, err := s.sdk.Decide(r.Context(), p.User.Org, p.User.ID, f)
 	if err != nil {
 		if status, _, msg := omm.HTTPStatus(err); status == http.StatusBadRequest {
@@ -284,9 +485,10 @@ func (s *server) eligibilityPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, http.StatusOK, "decision", page{Title: "Can this device enroll?", Nav: "portal", CSRF: s.csrfToken(csrfSession, token),
-		Data: decisionData{Decision: s.sdk.ViewDecision(r.Context(), p.User.Org, dec), Facts: f,
-			CanEnroll:        dec.Outcome == policy.Enroll && (dec.Platform == policy.IOS || dec.Platform == policy.MacOS),
-			CanEnrollAndroid: dec.Outcome == policy.Enroll && dec.Platform == policy.Android}})
+		Data: decisionData{Decision: s.sdk.ViewDecisionFor(r.Context(), p.User.Org, dec, f), Facts: f,
+			CanEnroll: dec.Outcome == policy.Enroll && (dec.Platform == policy.IOS || dec.Platform == policy.MacOS),
+			CanEnrollAndroid: dec.Outcome == policy.Enroll && dec.Platform == policy.Android &&
+				dec.Android != nil && dec.Android.Mode != ""}})
 }
 
 type enrollData struct {
@@ -300,11 +502,7 @@ func (s *server) enrollPost(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.parseForm(w, r, csrfSession, token) {
 		return
 	}
-	f, err := formFacts(r)
-	if err != nil {
-		s.renderPortal(w, r, p, token, http.StatusBadRequest, err.Error(), f)
-		return
-	}
+	f := formFacts(r)
 	if r.PostFormValue("agree") != "on" {
 		s.renderPortal(w, r, p, token, http.StatusBadRequest, "Please accept the agreement to enroll.", f)
 		return
@@ -323,8 +521,11 @@ func (s *server) enrollPost(w http.ResponseWriter, r *http.Request) {
 }
 
 type reportData struct {
-	Device inventory.Device
+	Device omm.DeviceSummary
 	Report inventory.Report
+	// Offered are the removals that apply to the device now
+	// (omm.SDK.DeviceActions): deprovision and erase.
+	Offered map[string]bool
 	// Actions are the device's latest commands, pending ones marked so:
 	// a removal the user asked for shows as pending until the device
 	// carries it out.
@@ -351,13 +552,42 @@ func (s *server) reportPage(w http.ResponseWriter, r *http.Request) {
 		s.webFailure(w, "portal", err)
 		return
 	}
+	sum, err := s.sdk.Summary(r.Context(), d)
+	if err != nil {
+		s.webFailure(w, "portal", err)
+		return
+	}
+	offered, err := s.offered(r, d)
+	if err != nil {
+		s.webFailure(w, "portal", err)
+		return
+	}
 	s.render(w, http.StatusOK, "report", page{Title: "What your organization can see", Nav: "portal",
-		CSRF: s.csrfToken(csrfSession, token), Data: reportData{Device: d, Report: rep, Actions: actions}})
+		CSRF: s.csrfToken(csrfSession, token), Data: reportData{Device: sum, Report: rep, Actions: actions, Offered: offered}})
+}
+
+// offered are the device actions that apply to d now.
+func (s *server) offered(r *http.Request, d inventory.Device) (map[string]bool, error) {
+	choices, err := s.sdk.DeviceActions(r.Context(), d)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, c := range choices {
+		out[string(c.Action)] = c.Allowed
+	}
+	return out, nil
 }
 
 func (s *server) portalDeprovisionPost(w http.ResponseWriter, r *http.Request) {
 	p, token, ok := s.webPrincipal(w, r)
 	if !ok || !s.parseForm(w, r, csrfSession, token) {
+		return
+	}
+	if r.PostFormValue("confirm") != "on" {
+		s.renderMessage(w, http.StatusBadRequest, "portal", message{Heading: "Not confirmed",
+			Text: "Removing the work data takes your organization's apps and their data off the device. Tick the box to confirm that you want it.",
+			Link: "/portal/devices/" + r.PathValue("id"), LinkText: "Back to the device"})
 		return
 	}
 	d, err := s.sdk.UserDevice(r.Context(), p.User.Org, p.User.ID, r.PathValue("id"))
@@ -408,10 +638,12 @@ func (s *server) webFailure(w http.ResponseWriter, nav string, err error) {
 	if nav == "admin" {
 		link = "/admin/devices"
 	}
-	switch status {
-	case http.StatusNotFound:
+	switch {
+	case errors.Is(err, catalog.ErrNotManaged):
+		msg = "The device is not under management, so nothing can be installed on it or removed from it."
+	case status == http.StatusNotFound:
 		msg = "There is no such device, or it is not yours to see."
-	case http.StatusInternalServerError:
+	case status == http.StatusInternalServerError:
 		msg = "Something went wrong on our side. Please try again later."
 	}
 	s.renderMessage(w, status, nav, message{Heading: http.StatusText(status), Text: msg, Link: link, LinkText: "Back"})

@@ -30,6 +30,15 @@ func TestPolicyChangeReachesEnrolledIPhone(t *testing.T) {
 	if len(enrolled) == 0 || enrolled[0].requestType() != "InstallProfile" {
 		t.Fatalf("enrollment delivered %d commands, first %q; want the policy profile first", len(enrolled), enrolled[0].requestType())
 	}
+	// A new device shows its policy from the start, in policy once it
+	// installed the profile.
+	type deviceDetail struct {
+		Actions []actionView
+		Policy  *appliedView
+	}
+	if d := must[deviceDetail](t, 200)(w.do(t, "GET", "/api/admin/devices/"+dev.id, tok, nil)); d.Policy == nil || !d.Policy.InPolicy || d.Policy.PolicyName != demoPolicyName {
+		t.Errorf("a newly enrolled device's policy: %+v", d.Policy)
+	}
 	status, caDER := w.do(t, "GET", "/scep/"+string(demoOrg.ID)+"?operation=GetCACert", "", nil)
 	if status != 200 {
 		t.Fatalf("GetCACert = %d", status)
@@ -86,15 +95,12 @@ func TestPolicyChangeReachesEnrolledIPhone(t *testing.T) {
 	rule.Requirements.Passcode.MinLength = 10
 	demo.Rules[policy.IOS] = rule
 	demo = put(demo)
-	type deviceDetail struct {
-		Actions []actionView
-		Policy  *appliedView
-	}
 	detail := must[deviceDetail](t, 200)(w.do(t, "GET", "/api/admin/devices/"+dev.id, tok, nil))
 	if len(detail.Actions) == 0 || detail.Actions[0].RequestType != "InstallProfile" || !detail.Actions[0].Pending {
 		t.Fatalf("newest action %+v, want a pending InstallProfile", detail.Actions)
 	}
-	if detail.Policy == nil || !detail.Policy.InPolicy || detail.Policy.Policy != demo.ID ||
+	// Sent, not applied: pending, not "in policy".
+	if detail.Policy == nil || detail.Policy.InPolicy || !detail.Policy.Pending || detail.Policy.Policy != demo.ID ||
 		detail.Policy.Fingerprint != ota.ProfileFingerprint(rule.Requirements) {
 		t.Errorf("admin view of the applied policy %+v", detail.Policy)
 	}
@@ -103,8 +109,8 @@ func TestPolicyChangeReachesEnrolledIPhone(t *testing.T) {
 	if status, _, _ := console.post("/admin/signin", url.Values{"token": {tok}}); status != http.StatusSeeOther {
 		t.Fatalf("console sign-in = %d", status)
 	}
-	if status, _, page := console.get("/admin/devices/" + dev.id); status != 200 || !strings.Contains(page, "<dt>Policy</dt><dd>In policy") {
-		t.Errorf("console device page = %d, want the applied policy shown:\n%s", status, page)
+	if status, _, page := console.get("/admin/devices/" + dev.id); status != 200 || !strings.Contains(page, "Pending: the device has not applied the settings") {
+		t.Errorf("console device page = %d, want the policy shown pending:\n%s", status, page)
 	} else if !strings.Contains(page, `<tr data-kind="policy.applied">`) || !strings.Contains(page, "Recent events") {
 		t.Errorf("console device page lacks the device's recent events (policy.applied):\n%s", page)
 	}
@@ -121,6 +127,12 @@ func TestPolicyChangeReachesEnrolledIPhone(t *testing.T) {
 	detail = must[deviceDetail](t, 200)(w.do(t, "GET", "/api/admin/devices/"+dev.id, tok, nil))
 	if a := detail.Actions[0]; a.UUID != c.CommandUUID || a.Pending || a.Status != "Acknowledged" {
 		t.Errorf("acknowledged profile shows %+v", a)
+	}
+	if detail.Policy == nil || !detail.Policy.InPolicy || detail.Policy.Pending {
+		t.Errorf("after the device installed the profile: %+v", detail.Policy)
+	}
+	if _, _, page := console.get("/admin/devices/" + dev.id); !strings.Contains(page, "In policy &#34;"+demoPolicyName) {
+		t.Errorf("console device page after the device applied the profile:\n%s", page)
 	}
 
 	// Alice joins a group that a stricter policy, tried first, targets.

@@ -326,16 +326,17 @@ func routeMatrix() []mxRoute {
 		// Android agent protocol.
 		{"/android/agent/", accessAndroid, []mxProbe{
 			{own: get("/android/agent/policy?api_level=28"), why: "the credential names the device"},
-			{own: func(*mxWorld) mxReq {
-				return mxReq{method: "POST", path: "/android/agent/status", raw: []byte(androidStatus)}
-			},
-				why: "the credential names the device"},
 			{own: get("/android/agent/commands"), why: "the credential names the device"},
 			{own: func(m *mxWorld) mxReq {
 				return mxReq{method: "POST", path: "/android/agent/commands/ack", json: agent.AckRequest{ID: "cmd_none", Status: "done"}}
 			}, want: statuses(404),
 				why: "an acknowledgement names a command; one that is not the device's own is not found (as the own probe shows)"},
 		}},
+
+		{"POST /android/agent/status", accessAndroid, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/android/agent/status", raw: []byte(androidStatus)}
+		}, why: "the credential names the device; the report decides again for that device only"}}},
+		{"GET /android/agent", accessPublic, []mxProbe{{own: get("/android/agent?token=whatever"), wantBody: "OMM agent app"}}},
 
 		// Admin API.
 		{"GET /api/admin/orgs", accessAdmin, []mxProbe{{own: get("/api/admin/orgs"), why: "lists the token's org only"}}},
@@ -368,6 +369,32 @@ func routeMatrix() []mxRoute {
 			// The demo group with the other org's user.
 			batch: func(m *mxWorld) mxReq {
 				return mxReq{method: "POST", path: "/api/admin/groups/" + m.demoGroups["Contractors"] + "/members", json: map[string]string{"user_id": m.otherUsers["bob"]}}
+			},
+		}}},
+		{"DELETE /api/admin/groups/{id}/members/{user}", accessAdmin, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				mustStatus(m.t, 204)(m.do(m.t, "POST", "/api/admin/groups/"+m.demoGroups["Employees"]+"/members", m.first.adminToken,
+					map[string]string{"user_id": m.demoUsers["carol"]}))
+				return mxReq{method: "DELETE", path: "/api/admin/groups/" + m.demoGroups["Employees"] + "/members/" + m.demoUsers["carol"]}
+			}, want: statuses(204),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "DELETE", path: "/api/admin/groups/" + m.otherGroups["Employees"] + "/members/" + m.otherUsers["alice"]}
+			},
+			batch: func(m *mxWorld) mxReq {
+				return mxReq{method: "DELETE", path: "/api/admin/groups/" + m.demoGroups["Employees"] + "/members/" + m.otherUsers["alice"]}
+			},
+		}}},
+		{"GET /api/admin/signon", accessAdmin, []mxProbe{{own: get("/api/admin/signon"), why: "the token's org's rule"}}},
+		{"PUT /api/admin/signon", accessAdmin, []mxProbe{{own: func(m *mxWorld) mxReq {
+			cur := must[struct{ Version int64 }](m.t, 200)(m.do(m.t, "GET", "/api/admin/signon", m.first.adminToken, nil))
+			return mxReq{method: "PUT", path: "/api/admin/signon", json: map[string]any{"mfa_required": false, "version": cur.Version}}
+		}, why: "changes the token's org's rule; the body has no org"}}},
+		{"POST /api/admin/users/{id}/mfa/reset", accessAdmin, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/api/admin/users/" + m.demoUsers["bob"] + "/mfa/reset"}
+			}, want: statuses(204, 404),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/api/admin/users/" + m.otherUsers["alice"] + "/mfa/reset"}
 			},
 		}}},
 		{"GET /api/admin/policies", accessAdmin, []mxProbe{{own: get("/api/admin/policies"), why: "lists the token's org only"}}},
@@ -529,6 +556,15 @@ func routeMatrix() []mxRoute {
 		{"POST /signin/mfa", accessPublic, []mxProbe{{own: func(*mxWorld) mxReq {
 			return mxReq{method: "POST", path: "/signin/mfa", form: url.Values{"code": {"123456"}}}
 		}, want: statuses(403)}}},
+		{"POST /signin/mfa/send", accessPublic, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/signin/mfa/send", form: url.Values{"channel": {"sms"}}}
+		}, want: statuses(403)}}},
+		{"POST /signin/mfa/enroll", accessPublic, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/signin/mfa/enroll", form: url.Values{}}
+		}, want: statuses(403)}}},
+		{"POST /signin/mfa/confirm", accessPublic, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/signin/mfa/confirm", form: url.Values{"code": {"123456"}}}
+		}, want: statuses(403)}}},
 		{"GET /signin/pin", accessPublic, []mxProbe{{own: get("/signin/pin"), want: statuses(303)}}},
 		{"POST /signin/pin", accessPublic, []mxProbe{{own: func(*mxWorld) mxReq {
 			return mxReq{method: "POST", path: "/signin/pin", form: url.Values{"pin": {"4829"}}}
@@ -536,15 +572,21 @@ func routeMatrix() []mxRoute {
 		{"POST /signout", accessPublic, []mxProbe{{own: func(*mxWorld) mxReq { return mxReq{method: "POST", path: "/signout", form: url.Values{}} },
 			want: statuses(403)}}},
 		{"GET /portal", accessWeb, []mxProbe{{own: get("/portal"), why: "shows the caller's own devices"}}},
+		{"GET /portal/security", accessWeb, []mxProbe{{own: get("/portal/security"), why: "shows the caller's own factors"}}},
+		{"POST /portal/security/totp", accessWeb, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/portal/security/totp", form: url.Values{}}
+		}, want: statuses(200, 409), why: "sets up the caller's own factor"}}},
+		{"POST /portal/security/totp/confirm", accessWeb, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/portal/security/totp/confirm", form: url.Values{"code": {"000000"}}}
+		}, want: statuses(401, 409), why: "confirms the caller's own factor"}}},
 		{"POST /portal/eligibility", accessWeb, []mxProbe{{own: func(*mxWorld) mxReq {
-			return mxReq{method: "POST", path: "/portal/eligibility", form: url.Values{"platform": {"ios"}, "os_version": {"17.4"}}}
+			return mxReq{method: "POST", path: "/portal/eligibility", form: url.Values{"platform": {"ios"}, "ownership": {"personal"}}}
 		}, why: noOrgResource}}},
 		{"POST /portal/enroll", accessWeb, []mxProbe{{own: func(*mxWorld) mxReq {
-			return mxReq{method: "POST", path: "/portal/enroll", form: url.Values{"platform": {"ios"}, "os_version": {"17.4"}, "agree": {"on"}}}
+			return mxReq{method: "POST", path: "/portal/enroll", form: url.Values{"platform": {"ios"}, "ownership": {"personal"}, "agree": {"on"}}}
 		}, why: noOrgResource}}},
 		{"POST /portal/android/enroll", accessWeb, []mxProbe{{own: func(*mxWorld) mxReq {
-			return mxReq{method: "POST", path: "/portal/android/enroll", form: url.Values{"platform": {"android"}, "os_version": {"9"},
-				"api_level": {"28"}, "manufacturer": {"Google"}, "model": {"Pixel 3"}, "ownership": {"personal"}, "agree": {"on"}}}
+			return mxReq{method: "POST", path: "/portal/android/enroll", form: url.Values{"platform": {"android"}, "ownership": {"personal"}, "agree": {"on"}}}
 		}, why: noOrgResource}}},
 		{"GET /portal/devices/{id}", accessWeb, []mxProbe{{
 			own:   func(m *mxWorld) mxReq { return mxReq{method: "GET", path: "/portal/devices/" + m.aliceDev} },
@@ -552,10 +594,10 @@ func routeMatrix() []mxRoute {
 		}}},
 		{"POST /portal/devices/{id}/deprovision", accessWeb, []mxProbe{{
 			own: func(m *mxWorld) mxReq {
-				return mxReq{method: "POST", path: "/portal/devices/" + m.spare() + "/deprovision", form: url.Values{}}
+				return mxReq{method: "POST", path: "/portal/devices/" + m.spare() + "/deprovision", form: url.Values{"confirm": {"on"}}}
 			},
 			other: func(m *mxWorld) mxReq {
-				return mxReq{method: "POST", path: "/portal/devices/" + m.otherDev + "/deprovision", form: url.Values{}}
+				return mxReq{method: "POST", path: "/portal/devices/" + m.otherDev + "/deprovision", form: url.Values{"confirm": {"on"}}}
 			},
 		}}},
 		{"POST /portal/devices/{id}/erase", accessWeb, []mxProbe{{
@@ -603,24 +645,104 @@ func routeMatrix() []mxRoute {
 		{"POST /admin/devices/{id}/{action}", accessConsole, m4(func(action string, want []int) mxProbe {
 			return mxProbe{
 				own: func(m *mxWorld) mxReq {
-					return mxReq{method: "POST", path: "/admin/devices/" + m.spare() + "/" + action, form: url.Values{}}
+					return mxReq{method: "POST", path: "/admin/devices/" + m.spare() + "/" + action, form: url.Values{"confirm": {"on"}}}
 				},
 				want: statuses(303, 403),
 				other: func(m *mxWorld) mxReq {
-					return mxReq{method: "POST", path: "/admin/devices/" + m.otherDev + "/" + action, form: url.Values{}}
+					return mxReq{method: "POST", path: "/admin/devices/" + m.otherDev + "/" + action, form: url.Values{"confirm": {"on"}}}
 				},
 			}
 		})},
 		{"GET /admin/users", accessConsole, []mxProbe{{own: get("/admin/users"), why: "lists the token's org only"}}},
 		{"POST /admin/users/{id}/deactivate", accessConsole, []mxProbe{{
 			own: func(m *mxWorld) mxReq {
-				return mxReq{method: "POST", path: "/admin/users/" + m.demoUsers["carol"] + "/deactivate", form: url.Values{}}
+				return mxReq{method: "POST", path: "/admin/users/" + m.demoUsers["carol"] + "/deactivate", form: url.Values{"confirm": {"on"}}}
 			}, want: statuses(200),
 			other: func(m *mxWorld) mxReq {
-				return mxReq{method: "POST", path: "/admin/users/" + m.otherUsers["alice"] + "/deactivate", form: url.Values{}}
+				return mxReq{method: "POST", path: "/admin/users/" + m.otherUsers["alice"] + "/deactivate", form: url.Values{"confirm": {"on"}}}
+			},
+		}}},
+		{"POST /admin/users/{id}/mfa/reset", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/users/" + m.demoUsers["bob"] + "/mfa/reset", form: url.Values{"confirm": {"on"}}}
+			}, want: statuses(200, 409),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/users/" + m.otherUsers["alice"] + "/mfa/reset", form: url.Values{"confirm": {"on"}}}
+			},
+		}}},
+		{"GET /admin/groups", accessConsole, []mxProbe{{own: get("/admin/groups"), why: "lists the token's org only"}}},
+		{"POST /admin/groups", accessConsole, []mxProbe{{own: func(m *mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/admin/groups", form: url.Values{"name": {m.unique("Console group")}}}
+		}, want: statuses(303), why: "creates in the token's org; the form has no org"}}},
+		{"POST /admin/groups/{id}/members", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/groups/" + m.demoGroups["Contractors"] + "/members", form: url.Values{"user_id": {m.demoUsers["bob"]}}}
+			}, want: statuses(303),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/groups/" + m.otherGroups["Contractors"] + "/members", form: url.Values{"user_id": {m.otherUsers["bob"]}}}
+			},
+			batch: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/groups/" + m.demoGroups["Contractors"] + "/members", form: url.Values{"user_id": {m.otherUsers["bob"]}}}
+			},
+		}}},
+		{"POST /admin/groups/{id}/members/{user}/remove", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				mustStatus(m.t, 204)(m.do(m.t, "POST", "/api/admin/groups/"+m.demoGroups["Employees"]+"/members", m.first.adminToken,
+					map[string]string{"user_id": m.demoUsers["carol"]}))
+				return mxReq{method: "POST", path: "/admin/groups/" + m.demoGroups["Employees"] + "/members/" + m.demoUsers["carol"] + "/remove", form: url.Values{}}
+			}, want: statuses(303),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/groups/" + m.otherGroups["Employees"] + "/members/" + m.otherUsers["alice"] + "/remove", form: url.Values{}}
+			},
+			batch: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/groups/" + m.demoGroups["Employees"] + "/members/" + m.otherUsers["alice"] + "/remove", form: url.Values{}}
 			},
 		}}},
 		{"GET /admin/policies", accessConsole, []mxProbe{{own: get("/admin/policies"), why: "lists the token's org only"}}},
+		{"GET /admin/policies/new", accessConsole, []mxProbe{{own: get("/admin/policies/new"), why: noOrgResource}}},
+		{"POST /admin/policies", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/policies", form: m.policyForm(m.policyBody(m.unique("Console policy"), m.demoGroups["Contractors"]))}
+			}, want: statuses(303), why: "creates in the token's org; the form has no org",
+			batch: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/policies", form: m.policyForm(m.policyBody(m.unique("Mixed"), m.demoGroups["Contractors"], m.otherGroups["Employees"]))}
+			},
+		}}},
+		{"GET /admin/policies/{id}", accessConsole, []mxProbe{{
+			own:   func(m *mxWorld) mxReq { return mxReq{method: "GET", path: "/admin/policies/" + string(m.demoPolicy)} },
+			other: func(m *mxWorld) mxReq { return mxReq{method: "GET", path: "/admin/policies/" + string(m.otherPolicy)} },
+		}}},
+		{"POST /admin/policies/{id}", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				p := m.currentPolicy(m.demoPolicy)
+				p.Description = m.unique("edited in the console")
+				return mxReq{method: "POST", path: "/admin/policies/" + string(p.ID), form: m.policyForm(p)}
+			}, want: statuses(303),
+			other: func(m *mxWorld) mxReq {
+				p := m.currentPolicy(m.demoPolicy)
+				p.Version = 1
+				return mxReq{method: "POST", path: "/admin/policies/" + string(m.otherPolicy), form: m.policyForm(p)}
+			},
+			batch: func(m *mxWorld) mxReq {
+				p := m.currentPolicy(m.demoPolicy)
+				p.Groups = append(p.Groups, m.otherGroups["Employees"])
+				return mxReq{method: "POST", path: "/admin/policies/" + string(p.ID), form: m.policyForm(p)}
+			},
+		}}},
+		{"POST /admin/policies/{id}/delete", accessConsole, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				p := m.createPolicy(m.unique("doomed in the console"))
+				return mxReq{method: "POST", path: "/admin/policies/" + string(p.ID) + "/delete",
+					form: url.Values{"confirm": {"on"}, "version": {fmt.Sprint(p.Version)}}}
+			}, want: statuses(303),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/admin/policies/" + string(m.otherPolicy) + "/delete", form: url.Values{"confirm": {"on"}, "version": {"1"}}}
+			},
+		}}},
+		{"POST /admin/signon", accessConsole, []mxProbe{{own: func(m *mxWorld) mxReq {
+			cur := must[struct{ Version int64 }](m.t, 200)(m.do(m.t, "GET", "/api/admin/signon", m.first.adminToken, nil))
+			return mxReq{method: "POST", path: "/admin/signon", form: url.Values{"version": {fmt.Sprint(cur.Version)}}}
+		}, want: statuses(303), why: "changes the token's org's rule; the form has no org"}}},
 		{"GET /admin/apps", accessConsole, []mxProbe{{own: get("/admin/apps"), why: "lists the token's org only"}}},
 		{"POST /admin/apps", accessConsole, []mxProbe{{own: func(m *mxWorld) mxReq {
 			return mxReq{method: "POST", path: "/admin/apps", form: url.Values{"kind": {"ios_app_store"}, "identifier": {"com.example." + m.unique("console")},
@@ -866,6 +988,35 @@ func (m *mxWorld) directPath(org string) string {
 func (m *mxWorld) policyBody(name string, groups ...string) policyBody {
 	return policyBody{Name: name, Priority: 200 + m.seq, Groups: groups,
 		Rules: map[policy.Platform]policy.Rule{policy.IOS: {Action: policy.Allow}}}
+}
+
+// policyForm is p as the console's policy form posts it.
+func (m *mxWorld) policyForm(p policyBody) url.Values {
+	v := url.Values{"name": {p.Name}, "description": {p.Description}, "priority": {fmt.Sprint(p.Priority)},
+		"version": {fmt.Sprint(p.Version)}, "agreement": {p.Agreement}, "groups": p.Groups}
+	for _, pl := range policy.Platforms() {
+		k := string(pl) + "_"
+		rule, ok := p.Rules[pl]
+		if !ok {
+			v.Set(k+"action", "deny")
+			continue
+		}
+		v.Set(k+"action", string(rule.Action))
+		q := rule.Requirements
+		if q.Passcode.Required {
+			v.Set(k+"passcode", "on")
+			v.Set(k+"passcode_min", fmt.Sprint(q.Passcode.MinLength))
+		}
+		for name, on := range map[string]bool{"encryption": q.Encryption, "refuse_compromised": q.RefuseCompromised, "full_wipe": q.AllowFullWipe,
+			"separate": q.DataSeparation != (policy.DataSeparation{}), "work_profile": q.Android.Modes.WorkProfile,
+			"knox": q.Android.Modes.Knox, "device_admin": q.Android.Modes.DeviceAdmin} {
+			if on {
+				v.Set(k+name, "on")
+			}
+		}
+		v.Set(k+"min_os", q.MinOSVersion)
+	}
+	return v
 }
 
 func (m *mxWorld) createPolicy(name string) policyBody {
@@ -1327,3 +1478,13 @@ func mxSettingsProfile(t *testing.T, d *appleDevice) string {
 }
 
 // countingCAs counts the CA look-ups that reach it.
+
+// mustStatus fails the test unless the answer has status want.
+func mustStatus(t *testing.T, want int) func(int, []byte) {
+	return func(status int, body []byte) {
+		t.Helper()
+		if status != want {
+			t.Fatalf("status %d, want %d: %s", status, want, body)
+		}
+	}
+}

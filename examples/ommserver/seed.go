@@ -40,7 +40,10 @@ func ensureDemoOrg(ctx context.Context, s storage.OrgStore, now time.Time) (stor
 // demoUser is one person of the demo directory.
 type demoUser struct {
 	username, displayName string
-	groups                []string
+	// phone is a fictional number (the 555-01xx range): sign-in codes by
+	// text or call go to it, and the development sender logs them.
+	phone  string
+	groups []string
 }
 
 // The demo directory: employees fall under a policy that requires
@@ -49,9 +52,9 @@ type demoUser struct {
 var (
 	demoGroups = []string{"Employees", "Contractors"}
 	demoUsers  = []demoUser{
-		{"alice", "Alice Example", []string{"Employees"}},
-		{"bob", "Bob Example", []string{"Employees"}},
-		{"carol", "Carol Contractor", []string{"Contractors"}},
+		{"alice", "Alice Example", "", []string{"Employees"}},
+		{"bob", "Bob Example", "+15555550142", []string{"Employees"}},
+		{"carol", "Carol Contractor", "", []string{"Contractors"}},
 	}
 	demoPolicyName = "Employees: enroll iOS and Android"
 )
@@ -95,7 +98,7 @@ func seedDemo(ctx context.Context, org storage.OrgID, dir *auth.LocalDirectory, 
 		}
 		pw := randomPassword()
 		u, err := dir.CreateUser(ctx, auth.User{Org: org, Username: du.username, DisplayName: du.displayName,
-			Email: du.username + "@demo.invalid"}, pw, seedActor)
+			Email: du.username + "@demo.invalid", Phone: du.phone}, pw, seedActor)
 		if err != nil {
 			return nil, fmt.Errorf("demo user %s: %w", du.username, err)
 		}

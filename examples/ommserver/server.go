@@ -42,6 +42,10 @@ type serverDeps struct {
 	now       func() time.Time
 	push      pushSetup
 	publicURL string
+	// appleOnly leaves the Android channel off, for the enroll-profile
+	// subcommand, which issues Apple profiles only (and so has nothing to
+	// say about Knox licenses or the Android Management API).
+	appleOnly bool
 }
 
 func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server, error) {
@@ -50,9 +54,12 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 	if srv.dir, err = auth.NewLocalDirectory(s, auth.WithLogger(d.log), auth.WithClock(d.now)); err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
-	android, err := srv.androidConfig(cfg, d.publicURL)
-	if err != nil {
-		return nil, err
+	var android omm.AndroidConfig
+	if !d.appleOnly {
+		var err error
+		if android, err = srv.androidConfig(cfg, d.publicURL); err != nil {
+			return nil, err
+		}
 	}
 	replica, err := replicaID(cfg.dataDir)
 	if err != nil {
@@ -60,6 +67,12 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 	}
 	oc := omm.Config{Store: s, Directory: srv.dir, PublicURL: d.publicURL, Topic: d.push.topic, Android: android,
 		AllowSimulators: cfg.allowSimulators, Logger: d.log, Clock: d.now, ReplicaID: replica, PushClaim: cfg.pushClaim}
+	if cfg.mfaSender == mfaSenderLog || cfg.mfaSender == "" {
+		oc.MFASender = auth.DevelopmentSender(d.log)
+		if !d.appleOnly {
+			d.log.Warn("DEVELOPMENT SMS/voice sender: sign-in codes are written to this log, not sent; connect a gateway (auth.Sender) for real phones, or -mfa-sender off")
+		}
+	}
 	if d.push.client != nil {
 		oc.Push = d.push.client
 	} else {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openomm/omm"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/storage"
 )
@@ -44,8 +45,9 @@ type page struct {
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"qrsvg": qrSVG,
-		"bytes": func(s string) []byte { return []byte(s) },
+		"qrsvg":        qrSVG,
+		"bytes":        func(s string) []byte { return []byte(s) },
+		"platformName": omm.PlatformName,
 		"when": func(t any) string {
 			switch v := t.(type) {
 			case time.Time:
@@ -138,7 +140,12 @@ func (s *server) csrfOK(r *http.Request, purpose, binding string) bool {
 // parseForm reads a form post of at most maxFormBody bytes and checks its
 // CSRF token; on failure it has answered the request.
 func (s *server) parseForm(w http.ResponseWriter, r *http.Request, purpose, binding string) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	return s.parseFormMax(w, r, purpose, binding, maxFormBody)
+}
+
+// parseFormMax is parseForm for a form of at most limit bytes.
+func (s *server) parseFormMax(w http.ResponseWriter, r *http.Request, purpose, binding string, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseForm(); err != nil {
 		s.renderMessage(w, http.StatusBadRequest, "", message{Heading: "Request not understood",
 			Text: "The form could not be read (too large or malformed). Please try again.", Link: "/", LinkText: "Start page"})

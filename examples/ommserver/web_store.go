@@ -3,8 +3,8 @@ package main
 import (
 	"net/http"
 
+	"github.com/openomm/omm"
 	"github.com/openomm/omm/catalog"
-	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 )
 
@@ -16,16 +16,19 @@ import (
 // install or removal under way.
 
 type storeData struct {
-	Device inventory.Device
+	Device omm.DeviceSummary
 	Items  []catalog.Item
 	Notice string
+	// Closed says why nothing can be installed or removed (the device is
+	// not under management); no buttons are offered then.
+	Closed string
 }
 
 // CanInstall says whether the page offers an Install (or Update, or
 // take-over) button for it: Apple apps the user may install now. Play apps
 // are installed from managed Google Play on the device.
-func (storeData) CanInstall(it catalog.Item) bool {
-	if it.App.Kind == catalog.Play {
+func (d storeData) CanInstall(it catalog.Item) bool {
+	if it.App.Kind == catalog.Play || d.Closed != "" {
 		return false
 	}
 	switch it.State {
@@ -42,8 +45,8 @@ func (storeData) CanInstall(it catalog.Item) bool {
 // CanRemove says whether the page offers to remove the managed copy: the
 // user may uninstall a managed app at any time (Apple devices; on Android
 // the work profile's Play Store does it).
-func (storeData) CanRemove(it catalog.Item) bool {
-	return it.State == catalog.StateInstalled && it.App.Kind != catalog.Play
+func (d storeData) CanRemove(it catalog.Item) bool {
+	return it.State == catalog.StateInstalled && it.App.Kind != catalog.Play && d.Closed == ""
 }
 
 // Label is what the store says about the app's state, in words.
@@ -84,8 +87,13 @@ func (s *server) renderStore(w http.ResponseWriter, r *http.Request, org storage
 		s.webFailure(w, "portal", err)
 		return
 	}
+	sum, err := s.sdk.Summary(r.Context(), v.Device)
+	if err != nil {
+		s.webFailure(w, "portal", err)
+		return
+	}
 	s.render(w, http.StatusOK, "store", page{Title: "App store", Nav: "portal", CSRF: s.csrfToken(csrfSession, token),
-		Data: storeData{Device: v.Device, Items: v.Items, Notice: notice}})
+		Data: storeData{Device: sum, Items: v.Items, Notice: notice, Closed: v.Closed}})
 }
 
 func (s *server) storeInstallPost(w http.ResponseWriter, r *http.Request) {

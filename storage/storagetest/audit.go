@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,9 @@ func auditCases() []testCase {
 	return []testCase{
 		{"Audit/AppendAndList", testAuditAppendAndList},
 		{"Audit/Paging", testAuditPaging},
+		{"Audit/NewestFirst", testAuditNewestFirst},
+		{"Audit/Filters", testAuditFilters},
+		{"Audit/FilterInvalid", testAuditFilterInvalid},
 		{"Audit/TenantIsolation", testAuditTenantIsolation},
 		{"Audit/Invalid", testAuditInvalid},
 		{"Audit/NoAliasing", testAuditNoAliasing},
@@ -228,5 +232,177 @@ func testAuditConcurrentAppend(t testing.TB, s Store) {
 		if i > 0 && e.ID <= log[i-1].ID {
 			t.Errorf("IDs out of order: %d after %d", e.ID, log[i-1].ID)
 		}
+	}
+}
+
+// readAudit reads every page of q, following the cursor in q's order.
+func readAudit(t testing.TB, s Store, org storage.OrgID, q storage.AuditQuery) ([]storage.AuditEntry, int) {
+	t.Helper()
+	var all []storage.AuditEntry
+	pages := 0
+	for {
+		p, err := s.ListAudit(t.Context(), org, q)
+		noErr(t, "ListAudit", err)
+		pages++
+		if q.Limit > 0 && len(p.Entries) > q.Limit {
+			t.Fatalf("page of %d entries with limit %d", len(p.Entries), q.Limit)
+		}
+		all = append(all, p.Entries...)
+		if p.Next == 0 {
+			return all, pages
+		}
+		if len(p.Entries) == 0 || p.Next != p.Entries[len(p.Entries)-1].ID {
+			t.Fatalf("Next = %d, want the last entry's ID", p.Next)
+		}
+		if pages > 1000 {
+			t.Fatal("paging does not end")
+		}
+		if q.Newest {
+			q.Before = p.Next
+		} else {
+			q.After = p.Next
+		}
+	}
+}
+
+func reversed(es []storage.AuditEntry) []storage.AuditEntry {
+	out := slices.Clone(es)
+	slices.Reverse(out)
+	return out
+}
+
+func testAuditNewestFirst(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	other := mustCreateOrg(t, s, "other")
+	const n = 25
+	for i := range n {
+		_, err := s.AppendAudit(ctx, entryFor(o.ID, "test.event", at(i)))
+		noErr(t, "AppendAudit", err)
+		_, err = s.AppendAudit(ctx, entryFor(other.ID, "test.event", at(i)))
+		noErr(t, "AppendAudit other", err)
+	}
+	oldest := allAudit(t, s, o.ID)
+	got, pages := readAudit(t, s, o.ID, storage.AuditQuery{Newest: true, Limit: 7})
+	same(t, "newest first in pages of 7", got, reversed(oldest))
+	if pages != 4 {
+		t.Errorf("read %d pages of 7 for %d entries, want 4", pages, len(oldest))
+	}
+	p, err := s.ListAudit(ctx, o.ID, storage.AuditQuery{Newest: true, Limit: 1})
+	noErr(t, "ListAudit newest", err)
+	if len(p.Entries) != 1 || p.Entries[0].ID != oldest[len(oldest)-1].ID {
+		t.Errorf("first page newest first = %+v, want the last entry appended", p.Entries)
+	}
+	// Both bounds: the entries strictly between, in either order.
+	lo, hi := oldest[5].ID, oldest[15].ID
+	between, _ := readAudit(t, s, o.ID, storage.AuditQuery{After: lo, Before: hi, Limit: 3})
+	same(t, "entries between two IDs", between, oldest[6:15])
+	between, _ = readAudit(t, s, o.ID, storage.AuditQuery{After: lo, Before: hi, Newest: true, Limit: 4})
+	same(t, "entries between two IDs, newest first", between, reversed(oldest[6:15]))
+	// Before the first entry: nothing.
+	p, err = s.ListAudit(ctx, o.ID, storage.AuditQuery{Newest: true, Before: oldest[0].ID})
+	noErr(t, "ListAudit before the first", err)
+	if len(p.Entries) != 0 || p.Next != 0 {
+		t.Errorf("before the first entry: %d entries, Next %d; want none", len(p.Entries), p.Next)
+	}
+}
+
+func testAuditFilters(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	other := mustCreateOrg(t, s, "other")
+	type ev struct {
+		actor, action, target string
+		minute                int
+	}
+	events := []ev{
+		{"admin:ann", "device.lock", "device:d1", 1},
+		{"user:u1", "device.state.deprovisioning", "device:d1", 2},
+		{"admin:ann", "device.erase", "device:d2", 3},
+		{"user:u1", "auth.signin.success", "user:u1", 4},
+		{"admin:ann", "auth.mfa.totp_remove", "user:u1", 5},
+		{"user:u2", "auth.signin.success", "user:u2", 6},
+		{"admin:ann", "devicex.lock", "device:d1", 7}, // "device." must not match it
+		{"system", "device_lock", "device:d1", 8},     // nor a LIKE wildcard
+		{"admin:ann", "device.lock", "device:d1", 9},
+	}
+	for _, e := range events {
+		for _, org := range []storage.OrgID{o.ID, other.ID} {
+			_, err := s.AppendAudit(ctx, storage.AuditEntry{Org: org, Time: at(e.minute), Actor: e.actor, Action: e.action, Target: e.target})
+			noErr(t, "AppendAudit", err)
+		}
+	}
+	all := allAudit(t, s, o.ID) // with the org's creation, at minute 0
+	// Bounds are compared as stored: to the microsecond.
+	before := func(e storage.AuditEntry, minute int) bool { return e.Time.Before(storage.Normalize(at(minute))) }
+	pick := func(keep func(storage.AuditEntry) bool) []storage.AuditEntry {
+		var out []storage.AuditEntry
+		for _, e := range all {
+			if keep(e) {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		q    storage.AuditQuery
+		want []storage.AuditEntry
+	}{
+		{"actor", storage.AuditQuery{Actor: "admin:ann"}, pick(func(e storage.AuditEntry) bool { return e.Actor == "admin:ann" })},
+		{"target", storage.AuditQuery{Target: "device:d1"}, pick(func(e storage.AuditEntry) bool { return e.Target == "device:d1" })},
+		{"subject", storage.AuditQuery{Subject: "user:u1"}, pick(func(e storage.AuditEntry) bool { return e.Actor == "user:u1" || e.Target == "user:u1" })},
+		{"action", storage.AuditQuery{Action: "device.lock"}, pick(func(e storage.AuditEntry) bool { return e.Action == "device.lock" })},
+		{"action prefix", storage.AuditQuery{Action: "device."}, pick(func(e storage.AuditEntry) bool { return strings.HasPrefix(e.Action, "device.") })},
+		{"action prefix of two words", storage.AuditQuery{Action: "device.state."}, pick(func(e storage.AuditEntry) bool { return strings.HasPrefix(e.Action, "device.state.") })},
+		{"since and until", storage.AuditQuery{Since: at(3), Until: at(6)}, pick(func(e storage.AuditEntry) bool {
+			return !before(e, 3) && before(e, 6)
+		})},
+		{"since", storage.AuditQuery{Since: at(8)}, pick(func(e storage.AuditEntry) bool { return !before(e, 8) })},
+		{"until", storage.AuditQuery{Until: at(2)}, pick(func(e storage.AuditEntry) bool { return before(e, 2) })},
+		{"combined", storage.AuditQuery{Target: "device:d1", Action: "device.", Actor: "admin:ann", Until: at(9)},
+			pick(func(e storage.AuditEntry) bool {
+				return e.Target == "device:d1" && strings.HasPrefix(e.Action, "device.") && e.Actor == "admin:ann" && before(e, 9)
+			})},
+		{"nothing matches", storage.AuditQuery{Subject: "user:nobody"}, nil},
+	}
+	for _, tt := range tests {
+		if tt.name != "nothing matches" && len(tt.want) == 0 {
+			t.Fatalf("%s: the case selects nothing", tt.name)
+		}
+		q := tt.q
+		q.Limit = 2
+		got, _ := readAudit(t, s, o.ID, q)
+		same(t, tt.name+", oldest first", got, tt.want)
+		q.Newest = true
+		got, _ = readAudit(t, s, o.ID, q)
+		same(t, tt.name+", newest first", got, reversed(tt.want))
+		for _, e := range got {
+			if e.Org != o.ID {
+				t.Errorf("%s: another org's entry %+v", tt.name, e)
+			}
+		}
+	}
+}
+
+func testAuditFilterInvalid(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	for _, tt := range []struct {
+		name string
+		q    storage.AuditQuery
+	}{
+		{"negative before", storage.AuditQuery{Before: -1}},
+		{"action with spaces", storage.AuditQuery{Action: "device lock"}},
+		{"action of a dot", storage.AuditQuery{Action: "."}},
+		{"oversize action", storage.AuditQuery{Action: strings.Repeat("a", storage.MaxActionLen+1)}},
+		{"oversize actor", storage.AuditQuery{Actor: strings.Repeat("a", storage.MaxActorLen+1)}},
+		{"target with control character", storage.AuditQuery{Target: "device:\x00"}},
+		{"subject not UTF-8", storage.AuditQuery{Subject: "user:\xc3\x28"}},
+		{"since after until", storage.AuditQuery{Since: at(5), Until: at(4)}},
+		{"since equal to until", storage.AuditQuery{Since: at(5), Until: at(5)}},
+	} {
+		_, err := s.ListAudit(ctx, o.ID, tt.q)
+		wantErr(t, tt.name, err, storage.ErrInvalid)
 	}
 }

@@ -77,6 +77,59 @@ func (s offByOnePaging) ListAudit(ctx context.Context, org storage.OrgID, q stor
 	return p, err
 }
 
+// oldestAlways ignores Newest: the log reads oldest first whatever is
+// asked.
+type oldestAlways struct{ *memory.Store }
+
+func (s oldestAlways) ListAudit(ctx context.Context, org storage.OrgID, q storage.AuditQuery) (storage.AuditPage, error) {
+	if q.Newest {
+		q.Newest, q.After, q.Before = false, q.Before, 0
+	}
+	return s.Store.ListAudit(ctx, org, q)
+}
+
+// actorOnlySubject matches a subject as the actor only, missing what was
+// done to it.
+type actorOnlySubject struct{ *memory.Store }
+
+func (s actorOnlySubject) ListAudit(ctx context.Context, org storage.OrgID, q storage.AuditQuery) (storage.AuditPage, error) {
+	if q.Subject != "" {
+		q.Actor, q.Subject = q.Subject, ""
+	}
+	return s.Store.ListAudit(ctx, org, q)
+}
+
+// wildPrefix matches an action prefix without its dot, so that
+// "device." also matches "devicex.lock".
+type wildPrefix struct{ *memory.Store }
+
+func (s wildPrefix) ListAudit(ctx context.Context, org storage.OrgID, q storage.AuditQuery) (storage.AuditPage, error) {
+	prefix, ok := strings.CutSuffix(q.Action, ".")
+	if !ok {
+		return s.Store.ListAudit(ctx, org, q)
+	}
+	q.Action = ""
+	p, err := s.Store.ListAudit(ctx, org, q)
+	kept := p.Entries[:0]
+	for _, e := range p.Entries {
+		if strings.HasPrefix(e.Action, prefix) {
+			kept = append(kept, e)
+		}
+	}
+	p.Entries = kept
+	return p, err
+}
+
+// inclusiveUntil returns entries at the Until time too.
+type inclusiveUntil struct{ *memory.Store }
+
+func (s inclusiveUntil) ListAudit(ctx context.Context, org storage.OrgID, q storage.AuditQuery) (storage.AuditPage, error) {
+	if !q.Until.IsZero() {
+		q.Until = q.Until.Add(time.Minute)
+	}
+	return s.Store.ListAudit(ctx, org, q)
+}
+
 // rawTimes keeps times as given instead of normalizing them.
 type rawTimes struct{ *memory.Store }
 
@@ -104,6 +157,10 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 		"lossy details":      func() Store { return lossyDetails{memory.New()} },
 		"off-by-one paging":  func() Store { return offByOnePaging{memory.New()} },
 		"raw times":          func() Store { return rawTimes{memory.New()} },
+		"oldest always":      func() Store { return oldestAlways{memory.New()} },
+		"actor-only subject": func() Store { return actorOnlySubject{memory.New()} },
+		"wild action prefix": func() Store { return wildPrefix{memory.New()} },
+		"inclusive until":    func() Store { return inclusiveUntil{memory.New()} },
 		"lenient names":      func() Store { return lenientNames{memory.New()} },
 		"NotNow resent":      func() Store { return notNowResent{memory.New()} },
 		"never abandons":     func() Store { return neverAbandons{memory.New()} },

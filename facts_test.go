@@ -1,0 +1,104 @@
+package omm_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/openomm/omm"
+	"github.com/openomm/omm/enroll/mdm/mdmtest"
+	"github.com/openomm/omm/policy"
+)
+
+// TestPreliminaryDecision: facts a person gives on a web page decide with
+// platform and ownership only; the decision says what the device is
+// checked against, and the facts say where they came from.
+func TestPreliminaryDecision(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := t.Context()
+	p := e.policies[e.org]
+	ios := p.Rules[policy.IOS]
+	ios.Requirements.MinOSVersion, ios.Requirements.RefuseCompromised = "17.0", true
+	p.Rules[policy.IOS] = ios
+	if _, err := e.sdk.UpdatePolicy(ctx, "admin:test", p); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever else the form carried, only platform and ownership count.
+	f := omm.Facts{Platform: "ios", Ownership: "personal", OSVersion: "9.0", Compromised: true, FromPerson: true}
+	dec, err := e.sdk.Decide(ctx, e.org, e.users["alice"], f)
+	if err != nil || dec.Outcome != policy.Enroll {
+		t.Fatalf("preliminary decision = %s %v: %v", dec.Outcome, dec.Reasons, err)
+	}
+	reasons := strings.Join(dec.Reasons, "\n")
+	for _, want := range []string{`targets the user's group "Staff"`, "OS version is checked when it enrolls", "jailbroken is checked"} {
+		if !strings.Contains(reasons, want) {
+			t.Errorf("reasons lack %q:\n%s", want, reasons)
+		}
+	}
+	from := map[string]omm.FactSource{}
+	for _, fv := range omm.ExplainFacts(f) {
+		from[fv.Fact] = fv.From
+	}
+	if from["Kind of device"] != omm.FromYou || from["Owner"] != omm.FromYou || from["OS version"] != omm.NotYetKnown || from["Jailbroken or rooted"] != omm.NotYetKnown {
+		t.Errorf("sources of a web page's facts: %v", from)
+	}
+	f.FromPerson = false
+	for _, fv := range omm.ExplainFacts(f) {
+		if fv.Fact == "OS version" && (fv.From != omm.FromDevice || fv.Value != "9.0") {
+			t.Errorf("the agent's OS version: %+v", fv)
+		}
+	}
+	// An Android device whose mode depends on what it reports gets no
+	// token from a web page (the staff policy enables device admin only).
+	_, err = e.sdk.BeginAndroidEnrollment(ctx, e.org, e.users["alice"], "user:alice", omm.Facts{Platform: "android", Ownership: "personal", FromPerson: true})
+	if !errors.Is(err, omm.ErrNotPermitted) || !strings.Contains(err.Error(), "agent app") {
+		t.Errorf("preliminary legacy-mode enrollment: %v", err)
+	}
+}
+
+// TestReportedOSVersionDecidesAgain: a device enrolled on a preliminary
+// decision reports an OS version older than its policy's minimum; the
+// report decides again and the device shows as out of policy.
+func TestReportedOSVersionDecidesAgain(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := t.Context()
+	d := e.enrollApple(t, e.org, e.users["alice"])
+	d.drain(t, nil)
+	p := e.policies[e.org]
+	ios := p.Rules[policy.IOS]
+	ios.Requirements.MinOSVersion = "18.0"
+	p.Rules[policy.IOS] = ios
+	if _, err := e.sdk.UpdatePolicy(ctx, "admin:test", p); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := e.sdk.OrgDevice(ctx, e.org, d.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := e.sdk.Compliance(ctx, dev); c == nil || c.OutOfPolicy != "" {
+		t.Fatalf("before the device reported its version: %+v", c)
+	}
+	if err := e.sdk.Act(ctx, dev, omm.ActionRefresh, "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	d.drain(t, func(c mdmtest.Command) map[string]any {
+		if c.RequestType == "DeviceInformation" {
+			return map[string]any{"Status": "Acknowledged", "QueryResponses": map[string]any{"OSVersion": "17.4", "DeviceName": "Alice's iPhone"}}
+		}
+		return nil
+	})
+	c, err := e.sdk.Compliance(ctx, dev)
+	if err != nil || c == nil || c.InPolicy || !strings.Contains(c.OutOfPolicy, "17.4 is older than") {
+		t.Errorf("after the device reported iOS 17.4 under a minimum of 18.0: %+v, %v", c, err)
+	}
+}
+
+// TestAgentLinkLandingPage: the legacy modes' enrollment link opened in a
+// browser lands on a page saying what to do, not on a 404.
+func TestAgentLinkLandingPage(t *testing.T) {
+	e := newEnv(t, "/mdm")
+	st, body := e.do(t, "GET", "/mdm"+omm.AgentPath+"?token=abc.def", nil)
+	if st != 200 || !strings.Contains(string(body), "OMM agent app") || strings.Contains(string(body), "abc.def") {
+		t.Errorf("landing page = %d:\n%s", st, body)
+	}
+}
