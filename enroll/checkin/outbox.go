@@ -80,7 +80,7 @@ func (o *Outbox) Wake(ctx context.Context, org storage.OrgID, devices []string) 
 		}
 	}
 	for start := 0; start < len(devices); start += o.batch {
-		if _, err := o.push(ctx, org, devices[start:min(start+o.batch, len(devices))]); err != nil {
+		if _, err := o.push(ctx, org, devices[start:min(start+o.batch, len(devices))], true); err != nil {
 			return err
 		}
 	}
@@ -92,7 +92,7 @@ func (o *Outbox) Wake(ctx context.Context, org storage.OrgID, devices []string) 
 func (o *Outbox) Drain(ctx context.Context, org storage.OrgID) (int, error) {
 	total := 0
 	for {
-		n, err := o.push(ctx, org, nil)
+		n, err := o.push(ctx, org, nil, false)
 		total += n
 		if err != nil || n == 0 {
 			return total, err
@@ -100,9 +100,10 @@ func (o *Outbox) Drain(ctx context.Context, org storage.OrgID) (int, error) {
 	}
 }
 
-// push claims one batch (among devices, when not nil), pushes it and
-// marks it done.
-func (o *Outbox) push(ctx context.Context, org storage.OrgID, devices []string) (int, error) {
+// push claims one batch (among devices, when not nil), pushes it (with the
+// pusher's coalescing when coalesce is set: a Wake, not a drain) and marks
+// it done.
+func (o *Outbox) push(ctx context.Context, org storage.OrgID, devices []string, coalesce bool) (int, error) {
 	claim := "push-" + rand.Text()
 	now := o.clock()
 	claimed, err := o.store.ClaimPushes(ctx, org, devices, claim, now, now.Add(o.claim), o.batch)
@@ -113,7 +114,7 @@ func (o *Outbox) push(ctx context.Context, org storage.OrgID, devices []string) 
 		return 0, nil
 	}
 	if o.pusher != nil {
-		if _, err := o.pusher.WakeAll(ctx, org, claimed); err != nil {
+		if _, err := o.pusher.wakeAll(ctx, org, claimed, coalesce); err != nil {
 			// Unpushed: the claim runs out and the devices go again.
 			return len(claimed), err
 		}

@@ -125,3 +125,28 @@ func TestOutboxSharesAFanOut(t *testing.T) {
 func entry(org storage.OrgID, action string) storage.AuditEntry {
 	return storage.AuditEntry{Org: org, Time: now, Actor: "admin:it", Action: action}
 }
+
+// TestOutboxDrainDoesNotCoalesceAWake: a device the drain pushed (for a
+// command queued earlier) is pushed again by the Wake of a command queued
+// right after: the drain's push may have reached it before that command.
+func TestOutboxDrainDoesNotCoalesceAWake(t *testing.T) {
+	fake := apnstest.NewServer()
+	defer fake.Close()
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-W", "alice").enroll().record()
+	o := checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
+		checkin.WithPushClock(e.clock, noSleep)), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
+	if n, err := o.Drain(t.Context(), e.orgA); n != 1 || err != nil {
+		t.Fatalf("Drain = %d, %v", n, err)
+	}
+	if err := e.store.EnqueueCommand(t.Context(), e.orgA, []string{d.ID}, enroll.Command{UUID: "lock", RequestType: "DeviceLock",
+		Body: []byte("<plist/>")}, entry(e.orgA, "device.lock")); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Wake(t.Context(), e.orgA, []string{d.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Pushes()); n != 2 {
+		t.Errorf("%d pushes, want 2 (the drain's, then the wake's)", n)
+	}
+}

@@ -192,6 +192,7 @@ type crashDevice struct {
 	delivered map[string]int    // command UUID → times the server sent it
 	results   map[string]string // command UUID → result status the server took
 	installed bool              // the server accepted the store install
+	lastPoll  time.Time         // when the server last answered that nothing is queued
 	ack       func()
 }
 
@@ -352,6 +353,9 @@ func crashPoll(ctx context.Context, cd *crashDevice) error {
 		}
 		cd.mu.Unlock()
 		if len(strings.TrimSpace(string(reply))) == 0 {
+			cd.mu.Lock()
+			cd.lastPoll = time.Now()
+			cd.mu.Unlock()
 			return nil
 		}
 		cmd, err := decodeCommand(reply)

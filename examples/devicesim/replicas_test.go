@@ -215,6 +215,24 @@ func (h *crashHarness) replicaChecks(t *testing.T, round int, acked []*crashDevi
 		t.Errorf("round %d: device %s: queued command %s has no body", round, r[0], r[1])
 	}
 	h.orphanInstalls(t, round)
+	// What a command left pending is, for the diagnosis of a failure.
+	last := map[string]time.Time{}
+	for _, cd := range acked {
+		cd.mu.Lock()
+		last[cd.Serial] = cd.lastPoll
+		cd.mu.Unlock()
+	}
+	for _, r := range query(`SELECT d.serial_number, q.uuid, c.request_type, q.status, q.deliveries, c.queued_us, q.updated_us,
+		coalesce((SELECT string_agg(a.actor || ' ' || a.action || ' at ' || a.time_us, '; ') FROM omm_audit_log a
+			WHERE a.org_id = q.org_id AND a.details::text LIKE '%' || q.uuid || '%'), '')
+		FROM omm_enroll_queue q JOIN omm_enroll_commands c ON c.org_id = q.org_id AND c.uuid = q.uuid
+		JOIN omm_devices d ON d.org_id = q.org_id AND d.id = q.device WHERE q.status IN ('Pending', 'NotNow')`) {
+		if _, ours := last[r[0]]; !ours {
+			continue
+		}
+		t.Logf("round %d: pending: device %s (last empty poll at %d us) command %s %s %s, %s deliveries, queued at %s us, updated %s; audit: %s",
+			round, r[0], last[r[0]].UnixMicro(), r[1], r[2], r[3], r[4], r[5], r[6], r[7])
+	}
 	t.Logf("round %d: %d devices, %d pushes in all, outbox empty, one CA per org, event seqs unique", round, len(acked), len(fake.Pushes()))
 }
 
