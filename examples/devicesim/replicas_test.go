@@ -95,18 +95,24 @@ func TestReplicasPostgres(t *testing.T) {
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
-		// Requests whose devices went away with the kill may still be
-		// finishing on the surviving replicas (an app install, the policy
-		// change), queueing commands after a device's last poll. Each such
-		// device is pushed (the outbox empties) and checks in again, as a
-		// pushed phone does, until none has anything pending; a command
-		// truly lost stays pending and fails the checks.
-		for try := 0; try < 5; try++ {
+		// Requests whose client went away may still be running on a
+		// surviving replica: an app install, or the policy change's
+		// re-application (which goes on after its caller gave up waiting,
+		// over every enrolled device), queueing commands after a device's
+		// last poll. Each such device is pushed (the outbox empties) and
+		// checks in again, as a pushed phone does, until none has anything
+		// pending twice in a row; a command truly lost stays pending and
+		// fails the checks.
+		settled := time.Now().Add(5 * time.Minute) // a hang guard
+		for quiet := 0; quiet < 2 && time.Now().Before(settled); {
 			h.waitOutboxEmpty(t, round)
 			waiting := h.pendingDevices(t, acked)
 			if len(waiting) == 0 {
-				break
+				quiet++
+				time.Sleep(time.Second)
+				continue
 			}
+			quiet = 0
 			for _, cd := range waiting {
 				var err error
 				for range 5 {
@@ -119,7 +125,6 @@ func TestReplicasPostgres(t *testing.T) {
 					t.Errorf("round %d: device %s, pushed after the drain: %v", round, cd.Serial, err)
 				}
 			}
-			time.Sleep(500 * time.Millisecond)
 		}
 	}
 
