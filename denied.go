@@ -6,46 +6,67 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
 	"github.com/openomm/omm/events"
 
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/internal/ratelimit"
 	"github.com/openomm/omm/storage"
 )
 
 // Denied requests: every answer of 401 or 403 is recorded in the audit
-// log as "http.denied", so that an org sees who knocked on which door.
-// Nothing else changes with a denied request, so the entry is its own
-// write.
+// log, so that an org sees who knocked on which door. Nothing else changes
+// with a denied request, so the entry is its own write.
+//
+// Only a verified principal puts an entry in an org's log: a session token
+// that names a stored session, a host credential its Requester checked.
+// Anything a caller merely claims — a forged token naming an org, an org in
+// the path — is recorded in the fallback org's log (the operator's), with
+// the claim in its details; so nobody can fill another org's log, nor use
+// up its budget so that its real denials go unrecorded.
 
 // DeniedAction is the audit action of a refused request.
 const DeniedAction = "http.denied"
 
 // Bounds on denied-request entries: a flood of bad requests must not grow
 // the log without limit. Per org and window, the first maxDeniedPerWindow
-// are recorded; the rest are counted, and the count goes with the next
-// entry recorded.
+// are recorded, at most maxDeniedPerSource of them from one client
+// address; the rest are counted, and the count goes with the next entry
+// recorded.
 const (
 	deniedWindow       = time.Minute
 	maxDeniedPerWindow = 120
-	maxDeniedOrgs      = 10000 // orgs tracked per window; beyond it, entries are dropped and counted
+	maxDeniedPerSource = 20
+	maxDeniedOrgs      = 10000 // keys tracked per window; beyond it, entries are dropped and counted
 )
 
 // Requester names the org and the actor of a request for the audit entry
-// of its refusal, from what the request presented (never trusting it
-// further than naming). ok false: the request names no org of its own.
+// of its refusal, from the host's own credentials. It must name an org
+// only for a credential it verified (a valid admin token, a session cookie
+// that names a stored session); ok false: it verified none, and the SDK
+// looks further (a session bearer token it can verify), else the fallback
+// org gets the entry.
 type Requester func(r *http.Request) (org storage.OrgID, actor string, ok bool)
 
+// SessionVerifier tells the org of a session token that names a stored
+// session (of any state: a revoked token was once handed out by that org).
+// *auth.Service implements it.
+type SessionVerifier interface {
+	SessionOrg(ctx context.Context, token string) (storage.OrgID, bool)
+}
+
 // AuditDenied wraps h: a 401 or 403 answer is recorded in the audit log of
-// the org the request names — who's answer first, else the org of a
-// session token it carries, else its path's {org} — or, when it names
-// none (or one that does not exist), of fallback. Entries are bounded per
-// org and minute.
+// the org whose principal the request verifiably presents — who's answer
+// first, else a session bearer token the SessionVerifier
+// (WithDeniedSessions) knows — or else of fallback, with what the request
+// claimed in the entry's details. Entries are bounded per org, client
+// address and minute.
 func AuditDenied(h http.Handler, log storage.AuditLog, fallback storage.OrgID, who Requester, opts ...DeniedOption) http.Handler {
-	d := &denied{log: log, fallback: fallback, who: who, now: time.Now, lim: &deniedLimiter{}}
+	d := &denied{log: log, fallback: fallback, who: who, now: time.Now,
+		perOrg:    ratelimit.NewWindow(maxDeniedPerWindow, deniedWindow, maxDeniedOrgs),
+		perSource: ratelimit.NewWindow(maxDeniedPerSource, deniedWindow, maxDeniedOrgs)}
 	for _, o := range opts {
 		o(d)
 	}
@@ -71,94 +92,80 @@ func WithDeniedLogger(l interface {
 	return func(d *denied) { d.errlog = l }
 }
 
+// WithDeniedSessions verifies session bearer tokens, so that a refusal of
+// a request carrying a real session's token is recorded in that session's
+// org. Without it, every such refusal goes to the fallback org.
+func WithDeniedSessions(v SessionVerifier) DeniedOption { return func(d *denied) { d.sessions = v } }
+
 type denied struct {
-	log      storage.AuditLog
-	fallback storage.OrgID
-	who      Requester
-	now      func() time.Time
-	lim      *deniedLimiter
-	errlog   interface{ Error(msg string, args ...any) }
+	log       storage.AuditLog
+	fallback  storage.OrgID
+	who       Requester
+	sessions  SessionVerifier
+	now       func() time.Time
+	perOrg    *ratelimit.Window
+	perSource *ratelimit.Window
+	errlog    interface{ Error(msg string, args ...any) }
 }
 
 // record appends the denied request's entry. A failure to record is
 // logged: the request was refused either way.
 func (d *denied) record(r *http.Request, status int) {
-	org, actor := d.requester(r)
+	org, actor, claimed := d.requester(r)
 	now := d.now()
-	ok, suppressed := d.lim.admit(org, now)
-	if !ok {
+	remote := remoteIP(r)
+	okSource, fromSource := d.perSource.Admit(string(org)+" "+remote, now)
+	if !okSource {
+		return
+	}
+	okOrg, fromOrg := d.perOrg.Admit(string(org), now)
+	if !okOrg {
 		return
 	}
 	e := storage.AuditEntry{Org: org, Time: now, Actor: actor, Action: DeniedAction, Target: deniedTarget(r),
-		Details: map[string]string{"method": truncate(r.Method, 16), "status": strconv.Itoa(status), "remote": remoteIP(r)},
+		Details: map[string]string{"method": truncate(r.Method, 16), "status": strconv.Itoa(status), "remote": remote},
 		Event:   events.SecurityDenied}
-	if suppressed > 0 {
-		e.Details["suppressed"] = strconv.Itoa(suppressed)
+	if n := fromSource + fromOrg; n > 0 {
+		e.Details["suppressed"] = strconv.Itoa(n)
+	}
+	if claimed != "" {
+		e.Details["claimed_org"] = truncate(string(claimed), 64)
 	}
 	// The request's context may be ending; the record must still land.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
-	_, err := d.log.AppendAudit(ctx, e)
-	if err != nil && org != d.fallback {
-		// The org a credential or path claimed does not exist: the
-		// fallback org gets the record.
-		e.Org = d.fallback
-		e.Details["claimed_org"] = truncate(string(org), 64)
-		_, err = d.log.AppendAudit(ctx, e)
-	}
-	if err != nil && d.errlog != nil {
+	if _, err := d.log.AppendAudit(ctx, e); err != nil && d.errlog != nil {
 		d.errlog.Error("audit of a denied request failed", "err", err, "status", status)
 	}
 }
 
-func (d *denied) requester(r *http.Request) (storage.OrgID, string) {
+// requester returns the org whose log gets the entry, the actor, and the
+// org the request claimed without proof (empty when none, or when it is
+// the org recorded).
+func (d *denied) requester(r *http.Request) (org storage.OrgID, actor string, claimed storage.OrgID) {
 	if d.who != nil {
 		if org, actor, ok := d.who(r); ok {
-			return org, actor
+			return org, actor, ""
 		}
 	}
 	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if org, ok := auth.TokenOrg(strings.TrimSpace(bearer)); ok {
-		return org, "session"
+	bearer = strings.TrimSpace(bearer)
+	if claim, ok := auth.TokenOrg(bearer); ok {
+		if d.sessions != nil {
+			if org, ok := d.sessions.SessionOrg(r.Context(), bearer); ok {
+				return org, "session", ""
+			}
+		}
+		return d.fallback, "anonymous:bad-session-token", claim
 	}
-	if org := storage.OrgID(r.PathValue("org")); org != "" && org.Validate() == nil {
-		return org, "anonymous"
-	}
+	actor = "anonymous"
 	if bearer != "" {
-		return d.fallback, "anonymous:bearer"
+		actor = "anonymous:bearer"
 	}
-	return d.fallback, "anonymous"
-}
-
-// deniedLimiter counts denied-request entries per org in fixed windows.
-type deniedLimiter struct {
-	mu         sync.Mutex
-	start      time.Time
-	count      map[storage.OrgID]int
-	suppressed map[storage.OrgID]int
-}
-
-// admit reports whether an entry for org may be written now and, if so,
-// how many were suppressed before it.
-func (l *deniedLimiter) admit(org storage.OrgID, now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.count == nil || now.Sub(l.start) >= deniedWindow || now.Before(l.start) {
-		l.start, l.count = now, map[storage.OrgID]int{}
-		if l.suppressed == nil || len(l.suppressed) > maxDeniedOrgs {
-			l.suppressed = map[storage.OrgID]int{}
-		}
+	if claim := storage.OrgID(r.PathValue("org")); claim != "" && claim.Validate() == nil && claim != d.fallback {
+		return d.fallback, actor, claim
 	}
-	if l.count[org] >= maxDeniedPerWindow || len(l.count) >= maxDeniedOrgs {
-		if len(l.suppressed) < maxDeniedOrgs {
-			l.suppressed[org]++
-		}
-		return false, 0
-	}
-	l.count[org]++
-	n := l.suppressed[org]
-	delete(l.suppressed, org)
-	return true, n
+	return d.fallback, actor, ""
 }
 
 // statusRecorder remembers the status a handler answered with.

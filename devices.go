@@ -112,7 +112,12 @@ type Enrollment struct {
 // answer a client holds) and starts an enrollment session for an iPhone,
 // iPad or Mac of the user. delivery is enroll.KindOTA (the profile
 // service, the default on iOS), enroll.KindDirect (one .mobileconfig:
-// macOS, and device simulators) or "".
+// macOS, and device simulators) or "". An iPhone or iPad gets the direct
+// profile only where its policy's iOS rule accepts it
+// (policy.Requirements.AcceptDirectProfile, off by default): that profile
+// carries no attestation that a genuine Apple device asked for it, so it
+// would let a simulated "iPhone" past the Apple device check that OTA
+// phase 2 makes. A refusal is ErrNotPermitted.
 func (s *SDK) BeginAppleEnrollment(ctx context.Context, org storage.OrgID, userID string, f Facts, delivery enroll.SessionKind) (Enrollment, error) {
 	dec, err := s.Decide(ctx, org, userID, f)
 	if err != nil {
@@ -126,6 +131,10 @@ func (s *SDK) BeginAppleEnrollment(ctx context.Context, org storage.OrgID, userI
 	case policy.IOS:
 		kind = enroll.KindOTA
 		if delivery == enroll.KindDirect {
+			if dec.Outcome == policy.Enroll && !dec.Requirements.AcceptDirectProfile {
+				return Enrollment{Decision: dec}, fmt.Errorf("%w: this organization enrolls iPhones and iPads over the air only; "+
+					"the direct profile (for simulators) is not accepted by the policy", ErrNotPermitted)
+			}
 			kind = enroll.KindDirect
 		}
 	case policy.MacOS:

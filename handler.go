@@ -50,8 +50,9 @@ type handlerConfig struct {
 func WithAgentAuth(fn AgentAuth) HandlerOption { return func(c *handlerConfig) { c.agentAuth = fn } }
 
 // WithDeniedAudit records every refused request (401, 403) in the audit
-// log of the org it names (see [AuditDenied]); fallback gets those naming
-// none, who names the host's own credentials (nil: none).
+// log of the org whose principal it verifiably presents (see
+// [AuditDenied]; the SDK's own session tokens are verified); fallback gets
+// the others, who names the host's own credentials (nil: none).
 func WithDeniedAudit(fallback storage.OrgID, who Requester) HandlerOption {
 	return func(c *handlerConfig) { c.denied, c.fallback, c.who = true, fallback, who }
 }
@@ -163,7 +164,11 @@ func (s *SDK) serve(rs []Route, c handlerConfig) http.Handler {
 	if !c.denied {
 		return mux
 	}
-	return AuditDenied(mux, s.Store, c.fallback, c.who, WithDeniedClock(s.now), WithDeniedLogger(s.log))
+	opts := []DeniedOption{WithDeniedClock(s.now), WithDeniedLogger(s.log)}
+	if s.Auth != nil {
+		opts = append(opts, WithDeniedSessions(s.Auth))
+	}
+	return AuditDenied(mux, s.Store, c.fallback, c.who, opts...)
 }
 
 // routes collects routes under a path prefix.

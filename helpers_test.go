@@ -109,7 +109,7 @@ func newEnv(t *testing.T, prefix string, opts ...omm.HandlerOption) *env {
 		e.staff[o.ID] = g.ID
 		p, err := e.sdk.CreatePolicy(ctx, "test", policy.Policy{Org: o.ID, Name: "Staff", Priority: 10, Groups: []string{g.ID},
 			Rules: map[policy.Platform]policy.Rule{
-				policy.IOS: {Action: policy.Require, Requirements: policy.Requirements{Passcode: staffPasscode}},
+				policy.IOS: {Action: policy.Require, Requirements: policy.Requirements{Passcode: staffPasscode, AcceptDirectProfile: true}},
 				policy.Android: {Action: policy.Require, Requirements: policy.Requirements{Passcode: staffPasscode, AllowFullWipe: true,
 					Android: policy.AndroidRequirements{Modes: policy.Modes{DeviceAdmin: true}}}},
 			}})

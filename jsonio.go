@@ -61,6 +61,9 @@ func HTTPStatus(err error) (status int, code, msg string) {
 		return http.StatusConflict, "unsupported_channel", err.Error()
 	case errors.Is(err, storage.ErrConflict):
 		return http.StatusConflict, "conflict", err.Error()
+	case errors.Is(err, storage.ErrLimit):
+		return http.StatusTooManyRequests, "limit_reached",
+			"too many enrollments are open for this user: finish or let one expire (it lasts at most a day) before starting another"
 	case errors.Is(err, checkin.ErrNotPermitted), errors.Is(err, ErrNotPermitted),
 		errors.Is(err, android.ErrNotPermitted), errors.Is(err, android.ErrDenied), errors.Is(err, android.ErrNoProvider):
 		return http.StatusForbidden, "not_permitted", err.Error()

@@ -302,9 +302,10 @@ const ReconcileLease = "reconcile"
 // Run does the SDK's background work until ctx ends: it drains the push
 // outbox of every org every second (the pushes a replica that died after
 // its commit left, and the share of a large fan-out), and reconciles every
-// org with the directory ([SDK.Reconcile]) and purges its old events every
-// interval (DefaultReconcileInterval when not positive); failures are
-// logged and retried at the next round. Start it beside the handler: the
+// org with the directory ([SDK.Reconcile]), purges its old events, and
+// purges what expired ([SDK.Purge]) every interval
+// (DefaultReconcileInterval when not positive); failures are logged and
+// retried at the next round. Start it beside the handler: the
 // first round completes whatever a crash left half done.
 //
 // Several replicas on one database each run it, without a leader: the
@@ -324,6 +325,14 @@ func (s *SDK) Run(ctx context.Context, interval time.Duration) {
 	defer t.Stop()
 	for {
 		s.reconcileAll(ctx, interval)
+		// Every replica purges: deleting what expired is idempotent.
+		p, err := s.Purge(ctx)
+		level := slog.LevelInfo
+		if err != nil {
+			level = slog.LevelWarn
+		}
+		s.log.Log(ctx, level, "purged expired records", "sessions", p.Sessions, "failures", p.Failures,
+			"enrollment_sessions", p.EnrollSessions, "android_tokens", p.AndroidTokens, "err", err)
 		select {
 		case <-ctx.Done():
 			return

@@ -39,6 +39,7 @@ import (
 	"github.com/openomm/omm/storage"
 	"github.com/openomm/omm/storage/memory"
 	"github.com/openomm/omm/storage/postgres"
+	"github.com/openomm/omm/storage/seal"
 	"github.com/openomm/omm/storage/sqlite"
 )
 
@@ -101,6 +102,9 @@ func lcOpenPostgres(t testing.TB, dsn, schema string) omm.Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// lcKeeper seals the worlds' secrets; the same key across restarts.
+var lcKeeper, _ = seal.NewAESKeeper(bytes.Repeat([]byte{0x4c}, seal.KeySize))
 
 type lcKnox struct{}
 
@@ -187,7 +191,7 @@ func newWorldWith(t *testing.T, store omm.Store, dir *authtest.Directory, fake *
 	}
 	var err error
 	w.sdk, err = omm.New(ctx, omm.Config{
-		Store: store, Directory: dir, PublicURL: w.srv.URL + "/mdm-sdk", AllowSimulators: true, Logger: lcQuiet,
+		Store: store, Directory: dir, PublicURL: w.srv.URL + "/mdm-sdk", AllowSimulators: true, Logger: lcQuiet, Secrets: lcKeeper,
 		Android: omm.AndroidConfig{Provider: provider, Enterprise: w.fake.Enterprise(),
 			DPC: android.GoogleDPC(android.EncodeChecksum([32]byte{9})), Knox: lcKnox{}},
 	})
@@ -211,7 +215,7 @@ func newWorldWith(t *testing.T, store omm.Store, dir *authtest.Directory, fake *
 		passcode := policy.Passcode{Required: true, MinLength: 6}
 		if _, err := w.sdk.CreatePolicy(ctx, "admin:root", policy.Policy{Org: w.org, Name: "Staff phones", Priority: 1, Groups: []string{"grp_staff"},
 			Rules: map[policy.Platform]policy.Rule{
-				policy.IOS: {Action: policy.Require, Requirements: policy.Requirements{Passcode: passcode}},
+				policy.IOS: {Action: policy.Require, Requirements: policy.Requirements{Passcode: passcode, AcceptDirectProfile: true}},
 				policy.Android: {Action: policy.Require, Requirements: policy.Requirements{Passcode: passcode,
 					Android: policy.AndroidRequirements{Modes: policy.Modes{WorkProfile: true, Knox: true, DeviceAdmin: true}}}},
 			}}); err != nil {
@@ -298,7 +302,18 @@ type iPhone struct {
 // called the MDM server.
 func (w *lcWorld) identity(user, udid string, key int) *iPhone {
 	w.t.Helper()
-	enr, err := w.sdk.BeginAppleEnrollment(context.Background(), w.org, user, omm.Facts{Platform: "ios", OSVersion: "17.4"}, enroll.KindDirect)
+	return w.directIdentity(user, udid, key, omm.Facts{Platform: "ios", OSVersion: "17.4"})
+}
+
+// macIdentity is identity for a Mac.
+func (w *lcWorld) macIdentity(user, udid string) *iPhone {
+	w.t.Helper()
+	return w.directIdentity(user, udid, 0, omm.Facts{Platform: "macos", OSVersion: "14.4"})
+}
+
+func (w *lcWorld) directIdentity(user, udid string, key int, f omm.Facts) *iPhone {
+	w.t.Helper()
+	enr, err := w.sdk.BeginAppleEnrollment(context.Background(), w.org, user, f, enroll.KindDirect)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -378,9 +393,12 @@ func (d *iPhone) put(u string, msg map[string]any) (int, []byte) {
 	return d.w.send(http.MethodPut, u, body, http.Header{"Mdm-Signature": {base64.StdEncoding.EncodeToString(sig)}})
 }
 
-func (d *iPhone) authenticate() int {
+func (d *iPhone) authenticate() int { return d.authenticateAs("iPhone15,4") }
+
+// authenticateAs sends Authenticate naming the product (model) given.
+func (d *iPhone) authenticateAs(product string) int {
 	st, _ := d.put(d.checkInURL, map[string]any{"MessageType": "Authenticate", "UDID": d.udid, "Topic": omm.DevelopmentTopic,
-		"ProductName": "iPhone15,4", "SerialNumber": "SER" + d.udid[len(d.udid)-6:], "OSVersion": "17.4", "BuildVersion": "21E219"})
+		"ProductName": product, "SerialNumber": "SER" + d.udid[len(d.udid)-6:], "OSVersion": "17.4", "BuildVersion": "21E219"})
 	return st
 }
 
@@ -520,6 +538,31 @@ func (w *lcWorld) enrolledAndroid(user string, mode policy.Mode, n int) lcPhone 
 // phase 3 post (signed by the OTA identity) without sending it.
 func (w *lcWorld) otaPhase3(user, udid string) (postURL string, body []byte) {
 	w.t.Helper()
+	o := w.otaIdentity(user, udid)
+	body, err := signPhase3(o)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return o.postURL, body
+}
+
+// signPhase3 is the phase 3 post of o's device, signed by its OTA identity.
+func signPhase3(o otaStep) ([]byte, error) {
+	return otatest.SignBER(o.dev.Attributes("", o.attrs), lcKey(3), o.cert, nil)
+}
+
+// otaStep is an OTA enrollment after phase 2 and its SCEP request: the
+// device holds the OTA identity (cert, with lcKey(3)) that signs phase 3.
+type otaStep struct {
+	postURL string
+	cert    *x509.Certificate
+	dev     *otatest.Device
+	attrs   map[string]string
+}
+
+// otaIdentity plays OTA phases 1 and 2 and SCEP for user's device udid.
+func (w *lcWorld) otaIdentity(user, udid string) otaStep {
+	w.t.Helper()
 	enr, err := w.sdk.BeginAppleEnrollment(context.Background(), w.org, user, omm.Facts{Platform: "ios", OSVersion: "17.4"}, enroll.KindOTA)
 	if err != nil {
 		w.t.Fatal(err)
@@ -563,11 +606,7 @@ func (w *lcWorld) otaPhase3(user, udid string) (postURL string, body []byte) {
 	if cert == nil {
 		w.t.Fatal("phase 2 profile without SCEP payload")
 	}
-	body, err = otatest.SignBER(dev.Attributes("", attrs), lcKey(3), cert, nil)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return svc.URL, body
+	return otaStep{postURL: svc.URL, cert: cert, dev: dev, attrs: attrs}
 }
 
 // auditCount is the number of the org's audit entries.

@@ -50,6 +50,7 @@ import (
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/seal"
 )
 
 // Store is every store contract the SDK uses. storage/sqlite,
@@ -67,6 +68,7 @@ type Store interface {
 	ota.ReapplyStore
 	enroll.RevocationStore
 	declarative.Store
+	enroll.PurgeStore
 	catalog.Store
 	android.Store
 	android.ReapplyStore
@@ -109,6 +111,13 @@ type Config struct {
 	// CAs are the orgs' device CAs; nil: one generated per org on first
 	// use (scep.GeneratedCAs, which generates for existing orgs only).
 	CAs scep.Authorities
+	// Secrets seals the secrets the SDK stores and reads back — generated
+	// CA keys, TOTP secrets — with a key kept outside the database
+	// (package seal: seal.LoadOrCreateKeyFile, or a KMS behind
+	// seal.Keeper). Values stored in plain text before are sealed at their
+	// next use. Nil: they are stored in plain text, and New logs a
+	// warning.
+	Secrets seal.Keeper
 	// Android configures the Android channel.
 	Android AndroidConfig
 	// AllowSimulators accepts OTA phase 2 from simulated devices, without
@@ -136,6 +145,12 @@ type Config struct {
 	// only. auth.DevelopmentSender logs the codes instead, for
 	// development.
 	MFASender auth.Sender
+	// MaxOpenEnrollments is how many open enrollment sessions (Apple) and
+	// how many open enrollment tokens (Android) each user may hold at once;
+	// one more is refused with storage.ErrLimit (429 in the agent API).
+	// 0: the defaults (enroll.DefaultMaxOpenSessions,
+	// android.DefaultMaxOpenTokens); negative: no limit.
+	MaxOpenEnrollments int
 	// Logger and Clock default to slog.Default() and time.Now.
 	Logger *slog.Logger
 	Clock  func() time.Time
@@ -221,10 +236,16 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 			return nil, fmt.Errorf("omm: directory: %w", err)
 		}
 	}
+	if cfg.Secrets == nil {
+		log.Warn("omm: Config.Secrets is not set: CA keys and TOTP secrets are stored in plain text in the database")
+	}
 	if a, ok := s.Directory.(auth.Authenticator); ok {
 		authOpts := []auth.Option{auth.WithLogger(log), auth.WithClock(now), auth.WithMFARequirement(s.mfaRequirement)}
 		if cfg.MFASender != nil {
 			authOpts = append(authOpts, auth.WithSender(cfg.MFASender))
+		}
+		if cfg.Secrets != nil {
+			authOpts = append(authOpts, auth.WithSecrets(cfg.Secrets))
 		}
 		if s.Auth, err = auth.New(st, a, authOpts...); err != nil {
 			return nil, fmt.Errorf("omm: sign-in: %w", err)
@@ -235,12 +256,21 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 
 	cas := cfg.CAs
 	if cas == nil {
-		cas = scep.NewGeneratedCAs(st, now)
+		caOpts := []scep.GeneratedOption{scep.WithCALogger(log)}
+		if cfg.Secrets != nil {
+			caOpts = append(caOpts, scep.WithKeeper(cfg.Secrets))
+		}
+		cas = scep.NewGeneratedCAs(st, now, caOpts...)
 	}
 	if s.SCEP, err = scep.New(st, scep.WithAuthorities(cas), scep.WithUsers(s.Directory), scep.WithLogger(log), scep.WithClock(now)); err != nil {
 		return nil, fmt.Errorf("omm: SCEP: %w", err)
 	}
 	otaOpts := []ota.Option{ota.WithUsers(s.Directory), ota.WithLogger(log), ota.WithClock(now)}
+	var androidLimit []android.Option
+	if n := cfg.MaxOpenEnrollments; n != 0 {
+		otaOpts = append(otaOpts, ota.WithMaxOpenSessions(n))
+		androidLimit = append(androidLimit, android.WithMaxOpenTokens(n))
+	}
 	if cfg.AllowSimulators {
 		otaOpts = append(otaOpts, ota.InsecureSkipAppleDeviceCheckForSimulators())
 	}
@@ -284,6 +314,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 
 	androidOpts := []android.Option{android.WithApps(androidApps{s}), android.WithAgentURL(s.URL(AgentPath)), android.WithUsers(s.Directory), android.WithEventLog(st),
 		android.WithLogger(log), android.WithClock(now)}
+	androidOpts = append(androidOpts, androidLimit...)
 	if cfg.Android.Knox != nil {
 		androidOpts = append(androidOpts, android.WithKnoxLicenses(cfg.Android.Knox))
 	}

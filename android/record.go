@@ -43,6 +43,10 @@ type Token struct {
 	// gets (work profile and fully managed only).
 	ProviderPolicy string
 	Created        time.Time
+	// MaxOpen, when positive, limits the tokens its user may hold open:
+	// Store.CreateAndroidToken refuses the new one when the user holds
+	// MaxOpen already. It is not stored.
+	MaxOpen int
 }
 
 // Device is the Android side of one enrollment; the registry record with
@@ -110,6 +114,7 @@ func (t Token) Validate() error {
 
 // Normalize returns t as stores keep it.
 func (t Token) Normalize() Token {
+	t.MaxOpen = 0
 	t.Expires = storage.Normalize(t.Expires)
 	t.Created = storage.Normalize(t.Created)
 	return t

@@ -67,6 +67,7 @@ type Service struct {
 	log        *slog.Logger
 	users      auth.Users
 	eventLog   events.Appender
+	maxOpen    int
 }
 
 // Option configures New.
@@ -80,6 +81,11 @@ func WithUsers(u auth.Users) Option { return func(s *Service) { s.users = u } }
 // WithEventLog records refused enrollments (a work profile Google created
 // with a token the SDK refuses) as events.EnrollmentFailed.
 func WithEventLog(a events.Appender) Option { return func(s *Service) { s.eventLog = a } }
+
+// WithMaxOpenTokens sets how many open enrollment tokens (unexpired, not
+// used up) one user may hold at once (DefaultMaxOpenTokens; 0 or less: no
+// limit). CreateToken refuses one more with storage.ErrLimit.
+func WithMaxOpenTokens(n int) Option { return func(s *Service) { s.maxOpen = n } }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
@@ -107,7 +113,7 @@ func WithAgentURL(u string) Option { return func(s *Service) { s.agentURL = u } 
 // New returns a service over store, registering devices with inv and
 // reading them back through reg (the inventory's store).
 func New(store Store, inv *inventory.Service, reg Registry, opts ...Option) *Service {
-	s := &Service{store: store, inv: inv, reg: reg, now: time.Now, log: slog.Default()}
+	s := &Service{store: store, inv: inv, reg: reg, now: time.Now, log: slog.Default(), maxOpen: DefaultMaxOpenTokens}
 	for _, o := range opts {
 		o(s)
 	}
@@ -156,6 +162,16 @@ func (s *Service) CreateToken(ctx context.Context, actor string, r TokenRequest)
 	if err := auth.CheckActive(ctx, s.users, r.Org, r.UserID); err != nil {
 		return Issued{}, err
 	}
+	// Before Google is asked for anything: a user holds at most
+	// maxOpen tokens (the store enforces it again, atomically).
+	if s.maxOpen > 0 {
+		if n, err := s.store.OpenAndroidTokens(ctx, r.Org, r.UserID, s.now()); err != nil {
+			return Issued{}, err
+		} else if n >= s.maxOpen {
+			return Issued{}, fmt.Errorf("android: %d enrollment tokens are open for this user, at most %d: use or let one expire first: %w",
+				n, s.maxOpen, storage.ErrLimit)
+		}
+	}
 	ttl := r.TTL
 	if ttl <= 0 {
 		ttl = DefaultTokenTTL
@@ -165,7 +181,7 @@ func (s *Service) CreateToken(ctx context.Context, actor string, r TokenRequest)
 	t := Token{
 		ID: TokenID(secret), Org: r.Org, UserID: r.UserID, Policy: r.Decision.Policy,
 		Mode: plan.Mode, Type: plan.Type, Ownership: plan.Ownership, Requirements: r.Decision.Requirements,
-		OneTime: r.OneTime, Expires: now.Add(ttl),
+		OneTime: r.OneTime, Expires: now.Add(ttl), MaxOpen: s.maxOpen,
 	}
 	if err := t.Validate(); err != nil {
 		return Issued{}, err
@@ -253,7 +269,7 @@ func (s *Service) Enroll(ctx context.Context, r EnrollRequest) (Enrolled, error)
 	if !ok || err != nil || secret == "" || storage.OrgID(orgID).Validate() != nil {
 		return Enrolled{}, ErrToken
 	}
-	t, err := s.useToken(ctx, storage.OrgID(orgID), TokenID(secret), ChannelAgent)
+	t, err := s.checkToken(ctx, storage.OrgID(orgID), TokenID(secret), ChannelAgent)
 	if err != nil {
 		return Enrolled{}, err
 	}
@@ -346,7 +362,7 @@ func (s *Service) enrollManaged(ctx context.Context, org storage.OrgID, provider
 	if org.Validate() != nil {
 		return Device{}, ErrToken
 	}
-	t, err := s.useToken(ctx, org, tokenID, ChannelAMAPI)
+	t, err := s.checkToken(ctx, org, tokenID, ChannelAMAPI)
 	if errors.Is(err, ErrToken) {
 		return Device{}, errors.Join(err, s.dropRefused(ctx, org, providerName, err))
 	}
@@ -359,7 +375,10 @@ func (s *Service) enrollManaged(ctx context.Context, org storage.OrgID, provider
 		ProviderName: providerName, ProviderPolicy: t.ProviderPolicy,
 	}
 	ident := providerName[strings.LastIndex(providerName, "/")+1:]
-	if d, err = s.register(ctx, d, ident, head.HardwareInfo.SerialNumber); err != nil {
+	if d, err = s.register(ctx, d, ident, head.HardwareInfo.SerialNumber); errors.Is(err, ErrToken) {
+		// Spent in the meantime (a repeated notification racing this one).
+		return Device{}, errors.Join(err, s.dropRefused(ctx, org, providerName, err))
+	} else if err != nil {
 		return Device{}, err
 	}
 	if _, err := s.inv.IngestAndroid(ctx, org, d.ID, raw); err != nil {
@@ -396,7 +415,9 @@ func (s *Service) dropRefused(ctx context.Context, org storage.OrgID, providerNa
 	return nil
 }
 
-func (s *Service) useToken(ctx context.Context, org storage.OrgID, id string, ch Channel) (Token, error) {
+// checkToken returns the token if it may enroll a device on channel ch
+// now, without spending it: register spends it, with the enrollment.
+func (s *Service) checkToken(ctx context.Context, org storage.OrgID, id string, ch Channel) (Token, error) {
 	t, err := s.store.AndroidToken(ctx, org, id)
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid) {
 		return Token{}, ErrToken
@@ -408,7 +429,7 @@ func (s *Service) useToken(ctx context.Context, org storage.OrgID, id string, ch
 	if t.Type == inventory.EnrollAndroidWorkProfile || t.Type == inventory.EnrollAndroidFullyManaged {
 		tc = ChannelAMAPI
 	}
-	if tc != ch {
+	if tc != ch || !s.now().Before(t.Expires) || t.OneTime && t.Uses > 0 {
 		return Token{}, ErrToken
 	}
 	// Whatever token it holds, a user who has left enrolls nothing: refused
@@ -416,33 +437,31 @@ func (s *Service) useToken(ctx context.Context, org storage.OrgID, id string, ch
 	if err := auth.CheckActive(ctx, s.users, org, t.UserID); err != nil {
 		return Token{}, fmt.Errorf("%w: %w", ErrToken, err)
 	}
-	t, err = s.store.UseAndroidToken(ctx, org, id, s.now(), s.entry(org, "user:"+t.UserID, "android.token.use", "android-token:"+id[:16], nil))
-	if errors.Is(err, storage.ErrConflict) {
-		return Token{}, ErrToken
-	}
-	return t, err
+	return t, nil
 }
 
-// register creates the inventory record and the Android record and marks
-// the device enrolled.
+// register stores the enrollment with its token in one transaction: the
+// token's use, the inventory record (enrolled) and the Android record. A
+// refusal (the token spent or expired meanwhile: ErrToken; the device
+// enrolled already: storage.ErrAlreadyExists) stores nothing, so the
+// token stays usable for an enrollment that succeeds.
 func (s *Service) register(ctx context.Context, d Device, identifier, serial string) (Device, error) {
 	actor := "user:" + d.UserID
-	inv, err := s.inv.Register(ctx, inventory.Device{
+	now := s.now()
+	inv := inventory.Device{
 		ID: d.ID, Org: d.Org, UserID: d.UserID, Platform: inventory.PlatformAndroid, Ownership: d.Ownership,
-		EnrollmentType: d.Type, Identifier: identifier, EnrollmentID: d.TokenID[:16], SerialNumber: serial,
-	}, actor)
-	if err != nil {
-		return Device{}, err
+		EnrollmentType: d.Type, State: inventory.StateEnrolled, Identifier: identifier, EnrollmentID: d.TokenID[:16], SerialNumber: serial,
 	}
-	d, err = s.store.CreateAndroidDevice(ctx, d, s.entry(d.Org, actor, "android.device.enroll", "device:"+d.ID,
-		map[string]string{"mode": string(d.Mode), "type": string(d.Type)}))
-	if err != nil {
-		return Device{}, err
+	d, err := s.store.EnrollAndroidDevice(ctx, TokenEnrollment{
+		Token: d.TokenID, At: now, UseEntry: s.entry(d.Org, actor, "android.token.use", "android-token:"+d.TokenID[:16], nil),
+		Inventory: inv, RegisterEntry: inventory.RegisterEntry(inv, actor, now),
+		Device: d, DeviceEntry: s.entry(d.Org, actor, "android.device.enroll", "device:"+d.ID,
+			map[string]string{"mode": string(d.Mode), "type": string(d.Type)}),
+	})
+	if errors.Is(err, storage.ErrConflict) {
+		return Device{}, ErrToken
 	}
-	if _, err := s.inv.SetState(ctx, d.Org, inv.ID, inventory.StateEnrolled, actor, "android enrollment completed"); err != nil {
-		return Device{}, err
-	}
-	return d, nil
+	return d, err
 }
 
 // Authenticate returns the device a credential belongs to. A malformed or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 )
 
@@ -16,8 +17,14 @@ import (
 // transaction.
 type Store interface {
 	// CreateAndroidToken stores a new token (Uses 0, Created = entry.Time).
-	// A used ID yields ErrAlreadyExists, an unknown org ErrNotFound.
+	// A used ID yields ErrAlreadyExists, an unknown org ErrNotFound; with
+	// t.MaxOpen set, a user who already holds that many open tokens at
+	// entry.Time (see OpenAndroidTokens) yields storage.ErrLimit, also when
+	// the tokens are created concurrently.
 	CreateAndroidToken(ctx context.Context, t Token, entry storage.AuditEntry) (Token, error)
+	// OpenAndroidTokens counts the user's tokens that are unexpired at at
+	// and not used up (a one-time token used once is used up).
+	OpenAndroidTokens(ctx context.Context, org storage.OrgID, userID string, at time.Time) (int, error)
 	// AndroidToken returns the org's token id, or ErrNotFound.
 	AndroidToken(ctx context.Context, org storage.OrgID, id string) (Token, error)
 	// UseAndroidToken counts one enrollment with token id at time at. A
@@ -30,6 +37,18 @@ type Store interface {
 	// (Created = entry.Time). A used ID yields ErrAlreadyExists, an unknown
 	// org ErrNotFound.
 	CreateAndroidDevice(ctx context.Context, d Device, entry storage.AuditEntry) (Device, error)
+	// PurgeAndroidTokens deletes at most limit tokens (used or not) that
+	// expired before expiredBefore and returns how many; entry, with the
+	// count, is appended in the same transaction when there were any.
+	PurgeAndroidTokens(ctx context.Context, org storage.OrgID, expiredBefore time.Time, limit int, entry storage.AuditEntry) (int, error)
+	// EnrollAndroidDevice stores an enrollment made with a token, whole or
+	// not at all, in one transaction: the token's use (as UseAndroidToken:
+	// expired or used up yields ErrConflict), the inventory record (as
+	// inventory.Store.CreateDevice: an identifier in use yields
+	// ErrAlreadyExists), the Android side (as CreateAndroidDevice), each
+	// with its entry. So a one-time token is spent only by an enrollment
+	// that completed. It returns the Android side as stored.
+	EnrollAndroidDevice(ctx context.Context, e TokenEnrollment) (Device, error)
 	// AndroidDevice returns the org's device id, or ErrNotFound.
 	AndroidDevice(ctx context.Context, org storage.OrgID, id string) (Device, error)
 	// SetAndroidCredential replaces the device's credential hash (32 bytes,
@@ -73,4 +92,25 @@ type TokenRevoker interface {
 	// TokenUsers returns, sorted and once each, the users of org holding
 	// an unexpired token that is not used up, at at.
 	TokenUsers(ctx context.Context, org storage.OrgID, at time.Time) ([]string, error)
+}
+
+// DefaultMaxOpenTokens is how many open enrollment tokens (unexpired, not
+// used up) one user may hold at once unless configured otherwise
+// (WithMaxOpenTokens).
+const DefaultMaxOpenTokens = 10
+
+// TokenEnrollment is an enrollment made with a token, as
+// Store.EnrollAndroidDevice stores it.
+type TokenEnrollment struct {
+	// Token is the token's ID, used at At (UseEntry records it).
+	Token    string
+	At       time.Time
+	UseEntry storage.AuditEntry
+	// Inventory is the registry record, in its final state (enrolled);
+	// RegisterEntry records its creation.
+	Inventory     inventory.Device
+	RegisterEntry storage.AuditEntry
+	// Device is the Android side; DeviceEntry records it.
+	Device      Device
+	DeviceEntry storage.AuditEntry
 }

@@ -160,6 +160,20 @@ func (e *env) signIn(site, username, password string) auth.SignInResult {
 	return res
 }
 
+// setPIN sets the PIN of tok's session and returns the token that
+// replaced tok.
+func (e *env) setPIN(tok, pin string) string {
+	e.t.Helper()
+	sess, err := e.svc.SetPIN(e.t.Context(), tok, pin, pin)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if sess.Token == "" || sess.Token == tok {
+		e.t.Fatal("setting the PIN did not rotate the token")
+	}
+	return sess.Token
+}
+
 // code returns the TOTP code for now plus offset steps.
 func (e *env) code(offset int) string {
 	e.t.Helper()

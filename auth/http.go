@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,7 +25,7 @@ const (
 // NewHandler returns the agent app's sign-in API over svc. Mount it under a
 // prefix of your choice with http.StripPrefix; its routes are:
 //
-//	POST /signin            {"site","username","password"} → session (with "token")
+//	POST /signin            {"site","username","password"[,"previous_token"]} → session (with "token")
 //	GET  /session           → session
 //	POST /mfa/send          {"channel":"sms"|"voice"} → {"expires"}
 //	POST /mfa/verify        {"method":"totp"|"sms"|"voice","code"} → session
@@ -34,15 +35,25 @@ const (
 //	POST /pin/verify        {"pin"} → session
 //	POST /signout           → 204
 //
-// Every route but /signin takes "Authorization: Bearer <token>". A session
-// is answered as {"state","next","expires","methods"}: next is "none" when
+// Every route but /signin takes "Authorization: Bearer <token>". Each
+// privilege step (MFA passed, PIN set or verified) replaces the session's
+// token: its answer carries the new "token", and the one sent stops
+// working. "previous_token" on /signin is a token this app was handed
+// before, of any state: it shows the app signed in to the account before,
+// so that others' wrong passwords do not throttle it (see
+// [Service.SignInFrom]); the client's address is the request's
+// ([WithClientSource] changes that). A session is answered as
+// {"state","next","expires","methods"}: next is "none" when
 // the session is ready, else the code of what it needs ("mfa_required",
 // "pin_setup_required", "pin_required", "pin_expired"). Errors are
 // {"error":{"code","message"}} with a stable code (see the sentinel errors)
 // and, for "throttled", a Retry-After header. Bodies are JSON objects of at
 // most MaxBodyBytes, nested at most 4 deep, without unknown fields.
-func NewHandler(svc *Service) http.Handler {
-	h := &handler{svc: svc}
+func NewHandler(svc *Service, opts ...HandlerOption) http.Handler {
+	h := &handler{svc: svc, source: remoteHost}
+	for _, o := range opts {
+		o(h)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /signin", h.signIn)
 	mux.HandleFunc("GET /session", h.session)
@@ -56,7 +67,29 @@ func NewHandler(svc *Service) http.Handler {
 	return mux
 }
 
-type handler struct{ svc *Service }
+type handler struct {
+	svc    *Service
+	source func(*http.Request) string
+}
+
+// HandlerOption configures [NewHandler].
+type HandlerOption func(*handler)
+
+// WithClientSource sets how the sign-in throttle names a request's client
+// ([Client.Source]); by default, the host of the connection's address. A
+// host behind a proxy that it trusts passes the address the proxy saw.
+func WithClientSource(fn func(*http.Request) string) HandlerOption {
+	return func(h *handler) { h.source = fn }
+}
+
+// remoteHost is the host part of the connection's address.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
 
 type sessionView struct {
 	Token   string   `json:"token,omitempty"`
@@ -86,14 +119,16 @@ func (h *handler) view(ctx context.Context, sess Session, token string) (session
 
 func (h *handler) signIn(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Site     string `json:"site"`
-		Username string `json:"username"`
-		Password string `json:"password"`
+		Site          string `json:"site"`
+		Username      string `json:"username"`
+		Password      string `json:"password"`
+		PreviousToken string `json:"previous_token"`
 	}
 	if !h.decode(w, r, &in) {
 		return
 	}
-	res, err := h.svc.SignIn(r.Context(), in.Site, in.Username, in.Password)
+	c := Client{Source: h.source(r), PreviousToken: in.PreviousToken}
+	res, err := h.svc.SignInFrom(r.Context(), c, in.Site, in.Username, in.Password)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -111,6 +146,16 @@ func (h *handler) respondSession(w http.ResponseWriter, r *http.Request, sess Se
 		v.Token = token
 	}
 	jsonapi.Write(w, http.StatusOK, v)
+}
+
+// respondStep answers a step with the session, and with its new token
+// when the step rotated it.
+func (h *handler) respondStep(w http.ResponseWriter, r *http.Request, sess Session, token string) {
+	if sess.Token != "" {
+		h.respondSession(w, r, sess, sess.Token, true)
+		return
+	}
+	h.respondSession(w, r, sess, token, false)
 }
 
 func (h *handler) session(w http.ResponseWriter, r *http.Request) {
@@ -156,7 +201,7 @@ func (h *handler) verifyMFA(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.respondSession(w, r, sess, token, false)
+	h.respondStep(w, r, sess, token)
 }
 
 func (h *handler) enrollTOTP(w http.ResponseWriter, r *http.Request) {
@@ -186,7 +231,7 @@ func (h *handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.respondSession(w, r, sess, token, false)
+	h.respondStep(w, r, sess, token)
 }
 
 func (h *handler) setPIN(w http.ResponseWriter, r *http.Request) {
@@ -203,7 +248,7 @@ func (h *handler) setPIN(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.respondSession(w, r, sess, token, false)
+	h.respondStep(w, r, sess, token)
 }
 
 func (h *handler) verifyPIN(w http.ResponseWriter, r *http.Request) {
@@ -219,7 +264,7 @@ func (h *handler) verifyPIN(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.respondSession(w, r, sess, token, false)
+	h.respondStep(w, r, sess, token)
 }
 
 func (h *handler) signOut(w http.ResponseWriter, r *http.Request) {

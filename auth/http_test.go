@@ -99,6 +99,16 @@ func TestHTTPSignInFlow(t *testing.T) {
 		if status != s.status || s.next != "" && out["next"] != s.next || s.code != "" && errCode(out) != s.code {
 			t.Fatalf("%s %s %s = %d %v; want %d next=%q error=%q", s.method, s.path, s.body, status, out, s.status, s.next, s.code)
 		}
+		// Each privilege step hands out a new token and ends the old one.
+		if next, _ := out["token"].(string); next != "" {
+			if next == tok {
+				t.Fatalf("%s %s returned the same token", s.method, s.path)
+			}
+			if st, _, _ := api.call("GET", "/api/auth/session", tok, ""); st != http.StatusUnauthorized {
+				t.Fatalf("the token before %s %s still works: %d", s.method, s.path, st)
+			}
+			tok = next
+		}
 	}
 }
 

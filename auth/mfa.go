@@ -17,6 +17,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/seal"
 )
 
 // Method is an MFA method offered to a session in StateMFA.
@@ -182,40 +183,51 @@ func (s *Service) VerifyMFA(ctx context.Context, token string, method Method, co
 	if sess.State != StateMFA {
 		return Session{}, ErrWrongState
 	}
-	now := s.cfg.clock()
-	key := "mfa:" + sess.UserID
-	if err := s.checkThrottle(ctx, sess.Org, key, now); err != nil {
-		return Session{}, err
-	}
-	switch method {
-	case MethodTOTP:
-		err = s.useTOTP(ctx, sess, code, now, false)
-	case MethodSMS, MethodVoice:
-		err = s.usePhoneCode(ctx, sess, code, now)
-	default:
+	if method != MethodTOTP && method != MethodSMS && method != MethodVoice {
 		return Session{}, fmt.Errorf("%w: MFA method %q", ErrBadRequest, method)
 	}
+	now := s.cfg.clock()
+	key := mfaKey(sess)
+	if err := s.reserveMFA(ctx, sess, now); err != nil {
+		return Session{}, err
+	}
+	if method == MethodTOTP {
+		err = s.useTOTP(ctx, sess, code, now, false)
+	} else {
+		err = s.usePhoneCode(ctx, sess, code, now)
+	}
 	if err != nil {
-		return Session{}, s.mfaFailed(ctx, sess, key, method, now, err)
+		return Session{}, s.mfaFailed(ctx, sess, method, err)
 	}
 	return s.mfaPassed(ctx, sess, key, method)
 }
 
-// mfaFailed counts a wrong code and returns err.
-func (s *Service) mfaFailed(ctx context.Context, sess Session, key string, method Method, now time.Time, err error) error {
+// mfaKey names the MFA failure counter of the session's user.
+func mfaKey(sess Session) string { return "mfa:" + sess.UserID }
+
+// reserveMFA reserves an MFA attempt of the session's user before the
+// code is checked.
+func (s *Service) reserveMFA(ctx context.Context, sess Session, now time.Time) error {
+	_, err := s.reserve(ctx, sess.Org, now, AttemptRule{Key: mfaKey(sess), Throttle: s.cfg.throttle})
+	return err
+}
+
+// mfaFailed audits a wrong code (its attempt stays counted) and returns
+// err.
+func (s *Service) mfaFailed(ctx context.Context, sess Session, method Method, err error) error {
 	if !errors.Is(err, ErrInvalidCode) {
 		return err
 	}
-	_, rerr := s.store.RecordAuthFailure(ctx, sess.Org, key, now, s.sessionEntry(sess, "auth.mfa.failure", map[string]string{"method": string(method)}))
+	_, rerr := s.store.AppendAudit(ctx, s.sessionEntry(sess, "auth.mfa.failure", map[string]string{"method": string(method)}))
 	return errors.Join(err, rerr)
 }
 
 func (s *Service) mfaPassed(ctx context.Context, sess Session, key string, method Method) (Session, error) {
-	if err := s.store.ClearAuthFailures(ctx, sess.Org, key); err != nil {
+	if err := s.clear(ctx, sess.Org, key); err != nil {
 		return Session{}, fmt.Errorf("MFA: %w", err)
 	}
 	sess.State = StatePINSetup
-	return s.advance(ctx, sess, "auth.mfa.success", map[string]string{"method": string(method)})
+	return s.advance(ctx, sess, "auth.mfa.success", map[string]string{"method": string(method)}, true)
 }
 
 // useTOTP accepts code from the user's TOTP factor (confirmed, or
@@ -231,7 +243,11 @@ func (s *Service) useTOTP(ctx context.Context, sess Session, code string, now ti
 	if err != nil {
 		return fmt.Errorf("TOTP: %w", err)
 	}
-	step, ok := matchTOTP(f.Secret, code, now, f.LastStep)
+	secret, err := s.totpSecret(ctx, sess, f)
+	if err != nil {
+		return err
+	}
+	step, ok := matchTOTP(secret, code, now, f.LastStep)
 	if !ok {
 		return ErrInvalidCode
 	}
@@ -240,6 +256,30 @@ func (s *Service) useTOTP(ctx context.Context, sess Session, code string, now ti
 		return ErrInvalidCode // another request used this code first
 	}
 	return err
+}
+
+// totpLabel binds a sealed TOTP secret to its user.
+func totpLabel(org storage.OrgID, userID string) string { return "totp:" + string(org) + ":" + userID }
+
+// totpSecret opens the factor's secret. One stored in plain text before
+// a keeper was configured is sealed now; a failure to do so is logged (the
+// code is checked either way).
+func (s *Service) totpSecret(ctx context.Context, sess Session, f TOTPFactor) (string, error) {
+	label := totpLabel(f.Org, f.UserID)
+	secret, sealed, err := seal.OpenString(ctx, s.cfg.secrets, f.Secret, label)
+	if err != nil {
+		return "", fmt.Errorf("TOTP: %w", err)
+	}
+	if !sealed && s.cfg.secrets != nil {
+		stored, err := seal.SealString(ctx, s.cfg.secrets, secret, label)
+		if err == nil {
+			err = s.store.ResealTOTP(ctx, f.Org, f.UserID, f.Secret, stored, s.sessionEntry(sess, "auth.mfa.totp_seal", nil))
+		}
+		if err != nil && !errors.Is(err, storage.ErrConflict) {
+			s.cfg.log.WarnContext(ctx, "auth: a TOTP secret is stored in plain text and could not be sealed", "org", f.Org, "err", err)
+		}
+	}
+	return secret, nil
 }
 
 // matchTOTP returns the time step, within one step of now and after
@@ -315,7 +355,13 @@ func (s *Service) EnrollTOTP(ctx context.Context, token string) (TOTPEnrollment,
 	if err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("enroll TOTP: %w", err)
 	}
-	f := TOTPFactor{Org: sess.Org, UserID: user.ID, Secret: key.Secret(), Created: s.cfg.clock()}
+	stored := key.Secret()
+	if s.cfg.secrets != nil {
+		if stored, err = seal.SealString(ctx, s.cfg.secrets, stored, totpLabel(sess.Org, user.ID)); err != nil {
+			return TOTPEnrollment{}, fmt.Errorf("enroll TOTP: %w", err)
+		}
+	}
+	f := TOTPFactor{Org: sess.Org, UserID: user.ID, Secret: stored, Created: s.cfg.clock()}
 	_, err = s.store.PutTOTP(ctx, f, s.sessionEntry(sess, "auth.mfa.totp_enroll", nil))
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return TOTPEnrollment{}, ErrFactorExists
@@ -354,17 +400,17 @@ func (s *Service) ConfirmTOTP(ctx context.Context, token, code string) (Session,
 		return Session{}, err
 	}
 	now := s.cfg.clock()
-	key := "mfa:" + sess.UserID
-	if err := s.checkThrottle(ctx, sess.Org, key, now); err != nil {
+	key := mfaKey(sess)
+	if err := s.reserveMFA(ctx, sess, now); err != nil {
 		return Session{}, err
 	}
 	if err := s.useTOTP(ctx, sess, code, now, true); err != nil {
-		return Session{}, s.mfaFailed(ctx, sess, key, MethodTOTP, now, err)
+		return Session{}, s.mfaFailed(ctx, sess, MethodTOTP, err)
 	}
 	if sess.State == StateMFA {
 		return s.mfaPassed(ctx, sess, key, MethodTOTPEnroll)
 	}
-	return sess, s.store.ClearAuthFailures(ctx, sess.Org, key)
+	return sess, s.clear(ctx, sess.Org, key)
 }
 
 // RemoveTOTP removes a user's TOTP factor (an admin action, when the

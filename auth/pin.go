@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/openomm/omm/events"
 
@@ -46,11 +47,11 @@ func (s *Service) SetPIN(ctx context.Context, token, pin, confirm string) (Sessi
 		return Session{}, err
 	}
 	sess.State, sess.PINHash, sess.PINSet = StateActive, hash, now
-	updated, err := s.advance(ctx, sess, action, nil)
+	updated, err := s.advance(ctx, sess, action, nil, true)
 	if err != nil {
 		return Session{}, err
 	}
-	if err := s.store.ClearAuthFailures(ctx, sess.Org, pinKey(sess)); err != nil {
+	if err := s.clear(ctx, sess.Org, pinKey(sess)); err != nil {
 		return Session{}, fmt.Errorf("set PIN: %w", err)
 	}
 	if err := s.store.TouchSession(ctx, sess.Org, sess.ID, now); err != nil {
@@ -63,7 +64,11 @@ func (s *Service) SetPIN(ctx context.Context, token, pin, confirm string) (Sessi
 // VerifyPIN unlocks an active session with its agent PIN. A wrong PIN yields
 // ErrInvalidPIN; the MaxPINFailures-th consecutive one revokes the session
 // and yields ErrPINLocked, after which the user signs in again with
-// password (and MFA). Every outcome is audited: auth.pin.unlock,
+// password (and MFA). Each attempt is counted before the PIN is checked,
+// so that parallel guesses get no more than MaxPINFailures checks between
+// them. The lockout is the session's own: only its holder can guess, and
+// nobody else can lock it. A right PIN rotates the session's token (the
+// result's Token). Every outcome is audited: auth.pin.unlock,
 // auth.pin.failure, auth.pin.locked.
 func (s *Service) VerifyPIN(ctx context.Context, token, pin string) (Session, error) {
 	sess, _, _, err := s.load(ctx, token)
@@ -78,12 +83,12 @@ func (s *Service) VerifyPIN(ctx context.Context, token, pin string) (Session, er
 	}
 	now := s.cfg.clock()
 	key := pinKey(sess)
-	f, err := s.store.AuthFailures(ctx, sess.Org, key)
+	fs, err := s.reserve(ctx, sess.Org, now, AttemptRule{Key: key, Throttle: pinThrottle})
+	if errors.Is(err, ErrThrottled) { // locked, but the revocation did not land
+		return Session{}, s.lockPIN(ctx, sess, MaxPINFailures)
+	}
 	if err != nil {
 		return Session{}, fmt.Errorf("verify PIN: %w", err)
-	}
-	if f.Count >= MaxPINFailures { // locked, but the revocation did not land
-		return Session{}, s.lockPIN(ctx, sess, f.Count)
 	}
 	ok := false
 	if len(pin) <= MaxPINLength {
@@ -95,22 +100,21 @@ func (s *Service) VerifyPIN(ctx context.Context, token, pin string) (Session, er
 		}
 	}
 	if !ok {
-		f, err := s.store.RecordAuthFailure(ctx, sess.Org, key, now, s.sessionEntry(sess, "auth.pin.failure", nil))
-		if err != nil {
+		if _, err := s.store.AppendAudit(ctx, s.sessionEntry(sess, "auth.pin.failure", nil)); err != nil {
 			return Session{}, fmt.Errorf("verify PIN: %w", err)
 		}
-		if f.Count >= MaxPINFailures {
-			return Session{}, s.lockPIN(ctx, sess, f.Count)
+		if fs[0].Count >= MaxPINFailures {
+			return Session{}, s.lockPIN(ctx, sess, fs[0].Count)
 		}
 		return Session{}, ErrInvalidPIN
 	}
 	// The unlock is audited in the same write as a session update, so
 	// that an unlock whose record cannot be written does not happen.
-	sess, err = s.advance(ctx, sess, "auth.pin.unlock", nil)
+	sess, err = s.advance(ctx, sess, "auth.pin.unlock", nil, true)
 	if err != nil {
 		return Session{}, fmt.Errorf("verify PIN: %w", err)
 	}
-	if err := s.store.ClearAuthFailures(ctx, sess.Org, key); err != nil {
+	if err := s.clear(ctx, sess.Org, key); err != nil {
 		return Session{}, fmt.Errorf("verify PIN: %w", err)
 	}
 	// Unlocking is activity: record it now, whatever touchEvery says, so
@@ -121,6 +125,13 @@ func (s *Service) VerifyPIN(ctx context.Context, token, pin string) (Session, er
 	sess.LastUsed = storage.Normalize(now)
 	return sess, nil
 }
+
+// pinThrottle lets MaxPINFailures attempts through and then none: the
+// session is locked (revoked) by then.
+var pinThrottle = Throttle{Free: MaxPINFailures, Base: pinLocked, Max: pinLocked}
+
+// pinLocked is "for ever" as a throttle's wait.
+const pinLocked = 100 * 365 * 24 * time.Hour
 
 // lockPIN revokes the session after too many wrong PINs.
 func (s *Service) lockPIN(ctx context.Context, sess Session, failures int) error {

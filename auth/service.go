@@ -2,15 +2,17 @@ package auth
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
+	"strconv"
 	"time"
 
+	"github.com/openomm/omm/internal/ratelimit"
 	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/seal"
 )
 
 // Option configures [New] and [NewLocalDirectory]; each says which it
@@ -26,6 +28,8 @@ type config struct {
 	password       Params
 	pin            Params
 	throttle       Throttle
+	accountLimit   Throttle
+	sourceLimit    Throttle
 	sessionIdle    time.Duration
 	sessionMax     time.Duration
 	pendingMax     time.Duration
@@ -33,6 +37,7 @@ type config struct {
 	codeLifetime   time.Duration
 	resendInterval time.Duration
 	hashSlots      int
+	secrets        seal.Keeper
 }
 
 func newConfig(opts []Option) (config, error) {
@@ -42,6 +47,8 @@ func newConfig(opts []Option) (config, error) {
 		password:       DefaultParams(),
 		pin:            DefaultParams(),
 		throttle:       DefaultThrottle(),
+		accountLimit:   DefaultAccountThrottle(),
+		sourceLimit:    DefaultSourceThrottle(),
 		sessionIdle:    14 * 24 * time.Hour,
 		sessionMax:     90 * 24 * time.Hour,
 		pendingMax:     15 * time.Minute,
@@ -112,6 +119,11 @@ func WithPINParams(p Params) Option {
 	}
 }
 
+// WithSecrets seals each TOTP secret with k before it is stored (service;
+// label "totp:<org>:<user>"), and seals a secret stored in plain text
+// before, at its next use. Without it secrets are stored as they are.
+func WithSecrets(k seal.Keeper) Option { return func(c *config) error { c.secrets = k; return nil } }
+
 // WithConcurrentHashes bounds how many argon2id hashes run at once (both;
 // default twice GOMAXPROCS). Each holds the parameters' memory (19 MiB by
 // default) while it runs; further requests wait their turn.
@@ -125,14 +137,31 @@ func WithConcurrentHashes(n int) Option {
 	}
 }
 
-// WithThrottle sets the backoff for failed sign-ins and MFA codes
-// (service).
-func WithThrottle(t Throttle) Option {
+// WithThrottle sets the backoff for failed sign-ins of an account from one
+// client address, and for an account's MFA codes (service; default
+// [DefaultThrottle]).
+func WithThrottle(t Throttle) Option { return throttleOption(t, func(c *config) { c.throttle = t }) }
+
+// WithAccountThrottle sets the backoff for failed sign-ins of an account
+// over every client not known to it (service; default
+// [DefaultAccountThrottle]).
+func WithAccountThrottle(t Throttle) Option {
+	return throttleOption(t, func(c *config) { c.accountLimit = t })
+}
+
+// WithSourceThrottle sets the backoff for failed sign-ins from one client
+// address over every account of an org (service; default
+// [DefaultSourceThrottle]).
+func WithSourceThrottle(t Throttle) Option {
+	return throttleOption(t, func(c *config) { c.sourceLimit = t })
+}
+
+func throttleOption(t Throttle, set func(*config)) Option {
 	return func(c *config) error {
-		if t.Free < 1 || t.Base <= 0 || t.Max < t.Base {
-			return fmt.Errorf("%w: throttle needs Free ≥ 1 and 0 < Base ≤ Max", ErrBadRequest)
+		if t.Free < 1 || t.Base <= 0 || t.Max < t.Base || t.Forget < 0 {
+			return fmt.Errorf("%w: throttle needs Free ≥ 1, 0 < Base ≤ Max and Forget ≥ 0", ErrBadRequest)
 		}
-		c.throttle = t
+		set(c)
 		return nil
 	}
 }
@@ -160,7 +189,19 @@ type Service struct {
 	dir   Authenticator
 	cfg   config
 	slots slots
+	// unknownFailures bounds the audit entries of failed sign-ins with
+	// usernames nobody has, per org (see SignInFrom).
+	unknownFailures *ratelimit.Window
 }
+
+// Bounds on the audit entries of failed sign-ins naming no user of the
+// org: anyone can send them, so that past this many per org and minute
+// they are counted, and the count goes with the next one recorded.
+const (
+	maxUnknownFailureAudits = 30
+	unknownFailureWindow    = time.Minute
+	maxFailureAuditOrgs     = 10000
+)
 
 // New returns a service over store, checking passwords against dir (a
 // [LocalDirectory] over the same store, or an embedder's own).
@@ -172,7 +213,8 @@ func New(store Store, dir Authenticator, opts ...Option) (*Service, error) {
 	if store == nil || dir == nil {
 		return nil, fmt.Errorf("%w: auth.New needs a store and a directory", ErrBadRequest)
 	}
-	return &Service{store: store, dir: dir, cfg: cfg, slots: make(slots, cfg.hashSlots)}, nil
+	return &Service{store: store, dir: dir, cfg: cfg, slots: make(slots, cfg.hashSlots),
+		unknownFailures: ratelimit.NewWindow(maxUnknownFailureAudits, unknownFailureWindow, maxFailureAuditOrgs)}, nil
 }
 
 // ResolveSite returns the org that what the user typed names: a bare site
@@ -202,22 +244,70 @@ type SignInResult struct {
 	Methods []Method
 }
 
-// SignIn checks username and password in the org that site names and, when
-// they are right, opens a session in StateMFA (when the org requires MFA)
-// or StatePINSetup. Every outcome is audited. Wrong credentials, an unknown
-// user and a deactivated user all yield ErrInvalidCredentials; after
-// [Throttle.Free] consecutive failures for the account the answer is a
-// *[ThrottledError] until the backoff has passed, whether the account
-// exists or not.
+// SignIn is [Service.SignInFrom] for a client the caller knows nothing
+// about: every such attempt at an account shares one counter.
 func (s *Service) SignIn(ctx context.Context, site, username, password string) (SignInResult, error) {
+	return s.SignInFrom(ctx, Client{}, site, username, password)
+}
+
+// Client is who attempts a sign-in, as far as throttling is concerned.
+type Client struct {
+	// Source names where the attempt comes from: the client's network
+	// address (NewHandler uses the request's), or a host's better name for
+	// the client. Empty: unknown.
+	Source string
+	// PreviousToken is a session token this client was handed before, of
+	// any state (expired, revoked, locked): it shows the client signed in
+	// to the account before, which exempts it from the account's backoff
+	// over unknown clients. Empty: none.
+	PreviousToken string
+}
+
+// SignInFrom checks username and password in the org that site names and,
+// when they are right, opens a session in StateMFA (when the org requires
+// MFA) or StatePINSetup. Wrong credentials, an unknown user and a
+// deactivated user all yield ErrInvalidCredentials.
+//
+// Attempts are throttled (NIST SP 800-63B §5.2.2) so that guessing is slow
+// and an outsider cannot lock the user out. Each attempt is reserved
+// before the password is checked, under three counters at once, and
+// answers a *[ThrottledError] while one of them says wait
+// ([Store.ReserveAuthAttempt]), whether the account exists or not:
+//
+//   - the account from this client's Source ([WithThrottle]): one place
+//     guessing one account;
+//   - the account over every client that has not signed in to it before
+//     ([WithAccountThrottle], higher): guessing spread over many
+//     addresses. A client showing a PreviousToken of this account skips
+//     it, so that however many wrong passwords others send, the user's own
+//     app still gets in with the right one;
+//   - the Source over every account of the org ([WithSourceThrottle],
+//     failures lapse after an hour): one place trying many usernames.
+//
+// A success clears the first two and takes its attempt back from the
+// third. A failure is audited, except that
+// failures with usernames the org does not have are audited at most 30 per
+// org and minute (the rest are counted into the next entry): anyone can
+// send them.
+func (s *Service) SignInFrom(ctx context.Context, c Client, site, username, password string) (SignInResult, error) {
 	org, err := s.ResolveSite(ctx, site)
 	if err != nil {
 		return SignInResult{}, err
 	}
 	name := CanonicalUsername(username)
-	key := accountKey(name)
 	now := s.cfg.clock()
-	if err := s.checkThrottle(ctx, org.ID, key, now); err != nil {
+	account := accountKey(name)
+	here := account + "@" + hashKey("", c.Source)
+	source := ""
+	rules := []AttemptRule{{Key: here, Throttle: s.cfg.throttle}}
+	if !s.knownClient(ctx, org.ID, name, c.PreviousToken) {
+		rules = append(rules, AttemptRule{Key: account, Throttle: s.cfg.accountLimit})
+		if c.Source != "" {
+			source = hashKey("source:", c.Source)
+			rules = append(rules, AttemptRule{Key: source, Throttle: s.cfg.sourceLimit})
+		}
+	}
+	if _, err := s.reserve(ctx, org.ID, now, rules...); err != nil {
 		// Logged, not audited: a throttled attempt checks nothing, and an
 		// audit entry per attempt would let anyone grow the log for free.
 		s.cfg.log.InfoContext(ctx, "auth: sign-in throttled", "org", org.ID)
@@ -243,17 +333,20 @@ func (s *Service) SignIn(ctx context.Context, site, username, password string) (
 		reason = "deactivated"
 	}
 	if reason != "" {
-		_, err := s.store.RecordAuthFailure(ctx, org.ID, key, now, storage.AuditEntry{
-			Org: org.ID, Time: now, Actor: actor, Action: "auth.signin.failure", Target: actor,
-			Details: map[string]string{"reason": reason},
-		})
-		if err != nil {
+		if err := s.auditSignInFailure(ctx, org.ID, now, actor, name, reason); err != nil {
 			return SignInResult{}, fmt.Errorf("sign in: %w", err)
 		}
 		return SignInResult{}, ErrInvalidCredentials
 	}
-	if err := s.store.ClearAuthFailures(ctx, org.ID, key); err != nil {
+	if err := s.clear(ctx, org.ID, here, account); err != nil {
 		return SignInResult{}, fmt.Errorf("sign in: %w", err)
+	}
+	if source != "" {
+		// The address counts failures only: its other accounts' users
+		// keep their share.
+		if err := s.store.ReleaseAuthAttempt(ctx, org.ID, source); err != nil {
+			return SignInResult{}, fmt.Errorf("sign in: %w", err)
+		}
 	}
 	why, err := s.MFARequired(ctx, user)
 	if err != nil {
@@ -275,6 +368,7 @@ func (s *Service) SignIn(ctx context.Context, site, username, password string) (
 	if err != nil {
 		return SignInResult{}, fmt.Errorf("sign in: %w", err)
 	}
+	sess.Token = token
 	res := SignInResult{Token: token, Session: sess, User: user}
 	if state == StateMFA {
 		if res.Methods, err = s.methods(ctx, user); err != nil {
@@ -313,12 +407,46 @@ func (s *Service) MFARequired(ctx context.Context, user User) (string, error) {
 	return why, nil
 }
 
+// knownClient reports whether token is a session token of the account
+// name names in org (any state).
+func (s *Service) knownClient(ctx context.Context, org storage.OrgID, name, token string) bool {
+	if token == "" {
+		return false
+	}
+	if o, err := parseToken(token); err != nil || o != org {
+		return false
+	}
+	sess, err := s.store.SessionByToken(ctx, org, hashToken(token))
+	if err != nil {
+		return false
+	}
+	u, err := s.dir.UserByName(ctx, org, name)
+	return err == nil && u.ID == sess.UserID
+}
+
+// auditSignInFailure records a failed sign-in. A username the org does
+// not have is recorded within the per-org bound only.
+func (s *Service) auditSignInFailure(ctx context.Context, org storage.OrgID, now time.Time, actor, name, reason string) error {
+	e := storage.AuditEntry{Org: org, Time: now, Actor: actor, Action: "auth.signin.failure", Target: actor,
+		Details: map[string]string{"reason": reason}}
+	if _, err := s.dir.UserByName(ctx, org, name); errors.Is(err, storage.ErrNotFound) {
+		ok, suppressed := s.unknownFailures.Admit(string(org), now)
+		if !ok {
+			s.cfg.log.InfoContext(ctx, "auth: sign-in failure of an unknown username not audited (bound reached)", "org", org)
+			return nil
+		}
+		e.Details["user"] = "unknown"
+		if suppressed > 0 {
+			e.Details["suppressed"] = strconv.Itoa(suppressed)
+		}
+	}
+	_, err := s.store.AppendAudit(ctx, e)
+	return err
+}
+
 // accountKey names the throttling counter of an account. Hashing keeps
 // the key short whatever was typed.
-func accountKey(canonicalUsername string) string {
-	h := sha256.Sum256([]byte(canonicalUsername))
-	return "signin:" + hex.EncodeToString(h[:16])
-}
+func accountKey(canonicalUsername string) string { return hashKey("signin:", canonicalUsername) }
 
 // Principal is who an active session belongs to.
 type Principal struct {
@@ -434,6 +562,22 @@ func (s *Service) touch(ctx context.Context, sess Session, now time.Time) error 
 	return nil
 }
 
+// SessionOrg returns the org of a session token that names a stored
+// session, of any state (a revoked or expired token was still handed out
+// by that org), and false for anything else: for recording a refused
+// request in the right org's audit log without trusting what a forged
+// token claims (omm.AuditDenied).
+func (s *Service) SessionOrg(ctx context.Context, token string) (storage.OrgID, bool) {
+	org, err := parseToken(token)
+	if err != nil {
+		return "", false
+	}
+	if _, err := s.store.SessionByToken(ctx, org, hashToken(token)); err != nil {
+		return "", false
+	}
+	return org, true
+}
+
 // SignOut revokes the token's session. Signing out an unknown, expired or
 // revoked token yields ErrInvalidSession.
 func (s *Service) SignOut(ctx context.Context, token string) error {
@@ -502,11 +646,27 @@ func (s *Service) sessionEntry(sess Session, action string, details map[string]s
 }
 
 // advance moves the session to state, in an update that fails when another
-// request changed it first.
-func (s *Service) advance(ctx context.Context, sess Session, action string, details map[string]string) (Session, error) {
+// request changed it first. A privilege step (MFA passed, PIN set or
+// verified) rotates the session's token in the same update: the token
+// that reached the step stops working, and the new one is in the result's
+// Token.
+func (s *Service) advance(ctx context.Context, sess Session, action string, details map[string]string, rotate bool) (Session, error) {
+	var token string
+	if rotate {
+		token, sess.TokenHash = newToken(sess.Org)
+		details = maps.Clone(details)
+		if details == nil {
+			details = map[string]string{}
+		}
+		details["token"] = "rotated"
+	}
 	updated, err := s.store.UpdateSession(ctx, sess, s.sessionEntry(sess, action, details))
 	if errors.Is(err, storage.ErrConflict) {
 		return Session{}, fmt.Errorf("%w: the session changed concurrently", ErrWrongState)
 	}
-	return updated, err
+	if err != nil {
+		return Session{}, err
+	}
+	updated.Token = token
+	return updated, nil
 }

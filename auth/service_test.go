@@ -25,10 +25,11 @@ func TestStateTransitions(t *testing.T) {
 		"pin_setup": func(e *env) string { return e.signIn("acme", "bob", bobPassword).Token },
 		"active": func(e *env) string {
 			tok := e.signIn("acme", "bob", bobPassword).Token
-			if _, err := e.svc.SetPIN(e.t.Context(), tok, "4812", "4812"); err != nil {
+			sess, err := e.svc.SetPIN(e.t.Context(), tok, "4812", "4812")
+			if err != nil {
 				e.t.Fatal(err)
 			}
-			return tok
+			return sess.Token
 		},
 		"idle": func(e *env) string {
 			tok := starts["active"](e)
@@ -49,40 +50,57 @@ func TestStateTransitions(t *testing.T) {
 			return tok
 		},
 	}
-	actions := map[string]func(e *env, tok string) error{
-		"authenticate": func(e *env, tok string) error { _, err := e.svc.Authenticate(e.t.Context(), tok); return err },
-		"totp ok": func(e *env, tok string) error {
-			_, err := e.svc.VerifyMFA(e.t.Context(), tok, auth.MethodTOTP, e.code(0))
-			return err
-		},
-		"totp wrong": func(e *env, tok string) error {
-			_, err := e.svc.VerifyMFA(e.t.Context(), tok, auth.MethodTOTP, "000000")
-			return err
-		},
-		"send sms": func(e *env, tok string) error {
-			_, err := e.svc.SendCode(e.t.Context(), tok, auth.ChannelSMS)
-			return err
-		},
-		"sms ok": func(e *env, tok string) error {
-			if _, err := e.svc.SendCode(e.t.Context(), tok, auth.ChannelVoice); err != nil {
-				return err
+	// Each action returns the token the client holds afterwards: a
+	// privilege step hands out a new one.
+	step := func(tok string) func(auth.Session, error) (string, error) {
+		return func(sess auth.Session, err error) (string, error) {
+			if err == nil && sess.Token != "" {
+				return sess.Token, nil
 			}
-			_, err := e.svc.VerifyMFA(e.t.Context(), tok, auth.MethodVoice, e.sms.last(e.t).Code)
-			return err
+			return tok, err
+		}
+	}
+	actions := map[string]func(e *env, tok string) (string, error){
+		"authenticate": func(e *env, tok string) (string, error) {
+			_, err := e.svc.Authenticate(e.t.Context(), tok)
+			return tok, err
 		},
-		"set pin": func(e *env, tok string) error { _, err := e.svc.SetPIN(e.t.Context(), tok, "7391", "7391"); return err },
-		"set pin mismatch": func(e *env, tok string) error {
-			_, err := e.svc.SetPIN(e.t.Context(), tok, "7391", "7392")
-			return err
+		"totp ok": func(e *env, tok string) (string, error) {
+			return step(tok)(e.svc.VerifyMFA(e.t.Context(), tok, auth.MethodTOTP, e.code(0)))
 		},
-		"set trivial pin": func(e *env, tok string) error { _, err := e.svc.SetPIN(e.t.Context(), tok, "1234", "1234"); return err },
-		"verify pin":      func(e *env, tok string) error { _, err := e.svc.VerifyPIN(e.t.Context(), tok, "4812"); return err },
-		"verify wrong pin": func(e *env, tok string) error {
-			_, err := e.svc.VerifyPIN(e.t.Context(), tok, "4813")
-			return err
+		"totp wrong": func(e *env, tok string) (string, error) {
+			return step(tok)(e.svc.VerifyMFA(e.t.Context(), tok, auth.MethodTOTP, "000000"))
 		},
-		"enroll totp": func(e *env, tok string) error { _, err := e.svc.EnrollTOTP(e.t.Context(), tok); return err },
-		"sign out":    func(e *env, tok string) error { return e.svc.SignOut(e.t.Context(), tok) },
+		"send sms": func(e *env, tok string) (string, error) {
+			_, err := e.svc.SendCode(e.t.Context(), tok, auth.ChannelSMS)
+			return tok, err
+		},
+		"sms ok": func(e *env, tok string) (string, error) {
+			if _, err := e.svc.SendCode(e.t.Context(), tok, auth.ChannelVoice); err != nil {
+				return tok, err
+			}
+			return step(tok)(e.svc.VerifyMFA(e.t.Context(), tok, auth.MethodVoice, e.sms.last(e.t).Code))
+		},
+		"set pin": func(e *env, tok string) (string, error) {
+			return step(tok)(e.svc.SetPIN(e.t.Context(), tok, "7391", "7391"))
+		},
+		"set pin mismatch": func(e *env, tok string) (string, error) {
+			return step(tok)(e.svc.SetPIN(e.t.Context(), tok, "7391", "7392"))
+		},
+		"set trivial pin": func(e *env, tok string) (string, error) {
+			return step(tok)(e.svc.SetPIN(e.t.Context(), tok, "1234", "1234"))
+		},
+		"verify pin": func(e *env, tok string) (string, error) {
+			return step(tok)(e.svc.VerifyPIN(e.t.Context(), tok, "4812"))
+		},
+		"verify wrong pin": func(e *env, tok string) (string, error) {
+			return step(tok)(e.svc.VerifyPIN(e.t.Context(), tok, "4813"))
+		},
+		"enroll totp": func(e *env, tok string) (string, error) {
+			_, err := e.svc.EnrollTOTP(e.t.Context(), tok)
+			return tok, err
+		},
+		"sign out": func(e *env, tok string) (string, error) { return tok, e.svc.SignOut(e.t.Context(), tok) },
 	}
 	tests := []struct {
 		from, action string
@@ -137,12 +155,19 @@ func TestStateTransitions(t *testing.T) {
 		t.Run(tt.from+"/"+tt.action, func(t *testing.T) {
 			e := newEnv(t)
 			tok := starts[tt.from](e)
-			err := actions[tt.action](e, tok)
+			held, err := actions[tt.action](e, tok)
 			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Fatalf("%s in state %s: error = %v, want %v", tt.action, tt.from, err, tt.wantErr)
 			}
-			if got := e.needOf(tok); got != tt.after {
+			if got := e.needOf(held); got != tt.after {
 				t.Errorf("after %s in state %s the session needs %q, want %q", tt.action, tt.from, got, tt.after)
+			}
+			if held != tok {
+				// A privilege step rotated the token (issue 22, finding
+				// 13): the one that reached it is dead.
+				if got := e.needOf(tok); got != "invalid_session" {
+					t.Errorf("after %s in state %s the replaced token's session needs %q, want invalid_session", tt.action, tt.from, got)
+				}
 			}
 		})
 	}
@@ -390,7 +415,7 @@ func TestPhoneCodeConcurrentDoubleSubmit(t *testing.T) {
 	for range 2 {
 		if err := <-errs; err == nil {
 			ok++
-		} else if !errors.Is(err, auth.ErrInvalidCode) && !errors.Is(err, auth.ErrWrongState) {
+		} else if !errors.Is(err, auth.ErrInvalidCode) && !errors.Is(err, auth.ErrWrongState) && !errors.Is(err, auth.ErrInvalidSession) {
 			t.Errorf("double submit: %v", err)
 		}
 	}
@@ -508,11 +533,11 @@ func TestTOTPEnrollment(t *testing.T) {
 		t.Errorf("an unconfirmed factor passed MFA: %v", err)
 	}
 	sess, err := e.svc.ConfirmTOTP(ctx, res.Token, code(enr.Secret, 0))
-	if err != nil || sess.State != auth.StatePINSetup {
-		t.Fatalf("ConfirmTOTP = %v, %v; want pin_setup", sess.State, err)
+	if err != nil || sess.State != auth.StatePINSetup || sess.Token == "" {
+		t.Fatalf("ConfirmTOTP = %v, %v; want pin_setup and a new token", sess.State, err)
 	}
 	// Enrolled: a second enrollment is refused, the next sign-in uses TOTP.
-	if _, err := e.svc.EnrollTOTP(ctx, res.Token); !errors.Is(err, auth.ErrFactorExists) {
+	if _, err := e.svc.EnrollTOTP(ctx, sess.Token); !errors.Is(err, auth.ErrFactorExists) {
 		t.Errorf("second enrollment: %v, want ErrFactorExists", err)
 	}
 	res = e.signIn("acme", "carol", "carol-password")
@@ -540,19 +565,18 @@ func TestTOTPEnrollment(t *testing.T) {
 func TestPINLockout(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	tok := e.signIn("acme", "bob", bobPassword).Token
-	if _, err := e.svc.SetPIN(ctx, tok, "4812", "4812"); err != nil {
-		t.Fatal(err)
-	}
+	tok := e.setPIN(e.signIn("acme", "bob", bobPassword).Token, "4812")
 	for i := 1; i < auth.MaxPINFailures; i++ {
 		if _, err := e.svc.VerifyPIN(ctx, tok, "0000"); !errors.Is(err, auth.ErrInvalidPIN) {
 			t.Fatalf("wrong PIN %d: %v, want ErrInvalidPIN", i, err)
 		}
 	}
 	// A right PIN in between resets the count…
-	if _, err := e.svc.VerifyPIN(ctx, tok, "4812"); err != nil {
+	sess, err := e.svc.VerifyPIN(ctx, tok, "4812")
+	if err != nil {
 		t.Fatalf("right PIN after 9 failures: %v", err)
 	}
+	tok = sess.Token
 	for i := 1; i < auth.MaxPINFailures; i++ {
 		if _, err := e.svc.VerifyPIN(ctx, tok, "0000"); !errors.Is(err, auth.ErrInvalidPIN) {
 			t.Fatalf("wrong PIN %d after reset: %v", i, err)
@@ -596,12 +620,14 @@ func TestSessionExpiry(t *testing.T) {
 			tok := e.signIn("acme", "bob", bobPassword).Token
 			if tt.advance == nil {
 				e.clock.Advance(15*time.Minute + time.Second)
-			} else if _, err := e.svc.SetPIN(t.Context(), tok, "4812", "4812"); err != nil {
-				t.Fatal(err)
+			} else {
+				tok = e.setPIN(tok, "4812")
 			}
 			for _, d := range tt.advance {
 				e.clock.Advance(d)
-				e.svc.VerifyPIN(t.Context(), tok, "4812") //nolint:errcheck // activity; the check is below
+				if sess, err := e.svc.VerifyPIN(t.Context(), tok, "4812"); err == nil { // activity; the check is below
+					tok = sess.Token
+				}
 			}
 			if tt.advance != nil {
 				e.clock.Advance(16 * time.Minute)
@@ -624,10 +650,7 @@ func repeat(d time.Duration, n int) []time.Duration {
 func TestDeactivationRevokesSessions(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	tok := e.signIn("acme", "bob", bobPassword).Token
-	if _, err := e.svc.SetPIN(ctx, tok, "4812", "4812"); err != nil {
-		t.Fatal(err)
-	}
+	tok := e.setPIN(e.signIn("acme", "bob", bobPassword).Token, "4812")
 	if err := e.dir.Deactivate(ctx, e.acme.ID, e.bob.ID, "admin:root"); err != nil {
 		t.Fatal(err)
 	}
@@ -683,12 +706,11 @@ func TestAuditTrail(t *testing.T) {
 	e.svc.SignIn(ctx, "acme", "bob", "wrong-password") //nolint:errcheck // audited failure
 	tok := e.signIn("acme", "bob", bobPassword).Token
 	e.svc.VerifyMFA(ctx, tok, auth.MethodTOTP, "123456") //nolint:errcheck // audited failure
-	if _, err := e.svc.VerifyMFA(ctx, tok, auth.MethodTOTP, e.code(0)); err != nil {
+	sess, err := e.svc.VerifyMFA(ctx, tok, auth.MethodTOTP, e.code(0))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.SetPIN(ctx, tok, "4812", "4812"); err != nil {
-		t.Fatal(err)
-	}
+	tok = e.setPIN(sess.Token, "4812")
 	if err := e.svc.SignOut(ctx, tok); err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,11 @@ type Session struct {
 	Expires time.Time
 	Revoked bool
 	Version int64
+	// Token is the bearer token when the call returning the session just
+	// issued one — the sign-in, and every privilege step (MFA passed, PIN
+	// set or verified), which replaces the session's token so that the one
+	// that reached the step stops working. Empty otherwise; never stored.
+	Token string
 }
 
 // Validate checks every field a caller supplies.

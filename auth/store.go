@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/seal"
 )
 
 // Limits on stored fields.
@@ -193,7 +194,8 @@ func (s SignOn) Normalize() SignOn {
 
 // TOTPFactor is a user's authenticator-app secret. The secret is a
 // credential: it never appears in logs or audit details ([TOTPFactor.LogValue]
-// leaves it out).
+// leaves it out), and is stored sealed when the service has a keeper
+// ([WithSecrets]).
 type TOTPFactor struct {
 	Org    storage.OrgID
 	UserID string
@@ -217,14 +219,33 @@ func (f TOTPFactor) Validate() error {
 	if err := validateID("user id", f.UserID); err != nil {
 		return err
 	}
-	if n := len(f.Secret); n < 16 || n > 128 {
-		return fmt.Errorf("%w: TOTP secret is %d characters, want 16–128", storage.ErrInvalid, n)
-	}
-	if _, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(f.Secret); err != nil {
-		return fmt.Errorf("%w: TOTP secret is not unpadded base32", storage.ErrInvalid)
+	if err := validateTOTPSecret(f.Secret); err != nil {
+		return err
 	}
 	if f.Created.IsZero() {
 		return fmt.Errorf("%w: TOTP factor creation time is zero", storage.ErrInvalid)
+	}
+	return nil
+}
+
+// maxSealedSecret bounds a sealed TOTP secret (a 128-character secret
+// sealed and encoded is about 230).
+const maxSealedSecret = 512
+
+// validateTOTPSecret accepts a secret as the otpauth URI carries it
+// (unpadded base32, 16–128 characters), or sealed (package seal).
+func validateTOTPSecret(secret string) error {
+	if seal.IsSealedString(secret) {
+		if len(secret) > maxSealedSecret {
+			return fmt.Errorf("%w: sealed TOTP secret is %d bytes, at most %d", storage.ErrInvalid, len(secret), maxSealedSecret)
+		}
+		return nil
+	}
+	if n := len(secret); n < 16 || n > 128 {
+		return fmt.Errorf("%w: TOTP secret is %d characters, want 16–128", storage.ErrInvalid, n)
+	}
+	if _, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret); err != nil {
+		return fmt.Errorf("%w: TOTP secret is not unpadded base32", storage.ErrInvalid)
 	}
 	return nil
 }
@@ -319,13 +340,30 @@ type Store interface {
 	// AuthFailures returns the failures counted under key; a key never
 	// counted yields the zero value (not an error).
 	AuthFailures(ctx context.Context, org storage.OrgID, key string) (Failures, error)
-	// RecordAuthFailure adds one failure at time at under key, atomically
-	// even against concurrent callers, appends entry, and returns the new
-	// count. An unknown org yields ErrNotFound.
-	RecordAuthFailure(ctx context.Context, org storage.OrgID, key string, at time.Time, entry storage.AuditEntry) (Failures, error)
+	// ReserveAuthAttempt reserves one attempt at time at under every rule,
+	// before the attempt is checked, atomically even against concurrent
+	// callers and other processes sharing the store: when no rule makes it
+	// wait (Throttle.Wait of the failures counted so far), each rule's
+	// failures become Throttle.Next of them — the attempt counts as a
+	// failure until ClearAuthFailures says it succeeded — and it returns
+	// them in rules' order with a zero wait; otherwise it changes nothing
+	// and returns the longest wait. Of N concurrent reservations under a
+	// key that allows k more attempts, exactly k succeed. It writes no
+	// audit entry: the attempt's outcome is audited by the caller. An
+	// unknown org yields ErrNotFound, a bad key ErrInvalid.
+	ReserveAuthAttempt(ctx context.Context, org storage.OrgID, at time.Time, rules []AttemptRule) ([]Failures, time.Duration, error)
+	// ReleaseAuthAttempt takes back one attempt reserved under key, for a
+	// success that key counts only while it is checked (a client address
+	// over many accounts): the count goes down by one, never below zero; a
+	// key with none is left alone. It writes no audit entry.
+	ReleaseAuthAttempt(ctx context.Context, org storage.OrgID, key string) error
 	// ClearAuthFailures forgets key's failures. It writes no audit entry:
 	// the success that clears them is recorded by the call that stores it.
 	ClearAuthFailures(ctx context.Context, org storage.OrgID, key string) error
+	// PurgeFailures forgets at most limit failure counters whose latest
+	// failure is before lastBefore (no throttle looks that far back) and
+	// returns how many. It writes no audit entry.
+	PurgeFailures(ctx context.Context, org storage.OrgID, lastBefore time.Time, limit int) (int, error)
 }
 
 // UserStore stores the built-in directory: users, groups and memberships.
@@ -397,6 +435,12 @@ type FactorStore interface {
 	UseTOTPStep(ctx context.Context, org storage.OrgID, userID string, step int64, entry storage.AuditEntry) error
 	// DeleteTOTP removes the user's factor, or yields ErrNotFound.
 	DeleteTOTP(ctx context.Context, org storage.OrgID, userID string, entry storage.AuditEntry) error
+	// ResealTOTP replaces the user's stored secret, when it is still old,
+	// by sealed (the same secret, sealed: see package seal), with entry, in
+	// one transaction; nothing else of the factor changes. A secret that is
+	// no longer old yields ErrConflict and changes nothing; a missing
+	// factor ErrNotFound.
+	ResealTOTP(ctx context.Context, org storage.OrgID, userID, old, sealed string, entry storage.AuditEntry) error
 
 	// PhoneCode returns the code last sent for the session, or ErrNotFound
 	// (none sent, or already used).
@@ -420,10 +464,12 @@ type SessionStore interface {
 	// SessionByToken returns the session whose token hashes to tokenHash,
 	// revoked or not, or ErrNotFound.
 	SessionByToken(ctx context.Context, org storage.OrgID, tokenHash []byte) (Session, error)
-	// UpdateSession stores the session's State, PINHash, PINSet and
-	// Expires. s.Version must be the stored version, else ErrConflict; a
-	// revoked session yields ErrConflict too. It returns the session as
-	// stored (Version incremented).
+	// UpdateSession stores the session's State, PINHash, PINSet, Expires
+	// and TokenHash (a changed hash rotates the token: the old one finds
+	// the session no more; one in use by another session yields
+	// ErrAlreadyExists). s.Version must be the stored version, else
+	// ErrConflict; a revoked session yields ErrConflict too. It returns the
+	// session as stored (Version incremented).
 	UpdateSession(ctx context.Context, s Session, entry storage.AuditEntry) (Session, error)
 	// TouchSession sets LastUsed to at when that is later than the stored
 	// value. It writes no audit entry and leaves Version alone, so that
@@ -437,6 +483,11 @@ type SessionStore interface {
 	// revoked, appends entry (even when there was none), and returns how
 	// many it revoked.
 	RevokeUserSessions(ctx context.Context, org storage.OrgID, userID string, entry storage.AuditEntry) (int, error)
+	// PurgeSessions deletes at most limit sessions (revoked or not) whose
+	// absolute expiry is before expiredBefore, with their phone codes, and
+	// returns how many; entry, with the count in its details, is appended
+	// in the same transaction when there were any.
+	PurgeSessions(ctx context.Context, org storage.OrgID, expiredBefore time.Time, limit int, entry storage.AuditEntry) (int, error)
 }
 
 func validateID(field, id string) error {

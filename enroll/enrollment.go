@@ -114,8 +114,11 @@ type EnrollmentStore interface {
 	// the device's first TokenUpdate (Enrolled was zero and is now u.At).
 	UpdateToken(ctx context.Context, org storage.OrgID, device string, u TokenUpdate) (e Enrollment, first bool, err error)
 	// SetBootstrapToken escrows (or, empty, clears) the bootstrap token.
+	// An enrollment that checked out yields ErrConflict and keeps none.
 	SetBootstrapToken(ctx context.Context, org storage.OrgID, device string, token []byte, at time.Time) error
-	// CheckOut records that the device removed its MDM profile.
+	// CheckOut records that the device removed its MDM profile, and
+	// forgets its escrowed bootstrap and unlock tokens: nobody may fetch
+	// them for a device no longer under management.
 	CheckOut(ctx context.Context, org storage.OrgID, device string, at time.Time) error
 	// MarkTokenDead flags the push token dead, unless the device sent a
 	// different token since (then it is a no-op).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
 
@@ -33,6 +34,21 @@ func (f Fingerprint) Validate() error {
 	return nil
 }
 
+// Purpose is what an identity certificate was issued for. Every endpoint
+// accepts only its own kind: check-in (and SCEP renewal) only PurposeMDM,
+// OTA phase 3 only the PurposeOTA identity of its session.
+type Purpose string
+
+// Identity purposes.
+const (
+	// PurposeMDM: the device's MDM identity, issued at the last step of an
+	// enrollment (or renewed from one); MDM check-in accepts it.
+	PurposeMDM Purpose = "mdm"
+	// PurposeOTA: the OTA identity of phase 2, which only signs its
+	// session's phase 3 and is valid only as long as that takes.
+	PurposeOTA Purpose = "ota"
+)
+
 // Identity is a device identity certificate the org's SCEP CA issued. The
 // SCEP service records it when it issues the certificate, for the enrollment
 // session whose challenge the device presented; the check-in service binds
@@ -43,6 +59,18 @@ type Identity struct {
 	Fingerprint Fingerprint
 	// Serial is the certificate's serial number in hex.
 	Serial string
+	// Purpose is what the certificate was issued for (PurposeMDM or
+	// PurposeOTA); check-in accepts PurposeMDM only.
+	Purpose Purpose
+	// AttestedUDID is the device the session's phase 2 attested (signed
+	// by Apple's device CA): the only device that may authenticate with
+	// the identity. Empty for a direct enrollment, which attests no device.
+	AttestedUDID string
+	// Platform is the platform the session's policy decision was made
+	// for; check-in refuses an Authenticate from another platform (a Mac's
+	// direct profile does not enroll an iPhone). Empty for identities
+	// recorded before it was kept.
+	Platform policy.Platform
 	// Session is the enrollment session the certificate was issued for;
 	// UserID and Policy are copied from it.
 	Session string
@@ -100,4 +128,16 @@ type RevocationStore interface {
 	// holding an unexpired session that has not reached PhaseEnrolled or an
 	// unrevoked identity bound to no device, at at.
 	EnrollmentUsers(ctx context.Context, org storage.OrgID, at time.Time) ([]string, error)
+}
+
+// PurgeStore removes expired enrollment credentials. Safe for concurrent
+// use; never crosses its org.
+type PurgeStore interface {
+	// PurgeEnrollSessions deletes at most limit sessions that did not
+	// reach PhaseEnrolled and expired before expiredBefore (enrolled ones
+	// stay: the policy profile of their devices comes from them), then at
+	// most limit OTA identities bound to no device that expired before it,
+	// and returns how many of both; entry, with the sessions' count, is
+	// appended with the sessions when there were any.
+	PurgeEnrollSessions(ctx context.Context, org storage.OrgID, expiredBefore time.Time, limit int, entry storage.AuditEntry) (int, error)
 }

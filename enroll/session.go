@@ -91,9 +91,14 @@ func CheckPhase(kind SessionKind, from, to Phase) error {
 
 // Limits of a session record.
 const (
-	MaxSessionAttributes = 16
-	MaxAttributeValue    = 256
-	MaxUserID            = storage.MaxIDLen
+	// DefaultMaxOpenSessions is how many open enrollment sessions (not
+	// enrolled, unexpired) one user may hold at once unless configured
+	// otherwise (Session.MaxOpen): enough for a few devices and retries,
+	// not for a flood of sessions.
+	DefaultMaxOpenSessions = 10
+	MaxSessionAttributes   = 16
+	MaxAttributeValue      = 256
+	MaxUserID              = storage.MaxIDLen
 )
 
 // Session is one enrollment of one device by one signed-in user, from the
@@ -108,7 +113,11 @@ type Session struct {
 	UserID       string
 	Policy       policy.ID
 	Requirements policy.Requirements
-	Phase        Phase
+	// Platform is the platform of the policy decision; the identity
+	// issued at the end carries it (Identity.Platform). Empty for sessions
+	// stored before it was kept.
+	Platform policy.Platform
+	Phase    Phase
 	// ChallengeHash is the SHA-256 of the current challenge's secret, nil
 	// when no challenge is outstanding.
 	ChallengeHash []byte
@@ -125,6 +134,10 @@ type Session struct {
 	Version  int64
 	Created  time.Time
 	Updated  time.Time
+	// MaxOpen, when positive, limits the sessions its user may hold open:
+	// CreateEnrollSession refuses the new one when the user holds MaxOpen
+	// already. It is not stored.
+	MaxOpen int
 }
 
 // Validate checks the session's fields.
@@ -140,6 +153,8 @@ func (s Session) Validate() error {
 		return fmt.Errorf("%w: user ID must be 1-%d bytes", storage.ErrInvalid, MaxUserID)
 	case s.Policy.Validate() != nil:
 		return fmt.Errorf("%w: policy: %w", storage.ErrInvalid, s.Policy.Validate())
+	case s.Platform != "" && s.Platform.Validate() != nil:
+		return s.Platform.Validate()
 	case s.Phase != PhaseEnrolled && phaseNext[s.Phase] == nil:
 		return fmt.Errorf("%w: phase %q", storage.ErrInvalid, s.Phase)
 	case s.ChallengeHash != nil && len(s.ChallengeHash) != sha256.Size:
@@ -166,7 +181,10 @@ func (s Session) Validate() error {
 type SessionStore interface {
 	// CreateEnrollSession stores a new session with entry, in one
 	// transaction, and returns it as stored (Version 1, Created and
-	// Updated from entry). An ID already used yields ErrAlreadyExists.
+	// Updated from entry). An ID already used yields ErrAlreadyExists;
+	// with s.MaxOpen set, a user who already holds that many sessions open
+	// at entry.Time (not enrolled, unexpired) yields storage.ErrLimit, also
+	// when the sessions are created concurrently.
 	CreateEnrollSession(ctx context.Context, s Session, entry storage.AuditEntry) (Session, error)
 	// EnrollSession returns the org's session, or ErrNotFound.
 	EnrollSession(ctx context.Context, org storage.OrgID, id string) (Session, error)
@@ -200,6 +218,12 @@ func (id Identity) Validate() error {
 		return fmt.Errorf("%w: identity must expire after it is issued", storage.ErrInvalid)
 	case id.Renews != "" && id.Renews.Validate() != nil:
 		return id.Renews.Validate()
+	case id.Purpose != PurposeMDM && id.Purpose != PurposeOTA:
+		return fmt.Errorf("%w: identity purpose %q", storage.ErrInvalid, id.Purpose)
+	case len(id.AttestedUDID) > MaxAttributeValue:
+		return fmt.Errorf("%w: UDID longer than %d bytes", storage.ErrInvalid, MaxAttributeValue)
+	case id.Platform != "" && id.Platform.Validate() != nil:
+		return id.Platform.Validate()
 	}
 	for _, c := range []byte(id.Serial) {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {

@@ -82,14 +82,20 @@ func (s *Service) Register(ctx context.Context, d Device, actor string) (Device,
 	if d.State == "" {
 		d.State = StatePending
 	}
-	e := storage.AuditEntry{
-		Org: d.Org, Time: s.clock(), Actor: actor, Action: "device.register", Target: "device:" + d.ID,
+	return s.store.CreateDevice(ctx, d, RegisterEntry(d, actor, s.clock()))
+}
+
+// RegisterEntry is the audit entry of d's registration by actor at at, as
+// Service.Register writes it: for a store method that registers a device
+// in a transaction of its own (an Android enrollment with its token).
+func RegisterEntry(d Device, actor string, at time.Time) storage.AuditEntry {
+	return storage.AuditEntry{
+		Org: d.Org, Time: at, Actor: actor, Action: "device.register", Target: "device:" + d.ID,
 		Details: map[string]string{
 			"platform": string(d.Platform), "ownership": string(d.Ownership),
 			"enrollment_type": string(d.EnrollmentType), "state": string(d.State),
 		},
 	}
-	return s.store.CreateDevice(ctx, d, e)
 }
 
 // SetState moves a device to state to, audited as "device.state.<to>" by

@@ -176,6 +176,12 @@ type Requirements struct {
 	AllowFullWipe bool `json:"allow_full_wipe,omitempty"`
 	// OSUpdate enforces an OS release by a deadline (Apple rules only).
 	OSUpdate OSUpdate `json:"os_update,omitzero"`
+	// AcceptDirectProfile (iOS rules only) lets iPhones and iPads enroll
+	// with the direct enrollment profile, which carries no attestation
+	// that a genuine Apple device asked for it: for device simulators and
+	// testing. Off, they enroll over the air, where phase 2 is signed by
+	// Apple's device CA. Macs always enroll with the direct profile.
+	AcceptDirectProfile bool `json:"accept_direct_profile,omitempty"`
 	// Android holds settings only an Android rule may set.
 	Android AndroidRequirements `json:"android"`
 }
@@ -450,6 +456,9 @@ func (q Requirements) validate(platform Platform) error {
 		return err
 	}
 	ds := q.DataSeparation
+	if q.AcceptDirectProfile && platform != IOS {
+		return fmt.Errorf("%w: accepting the direct enrollment profile is an iOS setting (Macs always enroll with it)", storage.ErrInvalid)
+	}
 	if platform.apple() {
 		if q.Android != (AndroidRequirements{}) {
 			return fmt.Errorf("%w: Android settings (API level, modes, work-profile passcode) belong in the android rule", storage.ErrInvalid)

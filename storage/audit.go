@@ -27,8 +27,10 @@ const (
 
 // AuditEntry records one change or security-relevant event in an org.
 type AuditEntry struct {
-	// ID is assigned by the store: unique and increasing in append order
-	// (see [AuditLog.ListAudit] for what a reader can rely on).
+	// ID is assigned by the store: it counts the org's own entries, one
+	// more than the org's previous entry, so that it says nothing about
+	// other orgs' activity (see [AuditLog.ListAudit] for what a reader can
+	// rely on).
 	ID  int64
 	Org OrgID
 	// Time is when it happened, from the caller's clock.
@@ -215,11 +217,11 @@ type AuditLog interface {
 	// the entry as stored, with its ID.
 	AppendAudit(ctx context.Context, entry AuditEntry) (AuditEntry, error)
 	// ListAudit returns a page of org's entries matching q, in ID order
-	// (descending when q.Newest). An unknown org
-	// has an empty log. IDs increase in append order; on backends with
-	// concurrent writers (PostgreSQL) an entry may become visible after one
-	// with a higher ID, so a reader tailing the log should re-read recent
-	// pages rather than treat the cursor as a high-water mark.
+	// (descending when q.Newest). An unknown org has an empty log. An
+	// org's IDs increase by one per entry, in the order its entries
+	// commit, whatever other orgs write; so a reader may treat the cursor
+	// as a high-water mark. (Entries written before the per-org numbering
+	// keep the IDs they had, which may have gaps.)
 	ListAudit(ctx context.Context, org OrgID, q AuditQuery) (AuditPage, error)
 }
 

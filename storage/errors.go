@@ -17,4 +17,7 @@ var (
 	// ErrInvalid: the input breaks a documented rule (empty, malformed or
 	// oversize field). Nothing was stored.
 	ErrInvalid = errors.New("invalid input")
+	// ErrLimit: a limit on how many open records one user may hold (see
+	// the store method's contract) is reached. Nothing was stored.
+	ErrLimit = errors.New("limit reached")
 )

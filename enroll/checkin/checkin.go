@@ -14,6 +14,7 @@ import (
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/mdm"
 	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
 
@@ -51,6 +52,16 @@ func (s *Service) checkIn(ctx context.Context, org storage.OrgID, p Proof, body 
 	if err != nil {
 		return nil, false, err
 	}
+	if _, out := msg.(*mdm.CheckOut); out {
+		// Also for an enrollment that has ended: saying so again is harmless.
+		return nil, false, s.checkOut(ctx, d)
+	}
+	if d.State.Terminal() {
+		// Checked out, deprovisioned, wiped or superseded: an identity of
+		// an ended enrollment gets nothing (no bootstrap token, no token
+		// update), and is told to remove its enrollment.
+		return nil, false, ended(d)
+	}
 	if m, ok := msg.(*mdm.DeclarativeManagement); ok {
 		out, err := s.declarative(ctx, d, m)
 		return out, true, err
@@ -59,12 +70,9 @@ func (s *Service) checkIn(ctx context.Context, org storage.OrgID, p Proof, body 
 	return out, false, err
 }
 
-// declarative hands a DeclarativeManagement message of a bound device to
-// the declarative service.
+// declarative hands a DeclarativeManagement message of a bound device
+// whose enrollment is live to the declarative service.
 func (s *Service) declarative(ctx context.Context, d inventory.Device, m *mdm.DeclarativeManagement) ([]byte, error) {
-	if d.State.Terminal() {
-		return nil, forbidden("device %s is %s: its enrollment has ended", d.ID, d.State)
-	}
 	s.seen(ctx, d)
 	out, err := s.ddm.DeclarativeManagement(ctx, d, m.Endpoint, m.Data)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -73,15 +81,14 @@ func (s *Service) declarative(ctx context.Context, d inventory.Device, m *mdm.De
 	return out, err
 }
 
-// message handles a check-in message of a bound device.
+// message handles a check-in message of a bound device whose enrollment
+// is live.
 func (s *Service) message(ctx context.Context, d inventory.Device, id enroll.Identity, msg mdm.Message) ([]byte, error) {
 	now := s.clock()
 	s.seen(ctx, d)
 	switch m := msg.(type) {
 	case *mdm.TokenUpdate:
 		return nil, s.tokenUpdate(ctx, d, id, m)
-	case *mdm.CheckOut:
-		return nil, s.checkOut(ctx, d)
 	case *mdm.SetBootstrapToken:
 		return nil, s.store.SetBootstrapToken(ctx, d.Org, d.ID, m.BootstrapToken, now)
 	case *mdm.GetBootstrapToken:
@@ -113,6 +120,14 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 	}
 	channel := m.From().Device()
 	actor := "device:" + channel
+	if id.AttestedUDID != "" && id.AttestedUDID != channel {
+		// Phase 2 of the identity's session named the device, signed by
+		// Apple's device CA: the identity enrolls that device only.
+		return forbidden("identity %s was issued to the device its enrollment attested, not to %q", id.Serial, channel)
+	}
+	if id.Platform != "" && id.Platform != policyPlatform(platformOf(m)) {
+		return forbidden("identity %s was issued for a %s enrollment, not for a %s device", id.Serial, id.Platform, platformOf(m))
+	}
 	var d inventory.Device
 	switch {
 	case id.Device != "":
@@ -126,7 +141,7 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 		if d.State.Terminal() {
 			// The enrollment this identity belonged to has ended (checked
 			// out, deprovisioned, wiped): enrolling again takes a new one.
-			return forbidden("identity %s belongs to an enrollment that has ended (device %s is %s)", id.Serial, d.ID, d.State)
+			return ended(d)
 		}
 	case !id.Revoked.IsZero():
 		s.failed(ctx, org, id, "the enrollment credential was revoked")
@@ -158,27 +173,37 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 }
 
 // deviceFor finds or registers the inventory record of a device
-// authenticating with a fresh identity. An earlier enrollment of the same
-// device is superseded; a pending record of the same user (an Authenticate
-// that was interrupted before binding) is reused.
+// authenticating with a fresh identity. A UDID names one device under
+// management at a time, and whose it is decides:
+//
+//   - no record that has not left management: a new record;
+//   - another user's record: refused, nothing changes — a user of the org
+//     must not end a colleague's enrollment (and leave the org's data on
+//     that phone) by naming its UDID; an admin deprovisions the device
+//     before it can enroll for someone else;
+//   - the same user's pending record (an Authenticate interrupted before
+//     the identity was bound): reused;
+//   - the same user's enrolled (or deprovisioning) record: a
+//     re-enrollment of the same phone, after a local wipe or with a new
+//     identity. The old record is superseded — deprovisioned, its queue
+//     cleared, audited as ActionReenroll with both records — and a device
+//     still presenting the old identity is answered ErrEnded (401), which
+//     makes it remove the MDM profile and the org's data with it.
 func (s *Service) deviceFor(ctx context.Context, org storage.OrgID, id enroll.Identity, m *mdm.Authenticate) (inventory.Device, error) {
 	channel := m.From().Device()
 	old, err := s.devices.DeviceByIdentifier(ctx, org, channel)
 	switch {
-	case err == nil && old.State == inventory.StatePending && old.UserID == id.UserID:
+	case errors.Is(err, storage.ErrNotFound):
+	case err != nil:
+		return inventory.Device{}, err
+	case old.UserID != id.UserID:
+		return inventory.Device{}, forbidden("device %q is under management for another user; it must be deprovisioned before it enrolls again", channel)
+	case old.State == inventory.StatePending:
 		return old, nil
-	case err == nil:
-		if _, err := s.devices.SetState(ctx, org, old.ID, inventory.StateDeprovisioned, "device:"+channel,
-			"the device enrolled again"); err != nil {
-			return inventory.Device{}, fmt.Errorf("checkin: supersede enrollment %s: %w", old.ID, err)
-		}
-		if _, err := s.store.ClearQueue(ctx, org, old.ID, storage.AuditEntry{
-			Org: org, Time: s.clock(), Actor: "device:" + channel, Action: "device.queue.clear", Target: "device:" + old.ID,
-		}); err != nil {
+	default:
+		if err := s.supersede(ctx, old, id); err != nil {
 			return inventory.Device{}, err
 		}
-	case !errors.Is(err, storage.ErrNotFound):
-		return inventory.Device{}, err
 	}
 	typ := inventory.EnrollAppleDevice
 	if m.From().IsUserEnrollment() {
@@ -188,6 +213,38 @@ func (s *Service) deviceFor(ctx context.Context, org storage.OrgID, id enroll.Id
 		Org: org, UserID: id.UserID, Platform: platformOf(m), Ownership: inventory.OwnershipPersonal,
 		EnrollmentType: typ, Identifier: channel, SerialNumber: m.SerialNumber,
 	}, "device:"+channel)
+}
+
+// ActionReenroll is the audit action of a re-enrollment that superseded
+// the same user's earlier enrollment of the device.
+const ActionReenroll = "device.reenroll"
+
+// supersede ends old, the same user's earlier enrollment of the device
+// that re-enrolls with identity id.
+func (s *Service) supersede(ctx context.Context, old inventory.Device, id enroll.Identity) error {
+	actor := "device:" + old.Identifier
+	if _, err := s.devices.SetState(ctx, old.Org, old.ID, inventory.StateDeprovisioned, actor,
+		"superseded: the device enrolled again"); err != nil {
+		return fmt.Errorf("checkin: supersede enrollment %s: %w", old.ID, err)
+	}
+	_, err := s.store.ClearQueue(ctx, old.Org, old.ID, storage.AuditEntry{
+		Org: old.Org, Time: s.clock(), Actor: actor, Action: ActionReenroll, Target: "device:" + old.ID,
+		Details: map[string]string{"user": id.UserID, "serial": id.Serial, "session": id.Session, "attested": fmt.Sprint(id.AttestedUDID != "")},
+	})
+	return err
+}
+
+// ended is the error for a request of an enrollment that has ended.
+func ended(d inventory.Device) error {
+	return fmt.Errorf("%w: device %s is %s", ErrEnded, d.ID, d.State)
+}
+
+// policyPlatform is the policy platform of an inventory platform.
+func policyPlatform(p inventory.Platform) policy.Platform {
+	if p == inventory.PlatformMacOS {
+		return policy.MacOS
+	}
+	return policy.IOS
 }
 
 // platformOf tells the platform from the product name ("iPhone14,2",
@@ -210,7 +267,7 @@ func platformOf(m *mdm.Authenticate) inventory.Platform {
 // woken to fetch them.
 func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll.Identity, m *mdm.TokenUpdate) error {
 	if d.State.Terminal() {
-		return forbidden("device %s is %s: its enrollment has ended", d.ID, d.State)
+		return ended(d)
 	}
 	if d.State == inventory.StatePending {
 		// This token would complete the enrollment: not for a user who

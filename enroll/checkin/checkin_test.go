@@ -344,10 +344,66 @@ func TestReenrollmentSupersedes(t *testing.T) {
 			t.Errorf("stale command %s still open", a.RequestType)
 		}
 	}
-	// The old identity no longer works for the device.
+	// The old identity no longer works for the device: it is told to
+	// remove its enrollment (401), so that a phone still holding it drops
+	// the org's data.
 	st, _ := first.connect("Idle", "", nil)
-	if st != http.StatusForbidden {
-		t.Errorf("old identity after re-enrollment: %d", st)
+	if st != http.StatusUnauthorized {
+		t.Errorf("old identity after re-enrollment: %d, want 401", st)
+	}
+	// The re-enrollment is recorded as such, naming the old record.
+	p, err := e.store.ListAudit(t.Context(), e.orgA, storage.AuditQuery{Limit: storage.MaxAuditPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range p.Entries {
+		found = found || a.Action == checkin.ActionReenroll && a.Target == "device:"+old.ID && a.Details["user"] == "alice"
+	}
+	if !found {
+		t.Errorf("no %s entry for the superseded record %s", checkin.ActionReenroll, old.ID)
+	}
+}
+
+// TestUDIDOfAnotherUserRefused (issue 22, finding 2): a user of the org
+// who sent Authenticate with a colleague's UDID made the colleague's record
+// deprovisioned, with no removal commands, so that the real phone got 403
+// from then on and kept the org's data, and the log blamed its device. Now
+// the claim is refused and changes nothing: the colleague's device stays
+// enrolled and keeps working.
+func TestUDIDOfAnotherUserRefused(t *testing.T) {
+	e := newEnv(t)
+	victim := e.newDevice(e.orgA, "UDID-VICTIM", "alice").enroll()
+	rec := victim.record()
+	before, err := e.store.ListAudit(t.Context(), e.orgA, storage.AuditQuery{Limit: storage.MaxAuditPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker := e.newDevice(e.orgA, "UDID-VICTIM", "mallory") // mallory's own identity, alice's UDID
+	if st := attacker.authenticate(); st != http.StatusForbidden {
+		t.Errorf("Authenticate with another user's UDID: %d, want 403", st)
+	}
+	if st := attacker.tokenUpdate("stolen"); st == http.StatusOK {
+		t.Errorf("TokenUpdate after the refused claim: %d", st)
+	}
+	after, err := e.store.Device(t.Context(), e.orgA, rec.ID)
+	if err != nil || after.State != inventory.StateEnrolled || after.UserID != "alice" {
+		t.Errorf("victim's record after the claim: %+v, %v; want it enrolled and alice's", after, err)
+	}
+	if cur := victim.record(); cur.ID != rec.ID {
+		t.Errorf("the UDID now names record %s, not the victim's %s", cur.ID, rec.ID)
+	}
+	if st, _ := victim.connect("Idle", "", nil); st != http.StatusOK {
+		t.Errorf("victim's device after the claim: %d, want 200", st)
+	}
+	now, err := e.store.ListAudit(t.Context(), e.orgA, storage.AuditQuery{Limit: storage.MaxAuditPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range now.Entries[len(before.Entries):] {
+		if a.Target == "device:"+rec.ID {
+			t.Errorf("the refused claim wrote %+v about the victim's device", a)
+		}
 	}
 }
 
@@ -358,7 +414,7 @@ func TestRenewedIdentityRebinds(t *testing.T) {
 	old, _ := e.store.Identity(t.Context(), e.orgA, enroll.FingerprintOf(d.cert))
 	if _, err := e.store.RecordIdentity(t.Context(), enroll.Identity{Org: e.orgA, Fingerprint: enroll.FingerprintOf(cert),
 		Serial: cert.SerialNumber.Text(16), Session: old.Session, UserID: "alice", Issued: now, NotAfter: cert.NotAfter,
-		Renews: old.Fingerprint}, storage.AuditEntry{Org: e.orgA, Time: now, Actor: "system", Action: "identity.renew"}); err != nil {
+		Renews: old.Fingerprint, Purpose: enroll.PurposeMDM}, storage.AuditEntry{Org: e.orgA, Time: now, Actor: "system", Action: "identity.renew"}); err != nil {
 		t.Fatal(err)
 	}
 	renewed := &device{e: e, org: e.orgA, udid: d.udid, cert: cert, key: key}

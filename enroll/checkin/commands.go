@@ -83,7 +83,7 @@ func (s *Service) Connect(ctx context.Context, org storage.OrgID, p Proof, body 
 		return nil, err
 	}
 	if d.State.Terminal() {
-		return nil, forbidden("device %s is %s", d.ID, d.State)
+		return nil, ended(d)
 	}
 	s.seen(ctx, d)
 	if r.Status != mdm.Idle {

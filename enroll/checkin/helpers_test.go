@@ -183,12 +183,23 @@ type device struct {
 // and records it, as the SCEP service does.
 func (e *env) newDevice(org storage.OrgID, udid, user string) *device {
 	e.t.Helper()
+	return e.newDeviceWith(org, udid, user, nil)
+}
+
+// newDeviceWith is newDevice with the recorded identity changed by edit
+// (nil: none).
+func (e *env) newDeviceWith(org storage.OrgID, udid, user string, edit func(*enroll.Identity)) *device {
+	e.t.Helper()
 	cert, key := e.cas[org].issue(e.t, udid)
 	session := enroll.NewSessionID()
-	_, err := e.store.RecordIdentity(e.t.Context(), enroll.Identity{
+	id := enroll.Identity{
 		Org: org, Fingerprint: enroll.FingerprintOf(cert), Serial: cert.SerialNumber.Text(16),
-		Session: session, UserID: user, Issued: now, NotAfter: cert.NotAfter,
-	}, storage.AuditEntry{Org: org, Time: now, Actor: "system", Action: "identity.issue"})
+		Session: session, UserID: user, Issued: now, NotAfter: cert.NotAfter, Purpose: enroll.PurposeMDM,
+	}
+	if edit != nil {
+		edit(&id)
+	}
+	_, err := e.store.RecordIdentity(e.t.Context(), id, storage.AuditEntry{Org: org, Time: now, Actor: "system", Action: "identity.issue"})
 	if err != nil {
 		e.t.Fatal(err)
 	}

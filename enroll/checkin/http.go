@@ -78,10 +78,13 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, limit int64,
 	w.Write(out) //nolint:errcheck // the device retries on a broken connection
 }
 
-// statusOf maps an error to the status a device understands. Never 401: it
-// makes a device remove its enrollment.
+// statusOf maps an error to the status a device understands. 401 makes a
+// device remove its enrollment: it is the answer to an identity of an
+// enrollment that has ended (ErrEnded), and to nothing else.
 func statusOf(err error) int {
 	switch {
+	case errors.Is(err, ErrEnded):
+		return http.StatusUnauthorized
 	case errors.Is(err, ErrNoIdentity), errors.Is(err, mdm.ErrMalformed), errors.Is(err, mdm.ErrUnknownMessage),
 		errors.Is(err, storage.ErrInvalid):
 		return http.StatusBadRequest

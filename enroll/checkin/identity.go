@@ -105,7 +105,14 @@ func (s *Service) identity(ctx context.Context, org storage.OrgID, p Proof, body
 	if errors.Is(err, storage.ErrNotFound) {
 		return enroll.Identity{}, forbidden("certificate %s was not issued for an enrollment of this org", cert.SerialNumber.Text(16))
 	}
-	return id, err
+	if err != nil {
+		return id, err
+	}
+	if id.Purpose != enroll.PurposeMDM {
+		// The OTA identity signs its session's phase 3 and nothing else.
+		return enroll.Identity{}, forbidden("certificate %s was issued as a %s identity, not an MDM identity", id.Serial, id.Purpose)
+	}
+	return id, nil
 }
 
 // boundDevice returns the device the request's identity is bound to, and

@@ -114,7 +114,7 @@ func seedOne(ctx context.Context, e *env, i int, id *string) error {
 	sum := sha256.Sum256([]byte(udid))
 	fp := enroll.Fingerprint(hex.EncodeToString(sum[:]))
 	if _, err := e.store.RecordIdentity(ctx, enroll.Identity{
-		Org: e.orgA, Fingerprint: fp, Serial: fmt.Sprintf("%x", i+1), Session: enroll.NewSessionID(), UserID: "alice",
+		Org: e.orgA, Fingerprint: fp, Serial: fmt.Sprintf("%x", i+1), Session: enroll.NewSessionID(), UserID: "alice", Purpose: enroll.PurposeMDM,
 		Issued: now, NotAfter: now.AddDate(1, 0, 0),
 	}, storage.AuditEntry{Org: e.orgA, Time: now, Actor: "system:bench-seed", Action: "identity.issue"}); err != nil {
 		return err

@@ -21,9 +21,16 @@ var (
 	// ErrNoIdentity: the request carries neither a client certificate nor
 	// an Mdm-Signature (400).
 	ErrNoIdentity = errors.New("checkin: request carries no device identity")
-	// ErrForbidden: the identity is not one our CA issued for this org, or
-	// it is bound to another device (403).
+	// ErrForbidden: the identity is not one our CA issued for this org, it
+	// was issued for another purpose, device or platform, it is bound to
+	// another device, or the device it names is another user's (403).
 	ErrForbidden = errors.New("checkin: device identity refused")
+	// ErrEnded: the identity belongs to an enrollment that has ended
+	// (checked out, deprovisioned, wiped, or superseded by the device's
+	// re-enrollment). It is answered 401, the one answer that makes a
+	// device still holding the identity remove its MDM profile, and with
+	// it the organization's apps and profiles.
+	ErrEnded = errors.New("checkin: the enrollment has ended")
 	// ErrUnsupported: a message type this server does not support (404).
 	ErrUnsupported = errors.New("checkin: not supported")
 	// ErrDeclined: a user channel, which this server declines (410, the

@@ -241,7 +241,7 @@ func (e *env) newPhone(org storage.OrgID, udid, os string) *phone {
 	}
 	cert, _ := x509.ParseCertificate(der)
 	if _, err := e.store.RecordIdentity(e.t.Context(), enroll.Identity{Org: org, Fingerprint: enroll.FingerprintOf(cert),
-		Serial: cert.SerialNumber.Text(16), Session: enroll.NewSessionID(), UserID: "u_alice", Issued: start, NotAfter: cert.NotAfter},
+		Serial: cert.SerialNumber.Text(16), Session: enroll.NewSessionID(), UserID: "u_alice", Issued: start, NotAfter: cert.NotAfter, Purpose: enroll.PurposeMDM},
 		storage.AuditEntry{Org: org, Time: start, Actor: "system", Action: "identity.issue"}); err != nil {
 		e.t.Fatal(err)
 	}

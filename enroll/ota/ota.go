@@ -88,6 +88,7 @@ type Service struct {
 	idPrefix    string
 	fixedSigner *profile.Signer
 	users       auth.Users
+	maxOpen     int
 
 	mu       sync.Mutex
 	signers  map[storage.OrgID]*profile.Signer
@@ -107,6 +108,12 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // phases 2 and 3) refuse a user the directory does not know as active
 // (auth.CheckActive), whatever token or challenge the request carries.
 func WithUsers(u auth.Users) Option { return func(s *Service) { s.users = u } }
+
+// WithMaxOpenSessions sets how many open enrollment sessions (not
+// enrolled, unexpired) one user may hold at once
+// (enroll.DefaultMaxOpenSessions; 0 or less: no limit). Begin refuses one
+// more with storage.ErrLimit.
+func WithMaxOpenSessions(n int) Option { return func(s *Service) { s.maxOpen = n } }
 
 // WithChallengeTTL sets how long each challenge is valid
 // (DefaultChallengeTTL).
@@ -149,7 +156,7 @@ func New(store Store, cas scep.Authorities, cfg Config, opts ...Option) (*Servic
 		return nil, errors.New("ota: push topic missing")
 	}
 	s := &Service{store: store, cas: cas, base: base, topic: cfg.Topic, log: slog.Default(), now: time.Now,
-		ttl: DefaultChallengeTTL, idPrefix: "com.openomm", signers: map[storage.OrgID]*profile.Signer{}}
+		ttl: DefaultChallengeTTL, idPrefix: "com.openomm", signers: map[storage.OrgID]*profile.Signer{}, maxOpen: enroll.DefaultMaxOpenSessions}
 	for _, o := range opts {
 		o(s)
 	}
@@ -189,8 +196,8 @@ func (s *Service) Begin(ctx context.Context, org storage.OrgID, userID string, d
 	id := enroll.NewSessionID()
 	token, hash := enroll.NewChallenge(id)
 	sess := enroll.Session{
-		Org: org, ID: id, Kind: kind, UserID: userID, Policy: d.Policy, Requirements: d.Requirements,
-		Phase: enroll.PhaseCreated, ChallengeHash: hash, Expires: now.Add(s.ttl),
+		Org: org, ID: id, Kind: kind, UserID: userID, Policy: d.Policy, Requirements: d.Requirements, Platform: d.Platform,
+		Phase: enroll.PhaseCreated, ChallengeHash: hash, Expires: now.Add(s.ttl), MaxOpen: s.maxOpen,
 	}
 	if _, err := s.store.CreateEnrollSession(ctx, sess, storage.AuditEntry{
 		Org: org, Time: now, Actor: "user:" + userID, Action: "enroll.session.create", Target: "enrollment:" + id,

@@ -148,7 +148,7 @@ func (e *reapplyEnv) enroll(t *testing.T, org storage.OrgID, user string, n int)
 		t.Fatal(err)
 	}
 	fp := enroll.Fingerprint(fmt.Sprintf("%064x", n))
-	if _, err := e.store.RecordIdentity(t.Context(), enroll.Identity{Org: org, Fingerprint: fp, Serial: "01", Session: ticket.Session,
+	if _, err := e.store.RecordIdentity(t.Context(), enroll.Identity{Org: org, Fingerprint: fp, Serial: "01", Session: ticket.Session, Purpose: enroll.PurposeMDM,
 		UserID: user, Policy: string(enrolledUnder.Policy), Issued: t0, NotAfter: t0.Add(time.Hour)},
 		storage.AuditEntry{Org: org, Time: t0, Actor: "system", Action: "enroll.identity.record"}); err != nil {
 		t.Fatal(err)

@@ -9,11 +9,13 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"sync"
 	"time"
 
 	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/seal"
 )
 
 // CA is an org's device certificate authority. Key signs certificates and
@@ -76,6 +78,9 @@ func (c StoredCA) Validate() error {
 	if _, err := x509.ParseCertificate(c.Certificate); err != nil {
 		return fmt.Errorf("%w: CA certificate: %w", storage.ErrInvalid, err)
 	}
+	if seal.IsSealed(c.Key) {
+		return nil // opened, and parsed, with the keeper that sealed it
+	}
 	if _, err := x509.ParsePKCS8PrivateKey(c.Key); err != nil {
 		return fmt.Errorf("%w: CA key: %w", storage.ErrInvalid, err)
 	}
@@ -93,17 +98,26 @@ type CAStore interface {
 	CreateSCEPCA(ctx context.Context, ca StoredCA, entry storage.AuditEntry) (StoredCA, error)
 	// SCEPCA returns the org's CA, or ErrNotFound.
 	SCEPCA(ctx context.Context, org storage.OrgID) (StoredCA, error)
+	// ResealSCEPCA replaces the org's stored CA key, when it is still old,
+	// by sealed (the same key, sealed: see package seal), with entry, in
+	// one transaction. A key that is no longer old yields ErrConflict (it
+	// was sealed meanwhile) and changes nothing; an org without a CA
+	// ErrNotFound.
+	ResealSCEPCA(ctx context.Context, org storage.OrgID, old, sealed []byte, entry storage.AuditEntry) error
 }
 
 // GeneratedCAs is the Authorities of the example server: each org's CA is
 // generated on first use (RSA-2048) and kept in a CAStore, private key
-// included. An embedder that keeps CA keys in an HSM or KMS implements
-// Authorities instead.
+// included — sealed with a key kept outside the database when a keeper is
+// given (WithKeeper). An embedder that keeps CA keys in an HSM or KMS
+// implements Authorities instead.
 type GeneratedCAs struct {
 	store    CAStore
 	now      func() time.Time
 	validity time.Duration
 	keyBits  int
+	keeper   seal.Keeper
+	log      *slog.Logger
 
 	mu    sync.Mutex
 	cache map[storage.OrgID]*CA
@@ -115,14 +129,33 @@ type GeneratedCAs struct {
 // DefaultCAValidity is how long a generated CA is valid.
 const DefaultCAValidity = 10 * 365 * 24 * time.Hour
 
+// GeneratedOption configures NewGeneratedCAs.
+type GeneratedOption func(*GeneratedCAs)
+
+// WithKeeper seals every CA private key with k before it is stored (label
+// "scep-ca-key:<org>"), and seals a key stored in plain text before, at
+// its first use. Without it keys are stored as plain PKCS #8.
+func WithKeeper(k seal.Keeper) GeneratedOption { return func(g *GeneratedCAs) { g.keeper = k } }
+
+// WithCALogger sets where a failure to seal a stored key is logged.
+func WithCALogger(l *slog.Logger) GeneratedOption { return func(g *GeneratedCAs) { g.log = l } }
+
 // NewGeneratedCAs returns Authorities generating CAs into store. now is the
 // clock (time.Now when nil).
-func NewGeneratedCAs(store CAStore, now func() time.Time) *GeneratedCAs {
+func NewGeneratedCAs(store CAStore, now func() time.Time, opts ...GeneratedOption) *GeneratedCAs {
 	if now == nil {
 		now = time.Now
 	}
-	return &GeneratedCAs{store: store, now: now, validity: DefaultCAValidity, keyBits: 2048, cache: map[storage.OrgID]*CA{}}
+	g := &GeneratedCAs{store: store, now: now, validity: DefaultCAValidity, keyBits: 2048, cache: map[storage.OrgID]*CA{},
+		log: slog.Default()}
+	for _, o := range opts {
+		o(g)
+	}
+	return g
 }
+
+// caKeyLabel binds a sealed CA key to its org.
+func caKeyLabel(org storage.OrgID) string { return "scep-ca-key:" + string(org) }
 
 // CA implements Authorities: the stored CA, or a new one stored now. First
 // uses at once wait for one generation (in this process; across processes
@@ -149,6 +182,14 @@ func (g *GeneratedCAs) CA(ctx context.Context, org storage.OrgID) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scep: CA of org %q: %w", org, err)
 	}
+	key, sealed, err := seal.Open(ctx, g.keeper, stored.Key, caKeyLabel(org))
+	if err != nil {
+		return nil, fmt.Errorf("%w: key of org %q: %w", ErrCA, org, err)
+	}
+	if !sealed && g.keeper != nil {
+		g.reseal(ctx, org, stored.Key)
+	}
+	stored.Key = key
 	ca, err = parseStored(stored)
 	if err != nil {
 		return nil, err
@@ -157,6 +198,21 @@ func (g *GeneratedCAs) CA(ctx context.Context, org storage.OrgID) (*CA, error) {
 	g.cache[org] = ca
 	g.mu.Unlock()
 	return ca, nil
+}
+
+// reseal seals a key stored in plain text before a keeper was configured.
+// A failure is logged: the CA works either way, and the next start tries
+// again.
+func (g *GeneratedCAs) reseal(ctx context.Context, org storage.OrgID, plain []byte) {
+	sealed, err := seal.Seal(ctx, g.keeper, plain, caKeyLabel(org))
+	if err == nil {
+		err = g.store.ResealSCEPCA(ctx, org, plain, sealed, storage.AuditEntry{
+			Org: org, Time: g.now(), Actor: "system", Action: "enroll.scep.ca.seal", Target: "org:" + string(org),
+		})
+	}
+	if err != nil && !errors.Is(err, storage.ErrConflict) {
+		g.log.WarnContext(ctx, "scep: the org's CA key is stored in plain text and could not be sealed", "org", org, "err", err)
+	}
 }
 
 func parseStored(s StoredCA) (*CA, error) {
@@ -204,6 +260,11 @@ func (g *GeneratedCAs) generate(ctx context.Context, org storage.OrgID) (StoredC
 	pk, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return StoredCA{}, err
+	}
+	if g.keeper != nil {
+		if pk, err = seal.Seal(ctx, g.keeper, pk, caKeyLabel(org)); err != nil {
+			return StoredCA{}, err
+		}
 	}
 	return g.store.CreateSCEPCA(ctx, StoredCA{Org: org, Certificate: der, Key: pk}, storage.AuditEntry{
 		Org: org, Time: now, Actor: "system", Action: "enroll.scep.ca.create", Target: "org:" + string(org),

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/openomm/omm/auth"
@@ -53,6 +54,9 @@ const (
 	DefaultPhase3TTL = 10 * time.Minute
 	// MinKeyBits is the smallest RSA key a device may enroll.
 	MinKeyBits = 2048
+	// otaIdentitySlack is how much longer than the phase 3 TTL an OTA
+	// identity's certificate is valid, for device clocks.
+	otaIdentitySlack = time.Hour
 )
 
 // Service is the per-org SCEP certificate authority.
@@ -65,6 +69,8 @@ type Service struct {
 	renewalWindow time.Duration
 	phase3TTL     time.Duration
 	users         auth.Users
+	limits        *limits
+	source        func(*http.Request) string
 }
 
 // Option configures New.
@@ -100,7 +106,8 @@ func WithUsers(u auth.Users) Option { return func(s *Service) { s.users = u } }
 // store cannot keep CAs either.
 func New(store Store, opts ...Option) (*Service, error) {
 	s := &Service{store: store, log: slog.Default(), now: time.Now, validity: DefaultValidity,
-		renewalWindow: DefaultRenewalWindow, phase3TTL: DefaultPhase3TTL}
+		renewalWindow: DefaultRenewalWindow, phase3TTL: DefaultPhase3TTL,
+		limits: newLimits(DefaultSourceLimit, DefaultOrgLimit), source: remoteHost}
 	for _, o := range opts {
 		o(s)
 	}
@@ -266,15 +273,27 @@ func (s *Service) enroll(ctx context.Context, org storage.OrgID, ca *CA, csr *x5
 	if name == "" {
 		name = "enrollment " + sess.ID
 	}
+	// The OTA identity only signs this session's phase 3: it says so in
+	// its record, and lives no longer than phase 3 may take.
+	purpose, validity := enroll.PurposeMDM, s.validity
+	if next == enroll.PhaseOTAIdentity {
+		purpose, validity = enroll.PurposeOTA, s.phase3TTL+otaIdentitySlack
+	}
 	cert, err := s.issue(ca, csr, pkix.Name{
 		CommonName:         name,
 		OrganizationalUnit: []string{sess.ID},
 		Organization:       []string{string(org)},
-	}, now)
+	}, now, validity)
 	if err != nil {
 		return nil, err
 	}
 	ident := identityOf(org, cert, sess.ID, sess.UserID, string(sess.Policy), now)
+	ident.Purpose, ident.Platform = purpose, sess.Platform
+	if sess.Kind == enroll.KindOTA && purpose == enroll.PurposeMDM {
+		// Phase 2 was signed by Apple's device CA for this UDID: the
+		// identity is this device's, and no other's.
+		ident.AttestedUDID = sess.UDID
+	}
 	sess.Phase = next
 	sess.ChallengeHash = nil
 	sess.Identity = ident.Fingerprint
@@ -305,17 +324,19 @@ func (s *Service) renew(ctx context.Context, org storage.OrgID, ca *CA, old *x50
 		return nil, err
 	}
 	switch {
+	case prev.Purpose != enroll.PurposeMDM:
+		return nil, fmt.Errorf("%w: a %s identity cannot be renewed, only an MDM identity", ErrRenewal, prev.Purpose)
 	case !now.Before(old.NotAfter):
 		return nil, fmt.Errorf("%w: certificate expired", ErrRenewal)
 	case now.Before(old.NotAfter.Add(-s.renewalWindow)):
 		return nil, fmt.Errorf("%w: certificate not yet in its renewal window", ErrRenewal)
 	}
-	cert, err := s.issue(ca, csr, old.Subject, now)
+	cert, err := s.issue(ca, csr, old.Subject, now, s.validity)
 	if err != nil {
 		return nil, err
 	}
 	ident := identityOf(org, cert, prev.Session, prev.UserID, prev.Policy, now)
-	ident.Renews = prev.Fingerprint
+	ident.Renews, ident.Purpose, ident.AttestedUDID, ident.Platform = prev.Fingerprint, enroll.PurposeMDM, prev.AttestedUDID, prev.Platform
 	if _, err := s.store.RecordIdentity(ctx, ident, storage.AuditEntry{
 		Org: org, Time: now, Actor: "system", Action: "enroll.scep.renew",
 		Target: "enrollment:" + prev.Session, Details: map[string]string{"serial": ident.Serial, "renews": string(prev.Fingerprint)},
@@ -325,12 +346,12 @@ func (s *Service) renew(ctx context.Context, org storage.OrgID, ca *CA, old *x50
 	return cert, nil
 }
 
-func (s *Service) issue(ca *CA, csr *x509.CertificateRequest, subject pkix.Name, now time.Time) (*x509.Certificate, error) {
+func (s *Service) issue(ca *CA, csr *x509.CertificateRequest, subject pkix.Name, now time.Time, validity time.Duration) (*x509.Certificate, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber: randomSerial(),
 		Subject:      subject,
 		NotBefore:    now.Add(-5 * time.Minute), // device clocks drift
-		NotAfter:     now.Add(s.validity),
+		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}

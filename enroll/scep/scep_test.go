@@ -72,7 +72,8 @@ func TestIssue(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := enroll.Identity{Org: f.org, Fingerprint: fp, Serial: fmt.Sprintf("%x", cert.SerialNumber), Session: sess.ID,
-				UserID: "alice", Policy: "pol-1", Issued: storage.Normalize(t0), NotAfter: storage.Normalize(cert.NotAfter)}
+				UserID: "alice", Policy: "pol-1", Issued: storage.Normalize(t0), NotAfter: storage.Normalize(cert.NotAfter),
+				Purpose: enroll.PurposeMDM}
 			if d := cmp.Diff(want, id); d != "" {
 				t.Errorf("recorded identity (-want +got):\n%s", d)
 			}

@@ -240,6 +240,11 @@ func (a *api) signInAccount(ctx context.Context, acct *account, logf logFunc) (s
 	token := s.Token
 	logf("signed in as %s at site %s (next: %s)", acct.User, acct.Site, s.Next)
 	for range 4 { // at most: MFA, set the PIN, verify it, done
+		if s.Token != "" {
+			// Each step (MFA, the PIN) hands out a new token and ends the
+			// one that reached it.
+			token = s.Token
+		}
 		var err error
 		switch s.Next {
 		case "none":

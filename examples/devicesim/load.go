@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -378,14 +381,32 @@ func enrollMany(ctx context.Context, a *api, token string, n, c int, disconnect 
 
 // enrollOne starts a direct enrollment for a new simulated iPhone and walks
 // it to check-in.
+//
+// The server holds a user to a few open enrollments at once (429
+// limit_reached): with more workers than that, a worker waits for one of
+// the others to finish, as an app would, and tries again.
 func enrollOne(ctx context.Context, a *api, token string) (*device, error) {
 	s := newSpec("")
 	s.NoDeclarative = true // load measures the command path
-	dec, err := a.startEnrollment(ctx, token, facts{Platform: "ios", OSVersion: s.OSVersion, Model: s.Product, Ownership: "personal"}, "direct")
-	if err != nil {
-		return nil, err
+	f := facts{Platform: "ios", OSVersion: s.OSVersion, Model: s.Product, Ownership: "personal"}
+	wait := 5 * time.Millisecond
+	for {
+		dec, err := a.startEnrollment(ctx, token, f, "direct")
+		var se *statusError
+		if errors.As(err, &se) && se.Status == http.StatusTooManyRequests && strings.Contains(se.Body, `"limit_reached"`) {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 200*time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return enrollDirect(ctx, a, dec.EnrollURL, s, nop)
 	}
-	return enrollDirect(ctx, a, dec.EnrollURL, s, nop)
 }
 
 // deviceIDs finds the server's IDs of the devices through the admin API,

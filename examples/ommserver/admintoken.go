@@ -14,10 +14,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openomm/omm"
-	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/storage"
 )
 
@@ -35,6 +35,69 @@ type adminKey struct {
 	Created time.Time     `json:"created"`
 
 	hash [sha256.Size]byte
+}
+
+// adminKeys holds the admin key the server checks tokens against, and
+// replaces it when the token is rotated. It is safe for concurrent use.
+type adminKeys struct {
+	dir string
+	Org storage.OrgID // fixed: a rotation never changes the token's scope
+
+	mu  sync.RWMutex
+	key adminKey
+}
+
+func newAdminKeys(dir string, k adminKey) *adminKeys { return &adminKeys{dir: dir, Org: k.Org, key: k} }
+
+// check reports whether token is the current admin token.
+func (a *adminKeys) check(token string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.key.check(token)
+}
+
+// rotate replaces the admin token: a new one is made and its hash written
+// over the stored one (a new file renamed into place, so that a crash
+// leaves the old or the new, never neither), and the old token stops
+// working at once. It returns the new token, shown once.
+func (a *adminKeys) rotate(now time.Time) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k, token, err := newAdminKey(a.Org, now)
+	if err != nil {
+		return "", err
+	}
+	data, err := json.MarshalIndent(k, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(a.dir, adminTokenFile+".*")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(append(data, '\n'))
+	err = errors.Join(err, f.Sync(), f.Close()) // CreateTemp makes it 0600
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(a.dir, adminTokenFile))
+	}
+	if err != nil {
+		os.Remove(f.Name()) //nolint:errcheck // the failure is the one to report
+		return "", fmt.Errorf("rotate admin token: %w", err)
+	}
+	a.key = k
+	return token, nil
+}
+
+// newAdminKey makes a token and its stored form.
+func newAdminKey(org storage.OrgID, now time.Time) (adminKey, string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return adminKey{}, "", err
+	}
+	token := adminTokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	k := adminKey{Org: org, Created: now.UTC(), hash: sha256.Sum256([]byte(token))}
+	k.SHA256 = hex.EncodeToString(k.hash[:])
+	return k, token, nil
 }
 
 // loadOrCreateAdminKey returns the admin key of dir, bound to org, and the
@@ -61,13 +124,10 @@ func loadOrCreateAdminKey(dir string, org storage.OrgID, now time.Time) (adminKe
 	if !errors.Is(err, fs.ErrNotExist) {
 		return adminKey{}, "", err
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	k, token, err := newAdminKey(org, now)
+	if err != nil {
 		return adminKey{}, "", err
 	}
-	token := adminTokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
-	k := adminKey{Org: org, Created: now.UTC(), hash: sha256.Sum256([]byte(token))}
-	k.SHA256 = hex.EncodeToString(k.hash[:])
 	data, err = json.MarshalIndent(k, "", "  ")
 	if err != nil {
 		return adminKey{}, "", err
@@ -130,20 +190,26 @@ func (s *server) adminAuth(r *http.Request) (omm.Admin, error) {
 }
 
 // deniedWho names the org and actor of a refused request from the
-// product's own credentials: an admin token (valid or not, as bearer or
-// console cookie) or the portal's session cookie. Other requests are
-// named by the SDK (a session bearer token, the path's org).
+// product's own credentials: an admin token (valid or not: either way the
+// admin org's, which is the fallback), a console session, or the portal's
+// session cookie when it names a stored session. Other requests are named
+// by the SDK (a session bearer token it verifies), or go to the fallback
+// org.
 func (s *server) deniedWho(r *http.Request) (storage.OrgID, string, bool) {
 	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	for _, tok := range []string{strings.TrimSpace(bearer), cookieValue(r, adminCookie)} {
-		if strings.HasPrefix(tok, adminTokenPrefix) {
-			if s.admin.check(tok) {
-				return s.admin.Org, adminActor, true
-			}
-			return s.admin.Org, "anonymous:bad-admin-token", true
+	if tok := strings.TrimSpace(bearer); strings.HasPrefix(tok, adminTokenPrefix) {
+		if s.admin.check(tok) {
+			return s.admin.Org, adminActor, true
 		}
+		return s.admin.Org, "anonymous:bad-admin-token", true
 	}
-	if org, ok := auth.TokenOrg(cookieValue(r, sessionCookie)); ok {
+	if c := cookieValue(r, adminCookie); c != "" {
+		if s.console.valid(c) {
+			return s.admin.Org, adminActor, true
+		}
+		return s.admin.Org, "anonymous:ended-console-session", true
+	}
+	if org, ok := s.sdk.Auth.SessionOrg(r.Context(), cookieValue(r, sessionCookie)); ok {
 		return org, "session", true
 	}
 	return "", "", false

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +59,15 @@ type config struct {
 	// secret in webhookSecretFile (events/webhook).
 	webhook           string
 	webhookSecretFile string
+	// secretsKey is the file of the key that seals CA keys and TOTP
+	// secrets in the database (default: secrets.key in the data
+	// directory). Keep it out of the database's backups.
+	secretsKey string
+
+	// maxOpenEnrollments is omm.Config.MaxOpenEnrollments: open
+	// enrollment sessions and Android tokens per user (0: the SDK's
+	// default; negative: no limit).
+	maxOpenEnrollments int
 }
 
 // The -mfa-sender choices.
@@ -96,6 +106,9 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
 	fs.StringVar(&c.mfaSender, "mfa-sender", envOr("OMM_MFA_SENDER", mfaSenderLog), `SMS and voice sign-in codes: "log" (development: written to this server's log, not sent) or "off" (authenticator apps only)`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
+	fs.StringVar(&c.secretsKey, "secrets-key", os.Getenv("OMM_SECRETS_KEY"), "file of the key that seals CA keys and TOTP secrets in the database, created 0600 if missing (default: secrets.key in the data directory)")
+	fs.IntVar(&c.maxOpenEnrollments, "max-open-enrollments", envInt("OMM_MAX_OPEN_ENROLLMENTS"),
+		"open enrollment sessions and Android enrollment tokens one user may hold at once (0: the SDK's default, 10; -1: no limit, for load and crash tests)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -157,4 +170,10 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// envInt reads an integer environment variable; unset or malformed is 0.
+func envInt(name string) int {
+	n, _ := strconv.Atoi(os.Getenv(name))
+	return n
 }

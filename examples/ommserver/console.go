@@ -16,16 +16,21 @@ import (
 	"github.com/openomm/omm/storage"
 )
 
-// The admin console: the admin API's views for people. It signs in with
-// the admin token, kept in an HttpOnly cookie. Every change is audited
-// with the console's actor (consoleActor); destructive ones (erase,
-// remove work data, deactivate, reset MFA, delete a policy) first show
-// what they do and ask for confirmation.
+// The admin console: the admin API's views for people. Signing in with the
+// admin token starts a console session (consoleSessions) whose ID, not the
+// token, is kept in an HttpOnly cookie; the form tokens are bound to the
+// session. The token can be rotated from the console.
+// Every change is audited with the console's actor (consoleActor);
+// destructive ones (erase, remove work data, deactivate, reset MFA,
+// delete a policy) first show what they do and ask for confirmation, and
+// a rotation of the admin token asks for the current token again.
 
 func (s *server) consoleRoutes(mux *router) {
 	mux.HandleFunc("GET /admin", s.consoleSignInPage)
 	mux.HandleFunc("POST /admin/signin", s.consoleSignInPost)
 	mux.HandleFunc("POST /admin/signout", s.consoleSignOutPost)
+	mux.HandleFunc("GET /admin/token", s.consoleTokenPage)
+	mux.HandleFunc("POST /admin/token/rotate", s.consoleTokenRotate)
 	mux.HandleFunc("GET /admin/devices", s.consoleDevices)
 	mux.HandleFunc("GET /admin/devices/{id}", s.consoleDevice)
 	mux.HandleFunc("POST /admin/devices/{id}/{action}", s.consoleDeviceAction)
@@ -50,15 +55,16 @@ func (s *server) consoleRoutes(mux *router) {
 	mux.HandleFunc("GET /admin/audit", s.consoleAudit)
 }
 
-// consoleAdmin returns the admin token of the browser, or redirects to the
-// console's sign-in.
+// consoleAdmin returns the org of the browser's console session and the
+// session's binding for form tokens, or redirects to the console's
+// sign-in.
 func (s *server) consoleAdmin(w http.ResponseWriter, r *http.Request) (storage.OrgID, string, bool) {
-	token := cookieValue(r, adminCookie)
-	if token == "" || !s.admin.check(token) {
+	session := cookieValue(r, adminCookie)
+	if !s.console.valid(session) {
 		http.Redirect(w, r, "/admin", http.StatusSeeOther)
 		return "", "", false
 	}
-	return s.admin.Org, token, true
+	return s.admin.Org, session, true
 }
 
 // consolePost authenticates a console form post and reads it; on failure
@@ -72,7 +78,7 @@ func (s *server) consolePost(w http.ResponseWriter, r *http.Request) (storage.Or
 }
 
 func (s *server) consoleSignInPage(w http.ResponseWriter, r *http.Request) {
-	if token := cookieValue(r, adminCookie); token != "" && s.admin.check(token) {
+	if s.console.valid(cookieValue(r, adminCookie)) {
 		http.Redirect(w, r, "/admin/devices", http.StatusSeeOther)
 		return
 	}
@@ -88,20 +94,69 @@ func (s *server) consoleSignInPost(w http.ResponseWriter, r *http.Request) {
 	token := strings.TrimSpace(r.PostFormValue("token"))
 	if !s.admin.check(token) {
 		s.render(w, http.StatusUnauthorized, "admin_signin", page{Title: "Admin console", CSRF: s.csrfToken(csrfPre, pre),
-			Error: "That is not the admin token. It was printed when the server first started."})
+			Error: "That is not the admin token. It was printed when the server first started (or when it was last rotated)."})
 		return
 	}
-	setCookie(w, adminCookie, token, 0)
+	if old := cookieValue(r, adminCookie); old != "" {
+		s.console.end(old) // a new sign-in, a new session
+	}
+	setCookie(w, adminCookie, s.console.start(), 0)
 	http.Redirect(w, r, "/admin/devices", http.StatusSeeOther)
 }
 
 func (s *server) consoleSignOutPost(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r, csrfAdmin, cookieValue(r, adminCookie)) {
+	session := cookieValue(r, adminCookie)
+	if !s.parseForm(w, r, csrfAdmin, session) {
 		return
 	}
+	s.console.end(session)
 	clearCookie(w, adminCookie)
 	http.Redirect(w, r, "/admin", http.StatusSeeOther)
 }
+
+// consoleTokenPage offers to rotate the admin token.
+func (s *server) consoleTokenPage(w http.ResponseWriter, r *http.Request) {
+	_, session, ok := s.consoleAdmin(w, r)
+	if !ok {
+		return
+	}
+	s.render(w, http.StatusOK, "admin_token", page{Title: "Admin token", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, session)})
+}
+
+// consoleTokenRotate replaces the admin token, after the current one is
+// typed again: the new token is shown once, the old one stops working for
+// the API at once, and every console session ends.
+func (s *server) consoleTokenRotate(w http.ResponseWriter, r *http.Request) {
+	_, session, ok := s.consoleAdmin(w, r)
+	if !ok || !s.parseForm(w, r, csrfAdmin, session) {
+		return
+	}
+	if !s.admin.check(strings.TrimSpace(r.PostFormValue("token"))) {
+		s.render(w, http.StatusUnauthorized, "admin_token", page{Title: "Admin token", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, session),
+			Error: "That is not the current admin token."})
+		return
+	}
+	token, err := s.admin.rotate(s.now())
+	if err != nil {
+		s.webFailure(w, "admin", err)
+		return
+	}
+	s.console.endAll()
+	clearCookie(w, adminCookie)
+	s.log.Warn("admin token rotated from the console; the old token no longer works and every console session ended")
+	if _, err := s.store.AppendAudit(r.Context(), storage.AuditEntry{Org: s.admin.Org, Time: s.now(), Actor: consoleAdminActor,
+		Action: actionAdminTokenRotate, Target: "org:" + string(s.admin.Org)}); err != nil {
+		s.log.Error("audit of the admin token rotation failed", "err", err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.renderMessage(w, http.StatusOK, "", message{Heading: "New admin token",
+		Text: "Keep it now: it is shown only this once, and only its hash is stored. The old token no longer works, " +
+			"and every console session has ended. New token: " + token, Link: "/admin", LinkText: "Sign in again"})
+}
+
+// actionAdminTokenRotate is the audit action of a rotation of the admin
+// token.
+const actionAdminTokenRotate = "admin.token.rotate"
 
 // confirmation is a page that says what a destructive action does and
 // asks for it again, with a box to tick.

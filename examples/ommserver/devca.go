@@ -121,7 +121,7 @@ func createCA(dir string, now time.Time) (*devCA, error) {
 	if err := writePEM(filepath.Join(dir, caKeyFile), "PRIVATE KEY", key); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, caFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, caFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		return nil, err
 	}
 	return &devCA{cert: cert, key: key, created: true}, nil
@@ -156,7 +156,7 @@ func (ca *devCA) issueServing(dir string, hosts []string, now time.Time) (tls.Ce
 	}
 	chain := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})...)
-	if err := os.WriteFile(filepath.Join(dir, servingFile), chain, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, servingFile), chain, 0o600); err != nil {
 		return tls.Certificate{}, err
 	}
 	return tls.LoadX509KeyPair(filepath.Join(dir, servingFile), filepath.Join(dir, servingKeyFile))

@@ -52,7 +52,7 @@ func runEnrollProfile(ctx context.Context, args []string, out, errOut io.Writer)
 	}
 	log := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	now := time.Now
-	if err := ensureDataDir(cfg.dataDir); err != nil {
+	if err := ensureDataDir(cfg.dataDir, log); err != nil {
 		return err
 	}
 	s, _, err := openStore(ctx, cfg, log)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/openomm/omm/enroll/scep"
 	"github.com/openomm/omm/profile"
+	"github.com/openomm/omm/storage/seal"
 	"github.com/openomm/omm/storage/sqlite"
 )
 
@@ -36,7 +37,12 @@ func TestEnrollProfileSubcommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := scep.NewGeneratedCAs(st, time.Now).CA(t.Context(), org.ID)
+	// The org's CA key is sealed with the server's key file.
+	keeper, err := seal.LoadOrCreateKeyFile(filepath.Join(dir, secretsKeyFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := scep.NewGeneratedCAs(st, time.Now, scep.WithKeeper(keeper)).CA(t.Context(), org.ID)
 	st.Close()
 	if err != nil {
 		t.Fatal(err)

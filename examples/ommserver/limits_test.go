@@ -125,7 +125,7 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 	type session struct{ Token string }
 	alice := must[session](t, 200)(ts.do(t, "POST", "/api/agent/auth/signin", "",
 		map[string]string{"site": "demo", "username": "alice", "password": first.passwords["alice"]})).Token
-	must[session](t, 200)(ts.do(t, "POST", "/api/agent/auth/pin", alice, map[string]string{"pin": "4829", "confirm": "4829"}))
+	alice = must[session](t, 200)(ts.do(t, "POST", "/api/agent/auth/pin", alice, map[string]string{"pin": "4829", "confirm": "4829"})).Token
 	facts := deviceFacts{Platform: "android", OSVersion: "9", APILevel: 28, Manufacturer: "Google", Model: "Pixel 3", Ownership: "company"}
 	e := must[androidEnrollment](t, 200)(ts.do(t, "POST", "/api/agent/android/enroll", alice, facts))
 	android := must[agent.EnrollResponse](t, 200)(ts.do(t, "POST", androidAgentPath+"/enroll", "",
@@ -140,7 +140,7 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 
 	bearer := func(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
 	portal := http.Header{"Cookie": {sessionCookie + "=" + alice}}
-	console := http.Header{"Cookie": {adminCookie + "=" + first.adminToken}}
+	console := http.Header{"Cookie": {adminCookie + "=" + consoleSignIn(t, ts, srv.dir, first.adminToken)}}
 	org := string(demoOrg.ID)
 	const (
 		plistType = "application/x-apple-aspen-mdm"
@@ -204,6 +204,7 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 		{"POST", "/portal/devices/" + android.DeviceID + "/store/" + app + "/uninstall", portal, formType},
 		{"POST", "/admin/signin", nil, formType},
 		{"POST", "/admin/signout", console, formType},
+		{"POST", "/admin/token/rotate", console, formType},
 		{"POST", "/admin/devices/" + android.DeviceID + "/lock", console, formType},
 		{"POST", "/admin/apps", console, formType},
 		{"POST", "/admin/users/no-such-user/deactivate", console, formType},

@@ -26,6 +26,8 @@
 //	-allow-simulators    accept OTA enrollment from simulated devices [OMM_ALLOW_SIMULATORS=1]
 //	-push-claim D        how long a replica's claim on devices to push lasts (see README, Running several replicas)
 //	-mfa-sender S        SMS/voice sign-in codes: "log" (development: printed in the log) or "off" [OMM_MFA_SENDER]
+//	-secrets-key FILE    key sealing CA keys and TOTP secrets in the database [OMM_SECRETS_KEY]
+//	-max-open-enrollments N  open enrollments one user may hold; -1 no limit [OMM_MAX_OPEN_ENROLLMENTS]
 //
 // A subcommand writes a signed direct enrollment profile for a user, for a
 // Mac or a device simulator:
@@ -97,7 +99,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	log := slog.New(slog.NewJSONHandler(out, nil))
 	now := time.Now
 
-	if err := ensureDataDir(cfg.dataDir); err != nil {
+	if err := ensureDataDir(cfg.dataDir, log); err != nil {
 		return err
 	}
 	ca, err := loadOrCreateCA(filepath.Join(cfg.dataDir, "tls"), cfg.hosts(), now())
@@ -151,14 +153,18 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	if err := seedDemoApps(ctx, demo.ID, srv.sdk.Catalog, employees); err != nil {
 		return err
 	}
+	direct, err := directProfileWarnings(ctx, demo.ID, srv.sdk.Policy)
+	if err != nil {
+		return err
+	}
 	key, token, err := loadOrCreateAdminKey(cfg.dataDir, demo.ID, now())
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
-	srv.admin = key
+	srv.admin = newAdminKeys(cfg.dataDir, key)
 
 	announce(out, announcement{ca: ca, caPath: filepath.Join(cfg.dataDir, "tls", caFile), publicURL: publicURL,
-		backend: backend, demoName: demo.DisplayName, site: demo.Name, creds: creds, adminToken: token})
+		backend: backend, demoName: demo.DisplayName, site: demo.Name, creds: creds, adminToken: token, directPolicies: direct})
 
 	httpSrv := &http.Server{
 		Handler:           srv.routes(),
@@ -225,6 +231,9 @@ type announcement struct {
 	demoName, site    string
 	creds             []credential
 	adminToken        string
+	// directPolicies are the demo org's policies that accept the direct
+	// enrollment profile on iOS.
+	directPolicies []string
 }
 
 // announce prints what a person needs to use the server. Secrets appear
@@ -244,6 +253,10 @@ func announce(out io.Writer, a announcement) {
 	if a.adminToken != "" {
 		fmt.Fprintf(out, "admin API token for org %q (shown only now; stored hashed):\n  %s\n", a.site, a.adminToken)
 		fmt.Fprintf(out, "  use: curl --cacert %s -H 'Authorization: Bearer %s' %s/api/admin/devices\n", a.caPath, a.adminToken, a.publicURL)
+	}
+	for _, p := range a.directPolicies {
+		fmt.Fprintf(out, "WARNING: policy %q lets iPhones and iPads enroll with the direct profile (-delivery direct), which no Apple device attestation vouches for: "+
+			"fine for simulated devices, NOT for production. Turn off accept_direct_profile in its iOS rule so that they enroll over the air.\n", p)
 	}
 	fmt.Fprintf(out, "portal: %s/  admin console: %s/admin\n", a.publicURL, a.publicURL)
 }

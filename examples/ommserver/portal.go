@@ -67,7 +67,8 @@ func (s *server) signInPost(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "Please enter your organization's site name, your username and your password.")
 		return
 	}
-	res, err := s.sdk.Auth.SignIn(r.Context(), form.Site, form.Username, r.PostFormValue("password"))
+	client := auth.Client{Source: remoteHost(r), PreviousToken: cookieValue(r, sessionCookie)}
+	res, err := s.sdk.Auth.SignInFrom(r.Context(), client, form.Site, form.Username, r.PostFormValue("password"))
 	if err != nil {
 		status, msg := signInError(err)
 		if status == 0 {
@@ -175,7 +176,7 @@ func (s *server) mfaPost(w http.ResponseWriter, r *http.Request) {
 	if method != auth.MethodSMS && method != auth.MethodVoice {
 		method = auth.MethodTOTP
 	}
-	_, err := s.sdk.Auth.VerifyMFA(r.Context(), token, method, strings.TrimSpace(r.PostFormValue("code")))
+	sess, err := s.sdk.Auth.VerifyMFA(r.Context(), token, method, strings.TrimSpace(r.PostFormValue("code")))
 	if err != nil {
 		status, msg := signInError(err)
 		if status == 0 {
@@ -189,6 +190,7 @@ func (s *server) mfaPost(w http.ResponseWriter, r *http.Request) {
 		s.renderMFA(w, r, token, st, status, msg, sent)
 		return
 	}
+	keepToken(w, sess)
 	http.Redirect(w, r, "/signin/pin", http.StatusSeeOther)
 }
 
@@ -280,8 +282,9 @@ func (s *server) renderTOTP(w http.ResponseWriter, token string, status int, msg
 // their page only to be shown again: the server checks against what it
 // stored).
 func (s *server) confirmTOTP(w http.ResponseWriter, r *http.Request, token, action string) bool {
-	_, err := s.sdk.Auth.ConfirmTOTP(r.Context(), token, strings.TrimSpace(r.PostFormValue("code")))
+	sess, err := s.sdk.Auth.ConfirmTOTP(r.Context(), token, strings.TrimSpace(r.PostFormValue("code")))
 	if err == nil {
+		keepToken(w, sess) // confirming at sign-in passes MFA: a new token
 		return true
 	}
 	status, msg := signInError(err)
@@ -385,11 +388,12 @@ func (s *server) pinPost(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r, csrfSession, token) {
 		return
 	}
+	var sess auth.Session
 	var err error
 	if r.PostFormValue("mode") == "set" {
-		_, err = s.sdk.Auth.SetPIN(r.Context(), token, r.PostFormValue("pin"), r.PostFormValue("confirm"))
+		sess, err = s.sdk.Auth.SetPIN(r.Context(), token, r.PostFormValue("pin"), r.PostFormValue("confirm"))
 	} else {
-		_, err = s.sdk.Auth.VerifyPIN(r.Context(), token, r.PostFormValue("pin"))
+		sess, err = s.sdk.Auth.VerifyPIN(r.Context(), token, r.PostFormValue("pin"))
 	}
 	if err != nil {
 		status, msg := signInError(err)
@@ -401,7 +405,16 @@ func (s *server) pinPost(w http.ResponseWriter, r *http.Request) {
 		s.renderPIN(w, r, token, st, status, msg)
 		return
 	}
+	keepToken(w, sess)
 	http.Redirect(w, r, "/portal", http.StatusSeeOther)
+}
+
+// keepToken stores the token a privilege step handed out in place of the
+// one it ended.
+func keepToken(w http.ResponseWriter, sess auth.Session) {
+	if sess.Token != "" {
+		setCookie(w, sessionCookie, sess.Token, 0)
+	}
 }
 
 func (s *server) signOutPost(w http.ResponseWriter, r *http.Request) {

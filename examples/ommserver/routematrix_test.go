@@ -53,7 +53,7 @@ const (
 	accessAgent   access = "agent-session"  // an end user's session token (bearer)
 	accessAdmin   access = "admin-token"    // the admin token (bearer)
 	accessWeb     access = "web-session"    // the user's session cookie, and the CSRF token on posts
-	accessConsole access = "console"        // the admin token cookie, and the CSRF token on posts
+	accessConsole access = "console"        // the console session cookie, and the CSRF token on posts
 )
 
 // cred is a credential a request presents.
@@ -637,6 +637,12 @@ func routeMatrix() []mxRoute {
 		}, want: statuses(303), as: credPre}}},
 		{"POST /admin/signout", accessConsole, []mxProbe{{own: func(*mxWorld) mxReq { return mxReq{method: "POST", path: "/admin/signout", form: url.Values{}} },
 			want: statuses(303), why: noOrgResource}}},
+		{"GET /admin/token", accessConsole, []mxProbe{{own: get("/admin/token"), why: noOrgResource}}},
+		// The matrix keeps its admin token: a wrong current token is
+		// refused (the rotation itself: TestConsoleSessionsAndTokenRotation).
+		{"POST /admin/token/rotate", accessConsole, []mxProbe{{own: func(*mxWorld) mxReq {
+			return mxReq{method: "POST", path: "/admin/token/rotate", form: url.Values{"token": {"omm_admin_not-the-token"}}}
+		}, want: statuses(401), wantBody: "not the current admin token", why: noOrgResource}}},
 		{"GET /admin/devices", accessConsole, []mxProbe{{own: get("/admin/devices"), why: "lists the token's org only"}}},
 		{"GET /admin/devices/{id}", accessConsole, []mxProbe{{
 			own:   func(m *mxWorld) mxReq { return mxReq{method: "GET", path: "/admin/devices/" + m.aliceDev} },
@@ -798,6 +804,7 @@ type mxWorld struct {
 	csrfKey  []byte
 
 	session     string // alice's agent session
+	console     string // a console session
 	otherTok    string // the other org's alice's agent session
 	apple       *appleDevice
 	androidCred string
@@ -873,6 +880,7 @@ func newMxWorld(t *testing.T) *mxWorld {
 	t.Cleanup(func() { m.raw.Close() })
 
 	m.session = w.agentSignIn(t, "alice")
+	m.console = consoleSignIn(t, w.testServer, w.dir, w.first.adminToken)
 	m.otherTok = mxOtherSignIn(t, m)
 	m.apple = enrollApple(t, w, m.session, "UDID-MATRIX-000001")
 	m.settingsProfile = mxSettingsProfile(t, m.apple)
@@ -943,8 +951,7 @@ func mxOtherSignIn(t *testing.T, m *mxWorld) string {
 	type session struct{ Token string }
 	s := must[session](t, 200)(m.do(t, "POST", "/api/agent/auth/signin", "",
 		map[string]string{"site": "other", "username": "alice", "password": m.otherPasswords["alice"]}))
-	must[session](t, 200)(m.do(t, "POST", "/api/agent/auth/pin", s.Token, map[string]string{"pin": "4829", "confirm": "4829"}))
-	return s.Token
+	return must[session](t, 200)(m.do(t, "POST", "/api/agent/auth/pin", s.Token, map[string]string{"pin": "4829", "confirm": "4829"})).Token
 }
 
 func (m *mxWorld) unique(prefix string) string {
@@ -1064,7 +1071,7 @@ func (m *mxWorld) send(r mxReq, c cred) (int, string, []byte) {
 		case credWeb:
 			form.Set("csrf", m.csrf(csrfSession, session))
 		case credConsole:
-			form.Set("csrf", m.csrf(csrfAdmin, m.first.adminToken))
+			form.Set("csrf", m.csrf(csrfAdmin, m.console))
 		case credPre:
 			form.Set("csrf", m.csrf(csrfPre, mxPre))
 		}
@@ -1111,7 +1118,7 @@ func (m *mxWorld) send(r mxReq, c cred) (int, string, []byte) {
 	case credPre:
 		req.AddCookie(&http.Cookie{Name: preCookie, Value: mxPre})
 	case credConsole:
-		req.AddCookie(&http.Cookie{Name: adminCookie, Value: m.first.adminToken})
+		req.AddCookie(&http.Cookie{Name: adminCookie, Value: m.console})
 	}
 	if client.CheckRedirect == nil { // the device's client: never follow
 		client = &http.Client{Transport: client.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -1124,6 +1131,27 @@ func (m *mxWorld) send(r mxReq, c cred) (int, string, []byte) {
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A privilege step (the PIN) replaces the session's token: the
+	// world's user carries on with the new one, as the app or browser
+	// would.
+	if r.token == "" {
+		switch {
+		case c == credAgent && strings.HasPrefix(r.path, "/api/agent/auth/"):
+			var v struct{ Token string }
+			if json.Unmarshal(data, &v) == nil && v.Token != "" {
+				m.session = v.Token
+			}
+		case c == credWeb:
+			for _, ck := range resp.Cookies() {
+				if ck.Name == sessionCookie && ck.Value != "" {
+					m.session = ck.Value
+				}
+			}
+		case c == credConsole && r.path == "/admin/signout" && resp.StatusCode == http.StatusSeeOther:
+			// The sign-out ended the session: the next probes sign in again.
+			m.console = consoleSignIn(t, m.testServer, m.dir, m.first.adminToken)
+		}
 	}
 	return resp.StatusCode, resp.Header.Get("Location"), data
 }
@@ -1199,8 +1227,10 @@ func (m *mxWorld) state(org storage.OrgID) string {
 			if table == "omm_audit_log" && actionCol >= 0 && fmt.Sprint(vals[actionCol]) == deniedAction {
 				continue
 			}
-			// The denial's event, and the org's event counter it moves.
-			if table == "omm_events" && kindCol >= 0 && fmt.Sprint(vals[kindCol]) == string(events.SecurityDenied) || table == "omm_event_seqs" {
+			// The denial's event, and the org's audit and event counters it
+			// moves.
+			if table == "omm_events" && kindCol >= 0 && fmt.Sprint(vals[kindCol]) == string(events.SecurityDenied) ||
+				table == "omm_event_seqs" || table == "omm_audit_seq" {
 				continue
 			}
 			if table == "omm_auth_sessions" {

@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	"github.com/openomm/omm/enroll/apns/apnstest"
+	"github.com/openomm/omm/storage/seal"
 )
 
 // recorder keeps every response body a client received.
@@ -189,7 +190,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	w.do(t, "POST", "/api/agent/auth/signin", "", map[string]string{"site": "demo", "username": "alice", "password": "not-the-password"})
 	alice := w.agentSignIn(t, "alice")
 	w.do(t, "POST", "/api/agent/auth/pin/verify", alice, map[string]string{"pin": "1357"})
-	w.do(t, "POST", "/api/agent/auth/pin/verify", alice, map[string]string{"pin": "4829"})
+	alice = must[struct{ Token string }](t, 200)(w.do(t, "POST", "/api/agent/auth/pin/verify", alice, map[string]string{"pin": "4829"})).Token
 	enr := must[struct{ Secret string }](t, 200)(w.do(t, "POST", "/api/agent/auth/mfa/totp/enroll", alice, map[string]string{}))
 	must[map[string]any](t, 200)(w.do(t, "POST", "/api/agent/auth/mfa/totp/confirm", alice, map[string]string{"code": totpCode(t, enr.Secret, 0)}))
 	dev := enrollApple(t, w, alice, "UDID-SECRETS-0001")
@@ -222,13 +223,20 @@ func TestSecretsNeverShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sealKey, err := os.ReadFile(filepath.Join(dir, secretsKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
 	secrets := []secret{
 		{name: "dev CA key", forms: keyForms(t, readKey(t, filepath.Join(dir, "tls", caKeyFile)))},
 		{name: "TLS serving key", forms: keyForms(t, readKey(t, filepath.Join(dir, "tls", servingKeyFile)))},
 		{name: "APNs key", forms: keyForms(t, apnsKey)},
 		{name: "CSRF key", forms: byteForms(csrfKey)},
+		{name: "secrets key", forms: byteForms(sealKey)},
 		{name: "admin token", forms: textForms(tok)},
-		{name: "alice's session token", forms: textForms(alice), shownIn: []string{"POST /api/agent/auth/signin"}},
+		// alice's latest token: handed out by the PIN step that replaced
+		// the earlier ones, and shown nowhere else.
+		{name: "alice's session token", forms: textForms(alice), shownIn: []string{"POST /api/agent/auth/pin/verify"}},
 		{name: "TOTP secret", forms: textForms(enr.Secret), shownIn: []string{"POST /api/agent/auth/mfa/totp/enroll"}},
 		{name: "PIN", forms: textForms("4829"), word: true},
 		{name: "wrong PIN", forms: textForms("1357"), word: true},
@@ -301,16 +309,26 @@ func scepCAKeys(t *testing.T, dir string) []any {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(t.Context(), `SELECT private_key FROM omm_enroll_scep_cas`)
+	rows, err := db.QueryContext(t.Context(), `SELECT org_id, private_key FROM omm_enroll_scep_cas`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	// The keys are stored sealed: opened with the key beside the database.
+	keeper, err := seal.LoadOrCreateKeyFile(filepath.Join(dir, secretsKeyFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var keys []any
 	for rows.Next() {
-		var der []byte
-		if err := rows.Scan(&der); err != nil {
+		var org string
+		var stored []byte
+		if err := rows.Scan(&org, &stored); err != nil {
 			t.Fatal(err)
+		}
+		der, sealed, err := seal.Open(t.Context(), keeper, stored, "scep-ca-key:"+org)
+		if err != nil || !sealed {
+			t.Fatalf("the SCEP CA key of %s is not sealed (%v)", org, err)
 		}
 		k, err := x509.ParsePKCS8PrivateKey(der)
 		if err != nil {

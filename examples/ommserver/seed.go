@@ -142,6 +142,12 @@ func demoPolicy(org storage.OrgID, employees string) policy.Policy {
 				Encryption:        true,
 				RefuseCompromised: true,
 				DataSeparation:    policy.DataSeparation{BlockManagedToUnmanaged: true, BlockUnmanagedToManaged: true},
+				// The demo's simulated iPhones (examples/devicesim
+				// -delivery direct) enroll with the direct profile, which
+				// no Apple device attestation vouches for: every start
+				// warns about it (directProfileWarnings). A real org
+				// leaves it off, so that iPhones enroll over the air.
+				AcceptDirectProfile: true,
 			}},
 			// Unlike iOS here, a company-owned Android device may be factory
 			// reset (never a personal one), so that the demo shows both a
@@ -184,4 +190,21 @@ func randIntn(n int) int {
 			return int(one[0]) % n
 		}
 	}
+}
+
+// directProfileWarnings names the org's policies whose iOS rule accepts
+// the direct enrollment profile, which no Apple device attestation vouches
+// for: each start says so loudly.
+func directProfileWarnings(ctx context.Context, org storage.OrgID, pol *policy.Service) ([]string, error) {
+	policies, err := pol.List(ctx, org)
+	if err != nil {
+		return nil, fmt.Errorf("policies: %w", err)
+	}
+	var names []string
+	for _, p := range policies {
+		if r, ok := p.Rules[policy.IOS]; ok && r.Action != policy.Deny && r.Requirements.AcceptDirectProfile {
+			names = append(names, p.Name)
+		}
+	}
+	return names, nil
 }

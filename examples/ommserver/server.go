@@ -19,6 +19,7 @@ import (
 	"github.com/openomm/omm"
 	"github.com/openomm/omm/android/amapi/amapitest"
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/storage/seal"
 )
 
 // server is the product around the SDK: the web portal and console, the
@@ -31,7 +32,8 @@ type server struct {
 	dir   *auth.LocalDirectory
 	amapi *amapitest.Server // the local Android Management API fake, when on
 
-	admin   adminKey
+	admin   *adminKeys
+	console *consoleSessions
 	csrfKey []byte
 	pages   map[string]*template.Template
 	ready   atomic.Bool
@@ -49,7 +51,7 @@ type serverDeps struct {
 }
 
 func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server, error) {
-	srv := &server{log: d.log, now: d.now, store: s}
+	srv := &server{log: d.log, now: d.now, store: s, console: newConsoleSessions(d.now)}
 	var err error
 	if srv.dir, err = auth.NewLocalDirectory(s, auth.WithLogger(d.log), auth.WithClock(d.now)); err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
@@ -65,8 +67,17 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 	if err != nil {
 		return nil, err
 	}
+	keyFile := cfg.secretsKey
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.dataDir, secretsKeyFile)
+	}
+	keeper, err := seal.LoadOrCreateKeyFile(keyFile, d.log)
+	if err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
 	oc := omm.Config{Store: s, Directory: srv.dir, PublicURL: d.publicURL, Topic: d.push.topic, Android: android,
-		AllowSimulators: cfg.allowSimulators, Logger: d.log, Clock: d.now, ReplicaID: replica, PushClaim: cfg.pushClaim}
+		AllowSimulators: cfg.allowSimulators, MaxOpenEnrollments: cfg.maxOpenEnrollments, Secrets: keeper, Logger: d.log, Clock: d.now,
+		ReplicaID: replica, PushClaim: cfg.pushClaim}
 	if cfg.mfaSender == mfaSenderLog || cfg.mfaSender == "" {
 		oc.MFASender = auth.DevelopmentSender(d.log)
 		if !d.appleOnly {
@@ -105,6 +116,10 @@ func replicaID(dataDir string) (string, error) {
 	}
 	return "ommserver-" + hex.EncodeToString(key[:8]), nil
 }
+
+// secretsKeyFile is where, in the data directory, the key that seals the
+// database's secrets is kept (unless -secrets-key names another file).
+const secretsKeyFile = "secrets.key"
 
 // loadOrCreateSecret returns the 32-byte key in path, creating it once.
 func loadOrCreateSecret(path string) ([]byte, error) {
@@ -158,7 +173,7 @@ func (rt *router) HandleFunc(pattern string, h func(http.ResponseWriter, *http.R
 
 func (s *server) routes() http.Handler {
 	return securityHeaders(omm.AuditDenied(s.router(), s.store, s.admin.Org, s.deniedWho,
-		omm.WithDeniedClock(s.now), omm.WithDeniedLogger(s.log)))
+		omm.WithDeniedClock(s.now), omm.WithDeniedLogger(s.log), omm.WithDeniedSessions(s.sdk.Auth)))
 }
 
 // router registers every route of the server: the SDK's handlers under

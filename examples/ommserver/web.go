@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -26,7 +27,7 @@ var webFS embed.FS
 // and HTTPS.
 const (
 	sessionCookie = "__Host-omm_session" // the auth session token
-	adminCookie   = "__Host-omm_admin"   // the admin token, for the console
+	adminCookie   = "__Host-omm_admin"   // the console session (never the admin token)
 	preCookie     = "__Host-omm_pre"     // random binding for forms before sign-in
 )
 
@@ -158,6 +159,15 @@ func (s *server) parseFormMax(w http.ResponseWriter, r *http.Request, purpose, b
 		return false
 	}
 	return true
+}
+
+// remoteHost is the client's address, for the sign-in throttle.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func cookieValue(r *http.Request, name string) string {

@@ -64,6 +64,7 @@ func TestPagesRender(t *testing.T) {
 		{"decision", page{Title: "D", Nav: "portal", Data: decisionData{Decision: withPreview(dec), CanEnrollAndroid: true,
 			Facts: deviceFacts{Platform: "android", Ownership: "company"}}}, "What your organization will see"},
 		{"enroll", page{Title: "E", Nav: "portal", Data: enrollData{URL: "https://x/enroll", IOS: true}}, "Safari"},
+		{"admin_token", page{Title: "T", Nav: "admin", CSRF: "tok"}, `action="/admin/token/rotate"`},
 		{"report", page{Title: "R", Nav: "portal", Data: reportData{Device: sum, Report: inventory.BuildReport(dev, nil, nil, inventory.ReportOptions{}, now)}}, "can never see"},
 		{"report", page{Title: "R", Nav: "portal", Data: reportData{Device: sum, Offered: map[string]bool{"deprovision": true},
 			Report: inventory.BuildReport(dev, vals, apps, inventory.ReportOptions{}, now)}}, "<li>com.acme.vpn</li>"},
@@ -123,7 +124,7 @@ func TestPagesRender(t *testing.T) {
 			}
 		})
 	}
-	if len(pages) != 23 {
+	if len(pages) != 24 {
 		t.Errorf("%d templates; add the new one to this test", len(pages))
 	}
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
@@ -93,8 +96,31 @@ func (w *world) agentSignIn(t *testing.T, username string) string {
 		t.Fatalf("sign-in = %+v", s)
 	}
 	s2 := must[session](t, 200)(w.do(t, "POST", "/api/agent/auth/pin", s.Token, map[string]string{"pin": "4829", "confirm": "4829"}))
-	if s2.Next != "none" {
-		t.Fatalf("after PIN: %+v", s2)
+	if s2.Next != "none" || s2.Token == "" || s2.Token == s.Token {
+		t.Fatalf("after PIN: %+v; want ready, with the new token the step hands out", s2)
 	}
-	return s.Token
+	return s2.Token
+}
+
+// consoleSignIn signs in to the admin console of the server at ts (data in
+// dir) with the admin token and returns the console session's cookie.
+func consoleSignIn(t *testing.T, ts *testServer, dir, adminToken string) string {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &browser{t: t, w: &world{testServer: ts, dir: dir}, c: trustingClient(t, dir, jar)}
+	b.get("/admin")
+	if status, loc, body := b.post("/admin/signin", url.Values{"token": {adminToken}}); status != http.StatusSeeOther || loc != "/admin/devices" {
+		t.Fatalf("console sign-in = %d → %q: %.300s", status, loc, body)
+	}
+	u, _ := url.Parse(ts.base)
+	for _, c := range jar.Cookies(u) {
+		if c.Name == adminCookie {
+			return c.Value
+		}
+	}
+	t.Fatal("console sign-in set no session cookie")
+	return ""
 }

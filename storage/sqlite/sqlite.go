@@ -13,9 +13,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +25,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/seal"
 	"github.com/openomm/omm/storage/sqlstore"
 )
 
@@ -39,11 +42,12 @@ type config struct {
 	prefix      string
 	busyTimeout time.Duration
 	readers     int
+	log         *slog.Logger
 }
 
 // WithLogger sets the logger for migrations and storage warnings.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) { c.store = append(c.store, sqlstore.WithLogger(l)) }
+	return func(c *config) { c.store, c.log = append(c.store, sqlstore.WithLogger(l)), l }
 }
 
 // WithClock sets the clock used to stamp applied migrations.
@@ -66,7 +70,7 @@ func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTi
 func WithReaders(n int) Option { return func(c *config) { c.readers = max(n, 1) } }
 
 func configure(opts []Option) config {
-	cfg := config{busyTimeout: 10 * time.Second, readers: 4}
+	cfg := config{busyTimeout: 10 * time.Second, readers: 4, log: slog.Default()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -75,10 +79,19 @@ func configure(opts []Option) config {
 
 // Open opens (creating if needed) the database file at path and migrates its
 // schema. The file's directory must exist.
+//
+// The database holds password hashes, tokens and (unless sealed) keys: the
+// file and its -wal and -shm companions are readable by their owner only
+// (0600). A new file is created so, and SQLite creates the companions
+// with the database's permissions; existing files that others may read
+// are tightened, with a warning.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	cfg := configure(opts)
 	if path == "" || strings.ContainsAny(path, "?#") || path == ":memory:" {
 		return nil, fmt.Errorf("sqlite: open %q: %w: want a file path without '?' or '#'", path, storage.ErrInvalid)
+	}
+	if err := ownerOnly(path, cfg.log); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	params := url.Values{}
 	params.Set("_busy_timeout", fmt.Sprint(cfg.busyTimeout.Milliseconds()))
@@ -107,7 +120,29 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := s.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	if err := ownerOnly(path, cfg.log); err != nil { // the companions WAL mode made
+		return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", path, err), s.Close())
+	}
 	return s, nil
+}
+
+// ownerOnly creates the database file at path readable by its owner only
+// when it does not exist, and tightens it and its -wal and -shm files to
+// 0600 when they are looser.
+func ownerOnly(path string, log *slog.Logger) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := seal.Tighten(p, 0o600, log); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // OpenMemory returns a store in a new in-memory database, gone when the

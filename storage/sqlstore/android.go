@@ -54,9 +54,22 @@ func (s *Store) CreateAndroidToken(ctx context.Context, t android.Token, e stora
 	if err != nil {
 		return android.Token{}, fmt.Errorf("%w: requirements: %w", storage.ErrInvalid, err)
 	}
+	limit := t.MaxOpen
 	t.Uses, t.Created = 0, e.Time
 	t = t.Normalize()
 	err = s.write(ctx, func(tx tx) error {
+		if limit > 0 {
+			if err := tx.lockUser(ctx, "android-tokens", t.Org, t.UserID); err != nil {
+				return err
+			}
+			n, err := tx.openAndroidTokens(ctx, t.Org, t.UserID, t.Created)
+			if err != nil {
+				return err
+			}
+			if n >= limit {
+				return fmt.Errorf("create android token: user %q holds %d open tokens: %w", t.UserID, n, storage.ErrLimit)
+			}
+		}
 		_, err := tx.exec(ctx, `INSERT INTO {android_tokens} (org_id, id, user_id, policy, mode, type, ownership,
 			requirements, one_time, uses, expires_us, provider_policy, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
 			t.Org, t.ID, t.UserID, t.Policy, t.Mode, t.Type, t.Ownership, string(req), t.OneTime, micros(t.Expires), t.ProviderPolicy, micros(t.Created))
@@ -66,6 +79,26 @@ func (s *Store) CreateAndroidToken(ctx context.Context, t android.Token, e stora
 		return tx.audit(ctx, e)
 	})
 	return done(t, err)
+}
+
+// openTokensWhere selects a user's open tokens at a time.
+const openTokensWhere = "org_id = ? AND user_id = ? AND expires_us > ? AND NOT (one_time AND uses > 0)"
+
+func (tx tx) openAndroidTokens(ctx context.Context, org storage.OrgID, userID string, at time.Time) (int, error) {
+	var n int
+	if err := tx.queryRow(ctx, "SELECT count(*) FROM {android_tokens} WHERE "+openTokensWhere, org, userID, micros(at)).Scan(&n); err != nil {
+		return 0, tx.s.fail("count open android tokens", err)
+	}
+	return n, nil
+}
+
+// OpenAndroidTokens implements android.Store.
+func (s *Store) OpenAndroidTokens(ctx context.Context, org storage.OrgID, userID string, at time.Time) (int, error) {
+	var n int
+	if err := s.queryRow(ctx, "SELECT count(*) FROM {android_tokens} WHERE "+openTokensWhere, org, userID, micros(storage.Normalize(at))).Scan(&n); err != nil {
+		return 0, s.fail("count open android tokens", err)
+	}
+	return n, nil
 }
 
 // AndroidToken implements android.Store.
@@ -85,23 +118,76 @@ func (s *Store) UseAndroidToken(ctx context.Context, org storage.OrgID, id strin
 	var t android.Token
 	err = s.write(ctx, func(tx tx) error {
 		var err error
-		t, err = scanAndroidToken(tx.queryRow(ctx, "SELECT "+androidTokenColumns+" WHERE org_id = ? AND id = ? {FOR UPDATE}", org, id))
-		if err != nil {
-			return s.notFound(err, "use android token")
+		if t, err = tx.useAndroidToken(ctx, org, id, at); err != nil {
+			return err
 		}
-		if !storage.Normalize(at).Before(t.Expires) {
-			return fmt.Errorf("use android token: expired: %w", storage.ErrConflict)
-		}
-		if t.OneTime && t.Uses > 0 {
-			return fmt.Errorf("use android token: already used: %w", storage.ErrConflict)
-		}
-		if _, err := tx.exec(ctx, "UPDATE {android_tokens} SET uses = uses + 1 WHERE org_id = ? AND id = ?", org, id); err != nil {
-			return fmt.Errorf("sqlstore: use android token: %w", err)
-		}
-		t.Uses++
 		return tx.audit(ctx, e)
 	})
 	return done(t, err)
+}
+
+// useAndroidToken counts one use of the token inside tx.
+func (tx tx) useAndroidToken(ctx context.Context, org storage.OrgID, id string, at time.Time) (android.Token, error) {
+	t, err := scanAndroidToken(tx.queryRow(ctx, "SELECT "+androidTokenColumns+" WHERE org_id = ? AND id = ? {FOR UPDATE}", org, id))
+	if err != nil {
+		return t, tx.s.notFound(err, "use android token")
+	}
+	if !storage.Normalize(at).Before(t.Expires) {
+		return t, fmt.Errorf("use android token: expired: %w", storage.ErrConflict)
+	}
+	if t.OneTime && t.Uses > 0 {
+		return t, fmt.Errorf("use android token: already used: %w", storage.ErrConflict)
+	}
+	if _, err := tx.exec(ctx, "UPDATE {android_tokens} SET uses = uses + 1 WHERE org_id = ? AND id = ?", org, id); err != nil {
+		return t, fmt.Errorf("sqlstore: use android token: %w", err)
+	}
+	t.Uses++
+	return t, nil
+}
+
+// EnrollAndroidDevice implements android.Store.
+func (s *Store) EnrollAndroidDevice(ctx context.Context, en android.TokenEnrollment) (android.Device, error) {
+	d, inv := en.Device, en.Inventory
+	if en.At.IsZero() {
+		return android.Device{}, fmt.Errorf("%w: enrollment time is zero", storage.ErrInvalid)
+	}
+	if d.Org != inv.Org || d.ID != inv.ID || d.TokenID != en.Token {
+		return android.Device{}, fmt.Errorf("%w: the enrollment's records name different orgs, devices or tokens", storage.ErrInvalid)
+	}
+	useEntry, err := changeEntry(d.Org, en.UseEntry)
+	if err != nil {
+		return android.Device{}, err
+	}
+	regEntry, err := checked(inv.Validate(), inv.Org, en.RegisterEntry)
+	if err != nil {
+		return android.Device{}, err
+	}
+	devEntry, err := checked(d.Validate(), d.Org, en.DeviceEntry)
+	if err != nil {
+		return android.Device{}, err
+	}
+	req, err := json.Marshal(d.Requirements)
+	if err != nil {
+		return android.Device{}, fmt.Errorf("%w: requirements: %w", storage.ErrInvalid, err)
+	}
+	d.Created = devEntry.Time
+	d = d.Normalize()
+	err = s.write(ctx, func(tx tx) error {
+		if _, err := tx.useAndroidToken(ctx, d.Org, en.Token, en.At); err != nil {
+			return err
+		}
+		if err := tx.audit(ctx, useEntry); err != nil {
+			return err
+		}
+		if _, err := tx.insertDevice(ctx, inv, regEntry); err != nil {
+			return err
+		}
+		return tx.insertAndroidDevice(ctx, d, string(req), devEntry)
+	})
+	if err != nil {
+		return android.Device{}, err
+	}
+	return d, nil
 }
 
 const (
@@ -136,20 +222,24 @@ func (s *Store) CreateAndroidDevice(ctx context.Context, d android.Device, e sto
 	}
 	d.Created = e.Time
 	d = d.Normalize()
-	err = s.write(ctx, func(tx tx) error {
-		_, err := tx.exec(ctx, `INSERT INTO {android_devices} (org_id, id, user_id, policy, mode, type, ownership, token_id,
-			requirements, credential_hash, provider_name, provider_policy, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.Org, d.ID, d.UserID, d.Policy, d.Mode, d.Type, d.Ownership, d.TokenID, string(req), nullBytes(d.CredentialHash),
-			d.ProviderName, d.ProviderPolicy, micros(d.Created))
-		if err := s.androidInsertErr(err, "android device"); err != nil {
-			return err
-		}
-		return tx.audit(ctx, e)
-	})
+	err = s.write(ctx, func(tx tx) error { return tx.insertAndroidDevice(ctx, d, string(req), e) })
 	if err != nil {
 		return android.Device{}, err
 	}
 	return d.Normalize(), nil
+}
+
+// insertAndroidDevice stores the Android side of an enrollment, with its
+// entry, inside tx.
+func (tx tx) insertAndroidDevice(ctx context.Context, d android.Device, req string, e storage.AuditEntry) error {
+	_, err := tx.exec(ctx, `INSERT INTO {android_devices} (org_id, id, user_id, policy, mode, type, ownership, token_id,
+		requirements, credential_hash, provider_name, provider_policy, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.Org, d.ID, d.UserID, d.Policy, d.Mode, d.Type, d.Ownership, d.TokenID, req, nullBytes(d.CredentialHash),
+		d.ProviderName, d.ProviderPolicy, micros(d.Created))
+	if err := tx.s.androidInsertErr(err, "android device"); err != nil {
+		return err
+	}
+	return tx.audit(ctx, e)
 }
 
 // AndroidDevice implements android.Store.

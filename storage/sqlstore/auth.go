@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/openomm/omm/auth"
@@ -322,6 +324,34 @@ func (s *Store) UseTOTPStep(ctx context.Context, org storage.OrgID, userID strin
 	})
 }
 
+// ResealTOTP implements auth.FactorStore.
+func (s *Store) ResealTOTP(ctx context.Context, org storage.OrgID, userID, old, sealed string, e storage.AuditEntry) error {
+	e, err := changeEntry(org, e)
+	if err != nil {
+		return err
+	}
+	if sealed == "" {
+		return fmt.Errorf("%w: the sealed secret is empty", storage.ErrInvalid)
+	}
+	return s.write(ctx, func(tx tx) error {
+		n, err := tx.affected(ctx, "UPDATE {auth_totp} SET secret = ? WHERE org_id = ? AND user_id = ? AND secret = ?", sealed, org, userID, old)
+		if err != nil {
+			return s.fail("reseal TOTP factor", err)
+		}
+		if n == 0 {
+			ok, err := tx.exists(ctx, "SELECT 1 FROM {auth_totp} WHERE org_id = ? AND user_id = ?", org, userID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("reseal TOTP factor: user %q: %w", userID, storage.ErrNotFound)
+			}
+			return fmt.Errorf("reseal TOTP factor of user %q: the secret changed: %w", userID, storage.ErrConflict)
+		}
+		return tx.audit(ctx, e)
+	})
+}
+
 // DeleteTOTP implements auth.FactorStore.
 func (s *Store) DeleteTOTP(ctx context.Context, org storage.OrgID, userID string, e storage.AuditEntry) error {
 	e, err := changeEntry(org, e)
@@ -406,29 +436,75 @@ func (s *Store) AuthFailures(ctx context.Context, org storage.OrgID, key string)
 	return f, nil
 }
 
-// RecordAuthFailure implements auth.Store.
-func (s *Store) RecordAuthFailure(ctx context.Context, org storage.OrgID, key string, at time.Time, e storage.AuditEntry) (auth.Failures, error) {
-	if err := auth.ValidateFailureKey(key); err != nil {
-		return auth.Failures{}, err
-	}
-	e, err := changeEntry(org, e)
-	if err != nil {
-		return auth.Failures{}, err
-	}
-	var f auth.Failures
-	err = s.write(ctx, func(tx tx) error {
-		err := tx.queryRow(ctx, `INSERT INTO {auth_failures} AS f (org_id, key, count, last_us) VALUES (?, ?, 1, ?)
-			ON CONFLICT (org_id, key) DO UPDATE SET count = f.count + 1, last_us = excluded.last_us
-			RETURNING count, last_us`, org, key, micros(storage.Normalize(at))).Scan(&f.Count, us{&f.Last})
-		if s.foreignKey(err) {
-			return fmt.Errorf("record failure: org %q: %w", org, storage.ErrNotFound)
+// errReservationRefused rolls back a reservation a rule refused.
+var errReservationRefused = errors.New("reservation refused")
+
+// ReserveAuthAttempt implements auth.Store.
+func (s *Store) ReserveAuthAttempt(ctx context.Context, org storage.OrgID, at time.Time, rules []auth.AttemptRule) ([]auth.Failures, time.Duration, error) {
+	for _, r := range rules {
+		if err := auth.ValidateFailureKey(r.Key); err != nil {
+			return nil, 0, err
 		}
-		if err != nil {
-			return fmt.Errorf("sqlstore: record failure: %w", err)
+	}
+	at = storage.Normalize(at)
+	// Rows are locked in key order, so that two reservations sharing keys
+	// cannot deadlock.
+	order := make([]int, len(rules))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(rules[a].Key, rules[b].Key) })
+	out := make([]auth.Failures, len(rules))
+	var wait time.Duration
+	err := s.write(ctx, func(tx tx) error {
+		for _, i := range order {
+			key := rules[i].Key
+			// The row exists before it is locked: a first attempt under a
+			// key must queue behind a concurrent first attempt too.
+			_, err := tx.exec(ctx, "INSERT INTO {auth_failures} (org_id, key, count, last_us) VALUES (?, ?, 0, 0) ON CONFLICT (org_id, key) DO NOTHING", org, key)
+			if s.foreignKey(err) {
+				return fmt.Errorf("reserve attempt: org %q: %w", org, storage.ErrNotFound)
+			}
+			if err != nil {
+				return s.fail("reserve attempt", err)
+			}
+			var f auth.Failures
+			if err := tx.queryRow(ctx, "SELECT count, last_us FROM {auth_failures} WHERE org_id = ? AND key = ? {FOR UPDATE}", org, key).
+				Scan(&f.Count, us{&f.Last}); err != nil {
+				return s.fail("reserve attempt", err)
+			}
+			out[i] = f
+			wait = max(wait, rules[i].Throttle.Wait(f, at))
 		}
-		return tx.audit(ctx, e)
+		if wait > 0 {
+			return errReservationRefused
+		}
+		for i, r := range rules {
+			out[i] = r.Throttle.Next(out[i], at)
+			if _, err := tx.exec(ctx, "UPDATE {auth_failures} SET count = ?, last_us = ? WHERE org_id = ? AND key = ?",
+				out[i].Count, micros(out[i].Last), org, r.Key); err != nil {
+				return s.fail("reserve attempt", err)
+			}
+		}
+		return nil
 	})
-	return done(f, err)
+	switch {
+	case errors.Is(err, errReservationRefused):
+		return nil, wait, nil
+	case err != nil:
+		return nil, 0, err
+	}
+	return out, 0, nil
+}
+
+// ReleaseAuthAttempt implements auth.Store.
+func (s *Store) ReleaseAuthAttempt(ctx context.Context, org storage.OrgID, key string) error {
+	return s.write(ctx, func(tx tx) error {
+		if _, err := tx.exec(ctx, "UPDATE {auth_failures} SET count = count - 1 WHERE org_id = ? AND key = ? AND count > 0", org, key); err != nil {
+			return s.fail("release attempt", err)
+		}
+		return nil
+	})
 }
 
 // ClearAuthFailures implements auth.Store.
@@ -492,9 +568,14 @@ func (s *Store) UpdateSession(ctx context.Context, se auth.Session, e storage.Au
 			return fmt.Errorf("update session %q: revoked or changed (version %d, stored %d): %w", se.ID, se.Version, stored.Version, storage.ErrConflict)
 		}
 		stored.State, stored.PINHash, stored.PINSet, stored.Expires = se.State, se.PINHash, se.PINSet, se.Expires
+		stored.TokenHash = se.TokenHash
 		stored.Version++
-		_, err = tx.exec(ctx, "UPDATE {auth_sessions} SET state = ?, pin_hash = ?, pin_set_us = ?, expires_us = ?, version = ? WHERE org_id = ? AND id = ?",
-			stored.State, stored.PINHash, optMicros(stored.PINSet), micros(stored.Expires), stored.Version, se.Org, se.ID)
+		_, err = tx.exec(ctx, `UPDATE {auth_sessions} SET state = ?, pin_hash = ?, pin_set_us = ?, expires_us = ?, token_hash = ?, version = ?
+			WHERE org_id = ? AND id = ?`,
+			stored.State, stored.PINHash, optMicros(stored.PINSet), micros(stored.Expires), stored.TokenHash, stored.Version, se.Org, se.ID)
+		if s.unique(err) {
+			return fmt.Errorf("update session %q: token hash in use: %w", se.ID, storage.ErrAlreadyExists)
+		}
 		if err != nil {
 			return fmt.Errorf("sqlstore: update session: %w", err)
 		}

@@ -13,13 +13,13 @@ import (
 	"github.com/openomm/omm/storage"
 )
 
-const sessionColumns = `org_id, id, kind, user_id, policy, requirements, phase, challenge_hash, expires_us,
+const sessionColumns = `org_id, id, kind, user_id, policy, requirements, platform, phase, challenge_hash, expires_us,
 	udid, attributes, identity, version, created_us, updated_us FROM {enroll_sessions}`
 
 func scanSession(row rowScanner) (enroll.Session, error) {
 	var se enroll.Session
 	var req, attrs string
-	err := row.Scan(&se.Org, &se.ID, &se.Kind, &se.UserID, &se.Policy, &req, &se.Phase, &se.ChallengeHash, us{&se.Expires},
+	err := row.Scan(&se.Org, &se.ID, &se.Kind, &se.UserID, &se.Policy, &req, &se.Platform, &se.Phase, &se.ChallengeHash, us{&se.Expires},
 		&se.UDID, &attrs, &se.Identity, &se.Version, us{&se.Created}, us{&se.Updated})
 	if err != nil {
 		return se, err
@@ -76,10 +76,23 @@ func (s *Store) CreateEnrollSession(ctx context.Context, se enroll.Session, e st
 		if _, err := tx.appendAudit(ctx, e); err != nil {
 			return err
 		}
-		_, err := tx.exec(ctx, `INSERT INTO {enroll_sessions} (org_id, id, kind, user_id, policy, requirements, phase,
+		if se.MaxOpen > 0 {
+			if err := tx.lockUser(ctx, "enroll-sessions", se.Org, se.UserID); err != nil {
+				return err
+			}
+			var open int
+			if err := tx.queryRow(ctx, "SELECT count(*) FROM {enroll_sessions} WHERE org_id = ? AND user_id = ? AND phase <> ? AND expires_us > ?",
+				se.Org, se.UserID, enroll.PhaseEnrolled, micros(e.Time)).Scan(&open); err != nil {
+				return s.fail("count open enrollment sessions", err)
+			}
+			if open >= se.MaxOpen {
+				return fmt.Errorf("create enrollment session: user %q holds %d open sessions: %w", se.UserID, open, storage.ErrLimit)
+			}
+		}
+		_, err := tx.exec(ctx, `INSERT INTO {enroll_sessions} (org_id, id, kind, user_id, policy, requirements, platform, phase,
 			challenge_hash, expires_us, udid, attributes, identity, version, created_us, updated_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-			se.Org, se.ID, se.Kind, se.UserID, se.Policy, req, se.Phase, nullBytes(se.ChallengeHash), micros(se.Expires),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+			se.Org, se.ID, se.Kind, se.UserID, se.Policy, req, se.Platform, se.Phase, nullBytes(se.ChallengeHash), micros(se.Expires),
 			se.UDID, attrs, se.Identity, micros(e.Time), micros(e.Time))
 		if s.unique(err) {
 			return fmt.Errorf("create enrollment session %s: %w", se.ID, storage.ErrAlreadyExists)
@@ -144,11 +157,12 @@ func (s *Store) AdvanceEnrollSession(ctx context.Context, se enroll.Session, iss
 	return out, err
 }
 
-const identityColumns = `org_id, fingerprint, serial, session, user_id, policy, device, issued_us, not_after_us, renews, revoked_us FROM {enroll_identities}`
+const identityColumns = `org_id, fingerprint, serial, purpose, udid, platform, session, user_id, policy, device, issued_us, not_after_us,
+	renews, revoked_us FROM {enroll_identities}`
 
 func scanIdentity(row rowScanner) (id enroll.Identity, err error) {
-	err = row.Scan(&id.Org, &id.Fingerprint, &id.Serial, &id.Session, &id.UserID, &id.Policy, &id.Device, us{&id.Issued},
-		us{&id.NotAfter}, &id.Renews, us{&id.Revoked})
+	err = row.Scan(&id.Org, &id.Fingerprint, &id.Serial, &id.Purpose, &id.AttestedUDID, &id.Platform, &id.Session, &id.UserID, &id.Policy,
+		&id.Device, us{&id.Issued}, us{&id.NotAfter}, &id.Renews, us{&id.Revoked})
 	return id, err
 }
 
@@ -166,9 +180,10 @@ func checkNewIdentity(id enroll.Identity, org storage.OrgID) error {
 }
 
 func (tx tx) insertIdentity(ctx context.Context, id enroll.Identity) error {
-	_, err := tx.exec(ctx, `INSERT INTO {enroll_identities} (org_id, fingerprint, serial, session, user_id, policy, device,
-		issued_us, not_after_us, renews) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?)`,
-		id.Org, id.Fingerprint, id.Serial, id.Session, id.UserID, id.Policy, micros(id.Issued), micros(id.NotAfter), id.Renews)
+	_, err := tx.exec(ctx, `INSERT INTO {enroll_identities} (org_id, fingerprint, serial, purpose, udid, platform, session, user_id,
+		policy, device, issued_us, not_after_us, renews) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?)`,
+		id.Org, id.Fingerprint, id.Serial, id.Purpose, id.AttestedUDID, id.Platform, id.Session, id.UserID, id.Policy,
+		micros(id.Issued), micros(id.NotAfter), id.Renews)
 	if tx.s.unique(err) {
 		return fmt.Errorf("record identity %s: %w", id.Fingerprint, storage.ErrAlreadyExists)
 	}
@@ -275,6 +290,34 @@ func (s *Store) SCEPCA(ctx context.Context, org storage.OrgID) (scep.StoredCA, e
 		return scep.StoredCA{}, s.notFound(err, "SCEP CA of org %q", org)
 	}
 	return ca, nil
+}
+
+// ResealSCEPCA implements scep.CAStore.
+func (s *Store) ResealSCEPCA(ctx context.Context, org storage.OrgID, old, sealed []byte, e storage.AuditEntry) error {
+	e, err := changeEntry(org, e)
+	if err != nil {
+		return err
+	}
+	if len(sealed) == 0 || len(sealed) > 16<<10 {
+		return fmt.Errorf("%w: sealed CA key must be 1 byte to 16 KiB", storage.ErrInvalid)
+	}
+	return s.write(ctx, func(tx tx) error {
+		n, err := tx.affected(ctx, "UPDATE {enroll_scep_cas} SET private_key = ? WHERE org_id = ? AND private_key = ?", sealed, org, old)
+		if err != nil {
+			return s.fail("reseal SCEP CA", err)
+		}
+		if n == 0 {
+			ok, err := tx.exists(ctx, "SELECT 1 FROM {enroll_scep_cas} WHERE org_id = ?", org)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("reseal SCEP CA of org %q: %w", org, storage.ErrNotFound)
+			}
+			return fmt.Errorf("reseal SCEP CA of org %q: the key changed: %w", org, storage.ErrConflict)
+		}
+		return tx.audit(ctx, e)
+	})
 }
 
 // RevokeUserEnrollments implements enroll.RevocationStore.

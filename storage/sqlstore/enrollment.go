@@ -51,7 +51,7 @@ func (s *Store) Enrollment(ctx context.Context, org storage.OrgID, device string
 
 // changeEnrollment reads the enrollment in a write transaction, lets fn
 // change it, and stores the result.
-func (s *Store) changeEnrollment(ctx context.Context, org storage.OrgID, device string, fn func(*enroll.Enrollment)) (enroll.Enrollment, error) {
+func (s *Store) changeEnrollment(ctx context.Context, org storage.OrgID, device string, fn func(*enroll.Enrollment) error) (enroll.Enrollment, error) {
 	var e enroll.Enrollment
 	err := s.write(ctx, func(tx tx) error {
 		var err error
@@ -59,7 +59,9 @@ func (s *Store) changeEnrollment(ctx context.Context, org storage.OrgID, device 
 		if err != nil {
 			return s.notFound(err, "enrollment of %q", device)
 		}
-		fn(&e)
+		if err := fn(&e); err != nil {
+			return err
+		}
 		e = e.Normalize()
 		_, err = tx.exec(ctx, `UPDATE {enroll_enrollments} SET topic = ?, token = ?, push_magic = ?, unlock_token = ?,
 			bootstrap_token = ?, token_dead = ?, enrolled_us = ?, checked_out_us = ?, updated_us = ? WHERE org_id = ? AND device = ?`,
@@ -79,7 +81,7 @@ func (s *Store) UpdateToken(ctx context.Context, org storage.OrgID, device strin
 		return enroll.Enrollment{}, false, err
 	}
 	first := false
-	e, err := s.changeEnrollment(ctx, org, device, func(e *enroll.Enrollment) { first = u.Apply(e) })
+	e, err := s.changeEnrollment(ctx, org, device, func(e *enroll.Enrollment) error { first = u.Apply(e); return nil })
 	return e, first, err
 }
 
@@ -88,22 +90,32 @@ func (s *Store) SetBootstrapToken(ctx context.Context, org storage.OrgID, device
 	if len(token) > enroll.MaxBootstrapToken {
 		return fmt.Errorf("%w: bootstrap token longer than %d bytes", storage.ErrInvalid, enroll.MaxBootstrapToken)
 	}
-	_, err := s.changeEnrollment(ctx, org, device, func(e *enroll.Enrollment) { e.BootstrapToken, e.Updated = token, at })
+	_, err := s.changeEnrollment(ctx, org, device, func(e *enroll.Enrollment) error {
+		if !e.CheckedOut.IsZero() {
+			return fmt.Errorf("set bootstrap token of %q: the device checked out: %w", device, storage.ErrConflict)
+		}
+		e.BootstrapToken, e.Updated = token, at
+		return nil
+	})
 	return err
 }
 
 // CheckOut implements enroll.EnrollmentStore.
 func (s *Store) CheckOut(ctx context.Context, org storage.OrgID, device string, at time.Time) error {
-	_, err := s.changeEnrollment(ctx, org, device, func(e *enroll.Enrollment) { e.CheckedOut, e.Updated = at, at })
+	_, err := s.changeEnrollment(ctx, org, device, func(e *enroll.Enrollment) error {
+		e.CheckedOut, e.Updated, e.BootstrapToken, e.UnlockToken = at, at, nil, nil
+		return nil
+	})
 	return err
 }
 
 // MarkTokenDead implements enroll.EnrollmentStore.
 func (s *Store) MarkTokenDead(ctx context.Context, org storage.OrgID, device string, token []byte, at time.Time) error {
-	_, err := s.changeEnrollment(ctx, org, device, func(e *enroll.Enrollment) {
+	_, err := s.changeEnrollment(ctx, org, device, func(e *enroll.Enrollment) error {
 		if string(e.Token) == string(token) {
 			e.TokenDead, e.Updated = true, at
 		}
+		return nil
 	})
 	return err
 }

@@ -38,18 +38,25 @@ func (s *Store) CreateDevice(ctx context.Context, d inventory.Device, e storage.
 	if err != nil {
 		return inventory.Device{}, err
 	}
-	d.Version = 1
-	d.Created, d.Updated, d.LastSeen, d.LastInventory = e.Time, e.Time, e.Time, time.Time{}
 	err = s.write(ctx, func(tx tx) error {
-		_, err := tx.exec(ctx, "INSERT INTO {devices} ("+invDeviceColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			d.ID, d.Org, d.UserID, d.Platform, d.Ownership, d.EnrollmentType, d.State, d.Identifier, d.EnrollmentID,
-			d.SerialNumber, nullMicros(d.LastSeen), nullMicros(d.LastInventory), d.Version, micros(d.Created), micros(d.Updated))
-		if err := s.inserted(err, "create device", d.Org, fmt.Sprintf("id %q or identifier %q", d.ID, d.Identifier)); err != nil {
-			return err
-		}
-		return tx.audit(ctx, e)
+		d, err = tx.insertDevice(ctx, d, e)
+		return err
 	})
 	return done(d, err)
+}
+
+// insertDevice stores a new device with its entry inside tx, as
+// CreateDevice does, and returns it as stored.
+func (tx tx) insertDevice(ctx context.Context, d inventory.Device, e storage.AuditEntry) (inventory.Device, error) {
+	d.Version = 1
+	d.Created, d.Updated, d.LastSeen, d.LastInventory = e.Time, e.Time, e.Time, time.Time{}
+	_, err := tx.exec(ctx, "INSERT INTO {devices} ("+invDeviceColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		d.ID, d.Org, d.UserID, d.Platform, d.Ownership, d.EnrollmentType, d.State, d.Identifier, d.EnrollmentID,
+		d.SerialNumber, nullMicros(d.LastSeen), nullMicros(d.LastInventory), d.Version, micros(d.Created), micros(d.Updated))
+	if err := tx.s.inserted(err, "create device", d.Org, fmt.Sprintf("id %q or identifier %q", d.ID, d.Identifier)); err != nil {
+		return d, err
+	}
+	return d, tx.audit(ctx, e)
 }
 
 // Device implements inventory.Store.

@@ -241,6 +241,9 @@ type tx struct {
 	// events are the events the transaction's changes emit, written just
 	// before it commits (see flushEvents).
 	events *[]events.Event
+	// audit holds the transaction's audit entries until it commits (see
+	// appendAudit).
+	pending *pendingAudit
 }
 
 // write runs fn in a write transaction and commits when fn returns nil. On
@@ -256,8 +259,14 @@ func (s *Store) write(ctx context.Context, fn func(tx) error) error {
 		return fmt.Errorf("%s: begin: %w", s.d.name, err)
 	}
 	var emitted []events.Event
-	w := tx{t, s, &emitted}
+	w := tx{t, s, &emitted, &pendingAudit{}}
 	err = fn(w)
+	if err == nil {
+		// Audit entries first, then events: every writer takes the
+		// per-org counters in this order, so none waits on another in
+		// a cycle.
+		err = w.flushAudit(ctx)
+	}
 	if err == nil {
 		err = w.flushEvents(ctx)
 	}
@@ -269,6 +278,21 @@ func (s *Store) write(ctx context.Context, fn func(tx) error) error {
 	}
 	if err := t.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", s.d.name, err)
+	}
+	return nil
+}
+
+// lockUser serializes, per org and user, the transactions that count a
+// user's open records of a kind before adding one, so that concurrent
+// additions cannot pass a limit together: an advisory lock until the
+// transaction ends on PostgreSQL; SQLite's one writer does it already.
+func (t tx) lockUser(ctx context.Context, kind string, org storage.OrgID, user string) error {
+	if !t.s.d.postgres {
+		return nil
+	}
+	key := "omm-" + kind + ":" + t.s.schema + "." + t.s.prefix + ":" + string(org) + ":" + user
+	if _, err := t.exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", key); err != nil {
+		return t.s.fail("lock "+kind+" of a user", err)
 	}
 	return nil
 }

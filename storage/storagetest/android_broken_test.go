@@ -2,6 +2,9 @@ package storagetest
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,13 +90,54 @@ func (s commandFirst) StartAndroidWipe(ctx context.Context, c android.Command, e
 	return c, err
 }
 
+// spendFirst spends the token in a step of its own before it registers
+// the device, so that an enrollment that then fails has spent it (issue
+// 22, finding 14).
+type spendFirst struct{ *memory.Store }
+
+func (s spendFirst) EnrollAndroidDevice(ctx context.Context, e android.TokenEnrollment) (android.Device, error) {
+	if _, err := s.UseAndroidToken(ctx, e.Device.Org, e.Token, e.At, e.UseEntry); err != nil {
+		return android.Device{}, err
+	}
+	if _, err := s.CreateDevice(ctx, e.Inventory, e.RegisterEntry); err != nil {
+		return android.Device{}, err
+	}
+	return s.CreateAndroidDevice(ctx, e.Device, e.DeviceEntry)
+}
+
+// uncappedTokens counts open tokens, then creates one in another step, so
+// that concurrent creations pass the limit together.
+type uncappedTokens struct {
+	*memory.Store
+	n *atomic.Int64
+}
+
+func (s uncappedTokens) CreateAndroidToken(ctx context.Context, t android.Token, e storage.AuditEntry) (android.Token, error) {
+	n, err := s.OpenAndroidTokens(ctx, t.Org, t.UserID, e.Time)
+	if err != nil || t.MaxOpen > 0 && int64(n)+s.n.Load() >= int64(t.MaxOpen) {
+		return android.Token{}, errors.Join(err, storage.ErrLimit)
+	}
+	time.Sleep(time.Millisecond)
+	// The store's own limit counts per user: out of its sight, under
+	// another name each time.
+	user := t.UserID
+	t.UserID = fmt.Sprintf("%s-%d", user, s.n.Add(1))
+	out, err := s.Store.CreateAndroidToken(ctx, t, e)
+	out.UserID = user
+	return out, err
+}
+
 func TestSuiteCatchesBrokenAndroidBackends(t *testing.T) {
 	broken := map[string]func() Store{
-		"device read across orgs":       func() Store { return leakyAndroidDevice{memory.New()} },
-		"one-time token reusable":       func() Store { return reusableToken{memory.New()} },
-		"settled command settled again": func() Store { return refinish{memory.New()} },
-		"pending not oldest first":      func() Store { return unorderedPending{memory.New()} },
-		"wipe stored without its state": func() Store { return commandFirst{memory.New()} },
+		"device read across orgs":            func() Store { return leakyAndroidDevice{memory.New()} },
+		"one-time token reusable":            func() Store { return reusableToken{memory.New()} },
+		"settled command settled again":      func() Store { return refinish{memory.New()} },
+		"pending not oldest first":           func() Store { return unorderedPending{memory.New()} },
+		"wipe stored without its state":      func() Store { return commandFirst{memory.New()} },
+		"token spent by a failed enrollment": func() Store { return spendFirst{memory.New()} },
 	}
 	expectCaught(t, broken, "Android/")
+	expectCaught(t, map[string]func() Store{
+		"token limit raced": func() Store { return uncappedTokens{memory.New(), new(atomic.Int64)} },
+	}, "Limits/OpenAndroidTokensConcurrent")
 }

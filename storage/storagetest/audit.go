@@ -21,6 +21,7 @@ func auditCases() []testCase {
 		{"Audit/Invalid", testAuditInvalid},
 		{"Audit/NoAliasing", testAuditNoAliasing},
 		{"Audit/ConcurrentAppend", testAuditConcurrentAppend},
+		{"Audit/IDsPerOrg", testAuditIDsPerOrg},
 	}
 }
 
@@ -404,5 +405,42 @@ func testAuditFilterInvalid(t testing.TB, s Store) {
 	} {
 		_, err := s.ListAudit(ctx, o.ID, tt.q)
 		wantErr(t, tt.name, err, storage.ErrInvalid)
+	}
+}
+
+// testAuditIDsPerOrg: an org's entry IDs count its own entries only, so
+// that their gaps reveal nothing of other orgs' activity (SECURITY.md,
+// audit IDs), also while both orgs write at once.
+func testAuditIDsPerOrg(t testing.TB, s Store) {
+	ctx := t.Context()
+	a := mustCreateOrg(t, s, "alpha")
+	b := mustCreateOrg(t, s, "bravo")
+	const n = 24
+	errs := parallel(2*n, func(i int) error {
+		org := a.ID
+		if i%2 == 1 {
+			org = b.ID
+		}
+		_, err := s.AppendAudit(ctx, entryFor(org, "test.event", at(i)))
+		return err
+	})
+	same(t, "concurrent appends to two orgs", countErrs(errs), map[string]int{"nil": 2 * n})
+	for i := range 5 { // one org busy, the other quiet
+		_, err := s.AppendAudit(ctx, entryFor(a.ID, "alpha.busy", at(100+i)))
+		noErr(t, "AppendAudit A", err)
+	}
+	last, err := s.AppendAudit(ctx, entryFor(b.ID, "bravo.event", at(200)))
+	noErr(t, "AppendAudit B", err)
+	for _, org := range []storage.OrgID{a.ID, b.ID} {
+		log := allAudit(t, s, org)
+		for i, e := range log {
+			if e.ID != log[0].ID+int64(i) {
+				t.Fatalf("org %s: entry %d has ID %d after %d: IDs of one org must follow each other without gaps", org, i, e.ID, log[max(i-1, 0)].ID)
+			}
+		}
+	}
+	bLog := allAudit(t, s, b.ID)
+	if last.ID != bLog[len(bLog)-1].ID || last.ID != bLog[0].ID+int64(n+1) {
+		t.Errorf("org B's latest entry has ID %d, want %d: another org's entries moved it", last.ID, bLog[0].ID+int64(n+1))
 	}
 }

@@ -2,8 +2,10 @@ package storagetest
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,9 +25,11 @@ func authCases() []testCase {
 		{"Auth/SignOnConcurrentFirstPut", testAuthSignOnConcurrent},
 		{"Auth/TOTP", testAuthTOTP},
 		{"Auth/TOTPConcurrentStep", testAuthTOTPConcurrent},
+		{"Auth/TOTPReseal", testAuthTOTPReseal},
 		{"Auth/PhoneCode", testAuthPhoneCode},
 		{"Auth/PhoneCodeConcurrentConsume", testAuthPhoneCodeConcurrent},
 		{"Auth/Failures", testAuthFailures},
+		{"Auth/ReserveConcurrent", testAuthReserveConcurrent},
 		{"Auth/Sessions", testAuthSessions},
 		{"Auth/SessionConcurrentUpdate", testAuthSessionConcurrent},
 		{"Auth/TenantIsolation", testAuthTenantIsolation},
@@ -553,41 +557,89 @@ func testAuthFailures(t testing.TB, s Store) {
 	f, err := s.AuthFailures(ctx, o.ID, "signin:bob")
 	noErr(t, "AuthFailures", err)
 	same(t, "AuthFailures before any", f, auth.Failures{})
+	th := auth.Throttle{Free: 3, Base: time.Minute, Max: time.Hour}
+	rule := []auth.AttemptRule{{Key: "signin:bob", Throttle: th}}
 	for i := 1; i <= 3; i++ {
-		f, err = s.RecordAuthFailure(ctx, o.ID, "signin:bob", at(i), entryFor(o.ID, "auth.signin.failure", at(i)))
-		noErr(t, "RecordAuthFailure", err)
-		same(t, "RecordAuthFailure result", f, auth.Failures{Count: i, Last: storage.Normalize(at(i))})
+		fs, wait, err := s.ReserveAuthAttempt(ctx, o.ID, at(i), rule)
+		noErr(t, "ReserveAuthAttempt", err)
+		if wait != 0 {
+			t.Fatalf("attempt %d made to wait %v", i, wait)
+		}
+		same(t, "ReserveAuthAttempt result", fs, []auth.Failures{{Count: i, Last: storage.Normalize(at(i))}})
 	}
 	read, err := s.AuthFailures(ctx, o.ID, "signin:bob")
 	noErr(t, "AuthFailures", err)
-	same(t, "AuthFailures", read, f)
-	if n := len(allAudit(t, s, o.ID)); n != 4 {
-		t.Errorf("%d audit entries, want the creation and 3 failures", n)
+	same(t, "AuthFailures", read, auth.Failures{Count: 3, Last: storage.Normalize(at(3))})
+	if n := len(allAudit(t, s, o.ID)); n != 1 {
+		t.Errorf("%d audit entries, want the creation only: reservations audit nothing", n)
 	}
+	// The fourth attempt must wait; waiting changes nothing, on any key.
 	before := takeAuthSnapshot(t, s)
-	_, err = s.RecordAuthFailure(ctx, o.ID, "bad key", at(4), entryFor(o.ID, "auth.signin.failure", at(4)))
-	wantErr(t, "RecordAuthFailure with a space in the key", err, storage.ErrInvalid)
-	_, err = s.RecordAuthFailure(ctx, o.ID, "k", at(4), entryFor("org_other", "auth.signin.failure", at(4)))
-	wantErr(t, "RecordAuthFailure with another org's entry", err, storage.ErrInvalid)
-	_, err = s.RecordAuthFailure(ctx, "org_none", "k", at(4), entryFor("org_none", "auth.signin.failure", at(4)))
-	wantErr(t, "RecordAuthFailure(unknown org)", err, storage.ErrNotFound)
-	authUnchanged(t, "rejected RecordAuthFailure", s, before)
+	fs, wait, err := s.ReserveAuthAttempt(ctx, o.ID, at(3), append(rule, auth.AttemptRule{Key: "source:x", Throttle: th}))
+	noErr(t, "ReserveAuthAttempt over the limit", err)
+	if wait <= 0 || fs != nil {
+		t.Errorf("over the limit: %v, wait %v; want a wait and no failures", fs, wait)
+	}
+	_, _, err = s.ReserveAuthAttempt(ctx, o.ID, at(4), []auth.AttemptRule{{Key: "bad key", Throttle: th}})
+	wantErr(t, "ReserveAuthAttempt with a space in the key", err, storage.ErrInvalid)
+	_, _, err = s.ReserveAuthAttempt(ctx, "org_none", at(4), rule)
+	wantErr(t, "ReserveAuthAttempt(unknown org)", err, storage.ErrNotFound)
+	authUnchanged(t, "refused ReserveAuthAttempt", s, before)
+	// After the backoff it goes ahead again.
+	fs, wait, err = s.ReserveAuthAttempt(ctx, o.ID, at(3).Add(time.Minute), rule)
+	noErr(t, "ReserveAuthAttempt after the backoff", err)
+	if wait != 0 || len(fs) != 1 || fs[0].Count != 4 {
+		t.Errorf("after the backoff: %v, wait %v", fs, wait)
+	}
+	// Forget lets old failures lapse.
+	lapse := []auth.AttemptRule{{Key: "signin:bob", Throttle: auth.Throttle{Free: 3, Base: time.Minute, Max: time.Hour, Forget: time.Hour}}}
+	fs, _, err = s.ReserveAuthAttempt(ctx, o.ID, at(3).Add(3*time.Hour), lapse)
+	noErr(t, "ReserveAuthAttempt after Forget", err)
+	same(t, "failures after Forget", fs, []auth.Failures{{Count: 1, Last: storage.Normalize(at(3).Add(3 * time.Hour))}})
 
+	noErr(t, "ReleaseAuthAttempt", s.ReleaseAuthAttempt(ctx, o.ID, "signin:bob"))
+	noErr(t, "ReleaseAuthAttempt below zero", s.ReleaseAuthAttempt(ctx, o.ID, "signin:bob"))
+	noErr(t, "ReleaseAuthAttempt of an unknown key", s.ReleaseAuthAttempt(ctx, o.ID, "never"))
+	if f, _ := s.AuthFailures(ctx, o.ID, "signin:bob"); f.Count != 0 {
+		t.Errorf("count after releasing more than was reserved: %d, want 0", f.Count)
+	}
 	noErr(t, "ClearAuthFailures", s.ClearAuthFailures(ctx, o.ID, "signin:bob"))
 	f, err = s.AuthFailures(ctx, o.ID, "signin:bob")
 	noErr(t, "AuthFailures after clear", err)
 	same(t, "AuthFailures after clear", f, auth.Failures{})
+}
 
-	const n = 8
+// testAuthReserveConcurrent: of parallel attempts under a key that allows
+// k more, exactly k are reserved, and the others wait; the count is exact
+// (the throttle race of issue 22, finding 3).
+func testAuthReserveConcurrent(t testing.TB, s Store) {
+	o := mustCreateOrg(t, s, "acme")
+	const n, free = 24, 10
+	rules := []auth.AttemptRule{
+		{Key: "pin:ses_1", Throttle: auth.Throttle{Free: free, Base: time.Hour, Max: time.Hour}},
+		{Key: "source:shared", Throttle: auth.Throttle{Free: 1000, Base: time.Hour, Max: time.Hour}},
+	}
+	var mu sync.Mutex
+	waited := 0
 	errs := parallel(n, func(i int) error {
-		_, err := s.RecordAuthFailure(t.Context(), o.ID, "pin:ses_1", at(10), entryFor(o.ID, "auth.pin.failure", at(10)))
+		_, wait, err := s.ReserveAuthAttempt(t.Context(), o.ID, at(10), rules)
+		if wait > 0 {
+			mu.Lock()
+			waited++
+			mu.Unlock()
+		}
 		return err
 	})
-	same(t, "concurrent RecordAuthFailure outcomes", countErrs(errs), map[string]int{"nil": n})
-	f, err = s.AuthFailures(ctx, o.ID, "pin:ses_1")
-	noErr(t, "AuthFailures", err)
-	if f.Count != n {
-		t.Errorf("count after %d concurrent failures = %d: increments were lost", n, f.Count)
+	same(t, "concurrent ReserveAuthAttempt errors", countErrs(errs), map[string]int{"nil": n})
+	if waited != n-free {
+		t.Errorf("%d of %d parallel attempts were made to wait, want %d: the reservation can be raced", waited, n, n-free)
+	}
+	for _, r := range rules {
+		f, err := s.AuthFailures(t.Context(), o.ID, r.Key)
+		noErr(t, "AuthFailures", err)
+		if f.Count != free {
+			t.Errorf("%s: count %d after %d reservations went ahead", r.Key, f.Count, free)
+		}
 	}
 }
 
@@ -639,17 +691,35 @@ func testAuthSessions(t testing.TB, s Store) {
 	_, err = s.UpdateSession(ctx, next, entryFor(o.ID, "auth.pin.set", at(7)))
 	wantErr(t, "UpdateSession with a stale version", err, storage.ErrConflict)
 
+	// A privilege step rotates the token: the session is found by the new
+	// hash only.
+	rotated := updated
+	newHash := sha256.Sum256([]byte("rotated token"))
+	rotated.TokenHash = newHash[:]
+	updated, err = s.UpdateSession(ctx, rotated, entryFor(o.ID, "auth.pin.unlock", at(8)))
+	noErr(t, "UpdateSession with a new token hash", err)
+	if _, err := s.SessionByToken(ctx, o.ID, in.TokenHash); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the old token still finds the session after rotation: %v", err)
+	}
+	wantNext.TokenHash, wantNext.Version = rotated.TokenHash, 3
+	dupHash := updated
+	carol := mustCreateAuthUser(t, s, o.ID, "carol")
+	other := mustCreateAuthSession(t, s, o.ID, carol.ID, "ses_6")
+	dupHash.TokenHash = other.TokenHash
+	_, err = s.UpdateSession(ctx, dupHash, entryFor(o.ID, "auth.pin.unlock", at(8)))
+	wantErr(t, "UpdateSession to another session's token hash", err, storage.ErrAlreadyExists)
+
 	noErr(t, "TouchSession", s.TouchSession(ctx, o.ID, "ses_1", at(20)))
 	noErr(t, "TouchSession with an earlier time", s.TouchSession(ctx, o.ID, "ses_1", at(10)))
 	wantErr(t, "TouchSession(unknown)", s.TouchSession(ctx, o.ID, "ses_none", at(20)), storage.ErrNotFound)
-	read, err = s.SessionByToken(ctx, o.ID, in.TokenHash)
+	read, err = s.SessionByToken(ctx, o.ID, rotated.TokenHash)
 	noErr(t, "SessionByToken", err)
 	wantNext.LastUsed = storage.Normalize(at(20))
 	same(t, "session after touches", read, wantNext)
 
 	noErr(t, "RevokeSession", s.RevokeSession(ctx, o.ID, "ses_1", entryFor(o.ID, "auth.signout", at(21))))
 	wantErr(t, "RevokeSession again", s.RevokeSession(ctx, o.ID, "ses_1", entryFor(o.ID, "auth.signout", at(21))), storage.ErrNotFound)
-	read, err = s.SessionByToken(ctx, o.ID, in.TokenHash)
+	read, err = s.SessionByToken(ctx, o.ID, rotated.TokenHash)
 	noErr(t, "SessionByToken(revoked)", err)
 	if !read.Revoked {
 		t.Errorf("session not revoked after RevokeSession")
@@ -705,8 +775,8 @@ func testAuthTenantIsolation(t testing.TB, s Store) {
 	noErr(t, "PutPhoneCode", err)
 	_, err = s.PutSignOn(ctx, auth.DefaultSignOn(a.ID), entryFor(a.ID, "auth.signon.update", at(4)))
 	noErr(t, "PutSignOn", err)
-	_, err = s.RecordAuthFailure(ctx, a.ID, "signin:bob", at(4), entryFor(a.ID, "auth.signin.failure", at(4)))
-	noErr(t, "RecordAuthFailure", err)
+	_, _, err = s.ReserveAuthAttempt(ctx, a.ID, at(4), []auth.AttemptRule{{Key: "signin:bob", Throttle: auth.DefaultThrottle()}})
+	noErr(t, "ReserveAuthAttempt", err)
 	before := takeAuthSnapshot(t, s)
 
 	eb := func(action string) storage.AuditEntry { return entryFor(b.ID, action, at(5)) }
@@ -775,3 +845,27 @@ func authUserInOrg(u auth.UserRecord, org storage.OrgID) auth.UserRecord { u.Org
 func authCodeInOrg(c auth.PhoneCode, org storage.OrgID) auth.PhoneCode { c.Org = org; return c }
 
 func authSessionInOrg(se auth.Session, org storage.OrgID) auth.Session { se.Org = org; return se }
+
+// testAuthTOTPReseal: a secret stored in plain text is replaced by its
+// sealed form, once, keeping the factor's state.
+func testAuthTOTPReseal(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	bob := mustCreateAuthUser(t, s, o.ID, "bob")
+	f := newAuthTOTP(o.ID, bob.ID)
+	_, err := s.PutTOTP(ctx, f, entryFor(o.ID, "auth.mfa.totp_enroll", at(3)))
+	noErr(t, "PutTOTP", err)
+	noErr(t, "UseTOTPStep", s.UseTOTPStep(ctx, o.ID, bob.ID, 9, entryFor(o.ID, "auth.mfa.totp_used", at(4))))
+	const sealed = "omm-sealed-v1:c2VhbGVkIHNlY3JldCBvZiBib2IgZm9yIHRoZSB0ZXN0"
+	before := takeAuthSnapshot(t, s)
+	wantErr(t, "ResealTOTP from a secret it is not", s.ResealTOTP(ctx, o.ID, bob.ID, "OTHERSECRETOTHERSECRET", sealed, entryFor(o.ID, "auth.mfa.totp_seal", at(5))), storage.ErrConflict)
+	wantErr(t, "ResealTOTP of nobody's factor", s.ResealTOTP(ctx, o.ID, "nobody", f.Secret, sealed, entryFor(o.ID, "auth.mfa.totp_seal", at(5))), storage.ErrNotFound)
+	wantErr(t, "ResealTOTP to nothing", s.ResealTOTP(ctx, o.ID, bob.ID, f.Secret, "", entryFor(o.ID, "auth.mfa.totp_seal", at(5))), storage.ErrInvalid)
+	authUnchanged(t, "refused reseals", s, before)
+	noErr(t, "ResealTOTP", s.ResealTOTP(ctx, o.ID, bob.ID, f.Secret, sealed, entryFor(o.ID, "auth.mfa.totp_seal", at(5))))
+	got, err := s.TOTP(ctx, o.ID, bob.ID)
+	noErr(t, "TOTP", err)
+	if got.Secret != sealed || !got.Confirmed || got.LastStep != 9 {
+		t.Errorf("after the reseal: %v (secret sealed: %v); want the sealed secret and the factor's state kept", got, got.Secret == sealed)
+	}
+}

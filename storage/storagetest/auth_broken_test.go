@@ -63,24 +63,29 @@ func (s deactivationKeepsSessions) UpdateUser(ctx context.Context, u auth.UserRe
 	return got, err
 }
 
-// lostFailures counts failures with a read and a separate write, so
-// concurrent failures overwrite each other.
-type lostFailures struct{ *memory.Store }
+// racyReservation checks the throttle and counts the attempt in separate
+// steps, so that parallel attempts all pass the check (the race of issue
+// 22, finding 3).
+type racyReservation struct{ *memory.Store }
 
-func (s lostFailures) RecordAuthFailure(ctx context.Context, org storage.OrgID, key string, at time.Time, e storage.AuditEntry) (auth.Failures, error) {
-	before, _ := s.AuthFailures(ctx, org, key)
-	time.Sleep(time.Millisecond) // widen the window
-	if err := s.ClearAuthFailures(ctx, org, key); err != nil {
-		return auth.Failures{}, err
-	}
-	var f auth.Failures
-	var err error
-	for range before.Count + 1 {
-		if f, err = s.Store.RecordAuthFailure(ctx, org, key, at, e); err != nil {
-			return f, err
+func (s racyReservation) ReserveAuthAttempt(ctx context.Context, org storage.OrgID, at time.Time, rules []auth.AttemptRule) ([]auth.Failures, time.Duration, error) {
+	var wait time.Duration
+	for _, r := range rules {
+		f, err := s.AuthFailures(ctx, org, r.Key)
+		if err != nil {
+			return nil, 0, err
 		}
+		wait = max(wait, r.Throttle.Wait(f, at))
 	}
-	return f, nil
+	if wait > 0 {
+		return nil, wait, nil
+	}
+	time.Sleep(time.Millisecond) // the argon2id check would be here
+	count := make([]auth.AttemptRule, len(rules))
+	for i, r := range rules {
+		count[i] = auth.AttemptRule{Key: r.Key, Throttle: auth.Throttle{Free: 1 << 30, Base: time.Second, Max: time.Second}}
+	}
+	return s.Store.ReserveAuthAttempt(ctx, org, at, count)
 }
 
 // confirmedOverwrite replaces even a confirmed TOTP factor.
@@ -97,7 +102,7 @@ func TestSuiteCatchesBrokenAuthBackends(t *testing.T) {
 		"reusable phone code":         func() Store { return reusableCode{memory.New()} },
 		"cross-org sessions":          func() Store { return crossOrgSessions{memory.New()} },
 		"deactivation keeps sessions": func() Store { return deactivationKeepsSessions{memory.New()} },
-		"lost failure counts":         func() Store { return lostFailures{memory.New()} },
+		"throttle reservation raced":  func() Store { return racyReservation{memory.New()} },
 		"confirmed TOTP overwritten":  func() Store { return confirmedOverwrite{memory.New()} },
 	}
 	expectCaught(t, broken, "Auth/")

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -41,6 +42,7 @@ func enrollOTACases() []testCase {
 		{"Identity/TenantIsolation", testIdentityTenantIsolation},
 		{"Identity/ConcurrentBind", testIdentityConcurrentBind},
 		{"SCEPCA/CreateOnce", testSCEPCACreateOnce},
+		{"SCEPCA/Reseal", testSCEPCAReseal},
 	}
 }
 
@@ -60,7 +62,7 @@ func newSession(org storage.OrgID, n int, kind enroll.SessionKind) enroll.Sessio
 			DataSeparation: policy.DataSeparation{BlockManagedToUnmanaged: true},
 			AllowFullWipe:  true,
 		},
-		Phase: enroll.PhaseCreated, ChallengeHash: hashOf("token"), Expires: at(10),
+		Platform: policy.IOS, Phase: enroll.PhaseCreated, ChallengeHash: hashOf("token"), Expires: at(10),
 	}
 }
 
@@ -78,6 +80,7 @@ func fingerprint(n int) enroll.Fingerprint {
 func newIdentity(org storage.OrgID, n int) enroll.Identity {
 	return enroll.Identity{
 		Org: org, Fingerprint: fingerprint(n), Serial: fmt.Sprintf("%x", 1000+n), Session: sessionID(n),
+		Purpose: enroll.PurposeMDM, AttestedUDID: fmt.Sprintf("UDID-%d", n), Platform: policy.IOS,
 		UserID: "user-1", Policy: "pol-1", Issued: at(2), NotAfter: at(60 * 24 * 365),
 	}
 }
@@ -334,6 +337,17 @@ func testIdentityRecordAndBind(t testing.TB, s Store) {
 	noErr(t, "Identity", err)
 	same(t, "identity after refused rebinding", read, want)
 
+	// Each identity keeps what it was issued for.
+	otaID := newIdentity(o.ID, 3)
+	otaID.Purpose, otaID.AttestedUDID, otaID.Platform = enroll.PurposeOTA, "", policy.MacOS
+	got, err = s.RecordIdentity(t.Context(), otaID, entryFor(o.ID, "enroll.identity.record", at(2)))
+	noErr(t, "RecordIdentity(OTA)", err)
+	read, err = s.Identity(t.Context(), o.ID, otaID.Fingerprint)
+	noErr(t, "Identity(OTA)", err)
+	if read.Purpose != enroll.PurposeOTA || read.AttestedUDID != "" || read.Platform != policy.MacOS || got.Purpose != enroll.PurposeOTA {
+		t.Errorf("OTA identity read back as %+v", read)
+	}
+
 	renewal := newIdentity(o.ID, 2)
 	renewal.Renews = id.Fingerprint
 	got, err = s.RecordIdentity(t.Context(), renewal, entryFor(o.ID, "enroll.scep.renew", at(5)))
@@ -355,6 +369,10 @@ func testIdentityInvalid(t testing.TB, s Store) {
 		"already bound":   func(id *enroll.Identity) { id.Device = "dev-1" },
 		"expires early":   func(id *enroll.Identity) { id.NotAfter = id.Issued },
 		"bad renews":      func(id *enroll.Identity) { id.Renews = "nope" },
+		"no purpose":      func(id *enroll.Identity) { id.Purpose = "" },
+		"bad purpose":     func(id *enroll.Identity) { id.Purpose = "tls" },
+		"bad platform":    func(id *enroll.Identity) { id.Platform = "windows" },
+		"long UDID":       func(id *enroll.Identity) { id.AttestedUDID = strings.Repeat("u", enroll.MaxAttributeValue+1) },
 	} {
 		id := newIdentity(o.ID, 1)
 		mutate(&id)
@@ -459,4 +477,27 @@ func testSCEPCACreateOnce(t testing.TB, s Store) {
 	if n := countErrs(errs, storage.ErrAlreadyExists); n["nil"] != 1 || n[storage.ErrAlreadyExists.Error()] != 3 {
 		t.Errorf("4 concurrent first CAs: %v; want exactly one", n)
 	}
+}
+
+// testSCEPCAReseal: a key stored in plain text is replaced by its sealed
+// form once, and only while it is still the plain one.
+func testSCEPCAReseal(t testing.TB, s Store) {
+	ctx := t.Context()
+	a, b := mustCreateOrg(t, s, "acme"), mustCreateOrg(t, s, "bolt")
+	cert, key := testCA(t)
+	_, err := s.CreateSCEPCA(ctx, scep.StoredCA{Org: a.ID, Certificate: cert, Key: key}, entryFor(a.ID, "enroll.scep.ca.create", at(1)))
+	noErr(t, "CreateSCEPCA", err)
+	sealed := append([]byte("omm-sealed-v1:"), bytes.Repeat([]byte{7}, 64)...)
+	before := takeSnapshot(t, s)
+	wantErr(t, "ResealSCEPCA of another org's CA", s.ResealSCEPCA(ctx, b.ID, key, sealed, entryFor(b.ID, "enroll.scep.ca.seal", at(2))), storage.ErrNotFound)
+	wantErr(t, "ResealSCEPCA from a key it is not", s.ResealSCEPCA(ctx, a.ID, []byte("other"), sealed, entryFor(a.ID, "enroll.scep.ca.seal", at(2))), storage.ErrConflict)
+	wantErr(t, "ResealSCEPCA to nothing", s.ResealSCEPCA(ctx, a.ID, key, nil, entryFor(a.ID, "enroll.scep.ca.seal", at(2))), storage.ErrInvalid)
+	unchanged(t, "refused reseals", s, before)
+	noErr(t, "ResealSCEPCA", s.ResealSCEPCA(ctx, a.ID, key, sealed, entryFor(a.ID, "enroll.scep.ca.seal", at(2))))
+	got, err := s.SCEPCA(ctx, a.ID)
+	noErr(t, "SCEPCA", err)
+	if !bytes.Equal(got.Key, sealed) || !bytes.Equal(got.Certificate, cert) {
+		t.Errorf("after the reseal the CA's key is %x", got.Key)
+	}
+	wantErr(t, "ResealSCEPCA again", s.ResealSCEPCA(ctx, a.ID, key, sealed, entryFor(a.ID, "enroll.scep.ca.seal", at(3))), storage.ErrConflict)
 }

@@ -117,15 +117,27 @@ func testEnrollmentBootstrapAndCheckOut(t testing.TB, s Store) {
 	o := mustCreateOrg(t, s, "acme")
 	startEnrollment(t, s, o.ID, "d1")
 	noErr(t, "SetBootstrapToken", s.SetBootstrapToken(t.Context(), o.ID, "d1", []byte("boot"), at(2)))
-	noErr(t, "CheckOut", s.CheckOut(t.Context(), o.ID, "d1", at(3)))
-	e, err := s.Enrollment(t.Context(), o.ID, "d1")
-	noErr(t, "Enrollment", err)
-	if string(e.BootstrapToken) != "boot" || !e.CheckedOut.Equal(storage.Normalize(at(3))) {
-		t.Errorf("after bootstrap and check-out: %+v", e)
+	if e, _ := s.Enrollment(t.Context(), o.ID, "d1"); string(e.BootstrapToken) != "boot" {
+		t.Errorf("bootstrap token not escrowed: %q", e.BootstrapToken)
 	}
-	noErr(t, "clear bootstrap token", s.SetBootstrapToken(t.Context(), o.ID, "d1", nil, at(4)))
+	noErr(t, "clear bootstrap token", s.SetBootstrapToken(t.Context(), o.ID, "d1", nil, at(3)))
 	if e, _ := s.Enrollment(t.Context(), o.ID, "d1"); e.BootstrapToken != nil {
 		t.Errorf("bootstrap token not cleared: %q", e.BootstrapToken)
+	}
+	noErr(t, "SetBootstrapToken again", s.SetBootstrapToken(t.Context(), o.ID, "d1", []byte("boot"), at(4)))
+	_, _, err := s.UpdateToken(t.Context(), o.ID, "d1", enroll.TokenUpdate{Token: []byte("t"), PushMagic: "m", UnlockToken: []byte("unlock"), At: at(4)})
+	noErr(t, "UpdateToken", err)
+	// Checking out forgets the escrowed tokens, and escrows no more: an
+	// identity of a device that left gets nothing back (SECURITY.md).
+	noErr(t, "CheckOut", s.CheckOut(t.Context(), o.ID, "d1", at(5)))
+	e, err := s.Enrollment(t.Context(), o.ID, "d1")
+	noErr(t, "Enrollment", err)
+	if e.BootstrapToken != nil || e.UnlockToken != nil || !e.CheckedOut.Equal(storage.Normalize(at(5))) {
+		t.Errorf("after check-out: bootstrap %q, unlock %q, checked out %v; want both tokens gone", e.BootstrapToken, e.UnlockToken, e.CheckedOut)
+	}
+	wantErr(t, "SetBootstrapToken after check-out", s.SetBootstrapToken(t.Context(), o.ID, "d1", []byte("again"), at(6)), storage.ErrConflict)
+	if e, _ := s.Enrollment(t.Context(), o.ID, "d1"); e.BootstrapToken != nil {
+		t.Errorf("bootstrap token escrowed after check-out: %q", e.BootstrapToken)
 	}
 	wantErr(t, "CheckOut(unknown)", s.CheckOut(t.Context(), o.ID, "nope", at(3)), storage.ErrNotFound)
 	wantErr(t, "SetBootstrapToken(unknown)", s.SetBootstrapToken(t.Context(), o.ID, "nope", nil, at(3)), storage.ErrNotFound)

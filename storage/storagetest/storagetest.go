@@ -45,6 +45,7 @@ type Store interface {
 	declarative.Store  // declarative.go
 	storage.Leases     // replicas.go
 	enroll.PushOutbox  // replicas.go
+	enroll.PurgeStore  // purge.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -75,6 +76,8 @@ func cases() []testCase {
 	all = append(all, eventCases()...)
 	all = append(all, declarativeCases()...)
 	all = append(all, replicaCases()...)
+	all = append(all, limitCases()...)
+	all = append(all, purgeCases()...)
 	return all
 }
 
