@@ -58,6 +58,10 @@ func adminFrom(r *http.Request) Admin {
 //	POST   {prefix}/devices/{id}/{action}   lock, deprovision, erase, refresh
 //	GET    {prefix}/audit                   ?order=newest&after=&before=&limit=&device=&user=&action=&since=&until= (ParseAuditQuery)
 //	GET    {prefix}/events                  the event stream: ?after=&limit=&device=&newest=true
+//	GET    {prefix}/renewals                unfinished identity renewals, soonest expiry first: ?limit=
+//	GET    {prefix}/credentials             expiry of the APNs and serving certificates, warned 30 days ahead
+//	POST   {prefix}/enrollment-profiles     {"user_id","platform","count","valid_for"}: one-time direct profiles (pre-staging)
+//	DELETE {prefix}/enrollment-profiles/{id} revokes one that no device has used
 //	…      {prefix}/apps…                   the app catalog (catalog.NewAdminHandler)
 //
 // With a host's own directory, users and groups are managed there, and a
@@ -96,6 +100,10 @@ func (s *SDK) AdminRoutes(prefix string, authenticate AdminAuth) []Route {
 	add("POST /devices/{id}/{action}", guard(s.adminDeviceAction))
 	add("GET /audit", guard(s.adminAudit))
 	add("GET /events", guard(s.adminEvents))
+	add("GET /renewals", guard(s.adminRenewals))
+	add("GET /credentials", guard(s.adminCredentials))
+	add("POST /enrollment-profiles", guard(s.adminIssueProfiles))
+	add("DELETE /enrollment-profiles/{id}", guard(s.adminRevokeProfile))
 	apps := http.StripPrefix(prefix, catalog.NewAdminHandler(s.Catalog, catalog.WithHandlerLogger(s.log), catalog.WithPrincipal(adminCatalogPrincipal)))
 	add("/apps", s.admin(authenticate, apps.ServeHTTP))
 	add("/apps/", s.admin(authenticate, apps.ServeHTTP))

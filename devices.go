@@ -131,9 +131,8 @@ func (s *SDK) BeginAppleEnrollment(ctx context.Context, org storage.OrgID, userI
 	case policy.IOS:
 		kind = enroll.KindOTA
 		if delivery == enroll.KindDirect {
-			if dec.Outcome == policy.Enroll && !dec.Requirements.AcceptDirectProfile {
-				return Enrollment{Decision: dec}, fmt.Errorf("%w: this organization enrolls iPhones and iPads over the air only; "+
-					"the direct profile (for simulators) is not accepted by the policy", ErrNotPermitted)
+			if err := directAccepted(dec); err != nil {
+				return Enrollment{Decision: dec}, err
 			}
 			kind = enroll.KindDirect
 		}

@@ -341,7 +341,8 @@ func (s *SDK) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// ReconcileAll reconciles every org once and purges the events older than
+// ReconcileAll reconciles every org once, renews the device identities
+// due for renewal ([SDK.RenewIdentities]) and purges the events older than
 // the retention (Config.EventRetention), logging what it did.
 func (s *SDK) ReconcileAll(ctx context.Context) { s.reconcileAll(ctx, 0) }
 
@@ -395,10 +396,12 @@ func (s *SDK) reconcileAll(ctx context.Context, lease time.Duration) {
 		}
 		s.log.Log(ctx, level, "reconciled with the directory", "org", o.ID, "users", r.Users, "deactivated", r.Deactivated,
 			"devices_reapplied", r.Reapplied.Devices, "err", err)
+		s.renewIdentities(ctx, o.ID)
 		if n, err := s.purgeEvents(ctx, o.ID); err != nil || n > 0 {
 			s.log.Info("event stream: old events purged", "org", o.ID, "events", n, "retention", s.retention, "err", err)
 		}
 	}
+	s.warnCredentials(ctx)
 	s.log.Info(ReconciledMessage, "orgs", len(orgs), "reconciled", done)
 }
 

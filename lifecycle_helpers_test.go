@@ -152,6 +152,15 @@ func newWorld(t *testing.T, store omm.Store, dir *authtest.Directory, fake *amap
 // by provider (nil: the fake).
 func newWorldWith(t *testing.T, store omm.Store, dir *authtest.Directory, fake *amapitest.Server, org storage.OrgID, provider amapi.Provider) *lcWorld {
 	t.Helper()
+	return newWorldConfig(t, store, dir, fake, org, provider, nil)
+}
+
+// newWorldConfig is newWorldWith with the SDK's Config changed by
+// configure (nil: as it is), for a clock or identity validity of a test's
+// own.
+func newWorldConfig(t *testing.T, store omm.Store, dir *authtest.Directory, fake *amapitest.Server, org storage.OrgID,
+	provider amapi.Provider, configure func(*omm.Config)) *lcWorld {
+	t.Helper()
 	ctx := context.Background()
 	w := &lcWorld{t: t, store: store, dir: dir, fake: fake, org: org}
 	w.srv = httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -189,12 +198,16 @@ func newWorldWith(t *testing.T, store omm.Store, dir *authtest.Directory, fake *
 	if provider == nil {
 		provider = w.fake
 	}
-	var err error
-	w.sdk, err = omm.New(ctx, omm.Config{
+	cfg := omm.Config{
 		Store: store, Directory: dir, PublicURL: w.srv.URL + "/mdm-sdk", AllowSimulators: true, Logger: lcQuiet, Secrets: lcKeeper,
 		Android: omm.AndroidConfig{Provider: provider, Enterprise: w.fake.Enterprise(),
 			DPC: android.GoogleDPC(android.EncodeChecksum([32]byte{9})), Knox: lcKnox{}},
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	var err error
+	w.sdk, err = omm.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +216,7 @@ func newWorldWith(t *testing.T, store omm.Store, dir *authtest.Directory, fake *
 	w.mu.Unlock()
 	if org == "" {
 		o := storage.Org{ID: storage.NewOrgID(), Name: "acme", DisplayName: "Acme"}
-		if _, err := store.CreateOrg(ctx, o, storage.AuditEntry{Org: o.ID, Time: time.Now(), Actor: "admin:root", Action: "org.create"}); err != nil {
+		if _, err := store.CreateOrg(ctx, o, storage.AuditEntry{Org: o.ID, Time: cfgNow(cfg), Actor: "admin:root", Action: "org.create"}); err != nil {
 			t.Fatal(err)
 		}
 		w.org = o.ID
@@ -226,6 +239,14 @@ func newWorldWith(t *testing.T, store omm.Store, dir *authtest.Directory, fake *
 		t.Fatal(err)
 	}
 	return w
+}
+
+// cfgNow is the time of cfg's clock.
+func cfgNow(cfg omm.Config) time.Time {
+	if cfg.Clock != nil {
+		return cfg.Clock()
+	}
+	return time.Now()
 }
 
 // get fetches u from the SDK and returns status and body.

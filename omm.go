@@ -29,6 +29,7 @@ package omm
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,6 +67,7 @@ type Store interface {
 	scep.CAStore
 	ota.Store
 	ota.ReapplyStore
+	ota.RenewalStore
 	enroll.RevocationStore
 	declarative.Store
 	enroll.PurgeStore
@@ -127,6 +129,16 @@ type Config struct {
 	// (DefaultEventRetention when 0; negative keeps them forever). [SDK.Run]
 	// purges older ones.
 	EventRetention time.Duration
+	// IdentityValidity is how long the MDM identities the SCEP CAs issue
+	// are valid (scep.DefaultValidity when 0).
+	IdentityValidity time.Duration
+	// IdentityRenewalWindow is how long before an MDM identity expires
+	// [SDK.RenewIdentities] renews it (enroll.DefaultRenewalWindow when
+	// 0); it must be shorter than IdentityValidity.
+	IdentityRenewalWindow time.Duration
+	// ServingCertificate, when set, returns the TLS certificate the host
+	// serves the SDK with, for [SDK.Credentials] to show its expiry.
+	ServingCertificate func() *x509.Certificate
 	// NoDeclarative keeps every Apple device on the MDM command path:
 	// declarative device management is never turned on.
 	NoDeclarative bool
@@ -199,6 +211,10 @@ type SDK struct {
 	outbox    *checkin.Outbox
 	// replica names this SDK as the holder of leases (see Run).
 	replica string
+	renewer *ota.Renewer
+	push    checkin.PushClient
+	serving func() *x509.Certificate
+	warned  credentialWarnings
 }
 
 // New composes the SDK from cfg.
@@ -220,7 +236,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		cfg.Topic = DevelopmentTopic
 	}
 	st, log, now := cfg.Store, cfg.Logger, cfg.Clock
-	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, knox: cfg.Android.Knox != nil,
+	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, push: cfg.Push, serving: cfg.ServingCertificate, knox: cfg.Android.Knox != nil,
 		retention: cfg.EventRetention, smsSender: cfg.MFASender != nil, replica: cfg.ReplicaID}
 	if s.replica == "" {
 		s.replica = "replica-" + rand.Text()
@@ -262,7 +278,19 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		}
 		cas = scep.NewGeneratedCAs(st, now, caOpts...)
 	}
-	if s.SCEP, err = scep.New(st, scep.WithAuthorities(cas), scep.WithUsers(s.Directory), scep.WithLogger(log), scep.WithClock(now)); err != nil {
+	validity, window := cfg.IdentityValidity, cfg.IdentityRenewalWindow
+	if validity == 0 {
+		validity = scep.DefaultValidity
+	}
+	if window == 0 {
+		window = min(enroll.DefaultRenewalWindow, validity/3)
+	}
+	if validity < 0 || window <= 0 || window >= validity {
+		return nil, fmt.Errorf("%w: omm: the identity renewal window (%s) must be positive and shorter than the identity validity (%s)",
+			storage.ErrInvalid, window, validity)
+	}
+	if s.SCEP, err = scep.New(st, scep.WithAuthorities(cas), scep.WithUsers(s.Directory), scep.WithLogger(log), scep.WithClock(now),
+		scep.WithValidity(validity)); err != nil {
 		return nil, fmt.Errorf("omm: SCEP: %w", err)
 	}
 	otaOpts := []ota.Option{ota.WithUsers(s.Directory), ota.WithLogger(log), ota.WithClock(now)}
@@ -341,6 +369,11 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		reapplyOpts = append(reapplyOpts, ota.WithReapplyWaker(waker))
 	}
 	s.reapplier = reapplier{apple: ota.NewReapplier(s.OTA, st, reapplyOpts...), android: android.NewReapplier(s.Android, st)}
+	renewOpts := []ota.RenewOption{ota.WithRenewalWindow(window), ota.WithRenewalAtRisk(min(enroll.DefaultRenewalAtRisk, window/4))}
+	if waker != nil {
+		renewOpts = append(renewOpts, ota.WithRenewalWaker(waker))
+	}
+	s.renewer = ota.NewRenewer(s.OTA, st, renewOpts...)
 	return s, nil
 }
 

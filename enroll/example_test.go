@@ -3,6 +3,7 @@ package enroll_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openomm/omm/enroll"
@@ -43,4 +44,22 @@ func ExampleCommandQueue() {
 	// SecurityInfo Pending 1
 	// true
 	// Acknowledged 2
+}
+
+// A device that does not take its identity renewal is tried again with
+// back-off: an hour, doubling, at most a day; a renewal unfinished in the
+// last week before the identity expires is at risk.
+func ExampleRenewalBackoff() {
+	var delays []string
+	for n := 1; n <= 7; n++ {
+		delays = append(delays, enroll.RenewalBackoff(n).String())
+	}
+	fmt.Println(strings.Join(delays, " "))
+	notAfter := time.Date(2027, 12, 1, 0, 0, 0, 0, time.UTC)
+	r := enroll.Renewal{NotAfter: notAfter}
+	fmt.Println(r.AtRisk(notAfter.Add(-10*24*time.Hour), enroll.DefaultRenewalAtRisk), r.AtRisk(notAfter.Add(-5*24*time.Hour), enroll.DefaultRenewalAtRisk),
+		r.Lapsed(notAfter))
+	// Output:
+	// 1h0m0s 2h0m0s 4h0m0s 8h0m0s 16h0m0s 24h0m0s 24h0m0s
+	// false true true
 }

@@ -128,6 +128,14 @@ type RevocationStore interface {
 	// holding an unexpired session that has not reached PhaseEnrolled or an
 	// unrevoked identity bound to no device, at at.
 	EnrollmentUsers(ctx context.Context, org storage.OrgID, at time.Time) ([]string, error)
+	// RevokeEnrollSession ends one session that has not reached
+	// PhaseEnrolled, in one transaction with entry: it loses its challenge
+	// and expires at at (its link, its SCEP challenge and its phase 3 are
+	// refused from then on). A session that already reached PhaseEnrolled
+	// (its device has its identity: deprovision the device instead) or has
+	// already expired yields ErrConflict, an unknown one ErrNotFound; then
+	// nothing changes.
+	RevokeEnrollSession(ctx context.Context, org storage.OrgID, id string, at time.Time, entry storage.AuditEntry) error
 }
 
 // PurgeStore removes expired enrollment credentials. Safe for concurrent

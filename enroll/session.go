@@ -83,6 +83,9 @@ func CheckPhase(kind SessionKind, from, to Phase) error {
 	if kind == KindOTA && from == PhaseCreated && to != PhaseServiceSent {
 		ok = false
 	}
+	if kind == KindRenewal && (from != PhaseProfileSent || to != PhaseEnrolled) {
+		ok = false
+	}
 	if !ok {
 		return fmt.Errorf("%w: %s session cannot go from %q to %q: %w", ErrPhase, kind, from, to, storage.ErrConflict)
 	}
@@ -131,6 +134,13 @@ type Session struct {
 	// Identity is the fingerprint of the last certificate issued for the
 	// session.
 	Identity Fingerprint
+	// Renews is, for a KindRenewal session, the identity the session's
+	// certificate renews; empty for every other kind.
+	Renews Fingerprint
+	// IssuedBy names the administrator who issued the session (a
+	// pre-staged profile); empty for a user's own. Issued and renewal
+	// sessions do not count against the user's cap (MaxOpen).
+	IssuedBy string
 	Version  int64
 	Created  time.Time
 	Updated  time.Time
@@ -147,8 +157,14 @@ func (s Session) Validate() error {
 		return s.Org.Validate()
 	case !validSessionID(s.ID):
 		return fmt.Errorf("%w: session ID must be %d lowercase hex digits", storage.ErrInvalid, sessionIDLen*2)
-	case s.Kind != KindOTA && s.Kind != KindDirect:
+	case s.Kind != KindOTA && s.Kind != KindDirect && s.Kind != KindRenewal:
 		return fmt.Errorf("%w: session kind %q", storage.ErrInvalid, s.Kind)
+	case (s.Kind == KindRenewal) != (s.Renews != ""):
+		return fmt.Errorf("%w: a renewal session, and only one, names the identity it renews", storage.ErrInvalid)
+	case s.Renews != "" && s.Renews.Validate() != nil:
+		return s.Renews.Validate()
+	case len(s.IssuedBy) > storage.MaxActorLen:
+		return fmt.Errorf("%w: issuer longer than %d bytes", storage.ErrInvalid, storage.MaxActorLen)
 	case s.UserID == "" || len(s.UserID) > MaxUserID:
 		return fmt.Errorf("%w: user ID must be 1-%d bytes", storage.ErrInvalid, MaxUserID)
 	case s.Policy.Validate() != nil:

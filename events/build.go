@@ -14,18 +14,22 @@ import (
 // else on the entry stays in the audit log: an event goes outside the
 // SDK, so it carries only what its kind documents.
 var dataKeys = map[Kind][]string{
-	EnrollmentStarted:    {"platform", "kind", "mode"},
-	EnrollmentFailed:     {"reason"},
-	DeprovisionRequested: {"reason"},
-	WipeRequested:        {"reason"},
-	CommandQueued:        {"uuid", "request_type", "devices"},
-	LockRequested:        {"uuid"},
-	ComplianceChanged:    {"in_policy", "reason"},
-	PolicyApplied:        {"policy"},
-	AppInstalled:         {"app", "identifier"},
-	AppRemoved:           {"app", "identifier"},
-	AppRejected:          {"app", "identifier", "reason"},
-	SecurityDenied:       {"method", "path", "status"},
+	EnrollmentStarted:     {"platform", "kind", "mode"},
+	EnrollmentFailed:      {"reason"},
+	DeprovisionRequested:  {"reason"},
+	WipeRequested:         {"reason"},
+	CommandQueued:         {"uuid", "request_type", "devices"},
+	LockRequested:         {"uuid"},
+	ComplianceChanged:     {"in_policy", "reason"},
+	PolicyApplied:         {"policy"},
+	AppInstalled:          {"app", "identifier"},
+	AppRemoved:            {"app", "identifier"},
+	AppRejected:           {"app", "identifier", "reason"},
+	SecurityDenied:        {"method", "path", "status"},
+	IdentityRenewalQueued: {"attempt", "not_after"},
+	IdentityRenewed:       {"serial", "previous"},
+	IdentityRenewalAtRisk: {"not_after", "attempts"},
+	CredentialExpiring:    {"credential", "not_after"},
 }
 
 // FromAudit returns the event an audit entry names (its Event field), or

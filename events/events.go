@@ -118,13 +118,33 @@ const (
 	SecurityLockout Kind = "security.lockout"
 )
 
+// Identities and credentials.
+const (
+	// IdentityRenewalQueued: a fresh enrollment profile renewing the
+	// device's MDM identity was queued for it (an attempt of its
+	// renewal). Data: attempt, not_after.
+	IdentityRenewalQueued Kind = "identity.renewal_queued"
+	// IdentityRenewed: the device used its renewed identity for the first
+	// time; the renewal is complete. Data: serial, previous.
+	IdentityRenewed Kind = "identity.renewed"
+	// IdentityRenewalAtRisk: a device's identity expires soon and its
+	// renewal has not completed (the device did not take it): an admin
+	// should look at the device. Data: not_after, attempts.
+	IdentityRenewalAtRisk Kind = "identity.renewal_at_risk"
+	// CredentialExpiring: a credential of the deployment (the APNs push
+	// certificate, the serving certificate) expires within the warning
+	// period. Data: credential, not_after.
+	CredentialExpiring Kind = "credential.expiring"
+)
+
 // Kinds lists every kind, for documentation and tests.
 func Kinds() []Kind {
 	return []Kind{EnrollmentStarted, EnrollmentCompleted, EnrollmentFailed, CheckedOut,
 		DeprovisionRequested, DeprovisionCompleted, LockRequested, LockAcknowledged, WipeRequested, WipeCompleted,
 		CommandQueued, CommandAcknowledged, CommandError, CommandNotNow, CommandExpired,
 		InventoryChanged, ComplianceChanged, PolicyApplied, AppInstalled, AppRemoved, AppRejected,
-		UserDeactivated, CredentialsRevoked, SecurityDenied, SecurityLockout}
+		UserDeactivated, CredentialsRevoked, SecurityDenied, SecurityLockout,
+		IdentityRenewalQueued, IdentityRenewed, IdentityRenewalAtRisk, CredentialExpiring}
 }
 
 // Event is one thing that happened in an org.

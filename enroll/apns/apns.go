@@ -47,9 +47,11 @@ const maxResponse = 4 << 10
 
 // Client sends MDM pushes. It is safe for concurrent use.
 type Client struct {
-	topicHeader []string       // {topic}, shared by every request
-	base        *url.URL       // the endpoint, parsed once
-	conns       []*http.Client // one HTTP/2 connection each, used in turn
+	topic       string
+	topicHeader []string                        // {topic}, shared by every request
+	cert        atomic.Pointer[tls.Certificate] // nil with token authentication
+	base        *url.URL                        // the endpoint, parsed once
+	conns       []*http.Client                  // one HTTP/2 connection each, used in turn
 	next        atomic.Uint64
 	token       *providerToken // nil with certificate authentication
 	sem         chan struct{}
@@ -159,9 +161,20 @@ func New(topic string, opts ...Option) (*Client, error) {
 	if (s.cert == nil) == (s.token == nil) {
 		return nil, errors.New("apns: configure exactly one of a push certificate or a provider token")
 	}
+	c := &Client{topic: topic}
 	tlsConf := &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}
 	if s.cert != nil {
-		tlsConf.Certificates = []tls.Certificate{*s.cert}
+		if s.cert.Leaf == nil {
+			leaf, err := x509.ParseCertificate(s.cert.Certificate[0])
+			if err != nil {
+				return nil, fmt.Errorf("apns: push certificate: %w", err)
+			}
+			s.cert.Leaf = leaf
+		}
+		c.cert.Store(s.cert)
+		// Read at every handshake, so that ReplaceCertificate takes
+		// effect on the next connection.
+		tlsConf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return c.cert.Load(), nil }
 	}
 	// A transport per connection: net/http keeps one HTTP/2 connection
 	// per host and transport while it has free streams.
@@ -182,15 +195,61 @@ func New(topic string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apns: endpoint %q: %w", s.endpoint, err)
 	}
-	return &Client{
-		topicHeader: []string{topic},
-		base:        base,
-		conns:       conns,
-		token:       s.token,
-		sem:         make(chan struct{}, s.concurrency),
-		log:         s.log,
-	}, nil
+	c.topicHeader, c.base, c.conns, c.token, c.sem, c.log = []string{topic}, base, conns, s.token, make(chan struct{}, s.concurrency), s.log
+	return c, nil
 }
+
+// ErrTopicMismatch reports a replacement push certificate for another
+// topic than the client's: devices enrolled with the old topic would
+// never be reached (Apple delivers a push only on the topic the device's
+// MDM profile names), so it is refused.
+var ErrTopicMismatch = errors.New("apns: the new push certificate is for another topic")
+
+// ReplaceCertificate replaces the push certificate of a client made with
+// [WithCertificate], without a restart: the renewed certificate Apple
+// issues for the same push topic. A certificate for another topic is
+// refused with ErrTopicMismatch, one without a key or not an MDM push
+// certificate with an error, and nothing changes. Connections made from
+// then on present the new certificate; idle ones are closed.
+func (c *Client) ReplaceCertificate(cert tls.Certificate) error {
+	if c.cert.Load() == nil {
+		return errors.New("apns: the client authenticates with a provider token, not a certificate")
+	}
+	if len(cert.Certificate) == 0 || cert.PrivateKey == nil {
+		return errors.New("apns: push certificate without certificate or key")
+	}
+	leaf := cert.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return fmt.Errorf("apns: push certificate: %w", err)
+		}
+		cert.Leaf = leaf
+	}
+	topic, err := Topic(leaf)
+	if err != nil {
+		return err
+	}
+	if topic != c.topic {
+		return fmt.Errorf("%w: it is for %q, the enrolled devices listen on %q; get the certificate renewed for the same topic (Apple's push certificates portal: renew, do not create)",
+			ErrTopicMismatch, topic, c.topic)
+	}
+	c.cert.Store(&cert)
+	c.Close()
+	return nil
+}
+
+// Certificate returns the push certificate in use, nil with token
+// authentication: its NotAfter is when pushes stop.
+func (c *Client) Certificate() *x509.Certificate {
+	if cert := c.cert.Load(); cert != nil {
+		return cert.Leaf
+	}
+	return nil
+}
+
+// Topic returns the push topic the client pushes on.
+func (c *Client) Topic() string { return c.topic }
 
 // Close releases idle connections.
 func (c *Client) Close() {

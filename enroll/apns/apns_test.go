@@ -38,13 +38,16 @@ func pushCert(t testing.TB) (tls.Certificate, *x509.Certificate) {
 	return tc, cert
 }
 
-func makePushCert() (tls.Certificate, *x509.Certificate, error) {
+func makePushCert() (tls.Certificate, *x509.Certificate, error) { return makePushCertFor(topic, 1) }
+
+// makePushCertFor makes a push certificate for topic with serial.
+func makePushCertFor(topic string, serial int64) (tls.Certificate, *x509.Certificate, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return tls.Certificate{}, nil, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
+		SerialNumber: big.NewInt(serial),
 		Subject: pkix.Name{
 			CommonName: "APSP:" + topic,
 			ExtraNames: []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}, Value: topic}},
@@ -116,6 +119,47 @@ func TestPushWithCertificate(t *testing.T) {
 	}
 	if p.Authorization != "" {
 		t.Errorf("certificate push carried an authorization header %q", p.Authorization)
+	}
+}
+
+// TestReplaceCertificate: a renewed push certificate for the same topic
+// replaces the old one without a new client, and the next pushes present
+// it; one for another topic is refused with ErrTopicMismatch and changes
+// nothing.
+func TestReplaceCertificate(t *testing.T) {
+	srv := apnstest.NewServer()
+	defer srv.Close()
+	c := newClient(t, srv)
+	if _, err := c.Push(t.Context(), apns.Target{Token: token(1), PushMagic: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	first := c.Certificate()
+	other, _, err := makePushCertFor("com.apple.mgmt.External.another", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ReplaceCertificate(other); !errors.Is(err, apns.ErrTopicMismatch) || !strings.Contains(err.Error(), "com.apple.mgmt.External.another") {
+		t.Errorf("a certificate for another topic: %v; want ErrTopicMismatch naming both topics", err)
+	}
+	if c.Certificate() != first {
+		t.Error("the refused certificate replaced the old one")
+	}
+	renewed, leaf, err := makePushCertFor(topic, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ReplaceCertificate(renewed); err != nil {
+		t.Fatalf("the renewed certificate: %v", err)
+	}
+	if c.Certificate() != leaf || c.Topic() != topic {
+		t.Errorf("certificate in use: %v", c.Certificate().SerialNumber)
+	}
+	if _, err := c.Push(t.Context(), apns.Target{Token: token(2), PushMagic: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Pushes()
+	if len(got) != 2 || got[0].ClientCert.SerialNumber.Int64() != 1 || got[1].ClientCert.SerialNumber.Int64() != 2 {
+		t.Errorf("certificates presented: %+v", got)
 	}
 }
 

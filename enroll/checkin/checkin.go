@@ -146,6 +146,13 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 	case !id.Revoked.IsZero():
 		s.failed(ctx, org, id, "the enrollment credential was revoked")
 		return forbidden("identity %s was revoked before any device used it", id.Serial)
+	case id.Renews != "":
+		// A device that installed its renewal profile authenticates with
+		// the new identity: the same enrollment goes on, with its queue,
+		// tokens, inventory and apps (the TokenUpdate that follows only
+		// refreshes the token).
+		_, err := s.bindRenewal(ctx, id, channel)
+		return err
 	default:
 		if d, err = s.deviceFor(ctx, org, id, m); err != nil {
 			return err
@@ -159,6 +166,9 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 			}
 			return err
 		}
+	}
+	if id.Renews != "" {
+		return nil // a retried Authenticate of a renewed identity: nothing restarts
 	}
 	// A new enrollment starts with an empty queue and fresh tokens.
 	if _, err := s.store.ClearQueue(ctx, org, d.ID, storage.AuditEntry{

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/internal/cms"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
@@ -124,7 +125,7 @@ func (s *Service) boundDevice(ctx context.Context, org storage.OrgID, p Proof, b
 		return inventory.Device{}, id, err
 	}
 	if id.Device == "" && id.Renews != "" {
-		if id, err = s.bindRenewal(ctx, id); err != nil {
+		if id, err = s.bindRenewal(ctx, id, channel); err != nil {
 			return inventory.Device{}, id, err
 		}
 	}
@@ -141,14 +142,33 @@ func (s *Service) boundDevice(ctx context.Context, org storage.OrgID, p Proof, b
 	return d, id, nil
 }
 
-// bindRenewal binds a renewed identity to its predecessor's device.
-func (s *Service) bindRenewal(ctx context.Context, id enroll.Identity) (enroll.Identity, error) {
+// bindRenewal binds a renewed identity to its predecessor's device, when
+// the message comes from that device (its channel) and its enrollment has
+// not ended; anything else is refused and binds nothing. The binding
+// completes the renewal (enroll.RenewalStore) and emits
+// events.IdentityRenewed, in one transaction.
+func (s *Service) bindRenewal(ctx context.Context, id enroll.Identity, channel string) (enroll.Identity, error) {
 	prev, err := s.store.Identity(ctx, id.Org, id.Renews)
 	if err != nil || prev.Device == "" {
 		return id, forbidden("identity %s renews an identity that is not bound", id.Serial)
 	}
-	return s.store.BindIdentity(ctx, id.Org, id.Fingerprint, prev.Device, storage.AuditEntry{
-		Org: id.Org, Time: s.clock(), Actor: "device:" + prev.Device, Action: "device.identity.renew",
+	d, err := s.devices.Device(ctx, id.Org, prev.Device)
+	if err != nil {
+		return id, fmt.Errorf("checkin: device %s of identity %s: %w", prev.Device, prev.Serial, err)
+	}
+	switch {
+	case d.Identifier != channel:
+		return id, forbidden("identity %s renews the identity of another device", id.Serial)
+	case d.State.Terminal():
+		return id, forbidden("identity %s renews an identity whose enrollment has ended (device %s is %s)", id.Serial, d.ID, d.State)
+	}
+	bound, err := s.store.BindIdentity(ctx, id.Org, id.Fingerprint, prev.Device, storage.AuditEntry{
+		Org: id.Org, Time: s.clock(), Actor: "device:" + prev.Device, Action: enroll.ActionIdentityRenewed,
 		Target: "device:" + prev.Device, Details: map[string]string{"serial": id.Serial, "previous": prev.Serial},
+		Event: events.IdentityRenewed,
 	})
+	if errors.Is(err, storage.ErrConflict) {
+		return id, forbidden("identity %s cannot be bound: %v", id.Serial, err)
+	}
+	return bound, err
 }

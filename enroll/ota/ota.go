@@ -186,6 +186,42 @@ type Ticket struct {
 // single-use URL to open on the device: the Profile Service document for
 // KindOTA, the direct .mobileconfig for KindDirect.
 func (s *Service) Begin(ctx context.Context, org storage.OrgID, userID string, d policy.Decision, kind enroll.SessionKind) (Ticket, error) {
+	return s.begin(ctx, org, userID, d, kind, s.ttl, s.maxOpen, "user:"+userID, "")
+}
+
+// Limits of [Service.Issue].
+const (
+	// MaxIssue is how many profiles one Issue call makes.
+	MaxIssue = 200
+	// MaxIssueTTL is how long an issued profile's link may stay valid.
+	MaxIssueTTL = 30 * 24 * time.Hour
+)
+
+// Issue makes n one-time direct enrollment profiles for userID, each its
+// own session with a link valid for ttl (at most MaxIssueTTL): what an
+// administrator (actor) pre-stages for a batch of Macs or iPads to be set
+// up for the user. d must be the user's Enroll decision for the platform.
+// Each is audited and can be revoked until a device has used it
+// (enroll.RevocationStore.RevokeEnrollSession). The per-user cap on open
+// sessions bounds what users open for themselves: what an administrator
+// issues is neither refused by it nor counted in it (Session.IssuedBy).
+func (s *Service) Issue(ctx context.Context, org storage.OrgID, userID string, d policy.Decision, n int, ttl time.Duration, actor string) ([]Ticket, error) {
+	if n < 1 || n > MaxIssue || ttl <= 0 || ttl > MaxIssueTTL || actor == "" {
+		return nil, fmt.Errorf("%w: issue 1-%d profiles valid up to %s, for an actor", storage.ErrInvalid, MaxIssue, MaxIssueTTL)
+	}
+	out := make([]Ticket, 0, n)
+	for range n {
+		t, err := s.begin(ctx, org, userID, d, enroll.KindDirect, ttl, 0, actor, actor)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (s *Service) begin(ctx context.Context, org storage.OrgID, userID string, d policy.Decision, kind enroll.SessionKind,
+	ttl time.Duration, maxOpen int, actor, issuer string) (Ticket, error) {
 	if d.Outcome != policy.Enroll {
 		return Ticket{}, fmt.Errorf("%w: outcome %q", ErrNotEligible, d.Outcome)
 	}
@@ -197,11 +233,11 @@ func (s *Service) Begin(ctx context.Context, org storage.OrgID, userID string, d
 	token, hash := enroll.NewChallenge(id)
 	sess := enroll.Session{
 		Org: org, ID: id, Kind: kind, UserID: userID, Policy: d.Policy, Requirements: d.Requirements, Platform: d.Platform,
-		Phase: enroll.PhaseCreated, ChallengeHash: hash, Expires: now.Add(s.ttl), MaxOpen: s.maxOpen,
+		Phase: enroll.PhaseCreated, ChallengeHash: hash, Expires: now.Add(ttl), MaxOpen: maxOpen, IssuedBy: issuer,
 	}
 	if _, err := s.store.CreateEnrollSession(ctx, sess, storage.AuditEntry{
-		Org: org, Time: now, Actor: "user:" + userID, Action: "enroll.session.create", Target: "enrollment:" + id,
-		Details: map[string]string{"kind": string(kind), "policy": string(d.Policy), "platform": string(d.Platform)},
+		Org: org, Time: now, Actor: actor, Action: "enroll.session.create", Target: "enrollment:" + id,
+		Details: map[string]string{"kind": string(kind), "policy": string(d.Policy), "platform": string(d.Platform), "user": userID},
 		Event:   events.EnrollmentStarted,
 	}); err != nil {
 		return Ticket{}, err

@@ -269,6 +269,12 @@ func (s *Service) enroll(ctx context.Context, org storage.OrgID, ca *CA, csr *x5
 	if next == "" {
 		return nil, fmt.Errorf("%w: no certificate request is expected", enroll.ErrChallenge)
 	}
+	var prev enroll.Identity
+	if sess.Kind == enroll.KindRenewal {
+		if prev, err = s.checkRenewed(ctx, sess, now); err != nil {
+			return nil, err
+		}
+	}
 	name := sess.UDID
 	if name == "" {
 		name = "enrollment " + sess.ID
@@ -294,6 +300,14 @@ func (s *Service) enroll(ctx context.Context, org storage.OrgID, ca *CA, csr *x5
 		// identity is this device's, and no other's.
 		ident.AttestedUDID = sess.UDID
 	}
+	if sess.Kind == enroll.KindRenewal {
+		// The successor is the same device's MDM identity: it renews its
+		// predecessor and carries what was attested of the device.
+		ident.Renews, ident.AttestedUDID = sess.Renews, prev.AttestedUDID
+		if ident.Platform == "" {
+			ident.Platform = prev.Platform
+		}
+	}
 	sess.Phase = next
 	sess.ChallengeHash = nil
 	sess.Identity = ident.Fingerprint
@@ -308,6 +322,26 @@ func (s *Service) enroll(ctx context.Context, org storage.OrgID, ca *CA, csr *x5
 		return nil, err
 	}
 	return cert, nil
+}
+
+// checkRenewed returns the identity a renewal session renews, refusing one
+// that can no longer be renewed: unknown, not an MDM identity bound to a
+// device, revoked or expired. Its successor would bind to nothing.
+func (s *Service) checkRenewed(ctx context.Context, sess enroll.Session, now time.Time) (enroll.Identity, error) {
+	prev, err := s.store.Identity(ctx, sess.Org, sess.Renews)
+	if errors.Is(err, storage.ErrNotFound) {
+		return prev, fmt.Errorf("%w: the identity to renew is unknown", ErrRenewal)
+	}
+	if err != nil {
+		return prev, err
+	}
+	switch {
+	case prev.Device == "" || !prev.Revoked.IsZero() || prev.Purpose != enroll.PurposeMDM:
+		return prev, fmt.Errorf("%w: the identity to renew is not a device's MDM identity", ErrRenewal)
+	case !now.Before(prev.NotAfter):
+		return prev, fmt.Errorf("%w: the identity to renew has expired", ErrRenewal)
+	}
+	return prev, nil
 }
 
 // renew issues a successor to an identity this CA issued, in its renewal

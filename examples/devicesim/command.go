@@ -68,6 +68,14 @@ func (d *device) poll(ctx context.Context, max int, logf logFunc, observe observ
 		var note string
 		msg, note = d.respond(cmd)
 		logf("command %s (%s) → %s: %s", cmd.RequestType, cmd.UUID, msg["Status"], note)
+		if d.renewal != nil {
+			// The MDM profile was installed again: as iOS does, the device
+			// enrolls its new identity and authenticates with it before it
+			// answers (renew.go).
+			if err := d.renew(ctx, logf); err != nil {
+				return st, err
+			}
+		}
 		if d.unenrolled {
 			// The MDM profile is gone with its identity: iOS sends no
 			// result, only the CheckOut its payload asked for.
@@ -204,6 +212,10 @@ func (d *device) installProfile(cmd command) (string, error) {
 	p, err := profile.Decode(content)
 	if err != nil {
 		return "", err
+	}
+	if signed && p.Identifier == d.mdmProfile && d.api != nil {
+		d.renewal = p // its identity is enrolled right after (renew.go)
+		return p.Identifier, nil
 	}
 	if signed {
 		d.policyProfiles = append(d.policyProfiles, p)

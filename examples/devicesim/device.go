@@ -100,6 +100,12 @@ type device struct {
 	ddm *ddmState
 	// pushToken is the push token the TokenUpdate registered.
 	pushToken []byte
+	// api is the server the device enrolled with; renewal, when not nil,
+	// is an MDM enrollment profile installed again, whose new identity
+	// the device enrolls and switches to (renew.go); renewals counts them.
+	api      *api
+	renewal  *profile.Profile
+	renewals []renewalDone
 }
 
 // enrollDirect walks a direct enrollment from its .mobileconfig URL: fetch
@@ -238,6 +244,7 @@ func (a *api) mdmIdentity(ctx context.Context, ca *x509.Certificate, prof *profi
 		mdmProfile: prof.Identifier,
 		checkOut:   mdmP.CheckOutWhenRemoved,
 		now:        a.now,
+		api:        a,
 	}
 	if d.checkInURL == "" {
 		d.checkInURL = d.serverURL

@@ -56,6 +56,17 @@
 //	devicesim leave -server https://127.0.0.1:8443 -ca omm-data/tls/dev-ca.pem \
 //	    -site demo -user bob -password '...' -admin-token omm_admin_...
 //
+// The renew walk enrolls an iPhone and keeps it checking in while the
+// server renews its MDM identity (-renewals times; run the server with a
+// short -identity-validity and -renewal-interval): each time the phone
+// takes its MDM enrollment profile again, checks that it keeps the server,
+// check-in URL and topic, enrolls the new identity over SCEP, switches to
+// it and authenticates with it, and stays the same device on the server.
+// At the end it shows its first identity refused after its expiry:
+//
+//	devicesim renew -server https://127.0.0.1:8443 -ca omm-data/tls/dev-ca.pem \
+//	    -site demo -user alice -password '...' -renewals 2 -admin-token omm_admin_...
+//
 // Load mode enrolls N simulated devices and then keeps them checking in (idle
 // polls and command round trips) with bounded concurrency until the duration
 // or the request budget ends, printing a progress line every second and a
@@ -125,6 +136,8 @@ const usage = `usage:
                  [-totp-secret BASE32] [-admin-token T] [-modes work_profile,fully_managed,knox,device_admin,legacy_api30]
   devicesim declarative -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW [-pin PIN] | -agent-token T)
                  -admin-token T [-serial S]
+  devicesim renew -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW [-pin PIN] | -agent-token T)
+                 [-delivery direct|ota] [-renewals N] [-every D] [-timeout D] [-admin-token T] [-serial S]
   devicesim leave -server URL -ca FILE -site SITE -user NAME -password PW [-pin PIN] -admin-token T
   devicesim load -server URL[/PREFIX] -ca FILE (-site SITE -user NAME -password PW | -agent-token T)
                  [-devices N] [-concurrency C] [-duration D] [-max-requests M]
@@ -168,6 +181,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		_, err = walkLeave(ctx, cfg, out)
+		return err
+	case "renew":
+		cfg, err := parseRenew(args[1:], out)
+		if err != nil {
+			return err
+		}
+		_, err = walkRenew(ctx, cfg, out)
 		return err
 	case "load":
 		cfg, err := parseLoad(args[1:], out)

@@ -55,6 +55,12 @@ type config struct {
 	// (omm.Config.PushClaim).
 	pushClaim time.Duration
 
+	// identityValidity is how long device identities are valid (0: the
+	// SDK's default, a year); renewalInterval how often the renewal job
+	// runs besides the reconcile rounds (0: only with them).
+	identityValidity time.Duration
+	renewalInterval  time.Duration
+
 	// webhook, when set, receives the event stream, signed with the
 	// secret in webhookSecretFile (events/webhook).
 	webhook           string
@@ -103,6 +109,8 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", os.Getenv("OMM_WEBHOOK_SECRET_FILE"), "file holding the webhook's HMAC secret (at least 16 bytes; required with -webhook)")
 	fs.DurationVar(&c.pushClaim, "push-claim", 0, "how long a replica's claim on devices to push lasts before another replica may push them (0: the SDK's default)")
 	fs.DurationVar(&c.reconcile, "reconcile", omm.DefaultReconcileInterval, "how often users who left the directory are found and their devices deprovisioned; the first round runs at start")
+	fs.DurationVar(&c.identityValidity, "identity-validity", 0, "how long device identities are valid (default a year); they are renewed in the last third, at most 30 days before expiry (short values are for tests)")
+	fs.DurationVar(&c.renewalInterval, "renewal-interval", 0, "how often device identities due for renewal are looked for, besides each reconcile round (0: only then)")
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
 	fs.StringVar(&c.mfaSender, "mfa-sender", envOr("OMM_MFA_SENDER", mfaSenderLog), `SMS and voice sign-in codes: "log" (development: written to this server's log, not sent) or "off" (authenticator apps only)`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
@@ -129,8 +137,8 @@ func (c config) validate() error {
 	case hasToken && (c.apnsTokenKey == "" || c.apnsKeyID == "" || c.apnsTeamID == "" || c.apnsTopic == ""):
 		return errors.New("a provider token needs -apns-token-key, -apns-key-id, -apns-team-id and -apns-topic")
 	}
-	if c.mfaSender != mfaSenderLog && c.mfaSender != mfaSenderOff {
-		return fmt.Errorf("-mfa-sender %q: want %s or %s", c.mfaSender, mfaSenderLog, mfaSenderOff)
+	if c.identityValidity != 0 && c.identityValidity < 3*time.Second || c.renewalInterval < 0 {
+		return errors.New("-identity-validity must be at least 3s, -renewal-interval not negative")
 	}
 	if c.mfaSender != mfaSenderLog && c.mfaSender != mfaSenderOff {
 		return fmt.Errorf("-mfa-sender %q: want %s or %s", c.mfaSender, mfaSenderLog, mfaSenderOff)

@@ -31,6 +31,7 @@ func (s *server) consoleRoutes(mux *router) {
 	mux.HandleFunc("POST /admin/signout", s.consoleSignOutPost)
 	mux.HandleFunc("GET /admin/token", s.consoleTokenPage)
 	mux.HandleFunc("POST /admin/token/rotate", s.consoleTokenRotate)
+	mux.HandleFunc("GET /admin/credentials", s.consoleCredentials)
 	mux.HandleFunc("GET /admin/devices", s.consoleDevices)
 	mux.HandleFunc("GET /admin/devices/{id}", s.consoleDevice)
 	mux.HandleFunc("POST /admin/devices/{id}/{action}", s.consoleDeviceAction)
@@ -121,6 +122,28 @@ func (s *server) consoleTokenPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, http.StatusOK, "admin_token", page{Title: "Admin token", Nav: "admin", CSRF: s.csrfToken(csrfAdmin, session)})
+}
+
+// credentialsData is the certificates page: the deployment's
+// certificates and the devices whose identity renewal is not done.
+type credentialsData struct {
+	Credentials []omm.Credential
+	Renewals    []omm.IdentityRenewal
+	Window      string
+}
+
+func (s *server) consoleCredentials(w http.ResponseWriter, r *http.Request) {
+	org, _, ok := s.consoleAdmin(w, r)
+	if !ok {
+		return
+	}
+	renewals, err := s.sdk.IdentityRenewals(r.Context(), org, 0)
+	if err != nil {
+		s.webFailure(w, "admin", err)
+		return
+	}
+	s.render(w, http.StatusOK, "admin_credentials", page{Title: "Certificates", Nav: "admin",
+		Data: credentialsData{Credentials: s.sdk.Credentials(), Renewals: renewals, Window: s.sdk.RenewalWindow().String()}})
 }
 
 // consoleTokenRotate replaces the admin token, after the current one is

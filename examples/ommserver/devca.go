@@ -209,3 +209,18 @@ func randomSerial() *big.Int {
 	}
 	return n
 }
+
+// servingLeaf is the serving certificate, parsed; nil if it cannot be.
+func (ca *devCA) servingLeaf() *x509.Certificate {
+	if ca.serving.Leaf != nil {
+		return ca.serving.Leaf
+	}
+	if len(ca.serving.Certificate) == 0 {
+		return nil
+	}
+	leaf, err := x509.ParseCertificate(ca.serving.Certificate[0])
+	if err != nil {
+		return nil
+	}
+	return leaf
+}

@@ -184,6 +184,7 @@ func (srv *childServer) limitsTargets(t *testing.T) []limitsTarget {
 		{"POST", "/api/admin/apps/" + app + "/assignments", bearer(first.adminToken), jsonType},
 		{"PUT", "/api/admin/apps/" + app + "/assignments/" + group, bearer(first.adminToken), jsonType},
 		{"PUT", "/api/admin/signon", bearer(first.adminToken), jsonType},
+		{"POST", "/api/admin/enrollment-profiles", bearer(first.adminToken), jsonType},
 		// Web forms: the portal with alice's session, the console with
 		// the admin token, as their cookies.
 		{"POST", "/signin", nil, formType},
@@ -228,6 +229,7 @@ var limitsNoBody = map[string]bool{
 	"POST /api/admin/users/{id}/mfa/reset":            true,
 	"DELETE /api/admin/groups/{id}/members/{user}":    true,
 	"DELETE /api/admin/policies/{id}":                 true,
+	"DELETE /api/admin/enrollment-profiles/{id}":      true,
 	"POST /api/admin/devices/{id}/{action}":           true,
 	"POST /api/agent/devices/{id}/deprovision":        true,
 	"POST /api/agent/devices/{id}/erase":              true,

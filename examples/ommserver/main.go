@@ -134,7 +134,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	if cfg.allowSimulators {
 		log.Warn("INSECURE -allow-simulators: over-the-air enrollment accepts devices without Apple's device attestation, so anything that speaks the protocol can enroll as an iPhone; for simulated devices only, never in production")
 	}
-	srv, err := newServer(ctx, s, cfg, serverDeps{log: log, now: now, push: push, publicURL: publicURL})
+	srv, err := newServer(ctx, s, cfg, serverDeps{log: log, now: now, push: push, publicURL: publicURL, serving: ca.servingLeaf()})
 	if err != nil {
 		return err
 	}
@@ -203,6 +203,20 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	reconciled := make(chan struct{})
 	go func() { defer close(reconciled); srv.sdk.Run(reconciling, cfg.reconcile) }()
 	defer func() { stopReconcile(); <-reconciled }()
+	if cfg.renewalInterval > 0 {
+		renewed := make(chan struct{})
+		go func() { defer close(renewed); srv.sdk.RunRenewals(reconciling, cfg.renewalInterval) }()
+		defer func() { stopReconcile(); <-renewed }()
+	}
+
+	if cfg.apnsCert != "" {
+		// SIGHUP reloads the push certificate (renewed for the same
+		// topic) without a restart.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go reloadPush(ctx, hup, cfg, srv, log)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.ServeTLS(ln, "", "") }()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
@@ -100,4 +101,26 @@ func readSigner(path string) (crypto.Signer, error) {
 		return nil, errors.New("not a signing key")
 	}
 	return s, nil
+}
+
+// reloadPush replaces the push certificate with the files -apns-cert and
+// -apns-key name at every signal on hup, until ctx ends; a certificate for
+// another topic is refused (and logged), the old one staying in use.
+func reloadPush(ctx context.Context, hup <-chan os.Signal, cfg config, srv *server, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		pair, err := tls.LoadX509KeyPair(cfg.apnsCert, cfg.apnsKey)
+		if err == nil {
+			err = srv.sdk.ReplacePushCertificate(pair)
+		}
+		if err != nil {
+			log.Error("push certificate NOT replaced; the old one stays in use", "cert", cfg.apnsCert, "err", err)
+			continue
+		}
+		log.Info("push certificate reloaded", "cert", cfg.apnsCert)
+	}
 }

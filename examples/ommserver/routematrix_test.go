@@ -191,6 +191,20 @@ func routeMatrix() []mxRoute {
 					_, err := m.scepPending.Read(body, m.otherCA)
 					return err != nil
 				}},
+			{own: get("/scep/" + demo + "?operation=GetCACaps"),
+				other: func(m *mxWorld) mxReq {
+					return mxReq{method: "POST", path: "/scep/" + string(m.otherOrg) + "?operation=PKIOperation", raw: m.renewalRequest}
+				},
+				// The demo iPhone's renewal challenge (in the renewal
+				// profile queued for it) at the other org's CA: refused.
+				why: "a renewal challenge belongs to one device of one org",
+				otherRefused: func(m *mxWorld, status int, body []byte) bool {
+					if status != 200 {
+						return status >= 400 && status < 500
+					}
+					_, err := m.renewalPending.Read(body, m.otherCA)
+					return err != nil
+				}},
 		}},
 		{"GET /enroll/{org}/profile", accessEnroll, []mxProbe{{
 			own: func(m *mxWorld) mxReq { return mxReq{method: "GET", path: m.otaPath("/enroll/" + demo + "/profile")} },
@@ -466,6 +480,27 @@ func routeMatrix() []mxRoute {
 			{own: func(m *mxWorld) mxReq { return mxReq{method: "GET", path: "/api/admin/events?device=" + m.otherDev} },
 				why: "another org's device: the token's org has no events of it"},
 		}},
+		{"GET /api/admin/renewals", accessAdmin, []mxProbe{{own: get("/api/admin/renewals"), why: "lists the token's org only"}}},
+		{"POST /api/admin/enrollment-profiles", accessAdmin, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/api/admin/enrollment-profiles", json: map[string]any{"user_id": m.demoUsers["alice"],
+					"platform": "ios", "count": 2, "valid_for": "24h"}}
+			}, want: statuses(201),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "POST", path: "/api/admin/enrollment-profiles", json: map[string]any{"user_id": m.otherUsers["alice"],
+					"platform": "ios"}}
+			},
+		}}},
+		{"DELETE /api/admin/enrollment-profiles/{id}", accessAdmin, []mxProbe{{
+			own: func(m *mxWorld) mxReq {
+				return mxReq{method: "DELETE", path: "/api/admin/enrollment-profiles/" + mxIssuedProfile(m)}
+			}, want: statuses(204),
+			other: func(m *mxWorld) mxReq {
+				return mxReq{method: "DELETE", path: "/api/admin/enrollment-profiles/" + m.otherSession}
+			},
+		}}},
+		{"GET /api/admin/credentials", accessAdmin, []mxProbe{{own: get("/api/admin/credentials"),
+			why: "the deployment's certificates: the same for every org, no org's data"}}},
 		{"/api/admin/", accessAdmin, []mxProbe{
 			// No route edits or removes audit entries: every other method
 			// on the audit log is refused, and the log is unchanged.
@@ -638,6 +673,8 @@ func routeMatrix() []mxRoute {
 		{"POST /admin/signout", accessConsole, []mxProbe{{own: func(*mxWorld) mxReq { return mxReq{method: "POST", path: "/admin/signout", form: url.Values{}} },
 			want: statuses(303), why: noOrgResource}}},
 		{"GET /admin/token", accessConsole, []mxProbe{{own: get("/admin/token"), why: noOrgResource}}},
+		{"GET /admin/credentials", accessConsole, []mxProbe{{own: get("/admin/credentials"),
+			why: "the deployment's certificates, and the renewals of the session's org only"}}},
 		// The matrix keeps its admin token: a wrong current token is
 		// refused (the rotation itself: TestConsoleSessionsAndTokenRotation).
 		{"POST /admin/token/rotate", accessConsole, []mxProbe{{own: func(*mxWorld) mxReq {
@@ -811,7 +848,13 @@ type mxWorld struct {
 	androidDev  string
 	scepRequest []byte // a PKI message with the demo org's challenge
 	scepPending *sceptest.Pending
-	otherCA     *x509.Certificate
+	// renewalRequest is a PKI message with the renewal challenge of the
+	// apple device's identity.
+	renewalRequest []byte
+	renewalPending *sceptest.Pending
+	// otherSession is an open enrollment session of the other org.
+	otherSession string
+	otherCA      *x509.Certificate
 
 	demoUsers, otherUsers   map[string]string // username → ID
 	otherPasswords          map[string]string
@@ -889,6 +932,8 @@ func newMxWorld(t *testing.T) *mxWorld {
 		agent.EnrollRequest{Token: e.Token, Identifier: "android-id-matrix"}))
 	m.androidCred, m.androidDev = enr.Credential, enr.DeviceID
 	m.scepRequest = mxSCEPRequest(t, m)
+	m.renewalRequest, m.renewalPending = mxRenewalRequest(t, m)
+	m.otherSession = mxOtherSession(m)
 	// An org's device CA is made at its first use, by whoever asks for
 	// its certificate (public by the protocol): make the other org's now,
 	// so that the matrix starts from its complete state.
@@ -1495,6 +1540,104 @@ func mxSCEPRequest(t *testing.T, m *mxWorld) []byte {
 	}
 	t.Fatal("the profile has no SCEP payload")
 	return nil
+}
+
+// mxIssuedProfile issues one enrollment profile for the demo org's alice
+// through the admin API and returns its session.
+func mxIssuedProfile(m *mxWorld) string {
+	m.t.Helper()
+	got := must[struct {
+		Profiles []struct{ Session string }
+	}](m.t, 201)(m.do(m.t, "POST", "/api/admin/enrollment-profiles", m.first.adminToken,
+		map[string]any{"user_id": m.demoUsers["alice"], "platform": "ios"}))
+	if len(got.Profiles) != 1 {
+		m.t.Fatalf("issued %+v", got)
+	}
+	return got.Profiles[0].Session
+}
+
+// mxOtherSession starts an enrollment of the other org's alice and
+// returns its session.
+func mxOtherSession(m *mxWorld) string {
+	m.t.Helper()
+	dec := must[decisionView](m.t, 200)(m.do(m.t, "POST", "/api/agent/enroll", m.otherTok,
+		enrollRequest{Facts: deviceFacts{Platform: "ios", OSVersion: "17.4"}}))
+	u, err := url.Parse(dec.EnrollURL)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	session, _, ok := strings.Cut(u.Query().Get("token"), ".")
+	if !ok {
+		m.t.Fatalf("enrollment URL %s carries no session", dec.EnrollURL)
+	}
+	return session
+}
+
+// mxRenewalRequest queues the renewal of the apple device's identity, as
+// the server does near its expiry (an SDK over the same database with a
+// clock 340 days ahead), and returns a PKI message with the challenge of
+// the renewal profile queued for it.
+func mxRenewalRequest(t *testing.T, m *mxWorld) ([]byte, *sceptest.Pending) {
+	t.Helper()
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(m.dir, "omm.db"), sqlite.WithLogger(discardLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	later := func() time.Time { return time.Now().Add(340 * 24 * time.Hour) }
+	srv, err := newServer(ctx, s, config{dataDir: m.dir}, serverDeps{log: discardLog(), now: later,
+		push: pushSetup{topic: defaultTopic}, publicURL: "https://127.0.0.1:8443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := srv.sdk.RenewIdentities(ctx, demoOrg.ID); err != nil || r.Queued != 1 {
+		t.Fatalf("renewal of the matrix iPhone: %+v, %v", r, err)
+	}
+	d, err := s.DeviceByIdentifier(ctx, demoOrg.ID, m.apple.udid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds, err := s.Commands(ctx, demoOrg.ID, d.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := srv.sdk.SCEP.CACertificate(ctx, demoOrg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds {
+		if c.RequestType != "InstallProfile" {
+			continue
+		}
+		var body struct{ Command struct{ Payload []byte } }
+		if err := plist.Unmarshal(c.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		content, _, err := profile.Verify(body.Command.Payload, profile.VerifyOptions{Signer: ca})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prof, err := profile.Decode(content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range prof.Payloads {
+			if sp, ok := p.(*profile.SCEP); ok {
+				key, err := rsa.GenerateKey(rand.Reader, 2048)
+				if err != nil {
+					t.Fatal(err)
+				}
+				msg, pending, err := sceptest.Request{Key: key, Challenge: sp.Challenge, Subject: pkix.Name{CommonName: m.apple.udid}}.Build(ca)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return msg, pending
+			}
+		}
+	}
+	t.Fatalf("no renewal profile queued for the matrix iPhone: %+v", cmds)
+	return nil, nil
 }
 
 // mxSettingsProfile turns declarative management on for d and returns

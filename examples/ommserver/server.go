@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -40,6 +41,9 @@ type server struct {
 }
 
 type serverDeps struct {
+	// serving is the TLS certificate served, for the SDK's credential
+	// expiry (nil: not shown).
+	serving   *x509.Certificate
 	log       *slog.Logger
 	now       func() time.Time
 	push      pushSetup
@@ -77,7 +81,10 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 	}
 	oc := omm.Config{Store: s, Directory: srv.dir, PublicURL: d.publicURL, Topic: d.push.topic, Android: android,
 		AllowSimulators: cfg.allowSimulators, MaxOpenEnrollments: cfg.maxOpenEnrollments, Secrets: keeper, Logger: d.log, Clock: d.now,
-		ReplicaID: replica, PushClaim: cfg.pushClaim}
+		IdentityValidity: cfg.identityValidity, ReplicaID: replica, PushClaim: cfg.pushClaim}
+	if d.serving != nil {
+		oc.ServingCertificate = func() *x509.Certificate { return d.serving }
+	}
 	if cfg.mfaSender == mfaSenderLog || cfg.mfaSender == "" {
 		oc.MFASender = auth.DevelopmentSender(d.log)
 		if !d.appleOnly {

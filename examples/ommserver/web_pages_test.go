@@ -65,6 +65,9 @@ func TestPagesRender(t *testing.T) {
 			Facts: deviceFacts{Platform: "android", Ownership: "company"}}}, "What your organization will see"},
 		{"enroll", page{Title: "E", Nav: "portal", Data: enrollData{URL: "https://x/enroll", IOS: true}}, "Safari"},
 		{"admin_token", page{Title: "T", Nav: "admin", CSRF: "tok"}, `action="/admin/token/rotate"`},
+		{"admin_credentials", page{Title: "C", Nav: "admin", Data: credentialsData{Window: "720h0m0s",
+			Credentials: []omm.Credential{{Name: omm.CredentialPush, Topic: "com.apple.mgmt.External.x", NotAfter: now, Expiring: true}},
+			Renewals:    []omm.IdentityRenewal{{Device: "dev_1", NotAfter: now, Attempts: 3, AtRisk: true}}}}, "at risk: the device has not taken its renewal"},
 		{"report", page{Title: "R", Nav: "portal", Data: reportData{Device: sum, Report: inventory.BuildReport(dev, nil, nil, inventory.ReportOptions{}, now)}}, "can never see"},
 		{"report", page{Title: "R", Nav: "portal", Data: reportData{Device: sum, Offered: map[string]bool{"deprovision": true},
 			Report: inventory.BuildReport(dev, vals, apps, inventory.ReportOptions{}, now)}}, "<li>com.acme.vpn</li>"},
@@ -124,7 +127,7 @@ func TestPagesRender(t *testing.T) {
 			}
 		})
 	}
-	if len(pages) != 24 {
+	if len(pages) != 25 {
 		t.Errorf("%d templates; add the new one to this test", len(pages))
 	}
 }

@@ -14,13 +14,13 @@ import (
 )
 
 const sessionColumns = `org_id, id, kind, user_id, policy, requirements, platform, phase, challenge_hash, expires_us,
-	udid, attributes, identity, version, created_us, updated_us FROM {enroll_sessions}`
+	udid, attributes, identity, renews, issued_by, version, created_us, updated_us FROM {enroll_sessions}`
 
 func scanSession(row rowScanner) (enroll.Session, error) {
 	var se enroll.Session
 	var req, attrs string
 	err := row.Scan(&se.Org, &se.ID, &se.Kind, &se.UserID, &se.Policy, &req, &se.Platform, &se.Phase, &se.ChallengeHash, us{&se.Expires},
-		&se.UDID, &attrs, &se.Identity, &se.Version, us{&se.Created}, us{&se.Updated})
+		&se.UDID, &attrs, &se.Identity, &se.Renews, &se.IssuedBy, &se.Version, us{&se.Created}, us{&se.Updated})
 	if err != nil {
 		return se, err
 	}
@@ -81,7 +81,7 @@ func (s *Store) CreateEnrollSession(ctx context.Context, se enroll.Session, e st
 				return err
 			}
 			var open int
-			if err := tx.queryRow(ctx, "SELECT count(*) FROM {enroll_sessions} WHERE org_id = ? AND user_id = ? AND phase <> ? AND expires_us > ?",
+			if err := tx.queryRow(ctx, "SELECT count(*) FROM {enroll_sessions} WHERE org_id = ? AND user_id = ? AND phase <> ? AND expires_us > ? AND issued_by = '' AND renews = ''",
 				se.Org, se.UserID, enroll.PhaseEnrolled, micros(e.Time)).Scan(&open); err != nil {
 				return s.fail("count open enrollment sessions", err)
 			}
@@ -89,21 +89,26 @@ func (s *Store) CreateEnrollSession(ctx context.Context, se enroll.Session, e st
 				return fmt.Errorf("create enrollment session: user %q holds %d open sessions: %w", se.UserID, open, storage.ErrLimit)
 			}
 		}
-		_, err := tx.exec(ctx, `INSERT INTO {enroll_sessions} (org_id, id, kind, user_id, policy, requirements, platform, phase,
-			challenge_hash, expires_us, udid, attributes, identity, version, created_us, updated_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-			se.Org, se.ID, se.Kind, se.UserID, se.Policy, req, se.Platform, se.Phase, nullBytes(se.ChallengeHash), micros(se.Expires),
-			se.UDID, attrs, se.Identity, micros(e.Time), micros(e.Time))
-		if s.unique(err) {
-			return fmt.Errorf("create enrollment session %s: %w", se.ID, storage.ErrAlreadyExists)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlstore: create enrollment session: %w", err)
-		}
-		out, err = scanSession(tx.queryRow(ctx, "SELECT "+sessionColumns+" WHERE org_id = ? AND id = ?", se.Org, se.ID))
+		out, err = tx.insertSession(ctx, se, req, attrs, e.Time)
 		return err
 	})
 	return out, err
+}
+
+// insertSession stores a new session and returns it as stored.
+func (tx tx) insertSession(ctx context.Context, se enroll.Session, req, attrs string, at time.Time) (enroll.Session, error) {
+	_, err := tx.exec(ctx, `INSERT INTO {enroll_sessions} (org_id, id, kind, user_id, policy, requirements, platform, phase,
+		challenge_hash, expires_us, udid, attributes, identity, renews, issued_by, version, created_us, updated_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+		se.Org, se.ID, se.Kind, se.UserID, se.Policy, req, se.Platform, se.Phase, nullBytes(se.ChallengeHash), micros(se.Expires),
+		se.UDID, attrs, se.Identity, se.Renews, se.IssuedBy, micros(at), micros(at))
+	if tx.s.unique(err) {
+		return enroll.Session{}, fmt.Errorf("create enrollment session %s: %w", se.ID, storage.ErrAlreadyExists)
+	}
+	if err != nil {
+		return enroll.Session{}, fmt.Errorf("sqlstore: create enrollment session: %w", err)
+	}
+	return scanSession(tx.queryRow(ctx, "SELECT "+sessionColumns+" WHERE org_id = ? AND id = ?", se.Org, se.ID))
 }
 
 // EnrollSession implements enroll.SessionStore.
@@ -250,6 +255,13 @@ func (s *Store) BindIdentity(ctx context.Context, org storage.OrgID, f enroll.Fi
 		if _, err := tx.exec(ctx, "UPDATE {enroll_identities} SET device = ? WHERE org_id = ? AND fingerprint = ?", device, org, f); err != nil {
 			return fmt.Errorf("sqlstore: bind identity: %w", err)
 		}
+		if id.Renews != "" {
+			// The successor is in use: its predecessor's renewal is done.
+			if _, err := tx.exec(ctx, `UPDATE {enroll_renewals} SET successor = ?, completed_us = ?, lease_us = 0, updated_us = ?
+				WHERE org_id = ? AND identity = ? AND completed_us = 0`, f, micros(e.Time), micros(e.Time), org, id.Renews); err != nil {
+				return s.fail("complete renewal", err)
+			}
+		}
 		id.Device = device
 		out = id
 		return nil
@@ -368,3 +380,33 @@ func (s *Store) EnrollmentUsers(ctx context.Context, org storage.OrgID, at time.
 }
 
 func scanString(r rowScanner) (v string, err error) { return v, r.Scan(&v) }
+
+// RevokeEnrollSession implements enroll.RevocationStore.
+func (s *Store) RevokeEnrollSession(ctx context.Context, org storage.OrgID, id string, at time.Time, e storage.AuditEntry) error {
+	e, err := changeEntry(org, e)
+	if err != nil {
+		return err
+	}
+	if at.IsZero() {
+		return fmt.Errorf("%w: revoke a session at a time", storage.ErrInvalid)
+	}
+	us := micros(storage.Normalize(at))
+	return s.write(ctx, func(tx tx) error {
+		se, err := scanSession(tx.queryRow(ctx, "SELECT "+sessionColumns+" WHERE org_id = ? AND id = ? {FOR UPDATE}", org, id))
+		if err != nil {
+			return s.notFound(err, "revoke enrollment session %q", id)
+		}
+		switch {
+		case se.Phase == enroll.PhaseEnrolled:
+			return fmt.Errorf("revoke enrollment session %q: its device has its identity: %w", id, storage.ErrConflict)
+		case micros(se.Expires) <= us:
+			return fmt.Errorf("revoke enrollment session %q: expired already: %w", id, storage.ErrConflict)
+		}
+		if err := tx.audit(ctx, e); err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `UPDATE {enroll_sessions} SET challenge_hash = NULL, expires_us = ?, version = version + 1, updated_us = ?
+			WHERE org_id = ? AND id = ?`, us, us, org, id)
+		return err
+	})
+}

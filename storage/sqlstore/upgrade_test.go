@@ -102,6 +102,7 @@ func checkReads(t *testing.T, dialect string, s *sqlstore.Store) {
 	if err := json.Unmarshal(want, &w); err != nil {
 		t.Fatal(err)
 	}
+	withoutNewFields(w)
 	withoutNewFields(g)
 	if diff := cmp.Diff(w, g); diff != "" {
 		t.Fatalf("after the upgrade the store reads differently (-legacy release +upgraded):\n%s", diff)
@@ -123,6 +124,10 @@ var newFields = map[string][]any{
 	"Token":        {""},                     // auth.Session: handed out by the call that issues it, never stored
 	"RequireMFA":   {false},                  // policy.Policy, in the stored body (absent: false)
 	"Event":        {""},                     // storage.AuditEntry: the event a change emits, not an audit column
+	// enroll.Session.Renews, migration 18 (enroll.Identity had its own
+	// Renews already: both sides drop it where it is empty).
+	"Renews":   {""},
+	"IssuedBy": {""}, // enroll.Session, migration 18
 }
 
 // withoutNewFields removes newFields from every object in v, failing the

@@ -18,6 +18,7 @@ func limitCases() []testCase {
 	return []testCase{
 		{"Limits/OpenEnrollSessions", testLimitOpenSessions},
 		{"Limits/OpenEnrollSessionsConcurrent", testLimitOpenSessionsConcurrent},
+		{"Limits/IssuedSessionsNotCounted", testLimitIssuedNotCounted},
 		{"Limits/OpenAndroidTokens", testLimitOpenTokens},
 		{"Limits/OpenAndroidTokensConcurrent", testLimitOpenTokensConcurrent},
 		{"Android/EnrollWhole", testAndroidEnrollWhole},
@@ -50,6 +51,29 @@ func testLimitOpenSessions(t testing.TB, s Store) {
 		t.Errorf("a session after the others expired: %v", err)
 	}
 	mustCreateSession(t, s, newSession(o.ID, 103, enroll.KindOTA))
+}
+
+// testLimitIssuedNotCounted: sessions an administrator issued for the
+// user (Session.IssuedBy) are stored with their issuer and do not count
+// against the user's own cap.
+func testLimitIssuedNotCounted(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	for i := range limitOpen + 2 {
+		se := newSession(o.ID, i+1, enroll.KindDirect)
+		se.IssuedBy = "admin:ops"
+		mustCreateSession(t, s, se)
+	}
+	got, err := s.EnrollSession(ctx, o.ID, sessionID(1))
+	noErr(t, "EnrollSession", err)
+	if got.IssuedBy != "admin:ops" {
+		t.Errorf("issuer read back %q", got.IssuedBy)
+	}
+	own := newSession(o.ID, 100, enroll.KindOTA)
+	own.MaxOpen = limitOpen
+	if _, err := s.CreateEnrollSession(ctx, own, entryFor(o.ID, "enroll.session.create", at(1))); err != nil {
+		t.Errorf("the user's own session after %d issued ones: %v", limitOpen+2, err)
+	}
 }
 
 // limitOpen is the per-user limit the limit cases set.

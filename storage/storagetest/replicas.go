@@ -119,7 +119,7 @@ func testLeaseInvalid(t testing.TB, s Store) {
 	}
 }
 
-func claim(t testing.TB, s Store, org storage.OrgID, devices []string, who string, now, until, limit int) []string {
+func claimPushes(t testing.TB, s Store, org storage.OrgID, devices []string, who string, now, until, limit int) []string {
 	t.Helper()
 	got, err := s.ClaimPushes(t.Context(), org, devices, who, at(now), at(until), limit)
 	noErr(t, "ClaimPushes "+who, err)
@@ -136,25 +136,25 @@ func pushesDone(t testing.TB, s Store, org storage.OrgID, who string, devices ..
 // outbox, oldest first; done pushes leave it.
 func testPushesWithCommand(t testing.TB, s Store) {
 	o := mustCreateOrg(t, s, "acme")
-	if got := claim(t, s, o.ID, nil, "c0", 1, 2, 10); len(got) != 0 {
+	if got := claimPushes(t, s, o.ID, nil, "c0", 1, 2, 10); len(got) != 0 {
 		t.Fatalf("pushes waiting before any command: %v", got)
 	}
 	enqueue(t, s, o.ID, "u1", "d1", "d2", "d3")
-	same(t, "devices of a queued command", claim(t, s, o.ID, nil, "c1", 2, 5, 10), []string{"d1", "d2", "d3"})
-	if got := claim(t, s, o.ID, nil, "c2", 3, 5, 10); len(got) != 0 {
+	same(t, "devices of a queued command", claimPushes(t, s, o.ID, nil, "c1", 2, 5, 10), []string{"d1", "d2", "d3"})
+	if got := claimPushes(t, s, o.ID, nil, "c2", 3, 5, 10); len(got) != 0 {
 		t.Errorf("devices claimed twice: %v", got)
 	}
 	pushesDone(t, s, o.ID, "c1", "d1", "d2")
 	// d3's claim runs out: it is claimed again; d1 and d2 are gone.
-	same(t, "after the claim ran out", claim(t, s, o.ID, nil, "c3", 5, 8, 10), []string{"d3"})
+	same(t, "after the claim ran out", claimPushes(t, s, o.ID, nil, "c3", 5, 8, 10), []string{"d3"})
 	pushesDone(t, s, o.ID, "c3", "d3")
-	if got := claim(t, s, o.ID, nil, "c4", 9, 10, 10); len(got) != 0 {
+	if got := claimPushes(t, s, o.ID, nil, "c4", 9, 10, 10); len(got) != 0 {
 		t.Errorf("pushes left after all were done: %v", got)
 	}
 	// A wake without a command, and only the devices asked for.
 	noErr(t, "QueuePushes", s.QueuePushes(t.Context(), o.ID, []string{"d7", "d8"}, at(10)))
-	same(t, "claim of listed devices", claim(t, s, o.ID, []string{"d8", "d9"}, "c5", 10, 12, 10), []string{"d8"})
-	same(t, "the other", claim(t, s, o.ID, nil, "c6", 10, 12, 10), []string{"d7"})
+	same(t, "claim of listed devices", claimPushes(t, s, o.ID, []string{"d8", "d9"}, "c5", 10, 12, 10), []string{"d8"})
+	same(t, "the other", claimPushes(t, s, o.ID, nil, "c6", 10, 12, 10), []string{"d7"})
 }
 
 // testPushesClaimOnce: concurrent claimers share the outbox: every device
@@ -193,13 +193,13 @@ func testPushesClaimOnce(t testing.TB, s Store) {
 func testPushesTakeover(t testing.TB, s Store) {
 	o := mustCreateOrg(t, s, "acme")
 	enqueue(t, s, o.ID, "u1", "d1", "d2")
-	same(t, "first claim", claim(t, s, o.ID, nil, "dead", 1, 3, 10), []string{"d1", "d2"})
-	if got := claim(t, s, o.ID, nil, "alive", 2, 5, 10); len(got) != 0 {
+	same(t, "first claim", claimPushes(t, s, o.ID, nil, "dead", 1, 3, 10), []string{"d1", "d2"})
+	if got := claimPushes(t, s, o.ID, nil, "alive", 2, 5, 10); len(got) != 0 {
 		t.Errorf("claimed before the claim ran out: %v", got)
 	}
-	same(t, "taken over", claim(t, s, o.ID, nil, "alive", 3, 5, 10), []string{"d1", "d2"})
+	same(t, "taken over", claimPushes(t, s, o.ID, nil, "alive", 3, 5, 10), []string{"d1", "d2"})
 	pushesDone(t, s, o.ID, "dead", "d1", "d2")
-	same(t, "after the dead claim's PushesDone", claim(t, s, o.ID, nil, "third", 5, 6, 10), []string{"d1", "d2"})
+	same(t, "after the dead claim's PushesDone", claimPushes(t, s, o.ID, nil, "third", 5, 6, 10), []string{"d1", "d2"})
 }
 
 // testPushesNewCommand: a command queued while a device's push is claimed
@@ -207,13 +207,13 @@ func testPushesTakeover(t testing.TB, s Store) {
 func testPushesNewCommand(t testing.TB, s Store) {
 	o := mustCreateOrg(t, s, "acme")
 	enqueue(t, s, o.ID, "u1", "d1")
-	same(t, "claim", claim(t, s, o.ID, nil, "c1", 1, 10, 10), []string{"d1"})
+	same(t, "claim", claimPushes(t, s, o.ID, nil, "c1", 1, 10, 10), []string{"d1"})
 	enqueue(t, s, o.ID, "u2", "d1")
 	pushesDone(t, s, o.ID, "c1", "d1")
-	same(t, "after a new command", claim(t, s, o.ID, nil, "c2", 2, 10, 10), []string{"d1"})
+	same(t, "after a new command", claimPushes(t, s, o.ID, nil, "c2", 2, 10, 10), []string{"d1"})
 	// A wake without a command does not release a claim.
 	noErr(t, "QueuePushes", s.QueuePushes(t.Context(), o.ID, []string{"d1"}, at(3)))
-	if got := claim(t, s, o.ID, nil, "c3", 3, 10, 10); len(got) != 0 {
+	if got := claimPushes(t, s, o.ID, nil, "c3", 3, 10, 10); len(got) != 0 {
 		t.Errorf("QueuePushes released a claim: %v", got)
 	}
 }
@@ -223,12 +223,12 @@ func testPushesTenants(t testing.TB, s Store) {
 	a, b := mustCreateOrg(t, s, "acme"), mustCreateOrg(t, s, "globex")
 	enqueue(t, s, a.ID, "ua", "d1")
 	enqueue(t, s, b.ID, "ub", "d1")
-	same(t, "org a", claim(t, s, a.ID, nil, "c", 1, 5, 10), []string{"d1"})
-	same(t, "org b's device of the same ID", claim(t, s, b.ID, []string{"d1"}, "c", 1, 5, 10), []string{"d1"})
+	same(t, "org a", claimPushes(t, s, a.ID, nil, "c", 1, 5, 10), []string{"d1"})
+	same(t, "org b's device of the same ID", claimPushes(t, s, b.ID, []string{"d1"}, "c", 1, 5, 10), []string{"d1"})
 	pushesDone(t, s, a.ID, "c", "d1")
 	// b's row, claimed by the same claim name, is still there after its
 	// claim runs out.
-	same(t, "org b after org a's PushesDone", claim(t, s, b.ID, nil, "c2", 5, 8, 10), []string{"d1"})
+	same(t, "org b after org a's PushesDone", claimPushes(t, s, b.ID, nil, "c2", 5, 8, 10), []string{"d1"})
 	err := s.QueuePushes(t.Context(), "org_unknown", []string{"d1"}, at(1))
 	wantErr(t, "QueuePushes of an unknown org", err, storage.ErrNotFound)
 }
@@ -249,5 +249,5 @@ func testPushesInvalid(t testing.TB, s Store) {
 	} {
 		wantErr(t, name, call(), storage.ErrInvalid)
 	}
-	same(t, "after refused calls", claim(t, s, o.ID, nil, "c", 1, 2, 10), []string{"d1"})
+	same(t, "after refused calls", claimPushes(t, s, o.ID, nil, "c", 1, 2, 10), []string{"d1"})
 }

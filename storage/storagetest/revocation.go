@@ -21,6 +21,7 @@ func revocationCases() []testCase {
 		{"Revocation/Enrollments", testRevokeEnrollments},
 		{"Revocation/AndroidTokens", testRevokeAndroidTokens},
 		{"Revocation/Invalid", testRevokeInvalid},
+		{"Revocation/OneSession", testRevokeOneSession},
 	}
 }
 
@@ -155,4 +156,49 @@ func testRevokeInvalid(t testing.TB, s Store) {
 	_, err = s.RevokeUserTokens(ctx, o.ID, "user-1", at(2), androidEntry("org_other", "user.credentials.revoke", 2))
 	wantErr(t, "RevokeUserTokens(entry of another org)", err, storage.ErrInvalid)
 	unchanged(t, "refused revocations", s, before)
+}
+
+// testRevokeOneSession: one open session loses its challenge and expires,
+// with one audit entry; a used, expired, unknown or other org's session
+// is refused and nothing changes.
+func testRevokeOneSession(t testing.TB, s Store) {
+	ctx := t.Context()
+	o, other := mustCreateOrg(t, s, "acme"), mustCreateOrg(t, s, "bolt")
+	open := mustCreateSession(t, s, newSession(o.ID, 1, enroll.KindDirect))
+	used := mustCreateSession(t, s, newSession(o.ID, 2, enroll.KindDirect))
+	used = advance(t, s, used, enroll.PhaseProfileSent, nil)
+	id2 := newIdentity(o.ID, 2)
+	used = advance(t, s, used, enroll.PhaseEnrolled, &id2)
+	theirs := mustCreateSession(t, s, newSession(other.ID, 3, enroll.KindDirect))
+
+	before := takeSnapshot(t, s)
+	for what, c := range map[string]struct {
+		org  storage.OrgID
+		id   string
+		want error
+	}{
+		"used session":            {o.ID, used.ID, storage.ErrConflict},
+		"unknown session":         {o.ID, sessionID(9), storage.ErrNotFound},
+		"other org's session":     {o.ID, theirs.ID, storage.ErrNotFound},
+		"session through its org": {other.ID, open.ID, storage.ErrNotFound},
+	} {
+		err := s.RevokeEnrollSession(ctx, c.org, c.id, at(3), entryFor(c.org, "enroll.session.revoke", at(3)))
+		wantErr(t, what, err, c.want)
+	}
+	unchanged(t, "refused revocations", s, before)
+
+	noErr(t, "RevokeEnrollSession", s.RevokeEnrollSession(ctx, o.ID, open.ID, at(3), entryFor(o.ID, "enroll.session.revoke", at(3))))
+	got, err := s.EnrollSession(ctx, o.ID, open.ID)
+	noErr(t, "EnrollSession", err)
+	if got.ChallengeHash != nil || !got.Expires.Equal(storage.Normalize(at(3))) {
+		t.Errorf("revoked session: %+v", got)
+	}
+	if n := len(allAudit(t, s, o.ID)) - len(before.Audit[o.ID]); n != 1 {
+		t.Errorf("%d audit entries appended, want 1", n)
+	}
+	err = s.RevokeEnrollSession(ctx, o.ID, open.ID, at(4), entryFor(o.ID, "enroll.session.revoke", at(4)))
+	wantErr(t, "revoked twice", err, storage.ErrConflict)
+	if got, _ := s.EnrollSession(ctx, other.ID, theirs.ID); got.ChallengeHash == nil {
+		t.Error("the other org's session lost its challenge")
+	}
 }

@@ -38,14 +38,15 @@ type Store interface {
 	catalog.Store
 	catalog.InstallQueuer // catalog_queue.go
 	android.Store
-	reapplyStore       // reapply.go
-	enroll.ActionStore // deprovision.go
-	revocationStore    // revocation.go
-	events.Store       // events.go
-	declarative.Store  // declarative.go
-	storage.Leases     // replicas.go
-	enroll.PushOutbox  // replicas.go
-	enroll.PurgeStore  // purge.go
+	reapplyStore        // reapply.go
+	enroll.ActionStore  // deprovision.go
+	revocationStore     // revocation.go
+	events.Store        // events.go
+	declarative.Store   // declarative.go
+	enroll.PurgeStore   // purge.go
+	storage.Leases      // replicas.go
+	enroll.PushOutbox   // replicas.go
+	enroll.RenewalStore // renewal.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -78,6 +79,7 @@ func cases() []testCase {
 	all = append(all, replicaCases()...)
 	all = append(all, limitCases()...)
 	all = append(all, purgeCases()...)
+	all = append(all, renewalCases()...)
 	return all
 }
 
