@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/openomm/omm/events"
@@ -294,20 +295,37 @@ func (s *SDK) Reconcile(ctx context.Context, org storage.OrgID) (Reconciled, err
 // DefaultReconcileInterval is how often [SDK.Run] reconciles by default.
 const DefaultReconcileInterval = 15 * time.Minute
 
-// Run reconciles every org with the directory ([SDK.ReconcileAll], which
-// also purges events past the retention) and purges what expired
-// ([SDK.Purge]) now and then every interval (DefaultReconcileInterval
-// when not positive), until ctx ends; failures are logged and retried at
-// the next round. Start it beside the handler: the first round completes
-// whatever a crash left half done.
+// ReconcileLease names the lease (storage.Leases) by which one replica
+// reconciles an org per interval.
+const ReconcileLease = "reconcile"
+
+// Run does the SDK's background work until ctx ends: it drains the push
+// outbox of every org every second (the pushes a replica that died after
+// its commit left, and the share of a large fan-out), and reconciles every
+// org with the directory ([SDK.Reconcile]), purges its old events, and
+// purges what expired ([SDK.Purge]) every interval
+// (DefaultReconcileInterval when not positive); failures are logged and
+// retried at the next round. Start it beside the handler: the
+// first round completes whatever a crash left half done.
+//
+// Several replicas on one database each run it, without a leader: the
+// outbox's claims give each push to one of them, and an org's reconcile is
+// done by the replica that holds its lease (ReconcileLease, for one
+// interval), so once per interval whatever the number of replicas. A
+// replica that dies holding it is replaced once the lease runs out; a
+// restarted one with the same Config.ReplicaID resumes its own at once.
 func (s *SDK) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultReconcileInterval
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.outbox.Run(ctx, s.Store.ListOrgs, checkin.DefaultOutboxPoll) })
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		s.ReconcileAll(ctx)
+		s.reconcileAll(ctx, interval)
+		// Every replica purges: deleting what expired is idempotent.
 		p, err := s.Purge(ctx)
 		level := slog.LevelInfo
 		if err != nil {
@@ -326,16 +344,51 @@ func (s *SDK) Run(ctx context.Context, interval time.Duration) {
 // ReconcileAll reconciles every org once, renews the device identities
 // due for renewal ([SDK.RenewIdentities]) and purges the events older than
 // the retention (Config.EventRetention), logging what it did.
-func (s *SDK) ReconcileAll(ctx context.Context) {
+func (s *SDK) ReconcileAll(ctx context.Context) { s.reconcileAll(ctx, 0) }
+
+// DrainPushes pushes what waits in every org's push outbox (what [SDK.Run]
+// does every second) and returns how many devices it pushed.
+func (s *SDK) DrainPushes(ctx context.Context) (int, error) {
+	orgs, err := s.Store.ListOrgs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	var errs []error
+	for _, o := range orgs {
+		n, err := s.outbox.Drain(ctx, o.ID)
+		total += n
+		errs = append(errs, err)
+	}
+	return total, errors.Join(errs...)
+}
+
+// reconcileAll is ReconcileAll; with a lease term, only of the orgs whose
+// reconcile lease this replica takes for it.
+func (s *SDK) reconcileAll(ctx context.Context, lease time.Duration) {
 	orgs, err := s.Store.ListOrgs(ctx)
 	if err != nil {
 		s.log.Error("reconcile: list orgs", "err", err)
 		return
 	}
+	done := 0
 	for _, o := range orgs {
 		if ctx.Err() != nil {
 			return
 		}
+		if lease > 0 {
+			now := s.now()
+			mine, err := s.Store.TakeLease(ctx, o.ID, ReconcileLease, s.replica, now, now.Add(lease))
+			if err != nil {
+				s.log.Warn("reconcile: take the org's lease", "org", o.ID, "err", err)
+				continue
+			}
+			if !mine {
+				s.log.Debug("reconcile: another replica holds the org's lease", "org", o.ID)
+				continue
+			}
+		}
+		done++
 		r, err := s.Reconcile(ctx, o.ID)
 		level := slog.LevelInfo
 		if err != nil {
@@ -349,7 +402,7 @@ func (s *SDK) ReconcileAll(ctx context.Context) {
 		}
 	}
 	s.warnCredentials(ctx)
-	s.log.Info(ReconciledMessage, "orgs", len(orgs))
+	s.log.Info(ReconciledMessage, "orgs", len(orgs), "reconciled", done)
 }
 
 // ReconciledMessage is the log message of the end of a reconcile round,

@@ -28,6 +28,7 @@ package omm
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -76,6 +77,8 @@ type Store interface {
 	android.ReapplyStore
 	android.TokenRevoker
 	events.Store
+	enroll.PushOutbox
+	storage.Leases
 	Ping(context.Context) error
 }
 
@@ -145,6 +148,16 @@ type Config struct {
 	// NoDeclarative keeps every Apple device on the MDM command path:
 	// declarative device management is never turned on.
 	NoDeclarative bool
+	// PushClaim is how long a replica's claim on devices to push lasts
+	// (checkin.WithOutboxClaim; 0: its default): the devices of a replica
+	// that died while pushing are pushed by another once it runs out.
+	PushClaim time.Duration
+	// ReplicaID names this process among the replicas (server processes)
+	// sharing the store, as the holder of the leases on shared work (see
+	// SDK.Run): keep it stable across restarts — a restarted replica then
+	// resumes its own leases at once — and distinct between replicas.
+	// Empty: a random one per New.
+	ReplicaID string
 	// MFASender delivers SMS and voice sign-in codes to the directory's
 	// phone numbers (an SMS gateway: see auth.Sender); nil offers TOTP
 	// only. auth.DevelopmentSender logs the codes instead, for
@@ -217,10 +230,13 @@ type SDK struct {
 	retention time.Duration
 	smsSender bool
 	reapplier reapplier
-	renewer   *ota.Renewer
-	push      checkin.PushClient
-	serving   func() *x509.Certificate
-	warned    credentialWarnings
+	outbox    *checkin.Outbox
+	// replica names this SDK as the holder of leases (see Run).
+	replica string
+	renewer *ota.Renewer
+	push    checkin.PushClient
+	serving func() *x509.Certificate
+	warned  credentialWarnings
 }
 
 // New composes the SDK from cfg.
@@ -251,7 +267,13 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	}
 	st, log, now := cfg.Store, cfg.Logger, cfg.Clock
 	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, push: cfg.Push, serving: cfg.ServingCertificate, knox: cfg.Android.Knox != nil,
-		retention: cfg.EventRetention, smsSender: cfg.MFASender != nil}
+		retention: cfg.EventRetention, smsSender: cfg.MFASender != nil, replica: cfg.ReplicaID}
+	if s.replica == "" {
+		s.replica = "replica-" + rand.Text()
+	}
+	if len(s.replica) > storage.MaxLeaseHolderLen {
+		return nil, fmt.Errorf("%w: omm: Config.ReplicaID longer than %d bytes", storage.ErrInvalid, storage.MaxLeaseHolderLen)
+	}
 	if s.retention == 0 {
 		s.retention = DefaultEventRetention
 	}
@@ -314,9 +336,21 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 		return nil, fmt.Errorf("omm: OTA: %w", err)
 	}
 
+	// Pushes go through the durable outbox: the devices of every queued
+	// command are recorded with it, pushed at once by this replica where it
+	// can, and by any replica's Run where it could not (see Run).
 	var waker checkin.Waker
+	var pusher *checkin.Pusher
 	if cfg.Push != nil {
-		waker = checkin.NewPusher(st, cfg.Push, checkin.WithPushLogger(log))
+		pusher = checkin.NewPusher(st, cfg.Push, checkin.WithPushLogger(log))
+	}
+	outboxOpts := []checkin.OutboxOption{checkin.WithOutboxLogger(log), checkin.WithOutboxClock(now)}
+	if cfg.PushClaim > 0 {
+		outboxOpts = append(outboxOpts, checkin.WithOutboxClaim(cfg.PushClaim))
+	}
+	s.outbox = checkin.NewOutbox(st, pusher, outboxOpts...)
+	if pusher != nil {
+		waker = s.outbox
 	}
 	if !cfg.NoDeclarative {
 		ddmOpts := []declarative.Option{declarative.WithLogger(log), declarative.WithClock(now),

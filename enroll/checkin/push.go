@@ -103,8 +103,17 @@ func (p *Pusher) Wake(ctx context.Context, org storage.OrgID, devices []string) 
 // APNs refuses the credentials or ctx ends; single devices that cannot be
 // reached are counted, not returned.
 func (p *Pusher) WakeAll(ctx context.Context, org storage.OrgID, devices []string) (WakeStats, error) {
+	return p.wakeAll(ctx, org, devices, true)
+}
+
+// wakeAll is WakeAll, with coalescing or without (the outbox's drain:
+// what it pushes was not pushed when its commands were queued, so a push
+// moments earlier is no reason to skip it).
+func (p *Pusher) wakeAll(ctx context.Context, org storage.OrgID, devices []string, coalesce bool) (WakeStats, error) {
 	var st WakeStats
-	devices = p.admit(org, devices, &st)
+	if coalesce {
+		devices = p.admit(org, devices, &st)
+	}
 	// The next batch's tokens are read while this batch is pushed, so a
 	// large fan-out waits for the store once, not once per batch.
 	ctx, cancel := context.WithCancel(ctx)

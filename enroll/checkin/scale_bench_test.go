@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,9 @@ import (
 	"github.com/openomm/omm/internal/cms"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/postgres"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Benchmarks for issue 12: how an idle check-in's cost grows with the
@@ -304,6 +308,82 @@ func BenchmarkFanOut(b *testing.B) {
 						b.ReportMetric(time.Since(start).Seconds(), "enqueue+push-s")
 					}
 				})
+			}
+		})
+	}
+}
+
+// BenchmarkFanOutReplicas: one command to 10,000 (with OMM_BENCH_100K=1,
+// 100,000) devices on PostgreSQL, pushed through the outbox by one
+// replica (its Wake) or shared by two: replica A's Wake beside replica B's
+// Drain, each with its own connection pool and its own fake APNs. The
+// figure is the time from the enqueue to the last push; B's share says how
+// the work was split.
+func BenchmarkFanOutReplicas(b *testing.B) {
+	dsn := os.Getenv("OMM_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		b.Skip("OMM_TEST_POSTGRES_DSN not set")
+	}
+	schema := "omm_bench_" + strings.ToLower(fmt.Sprint(time.Now().UnixNano()))
+	open := func() backend {
+		s, err := postgres.Open(b.Context(), dsn, postgres.WithSchema(schema), postgres.WithLogger(quiet))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	}
+	e := benchEnv(b, open())
+	b.Cleanup(func() {
+		if conn, err := pgx.Connect(context.Background(), dsn); err == nil {
+			conn.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE") //nolint:errcheck // best effort
+			conn.Close(context.Background())
+		}
+	})
+	storeB := open()
+	n := scaleSizes()[len(scaleSizes())-1]
+	devices := seedEnrollments(b, e, 0, n)
+	fakeA, fakeB := apnstest.NewServer(), apnstest.NewServer()
+	defer fakeA.Close()
+	defer fakeB.Close()
+	outbox := func(s backend, fake *apnstest.Server) *checkin.Outbox {
+		return checkin.NewOutbox(s, checkin.NewPusher(s, apnsClient(b, fake), checkin.WithPushLogger(quiet), checkin.WithCoalesce(0)),
+			checkin.WithOutboxLogger(quiet))
+	}
+	a, bb := outbox(e.store, fakeA), outbox(storeB, fakeB)
+	for _, replicas := range []int{1, 2} {
+		b.Run(fmt.Sprintf("devices=%d/replicas=%d", n, replicas), func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				beforeA, beforeB := len(fakeA.Pushes()), len(fakeB.Pushes())
+				start := time.Now()
+				if err := e.store.EnqueueCommand(b.Context(), e.orgA, devices, enroll.Command{UUID: fmt.Sprintf("fan-%d-%d", replicas, i),
+					RequestType: "SecurityInfo", Body: []byte("<plist/>")},
+					storage.AuditEntry{Org: e.orgA, Time: now, Actor: "admin:bench", Action: "command.enqueue"}); err != nil {
+					b.Fatal(err)
+				}
+				enqueued := time.Since(start)
+				var wg sync.WaitGroup
+				wg.Go(func() {
+					if err := a.Wake(b.Context(), e.orgA, devices); err != nil {
+						b.Error(err)
+					}
+				})
+				if replicas == 2 {
+					wg.Go(func() {
+						if _, err := bb.Drain(b.Context(), e.orgA); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				pushedA, pushedB := len(fakeA.Pushes())-beforeA, len(fakeB.Pushes())-beforeB
+				if pushedA+pushedB < n {
+					b.Fatalf("pushed %d + %d of %d devices", pushedA, pushedB, n)
+				}
+				b.ReportMetric(enqueued.Seconds(), "enqueue-s")
+				b.ReportMetric(time.Since(start).Seconds(), "enqueue+push-s")
+				b.ReportMetric(float64(pushedB)/float64(pushedA+pushedB), "share-B")
+				b.ReportMetric(float64(pushedA+pushedB-n), "extra-pushes")
 			}
 		})
 	}

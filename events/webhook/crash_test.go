@@ -64,7 +64,9 @@ func TestCrash(t *testing.T) {
 	if n := len(e.recv.received()); n != 5 {
 		t.Fatalf("before the restart the receiver has %d events, want the 5 of the killed delivery", n)
 	}
-	d, err := webhook.New(store, e.srv.URL, secret)
+	// Restarted with the name it held the org's lease under (a replica's
+	// stable name): it resumes at once.
+	d, err := webhook.New(store, e.srv.URL, secret, webhook.WithLease("replica-1", 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +126,7 @@ func TestCrashChild(t *testing.T) {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {}
 	}
-	d, err := webhook.New(dyingCursor{store}, os.Getenv("OMM_WEBHOOK_URL"), secret)
+	d, err := webhook.New(dyingCursor{store}, os.Getenv("OMM_WEBHOOK_URL"), secret, webhook.WithLease("replica-1", 0))
 	if err != nil {
 		t.Fatal(err)
 	}

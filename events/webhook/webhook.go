@@ -30,6 +30,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -141,9 +142,14 @@ type Store interface {
 	ListOrgs(ctx context.Context) ([]storage.Org, error)
 }
 
-// Deliverer sends the event stream of every org to one endpoint. Run it
-// on one process at a time (several would deliver the same events, which
-// receivers deduplicate, but to no purpose).
+// Deliverer sends the event stream of every org to one endpoint. Every
+// replica of a deployment (server processes on one database) may run
+// one: when the store has leases (storage.Leases, as the SDK's stores
+// do), an org's events are delivered by the replica that holds the org's
+// lease (LeasePrefix and the consumer), renewed before each delivery and
+// taken over by another replica once it runs out (WithLease) — so each
+// batch goes once and in seq order, except that the batch a replica was
+// sending when it died goes again.
 type Deliverer struct {
 	store    Store
 	url      string
@@ -157,7 +163,18 @@ type Deliverer struct {
 	now      func() time.Time
 	log      *slog.Logger
 	poke     chan struct{}
+	holder   string
+	term     time.Duration
 }
+
+// LeasePrefix starts the name of an org's delivery lease; the consumer
+// (WithConsumer) follows.
+const LeasePrefix = "webhook:"
+
+// DefaultLeaseTerm is how long a replica's lease on an org's delivery
+// lasts after its last renewal: well beyond the HTTP client's timeout, so
+// that a delivery in flight ends before another replica may start.
+const DefaultLeaseTerm = 2 * time.Minute
 
 // Option configures New.
 type Option func(*Deliverer)
@@ -180,6 +197,20 @@ func WithPoll(p time.Duration) Option { return func(d *Deliverer) { d.poll = p }
 // to max (default 1 s to 5 min).
 func WithBackoff(min, max time.Duration) Option {
 	return func(d *Deliverer) { d.minWait, d.maxWait = min, max }
+}
+
+// WithLease names this deliverer as the holder of the orgs' delivery
+// leases (default: a random name per New) and sets their term (default
+// DefaultLeaseTerm; keep it well above the client's timeout).
+func WithLease(holder string, term time.Duration) Option {
+	return func(d *Deliverer) {
+		if holder != "" {
+			d.holder = holder
+		}
+		if term > 0 {
+			d.term = term
+		}
+	}
 }
 
 // WithClock sets the clock that stamps signatures.
@@ -214,9 +245,13 @@ func New(store Store, endpoint string, secret []byte, opts ...Option) (*Delivere
 	}
 	d := &Deliverer{store: store, url: endpoint, secret: append([]byte(nil), secret...), consumer: "webhook", batch: 100,
 		poll: time.Second, minWait: time.Second, maxWait: 5 * time.Minute, now: time.Now, log: slog.Default(),
-		client: &http.Client{Timeout: 30 * time.Second}, poke: make(chan struct{}, 1)}
+		client: &http.Client{Timeout: 30 * time.Second}, poke: make(chan struct{}, 1),
+		holder: "webhook-" + rand.Text(), term: DefaultLeaseTerm}
 	for _, o := range opts {
 		o(d)
+	}
+	if len(d.holder) > storage.MaxLeaseHolderLen || len(LeasePrefix+d.consumer) > storage.MaxLeaseNameLen {
+		return nil, fmt.Errorf("%w: webhook lease holder %q or consumer %q too long", storage.ErrInvalid, d.holder, d.consumer)
 	}
 	if d.batch <= 0 || d.batch > events.MaxPage {
 		return nil, fmt.Errorf("%w: webhook batch of %d", storage.ErrInvalid, d.batch)
@@ -281,13 +316,21 @@ func (d *Deliverer) DeliverOnce(ctx context.Context) (int, error) {
 }
 
 func (d *Deliverer) deliverOrg(ctx context.Context, org storage.OrgID) (int, error) {
-	cur, err := d.store.EventCursor(ctx, org, d.consumer)
-	if err != nil {
-		return 0, err
-	}
-	page, err := d.store.Events(ctx, org, events.Query{After: cur, Limit: d.batch})
+	page, err := d.pending(ctx, org)
 	if err != nil || len(page.Events) == 0 {
 		return 0, err
+	}
+	if l, ok := d.store.(storage.Leases); ok {
+		// Only an org with events to deliver is leased; the cursor is read
+		// again under the lease, as the last holder may have moved it.
+		now := d.now()
+		mine, err := l.TakeLease(ctx, org, LeasePrefix+d.consumer, d.holder, now, now.Add(d.term))
+		if err != nil || !mine {
+			return 0, err
+		}
+		if page, err = d.pending(ctx, org); err != nil || len(page.Events) == 0 {
+			return 0, err
+		}
 	}
 	body, err := json.Marshal(Batch{Org: org, Events: page.Events})
 	if err != nil {
@@ -316,4 +359,13 @@ func (d *Deliverer) deliverOrg(ctx context.Context, org storage.OrgID) (int, err
 		return 0, err
 	}
 	return len(page.Events), nil
+}
+
+// pending reads the org's next batch after the cursor.
+func (d *Deliverer) pending(ctx context.Context, org storage.OrgID) (events.Page, error) {
+	cur, err := d.store.EventCursor(ctx, org, d.consumer)
+	if err != nil {
+		return events.Page{}, err
+	}
+	return d.store.Events(ctx, org, events.Query{After: cur, Limit: d.batch})
 }

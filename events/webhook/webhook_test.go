@@ -196,7 +196,7 @@ func ids(evs []events.Event) []string {
 func TestDeliverAndResume(t *testing.T) {
 	e := newEnv(t)
 	sent := e.emit(t, 7)
-	d, err := webhook.New(e.store, e.srv.URL, secret, webhook.WithBatch(3))
+	d, err := webhook.New(e.store, e.srv.URL, secret, webhook.WithBatch(3), webhook.WithLease("replica-1", 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,9 +217,10 @@ func TestDeliverAndResume(t *testing.T) {
 	if len(e.recv.batches) != 3 {
 		t.Errorf("%d batches of at most 3, want 3", len(e.recv.batches))
 	}
-	// A new deliverer (a restart) resumes after what was delivered.
+	// A new deliverer (a restart, keeping its lease's name) resumes after
+	// what was delivered.
 	more := e.emit(t, 2)
-	d2, _ := webhook.New(e.store, e.srv.URL, secret)
+	d2, _ := webhook.New(e.store, e.srv.URL, secret, webhook.WithLease("replica-1", 0))
 	if n, err := d2.DeliverOnce(t.Context()); err != nil || n != 2 {
 		t.Fatalf("after a restart: %d, %v", n, err)
 	}
@@ -306,5 +307,61 @@ func TestNewRefuses(t *testing.T) {
 	}
 	if _, err := webhook.New(s, "https://hooks.example.com/", []byte("short")); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("a short secret: %v", err)
+	}
+}
+
+// TestReplicasShareDelivery: two replicas' deliverers on one store deliver
+// each event once, in order: the org's lease holder does; when it stops
+// (dies), the other takes over once the lease runs out.
+func TestReplicasShareDelivery(t *testing.T) {
+	e := newEnv(t)
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	a, _ := webhook.New(e.store, e.srv.URL, secret, webhook.WithBatch(2), webhook.WithClock(now), webhook.WithLease("a", time.Minute))
+	b, _ := webhook.New(e.store, e.srv.URL, secret, webhook.WithBatch(2), webhook.WithClock(now), webhook.WithLease("b", time.Minute))
+	sent := e.emit(t, 9)
+	var wg sync.WaitGroup
+	for _, d := range []*webhook.Deliverer{a, b} {
+		wg.Go(func() {
+			for range 20 {
+				if _, err := d.DeliverOnce(t.Context()); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := ids(e.recv.received()); !slices.Equal(got, ids(sent)) {
+		t.Fatalf("received %v, want %v", got, ids(sent))
+	}
+	for id, n := range e.recv.seen {
+		if n != 1 {
+			t.Errorf("event %s delivered %d times", id, n)
+		}
+	}
+	// Whoever held the lease dies; the other delivers nothing until the
+	// lease runs out, then everything.
+	more := e.emit(t, 3)
+	holder, other := a, b
+	if n, _ := a.DeliverOnce(t.Context()); n == 0 {
+		holder, other = b, a
+		if n, _ := b.DeliverOnce(t.Context()); n == 0 {
+			t.Fatal("neither replica delivers")
+		}
+	}
+	_ = holder // dies here
+	more = more[2:]
+	if n, _ := other.DeliverOnce(t.Context()); n != 0 {
+		t.Errorf("the other replica delivered %d events under a running lease", n)
+	}
+	mu.Lock()
+	clock = clock.Add(time.Minute)
+	mu.Unlock()
+	if n, err := other.DeliverOnce(t.Context()); n != len(more) || err != nil {
+		t.Errorf("after the lease ran out the other replica delivered %d, %v; want %d", n, err, len(more))
+	}
+	if got := len(e.recv.received()); got != 12 {
+		t.Errorf("received %d events, want 12", got)
 	}
 }

@@ -30,36 +30,13 @@ func TestCrashPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "crash_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			t.Errorf("drop schema: %v", err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
+	schema := pgTestSchema(t, dsn, "crash_")
 	proxy := startCutProxy(t, u.Host)
 	proxied := *u
 	proxied.Host = proxy.addr()
 
 	h := newCrashHarness(t, "-postgres", proxied.String(), "-postgres-schema", schema)
-	h.db = func(t *testing.T) *sql.DB {
-		direct := *u
-		q := direct.Query()
-		q.Set("search_path", schema)
-		direct.RawQuery = q.Encode()
-		db, err := sql.Open("pgx", direct.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	}
+	h.db = pgDB(dsn, schema)
 	for round := range *crashRounds {
 		h.round(t, round, func() {
 			n := proxy.cut()
@@ -71,6 +48,47 @@ func TestCrashPostgres(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+	}
+}
+
+// pgTestSchema returns a fresh schema name starting with prefix, dropped
+// with everything in it when the test ends.
+func pgTestSchema(t *testing.T, dsn, prefix string) string {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	schema := prefix + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			t.Errorf("drop schema: %v", err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	return schema
+}
+
+// pgDB opens the database of dsn with schema first on the search path,
+// for the checks' queries.
+func pgDB(dsn, schema string) func(t *testing.T) *sql.DB {
+	return func(t *testing.T) *sql.DB {
+		t.Helper()
+		direct, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := direct.Query()
+		q.Set("search_path", schema)
+		direct.RawQuery = q.Encode()
+		db, err := sql.Open("pgx", direct.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
 	}
 }
 

@@ -73,6 +73,9 @@ type crashHarness struct {
 	keys           []*rsa.PrivateKey
 	db             func(t *testing.T) *sql.DB // the server's database, for the checks
 	group, app     string                     // Employees group, the in-house demo app
+	// settle, when set, runs after the devices drained their queues and
+	// before the checks: for work the servers still do in the background.
+	settle func(t *testing.T, round int, acked []*crashDevice)
 
 	// The server is killed once it has acknowledged target operations
 	// (enrollments, command results, check-ins, installs) in the round:
@@ -93,6 +96,15 @@ func (h *crashHarness) ack() {
 // flags given; the caller sets db.
 func newCrashHarness(t *testing.T, storage ...string) *crashHarness {
 	t.Helper()
+	h := newHarness(t, filepath.Join(t.TempDir(), "data"), freeAddr(t), storage)
+	h.setUp(t, h.start(t))
+	return h
+}
+
+// newHarness is a harness for servers with data in dir reached at addr:
+// the binary, the kill points' generator and the device keys.
+func newHarness(t *testing.T, dir, addr string, storage []string) *crashHarness {
+	t.Helper()
 	bin, err := serverBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -102,8 +114,7 @@ func newCrashHarness(t *testing.T, storage ...string) *crashHarness {
 		seed = mrand.Uint64()
 	}
 	t.Logf("kill points from -crash.seed=%d", seed)
-	h := &crashHarness{bin: bin, dir: filepath.Join(t.TempDir(), "data"), addr: freeAddr(t),
-		rng: mrand.New(mrand.NewPCG(seed, seed)), args: storage}
+	h := &crashHarness{bin: bin, dir: dir, addr: addr, rng: mrand.New(mrand.NewPCG(seed, seed)), args: storage}
 	// Device keys are the simulator's cost, not the server's: a few,
 	// reused by every device.
 	for range 8 {
@@ -113,7 +124,13 @@ func newCrashHarness(t *testing.T, storage ...string) *crashHarness {
 		}
 		h.keys = append(h.keys, k)
 	}
-	out := h.start(t)
+	return h
+}
+
+// setUp reads the admin token from the first start's output and finds the
+// demo data the rounds use.
+func (h *crashHarness) setUp(t *testing.T, out string) {
+	t.Helper()
 	if m := crashToken.FindStringSubmatch(out); m != nil {
 		h.adminToken = m[1]
 	}
@@ -147,7 +164,6 @@ func newCrashHarness(t *testing.T, storage ...string) *crashHarness {
 	if h.group == "" || h.app == "" {
 		t.Fatalf("demo data lacks the Employees group or the in-house app: %+v %+v", groups, apps)
 	}
-	return h
 }
 
 // start runs the server on the harness's address and data, returning its
@@ -178,13 +194,14 @@ type crashDevice struct {
 	delivered map[string]int    // command UUID → times the server sent it
 	results   map[string]string // command UUID → result status the server took
 	installed bool              // the server accepted the store install
+	lastPoll  time.Time         // when the server last answered that nothing is queued
 	ack       func()
 }
 
 // round runs the devices of one round against the server and calls crash
 // at a random point; then it drains every acknowledged device and checks
-// what survived.
-func (h *crashHarness) round(t *testing.T, round int, crash func()) {
+// what survived. It returns the devices whose enrollment was acknowledged.
+func (h *crashHarness) round(t *testing.T, round int, crash func()) []*crashDevice {
 	a := h.api(t)
 	pool := &keyPool{bits: 2048}
 	for i := range *crashDevices {
@@ -270,10 +287,14 @@ func (h *crashHarness) round(t *testing.T, round int, crash func()) {
 		})
 	}
 	dwg.Wait()
+	if h.settle != nil {
+		h.settle(t, round, acked)
+	}
 	drained := time.Since(start)
 	h.check(t, a, round, acked)
 	t.Logf("round %d: killed after %d acknowledged operations (%v); %d devices enrolled, drained (%v) and checked (%v)",
 		round, h.target, killed.Round(time.Millisecond), len(acked), drained.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	return acked
 }
 
 // deviceLife is an enrolled device's routine until the server dies:
@@ -334,6 +355,9 @@ func crashPoll(ctx context.Context, cd *crashDevice) error {
 		}
 		cd.mu.Unlock()
 		if len(strings.TrimSpace(string(reply))) == 0 {
+			cd.mu.Lock()
+			cd.lastPoll = time.Now()
+			cd.mu.Unlock()
 			return nil
 		}
 		cmd, err := decodeCommand(reply)

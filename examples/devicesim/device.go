@@ -98,6 +98,8 @@ type device struct {
 	// ddm is the declarative engine, nil until DeclarativeManagement
 	// turned it on (ddm.go).
 	ddm *ddmState
+	// pushToken is the push token the TokenUpdate registered.
+	pushToken []byte
 	// api is the server the device enrolled with; renewal, when not nil,
 	// is an MDM enrollment profile installed again, whose new identity
 	// the device enrolls and switches to (renew.go); renewals counts them.
@@ -268,6 +270,7 @@ func (d *device) checkIn(ctx context.Context, logf logFunc) error {
 		"Token": token, "PushMagic": rand.Text(), "AwaitingConfiguration": false}); err != nil {
 		return fmt.Errorf("check-in TokenUpdate: %w", err)
 	}
+	d.pushToken = token
 	logf("check-in: TokenUpdate accepted (push token registered)")
 	return nil
 }

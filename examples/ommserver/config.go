@@ -52,6 +52,9 @@ type config struct {
 	// reconcile is how often the directory is reconciled with what the
 	// SDK holds (omm.SDK.Run); the first round runs at start.
 	reconcile time.Duration
+	// pushClaim is how long a replica's claim on devices to push lasts
+	// (omm.Config.PushClaim).
+	pushClaim time.Duration
 
 	// identityValidity is how long device identities are valid (0: the
 	// SDK's default, a year); renewalInterval how often the renewal job
@@ -113,6 +116,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.knoxLicenseFile, "knox-license-file", os.Getenv("OMM_KNOX_LICENSE_FILE"), "file holding the demo org's Samsung Knox license key (default: a demo key for simulated devices; \"none\": Knox enrollment refused)")
 	fs.StringVar(&c.webhook, "webhook", os.Getenv("OMM_WEBHOOK"), "URL that receives the event stream as signed JSON batches (https; http only to a loopback address)")
 	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", os.Getenv("OMM_WEBHOOK_SECRET_FILE"), "file holding the webhook's HMAC secret (at least 16 bytes; required with -webhook)")
+	fs.DurationVar(&c.pushClaim, "push-claim", 0, "how long a replica's claim on devices to push lasts before another replica may push them (0: the SDK's default)")
 	fs.DurationVar(&c.reconcile, "reconcile", omm.DefaultReconcileInterval, "how often users who left the directory are found and their devices deprovisioned; the first round runs at start")
 	fs.DurationVar(&c.identityValidity, "identity-validity", 0, "how long device identities are valid (default a year); they are renewed in the last third, at most 30 days before expiry (short values are for tests)")
 	fs.DurationVar(&c.renewalInterval, "renewal-interval", 0, "how often device identities due for renewal are looked for, besides each reconcile round (0: only then)")

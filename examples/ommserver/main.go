@@ -24,6 +24,7 @@
 //	-knox-license-file F the demo org's Samsung Knox license key; "none" turns Knox off [OMM_KNOX_LICENSE_FILE]
 //	-android-amapi M     "local" (a local Android Management API fake) or "off" [OMM_ANDROID_AMAPI]
 //	-allow-simulators    accept OTA enrollment from simulated devices [OMM_ALLOW_SIMULATORS=1]
+//	-push-claim D        how long a replica's claim on devices to push lasts (see README, Running several replicas)
 //	-mfa-sender S        SMS/voice sign-in codes: "log" (development: printed in the log) or "off" [OMM_MFA_SENDER]
 //	-secrets-key FILE    key sealing CA keys and TOTP secrets in the database [OMM_SECRETS_KEY]
 //	-max-open-enrollments N  open enrollments one user may hold; -1 no limit [OMM_MAX_OPEN_ENROLLMENTS]
@@ -181,7 +182,11 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	}
 
 	if cfg.webhook != "" {
-		d, err := newWebhook(s, cfg, log)
+		replica, err := replicaID(cfg.dataDir)
+		if err != nil {
+			return err
+		}
+		d, err := newWebhook(s, cfg, replica, log)
 		if err != nil {
 			return err
 		}

@@ -1271,6 +1271,11 @@ func (m *mxWorld) state(org storage.OrgID) string {
 	rows.Close()
 	var lines []string
 	for _, table := range tables {
+		if table == "omm_push_outbox" || table == "omm_leases" {
+			// The server's background work (pushes owed, the reconcile's
+			// lease) moves on its own, whatever the requests.
+			continue
+		}
 		rows, err := m.raw.QueryContext(ctx, `SELECT * FROM "`+table+`"`)
 		if err != nil {
 			t.Fatal(err)

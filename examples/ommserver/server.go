@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -66,6 +67,10 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 			return nil, err
 		}
 	}
+	replica, err := replicaID(cfg.dataDir)
+	if err != nil {
+		return nil, err
+	}
 	keyFile := cfg.secretsKey
 	if keyFile == "" {
 		keyFile = filepath.Join(cfg.dataDir, secretsKeyFile)
@@ -76,7 +81,7 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 	}
 	oc := omm.Config{Store: s, Directory: srv.dir, PublicURL: d.publicURL, Topic: d.push.topic, Android: android,
 		AllowSimulators: cfg.allowSimulators, MaxOpenEnrollments: cfg.maxOpenEnrollments, Secrets: keeper, Logger: d.log, Clock: d.now,
-		IdentityValidity: cfg.identityValidity}
+		IdentityValidity: cfg.identityValidity, ReplicaID: replica, PushClaim: cfg.pushClaim}
 	if d.serving != nil {
 		oc.ServingCertificate = func() *x509.Certificate { return d.serving }
 	}
@@ -104,6 +109,22 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 		return nil, err
 	}
 	return srv, nil
+}
+
+// replicaFile names this server among the replicas sharing a database
+// (omm.Config.ReplicaID): kept across restarts, so that a restarted
+// server resumes its own leases at once. Replicas copy the rest of the
+// data directory (the TLS certificate, the CSRF and admin keys) but not
+// this file.
+const replicaFile = "replica.id"
+
+// replicaID returns this server's replica name, created once.
+func replicaID(dataDir string) (string, error) {
+	key, err := loadOrCreateSecret(filepath.Join(dataDir, replicaFile))
+	if err != nil {
+		return "", fmt.Errorf("replica ID: %w", err)
+	}
+	return "ommserver-" + hex.EncodeToString(key[:8]), nil
 }
 
 // secretsKeyFile is where, in the data directory, the key that seals the

@@ -89,5 +89,5 @@ func (tx tx) insertCommand(ctx context.Context, org storage.OrgID, devices []str
 	if err != nil {
 		return tx.s.fail("enqueue command", err)
 	}
-	return nil
+	return tx.queuePushes(ctx, org, devices, at)
 }

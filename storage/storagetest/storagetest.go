@@ -44,6 +44,8 @@ type Store interface {
 	events.Store        // events.go
 	declarative.Store   // declarative.go
 	enroll.PurgeStore   // purge.go
+	storage.Leases      // replicas.go
+	enroll.PushOutbox   // replicas.go
 	enroll.RenewalStore // renewal.go
 }
 
@@ -74,6 +76,7 @@ func cases() []testCase {
 	all = append(all, revocationCases()...)
 	all = append(all, eventCases()...)
 	all = append(all, declarativeCases()...)
+	all = append(all, replicaCases()...)
 	all = append(all, limitCases()...)
 	all = append(all, purgeCases()...)
 	all = append(all, renewalCases()...)

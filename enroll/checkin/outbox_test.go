@@ -1,0 +1,152 @@
+package checkin_test
+
+import (
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/apns/apnstest"
+	"github.com/openomm/omm/enroll/checkin"
+	"github.com/openomm/omm/storage"
+)
+
+// TestOutboxPushesWhatADeadServerLeft: a command committed by a server
+// that died before its push is pushed by the next drain, of any server,
+// once; and a wake afterwards finds nothing left to push.
+func TestOutboxPushesWhatADeadServerLeft(t *testing.T) {
+	fake := apnstest.NewServer()
+	defer fake.Close()
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-O", "alice").enroll().record()
+	// The server that enrolled the device had no waker: its commands'
+	// pushes are waiting in the outbox, as after a crash.
+	if err := e.store.EnqueueCommand(t.Context(), e.orgA, []string{d.ID}, enroll.Command{UUID: "cmd-1", RequestType: "DeviceLock",
+		Body: []byte("<plist/>")}, entry(e.orgA, "device.lock")); err != nil {
+		t.Fatal(err)
+	}
+	other := checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
+		checkin.WithPushClock(e.clock, noSleep)), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
+	n, err := other.Drain(t.Context(), e.orgA)
+	if err != nil || n != 1 {
+		t.Fatalf("Drain = %d, %v; want 1 device", n, err)
+	}
+	pushes := fake.Pushes()
+	if len(pushes) != 1 || pushes[0].Token != hex.EncodeToString([]byte("token-UDID-O")) {
+		t.Fatalf("pushes %+v, want one to the device", pushes)
+	}
+	if n, err := other.Drain(t.Context(), e.orgA); err != nil || n != 0 {
+		t.Errorf("second Drain = %d, %v; want nothing left", n, err)
+	}
+	if n, err := other.Drain(t.Context(), e.orgB); err != nil || n != 0 {
+		t.Errorf("Drain of the other org = %d, %v", n, err)
+	}
+}
+
+// TestOutboxClaimRunsOut: a pusher that claimed devices and died leaves
+// them to another once its claim runs out, not before.
+func TestOutboxClaimRunsOut(t *testing.T) {
+	fake := apnstest.NewServer()
+	defer fake.Close()
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-C", "alice").enroll().record()
+	if err := e.store.QueuePushes(t.Context(), e.orgA, []string{d.ID}, e.clock()); err != nil {
+		t.Fatal(err)
+	}
+	// The dead pusher's claim.
+	if got, err := e.store.ClaimPushes(t.Context(), e.orgA, nil, "dead", e.clock(), e.clock().Add(time.Minute), 10); err != nil || len(got) != 1 {
+		t.Fatalf("claim = %v, %v", got, err)
+	}
+	o := checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
+		checkin.WithPushClock(e.clock, noSleep)), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
+	if n, _ := o.Drain(t.Context(), e.orgA); n != 0 {
+		t.Errorf("drained %d devices under another's running claim", n)
+	}
+	e.advance(time.Minute)
+	if n, err := o.Drain(t.Context(), e.orgA); n != 1 || err != nil {
+		t.Errorf("Drain after the claim ran out = %d, %v", n, err)
+	}
+	if len(fake.Pushes()) != 1 {
+		t.Errorf("%d pushes, want 1", len(fake.Pushes()))
+	}
+}
+
+// TestOutboxSharesAFanOut: a fan-out woken on one server while another
+// drains is pushed once per device, by one or the other.
+func TestOutboxSharesAFanOut(t *testing.T) {
+	fakeA, fakeB := apnstest.NewServer(), apnstest.NewServer()
+	defer fakeA.Close()
+	defer fakeB.Close()
+	e := newEnv(t)
+	var ids []string
+	for i := range 60 {
+		ids = append(ids, e.newDevice(e.orgA, fmt.Sprintf("UDID-F%02d", i), "alice").enroll().record().ID)
+	}
+	if err := e.store.EnqueueCommand(t.Context(), e.orgA, ids, enroll.Command{UUID: "fan-out", RequestType: "DeviceInformation",
+		Body: []byte("<plist/>")}, entry(e.orgA, "device.info")); err != nil {
+		t.Fatal(err)
+	}
+	replica := func(fake *apnstest.Server) *checkin.Outbox {
+		return checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
+			checkin.WithPushClock(e.clock, noSleep)), checkin.WithOutboxBatch(7), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
+	}
+	a, b := replica(fakeA), replica(fakeB)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := a.Wake(t.Context(), e.orgA, ids); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Go(func() {
+		if _, err := b.Drain(t.Context(), e.orgA); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	var tokens []string
+	for _, p := range append(fakeA.Pushes(), fakeB.Pushes()...) {
+		tokens = append(tokens, p.Token)
+	}
+	slices.Sort(tokens)
+	var want []string
+	for i := range 60 {
+		want = append(want, hex.EncodeToString(fmt.Appendf(nil, "token-UDID-F%02d", i)))
+	}
+	slices.Sort(want)
+	if !slices.Equal(tokens, want) {
+		t.Errorf("pushed tokens (%d) are not each device once (%d)", len(tokens), len(want))
+	}
+	t.Logf("replica A pushed %d, replica B %d", len(fakeA.Pushes()), len(fakeB.Pushes()))
+}
+
+func entry(org storage.OrgID, action string) storage.AuditEntry {
+	return storage.AuditEntry{Org: org, Time: now, Actor: "admin:it", Action: action}
+}
+
+// TestOutboxDrainDoesNotCoalesceAWake: a device the drain pushed (for a
+// command queued earlier) is pushed again by the Wake of a command queued
+// right after: the drain's push may have reached it before that command.
+func TestOutboxDrainDoesNotCoalesceAWake(t *testing.T) {
+	fake := apnstest.NewServer()
+	defer fake.Close()
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-W", "alice").enroll().record()
+	o := checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
+		checkin.WithPushClock(e.clock, noSleep)), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
+	if n, err := o.Drain(t.Context(), e.orgA); n != 1 || err != nil {
+		t.Fatalf("Drain = %d, %v", n, err)
+	}
+	if err := e.store.EnqueueCommand(t.Context(), e.orgA, []string{d.ID}, enroll.Command{UUID: "lock", RequestType: "DeviceLock",
+		Body: []byte("<plist/>")}, entry(e.orgA, "device.lock")); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Wake(t.Context(), e.orgA, []string{d.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Pushes()); n != 2 {
+		t.Errorf("%d pushes, want 2 (the drain's, then the wake's)", n)
+	}
+}
