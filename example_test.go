@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/openomm/omm"
@@ -52,4 +54,35 @@ func Example() {
 	// 401 /device-mgmt/api/admin/devices
 	// 404 /scep/org_acme?operation=GetCACaps
 	// https://idp.example.com/device-mgmt/scep/org_acme
+}
+
+// A deployment behind a TLS-terminating proxy (nginx, HAProxy, a load
+// balancer): the handler is served as plain HTTP, and the proxy at
+// 10.0.0.5 forwards each device's client certificate in X-Client-Cert.
+// The same header from any other address is refused.
+func Example_behindProxy() {
+	ctx := context.Background()
+	st := memory.New()
+	defer st.Close()
+	sdk, err := omm.New(ctx, omm.Config{Store: st, PublicURL: "https://mdm.example.com",
+		Proxy:  omm.ProxyConfig{ClientCertHeader: "X-Client-Cert", Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.5/32")}},
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		panic(err)
+	}
+	srv := &http.Server{Addr: "10.0.0.9:8080", Handler: sdk.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	_ = srv // srv.ListenAndServe() on the address the proxy forwards to
+
+	req := httptest.NewRequest("PUT", "/mdm/org_acme/checkin", strings.NewReader("<plist/>"))
+	req.RemoteAddr = "192.0.2.1:50000" // not the proxy
+	req.Header.Set("X-Client-Cert", "-----BEGIN%20CERTIFICATE-----…")
+	rec := httptest.NewRecorder()
+	sdk.Handler().ServeHTTP(rec, req)
+	fmt.Println(rec.Code)
+
+	_, err = omm.New(ctx, omm.Config{Store: st, PublicURL: "https://mdm.example.com", Proxy: omm.ProxyConfig{ClientCertHeader: "X-Client-Cert"}})
+	fmt.Println(errors.Is(err, storage.ErrInvalid))
+	// Output:
+	// 403
+	// true
 }

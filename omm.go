@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -129,6 +130,11 @@ type Config struct {
 	// (DefaultEventRetention when 0; negative keeps them forever). [SDK.Run]
 	// purges older ones.
 	EventRetention time.Duration
+	// Proxy serves the handler as plain HTTP behind a TLS-terminating
+	// proxy that forwards the devices' client certificates (zero: the
+	// host terminates TLS itself and the handler reads the certificate
+	// from the connection).
+	Proxy ProxyConfig
 	// IdentityValidity is how long the MDM identities the SCEP CAs issue
 	// are valid (scep.DefaultValidity when 0).
 	IdentityValidity time.Duration
@@ -166,6 +172,22 @@ type Config struct {
 	// Logger and Clock default to slog.Default() and time.Now.
 	Logger *slog.Logger
 	Clock  func() time.Time
+}
+
+// ProxyConfig describes the TLS-terminating proxy in front of the
+// handler. The proxy requests (does not require) a client certificate,
+// sets ClientCertHeader on every request it forwards to the certificate
+// it received (percent-escaped PEM as nginx's $ssl_client_escaped_cert,
+// PEM, or base64 DER; empty without one), replacing whatever a client
+// sent, and connects from an address in Trusted. The header from any
+// other address is refused (403) by the check-in endpoints; no other
+// route reads it. Config.PublicURL stays the proxy's https URL.
+type ProxyConfig struct {
+	// ClientCertHeader names the header, e.g. "X-Client-Cert".
+	ClientCertHeader string
+	// Trusted are the proxy's addresses as the handler sees them
+	// (http.Request.RemoteAddr), e.g. 10.0.0.5/32.
+	Trusted []netip.Prefix
 }
 
 // AndroidConfig configures the Android channel. Without a Provider,
@@ -225,6 +247,14 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	base, err := url.Parse(strings.TrimSuffix(cfg.PublicURL, "/"))
 	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" || base.RawQuery != "" || base.Fragment != "" {
 		return nil, fmt.Errorf("%w: omm: Config.PublicURL %q: want an absolute http(s) URL without query", storage.ErrInvalid, cfg.PublicURL)
+	}
+	if (cfg.Proxy.ClientCertHeader == "") != (len(cfg.Proxy.Trusted) == 0) {
+		return nil, fmt.Errorf("%w: omm: Config.Proxy needs both ClientCertHeader and Trusted", storage.ErrInvalid)
+	}
+	for _, p := range cfg.Proxy.Trusted {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("%w: omm: Config.Proxy.Trusted has an invalid prefix", storage.ErrInvalid)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -352,7 +382,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	s.Android = android.New(st, s.Inventory, st, androidOpts...)
 
 	mdmOpts := []checkin.Option{checkin.WithLogger(log), checkin.WithClock(now), checkin.WithProfiles(s.OTA), checkin.WithUsers(s.Directory), checkin.WithEventLog(st),
-		checkin.WithEvents(s.deviceEvent),
+		checkin.WithEvents(s.deviceEvent), checkin.WithTrustedProxy(cfg.Proxy.ClientCertHeader, cfg.Proxy.Trusted),
 		checkin.WithResultHandler(string(inventory.AppleDeviceInformation), reevaluateOnReport{s}),
 		checkin.WithResultHandler("InstallApplication", catalogResults{s.Catalog}),
 		checkin.WithResultHandler("RemoveApplication", catalogResults{s.Catalog})}

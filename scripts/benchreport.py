@@ -233,7 +233,7 @@ def rss_section(out, lines):
     lines.append("### Server memory by enrolled devices (ommserver, VmRSS)")
     lines.append("")
     lines.append("A fresh server per row; the simulator enrolls the devices, answers every command their enrollment queued, then checks each in again, "
-                 "closing each device's connection after every check-in as a phone does (`-disconnect`). "
+                 "closing each device's connection after every check-in as a phone does (`-conn new`). "
                  "\"Start\" is read right after start-up (dev CA and TLS keys, the demo seed with its Argon2id password hashes "
                  "of 19 MiB each); the Go runtime hands memory back to the system only after later GC cycles, so the end "
                  "can be lower, and VmHWM is mostly that start-up peak. \"End\" is read as the simulator stops. Per 10,000 "

@@ -19,7 +19,8 @@ import (
 //	mux.Handle("PUT /mdm/{org}/server", svc.ServerHandler())
 //
 // The TLS layer should request (not require) client certificates; devices
-// that sign with Mdm-Signature send none.
+// that sign with Mdm-Signature send none. Behind a TLS-terminating proxy,
+// see [WithTrustedProxy].
 func (s *Service) CheckInHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, int64(mdm.CheckInLimits.MaxSize), s.checkIn)
@@ -56,7 +57,12 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, limit int64,
 		http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
 		return
 	}
-	out, isJSON, err := handle(r.Context(), org, ProofFrom(r), body)
+	p, err := s.Proof(r)
+	var out []byte
+	var isJSON bool
+	if err == nil {
+		out, isJSON, err = handle(r.Context(), org, p, body)
+	}
 	if err != nil {
 		status := statusOf(err)
 		if status >= 500 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/events"
@@ -55,8 +56,7 @@ func (s *Service) certificate(ctx context.Context, org storage.OrgID, p Proof, b
 	if err != nil {
 		return nil, fmt.Errorf("checkin: device CA of %q: %w", org, err)
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
+	now := s.clock()
 	var cert *x509.Certificate
 	switch {
 	case p.Signature != "":
@@ -71,29 +71,53 @@ func (s *Service) certificate(ctx context.Context, org storage.OrgID, p Proof, b
 		if err != nil {
 			return nil, forbidden("Mdm-Signature: %v", err)
 		}
+		// The signature covers the body: checked on every message. The
+		// signer's chain is the certificate's: checked once per
+		// certificate, like a TLS client certificate's.
 		cert, err = sd.VerifyDetached(body, cms.VerifyOptions{
-			Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: s.clock(),
+			VerifyChain: func(signer *x509.Certificate, carried []*x509.Certificate) error {
+				return s.verifyChain(org, ca, signer, carried, now)
+			},
 		})
 		if err != nil {
 			return nil, forbidden("Mdm-Signature: %v", err)
 		}
 	case p.TLS != nil:
 		cert = p.TLS
-		now := s.clock()
-		k := keyOf(org, ca, cert)
-		if s.verified.known(k, cert, now) {
-			break
-		}
-		if _, err := cert.Verify(x509.VerifyOptions{
-			Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: now,
-		}); err != nil {
+		if err := s.verifyChain(org, ca, cert, nil, now); err != nil {
 			return nil, forbidden("client certificate: %v", err)
 		}
-		s.verified.add(k)
 	default:
 		return nil, ErrNoIdentity
 	}
 	return cert, nil
+}
+
+// verifyChain checks that cert was issued by the org's device CA for
+// client authentication and is valid at now, through intermediates if
+// any; a certificate once verified is remembered (verified.go) for its
+// validity, so that a device's every message does not pay for the chain.
+func (s *Service) verifyChain(org storage.OrgID, ca, cert *x509.Certificate, intermediates []*x509.Certificate, now time.Time) error {
+	k := keyOf(org, ca, cert)
+	if s.verified.known(k, cert, now) {
+		return nil
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	var inter *x509.CertPool
+	if len(intermediates) > 0 {
+		inter = x509.NewCertPool()
+		for _, c := range intermediates {
+			inter.AddCert(c)
+		}
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{
+		Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: now,
+	}); err != nil {
+		return err
+	}
+	s.verified.add(k)
+	return nil
 }
 
 // identity returns the recorded identity that proves the request.

@@ -241,6 +241,26 @@ func BenchmarkVerifyMdmSignature(b *testing.B) {
 			}
 		}
 	})
+	// The service's own check, as a check-in runs it: a device's every
+	// message signed by the same certificate.
+	b.Run("service-signature", func(b *testing.B) {
+		b.ReportAllocs()
+		p := checkin.Proof{Signature: header}
+		for b.Loop() {
+			if _, err := e.svc.VerifyProof(b.Context(), e.orgA, p, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("service-tls", func(b *testing.B) {
+		b.ReportAllocs()
+		p := checkin.Proof{TLS: d.cert}
+		for b.Loop() {
+			if _, err := e.svc.VerifyProof(b.Context(), e.orgA, p, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("tls-chain", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

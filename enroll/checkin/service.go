@@ -139,6 +139,7 @@ type Service struct {
 	maxDeliv       int
 	contact        time.Duration
 	verified       *verifiedCerts
+	proxy          *trustedProxy // nil: no forwarded client certificates
 	users          auth.Users
 	eventLog       events.Appender
 }

@@ -13,9 +13,11 @@ import (
 // afresh, so memory stays bounded whatever the number of devices.
 const maxVerified = 100_000
 
-// verifiedCerts remembers client certificates whose chain to an org's CA
-// was verified, so that a device's every check-in does not pay an RSA
-// signature check for the same certificate. An entry is used only for the
+// verifiedCerts remembers device certificates (TLS client certificates,
+// forwarded ones, and Mdm-Signature signers) whose chain to an org's CA
+// was verified, so that a device's every check-in does not pay the chain
+// check for the same certificate; a signed message's own signature over
+// its body is still checked every time. An entry is used only for the
 // same org, the same CA certificate and within the leaf's validity; the
 // identity itself is still looked up in the store on every request.
 type verifiedCerts struct {

@@ -1,10 +1,20 @@
 package checkin
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"errors"
+	"math/big"
 	"testing"
 	"time"
 
-	"crypto/x509"
+	"github.com/openomm/omm/internal/cms"
+	"github.com/openomm/omm/storage"
 )
 
 func TestVerifiedCerts(t *testing.T) {
@@ -40,5 +50,99 @@ func TestVerifiedCerts(t *testing.T) {
 	}
 	if len(v.m) > maxVerified {
 		t.Errorf("cache holds %d entries, bound %d", len(v.m), maxVerified)
+	}
+}
+
+// testCA is a CA that issues client-authentication certificates.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+func newTestCA(t *testing.T, name string, at time.Time) testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, NotBefore: at.Add(-time.Hour),
+		NotAfter: at.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return testCA{cert: cert, key: key}
+}
+
+func (c testCA) issue(t *testing.T, cn string, at time.Time) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(at.UnixNano()), Subject: pkix.Name{CommonName: cn}, NotBefore: at.Add(-time.Minute),
+		NotAfter: at.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return cert, key
+}
+
+type oneCA struct{ cert *x509.Certificate }
+
+func (c oneCA) CACertificate(context.Context, storage.OrgID) (*x509.Certificate, error) {
+	return c.cert, nil
+}
+
+// TestSignatureChainOnce: an Mdm-Signature's signature over the body is
+// checked on every message, its signer's chain once per certificate (the
+// cache the TLS path uses), and never past the certificate's validity.
+func TestSignatureChainOnce(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	at := t0
+	ca := newTestCA(t, "org CA", t0)
+	svc := New(nil, nil, oneCA{ca.cert}, WithClock(func() time.Time { return at }))
+	cert, key := ca.issue(t, "device", t0)
+	sign := func(body []byte, key *ecdsa.PrivateKey, cert *x509.Certificate) Proof {
+		t.Helper()
+		sig, err := cms.SignDetached(body, key, cert, nil, cms.WithSigningTime(func() time.Time { return t0 }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Proof{Signature: base64.StdEncoding.EncodeToString(sig)}
+	}
+	body := []byte("<plist><dict/></plist>")
+	p := sign(body, key, cert)
+	if _, err := svc.certificate(t.Context(), "org_a", p, body); err != nil {
+		t.Fatalf("first message: %v", err)
+	}
+	if !svc.verified.known(keyOf("org_a", ca.cert, cert), cert, at) {
+		t.Fatal("the signer's verified chain is not remembered")
+	}
+	if _, err := svc.certificate(t.Context(), "org_a", p, []byte("<plist><dict><key>x</key></dict></plist>")); !errors.Is(err, ErrForbidden) {
+		t.Errorf("the same signature over another body: %v, want ErrForbidden", err)
+	}
+	// The chain comes from the cache: a certificate of another CA that
+	// the cache (wrongly, here by hand) holds is accepted without a chain
+	// check, which shows the check is skipped; one it does not hold is
+	// refused.
+	other := newTestCA(t, "another CA", t0)
+	foreign, fkey := other.issue(t, "device", t0)
+	fp := sign(body, fkey, foreign)
+	if _, err := svc.certificate(t.Context(), "org_a", fp, body); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("a certificate of another CA: %v, want ErrForbidden", err)
+	}
+	svc.verified.add(keyOf("org_a", ca.cert, foreign))
+	if _, err := svc.certificate(t.Context(), "org_a", fp, body); err != nil {
+		t.Errorf("a cached certificate: %v (the chain was checked again)", err)
+	}
+	// Past the certificate's validity the cache does not answer, and the
+	// chain check refuses.
+	at = t0.Add(2 * time.Hour)
+	if _, err := svc.certificate(t.Context(), "org_a", p, body); !errors.Is(err, ErrForbidden) {
+		t.Errorf("an expired certificate: %v, want ErrForbidden", err)
 	}
 }

@@ -53,6 +53,13 @@ type api struct {
 	// agentToken, when set, is a session the host product issued: the
 	// agent API is called with it instead of signing in through the SDK.
 	agentToken string
+	// forward, when set, plays the TLS-terminating proxy of a server
+	// serving plain HTTP: devices' certificates go in this header
+	// (-forward-cert, conn.go).
+	forward string
+	// resume makes devices keep their TLS sessions and resume them on
+	// their next connection (load -conn resume).
+	resume bool
 	// keys, when set, holds device keys generated before a timed run.
 	keys *keyPool
 	// totpCode computes an authenticator code; nil means totpAt. Tests

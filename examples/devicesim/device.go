@@ -232,7 +232,7 @@ func (a *api) mdmIdentity(ctx context.Context, ca *x509.Certificate, prof *profi
 
 	d := &device{
 		spec:       s,
-		client:     newClient(a.roots, &tls.Certificate{Certificate: [][]byte{identity.Raw}, PrivateKey: key, Leaf: identity}),
+		client:     a.deviceClient(&tls.Certificate{Certificate: [][]byte{identity.Raw}, PrivateKey: key, Leaf: identity}),
 		identity:   identity,
 		key:        key,
 		base:       a.base,
@@ -251,7 +251,7 @@ func (a *api) mdmIdentity(ctx context.Context, ca *x509.Certificate, prof *profi
 	}
 	if a.signed {
 		d.signed = true
-		d.client = newClient(a.roots, nil) // the signature alone proves the identity
+		d.client = a.deviceClient(nil) // the signature alone proves the identity
 	}
 	return d, nil
 }

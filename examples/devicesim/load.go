@@ -31,9 +31,10 @@ type loadConfig struct {
 	ceiling    bool          // drive a plain HTTPS handler the same way after the idle phase
 	signFor    time.Duration // measure the raw CA-key signature rate for this long (0: not)
 	caOps      int           // CA private-key operations per enrollment, for the ratio
-	disconnect bool          // close each device's connection after every poll
+	conn       string        // how devices connect: connNew, connResume or connKeepAlive
 	jsonOut    string        // write the results as JSON to this file
 	serverPID  int           // read the server's CPU time per phase from /proc (same machine)
+	dbPids     string        // a shell command listing the database's processes serving the server
 	// The server's event webhook, received here (webhook.go).
 	webhookListen, webhookSecret string
 }
@@ -61,10 +62,11 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 	fs.BoolVar(&c.ceiling, "ceiling", false, "after the check-ins, drive a plain HTTPS handler returning a fixed plist the same way: the ceiling for check-ins")
 	fs.DurationVar(&c.signFor, "sign-rate", 0, "after enrolling, measure the raw signature rate of a key like the org CA's for this long (the ceiling for enrollments)")
 	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file")
-	fs.BoolVar(&c.disconnect, "disconnect", false, "close each device's connection after every check-in, as a phone does between pushes (the server then holds no connection per device)")
+	fs.StringVar(&c.conn, "conn", connNew, `how devices connect: "new" (a new TCP+TLS connection per wake, full handshake, as a phone woken by a push), "resume" (new connection per wake, resuming the TLS session) or "keepalive" (each device keeps its connection)`)
 	fs.IntVar(&c.caOps, "ca-ops", caOpsPerEnrollment, "CA private-key operations per enrollment the server makes (an older server made 5)")
 	fs.StringVar(&c.webhookListen, "webhook-listen", "", "receive the server's event webhook on this loopback address during the run (the server's -webhook points here) and report the events' lag")
 	fs.StringVar(&c.webhookSecret, "webhook-secret-file", "", "the webhook's secret (the server's -webhook-secret-file)")
+	fs.StringVar(&c.dbPids, "db-pids", "", "shell command printing the process IDs of the database's backends serving the server (on this machine): report their CPU time per phase")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "process ID of the server (on this machine): report its CPU time per request of each phase")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
@@ -84,6 +86,8 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 		return c, fmt.Errorf("%w: -max-requests must be positive", errUsage)
 	case c.refreshRate < 1 || c.refreshRate > 1000:
 		return c, fmt.Errorf("%w: -refresh-rate must be 1…1000", errUsage)
+	case !validConn(c.conn):
+		return c, fmt.Errorf("%w: -conn must be new, resume or keepalive", errUsage)
 	case (c.webhookListen == "") != (c.webhookSecret == ""):
 		return c, fmt.Errorf("%w: -webhook-listen and -webhook-secret-file go together", errUsage)
 	}
@@ -115,8 +119,14 @@ type loadResult struct {
 	// SimCPU is the simulator's own CPU time during each phase: on one
 	// machine, what it takes from the server.
 	SimCPU map[string]time.Duration
+	// DBCPU is the database's CPU time during each phase (-db-pids).
+	DBCPU map[string]time.Duration
 	// Webhook is what the event receiver saw, with -webhook-listen.
 	Webhook *hookStats
+	// Conn is how the devices connected (-conn); Handshakes the TLS
+	// handshakes of each phase.
+	Conn       string
+	Handshakes map[string]handshakeCount
 }
 
 // phase is one phase's measurements.
@@ -192,10 +202,20 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	if c.caOps == 0 {
 		c.caOps = caOpsPerEnrollment
 	}
-	res := loadResult{Devices: c.devices, Concurrency: min(c.concurrency, c.devices)}
+	if c.conn == "" {
+		c.conn = connNew
+	}
+	res := loadResult{Devices: c.devices, Concurrency: min(c.concurrency, c.devices), Conn: c.conn, Handshakes: map[string]handshakeCount{}}
 	a, err := c.target()
 	if err != nil {
 		return res, err
+	}
+	a.resume = c.conn == connResume
+	disconnect := reconnects(c.conn)
+	// traced returns ctx counting the handshakes of phase name into res.
+	traced := func(ctx context.Context, name string) (context.Context, func()) {
+		h := &handshakes{}
+		return h.trace(ctx), func() { res.Handshakes[name] = h.count() }
 	}
 	var hook *hookReceiver
 	if c.webhookListen != "" {
@@ -220,11 +240,14 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	cpu := cpuMeters{
 		server: cpuMeter{pid: c.serverPID, got: map[string]time.Duration{}},
 		sim:    cpuMeter{pid: os.Getpid(), got: map[string]time.Duration{}},
+		db:     cpuMeter{pidsCmd: c.dbPids, got: map[string]time.Duration{}},
 	}
-	res.ServerCPU, res.SimCPU = cpu.server.got, cpu.sim.got
+	res.ServerCPU, res.SimCPU, res.DBCPU = cpu.server.got, cpu.sim.got, cpu.db.got
 	cpu.start()
-	devices, enr := enrollMany(ctx, a, token, c.devices, res.Concurrency, c.disconnect)
+	enrollCtx, enrollDone := traced(ctx, "enroll")
+	devices, enr := enrollMany(enrollCtx, a, token, c.devices, res.Concurrency, disconnect)
 	cpu.stop("enroll")
+	enrollDone()
 	res.Enroll = enr
 	fmt.Fprintf(out, "enrolled %d/%d in %s (%.1f devices/s), %d errors\n", len(devices), c.devices,
 		enr.Elapsed.Round(time.Millisecond), float64(len(devices))/enr.Elapsed.Seconds(), enr.Errors)
@@ -241,8 +264,10 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	}
 	if c.drain {
 		cpu.start()
-		res.Drain, res.DrainCommands = drain(ctx, a, devices, res.Concurrency, c.disconnect)
+		drainCtx, drainDone := traced(ctx, "drain")
+		res.Drain, res.DrainCommands = drain(drainCtx, a, devices, res.Concurrency, disconnect)
 		cpu.stop("drain")
+		drainDone()
 		fmt.Fprintf(out, "drained %d commands in %s (%.1f command round trips/s), %d errors\n", res.DrainCommands,
 			res.Drain.Elapsed.Round(time.Millisecond), float64(res.DrainCommands)/res.Drain.Elapsed.Seconds(), res.Drain.Errors)
 	}
@@ -258,7 +283,7 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	// change in the machine's load during the run weighs on both alike.
 	var ceil1 phase
 	if c.ceiling {
-		if ceil1, err = ceiling(ctx, a, devices, res.Concurrency, c.duration/2, c.maxRequests/2); err != nil {
+		if ceil1, err = ceiling(ctx, a, devices, res.Concurrency, c.duration/2, c.maxRequests/2, disconnect); err != nil {
 			return res, err
 		}
 	}
@@ -267,7 +292,8 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	refreshes := &recorder{}
 	start := a.now()
 	cpu.start()
-	runCtx, cancel := context.WithTimeout(ctx, c.duration)
+	checkCtx, checkDone := traced(ctx, "checkin")
+	runCtx, cancel := context.WithTimeout(checkCtx, c.duration)
 	defer cancel()
 	done := make(chan struct{})
 	go progress(runCtx, done, out, rec, c.progress, a.now)
@@ -293,7 +319,7 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 					rec.observe(l, err)
 				})
 				rec.commands.Add(int64(len(st.Commands)))
-				if c.disconnect {
+				if disconnect {
 					devices[i].client.CloseIdleConnections()
 				}
 			}
@@ -302,7 +328,7 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	wg.Wait()
 	cancel()
 	<-done
-	if c.disconnect {
+	if disconnect {
 		// A connection whose last stream was still being torn down when
 		// its device closed its idle ones is idle now.
 		for _, d := range devices {
@@ -311,6 +337,7 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	}
 	res.CheckIn = rec.phase(a.now().Sub(start))
 	cpu.stop("checkin")
+	checkDone()
 	res.Commands = int(rec.commands.Load())
 	res.Refreshed = <-refreshed
 	res.Refresh = refreshes.phase(res.CheckIn.Elapsed)
@@ -326,7 +353,7 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 		}
 	}
 	if c.ceiling {
-		ceil2, err := ceiling(ctx, a, devices, res.Concurrency, c.duration-c.duration/2, c.maxRequests-c.maxRequests/2)
+		ceil2, err := ceiling(ctx, a, devices, res.Concurrency, c.duration-c.duration/2, c.maxRequests-c.maxRequests/2, disconnect)
 		if err != nil {
 			return res, err
 		}
@@ -508,7 +535,11 @@ func progress(ctx context.Context, done chan<- struct{}, out io.Writer, rec *rec
 // printSummary writes the result's summary.
 func printSummary(out io.Writer, r loadResult) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
-	fmt.Fprintf(out, "summary: %d devices, concurrency %d\n", r.Devices, r.Concurrency)
+	conn := ""
+	if r.Conn != "" {
+		conn = ", connections: " + r.Conn
+	}
+	fmt.Fprintf(out, "summary: %d devices, concurrency %d%s\n", r.Devices, r.Concurrency, conn)
 	e := r.Enroll
 	fmt.Fprintf(out, "  enrollment: %d devices in %s (%.1f/s), %d errors; per device p50 %s p90 %s p99 %s\n",
 		e.Requests-e.Errors, e.Elapsed.Round(time.Millisecond), float64(e.Requests-e.Errors)/e.Elapsed.Seconds(), e.Errors,
@@ -532,6 +563,12 @@ func printSummary(out io.Writer, r loadResult) {
 	}{{"enroll", r.Enroll}, {"drain", r.Drain}, {"checkin", r.CheckIn}} {
 		if cpu, ok := r.ServerCPU[ph.name]; ok && ph.p.Requests > 0 {
 			fmt.Fprintf(out, "  server CPU: %-8s %s, %.0fµs per request\n", ph.name, cpu, float64(cpu.Microseconds())/float64(ph.p.Requests))
+		}
+		if cpu, ok := r.DBCPU[ph.name]; ok && ph.p.Requests > 0 {
+			fmt.Fprintf(out, "  db CPU:     %-8s %s, %.0fµs per request\n", ph.name, cpu, float64(cpu.Microseconds())/float64(ph.p.Requests))
+		}
+		if h, ok := r.Handshakes[ph.name]; ok && ph.p.Requests > 0 {
+			fmt.Fprintf(out, "  handshakes: %-8s %s\n", ph.name, h)
 		}
 		if cpu, ok := r.SimCPU[ph.name]; ok && ph.p.Requests > 0 {
 			fmt.Fprintf(out, "  sim CPU:    %-8s %s, %.0fµs per request\n", ph.name, cpu, float64(cpu.Microseconds())/float64(ph.p.Requests))

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -169,12 +170,14 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
-// TestLoadDisconnect: with -disconnect the devices hold no connection to
-// the server between check-ins, as phones do (what the memory runs of
-// scripts/bench rely on); without it each device keeps its own.
-func TestLoadDisconnect(t *testing.T) {
+// TestLoadConnections: with -conn new or resume the devices hold no
+// connection to the server between wakes, as phones do (what the memory
+// runs of scripts/bench rely on), and every wake is a new handshake: full
+// with new, a resumed TLS session with resume; with keepalive each device
+// keeps its own connection and makes no handshake after enrolling.
+func TestLoadConnections(t *testing.T) {
 	t.Parallel()
-	for _, disconnect := range []bool{false, true} {
+	for _, mode := range []string{connKeepAlive, connNew, connResume} {
 		ts := startServer(t)
 		u, err := url.Parse(ts.base)
 		if err != nil {
@@ -183,14 +186,33 @@ func TestLoadDisconnect(t *testing.T) {
 		out := &syncBuffer{}
 		const devices = 6
 		cfg := loadConfig{commonFlags: ts.flags("alice"), devices: devices, concurrency: 2, duration: maxDuration,
-			maxRequests: 40, progress: time.Minute, refreshRate: 1, drain: true, disconnect: disconnect}
+			maxRequests: 40, progress: time.Minute, refreshRate: 1, drain: true, conn: mode}
 		res, err := runLoad(t.Context(), cfg, out)
 		if err != nil {
 			t.Fatalf("load: %v\n%s", err, out)
 		}
 		if res.Enroll.Requests != devices || res.CheckIn.Errors != 0 {
-			t.Fatalf("disconnect %v: %+v", disconnect, res)
+			t.Fatalf("%s: %+v", mode, res)
 		}
+		hs := res.Handshakes["checkin"]
+		switch mode {
+		case connKeepAlive:
+			if hs.Full+hs.Resumed != 0 {
+				t.Errorf("keepalive: check-ins made %s, want none", hs)
+			}
+		case connNew:
+			if hs.Full == 0 || hs.Resumed != 0 {
+				t.Errorf("new: check-ins made %s, want full handshakes only", hs)
+			}
+		case connResume:
+			if hs.Resumed == 0 || hs.Full != 0 {
+				t.Errorf("resume: check-ins made %s, want resumed sessions only", hs)
+			}
+		}
+		if !strings.Contains(out.String(), "handshakes: checkin") {
+			t.Errorf("%s: the summary does not count the handshakes:\n%s", mode, out)
+		}
+		disconnect := reconnects(mode)
 		open := establishedTo(t, u.Port())
 		// Closing is asynchronous: give the sockets a moment to go.
 		for deadline := time.Now().Add(5 * time.Second); disconnect && open > cfg.concurrency && time.Now().Before(deadline); {
@@ -201,10 +223,10 @@ func TestLoadDisconnect(t *testing.T) {
 		// keeps its connections either way: one, or up to one per worker
 		// when the workers' first requests dial at once.
 		if disconnect && open > cfg.concurrency {
-			t.Errorf("with -disconnect, %d connections to the server stay open, want at most %d (the API client's)", open, cfg.concurrency)
+			t.Errorf("-conn %s: %d connections to the server stay open, want at most %d (the API client's)", mode, open, cfg.concurrency)
 		}
 		if !disconnect && open < devices {
-			t.Errorf("without -disconnect, %d connections to the server stay open, want at least %d", open, devices)
+			t.Errorf("-conn %s: %d connections to the server stay open, want at least %d", mode, open, devices)
 		}
 	}
 }
@@ -230,4 +252,37 @@ func establishedTo(t *testing.T, port string) int {
 		}
 	}
 	return n
+}
+
+// TestLoadBehindProxy: with -forward-cert the simulator plays the
+// TLS-terminating proxy of a server serving plain HTTP: the devices enroll,
+// answer their commands and check in, and no TLS handshake is made.
+func TestLoadBehindProxy(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // the server listens there next
+	ts := startServerArgs(t, "-allow-simulators", "-listen", addr, "-public-url", "https://"+addr,
+		"-trusted-proxies", "127.0.0.1", "-client-cert-header", "X-Client-Cert")
+	flags := ts.flags("alice")
+	flags.forwardCert = "X-Client-Cert"
+	out := &syncBuffer{}
+	const devices = 4
+	cfg := loadConfig{commonFlags: flags, devices: devices, concurrency: 2, duration: maxDuration,
+		maxRequests: 30, progress: time.Minute, refreshRate: 1, drain: true, ceiling: true, conn: connNew}
+	res, err := runLoad(t.Context(), cfg, out)
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, out)
+	}
+	if res.Enroll.Requests != devices || res.DrainCommands == 0 || res.CheckIn.Requests == 0 || res.Ceiling.Requests == 0 {
+		t.Fatalf("behind a proxy: %+v\n%s", res, out)
+	}
+	for name, h := range res.Handshakes {
+		if h.Full+h.Resumed != 0 {
+			t.Errorf("%s: %s over plain HTTP", name, h)
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -179,7 +180,7 @@ var idleCeilingPlist = []byte(`<?xml version="1.0" encoding="UTF-8"?>
 // certificate, client certificate requested, HTTP/2), and drives it with
 // the same devices, concurrency and requests as the idle check-in phase:
 // no handler of the server can answer faster on this machine.
-func ceiling(ctx context.Context, a *api, devices []*device, c int, d time.Duration, maxRequests int) (phase, error) {
+func ceiling(ctx context.Context, a *api, devices []*device, c int, d time.Duration, maxRequests int, disconnect bool) (phase, error) {
 	cert, roots, err := selfSigned()
 	if err != nil {
 		return phase{}, err
@@ -202,7 +203,13 @@ func ceiling(ctx context.Context, a *api, devices []*device, c int, d time.Durat
 		ErrorLog:          nil,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	go func() {
+		if a.forward != "" { // plain HTTP, as the server behind its proxy
+			errc <- srv.Serve(ln)
+			return
+		}
+		errc <- srv.ServeTLS(ln, "", "")
+	}()
 	defer func() {
 		srv.Close()
 		<-errc
@@ -212,10 +219,12 @@ func ceiling(ctx context.Context, a *api, devices []*device, c int, d time.Durat
 	for i, dev := range devices {
 		cl := *dev
 		cl.base, cl.serverURL = base, base+"/mdm/connect"
+		ca := *a
+		ca.roots = roots
 		if dev.signed {
-			cl.client = newClient(roots, nil)
+			cl.client = ca.deviceClient(nil)
 		} else {
-			cl.client = newClient(roots, &tls.Certificate{Certificate: [][]byte{dev.identity.Raw}, PrivateKey: dev.key, Leaf: dev.identity})
+			cl.client = ca.deviceClient(&tls.Certificate{Certificate: [][]byte{dev.identity.Raw}, PrivateKey: dev.key, Leaf: dev.identity})
 		}
 		clones[i] = &cl
 	}
@@ -237,6 +246,9 @@ func ceiling(ctx context.Context, a *api, devices []*device, c int, d time.Durat
 					return
 				}
 				rec.observe(a.now().Sub(t0), err)
+				if disconnect {
+					clones[i].client.CloseIdleConnections()
+				}
 			}
 		})
 	}
@@ -279,23 +291,66 @@ func selfSigned() (tls.Certificate, *x509.CertPool, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots, nil
 }
 
-// cpuMeter reads a local process's CPU time (user + system) from
-// /proc/PID/stat around phases; with no PID it records nothing.
+// cpuMeter reads local processes' CPU time (user + system) from
+// /proc/PID/stat around phases: one process (pid), or the processes a
+// command lists (pidsCmd, such as a database's backends for one client);
+// with neither it records nothing.
 type cpuMeter struct {
-	pid  int
-	at   time.Duration
-	got  map[string]time.Duration
-	fail bool
+	pid     int
+	pidsCmd string
+	at      map[int]time.Duration
+	got     map[string]time.Duration
+	fail    bool
 }
 
-func (m *cpuMeter) read() (time.Duration, bool) {
-	if m.pid <= 0 || m.fail {
-		return 0, false
+// pids returns the processes measured.
+func (m *cpuMeter) pids() []int {
+	if m.pid > 0 {
+		return []int{m.pid}
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.pid))
+	if m.pidsCmd == "" || m.fail {
+		return nil
+	}
+	out, err := exec.Command("sh", "-c", m.pidsCmd).Output()
 	if err != nil {
 		m.fail = true
-		return 0, false
+		return nil
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(out)) {
+		if p, err := strconv.Atoi(f); err == nil && p > 0 {
+			pids = append(pids, p)
+		}
+	}
+	return pids
+}
+
+// readAll returns the CPU time of each process measured.
+func (m *cpuMeter) readAll() (map[int]time.Duration, bool) {
+	pids := m.pids()
+	if len(pids) == 0 {
+		return nil, false
+	}
+	out := map[int]time.Duration{}
+	for _, pid := range pids {
+		t, err := procCPU(pid)
+		if err != nil {
+			if pid == m.pid {
+				m.fail = true
+				return nil, false
+			}
+			continue // a backend that ended
+		}
+		out[pid] = t
+	}
+	return out, true
+}
+
+// procCPU reads a process's CPU time from /proc.
+func procCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
 	}
 	// Fields after the parenthesized command name: state is field 3,
 	// utime and stime are fields 14 and 15, in clock ticks (100 Hz).
@@ -305,31 +360,39 @@ func (m *cpuMeter) read() (time.Duration, bool) {
 	}
 	f := strings.Fields(rest)
 	if len(f) < 13 {
-		m.fail = true
-		return 0, false
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		m.fail = true
-		return 0, false
+		return 0, fmt.Errorf("/proc/%d/stat: not a number", pid)
 	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, true
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
-func (m *cpuMeter) start() { m.at, _ = m.read() }
+func (m *cpuMeter) start() { m.at, _ = m.readAll() }
 
-// cpuMeters measures the server and the simulator over the same phases.
-type cpuMeters struct{ server, sim cpuMeter }
+// cpuMeters measures the server, the simulator and the database over the
+// same phases.
+type cpuMeters struct{ server, sim, db cpuMeter }
 
-func (m *cpuMeters) start() { m.server.start(); m.sim.start() }
+func (m *cpuMeters) start() { m.server.start(); m.sim.start(); m.db.start() }
 
-func (m *cpuMeters) stop(name string) { m.server.stop(name); m.sim.stop(name) }
+func (m *cpuMeters) stop(name string) { m.server.stop(name); m.sim.stop(name); m.db.stop(name) }
 
+// stop records the CPU time since start: of each process measured at
+// the end, less what it had at the start (a process started during the
+// phase counts whole; one that ended during it is lost).
 func (m *cpuMeter) stop(name string) {
-	if t, ok := m.read(); ok {
-		m.got[name] = t - m.at
+	now, ok := m.readAll()
+	if !ok {
+		return
 	}
+	var sum time.Duration
+	for pid, t := range now {
+		sum += t - m.at[pid]
+	}
+	m.got[name] = sum
 }
 
 // phaseReport is a phase in the JSON report.
@@ -348,6 +411,8 @@ type phaseReport struct {
 	ServerCPUPerRequestUs float64 `json:"server_cpu_per_request_us,omitempty"`
 	// SimCPUPerRequestUs is the simulator's own CPU time per request.
 	SimCPUPerRequestUs float64 `json:"sim_cpu_per_request_us,omitempty"`
+	// DBCPUms is the database's CPU time during the phase (-db-pids).
+	DBCPUms float64 `json:"db_cpu_ms,omitempty"`
 }
 
 func reportOf(p phase) phaseReport {
@@ -382,6 +447,10 @@ type loadReport struct {
 	Ceiling       phaseReport `json:"ceiling"`
 	// Webhook is what the event receiver saw (-webhook-listen).
 	Webhook *hookStats `json:"webhook,omitempty"`
+	// Conn is how the devices connected (-conn); Handshakes the TLS
+	// handshakes per phase.
+	Conn       string                    `json:"conn"`
+	Handshakes map[string]handshakeCount `json:"handshakes"`
 }
 
 func withCPU(p phaseReport, cpu, sim time.Duration) phaseReport {
@@ -404,7 +473,11 @@ func writeReport(path string, r loadResult, proof string, caOps int) error {
 	rep.Enroll = withCPU(rep.Enroll, r.ServerCPU["enroll"], r.SimCPU["enroll"])
 	rep.Drain = withCPU(rep.Drain, r.ServerCPU["drain"], r.SimCPU["drain"])
 	rep.CheckIn = withCPU(rep.CheckIn, r.ServerCPU["checkin"], r.SimCPU["checkin"])
+	rep.Enroll.DBCPUms = float64(r.DBCPU["enroll"]) / float64(time.Millisecond)
+	rep.Drain.DBCPUms = float64(r.DBCPU["drain"]) / float64(time.Millisecond)
+	rep.CheckIn.DBCPUms = float64(r.DBCPU["checkin"]) / float64(time.Millisecond)
 	rep.Webhook = r.Webhook
+	rep.Conn, rep.Handshakes = r.Conn, r.Handshakes
 	if r.Enroll.Elapsed > 0 {
 		rep.CAOpsPerSecond = float64(r.Enroll.Requests-r.Enroll.Errors) / r.Enroll.Elapsed.Seconds() * float64(caOps)
 	}

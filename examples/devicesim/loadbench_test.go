@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +23,9 @@ func TestLoadBenchPhases(t *testing.T) {
 	report := filepath.Join(t.TempDir(), "load.json")
 	cfg := loadConfig{commonFlags: ts.flags("alice"), devices: 4, concurrency: 2, duration: 2 * time.Second,
 		maxRequests: 1_000_000, progress: time.Minute, refreshRate: 1,
-		pregenKeys: true, drain: true, ceiling: true, signFor: 300 * time.Millisecond, jsonOut: report, serverPID: os.Getpid()}
+		pregenKeys: true, drain: true, ceiling: true, signFor: 300 * time.Millisecond, jsonOut: report, serverPID: os.Getpid(),
+		// The "database" is this process here: -db-pids lists it.
+		dbPids: fmt.Sprintf("echo %d", os.Getpid())}
 	if _, err := runLoad(t.Context(), cfg, out); err != nil {
 		t.Fatalf("load: %v\n%s", err, out)
 	}
@@ -50,6 +54,7 @@ func TestLoadBenchPhases(t *testing.T) {
 		// (CSR, SCEP request, CertRep decryption, TLS client certificate)
 		// and more: several 10 ms clock ticks of its own CPU time.
 		{"the simulator's own CPU read for the enrollments", r.Enroll.SimCPUPerRequestUs > 0},
+		{"the database's CPU read from the processes -db-pids lists", r.Enroll.DBCPUms > 0},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -72,5 +77,26 @@ func TestPhaseMerge(t *testing.T) {
 		if m.Latencies[i] != want {
 			t.Fatalf("latencies %v not sorted", m.Latencies)
 		}
+	}
+}
+
+// TestFloor measures every operation and computes each path's floor from
+// them.
+func TestFloor(t *testing.T) {
+	out := &syncBuffer{}
+	res, err := runFloor(t.Context(), 20*time.Millisecond, filepath.Join(t.TempDir(), "floor.json"), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range floorOps {
+		if res.PerOpUs[op] <= 0 {
+			t.Errorf("%s: %v µs", op, res.PerOpUs[op])
+		}
+	}
+	if e, h := res.PathsUs["direct enrollment"], res.PathsUs["TLS full handshake"]; e <= h || h <= res.PathsUs["TLS resumption"] {
+		t.Errorf("floors not ordered: %v\n%s", res.PathsUs, out)
+	}
+	if err := run(t.Context(), []string{"floor", "-duration", "0s"}, out); !errors.Is(err, errUsage) {
+		t.Errorf("floor -duration 0s: %v", err)
 	}
 }

@@ -85,9 +85,17 @@
 // -sign-rate measures the raw signature rate of a key like the org CA's
 // (the ceiling for enrollments; -ca-ops says how many CA operations an
 // enrollment costs an older server), -server-pid reads the server's CPU
-// time per phase (the simulator's own is read too), -disconnect closes
-// each device's connection after every check-in as a phone does (for
-// memory measurements), and -json writes the results.
+// time per phase (the simulator's own is read too) and -json writes the
+// results. -conn says how devices connect: "new" (the default) opens a new
+// TCP and TLS connection for each wake (a poll and the command round trips
+// it leads to) and closes it afterwards, with a full TLS handshake, as a
+// phone woken by a push does; "resume" does the same resuming the
+// device's TLS session; "keepalive" keeps each device's connection open
+// between wakes. The summary counts each phase's handshakes. With
+// -forward-cert HEADER the simulator plays the TLS-terminating proxy of a
+// server serving plain HTTP (ommserver -trusted-proxies 127.0.0.1
+// -public-url set to the -server URL): it speaks plain HTTP to that host
+// and port and sends each device's certificate in HEADER.
 //
 // -server is the base URL the SDK is served under, with its path prefix
 // when the host mounts it below the root (https://127.0.0.1:8443/device-mgmt);
@@ -117,6 +125,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -143,7 +152,8 @@ const usage = `usage:
                  [-devices N] [-concurrency C] [-duration D] [-max-requests M]
                  [-admin-token T [-refresh-rate R]]
                  [-pregen-keys] [-drain] [-ceiling] [-sign-rate D [-ca-ops N]] [-server-pid P]
-                 [-disconnect] [-json FILE]`
+                 [-conn new|resume|keepalive] [-forward-cert HEADER] [-db-pids CMD] [-json FILE]
+  devicesim floor [-duration D] [-json FILE]`
 
 // errUsage reports a command line devicesim cannot run.
 var errUsage = errors.New("bad usage")
@@ -182,6 +192,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		_, err = walkLeave(ctx, cfg, out)
 		return err
+	case "floor":
+		fs := newFlagSet("floor", out)
+		d := fs.Duration("duration", time.Second, "how long each operation is measured")
+		jsonOut := fs.String("json", "", "write the results as JSON to this file")
+		if err := parseFlags(fs, args[1:]); err != nil {
+			return err
+		}
+		if *d <= 0 || *d > time.Minute {
+			return fmt.Errorf("%w: -duration must be positive and at most 1m", errUsage)
+		}
+		_, err := runFloor(ctx, *d, *jsonOut, out)
+		return err
 	case "renew":
 		cfg, err := parseRenew(args[1:], out)
 		if err != nil {
@@ -209,6 +231,8 @@ type commonFlags struct {
 	// agentToken is a session token the host product issued for the
 	// agent API (its own sign-in), used instead of the SDK's sign-in.
 	agentToken string
+	// forwardCert plays the server's TLS-terminating proxy (conn.go).
+	forwardCert string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -220,6 +244,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.acct.PIN, "pin", "482916", "agent PIN to set or verify when the server asks for one")
 	fs.StringVar(&c.acct.TOTPSecret, "totp-secret", "", "base32 secret of the user's authenticator app, for MFA (without it, a user with no factor enrolls one)")
 	fs.StringVar(&c.agentToken, "agent-token", "", "bearer token of an agent session the host product issued (its own sign-in); replaces -site, -user, -password and the SDK's sign-in")
+	fs.StringVar(&c.forwardCert, "forward-cert", "", "play the TLS-terminating proxy of a server serving plain HTTP (ommserver -trusted-proxies 127.0.0.1 -public-url equal to -server): talk plain HTTP to -server's host and port, with each device's certificate in this header")
 	fs.StringVar(&c.proof, "proof", "tls", `how devices prove their MDM identity: "tls" (client certificate) or "signature" (Mdm-Signature header)`)
 }
 
@@ -237,6 +262,10 @@ func (c *commonFlags) target() (*api, error) {
 	}
 	a.signed = c.proof == "signature"
 	a.agentToken = c.agentToken
+	if c.forwardCert != "" {
+		a.forward = c.forwardCert
+		a.client = proxyClient(c.forwardCert, nil)
+	}
 	return a, nil
 }
 

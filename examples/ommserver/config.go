@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -74,6 +75,14 @@ type config struct {
 	// enrollment sessions and Android tokens per user (0: the SDK's
 	// default; negative: no limit).
 	maxOpenEnrollments int
+
+	// trustedProxies, when set, serves plain HTTP behind a
+	// TLS-terminating proxy at these addresses, which forwards the
+	// devices' client certificates in clientCertHeader (omm.ProxyConfig);
+	// proxies is the parsed list.
+	trustedProxies   string
+	clientCertHeader string
+	proxies          []netip.Prefix
 }
 
 // The -mfa-sender choices.
@@ -112,6 +121,8 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&c.identityValidity, "identity-validity", 0, "how long device identities are valid (default a year); they are renewed in the last third, at most 30 days before expiry (short values are for tests)")
 	fs.DurationVar(&c.renewalInterval, "renewal-interval", 0, "how often device identities due for renewal are looked for, besides each reconcile round (0: only then)")
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("OMM_TRUSTED_PROXIES"), "serve plain HTTP behind a TLS-terminating proxy: its addresses (comma-separated IPs or CIDRs), the only ones whose -client-cert-header is read; needs -public-url (the proxy's)")
+	fs.StringVar(&c.clientCertHeader, "client-cert-header", envOr("OMM_CLIENT_CERT_HEADER", "X-Client-Cert"), "header in which the proxy forwards the client certificate (percent-escaped PEM as nginx's $ssl_client_escaped_cert, PEM, or base64 DER)")
 	fs.StringVar(&c.mfaSender, "mfa-sender", envOr("OMM_MFA_SENDER", mfaSenderLog), `SMS and voice sign-in codes: "log" (development: written to this server's log, not sent) or "off" (authenticator apps only)`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
 	fs.StringVar(&c.secretsKey, "secrets-key", os.Getenv("OMM_SECRETS_KEY"), "file of the key that seals CA keys and TOTP secrets in the database, created 0600 if missing (default: secrets.key in the data directory)")
@@ -123,7 +134,33 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	return c, c.validate()
+	if err := c.validate(); err != nil {
+		return c, err
+	}
+	var err error
+	c.proxies, err = parseProxies(c.trustedProxies)
+	return c, err
+}
+
+// parseProxies reads -trusted-proxies: IPs (one address) and CIDRs.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("-trusted-proxies: %q is neither an IP address nor a CIDR", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 func (c config) validate() error {
@@ -136,6 +173,12 @@ func (c config) validate() error {
 		return errors.New("-apns-cert and -apns-key go together")
 	case hasToken && (c.apnsTokenKey == "" || c.apnsKeyID == "" || c.apnsTeamID == "" || c.apnsTopic == ""):
 		return errors.New("a provider token needs -apns-token-key, -apns-key-id, -apns-team-id and -apns-topic")
+	}
+	if c.trustedProxies != "" && c.publicURL == "" {
+		return errors.New("-trusted-proxies needs -public-url: the proxy's https URL, which devices and browsers use")
+	}
+	if c.trustedProxies != "" && !validHeaderName(c.clientCertHeader) {
+		return fmt.Errorf("-client-cert-header %q is not a header name", c.clientCertHeader)
 	}
 	if c.identityValidity != 0 && c.identityValidity < 3*time.Second || c.renewalInterval < 0 {
 		return errors.New("-identity-validity must be at least 3s, -renewal-interval not negative")
@@ -171,6 +214,20 @@ func (c config) hosts() []string {
 		hosts = append(hosts, u.Hostname())
 	}
 	return hosts
+}
+
+// validHeaderName reports whether h is a plain header name (letters,
+// digits and dashes).
+func validHeaderName(h string) bool {
+	if h == "" {
+		return false
+	}
+	for _, r := range h {
+		if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 func envOr(key, def string) string {

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,10 @@ func TestParseFlags(t *testing.T) {
 		{"token without team", []string{"-apns-token-key", "k.p8", "-apns-key-id", "K", "-apns-topic", "t"}, "provider token needs"},
 		{"both kinds", []string{"-apns-cert", "c.pem", "-apns-key", "k.pem", "-apns-token-key", "k.p8"}, "not both"},
 		{"stray argument", []string{"serve"}, "unexpected arguments"},
+		{"behind a proxy", []string{"-trusted-proxies", "10.0.0.5, 10.1.0.0/16,::1", "-public-url", "https://mdm.example.com"}, ""},
+		{"proxy without public URL", []string{"-trusted-proxies", "10.0.0.5"}, "needs -public-url"},
+		{"proxy not an address", []string{"-trusted-proxies", "proxy.example.com", "-public-url", "https://mdm.example.com"}, "neither an IP address nor a CIDR"},
+		{"bad header name", []string{"-trusted-proxies", "10.0.0.5", "-public-url", "https://mdm.example.com", "-client-cert-header", "X Cert"}, "not a header name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,4 +155,40 @@ func leafOf(t *testing.T, c tls.Certificate) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// TestTLSResumes: the server's TLS is cheap for phones that reconnect on
+// every wake: its serving key is ECDSA P-256, and a second connection
+// resumes the first one's session (TLS 1.3 tickets) instead of a full
+// handshake. (devicesim's TestLoadConnections resumes with device
+// certificates and checks in.)
+func TestTLSResumes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ts := startServer(t, dir)
+	tr := ts.client.Transport.(*http.Transport)
+	cfg := tr.TLSClientConfig.Clone()
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	addr := strings.TrimPrefix(ts.base, "https://")
+	for i, wantResumed := range []bool{false, true, true} {
+		conn, err := tls.Dial("tcp", addr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// TLS 1.3 sends the ticket after the handshake: read until the
+		// server answers so that the client has it.
+		if _, err := conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAll(conn); err != nil {
+			t.Fatal(err)
+		}
+		st := conn.ConnectionState()
+		conn.Close()
+		if st.DidResume != wantResumed {
+			t.Errorf("connection %d: resumed = %v, want %v", i, st.DidResume, wantResumed)
+		}
+		if pub, ok := st.PeerCertificates[0].PublicKey.(*ecdsa.PublicKey); !ok || pub.Curve != elliptic.P256() {
+			t.Errorf("serving key %T, want ECDSA P-256", st.PeerCertificates[0].PublicKey)
+		}
+	}
 }

@@ -219,7 +219,13 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.ServeTLS(ln, "", "") }()
+	if len(cfg.proxies) > 0 {
+		log.Info("serving plain HTTP behind a TLS-terminating proxy", "trusted_proxies", cfg.trustedProxies,
+			"client_cert_header", cfg.clientCertHeader, "public_url", publicURL)
+		go func() { errc <- httpSrv.Serve(ln) }()
+	} else {
+		go func() { errc <- httpSrv.ServeTLS(ln, "", "") }()
+	}
 	select {
 	case err := <-errc:
 		return err

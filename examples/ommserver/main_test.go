@@ -40,10 +40,13 @@ func (s *syncBuffer) String() string {
 
 // testServer is a running server and a client that trusts its CA.
 type testServer struct {
-	base   string
-	out    *syncBuffer
-	client *http.Client
-	stop   func()
+	base string
+	// backend is the server's own URL behind a proxy (startServerBehind),
+	// else empty.
+	backend string
+	out     *syncBuffer
+	client  *http.Client
+	stop    func()
 }
 
 // startServer runs the server on a free port with its data in dir.

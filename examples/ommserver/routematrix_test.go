@@ -24,6 +24,7 @@ import (
 	"github.com/micromdm/plist"
 
 	"github.com/openomm/omm/android/agent"
+	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/enroll/scep/sceptest"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
@@ -69,6 +70,10 @@ const (
 	credConsole       cred = "admin cookie + CSRF"
 	credOtherOrgAgent cred = "other org's user session (bearer)"
 	credPre           cred = "pre-session cookie + CSRF"
+	// credForged is behind a proxy only: the device's own certificate in
+	// the proxy's header, sent straight to the server from an address
+	// that is not the proxy's.
+	credForged cred = "apple device certificate in the proxy header, not from the proxy"
 )
 
 // ownCred is the credential each class accepts; wrongCreds the ones it
@@ -872,7 +877,19 @@ type mxWorld struct {
 
 func newMxWorld(t *testing.T) *mxWorld {
 	t.Helper()
-	w := newWorld(t)
+	return newMxWorldVia(t, false)
+}
+
+// newMxWorldVia is newMxWorld, with the server behind a TLS-terminating
+// proxy when proxied.
+func newMxWorldVia(t *testing.T, proxied bool) *mxWorld {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	var p *frontProxy
+	if proxied {
+		p = newFrontProxy(t, dir)
+	}
+	w := newWorldVia(t, dir, p)
 	m := &mxWorld{world: w, t: t, demoUsers: w.users, otherPasswords: map[string]string{}}
 	w.stop()
 
@@ -914,7 +931,7 @@ func newMxWorld(t *testing.T) *mxWorld {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	w.testServer = startServer(t, w.dir)
+	w.testServer = w.start(t)
 
 	m.raw, err = sql.Open("sqlite", "file:"+filepath.Join(w.dir, "omm.db")+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {
@@ -1139,7 +1156,11 @@ func (m *mxWorld) send(r mxReq, c cred) (int, string, []byte) {
 	case r.raw != nil:
 		body = bytes.NewReader(r.raw)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), r.method, m.base+r.path, body)
+	base := m.base
+	if c == credForged {
+		base = m.backend
+	}
+	req, err := http.NewRequestWithContext(t.Context(), r.method, base+r.path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1150,6 +1171,10 @@ func (m *mxWorld) send(r mxReq, c cred) (int, string, []byte) {
 	switch c {
 	case credDevice:
 		client = m.apple.client
+	case credForged:
+		client = &http.Client{}
+		leaf := m.apple.client.Transport.(*http.Transport).TLSClientConfig.Certificates[0].Certificate[0]
+		req.Header.Set(proxyHeader, checkin.FormatForwardedCert(leaf))
 	case credAndroid:
 		req.Header.Set("Authorization", "Bearer "+m.androidCred)
 	case credAgent:
@@ -1324,7 +1349,19 @@ func refused(a access, status int, location string) bool {
 
 // TestRouteMatrix checks every route of the server against the matrix.
 func TestRouteMatrix(t *testing.T) {
-	m := newMxWorld(t)
+	runRouteMatrix(t, newMxWorld(t))
+}
+
+// TestRouteMatrixBehindProxy checks every route of the server against the
+// matrix with the server as plain HTTP behind a TLS-terminating proxy
+// that forwards the devices' certificates; on the device routes, the
+// device's real certificate in the proxy's header, sent from an address
+// that is not the proxy's, is refused too.
+func TestRouteMatrixBehindProxy(t *testing.T) {
+	runRouteMatrix(t, newMxWorldVia(t, true))
+}
+
+func runRouteMatrix(t *testing.T, m *mxWorld) {
 	matrix := routeMatrix()
 
 	// The matrix and the router list the same patterns.
@@ -1417,6 +1454,9 @@ func mxCheck(t *testing.T, m *mxWorld, route mxRoute, p mxProbe, leaks func(*tes
 		}
 		if route.access == accessAgent && strings.Contains(own.path, "/devices/") {
 			refuse("the other org's user on this org's device", own, credOtherOrgAgent)
+		}
+		if route.access == accessDevice && m.proxy != nil {
+			refuse("a forged proxy header", own, credForged)
 		}
 	}
 	if p.other != nil {

@@ -91,6 +91,9 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 			d.log.Warn("DEVELOPMENT SMS/voice sender: sign-in codes are written to this log, not sent; connect a gateway (auth.Sender) for real phones, or -mfa-sender off")
 		}
 	}
+	if len(cfg.proxies) > 0 {
+		oc.Proxy = omm.ProxyConfig{ClientCertHeader: cfg.clientCertHeader, Trusted: cfg.proxies}
+	}
 	if d.push.client != nil {
 		oc.Push = d.push.client
 	} else {
@@ -153,7 +156,12 @@ func loadOrCreateSecret(path string) ([]byte, error) {
 // tlsConfig serves the development certificate and asks for (without
 // requiring) a client certificate: devices present their SCEP identity,
 // browsers and the agent app present none. Check-in verifies the identity
-// against the org's CA itself.
+// against the org's CA itself. TLS is kept cheap for phones, which open a
+// new connection on every wake: the serving key is ECDSA P-256, session
+// tickets are on (Go's default; the keys rotate in memory, so a restart or
+// another replica means one full handshake per device), a resumed
+// session keeps its client certificate, and a certificate's chain is
+// verified once (enroll/checkin's cache), not per connection.
 func tlsConfig(ca *devCA) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,

@@ -27,12 +27,21 @@ type world struct {
 	otherOrg  storage.OrgID
 	otherDev  string
 	otherUser string
+	// proxy, when set, is the TLS-terminating proxy the server runs
+	// behind (proxy_test.go).
+	proxy *frontProxy
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{dir: filepath.Join(t.TempDir(), "data"), users: map[string]string{}, otherOrg: "org_other", otherUser: "u_other"}
-	ts := startServer(t, w.dir)
+	return newWorldVia(t, filepath.Join(t.TempDir(), "data"), nil)
+}
+
+// newWorldVia is newWorld with the data in dataDir, behind p when not nil.
+func newWorldVia(t *testing.T, dataDir string, p *frontProxy) *world {
+	t.Helper()
+	w := &world{dir: dataDir, users: map[string]string{}, otherOrg: "org_other", otherUser: "u_other", proxy: p}
+	ts := w.start(t)
 	w.first = parseFirstStart(t, ts.out.String())
 	users := must[struct{ Users []userView }](t, 200)(ts.do(t, "GET", "/api/admin/users", w.first.adminToken, nil))
 	for _, u := range users.Users {
@@ -77,8 +86,17 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 
-	w.testServer = startServer(t, w.dir)
+	w.testServer = w.start(t)
 	return w
+}
+
+// start starts the server on the world's data, behind its proxy if any.
+func (w *world) start(t *testing.T) *testServer {
+	t.Helper()
+	if w.proxy != nil {
+		return startServerBehind(t, w.dir, w.proxy)
+	}
+	return startServer(t, w.dir)
 }
 
 // agentSignIn signs a demo user in through the agent API and sets the PIN,

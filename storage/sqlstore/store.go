@@ -71,6 +71,70 @@ type Store struct {
 	schema  string
 	closers []func() error
 	queries sync.Map // query as written → query as sent
+	// Prepared statements (SQLite only, see prepared): of the reads
+	// outside transactions on rdb, and of the write transactions'
+	// statements on db. A transaction only uses statements already
+	// prepared (preparing one on the pool would wait for the connection
+	// the transaction holds); the ones it lacked are prepared once it has
+	// committed.
+	rstmts, wstmts stmtCache
+}
+
+// maxPrepared bounds each statement cache: the store's queries are
+// constants, a few hundred at most; past the bound, statements are parsed
+// per call as before.
+const maxPrepared = 512
+
+// stmtCache holds prepared statements by query as sent: lock-free once
+// a statement is there; mu serializes the preparing of new ones.
+type stmtCache struct {
+	m  sync.Map // query → *sql.Stmt
+	mu sync.Mutex
+	n  int // statements in m, under mu
+}
+
+// prepared returns the statement for query (as sent) prepared on db, from
+// c, preparing it on first use; nil when the dialect caches statements
+// itself (pgx on PostgreSQL does, per connection), when the cache is full
+// or when preparing fails (the caller then runs the query unprepared and
+// reports its error). SQLite otherwise parses every statement's text on
+// every call: a tenth of an idle check-in's CPU.
+func (s *Store) prepared(ctx context.Context, db *sql.DB, c *stmtCache, query string) *sql.Stmt {
+	if s.d.postgres {
+		return nil
+	}
+	if st, ok := c.m.Load(query); ok {
+		return st.(*sql.Stmt)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m.Load(query); ok {
+		return st.(*sql.Stmt)
+	}
+	if c.n >= maxPrepared {
+		return nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	c.m.Store(query, st)
+	c.n++
+	return st
+}
+
+// close closes every statement of the cache.
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	c.m.Range(func(k, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		c.m.Delete(k)
+		return true
+	})
+	c.n = 0
+	return errors.Join(errs...)
 }
 
 // Option configures [New].
@@ -170,7 +234,7 @@ func New(ctx context.Context, db *sql.DB, d *Dialect, opts ...Option) (*Store, e
 // Close closes the pools the backend opened for the store (see [CloseWith]).
 // Calls after Close fail.
 func (s *Store) Close() error {
-	var errs []error
+	errs := []error{s.rstmts.close(), s.wstmts.close()}
 	for _, c := range s.closers {
 		errs = append(errs, c())
 	}
@@ -244,6 +308,9 @@ type tx struct {
 	// audit holds the transaction's audit entries until it commits (see
 	// appendAudit).
 	pending *pendingAudit
+	// unprepared are the queries (as sent) it ran without a prepared
+	// statement, prepared after it commits.
+	unprepared *[]string
 }
 
 // write runs fn in a write transaction and commits when fn returns nil. On
@@ -259,7 +326,8 @@ func (s *Store) write(ctx context.Context, fn func(tx) error) error {
 		return fmt.Errorf("%s: begin: %w", s.d.name, err)
 	}
 	var emitted []events.Event
-	w := tx{t, s, &emitted, &pendingAudit{}}
+	var unprepared []string
+	w := tx{t, s, &emitted, &pendingAudit{}, &unprepared}
 	err = fn(w)
 	if err == nil {
 		// Audit entries first, then events: every writer takes the
@@ -278,6 +346,24 @@ func (s *Store) write(ctx context.Context, fn func(tx) error) error {
 	}
 	if err := t.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", s.d.name, err)
+	}
+	for _, q := range unprepared {
+		s.prepared(ctx, s.db, &s.wstmts, q)
+	}
+	return nil
+}
+
+// stmt returns the transaction's statement for query (as sent) when it is
+// prepared already; else nil, and the query is prepared after the commit.
+func (t tx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if t.s.d.postgres {
+		return nil
+	}
+	if st, ok := t.s.wstmts.m.Load(query); ok {
+		return t.StmtContext(ctx, st.(*sql.Stmt))
+	}
+	if t.unprepared != nil && len(*t.unprepared) < maxPrepared {
+		*t.unprepared = append(*t.unprepared, query)
 	}
 	return nil
 }
@@ -298,15 +384,27 @@ func (t tx) lockUser(ctx context.Context, kind string, org storage.OrgID, user s
 }
 
 func (t tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.ExecContext(ctx, t.s.q(query), args...)
+	q := t.s.q(query)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.ExecContext(ctx, q, args...)
 }
 
 func (t tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.QueryRowContext(ctx, t.s.q(query), args...)
+	q := t.s.q(query)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.QueryRowContext(ctx, q, args...)
 }
 
 func (t tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.QueryContext(ctx, t.s.q(query), args...)
+	q := t.s.q(query)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.QueryContext(ctx, q, args...)
 }
 
 // affected runs an UPDATE or DELETE and returns how many rows it changed.
@@ -319,11 +417,19 @@ func (t tx) affected(ctx context.Context, query string, args ...any) (int64, err
 }
 
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.rdb.QueryRowContext(ctx, s.q(query), args...)
+	q := s.q(query)
+	if st := s.prepared(ctx, s.rdb, &s.rstmts, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.rdb.QueryRowContext(ctx, q, args...)
 }
 
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.rdb.QueryContext(ctx, s.q(query), args...)
+	q := s.q(query)
+	if st := s.prepared(ctx, s.rdb, &s.rstmts, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.rdb.QueryContext(ctx, q, args...)
 }
 
 type rowScanner interface{ Scan(dest ...any) error }
