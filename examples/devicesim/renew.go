@@ -147,6 +147,13 @@ func walkRenew(ctx context.Context, c renewConfig, out io.Writer) (renewResult, 
 		first.NotAfter.UTC().Format(time.RFC3339), c.renewals)
 
 	deadline := time.Now().Add(c.timeout)
+	// A renewal comes in the last third of the validity at the earliest:
+	// against a server issuing year-long identities there is nothing to
+	// wait for.
+	if due := first.NotAfter.Add(-first.NotAfter.Sub(first.NotBefore) / 3); due.After(deadline) {
+		return res, fmt.Errorf("%w: the server's identities are valid until %s, so no renewal comes within -timeout %s; start the server with a short -identity-validity (e.g. 9s) and -renewal-interval (e.g. 500ms)",
+			errUsage, first.NotAfter.UTC().Format(time.RFC3339), c.timeout)
+	}
 	for len(d.renewals) < c.renewals {
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("%d of %d renewals within %s", len(d.renewals), c.renewals, c.timeout)
