@@ -122,11 +122,7 @@ type androidDecision struct {
 // walkAndroid signs the user in once and walks one phone per mode,
 // logging each step to out.
 func walkAndroid(ctx context.Context, c androidConfig, out io.Writer) ([]androidResult, error) {
-	step := 0
-	logf := func(format string, args ...any) {
-		step++
-		fmt.Fprintf(out, "%2d. %s\n", step, fmt.Sprintf(format, args...))
-	}
+	logf := stepLog(out)
 	a, err := c.target()
 	if err != nil {
 		return nil, err

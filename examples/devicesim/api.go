@@ -407,4 +407,13 @@ func (a *api) startEnrollment(ctx context.Context, token string, f facts, delive
 // logFunc prints one step; nop discards.
 type logFunc func(format string, args ...any)
 
+// stepLog returns a logFunc that numbers a walk's steps on out.
+func stepLog(out io.Writer) logFunc {
+	step := 0
+	return func(format string, args ...any) {
+		step++
+		fmt.Fprintf(out, "%2d. %s\n", step, fmt.Sprintf(format, args...))
+	}
+}
+
 func nop(string, ...any) {}

@@ -109,11 +109,7 @@ func (a *api) changePolicy(ctx context.Context, adminToken, id string, minLength
 
 // walkDeclarative plays the declarative walk, logging each step to out.
 func walkDeclarative(ctx context.Context, c ddmWalkConfig, out io.Writer) (ddmWalkResult, error) {
-	step := 0
-	logf := func(format string, args ...any) {
-		step++
-		fmt.Fprintf(out, "%2d. %s\n", step, fmt.Sprintf(format, args...))
-	}
+	logf := stepLog(out)
 	var res ddmWalkResult
 	a, err := c.target()
 	if err != nil {

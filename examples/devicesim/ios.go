@@ -79,11 +79,7 @@ type walkResult struct {
 // walkIOS plays one iPhone through the whole journey, logging each step to
 // out.
 func walkIOS(ctx context.Context, c walkConfig, out io.Writer) (walkResult, error) {
-	step := 0
-	logf := func(format string, args ...any) {
-		step++
-		fmt.Fprintf(out, "%2d. %s\n", step, fmt.Sprintf(format, args...))
-	}
+	logf := stepLog(out)
 	var res walkResult
 	a, err := c.target()
 	if err != nil {

@@ -69,11 +69,7 @@ const (
 )
 
 func walkLeave(ctx context.Context, c leaveConfig, out io.Writer) (leaveResult, error) {
-	step := 0
-	logf := func(format string, args ...any) {
-		step++
-		fmt.Fprintf(out, "%2d. %s\n", step, fmt.Sprintf(format, args...))
-	}
+	logf := stepLog(out)
 	res := leaveResult{Refused: map[string]string{}, Final: map[string]string{}}
 	a, err := c.target()
 	if err != nil {

@@ -98,11 +98,7 @@ type renewResult struct {
 // switches to it, and stays the same device on the server. Then it waits
 // for the first identity's expiry and shows it refused.
 func walkRenew(ctx context.Context, c renewConfig, out io.Writer) (renewResult, error) {
-	step := 0
-	logf := func(format string, args ...any) {
-		step++
-		fmt.Fprintf(out, "%2d. %s\n", step, fmt.Sprintf(format, args...))
-	}
+	logf := stepLog(out)
 	var res renewResult
 	a, err := c.target()
 	if err != nil {
