@@ -199,6 +199,30 @@ func (s *SDK) DeviceAction(ctx context.Context, org storage.OrgID, id string, ac
 	return s.Act(ctx, d, action, actor)
 }
 
+// RefreshAll queues an inventory query (DeviceInformation) to every
+// enrolled Apple device of org as one fan-out, audited once as actor, and
+// returns how many devices it queued for. The devices are recorded in the
+// push outbox with the command and pushed by the outbox drain of [SDK.Run]
+// (every second, shared by every replica): a replica that dies right
+// after this returns loses none of the pushes.
+func (s *SDK) RefreshAll(ctx context.Context, org storage.OrgID, actor string) (int, error) {
+	var all []inventory.Device
+	q := inventory.DeviceQuery{Limit: inventory.MaxDevicePage}
+	for {
+		page, err := s.Store.ListDevices(ctx, org, q)
+		if err != nil {
+			return 0, err
+		}
+		all = append(all, page.Devices...)
+		if page.Next == "" {
+			break
+		}
+		q.After = page.Next
+	}
+	queued, err := s.MDM.RefreshAll(ctx, org, all, actor)
+	return len(queued), err
+}
+
 // CreatePolicy stores a new policy of p.Org, its target groups checked
 // against the directory; enrolled devices are re-evaluated.
 func (s *SDK) CreatePolicy(ctx context.Context, actor string, p policy.Policy) (policy.Policy, error) {

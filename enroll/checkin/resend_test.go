@@ -3,6 +3,7 @@ package checkin_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/events"
@@ -106,4 +107,56 @@ func kinds(evs []events.Event) []events.Kind {
 		out[i] = ev.Kind
 	}
 	return out
+}
+
+// TestRefreshAll: one DeviceInformation command to every enrolled Apple
+// device of the org, queued as one fan-out (one command, one queued
+// event), its devices recorded in the push outbox, nobody woken in the
+// call; a device of another org or no longer enrolled gets nothing.
+func TestRefreshAll(t *testing.T) {
+	e := newEnv(t)
+	a := e.newDevice(e.orgA, "UDID-ALL-A", "alice").enroll()
+	b := e.newDevice(e.orgA, "UDID-ALL-B", "bob").enroll()
+	other := e.newDevice(e.orgB, "UDID-ALL-O", "carol").enroll()
+	for _, d := range []*device{a, b, other} {
+		drain(t, d)
+	}
+	e.woken = nil
+	// The enrollments' pushes (this test's waker is not the outbox) are
+	// done.
+	if earlier, err := e.store.ClaimPushes(t.Context(), e.orgA, nil, "earlier", now, now.Add(time.Minute), 100); err != nil {
+		t.Fatal(err)
+	} else if err := e.store.PushesDone(t.Context(), e.orgA, "earlier", earlier); err != nil {
+		t.Fatal(err)
+	}
+	before := len(deviceEvents(t, e, ""))
+	list := []inventory.Device{a.record(), b.record(), other.record()}
+	gone := list[1]
+	gone.State = inventory.StateWiped // as read before it was wiped: skipped
+	queued, err := e.svc.RefreshAll(t.Context(), e.orgA, []inventory.Device{list[0], gone, list[2]}, "admin:bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(queued) != 1 || queued[0] != list[0].ID {
+		t.Fatalf("queued for %v, want only %s", queued, list[0].ID)
+	}
+	if len(e.woken) != 0 {
+		t.Errorf("woke %v in the call", e.woken)
+	}
+	waiting, err := e.store.ClaimPushes(t.Context(), e.orgA, nil, "test", now, now.Add(time.Minute), 10)
+	if err != nil || len(waiting) != 1 || waiting[0] != list[0].ID {
+		t.Errorf("push outbox holds %v (%v), want %s", waiting, err, list[0].ID)
+	}
+	evs := deviceEvents(t, e, "")[before:]
+	if len(evs) != 1 || evs[0].Kind != events.CommandQueued || evs[0].Data["devices"] != "1" {
+		t.Errorf("events %+v, want one command.queued for 1 device", evs)
+	}
+	if _, cmd := a.connect("Idle", "", nil); requestType(cmd) != "DeviceInformation" {
+		t.Errorf("device A got %v, want DeviceInformation", requestType(cmd))
+	}
+	for _, d := range []*device{b, other} {
+		if _, cmd := d.connect("Idle", "", nil); cmd != nil {
+			t.Errorf("device %s got %s", d.udid, requestType(cmd))
+		}
+	}
 }
