@@ -202,9 +202,10 @@ func (s *SDK) DeviceAction(ctx context.Context, org storage.OrgID, id string, ac
 // RefreshAll queues an inventory query (DeviceInformation) to every
 // enrolled Apple device of org as one fan-out, audited once as actor, and
 // returns how many devices it queued for. The devices are recorded in the
-// push outbox with the command and pushed by the outbox drain of [SDK.Run]
-// (every second, shared by every replica): a replica that dies right
-// after this returns loses none of the pushes.
+// push outbox with the command; this replica starts pushing them in the
+// background as it returns, and the outbox drain of [SDK.Run] on every
+// replica shares the rest (every second): a replica that dies right after
+// this returns, or mid-way through its pushes, loses none of them.
 func (s *SDK) RefreshAll(ctx context.Context, org storage.OrgID, actor string) (int, error) {
 	var all []inventory.Device
 	q := inventory.DeviceQuery{Limit: inventory.MaxDevicePage}
@@ -220,6 +221,14 @@ func (s *SDK) RefreshAll(ctx context.Context, org storage.OrgID, actor string) (
 		q.After = page.Next
 	}
 	queued, err := s.MDM.RefreshAll(ctx, org, all, actor)
+	if len(queued) > 0 && s.push != nil {
+		// Not tied to the request: the pushes go on after the answer.
+		go func() {
+			if err := s.outbox.Wake(context.WithoutCancel(ctx), org, queued); err != nil {
+				s.log.WarnContext(ctx, "omm: fan-out pushes left to the outbox drain", "org", org, "devices", len(queued), "err", err)
+			}
+		}()
+	}
 	return len(queued), err
 }
 
