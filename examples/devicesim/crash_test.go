@@ -42,9 +42,13 @@ var (
 // database, round after round. After each crash: the database passes
 // PRAGMA integrity_check; every enrollment the server acknowledged is
 // there, enrolled; every command result it acknowledged is recorded; once
-// each device has drained its queue no command is left undelivered, none
-// was delivered more than twice (one duplicate for a result lost in the
-// crash), and every install the catalog recorded has its command queued.
+// each device has drained its queue no command is left undelivered, every
+// command answered was received and executed once by its device and
+// recorded once (one result event), every other one ended with a reason
+// (exactlyOnce), and every install the catalog recorded has its command
+// queued. The devices behave as phones do: a result whose sending failed
+// opens the next connection, and a command delivered again is answered
+// without running it again.
 func TestCrashSQLite(t *testing.T) {
 	h := newCrashHarness(t, "-postgres", "")
 	h.db = func(t *testing.T) *sql.DB {

@@ -49,11 +49,14 @@ var (
 // policy changes (its profile goes to every enrolled device) and one
 // replica is killed (SIGKILL) and restarted. Then, besides the crash
 // test's checks (every acknowledged enrollment enrolled, every
-// acknowledged result recorded, no command left undelivered or delivered
-// more than twice): every enrollment exists once; every device got a push
-// and the push outbox is empty (the pushes a killed replica owed were sent
-// by the others); one CA per org; the event stream's seqs have no
-// duplicate and no gap; no queued command lacks its body.
+// acknowledged result recorded, no command left undelivered, each command
+// received, executed and recorded exactly once or ended with a reason):
+// every enrollment exists once; every device got a push and the push
+// outbox is empty (the pushes a killed replica owed were sent by the
+// others); one CA per org; the event stream's seqs have no duplicate and
+// no gap; no queued command lacks its body. After the rounds, a fan-out of
+// one command to -replicas.fanout devices through one replica, killed as
+// the call returns (fanOut).
 func TestReplicasPostgres(t *testing.T) {
 	dsn := os.Getenv("OMM_TEST_POSTGRES_DSN")
 	if dsn == "" {
