@@ -144,11 +144,18 @@ func TestReplicasPostgres(t *testing.T) {
 		acked := h.round(t, round, func() {
 			// The policy changes while a replica dies: the change's answer
 			// may be lost with it, and is tried again as an admin would.
+			// The answer comes once the change is re-applied to every
+			// enrolled device (hundreds after a few rounds, slow on a
+			// loaded machine): the admin waits for it, so that a
+			// re-application never runs on after its caller gave up,
+			// queueing commands after the devices drained.
+			admin := h.api(t)
+			admin.client.Timeout = 5 * time.Minute // a hang guard
 			var wg sync.WaitGroup
 			wg.Go(func() {
 				var err error
 				for try := 0; try < 5; try++ {
-					if err = setMinLength(t.Context(), h.api(t), h.adminToken, policyID, minLength); err == nil {
+					if err = setMinLength(t.Context(), admin, h.adminToken, policyID, minLength); err == nil {
 						return
 					}
 					time.Sleep(200 * time.Millisecond)
