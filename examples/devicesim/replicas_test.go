@@ -188,7 +188,8 @@ const pushClaim = 10 * time.Second
 // database (enrolling them through the server would take too long), queues
 // one command to every enrolled device through the admin API of one
 // replica (POST /api/admin/devices/refresh), kills that replica with
-// SIGKILL as soon as the call returns and restarts it. Then every seeded
+// SIGKILL 0 to 2 s after the call returns (at once, or while it pushes its
+// first batches) and restarts it. Then every seeded
 // device must have been pushed and the outbox must be empty. A device is
 // pushed at most once per command queued for it (a later command, such as
 // the restarted replica's policy re-application, wakes it again) plus once
@@ -244,8 +245,12 @@ func (h *crashHarness) fanOut(t *testing.T, dsn, schema string, n int, replicas 
 	if err := direct.call(ctx, "POST", "/api/admin/devices/refresh", h.adminToken, nil, &queued); err != nil {
 		t.Fatalf("fan-out through replica %d: %v", k, err)
 	}
-	replicas[k].srv.kill(t)
 	called := time.Since(start)
+	// Killed at once or while it pushes its first batches (it starts as it
+	// answers): then another replica takes its claim over.
+	time.Sleep(time.Duration(h.rng.Int64N(int64(2 * time.Second))))
+	replicas[k].srv.kill(t)
+	killed := time.Since(start)
 	replicas[k].start(t, h.bin, args)
 	if queued.Devices < n {
 		t.Errorf("the fan-out queued %d devices, want at least the %d seeded", queued.Devices, n)
@@ -300,10 +305,10 @@ func (h *crashHarness) fanOut(t *testing.T, dsn, schema string, n int, replicas 
 	if takenOver > 1000 {
 		t.Errorf("fan-out: %d devices pushed once more than their commands, more than the one claim batch (1,000) the killed replica may have held", takenOver)
 	}
-	t.Logf("fan-out: %d devices seeded (%v); one command queued to %d devices through replica %d (%v), which was killed at once; "+
+	t.Logf("fan-out: %d devices seeded (%v); one command queued to %d devices through replica %d (%v), which was killed %v after the call; "+
 		"outbox empty %v after the call; %d devices pushed once more than their commands (a claim taken over), %d again for a later command, %d never",
-		n, seeded.Round(time.Millisecond), queued.Devices, k, called.Round(time.Millisecond), drained.Round(time.Millisecond),
-		takenOver, again, missed)
+		n, seeded.Round(time.Millisecond), queued.Devices, k, called.Round(time.Millisecond), (killed - called).Round(time.Millisecond),
+		drained.Round(time.Millisecond), takenOver, again, missed)
 }
 
 // seedPushable stores device i of the fan-out as an enrolled iPhone of
