@@ -142,7 +142,7 @@ func TestDevCA(t *testing.T) {
 		t.Errorf("expiring certificate not reissued: %v", err)
 	}
 
-	cfg := tlsConfig(ca)
+	cfg := tlsConfig(ca, tlsHybrid)
 	if cfg.ClientAuth != tls.RequestClientCert {
 		t.Errorf("client auth = %v, want RequestClientCert (devices present SCEP identities, browsers none)", cfg.ClientAuth)
 	}
