@@ -106,3 +106,21 @@ func TestTrusts(t *testing.T) {
 		t.Error("the zero Addr is trusted")
 	}
 }
+
+// BenchmarkSource: naming the client of a request from a trusted proxy
+// (two hops, the client's and a second proxy's) and of one from an
+// untrusted peer, whose header is not read.
+func BenchmarkSource(b *testing.B) {
+	res := clientaddr.New(proxies)
+	for name, r := range map[string]*http.Request{
+		"via-proxy": request("10.0.0.5:40000", "203.0.113.1, 198.51.100.1, 192.168.7.3"),
+		"direct":    request("203.0.113.9:5000", "198.51.100.1"),
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = res.Source(r)
+			}
+		})
+	}
+}
