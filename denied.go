@@ -64,7 +64,7 @@ type SessionVerifier interface {
 // claimed in the entry's details. Entries are bounded per org, client
 // address and minute.
 func AuditDenied(h http.Handler, log storage.AuditLog, fallback storage.OrgID, who Requester, opts ...DeniedOption) http.Handler {
-	d := &denied{log: log, fallback: fallback, who: who, now: time.Now,
+	d := &denied{log: log, fallback: fallback, who: who, now: time.Now, source: remoteIP,
 		perOrg:    ratelimit.NewWindow(maxDeniedPerWindow, deniedWindow, maxDeniedOrgs),
 		perSource: ratelimit.NewWindow(maxDeniedPerSource, deniedWindow, maxDeniedOrgs)}
 	for _, o := range opts {
@@ -92,6 +92,13 @@ func WithDeniedLogger(l interface {
 	return func(d *denied) { d.errlog = l }
 }
 
+// WithDeniedSource sets how a refused request's client address is named,
+// for the per-source bound and the entry's "remote" (default: the
+// connection's peer); behind a trusted proxy, [SDK.ClientSource].
+func WithDeniedSource(fn func(*http.Request) string) DeniedOption {
+	return func(d *denied) { d.source = fn }
+}
+
 // WithDeniedSessions verifies session bearer tokens, so that a refusal of
 // a request carrying a real session's token is recorded in that session's
 // org. Without it, every such refusal goes to the fallback org.
@@ -103,6 +110,7 @@ type denied struct {
 	who       Requester
 	sessions  SessionVerifier
 	now       func() time.Time
+	source    func(*http.Request) string
 	perOrg    *ratelimit.Window
 	perSource *ratelimit.Window
 	errlog    interface{ Error(msg string, args ...any) }
@@ -113,7 +121,7 @@ type denied struct {
 func (d *denied) record(r *http.Request, status int) {
 	org, actor, claimed := d.requester(r)
 	now := d.now()
-	remote := remoteIP(r)
+	remote := truncate(d.source(r), 64)
 	okSource, fromSource := d.perSource.Admit(string(org)+" "+remote, now)
 	if !okSource {
 		return

@@ -119,7 +119,7 @@ func (s *SDK) Routes(opts ...HandlerOption) []Route {
 
 	require := c.agentAuth
 	if require == nil && s.Auth != nil {
-		add("/api/agent/auth/", http.StripPrefix(prefix+"/api/agent/auth", bodyLimit(MaxJSONBody, auth.NewHandler(s.Auth))))
+		add("/api/agent/auth/", http.StripPrefix(prefix+"/api/agent/auth", bodyLimit(MaxJSONBody, auth.NewHandler(s.Auth, auth.WithClientSource(s.ClientSource)))))
 	}
 	guard := func(h http.HandlerFunc) http.Handler { return bodyLimit(MaxJSONBody, s.agent(require, h)) }
 	add("POST /api/agent/eligibility", guard(s.agentEligibility))
@@ -164,7 +164,7 @@ func (s *SDK) serve(rs []Route, c handlerConfig) http.Handler {
 	if !c.denied {
 		return mux
 	}
-	opts := []DeniedOption{WithDeniedClock(s.now), WithDeniedLogger(s.log)}
+	opts := []DeniedOption{WithDeniedClock(s.now), WithDeniedLogger(s.log), WithDeniedSource(s.ClientSource)}
 	if s.Auth != nil {
 		opts = append(opts, WithDeniedSessions(s.Auth))
 	}

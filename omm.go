@@ -44,6 +44,7 @@ import (
 	"github.com/openomm/omm/android/amapi"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/catalog"
+	"github.com/openomm/omm/clientaddr"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/enroll/declarative"
@@ -186,8 +187,18 @@ type ProxyConfig struct {
 	// ClientCertHeader names the header, e.g. "X-Client-Cert".
 	ClientCertHeader string
 	// Trusted are the proxy's addresses as the handler sees them
-	// (http.Request.RemoteAddr), e.g. 10.0.0.5/32.
+	// (http.Request.RemoteAddr), e.g. 10.0.0.5/32. They must hold
+	// proxies only (see ForwardedFor).
 	Trusted []netip.Prefix
+	// ForwardedFor names each request's client, for the per-source
+	// throttles (sign-in, refused SCEP requests) and the "remote" of
+	// denied-request audit entries, by the rightmost X-Forwarded-For hop
+	// that is not in Trusted, on requests whose peer is in Trusted (see
+	// package clientaddr); the header from any other peer is never read.
+	// The proxy must append the address it received each connection from
+	// (nginx: proxy_add_x_forwarded_for). Off, every client of the proxy
+	// counts as the proxy.
+	ForwardedFor bool
 }
 
 // AndroidConfig configures the Android channel. Without a Provider,
@@ -237,6 +248,9 @@ type SDK struct {
 	push    checkin.PushClient
 	serving func() *x509.Certificate
 	warned  credentialWarnings
+	// clients names requests' clients (Config.Proxy.ForwardedFor); nil:
+	// by their peer address.
+	clients *clientaddr.Resolver
 }
 
 // New composes the SDK from cfg.
@@ -250,6 +264,9 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	}
 	if (cfg.Proxy.ClientCertHeader == "") != (len(cfg.Proxy.Trusted) == 0) {
 		return nil, fmt.Errorf("%w: omm: Config.Proxy needs both ClientCertHeader and Trusted", storage.ErrInvalid)
+	}
+	if cfg.Proxy.ForwardedFor && len(cfg.Proxy.Trusted) == 0 {
+		return nil, fmt.Errorf("%w: omm: Config.Proxy.ForwardedFor needs Trusted", storage.ErrInvalid)
 	}
 	for _, p := range cfg.Proxy.Trusted {
 		if !p.IsValid() {
@@ -268,6 +285,9 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	st, log, now := cfg.Store, cfg.Logger, cfg.Clock
 	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, push: cfg.Push, serving: cfg.ServingCertificate, knox: cfg.Android.Knox != nil,
 		retention: cfg.EventRetention, smsSender: cfg.MFASender != nil, replica: cfg.ReplicaID}
+	if cfg.Proxy.ForwardedFor {
+		s.clients = clientaddr.New(cfg.Proxy.Trusted)
+	}
 	if s.replica == "" {
 		s.replica = "replica-" + rand.Text()
 	}
@@ -320,7 +340,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 			storage.ErrInvalid, window, validity)
 	}
 	if s.SCEP, err = scep.New(st, scep.WithAuthorities(cas), scep.WithUsers(s.Directory), scep.WithLogger(log), scep.WithClock(now),
-		scep.WithValidity(validity)); err != nil {
+		scep.WithValidity(validity), scep.WithClientSource(s.ClientSource)); err != nil {
 		return nil, fmt.Errorf("omm: SCEP: %w", err)
 	}
 	otaOpts := []ota.Option{ota.WithUsers(s.Directory), ota.WithLogger(log), ota.WithClock(now)}

@@ -6,11 +6,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/openomm/omm/clientaddr"
 )
 
 // MaxForwardedCert bounds a forwarded client certificate header: one
@@ -24,8 +25,8 @@ var ErrForwardedCert = errors.New("checkin: forwarded client certificate")
 // trustedProxy is where a TLS-terminating proxy may forward the client
 // certificate from, and in which header.
 type trustedProxy struct {
-	header   string
-	networks []netip.Prefix
+	header  string
+	proxies *clientaddr.Resolver // the same peer rule as X-Forwarded-For's
 }
 
 // WithTrustedProxy serves the check-in endpoints behind a TLS-terminating
@@ -44,32 +45,8 @@ func WithTrustedProxy(header string, networks []netip.Prefix) Option {
 			s.proxy = nil
 			return
 		}
-		nets := make([]netip.Prefix, len(networks))
-		for i, n := range networks {
-			nets[i] = n.Masked()
-		}
-		s.proxy = &trustedProxy{header: http.CanonicalHeaderKey(header), networks: nets}
+		s.proxy = &trustedProxy{header: http.CanonicalHeaderKey(header), proxies: clientaddr.New(networks)}
 	}
-}
-
-// trusts reports whether remoteAddr (an http.Request's RemoteAddr) is one
-// of the proxy's addresses.
-func (p *trustedProxy) trusts(remoteAddr string) bool {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	ip = ip.Unmap()
-	for _, n := range p.networks {
-		if n.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }
 
 // Proof extracts the proof of a request to the check-in endpoints: the
@@ -86,7 +63,7 @@ func (s *Service) Proof(r *http.Request) (Proof, error) {
 	if len(vals) == 0 {
 		return p, nil
 	}
-	if !s.proxy.trusts(r.RemoteAddr) {
+	if !s.proxy.proxies.Trusts(clientaddr.Peer(r)) {
 		return p, forbidden("client certificate header %s from %s, which is not a trusted proxy", s.proxy.header, r.RemoteAddr)
 	}
 	if len(vals) > 1 {

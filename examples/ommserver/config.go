@@ -83,7 +83,21 @@ type config struct {
 	trustedProxies   string
 	clientCertHeader string
 	proxies          []netip.Prefix
+	// forwardedFor names clients behind the trusted proxies by
+	// X-Forwarded-For (omm.ProxyConfig.ForwardedFor).
+	forwardedFor bool
+
+	// http2 serves HTTP/2 as well as HTTP/1.1 over TLS; tlsKeyExchange
+	// is tlsHybrid or tlsClassical (see tlsConfig).
+	http2          bool
+	tlsKeyExchange string
 }
+
+// The -tls-key-exchange choices.
+const (
+	tlsHybrid    = "hybrid"
+	tlsClassical = "classical"
+)
 
 // The -mfa-sender choices.
 const (
@@ -123,6 +137,9 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.androidAMAPI, "android-amapi", envOr("OMM_ANDROID_AMAPI", "local"), `Android Management API for work-profile and fully managed enrollment: "local" (a local fake) or "off"`)
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("OMM_TRUSTED_PROXIES"), "serve plain HTTP behind a TLS-terminating proxy: its addresses (comma-separated IPs or CIDRs), the only ones whose -client-cert-header is read; needs -public-url (the proxy's)")
 	fs.StringVar(&c.clientCertHeader, "client-cert-header", envOr("OMM_CLIENT_CERT_HEADER", "X-Client-Cert"), "header in which the proxy forwards the client certificate (percent-escaped PEM as nginx's $ssl_client_escaped_cert, PEM, or base64 DER)")
+	fs.BoolVar(&c.forwardedFor, "forwarded-for", os.Getenv("OMM_FORWARDED_FOR") == "1", "behind -trusted-proxies: name each client by the rightmost X-Forwarded-For hop that is not a trusted proxy, for the per-address throttles and audit entries (the proxy must append the address it received the connection from; the header is never read from other peers)")
+	fs.BoolVar(&c.http2, "http2", os.Getenv("OMM_HTTP2") == "1", "serve HTTP/2 as well as HTTP/1.1 over TLS (phones reconnect on every wake, and an HTTP/2 connection costs more to set up)")
+	fs.StringVar(&c.tlsKeyExchange, "tls-key-exchange", envOr("OMM_TLS_KEY_EXCHANGE", tlsHybrid), `TLS 1.3 key exchange: "hybrid" (post-quantum X25519MLKEM768 when the client offers it, as Go's default) or "classical" (X25519 and P-256 only: cheaper per connection, no protection of recorded traffic against a future quantum computer)`)
 	fs.StringVar(&c.mfaSender, "mfa-sender", envOr("OMM_MFA_SENDER", mfaSenderLog), `SMS and voice sign-in codes: "log" (development: written to this server's log, not sent) or "off" (authenticator apps only)`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
 	fs.StringVar(&c.secretsKey, "secrets-key", os.Getenv("OMM_SECRETS_KEY"), "file of the key that seals CA keys and TOTP secrets in the database, created 0600 if missing (default: secrets.key in the data directory)")
@@ -176,6 +193,12 @@ func (c config) validate() error {
 	}
 	if c.trustedProxies != "" && c.publicURL == "" {
 		return errors.New("-trusted-proxies needs -public-url: the proxy's https URL, which devices and browsers use")
+	}
+	if c.forwardedFor && c.trustedProxies == "" {
+		return errors.New("-forwarded-for needs -trusted-proxies: the header is read only from them")
+	}
+	if c.tlsKeyExchange != tlsHybrid && c.tlsKeyExchange != tlsClassical {
+		return fmt.Errorf("-tls-key-exchange %q: want %q or %q", c.tlsKeyExchange, tlsHybrid, tlsClassical)
 	}
 	if c.trustedProxies != "" && !validHeaderName(c.clientCertHeader) {
 		return fmt.Errorf("-client-cert-header %q is not a header name", c.clientCertHeader)

@@ -33,6 +33,10 @@ func TestParseFlags(t *testing.T) {
 		{"behind a proxy", []string{"-trusted-proxies", "10.0.0.5, 10.1.0.0/16,::1", "-public-url", "https://mdm.example.com"}, ""},
 		{"proxy without public URL", []string{"-trusted-proxies", "10.0.0.5"}, "needs -public-url"},
 		{"proxy not an address", []string{"-trusted-proxies", "proxy.example.com", "-public-url", "https://mdm.example.com"}, "neither an IP address nor a CIDR"},
+		{"forwarded-for behind a proxy", []string{"-trusted-proxies", "10.0.0.5", "-public-url", "https://mdm.example.com", "-forwarded-for"}, ""},
+		{"forwarded-for without a proxy", []string{"-forwarded-for"}, "needs -trusted-proxies"},
+		{"classical key exchange", []string{"-tls-key-exchange", "classical", "-http2"}, ""},
+		{"unknown key exchange", []string{"-tls-key-exchange", "x25519"}, "want \"hybrid\" or \"classical\""},
 		{"bad header name", []string{"-trusted-proxies", "10.0.0.5", "-public-url", "https://mdm.example.com", "-client-cert-header", "X Cert"}, "not a header name"},
 	}
 	for _, tt := range tests {
@@ -142,7 +146,7 @@ func TestDevCA(t *testing.T) {
 		t.Errorf("expiring certificate not reissued: %v", err)
 	}
 
-	cfg := tlsConfig(ca)
+	cfg := tlsConfig(ca, tlsHybrid)
 	if cfg.ClientAuth != tls.RequestClientCert {
 		t.Errorf("client auth = %v, want RequestClientCert (devices present SCEP identities, browsers none)", cfg.ClientAuth)
 	}
@@ -190,5 +194,50 @@ func TestTLSResumes(t *testing.T) {
 		if pub, ok := st.PeerCertificates[0].PublicKey.(*ecdsa.PublicKey); !ok || pub.Curve != elliptic.P256() {
 			t.Errorf("serving key %T, want ECDSA P-256", st.PeerCertificates[0].PublicKey)
 		}
+	}
+}
+
+// TestTLSProtocols: over TLS the server speaks HTTP/1.1 and the hybrid
+// post-quantum key exchange by default, and HTTP/2 or the classical key
+// exchange only when asked to (-http2, -tls-key-exchange classical), on
+// full and resumed handshakes alike.
+func TestTLSProtocols(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		wantProto string
+		wantCurve tls.CurveID
+	}{
+		{"default", nil, "http/1.1", tls.X25519MLKEM768},
+		{"http2-classical", []string{"-http2", "-tls-key-exchange", "classical"}, "h2", tls.X25519},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServerArgs(t, filepath.Join(t.TempDir(), "data"), append([]string{"-postgres", ""}, tc.args...)...)
+			cfg := ts.client.Transport.(*http.Transport).TLSClientConfig.Clone()
+			cfg.NextProtos = []string{"h2", "http/1.1"} // what a phone and a browser offer
+			cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+			for _, wantResumed := range []bool{false, true} {
+				conn, err := tls.Dial("tcp", strings.TrimPrefix(ts.base, "https://"), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The session ticket comes after the handshake, before any
+				// data: read some (HTTP/2's settings, or an answer).
+				st := conn.ConnectionState()
+				if st.NegotiatedProtocol == "h2" {
+					_, err = conn.Read(make([]byte, 1))
+				} else if _, err = conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")); err == nil {
+					_, err = io.ReadAll(conn)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				conn.Close()
+				if st.NegotiatedProtocol != tc.wantProto || st.CurveID != tc.wantCurve || st.DidResume != wantResumed {
+					t.Errorf("protocol %q, key exchange %v, resumed %v; want %q, %v, %v", st.NegotiatedProtocol, st.CurveID, st.DidResume,
+						tc.wantProto, tc.wantCurve, wantResumed)
+				}
+			}
+		})
 	}
 }

@@ -174,7 +174,8 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		TLSConfig:         tlsConfig(ca),
+		TLSConfig:         tlsConfig(ca, cfg.tlsKeyExchange),
+		Protocols:         protocols(cfg.http2),
 	}
 	srv.ready.Store(true)
 	if ready != nil {

@@ -67,7 +67,7 @@ func (s *server) signInPost(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "Please enter your organization's site name, your username and your password.")
 		return
 	}
-	client := auth.Client{Source: remoteHost(r), PreviousToken: cookieValue(r, sessionCookie)}
+	client := auth.Client{Source: s.sdk.ClientSource(r), PreviousToken: cookieValue(r, sessionCookie)}
 	res, err := s.sdk.Auth.SignInFrom(r.Context(), client, form.Site, form.Username, r.PostFormValue("password"))
 	if err != nil {
 		status, msg := signInError(err)

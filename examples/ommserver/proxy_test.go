@@ -40,6 +40,14 @@ type frontProxy struct {
 
 func newFrontProxy(t *testing.T, dir string) *frontProxy {
 	t.Helper()
+	return newFrontProxyWith(t, dir, false)
+}
+
+// newFrontProxyWith is newFrontProxy that, with forwardedFor, also
+// appends each client's address to the X-Forwarded-For it received, as
+// nginx's $proxy_add_x_forwarded_for does.
+func newFrontProxyWith(t *testing.T, dir string, forwardedFor bool) *frontProxy {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +59,10 @@ func newFrontProxy(t *testing.T, dir string) *frontProxy {
 			r.SetURL(p.backend.Load())
 			r.Out.Host = r.In.Host
 			r.Out.Header.Del(proxyHeader)
+			if forwardedFor {
+				r.Out.Header["X-Forwarded-For"] = r.In.Header["X-Forwarded-For"]
+				r.SetXForwarded()
+			}
 			if r.In.TLS != nil && len(r.In.TLS.PeerCertificates) > 0 {
 				r.Out.Header.Set(proxyHeader, checkin.FormatForwardedCert(r.In.TLS.PeerCertificates[0].Raw))
 			}

@@ -92,7 +92,7 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 		}
 	}
 	if len(cfg.proxies) > 0 {
-		oc.Proxy = omm.ProxyConfig{ClientCertHeader: cfg.clientCertHeader, Trusted: cfg.proxies}
+		oc.Proxy = omm.ProxyConfig{ClientCertHeader: cfg.clientCertHeader, Trusted: cfg.proxies, ForwardedFor: cfg.forwardedFor}
 	}
 	if d.push.client != nil {
 		oc.Push = d.push.client
@@ -161,13 +161,41 @@ func loadOrCreateSecret(path string) ([]byte, error) {
 // tickets are on (Go's default; the keys rotate in memory, so a restart or
 // another replica means one full handshake per device), a resumed
 // session keeps its client certificate, and a certificate's chain is
-// verified once (enroll/checkin's cache), not per connection.
-func tlsConfig(ca *devCA) *tls.Config {
-	return &tls.Config{
+// verified once (enroll/checkin's cache), not per connection: no
+// VerifyPeerCertificate or VerifyConnection runs on any handshake.
+//
+// The key exchange is Go's default, the post-quantum hybrid
+// X25519MLKEM768 where the client offers it, unless kex is tlsClassical:
+// X25519 and P-256 only. A resumed handshake still does a key exchange
+// (psk_dhe_ke, the only mode Go serves), and the hybrid's ML-KEM half is
+// about a tenth of the server's CPU per resumed idle check-in here
+// (BENCHMARKS.md, issue 27 round 3); classical gives up protection of
+// recorded traffic against a future quantum computer, so it is an
+// operator's explicit choice. (Go always picks a hybrid the client offers
+// over any classical group in CurvePreferences, so the hybrid cannot be
+// kept for full handshakes only by ordering.)
+func tlsConfig(ca *devCA, kex string) *tls.Config {
+	c := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{ca.serving},
 		ClientAuth:   tls.RequestClientCert,
 	}
+	if kex == tlsClassical {
+		c.CurvePreferences = []tls.CurveID{tls.X25519, tls.CurveP256}
+	}
+	return c
+}
+
+// protocols are the HTTP versions served over TLS: HTTP/1.1, and HTTP/2
+// only when asked for. A phone opens a connection per wake and sends one
+// or a few requests on it; HTTP/2's per-connection set-up (settings,
+// HPACK tables, a goroutine per stream) cost a tenth of the server's CPU
+// per resumed idle check-in and buys nothing for one request at a time.
+func protocols(http2 bool) *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(http2)
+	return p
 }
 
 // router is the server's ServeMux, remembering every pattern registered so
@@ -188,7 +216,7 @@ func (rt *router) HandleFunc(pattern string, h func(http.ResponseWriter, *http.R
 
 func (s *server) routes() http.Handler {
 	return securityHeaders(omm.AuditDenied(s.router(), s.store, s.admin.Org, s.deniedWho,
-		omm.WithDeniedClock(s.now), omm.WithDeniedLogger(s.log), omm.WithDeniedSessions(s.sdk.Auth)))
+		omm.WithDeniedClock(s.now), omm.WithDeniedLogger(s.log), omm.WithDeniedSessions(s.sdk.Auth), omm.WithDeniedSource(s.sdk.ClientSource)))
 }
 
 // router registers every route of the server: the SDK's handlers under

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -159,15 +158,6 @@ func (s *server) parseFormMax(w http.ResponseWriter, r *http.Request, purpose, b
 		return false
 	}
 	return true
-}
-
-// remoteHost is the client's address, for the sign-in throttle.
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func cookieValue(r *http.Request, name string) string {
