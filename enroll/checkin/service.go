@@ -87,6 +87,7 @@ type Store interface {
 	enroll.EnrollmentStore
 	enroll.CommandQueue
 	enroll.ActionStore
+	enroll.AuthenticateStore
 }
 
 // ProfileSource gives the signed configuration profile to install when a
