@@ -35,7 +35,7 @@ type Store interface {
 	enroll.CommandQueue
 	enroll.EnrollmentStore
 	enroll.AuthenticateStore // authenticate.go
-	otaStore // enroll_ota.go
+	otaStore                 // enroll_ota.go
 	catalog.Store
 	catalog.InstallQueuer // catalog_queue.go
 	android.Store
