@@ -295,9 +295,22 @@ func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll
 			return fmt.Errorf("%w: %w", ErrForbidden, err)
 		}
 	}
-	_, first, err := s.store.UpdateToken(ctx, d.Org, d.ID, enroll.TokenUpdate{
-		Topic: m.Topic, Token: m.Token, PushMagic: m.PushMagic, UnlockToken: m.UnlockToken, At: s.clock(),
-	})
+	u := enroll.TokenUpdate{Topic: m.Topic, Token: m.Token, PushMagic: m.PushMagic, UnlockToken: m.UnlockToken, At: s.clock()}
+	if d.State == inventory.StatePending {
+		// The token completes the enrollment: both in one transaction.
+		done, err := s.completeEnrollment(ctx, d, id, &u)
+		if err == nil {
+			s.emit(ctx, Enrolled, done)
+			return nil
+		}
+		if !errors.Is(err, storage.ErrConflict) {
+			return err
+		}
+		// The device left pending meanwhile (a concurrent TokenUpdate
+		// completed it): nothing was stored; go the way of a device that
+		// is no longer pending.
+	}
+	_, first, err := s.store.UpdateToken(ctx, d.Org, d.ID, u)
 	if err != nil {
 		return err
 	}
@@ -307,7 +320,7 @@ func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll
 	if !first && d.State != inventory.StatePending {
 		return nil
 	}
-	d, err = s.completeEnrollment(ctx, d, id)
+	d, err = s.completeEnrollment(ctx, d, id, nil)
 	if !first && errors.Is(err, storage.ErrConflict) {
 		// A concurrent TokenUpdate of the same device completed it first
 		// (or the device has left pending otherwise): nothing is left to do.
@@ -321,10 +334,11 @@ func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll
 }
 
 // completeEnrollment stores what the first TokenUpdate starts, in one
-// transaction: the move from pending to enrolled, the policy's profile
-// (passcode rules and data separation arrive right after enrollment) and
-// the first inventory commands; then it wakes the device to fetch them.
-func (s *Service) completeEnrollment(ctx context.Context, d inventory.Device, id enroll.Identity) (inventory.Device, error) {
+// transaction: the move from pending to enrolled, the token u (unless nil:
+// stored already), the policy's profile (passcode rules and data
+// separation arrive right after enrollment) and the first inventory
+// commands; then it wakes the device to fetch them.
+func (s *Service) completeEnrollment(ctx context.Context, d inventory.Device, id enroll.Identity, u *enroll.TokenUpdate) (inventory.Device, error) {
 	var cmds []queuedCommand
 	if s.profiles != nil && id.Session != "" {
 		payload, err := s.profiles.SignedPolicyProfile(ctx, d.Org, id.Session)
@@ -346,7 +360,7 @@ func (s *Service) completeEnrollment(ctx context.Context, d inventory.Device, id
 	if d.State == inventory.StatePending {
 		to = inventory.StateEnrolled
 	}
-	return s.actAll(ctx, d, to, "device:"+d.Identifier, "system:enrollment", "first token update", cmds)
+	return s.actAll(ctx, d, to, "device:"+d.Identifier, "system:enrollment", "first token update", cmds, u)
 }
 
 // checkOut ends the enrollment: the device removed its MDM profile, so

@@ -40,6 +40,11 @@ func (s *Store) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (i
 				return err
 			}
 		}
+		if a.Token != nil {
+			if _, err := tx.changeEnrollment(ctx, a.Org, a.Device, func(e *enroll.Enrollment) error { a.Token.Apply(e); return nil }); err != nil {
+				return err
+			}
+		}
 		for _, c := range a.Commands {
 			if err := tx.enqueue(ctx, a.Org, []string{a.Device}, c.Command, c.Entry); err != nil {
 				return err

@@ -63,24 +63,30 @@ func (s *Store) changeEnrollment(ctx context.Context, org storage.OrgID, device 
 	var e enroll.Enrollment
 	err := s.write(ctx, func(tx tx) error {
 		var err error
-		e, err = scanEnrollment(tx.queryRow(ctx, "SELECT "+enrollmentColumns+" FROM {enroll_enrollments} WHERE org_id = ? AND device = ? {FOR UPDATE}", org, device))
-		if err != nil {
-			return s.notFound(err, "enrollment of %q", device)
-		}
-		if err := fn(&e); err != nil {
-			return err
-		}
-		e = e.Normalize()
-		_, err = tx.exec(ctx, `UPDATE {enroll_enrollments} SET topic = ?, token = ?, push_magic = ?, unlock_token = ?,
-			bootstrap_token = ?, token_dead = ?, enrolled_us = ?, checked_out_us = ?, updated_us = ? WHERE org_id = ? AND device = ?`,
-			e.Topic, e.Token, e.PushMagic, e.UnlockToken, e.BootstrapToken, e.TokenDead,
-			optMicros(e.Enrolled), optMicros(e.CheckedOut), micros(e.Updated), org, device)
-		if err != nil {
-			return fmt.Errorf("sqlstore: update enrollment: %w", err)
-		}
-		return nil
+		e, err = tx.changeEnrollment(ctx, org, device, fn)
+		return err
 	})
 	return e, err
+}
+
+// changeEnrollment is Store.changeEnrollment inside tx.
+func (tx tx) changeEnrollment(ctx context.Context, org storage.OrgID, device string, fn func(*enroll.Enrollment) error) (enroll.Enrollment, error) {
+	e, err := scanEnrollment(tx.queryRow(ctx, "SELECT "+enrollmentColumns+" FROM {enroll_enrollments} WHERE org_id = ? AND device = ? {FOR UPDATE}", org, device))
+	if err != nil {
+		return e, tx.s.notFound(err, "enrollment of %q", device)
+	}
+	if err := fn(&e); err != nil {
+		return e, err
+	}
+	e = e.Normalize()
+	_, err = tx.exec(ctx, `UPDATE {enroll_enrollments} SET topic = ?, token = ?, push_magic = ?, unlock_token = ?,
+		bootstrap_token = ?, token_dead = ?, enrolled_us = ?, checked_out_us = ?, updated_us = ? WHERE org_id = ? AND device = ?`,
+		e.Topic, e.Token, e.PushMagic, e.UnlockToken, e.BootstrapToken, e.TokenDead,
+		optMicros(e.Enrolled), optMicros(e.CheckedOut), micros(e.Updated), org, device)
+	if err != nil {
+		return e, fmt.Errorf("sqlstore: update enrollment: %w", err)
+	}
+	return e, nil
 }
 
 // UpdateToken implements enroll.EnrollmentStore.
