@@ -199,6 +199,39 @@ func (s *SDK) DeviceAction(ctx context.Context, org storage.OrgID, id string, ac
 	return s.Act(ctx, d, action, actor)
 }
 
+// RefreshAll queues an inventory query (DeviceInformation) to every
+// enrolled Apple device of org as one fan-out, audited once as actor, and
+// returns how many devices it queued for. The devices are recorded in the
+// push outbox with the command; this replica starts pushing them in the
+// background as it returns, and the outbox drain of [SDK.Run] on every
+// replica shares the rest (every second): a replica that dies right after
+// this returns, or mid-way through its pushes, loses none of them.
+func (s *SDK) RefreshAll(ctx context.Context, org storage.OrgID, actor string) (int, error) {
+	var all []inventory.Device
+	q := inventory.DeviceQuery{Limit: inventory.MaxDevicePage}
+	for {
+		page, err := s.Store.ListDevices(ctx, org, q)
+		if err != nil {
+			return 0, err
+		}
+		all = append(all, page.Devices...)
+		if page.Next == "" {
+			break
+		}
+		q.After = page.Next
+	}
+	queued, err := s.MDM.RefreshAll(ctx, org, all, actor)
+	if len(queued) > 0 && s.push != nil {
+		// Not tied to the request: the pushes go on after the answer.
+		go func() {
+			if err := s.outbox.Wake(context.WithoutCancel(ctx), org, queued); err != nil {
+				s.log.WarnContext(ctx, "omm: fan-out pushes left to the outbox drain", "org", org, "devices", len(queued), "err", err)
+			}
+		}()
+	}
+	return len(queued), err
+}
+
 // CreatePolicy stores a new policy of p.Org, its target groups checked
 // against the directory; enrolled devices are re-evaluated.
 func (s *SDK) CreatePolicy(ctx context.Context, actor string, p policy.Policy) (policy.Policy, error) {

@@ -56,6 +56,7 @@ func adminFrom(r *http.Request) Admin {
 //	GET    {prefix}/devices                 ?after=&limit=&user=
 //	GET    {prefix}/devices/{id}            with inventory, apps, commands and compliance
 //	POST   {prefix}/devices/{id}/{action}   lock, deprovision, erase, refresh
+//	POST   {prefix}/devices/refresh         an inventory query to every enrolled Apple device (one fan-out)
 //	GET    {prefix}/audit                   ?order=newest&after=&before=&limit=&device=&user=&action=&since=&until= (ParseAuditQuery)
 //	GET    {prefix}/events                  the event stream: ?after=&limit=&device=&newest=true
 //	GET    {prefix}/renewals                unfinished identity renewals, soonest expiry first: ?limit=
@@ -98,6 +99,7 @@ func (s *SDK) AdminRoutes(prefix string, authenticate AdminAuth) []Route {
 	add("GET /devices", guard(s.adminDevices))
 	add("GET /devices/{id}", guard(s.adminDevice))
 	add("POST /devices/{id}/{action}", guard(s.adminDeviceAction))
+	add("POST /devices/refresh", guard(s.adminRefreshAll))
 	add("GET /audit", guard(s.adminAudit))
 	add("GET /events", guard(s.adminEvents))
 	add("GET /renewals", guard(s.adminRenewals))
@@ -563,6 +565,16 @@ func (s *SDK) adminDeviceAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued"})
+}
+
+func (s *SDK) adminRefreshAll(w http.ResponseWriter, r *http.Request) {
+	a := adminFrom(r)
+	n, err := s.RefreshAll(r.Context(), a.Org, a.Actor)
+	if err != nil {
+		writeErr(w, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"status": "queued", "devices": n})
 }
 
 // AuditView is an audit entry as the APIs show it, with the names of its

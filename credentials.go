@@ -2,6 +2,7 @@ package omm
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -16,7 +17,7 @@ import (
 // CredentialWarning is how long before a deployment credential (the APNs
 // push certificate, the serving certificate) expires the SDK warns: the
 // admin API marks it expiring and the event stream of every org gets
-// events.CredentialExpiring, at most once a day per process.
+// events.CredentialExpiring, once a day however many replicas run.
 const CredentialWarning = 30 * 24 * time.Hour
 
 // Names of the deployment credentials [SDK.Credentials] reports.
@@ -93,11 +94,23 @@ func (s *SDK) ReplacePushCertificate(cert tls.Certificate) error {
 }
 
 // credentialWarnings remembers when each credential was last warned of,
-// so that a warning is emitted at most once a day per process.
+// so that a process looks at most once a day; the event itself is emitted
+// under a lease (CredentialWarningLease), so once a day for the
+// deployment, not once per replica.
 type credentialWarnings struct {
 	mu   sync.Mutex
 	last map[string]time.Time // name + NotAfter → when
+	// holder is this process's lease holder name: its own, not the
+	// replica's, so that a replica restarted within the day does not take
+	// its own lease again and warn twice.
+	holder string
 }
+
+// CredentialWarningLease prefixes the per-org lease under which one
+// replica emits a day's events.CredentialExpiring for a credential; the
+// lease's name ends with the credential's name and NotAfter, so a
+// replaced credential is warned of afresh.
+const CredentialWarningLease = "credential-warning:"
 
 // warnCredentials logs and emits events.CredentialExpiring to every org
 // for each credential within CredentialWarning of its expiry, once a day.
@@ -107,7 +120,9 @@ func (s *SDK) warnCredentials(ctx context.Context) {
 	s.warned.mu.Lock()
 	if s.warned.last == nil {
 		s.warned.last = map[string]time.Time{}
+		s.warned.holder = "warn-" + rand.Text()
 	}
+	holder := s.warned.holder
 	for _, c := range s.Credentials() {
 		key := c.Name + " " + c.NotAfter.String()
 		if !c.Expiring || now.Sub(s.warned.last[key]) < 24*time.Hour {
@@ -127,7 +142,19 @@ func (s *SDK) warnCredentials(ctx context.Context) {
 	}
 	for _, c := range due {
 		s.log.Warn("credential expires soon: replace it before it does", "credential", c.Name, "subject", c.Subject, "not_after", c.NotAfter)
+		lease := fmt.Sprintf("%s%s:%d", CredentialWarningLease, c.Name, c.NotAfter.Unix())
 		for _, o := range orgs {
+			// The lease first: a replica that dies between the two skips
+			// the day's event (the log and the admin API still say it),
+			// which is better than every replica sending its own.
+			mine, err := s.Store.TakeLease(ctx, o.ID, lease, holder, now, now.Add(24*time.Hour))
+			if err != nil {
+				s.log.Warn("credential warnings: take the org's lease", "org", o.ID, "err", err)
+				continue
+			}
+			if !mine {
+				continue
+			}
 			if _, err := s.Store.AppendEvent(ctx, events.Event{ID: events.NewID(), Org: o.ID, Kind: events.CredentialExpiring,
 				Time: now, Actor: "system", Data: map[string]string{"credential": c.Name, "not_after": c.NotAfter.Format(time.RFC3339)}}); err != nil {
 				s.log.Warn("credential warnings: record the event", "org", o.ID, "err", err)

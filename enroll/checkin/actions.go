@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/openomm/omm/events"
 
@@ -123,6 +124,60 @@ func (s *Service) RefreshInventory(ctx context.Context, org storage.OrgID, id, a
 		return err
 	}
 	return s.queue(ctx, d, actor, "device.inventory.refresh", cmds...)
+}
+
+// RefreshAll queues an inventory query (DeviceInformation) to every one of
+// devices that is an enrolled Apple device of org, as one fan-out per
+// platform (one command, audit entry and event for up to
+// enroll.MaxFanOut devices), and returns the IDs it queued for. It wakes
+// nobody: the queue records the devices in the push outbox in the same
+// transaction, so the caller's Wake or any replica's drain pushes them,
+// even when this process dies right after.
+func (s *Service) RefreshAll(ctx context.Context, org storage.OrgID, devices []inventory.Device, actor string) ([]string, error) {
+	byPlatform := map[inventory.Platform][]string{}
+	var platforms []inventory.Platform
+	for _, d := range devices {
+		if d.Org != org || !d.Platform.Apple() || d.State != inventory.StateEnrolled {
+			continue
+		}
+		if byPlatform[d.Platform] == nil {
+			platforms = append(platforms, d.Platform)
+		}
+		byPlatform[d.Platform] = append(byPlatform[d.Platform], d.ID)
+	}
+	var queued []string
+	for _, p := range platforms {
+		ids := byPlatform[p]
+		for start := 0; start < len(ids); start += enroll.MaxFanOut {
+			chunk := ids[start:min(start+enroll.MaxFanOut, len(ids))]
+			cmds, err := inventoryCommands(p)
+			if err != nil {
+				return queued, err
+			}
+			var cmd mdm.Command
+			for _, c := range cmds {
+				if c.RequestType == string(inventory.AppleDeviceInformation) {
+					cmd = c
+				}
+			}
+			if cmd.UUID == "" {
+				return queued, fmt.Errorf("checkin: no DeviceInformation query for %s", p)
+			}
+			body, err := cmd.Encode()
+			if err != nil {
+				return queued, err
+			}
+			entry := storage.AuditEntry{Org: org, Time: s.clock(), Actor: actor, Action: "device.inventory.refresh",
+				Details: map[string]string{"command": cmd.RequestType, "request_type": cmd.RequestType, "uuid": cmd.UUID,
+					"devices": strconv.Itoa(len(chunk)), "platform": string(p)},
+				Event: events.CommandQueued}
+			if err := s.store.EnqueueCommand(ctx, org, chunk, enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body}, entry); err != nil {
+				return queued, err
+			}
+			queued = append(queued, chunk...)
+		}
+	}
+	return queued, nil
 }
 
 // inventoryCommands builds the commands of an inventory refresh of a

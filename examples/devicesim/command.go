@@ -40,10 +40,10 @@ type observer func(latency time.Duration, err error)
 // sees each request.
 func (d *device) poll(ctx context.Context, max int, logf logFunc, observe observer) (pollStats, error) {
 	var st pollStats
-	msg := map[string]any{"Status": "Idle"}
+	msg := d.opening()
 	for {
 		start := d.now()
-		reply, err := d.put(ctx, d.serverURL, msg)
+		reply, err := d.send(ctx, msg)
 		idle := err == nil && len(strings.TrimSpace(string(reply))) == 0
 		var cmd command
 		if err == nil && !idle {
@@ -66,7 +66,7 @@ func (d *device) poll(ctx context.Context, max int, logf logFunc, observe observ
 		}
 		st.Commands = append(st.Commands, cmd.RequestType)
 		var note string
-		msg, note = d.respond(cmd)
+		msg, note, _ = d.execute(cmd)
 		logf("command %s (%s) → %s: %s", cmd.RequestType, cmd.UUID, msg["Status"], note)
 		if d.renewal != nil {
 			// The MDM profile was installed again: as iOS does, the device
@@ -96,6 +96,58 @@ func (d *device) sendCheckOut(ctx context.Context, logf logFunc) error {
 	}
 	logf("check-in: CheckOut accepted (the MDM profile was removed)")
 	return nil
+}
+
+// maxAnswered bounds the results a device keeps to answer a command
+// delivered again.
+const maxAnswered = 64
+
+// opening is the message that opens a connection to the command endpoint:
+// the result whose sending failed last time, else Idle.
+func (d *device) opening() map[string]any {
+	if d.unsent != nil {
+		return d.unsent
+	}
+	return map[string]any{"Status": "Idle"}
+}
+
+// send puts msg to the command endpoint. When msg is a result and the
+// server may not have taken it (the connection failed, or the server
+// failed: 5xx), the result is kept to open the next connection; the
+// server records a result once, however often it is sent.
+func (d *device) send(ctx context.Context, msg map[string]any) ([]byte, error) {
+	reply, err := d.put(ctx, d.serverURL, msg)
+	_, result := msg["CommandUUID"].(string)
+	var se *statusError
+	switch {
+	case err == nil || !result:
+		d.unsent = nil
+	case errors.As(err, &se) && se.Status < 500:
+		d.unsent = nil // refused: sending it again changes nothing
+	default:
+		d.unsent = msg
+	}
+	return reply, err
+}
+
+// execute runs cmd and returns the result to send, a note for the log and
+// whether it ran now: a command the device already executed (delivered
+// again because its result was lost) is answered with its result.
+func (d *device) execute(cmd command) (map[string]any, string, bool) {
+	if res, ok := d.answered[cmd.UUID]; ok {
+		return res, "executed before: its result again", false
+	}
+	res, note := d.respond(cmd)
+	if d.answered == nil {
+		d.answered = map[string]map[string]any{}
+	}
+	if len(d.order) == maxAnswered {
+		delete(d.answered, d.order[0])
+		d.order = d.order[1:]
+	}
+	d.answered[cmd.UUID] = res
+	d.order = append(d.order, cmd.UUID)
+	return res, note, true
 }
 
 // respond returns the result a device sends for cmd and a note for the log.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +23,9 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // PRAGMA integrity_check on the server's database
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/events"
 )
 
 // The crash tests' size: CI runs the defaults (2 rounds of 50 devices),
@@ -38,9 +42,13 @@ var (
 // database, round after round. After each crash: the database passes
 // PRAGMA integrity_check; every enrollment the server acknowledged is
 // there, enrolled; every command result it acknowledged is recorded; once
-// each device has drained its queue no command is left undelivered, none
-// was delivered more than twice (one duplicate for a result lost in the
-// crash), and every install the catalog recorded has its command queued.
+// each device has drained its queue no command is left undelivered, every
+// command answered was received and executed once by its device and
+// recorded once (one result event), every other one ended with a reason
+// (exactlyOnce), and every install the catalog recorded has its command
+// queued. The devices behave as phones do: a result whose sending failed
+// opens the next connection, and a command delivered again is answered
+// without running it again.
 func TestCrashSQLite(t *testing.T) {
 	h := newCrashHarness(t, "-postgres", "")
 	h.db = func(t *testing.T) *sql.DB {
@@ -191,7 +199,8 @@ type crashDevice struct {
 	id string // the server's device ID, once looked up
 
 	mu        sync.Mutex
-	delivered map[string]int    // command UUID → times the server sent it
+	delivered map[string]int    // command UUID → times the device received it
+	executed  map[string]int    // command UUID → times the device executed it
 	results   map[string]string // command UUID → result status the server took
 	installed bool              // the server accepted the store install
 	lastPoll  time.Time         // when the server last answered that nothing is queued
@@ -244,7 +253,7 @@ func (h *crashHarness) round(t *testing.T, round int, crash func()) []*crashDevi
 				return // not acknowledged: nothing to check
 			}
 			h.ack()
-			cd := &crashDevice{device: d, delivered: map[string]int{}, results: map[string]string{}, ack: h.ack}
+			cd := &crashDevice{device: d, delivered: map[string]int{}, executed: map[string]int{}, results: map[string]string{}, ack: h.ack}
 			mu.Lock()
 			acked = append(acked, cd)
 			mu.Unlock()
@@ -337,12 +346,16 @@ func (h *crashHarness) deviceLife(ctx context.Context, a *api, token string, cd 
 	}
 }
 
-// crashPoll checks in idle and answers commands until the server has none
-// left, counting deliveries and the results the server took.
+// crashPoll checks in and answers commands until the server has none
+// left, as a phone does: a result whose sending failed opens the next
+// connection (device.send), and a command delivered again after it was
+// executed is answered without running it again (device.execute). It
+// counts the deliveries the device received, the commands it executed and
+// the results the server took.
 func crashPoll(ctx context.Context, cd *crashDevice) error {
-	msg := map[string]any{"Status": "Idle"}
+	msg := cd.opening()
 	for {
-		reply, err := cd.put(ctx, cd.serverURL, msg)
+		reply, err := cd.send(ctx, msg)
 		if err != nil {
 			return err
 		}
@@ -364,10 +377,14 @@ func crashPoll(ctx context.Context, cd *crashDevice) error {
 		if err != nil {
 			return err
 		}
+		var ran bool
+		msg, _, ran = cd.execute(cmd)
 		cd.mu.Lock()
 		cd.delivered[cmd.UUID]++
+		if ran {
+			cd.executed[cmd.UUID]++
+		}
 		cd.mu.Unlock()
-		msg, _ = cd.respond(cmd)
 	}
 }
 
@@ -437,11 +454,6 @@ func (h *crashHarness) check(t *testing.T, a *api, round int, acked []*crashDevi
 				t.Errorf("round %d: device %s: acknowledged result %s of %s is stored as %q", round, cd.Serial, want, uuid, got)
 			}
 		}
-		for uuid, n := range cd.delivered {
-			if n > 2 {
-				t.Errorf("round %d: device %s: command %s delivered %d times", round, cd.Serial, uuid, n)
-			}
-		}
 		// The enrollment's auto-install and the store install.
 		if cd.installed && installs < 2 {
 			t.Errorf("round %d: device %s: the store install was acknowledged, but the device has %d InstallApplication commands",
@@ -449,7 +461,130 @@ func (h *crashHarness) check(t *testing.T, a *api, round int, acked []*crashDevi
 		}
 		cd.mu.Unlock()
 	}
+	h.exactlyOnce(t, round, acked)
 	h.orphanInstalls(t, round)
+}
+
+// exactlyOnce checks each command queued for the round's devices against
+// what the devices did: a command answered in the store was executed once
+// by its device, which received it once, and has one result event and no
+// expiry; a command not answered was ended with a reason (expired or
+// abandoned), one expiry event, and no result event. A command the
+// server handed out while the replica died before the device read it is
+// handed out again: the device still receives and executes it once.
+func (h *crashHarness) exactlyOnce(t *testing.T, round int, acked []*crashDevice) {
+	t.Helper()
+	db := h.db(t)
+	defer db.Close()
+	ctx := t.Context()
+	bySerial := map[string]*crashDevice{}
+	for _, cd := range acked {
+		bySerial[cd.Serial] = cd
+	}
+	type stored struct{ serial, requestType, status, detail string }
+	commands := map[string]stored{} // by UUID (one device each: the round's commands are per device)
+	perDevice := map[string]map[string]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT d.serial_number, q.uuid, c.request_type, q.status, q.detail FROM omm_enroll_queue q
+		JOIN omm_enroll_commands c ON c.org_id = q.org_id AND c.uuid = q.uuid
+		JOIN omm_devices d ON d.org_id = q.org_id AND d.id = q.device`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var c stored
+		var uuid string
+		if err := rows.Scan(&c.serial, &uuid, &c.requestType, &c.status, &c.detail); err != nil {
+			t.Fatal(err)
+		}
+		if bySerial[c.serial] == nil {
+			continue
+		}
+		commands[c.serial+" "+uuid] = c
+		if perDevice[c.serial] == nil {
+			perDevice[c.serial] = map[string]bool{}
+		}
+		perDevice[c.serial][uuid] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	// The events of commands' results and expiries, per device and UUID.
+	resultEvents, expiryEvents := map[string]int{}, map[string]int{}
+	rows, err = db.QueryContext(ctx, `SELECT d.serial_number, e.kind, e.data FROM omm_events e
+		JOIN omm_devices d ON d.org_id = e.org_id AND d.id = e.device_id
+		WHERE e.kind IN ('`+string(events.CommandAcknowledged)+`', '`+string(events.CommandError)+`', '`+
+		string(events.CommandNotNow)+`', '`+string(events.CommandExpired)+`')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var serial, kind, data string
+		if err := rows.Scan(&serial, &kind, &data); err != nil {
+			t.Fatal(err)
+		}
+		if bySerial[serial] == nil {
+			continue
+		}
+		var d struct {
+			UUID string `json:"uuid"`
+		}
+		if err := json.Unmarshal([]byte(data), &d); err != nil {
+			t.Fatalf("event data %q: %v", data, err)
+		}
+		if events.Kind(kind) == events.CommandExpired {
+			expiryEvents[serial+" "+d.UUID]++
+		} else {
+			resultEvents[serial+" "+d.UUID]++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+
+	answered, ended := 0, 0
+	for key, c := range commands {
+		cd := bySerial[c.serial]
+		uuid := strings.TrimPrefix(key, c.serial+" ")
+		cd.mu.Lock()
+		executed, delivered := cd.executed[uuid], cd.delivered[uuid]
+		cd.mu.Unlock()
+		switch enroll.CommandStatus(c.status) {
+		case enroll.StatusAcknowledged, enroll.StatusError, enroll.StatusFormatError:
+			answered++
+			if executed != 1 || delivered != 1 {
+				t.Errorf("round %d: device %s: command %s (%s) is %s, executed %d times, received %d times: want once",
+					round, c.serial, uuid, c.requestType, c.status, executed, delivered)
+			}
+			if n := resultEvents[key]; n != 1 || expiryEvents[key] != 0 {
+				t.Errorf("round %d: device %s: command %s (%s) is %s with %d result events and %d expiry events: want 1 and 0",
+					round, c.serial, uuid, c.requestType, c.status, n, expiryEvents[key])
+			}
+		case enroll.StatusAbandoned:
+			ended++
+			if c.detail == "" || expiryEvents[key] != 1 || resultEvents[key] != 0 {
+				t.Errorf("round %d: device %s: command %s (%s) ended with reason %q, %d expiry events, %d result events: want a reason, 1 and 0",
+					round, c.serial, uuid, c.requestType, c.detail, expiryEvents[key], resultEvents[key])
+			}
+			if executed > 1 {
+				t.Errorf("round %d: device %s: ended command %s (%s) executed %d times", round, c.serial, uuid, c.requestType, executed)
+			}
+		default:
+			// Still pending after the device drained its queue: check
+			// reports it as lost.
+		}
+	}
+	for _, cd := range acked {
+		cd.mu.Lock()
+		for uuid, n := range cd.executed {
+			if !perDevice[cd.Serial][uuid] {
+				t.Errorf("round %d: device %s executed command %s (%d times), which the server has not queued for it", round, cd.Serial, uuid, n)
+			}
+		}
+		cd.mu.Unlock()
+	}
+	t.Logf("round %d: %d commands answered, %d ended unanswered with a reason", round, answered, ended)
 }
 
 // orphanInstalls fails for a catalog install record waiting for a command

@@ -106,6 +106,14 @@ type device struct {
 	api      *api
 	renewal  *profile.Profile
 	renewals []renewalDone
+	// unsent is a command result whose sending failed (the server may or
+	// may not have taken it): as a phone does, the device sends it again
+	// to open its next connection instead of Idle. answered are the
+	// results of the last commands it executed, by UUID: a command
+	// delivered again is answered with its result, not executed twice.
+	unsent   map[string]any
+	answered map[string]map[string]any
+	order    []string // answered's UUIDs, oldest first
 }
 
 // enrollDirect walks a direct enrollment from its .mobileconfig URL: fetch

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	mrand "math/rand/v2"
 	"net"
 	"net/url"
@@ -20,10 +21,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/apns/apnstest"
+	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
+	"github.com/openomm/omm/storage/postgres"
 )
 
 // The multi-replica test's size: CI runs the defaults (one round, two
@@ -32,6 +38,7 @@ import (
 var (
 	replicaRounds = flag.Int("replicas.rounds", 1, "replica test: rounds (one replica killed and restarted per round)")
 	replicaCount  = flag.Int("replicas.n", 2, "replica test: ommserver replicas on one PostgreSQL database")
+	replicaFanOut = flag.Int("replicas.fanout", 2000, "replica test: devices of the fan-out after the rounds (0: none)")
 )
 
 // TestReplicasPostgres runs -replicas.n ommserver processes on one
@@ -42,11 +49,14 @@ var (
 // policy changes (its profile goes to every enrolled device) and one
 // replica is killed (SIGKILL) and restarted. Then, besides the crash
 // test's checks (every acknowledged enrollment enrolled, every
-// acknowledged result recorded, no command left undelivered or delivered
-// more than twice): every enrollment exists once; every device got a push
-// and the push outbox is empty (the pushes a killed replica owed were sent
-// by the others); one CA per org; the event stream's seqs have no
-// duplicate and no gap; no queued command lacks its body.
+// acknowledged result recorded, no command left undelivered, each command
+// received, executed and recorded exactly once or ended with a reason):
+// every enrollment exists once; every device got a push and the push
+// outbox is empty (the pushes a killed replica owed were sent by the
+// others); one CA per org; the event stream's seqs have no duplicate and
+// no gap; no queued command lacks its body. After the rounds, a fan-out of
+// one command to -replicas.fanout devices through one replica, killed as
+// the call returns (fanOut).
 func TestReplicasPostgres(t *testing.T) {
 	dsn := os.Getenv("OMM_TEST_POSTGRES_DSN")
 	if dsn == "" {
@@ -61,7 +71,7 @@ func TestReplicasPostgres(t *testing.T) {
 	lb := startBalancer(t)
 	tmp := t.TempDir()
 	args := append([]string{"-public-url", "https://" + lb.addr(), "-allow-simulators", "-postgres", dsn, "-postgres-schema", schema,
-		"-push-claim", "3s"}, fakeAPNsFlags(t, fake, tmp)...)
+		"-push-claim", pushClaim.String()}, fakeAPNsFlags(t, fake, tmp)...)
 
 	h := newHarness(t, filepath.Join(tmp, "replica0"), lb.addr(), args)
 	h.db = pgDB(dsn, schema)
@@ -134,11 +144,18 @@ func TestReplicasPostgres(t *testing.T) {
 		acked := h.round(t, round, func() {
 			// The policy changes while a replica dies: the change's answer
 			// may be lost with it, and is tried again as an admin would.
+			// The answer comes once the change is re-applied to every
+			// enrolled device (hundreds after a few rounds, slow on a
+			// loaded machine): the admin waits for it, so that a
+			// re-application never runs on after its caller gave up,
+			// queueing commands after the devices drained.
+			admin := h.api(t)
+			admin.client.Timeout = 5 * time.Minute // a hang guard
 			var wg sync.WaitGroup
 			wg.Go(func() {
 				var err error
 				for try := 0; try < 5; try++ {
-					if err = setMinLength(t.Context(), h.api(t), h.adminToken, policyID, minLength); err == nil {
+					if err = setMinLength(t.Context(), admin, h.adminToken, policyID, minLength); err == nil {
 						return
 					}
 					time.Sleep(200 * time.Millisecond)
@@ -156,6 +173,165 @@ func TestReplicasPostgres(t *testing.T) {
 			return
 		}
 	}
+	if *replicaFanOut > 0 {
+		h.fanOut(t, dsn, schema, *replicaFanOut, replicas, args, fake)
+	}
+}
+
+// pushClaim is the replicas' -push-claim: how long before the devices a
+// killed replica had claimed in the push outbox are pushed by another. It
+// is kept longer than a batch of 1,000 pushes takes on a loaded machine,
+// so that only a dead replica's claims are taken over.
+const pushClaim = 10 * time.Second
+
+// fanOut seeds n enrolled iPhones with push tokens straight into the
+// database (enrolling them through the server would take too long), queues
+// one command to every enrolled device through the admin API of one
+// replica (POST /api/admin/devices/refresh), kills that replica with
+// SIGKILL 0 to 2 s after the call returns (at once, or while it pushes its
+// first batches) and restarts it. Then every seeded
+// device must have been pushed and the outbox must be empty. A device is
+// pushed at most once per command queued for it (a later command, such as
+// the restarted replica's policy re-application, wakes it again) plus once
+// when its claim was taken over: the killed replica had pushed it and died
+// before marking it done. A replica drains one claim of at most a batch
+// (1,000 devices) at a time, so at most 1,000 devices get that extra push.
+func (h *crashHarness) fanOut(t *testing.T, dsn, schema string, n int, replicas []*serverReplica, args []string, fake *apnstest.Server) {
+	t.Helper()
+	ctx := t.Context()
+	db := h.db(t)
+	var org storage.OrgID
+	var user string
+	err := db.QueryRowContext(ctx, "SELECT org_id, user_id FROM omm_devices ORDER BY id LIMIT 1").Scan(&org, &user)
+	db.Close()
+	if err != nil {
+		t.Fatalf("the demo org: %v", err)
+	}
+	st, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema), postgres.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := time.Now()
+	tokens := make([]string, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Pointer[error]
+	for range 8 {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n && failed.Load() == nil; i = int(next.Add(1)) - 1 {
+				tok, err := seedPushable(ctx, st, org, user, i)
+				if err != nil {
+					failed.Store(&err)
+				}
+				tokens[i] = tok
+			}
+		})
+	}
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		t.Fatalf("seeding the fan-out's devices: %v", *err)
+	}
+	seeded := time.Since(start)
+
+	k := h.rng.IntN(len(replicas))
+	direct, err := newAPI("https://"+replicas[k].addr, filepath.Join(replicas[0].dir, "tls", "dev-ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(fake.Pushes())
+	start = time.Now()
+	var queued struct{ Devices int }
+	if err := direct.call(ctx, "POST", "/api/admin/devices/refresh", h.adminToken, nil, &queued); err != nil {
+		t.Fatalf("fan-out through replica %d: %v", k, err)
+	}
+	called := time.Since(start)
+	// Killed at once or while it pushes its first batches (it starts as it
+	// answers): then another replica takes its claim over.
+	time.Sleep(time.Duration(h.rng.Int64N(int64(2 * time.Second))))
+	replicas[k].srv.kill(t)
+	killed := time.Since(start)
+	replicas[k].start(t, h.bin, args)
+	if queued.Devices < n {
+		t.Errorf("the fan-out queued %d devices, want at least the %d seeded", queued.Devices, n)
+	}
+	h.waitOutboxEmpty(t, -1)
+	drained := time.Since(start)
+	count := map[string]int{}
+	for _, p := range fake.Pushes()[before:] {
+		count[p.Token]++
+	}
+	// Pushes are counted before the commands: a command queued in
+	// between (the restarted replica's first reconcile re-applies the
+	// policy to the seeded devices, which have none applied, and wakes
+	// them) can only add to the commands.
+	commands := map[string]int{}
+	db = h.db(t)
+	rows, err := db.QueryContext(ctx, `SELECT d.serial_number, count(*) FROM omm_enroll_queue q
+		JOIN omm_devices d ON d.org_id = q.org_id AND d.id = q.device WHERE d.serial_number LIKE 'FANOUT%' GROUP BY d.serial_number`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var serial string
+		var c int
+		if err := rows.Scan(&serial, &c); err != nil {
+			t.Fatal(err)
+		}
+		commands[serial] = c
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	db.Close()
+	missed, again, takenOver := 0, 0, 0
+	for i, tok := range tokens {
+		c, queuedFor := count[tok], commands[fmt.Sprintf("FANOUT%07d", i)]
+		switch {
+		case c == 0:
+			missed++
+		case c > queuedFor+1:
+			t.Errorf("fan-out: device %d pushed %d times for %d commands", i, c, queuedFor)
+		case c == queuedFor+1:
+			takenOver++ // once more than its commands: its claim was taken over
+		case c > 1:
+			again++ // a later command woke it again
+		}
+	}
+	if missed > 0 {
+		t.Errorf("fan-out: %d of %d devices never pushed", missed, n)
+	}
+	if takenOver > 1000 {
+		t.Errorf("fan-out: %d devices pushed once more than their commands, more than the one claim batch (1,000) the killed replica may have held", takenOver)
+	}
+	t.Logf("fan-out: %d devices seeded (%v); one command queued to %d devices through replica %d (%v), which was killed %v after the call; "+
+		"outbox empty %v after the call; %d devices pushed once more than their commands (a claim taken over), %d again for a later command, %d never",
+		n, seeded.Round(time.Millisecond), queued.Devices, k, called.Round(time.Millisecond), (killed - called).Round(time.Millisecond),
+		drained.Round(time.Millisecond), takenOver, again, missed)
+}
+
+// seedPushable stores device i of the fan-out as an enrolled iPhone of
+// org with a push token, returning the token as APNs sees it (hex).
+func seedPushable(ctx context.Context, st *postgres.Store, org storage.OrgID, user string, i int) (string, error) {
+	serial := fmt.Sprintf("FANOUT%07d", i)
+	at := time.Now()
+	d, err := st.CreateDevice(ctx, inventory.Device{
+		ID: inventory.NewDeviceID(), Org: org, UserID: user, Platform: inventory.PlatformIOS,
+		Ownership: inventory.OwnershipPersonal, EnrollmentType: inventory.EnrollAppleDevice,
+		State: inventory.StateEnrolled, Identifier: "00008110-" + serial, SerialNumber: serial,
+	}, storage.AuditEntry{Org: org, Time: at, Actor: "system:fanout-seed", Action: "device.register"})
+	if err != nil {
+		return "", err
+	}
+	if _, err := st.StartEnrollment(ctx, enroll.Enrollment{Org: org, Device: d.ID, Channel: d.Identifier, Updated: at}); err != nil {
+		return "", err
+	}
+	token := []byte("fan-out token " + serial)
+	if _, _, err := st.UpdateToken(ctx, org, d.ID, enroll.TokenUpdate{Token: token, PushMagic: "magic-" + serial, At: at}); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(token), nil
 }
 
 // serverReplica is one ommserver process of the deployment.

@@ -231,6 +231,7 @@ var limitsNoBody = map[string]bool{
 	"DELETE /api/admin/policies/{id}":                 true,
 	"DELETE /api/admin/enrollment-profiles/{id}":      true,
 	"POST /api/admin/devices/{id}/{action}":           true,
+	"POST /api/admin/devices/refresh":                 true,
 	"POST /api/agent/devices/{id}/deprovision":        true,
 	"POST /api/agent/devices/{id}/erase":              true,
 	"POST /api/agent/android/devices/{id}/credential": true,

@@ -479,6 +479,10 @@ func routeMatrix() []mxRoute {
 				},
 			}
 		})},
+		{"POST /api/admin/devices/refresh", accessAdmin, []mxProbe{{
+			own:  func(m *mxWorld) mxReq { return mxReq{method: "POST", path: "/api/admin/devices/refresh"} },
+			want: statuses(202),
+			why:  "queues to the token's org's devices only (checkin.TestRefreshAll)"}}},
 		{"GET /api/admin/audit", accessAdmin, []mxProbe{{own: get("/api/admin/audit"), why: "lists the token's org only"}}},
 		{"GET /api/admin/events", accessAdmin, []mxProbe{
 			{own: get("/api/admin/events"), why: "lists the token's org only"},

@@ -1,0 +1,162 @@
+package checkin_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/events"
+	"github.com/openomm/omm/inventory"
+)
+
+// TestResultSentAgain: a device whose connection broke after it sent a
+// result (the server, or the replica that served it, died before the
+// answer reached it) sends the same result again on its next connection.
+// The server records it once: no second outcome, event or inventory
+// write, even when the result sent again differs; the command the lost
+// answer carried is handed out again, since the device never saw it.
+func TestResultSentAgain(t *testing.T) {
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-RESEND", "alice").enroll()
+	drain(t, d)
+	rec := d.record()
+	if err := e.svc.RefreshInventory(t.Context(), e.orgA, rec.ID, "admin:bob"); err != nil {
+		t.Fatal(err)
+	}
+	_, info := d.connect("Idle", "", nil)
+	if requestType(info) != "DeviceInformation" {
+		t.Fatalf("first command %s, want DeviceInformation", requestType(info))
+	}
+	answer := func(name string) (int, map[string]any) {
+		return d.connect("Acknowledged", commandUUID(info), map[string]any{"QueryResponses": map[string]any{"DeviceName": name}})
+	}
+	st, next := answer("First name")
+	if st != http.StatusOK || next == nil {
+		t.Fatalf("answer: %d, next %v", st, next)
+	}
+	before := deviceEvents(t, e, rec.ID)
+
+	// The answer (carrying next) was lost: the device sends its result
+	// again, and gets next again.
+	st, again := answer("Second name")
+	if st != http.StatusOK || commandUUID(again) != commandUUID(next) {
+		t.Fatalf("result sent again: %d, next %s, want %s again", st, commandUUID(again), commandUUID(next))
+	}
+	after := deviceEvents(t, e, rec.ID)
+	if len(after) != len(before) {
+		t.Errorf("the result sent again added events: %v", kinds(after[len(before):]))
+	}
+	acks := 0
+	for _, ev := range after {
+		if ev.Kind == events.CommandAcknowledged && ev.Data["uuid"] == commandUUID(info) {
+			acks++
+		}
+	}
+	if acks != 1 {
+		t.Errorf("%d acknowledgement events of %s, want 1", acks, commandUUID(info))
+	}
+	values, err := e.store.DeviceValues(t.Context(), e.orgA, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := ""
+	for _, v := range values {
+		if v.Key == inventory.KeyDeviceName {
+			name = v.Value
+		}
+	}
+	if name != "First name" {
+		t.Errorf("device name %q, want the first result's", name)
+	}
+	actions, err := e.svc.Actions(t.Context(), e.orgA, rec.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range actions {
+		switch a.UUID {
+		case commandUUID(info):
+			if a.Status != enroll.StatusAcknowledged || a.Deliveries != 1 {
+				t.Errorf("DeviceInformation: %s after %d deliveries, want Acknowledged after 1", a.Status, a.Deliveries)
+			}
+		case commandUUID(next):
+			if !a.Status.Open() || a.Deliveries != 2 {
+				t.Errorf("%s: %s after %d deliveries, want open after 2", a.RequestType, a.Status, a.Deliveries)
+			}
+		}
+	}
+}
+
+// deviceEvents returns the device's events, oldest first.
+func deviceEvents(t *testing.T, e *env, device string) []events.Event {
+	t.Helper()
+	log, ok := e.store.(events.Store)
+	if !ok {
+		t.Fatal("the test store keeps no event log")
+	}
+	page, err := log.Events(t.Context(), e.orgA, events.Query{Device: device, Limit: events.MaxPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Events
+}
+
+func kinds(evs []events.Event) []events.Kind {
+	out := make([]events.Kind, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.Kind
+	}
+	return out
+}
+
+// TestRefreshAll: one DeviceInformation command to every enrolled Apple
+// device of the org, queued as one fan-out (one command, one queued
+// event), its devices recorded in the push outbox, nobody woken in the
+// call; a device of another org or no longer enrolled gets nothing.
+func TestRefreshAll(t *testing.T) {
+	e := newEnv(t)
+	a := e.newDevice(e.orgA, "UDID-ALL-A", "alice").enroll()
+	b := e.newDevice(e.orgA, "UDID-ALL-B", "bob").enroll()
+	other := e.newDevice(e.orgB, "UDID-ALL-O", "carol").enroll()
+	for _, d := range []*device{a, b, other} {
+		drain(t, d)
+	}
+	e.woken = nil
+	// The enrollments' pushes (this test's waker is not the outbox) are
+	// done.
+	if earlier, err := e.store.ClaimPushes(t.Context(), e.orgA, nil, "earlier", now, now.Add(time.Minute), 100); err != nil {
+		t.Fatal(err)
+	} else if err := e.store.PushesDone(t.Context(), e.orgA, "earlier", earlier); err != nil {
+		t.Fatal(err)
+	}
+	before := len(deviceEvents(t, e, ""))
+	list := []inventory.Device{a.record(), b.record(), other.record()}
+	gone := list[1]
+	gone.State = inventory.StateWiped // as read before it was wiped: skipped
+	queued, err := e.svc.RefreshAll(t.Context(), e.orgA, []inventory.Device{list[0], gone, list[2]}, "admin:bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(queued) != 1 || queued[0] != list[0].ID {
+		t.Fatalf("queued for %v, want only %s", queued, list[0].ID)
+	}
+	if len(e.woken) != 0 {
+		t.Errorf("woke %v in the call", e.woken)
+	}
+	waiting, err := e.store.ClaimPushes(t.Context(), e.orgA, nil, "test", now, now.Add(time.Minute), 10)
+	if err != nil || len(waiting) != 1 || waiting[0] != list[0].ID {
+		t.Errorf("push outbox holds %v (%v), want %s", waiting, err, list[0].ID)
+	}
+	evs := deviceEvents(t, e, "")[before:]
+	if len(evs) != 1 || evs[0].Kind != events.CommandQueued || evs[0].Data["devices"] != "1" {
+		t.Errorf("events %+v, want one command.queued for 1 device", evs)
+	}
+	if _, cmd := a.connect("Idle", "", nil); requestType(cmd) != "DeviceInformation" {
+		t.Errorf("device A got %v, want DeviceInformation", requestType(cmd))
+	}
+	for _, d := range []*device{b, other} {
+		if _, cmd := d.connect("Idle", "", nil); cmd != nil {
+			t.Errorf("device %s got %s", d.udid, requestType(cmd))
+		}
+	}
+}
