@@ -33,6 +33,11 @@ type DeviceAction struct {
 	StateEntry storage.AuditEntry
 	// Commands are queued in this order.
 	Commands []ActionCommand
+	// Token, when set, is applied to the device's enrollment as
+	// EnrollmentStore.UpdateToken would, after the state check: the
+	// TokenUpdate that completes an enrollment, stored with what the
+	// completion queues (a device without an enrollment is ErrNotFound).
+	Token *TokenUpdate
 }
 
 // Validate checks what every backend checks before writing anything.
@@ -46,6 +51,11 @@ func (a DeviceAction) Validate() error {
 		return fmt.Errorf("%w: device action: %d commands, want 1-%d", storage.ErrInvalid, len(a.Commands), MaxActionCommands)
 	case a.To != "" && !a.To.Valid():
 		return fmt.Errorf("%w: device action: unknown state %q", storage.ErrInvalid, a.To)
+	}
+	if a.Token != nil {
+		if err := a.Token.Validate(); err != nil {
+			return fmt.Errorf("device action: %w", err)
+		}
 	}
 	for _, f := range a.From {
 		if !f.Valid() {
@@ -91,7 +101,8 @@ type ActionStore interface {
 	// (another org's device, or an unknown one, is ErrNotFound); check
 	// a.CheckState against its stored state (ErrConflict); move it to a.To
 	// with a.StateEntry as UpdateDeviceState would (Version+1, Updated =
-	// StateEntry.Time); queue each command for the device, each with its
+	// StateEntry.Time); apply a.Token to the device's enrollment (when
+	// set); queue each command for the device, each with its
 	// entry, as EnqueueCommand would (a UUID queued before is
 	// ErrAlreadyExists). All of it happens or none of it: any error leaves
 	// the store as it was. Concurrent calls for one device are serialized,

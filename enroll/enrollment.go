@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 )
 
@@ -162,4 +163,42 @@ func (u TokenUpdate) Apply(e *Enrollment) (first bool) {
 		return true
 	}
 	return false
+}
+
+// Authentication is everything an MDM Authenticate writes: the device's
+// record when it is new, the binding of the identity it presented, the
+// end of whatever its earlier enrollment had queued, and its enrollment
+// started afresh.
+type Authentication struct {
+	// Register, when set, is a new device record, stored as
+	// inventory.Store.CreateDevice would with RegisterEntry.
+	Register      *inventory.Device
+	RegisterEntry storage.AuditEntry
+	// Identity, when set, is bound to Enrollment.Device with BindEntry,
+	// as IdentityStore.BindIdentity would.
+	Identity  Fingerprint
+	BindEntry storage.AuditEntry
+	// ClearEntry records abandoning the device's open commands, as
+	// CommandQueue.ClearQueue would.
+	ClearEntry storage.AuditEntry
+	// Enrollment is started as EnrollmentStore.StartEnrollment would.
+	Enrollment Enrollment
+}
+
+// AuthenticateStore writes an Authenticate in one transaction, so that a
+// crash or a refusal never leaves a device registered without its
+// identity bound, or bound without its enrollment started. Every backend
+// of this module implements it.
+type AuthenticateStore interface {
+	// Authenticate does, in one transaction and in this order: create
+	// a.Register (when set; a duplicate ID or identifier is
+	// ErrAlreadyExists); bind a.Identity (when set) to
+	// a.Enrollment.Device (unknown: ErrNotFound; bound to another device
+	// or revoked: ErrConflict; already bound to this device: no change and
+	// no BindEntry); abandon the device's open commands with ClearEntry;
+	// start a.Enrollment. All of it happens or none of it: any error
+	// leaves the store as it was. It returns the identity as stored
+	// afterwards (zero when a.Identity is not set). Invalid input is
+	// ErrInvalid, before any lookup.
+	Authenticate(ctx context.Context, a Authentication) (Identity, error)
 }

@@ -14,8 +14,11 @@
 //
 // Operations that must be atomic across domains are part of the
 // contracts, not discovered at run time: a catalog install and its MDM
-// command (catalog.InstallQueuer), a device action with its state change
-// and commands (enroll.ActionStore), a re-applied policy with its command
+// command (catalog.InstallQueuer), a device action with its state change,
+// commands and the TokenUpdate that completes an enrollment
+// (enroll.ActionStore), an MDM Authenticate's new device record, identity
+// binding, cleared queue and started enrollment (enroll.AuthenticateStore),
+// a re-applied policy with its command
 // or Android requirements (ota.ReapplyStore, android.ReapplyStore), and
 // every change with its audit entry.
 //

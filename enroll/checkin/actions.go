@@ -39,7 +39,7 @@ func (s *Service) act(ctx context.Context, d inventory.Device, to inventory.Stat
 	for i, c := range cmds {
 		queued[i] = queuedCommand{action: action, cmd: c}
 	}
-	return s.actAll(ctx, d, to, actor, actor, reason, queued)
+	return s.actAll(ctx, d, to, actor, actor, reason, queued, nil)
 }
 
 // queuedCommand is a command of a device action and the audit action that
@@ -49,10 +49,12 @@ type queuedCommand struct {
 	cmd    mdm.Command
 }
 
-// actAll is act with an audit action per command and the state change
-// audited as stateActor (the device itself when it completes enrollment).
-func (s *Service) actAll(ctx context.Context, d inventory.Device, to inventory.State, stateActor, actor, reason string, cmds []queuedCommand) (inventory.Device, error) {
-	a := enroll.DeviceAction{Org: d.Org, Device: d.ID, To: to}
+// actAll is act with an audit action per command, the state change
+// audited as stateActor (the device itself when it completes enrollment)
+// and, when token is set, the device's TokenUpdate in the same
+// transaction.
+func (s *Service) actAll(ctx context.Context, d inventory.Device, to inventory.State, stateActor, actor, reason string, cmds []queuedCommand, token *enroll.TokenUpdate) (inventory.Device, error) {
+	a := enroll.DeviceAction{Org: d.Org, Device: d.ID, To: to, Token: token}
 	now := s.clock()
 	if to != "" && to != d.State {
 		a.From = []inventory.State{d.State}

@@ -128,6 +128,10 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 	if id.Platform != "" && id.Platform != policyPlatform(platformOf(m)) {
 		return forbidden("identity %s was issued for a %s enrollment, not for a %s device", id.Serial, id.Platform, platformOf(m))
 	}
+	a := enroll.Authentication{
+		ClearEntry: storage.AuditEntry{Org: org, Actor: actor, Action: "device.authenticate"},
+		Enrollment: enroll.Enrollment{Org: org, Channel: channel, UserEnrollment: m.From().IsUserEnrollment(), Topic: m.Topic},
+	}
 	var d inventory.Device
 	switch {
 	case id.Device != "":
@@ -143,6 +147,9 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 			// out, deprovisioned, wiped): enrolling again takes a new one.
 			return ended(d)
 		}
+		if id.Renews != "" {
+			return nil // a retried Authenticate of a renewed identity: nothing restarts
+		}
 	case !id.Revoked.IsZero():
 		s.failed(ctx, org, id, "the enrollment credential was revoked")
 		return forbidden("identity %s was revoked before any device used it", id.Serial)
@@ -154,37 +161,36 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 		_, err := s.bindRenewal(ctx, id, channel)
 		return err
 	default:
-		if d, err = s.deviceFor(ctx, org, id, m); err != nil {
+		if d, a.Register, err = s.deviceFor(ctx, org, id, m); err != nil {
 			return err
 		}
-		if id, err = s.store.BindIdentity(ctx, org, id.Fingerprint, d.ID, storage.AuditEntry{
-			Org: org, Time: s.clock(), Actor: actor, Action: "device.identity.bind", Target: "device:" + d.ID,
-			Details: map[string]string{"serial": id.Serial, "session": id.Session},
-		}); err != nil {
-			if errors.Is(err, storage.ErrConflict) {
-				return forbidden("identity %s is bound to another device", id.Serial)
-			}
-			return err
+		if a.Register != nil {
+			a.RegisterEntry = inventory.RegisterEntry(d, actor, s.clock())
 		}
+		a.Identity = id.Fingerprint
+		a.BindEntry = storage.AuditEntry{Org: org, Time: s.clock(), Actor: actor, Action: "device.identity.bind", Target: "device:" + d.ID,
+			Details: map[string]string{"serial": id.Serial, "session": id.Session}}
 	}
-	if id.Renews != "" {
-		return nil // a retried Authenticate of a renewed identity: nothing restarts
-	}
-	// A new enrollment starts with an empty queue and fresh tokens.
-	if _, err := s.store.ClearQueue(ctx, org, d.ID, storage.AuditEntry{
-		Org: org, Time: s.clock(), Actor: actor, Action: "device.authenticate", Target: "device:" + d.ID,
-	}); err != nil {
+	// Register (a new device), bind, then start afresh: a new enrollment
+	// starts with an empty queue and fresh tokens. One transaction: a
+	// failure leaves no device registered without its identity, and no
+	// identity bound without its enrollment started.
+	now := s.clock()
+	a.ClearEntry.Time, a.ClearEntry.Target = now, "device:"+d.ID
+	a.Enrollment.Device, a.Enrollment.Updated = d.ID, now
+	if _, err := s.store.Authenticate(ctx, a); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return forbidden("identity %s is bound to another device", id.Serial)
+		}
 		return err
 	}
-	_, err = s.store.StartEnrollment(ctx, enroll.Enrollment{
-		Org: org, Device: d.ID, Channel: channel, UserEnrollment: m.From().IsUserEnrollment(), Topic: m.Topic, Updated: s.clock(),
-	})
-	return err
+	return nil
 }
 
-// deviceFor finds or registers the inventory record of a device
-// authenticating with a fresh identity. A UDID names one device under
-// management at a time, and whose it is decides:
+// deviceFor finds the inventory record of a device authenticating with a
+// fresh identity, or makes the new one Authenticate is to store (returned
+// also as new). A UDID names one device under management at a time, and
+// whose it is decides:
 //
 //   - no record that has not left management: a new record;
 //   - another user's record: refused, nothing changes — a user of the org
@@ -192,37 +198,39 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 //     that phone) by naming its UDID; an admin deprovisions the device
 //     before it can enroll for someone else;
 //   - the same user's pending record (an Authenticate interrupted before
-//     the identity was bound): reused;
+//     the identity was bound, as one stored in several transactions could
+//     be): reused;
 //   - the same user's enrolled (or deprovisioning) record: a
 //     re-enrollment of the same phone, after a local wipe or with a new
 //     identity. The old record is superseded — deprovisioned, its queue
 //     cleared, audited as ActionReenroll with both records — and a device
 //     still presenting the old identity is answered ErrEnded (401), which
 //     makes it remove the MDM profile and the org's data with it.
-func (s *Service) deviceFor(ctx context.Context, org storage.OrgID, id enroll.Identity, m *mdm.Authenticate) (inventory.Device, error) {
+func (s *Service) deviceFor(ctx context.Context, org storage.OrgID, id enroll.Identity, m *mdm.Authenticate) (inventory.Device, *inventory.Device, error) {
 	channel := m.From().Device()
 	old, err := s.devices.DeviceByIdentifier(ctx, org, channel)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 	case err != nil:
-		return inventory.Device{}, err
+		return inventory.Device{}, nil, err
 	case old.UserID != id.UserID:
-		return inventory.Device{}, forbidden("device %q is under management for another user; it must be deprovisioned before it enrolls again", channel)
+		return inventory.Device{}, nil, forbidden("device %q is under management for another user; it must be deprovisioned before it enrolls again", channel)
 	case old.State == inventory.StatePending:
-		return old, nil
+		return old, nil, nil
 	default:
 		if err := s.supersede(ctx, old, id); err != nil {
-			return inventory.Device{}, err
+			return inventory.Device{}, nil, err
 		}
 	}
 	typ := inventory.EnrollAppleDevice
 	if m.From().IsUserEnrollment() {
 		typ = inventory.EnrollAppleUser
 	}
-	return s.devices.Register(ctx, inventory.Device{
-		Org: org, UserID: id.UserID, Platform: platformOf(m), Ownership: inventory.OwnershipPersonal,
-		EnrollmentType: typ, Identifier: channel, SerialNumber: m.SerialNumber,
-	}, "device:"+channel)
+	d := inventory.Device{
+		ID: inventory.NewDeviceID(), Org: org, UserID: id.UserID, Platform: platformOf(m), Ownership: inventory.OwnershipPersonal,
+		EnrollmentType: typ, Identifier: channel, SerialNumber: m.SerialNumber, State: inventory.StatePending,
+	}
+	return d, &d, nil
 }
 
 // ActionReenroll is the audit action of a re-enrollment that superseded
@@ -287,9 +295,22 @@ func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll
 			return fmt.Errorf("%w: %w", ErrForbidden, err)
 		}
 	}
-	_, first, err := s.store.UpdateToken(ctx, d.Org, d.ID, enroll.TokenUpdate{
-		Topic: m.Topic, Token: m.Token, PushMagic: m.PushMagic, UnlockToken: m.UnlockToken, At: s.clock(),
-	})
+	u := enroll.TokenUpdate{Topic: m.Topic, Token: m.Token, PushMagic: m.PushMagic, UnlockToken: m.UnlockToken, At: s.clock()}
+	if d.State == inventory.StatePending {
+		// The token completes the enrollment: both in one transaction.
+		done, err := s.completeEnrollment(ctx, d, id, &u)
+		if err == nil {
+			s.emit(ctx, Enrolled, done)
+			return nil
+		}
+		if !errors.Is(err, storage.ErrConflict) {
+			return err
+		}
+		// The device left pending meanwhile (a concurrent TokenUpdate
+		// completed it): nothing was stored; go the way of a device that
+		// is no longer pending.
+	}
+	_, first, err := s.store.UpdateToken(ctx, d.Org, d.ID, u)
 	if err != nil {
 		return err
 	}
@@ -299,7 +320,7 @@ func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll
 	if !first && d.State != inventory.StatePending {
 		return nil
 	}
-	d, err = s.completeEnrollment(ctx, d, id)
+	d, err = s.completeEnrollment(ctx, d, id, nil)
 	if !first && errors.Is(err, storage.ErrConflict) {
 		// A concurrent TokenUpdate of the same device completed it first
 		// (or the device has left pending otherwise): nothing is left to do.
@@ -313,10 +334,11 @@ func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll
 }
 
 // completeEnrollment stores what the first TokenUpdate starts, in one
-// transaction: the move from pending to enrolled, the policy's profile
-// (passcode rules and data separation arrive right after enrollment) and
-// the first inventory commands; then it wakes the device to fetch them.
-func (s *Service) completeEnrollment(ctx context.Context, d inventory.Device, id enroll.Identity) (inventory.Device, error) {
+// transaction: the move from pending to enrolled, the token u (unless nil:
+// stored already), the policy's profile (passcode rules and data
+// separation arrive right after enrollment) and the first inventory
+// commands; then it wakes the device to fetch them.
+func (s *Service) completeEnrollment(ctx context.Context, d inventory.Device, id enroll.Identity, u *enroll.TokenUpdate) (inventory.Device, error) {
 	var cmds []queuedCommand
 	if s.profiles != nil && id.Session != "" {
 		payload, err := s.profiles.SignedPolicyProfile(ctx, d.Org, id.Session)
@@ -338,7 +360,7 @@ func (s *Service) completeEnrollment(ctx context.Context, d inventory.Device, id
 	if d.State == inventory.StatePending {
 		to = inventory.StateEnrolled
 	}
-	return s.actAll(ctx, d, to, "device:"+d.Identifier, "system:enrollment", "first token update", cmds)
+	return s.actAll(ctx, d, to, "device:"+d.Identifier, "system:enrollment", "first token update", cmds, u)
 }
 
 // checkOut ends the enrollment: the device removed its MDM profile, so

@@ -42,6 +42,7 @@ type backend interface {
 	enroll.EnrollmentStore
 	enroll.IdentityStore
 	enroll.ActionStore
+	enroll.AuthenticateStore
 	enroll.PushOutbox
 }
 

@@ -57,9 +57,10 @@ type Declarative interface {
 }
 
 // Devices is what the service needs of the device registry. Inventory
-// adapts an inventory.Service and its store.
+// adapts an inventory.Service and its store. (A new device's record is
+// written by the store's Authenticate, in the transaction that binds its
+// identity, with inventory.RegisterEntry.)
 type Devices interface {
-	Register(ctx context.Context, d inventory.Device, actor string) (inventory.Device, error)
 	SetState(ctx context.Context, org storage.OrgID, id string, to inventory.State, actor, reason string) (inventory.Device, error)
 	Seen(ctx context.Context, org storage.OrgID, id string) error
 	IngestApple(ctx context.Context, org storage.OrgID, id string, result []byte) (inventory.IngestResult, error)
@@ -87,6 +88,7 @@ type Store interface {
 	enroll.EnrollmentStore
 	enroll.CommandQueue
 	enroll.ActionStore
+	enroll.AuthenticateStore
 }
 
 // ProfileSource gives the signed configuration profile to install when a

@@ -76,6 +76,15 @@ func (tx tx) enqueue(ctx context.Context, org storage.OrgID, devices []string, c
 // insertCommand queues cmd for devices: the body once, and one queue row
 // per device in one statement, however many devices.
 func (tx tx) insertCommand(ctx context.Context, org storage.OrgID, devices []string, cmd enroll.Command, at time.Time) error {
+	if err := tx.insertQueued(ctx, org, devices, cmd, at); err != nil {
+		return err
+	}
+	return tx.queuePushes(ctx, org, devices, at)
+}
+
+// insertQueued is insertCommand without the devices' push-outbox rows,
+// for a caller that queues several commands and the pushes once.
+func (tx tx) insertQueued(ctx context.Context, org storage.OrgID, devices []string, cmd enroll.Command, at time.Time) error {
 	_, err := tx.exec(ctx, "INSERT INTO {enroll_commands} (org_id, uuid, request_type, body, queued_us) VALUES (?, ?, ?, ?, ?)",
 		org, cmd.UUID, cmd.RequestType, cmd.Body, micros(at))
 	if tx.s.unique(err) {
@@ -89,5 +98,5 @@ func (tx tx) insertCommand(ctx context.Context, org storage.OrgID, devices []str
 	if err != nil {
 		return tx.s.fail("enqueue command", err)
 	}
-	return tx.queuePushes(ctx, org, devices, at)
+	return nil
 }

@@ -40,12 +40,23 @@ func (s *Store) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (i
 				return err
 			}
 		}
-		for _, c := range a.Commands {
-			if err := tx.enqueue(ctx, a.Org, []string{a.Device}, c.Command, c.Entry); err != nil {
+		if a.Token != nil {
+			if _, err := tx.changeEnrollment(ctx, a.Org, a.Device, func(e *enroll.Enrollment) error { a.Token.Apply(e); return nil }); err != nil {
 				return err
 			}
 		}
-		return nil
+		// Each command as EnqueueCommand would queue it; the device's
+		// push-outbox row once, as the first command would leave it.
+		devices := []string{a.Device}
+		for _, c := range a.Commands {
+			if _, err := tx.appendAudit(ctx, c.Entry); err != nil {
+				return err
+			}
+			if err := tx.insertQueued(ctx, a.Org, devices, c.Command, c.Entry.Time); err != nil {
+				return err
+			}
+		}
+		return tx.queuePushes(ctx, a.Org, devices, a.Commands[0].Entry.Time)
 	})
 	return done(d, err)
 }

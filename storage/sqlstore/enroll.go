@@ -132,18 +132,25 @@ func (s *Store) ClearQueue(ctx context.Context, org storage.OrgID, device string
 	}
 	var n int64
 	err = s.write(ctx, func(tx tx) error {
-		if _, err := tx.appendAudit(ctx, e); err != nil {
-			return err
-		}
-		n, err = tx.affected(ctx, `UPDATE {enroll_queue} SET status = ?, detail = ?, updated_us = ?
-			WHERE org_id = ? AND device = ? AND status IN ('Pending', 'NotNow')`,
-			enroll.StatusAbandoned, enroll.ClearedDetail, micros(e.Time), org, device)
-		if err != nil {
-			return s.fail("clear queue", err)
-		}
-		return nil
+		n, err = tx.clearQueue(ctx, org, device, e)
+		return err
 	})
 	return int(n), err
+}
+
+// clearQueue abandons the device's open commands with entry inside tx, as
+// ClearQueue does, and returns how many.
+func (tx tx) clearQueue(ctx context.Context, org storage.OrgID, device string, e storage.AuditEntry) (int64, error) {
+	if _, err := tx.appendAudit(ctx, e); err != nil {
+		return 0, err
+	}
+	n, err := tx.affected(ctx, `UPDATE {enroll_queue} SET status = ?, detail = ?, updated_us = ?
+		WHERE org_id = ? AND device = ? AND status IN ('Pending', 'NotNow')`,
+		enroll.StatusAbandoned, enroll.ClearedDetail, micros(e.Time), org, device)
+	if err != nil {
+		return 0, tx.s.fail("clear queue", err)
+	}
+	return n, nil
 }
 
 // Commands implements enroll.CommandQueue.

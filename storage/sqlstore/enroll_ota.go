@@ -236,37 +236,42 @@ func (s *Store) BindIdentity(ctx context.Context, org storage.OrgID, f enroll.Fi
 	}
 	var out enroll.Identity
 	err = s.write(ctx, func(tx tx) error {
-		id, err := scanIdentity(tx.queryRow(ctx, "SELECT "+identityColumns+" WHERE org_id = ? AND fingerprint = ? {FOR UPDATE}", org, f))
-		if err != nil {
-			return s.notFound(err, "bind identity %s", f)
-		}
-		switch {
-		case id.Device == device:
-			out = id
-			return nil
-		case id.Device != "":
-			return fmt.Errorf("bind identity %s: bound to another device: %w", f, storage.ErrConflict)
-		case !id.Revoked.IsZero():
-			return fmt.Errorf("bind identity %s: revoked: %w", f, storage.ErrConflict)
-		}
-		if _, err := tx.appendAudit(ctx, e); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, "UPDATE {enroll_identities} SET device = ? WHERE org_id = ? AND fingerprint = ?", device, org, f); err != nil {
-			return fmt.Errorf("sqlstore: bind identity: %w", err)
-		}
-		if id.Renews != "" {
-			// The successor is in use: its predecessor's renewal is done.
-			if _, err := tx.exec(ctx, `UPDATE {enroll_renewals} SET successor = ?, completed_us = ?, lease_us = 0, updated_us = ?
-				WHERE org_id = ? AND identity = ? AND completed_us = 0`, f, micros(e.Time), micros(e.Time), org, id.Renews); err != nil {
-				return s.fail("complete renewal", err)
-			}
-		}
-		id.Device = device
-		out = id
-		return nil
+		out, err = tx.bindIdentity(ctx, org, f, device, e)
+		return err
 	})
 	return out, err
+}
+
+// bindIdentity binds the identity inside tx, as BindIdentity does, and
+// returns it as stored.
+func (tx tx) bindIdentity(ctx context.Context, org storage.OrgID, f enroll.Fingerprint, device string, e storage.AuditEntry) (enroll.Identity, error) {
+	id, err := scanIdentity(tx.queryRow(ctx, "SELECT "+identityColumns+" WHERE org_id = ? AND fingerprint = ? {FOR UPDATE}", org, f))
+	if err != nil {
+		return enroll.Identity{}, tx.s.notFound(err, "bind identity %s", f)
+	}
+	switch {
+	case id.Device == device:
+		return id, nil
+	case id.Device != "":
+		return enroll.Identity{}, fmt.Errorf("bind identity %s: bound to another device: %w", f, storage.ErrConflict)
+	case !id.Revoked.IsZero():
+		return enroll.Identity{}, fmt.Errorf("bind identity %s: revoked: %w", f, storage.ErrConflict)
+	}
+	if _, err := tx.appendAudit(ctx, e); err != nil {
+		return enroll.Identity{}, err
+	}
+	if _, err := tx.exec(ctx, "UPDATE {enroll_identities} SET device = ? WHERE org_id = ? AND fingerprint = ?", device, org, f); err != nil {
+		return enroll.Identity{}, fmt.Errorf("sqlstore: bind identity: %w", err)
+	}
+	if id.Renews != "" {
+		// The successor is in use: its predecessor's renewal is done.
+		if _, err := tx.exec(ctx, `UPDATE {enroll_renewals} SET successor = ?, completed_us = ?, lease_us = 0, updated_us = ?
+			WHERE org_id = ? AND identity = ? AND completed_us = 0`, f, micros(e.Time), micros(e.Time), org, id.Renews); err != nil {
+			return enroll.Identity{}, tx.s.fail("complete renewal", err)
+		}
+	}
+	id.Device = device
+	return id, nil
 }
 
 // CreateSCEPCA implements scep.CAStore.

@@ -14,6 +14,7 @@ func deprovisionCases() []testCase {
 		{"DeviceAction/Whole", testActionWhole},
 		{"DeviceAction/NothingOnFailure", testActionNothingOnFailure},
 		{"DeviceAction/ConcurrentDeprovision", testActionConcurrent},
+		{"DeviceAction/WithToken", testActionWithToken},
 	}
 }
 
@@ -128,5 +129,75 @@ func testActionConcurrent(t testing.TB, s Store) {
 	noErr(t, "Device", err)
 	if stored.State != inventory.StateDeprovisioning || stored.Version != d.Version+1 {
 		t.Errorf("device %s version %d, want deprovisioning version %d", stored.State, stored.Version, d.Version+1)
+	}
+}
+
+// testActionWithToken: the TokenUpdate that completes an enrollment is
+// stored with the state change and the commands, or not at all.
+func testActionWithToken(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	pending := newDevice(o.ID, 1)
+	pending.State = inventory.StatePending
+	d := mustCreateDevice(t, s, pending, at(1))
+	startEnrollment(t, s, o.ID, d.ID)
+	complete := func(uuid string, token string) enroll.DeviceAction {
+		u := tokenUpdate(token, []byte("unlock-"+token), at(6))
+		return enroll.DeviceAction{
+			Org: o.ID, Device: d.ID, From: []inventory.State{inventory.StatePending}, To: inventory.StateEnrolled,
+			StateEntry: deviceEntry(o.ID, "device.state.enrolled", at(6)), Token: &u,
+			Commands: []enroll.ActionCommand{{
+				Command: enroll.Command{UUID: uuid, RequestType: "DeviceInformation", Body: []byte("<plist>" + uuid + "</plist>")},
+				Entry:   deviceEntry(o.ID, "device.inventory.refresh", at(6)),
+			}},
+		}
+	}
+
+	// Refusals store no token: a command queued before, a missing
+	// enrollment, an invalid token.
+	enqueue(t, s, o.ID, "taken", d.ID)
+	before := takeInvSnapshot(t, s)
+	_, err := s.QueueDeviceAction(ctx, complete("taken", "t0"))
+	wantErr(t, "a command queued before", err, storage.ErrAlreadyExists)
+	noEnrollment := mustCreateDevice(t, s, func() inventory.Device { x := newDevice(o.ID, 2); x.State = inventory.StatePending; return x }(), at(1))
+	before = takeInvSnapshot(t, s)
+	a := complete("c0", "t0")
+	a.Device = noEnrollment.ID
+	_, err = s.QueueDeviceAction(ctx, a)
+	wantErr(t, "a device without an enrollment", err, storage.ErrNotFound)
+	a = complete("c0", "")
+	_, err = s.QueueDeviceAction(ctx, a)
+	wantErr(t, "a token update without a token", err, storage.ErrInvalid)
+	invUnchanged(t, "refused completions", s, before)
+	e, err := s.Enrollment(ctx, o.ID, d.ID)
+	noErr(t, "Enrollment", err)
+	if e.Token != nil || !e.Enrolled.IsZero() {
+		t.Errorf("a refused completion stored the token: %+v", e)
+	}
+
+	got, err := s.QueueDeviceAction(ctx, complete("c1", "t1"))
+	noErr(t, "QueueDeviceAction with a token", err)
+	if got.State != inventory.StateEnrolled {
+		t.Errorf("device after completion: %s", got.State)
+	}
+	e, err = s.Enrollment(ctx, o.ID, d.ID)
+	noErr(t, "Enrollment", err)
+	if string(e.Token) != "t1" || e.PushMagic != "magic-t1" || string(e.UnlockToken) != "unlock-t1" || !e.Enrolled.Equal(storage.Normalize(at(6))) {
+		t.Errorf("enrollment after completion: %+v", e)
+	}
+	if st := statuses(t, s, o.ID, d.ID); st["c1"] != enroll.StatusPending {
+		t.Errorf("queue after completion: %v", st)
+	}
+
+	// A second completion (a concurrent TokenUpdate) is refused whole:
+	// the device is no longer pending; its token stays the first one.
+	after := takeInvSnapshot(t, s)
+	_, err = s.QueueDeviceAction(ctx, complete("c2", "t2"))
+	wantErr(t, "completing an enrolled device", err, storage.ErrConflict)
+	invUnchanged(t, "refused second completion", s, after)
+	e, err = s.Enrollment(ctx, o.ID, d.ID)
+	noErr(t, "Enrollment", err)
+	if string(e.Token) != "t1" {
+		t.Errorf("a refused completion replaced the token: %q", e.Token)
 	}
 }

@@ -54,3 +54,33 @@ func TestSuiteCatchesBrokenDeviceAction(t *testing.T) {
 	}
 	expectCaught(t, broken, "DeviceAction/")
 }
+
+// tokenFirst stores the token in a transaction of its own before the
+// action: a refused action leaves the token stored.
+type tokenFirst struct{ *memory.Store }
+
+func (s tokenFirst) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
+	if a.Token != nil {
+		if _, _, err := s.UpdateToken(ctx, a.Org, a.Device, *a.Token); err != nil {
+			return inventory.Device{}, err
+		}
+		a.Token = nil
+	}
+	return s.Store.QueueDeviceAction(ctx, a)
+}
+
+// tokenIgnored never stores the token.
+type tokenIgnored struct{ *memory.Store }
+
+func (s tokenIgnored) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
+	a.Token = nil
+	return s.Store.QueueDeviceAction(ctx, a)
+}
+
+func TestSuiteCatchesBrokenActionToken(t *testing.T) {
+	broken := map[string]func() Store{
+		"the token in a transaction of its own": func() Store { return tokenFirst{memory.New()} },
+		"the token ignored":                     func() Store { return tokenIgnored{memory.New()} },
+	}
+	expectCaught(t, broken, "DeviceAction/WithToken")
+}

@@ -34,7 +34,8 @@ type Store interface {
 	inventory.Store
 	enroll.CommandQueue
 	enroll.EnrollmentStore
-	otaStore // enroll_ota.go
+	enroll.AuthenticateStore // authenticate.go
+	otaStore                 // enroll_ota.go
 	catalog.Store
 	catalog.InstallQueuer // catalog_queue.go
 	android.Store
@@ -67,6 +68,7 @@ func cases() []testCase {
 	all = append(all, inventoryCases()...)
 	all = append(all, enrollCases()...)
 	all = append(all, enrollmentCases()...)
+	all = append(all, authenticateCases()...)
 	all = append(all, enrollOTACases()...)
 	all = append(all, catalogCases()...)
 	all = append(all, catalogQueueCases()...)
