@@ -44,13 +44,25 @@ type ResultHandlerFunc func(ctx context.Context, r Result) error
 // HandleResult implements ResultHandler.
 func (f ResultHandlerFunc) HandleResult(ctx context.Context, r Result) error { return f(ctx, r) }
 
+// freshIngester is a Devices that can ingest a result for a device record
+// its caller has just read (inventory.Service can).
+type freshIngester interface {
+	IngestAppleDevice(ctx context.Context, d inventory.Device, result []byte) (inventory.IngestResult, error)
+}
+
 // ingest stores what the privacy contract allows of an inventory query's
 // answer; nil for an answer that is not one.
 func (s *Service) ingest(ctx context.Context, d inventory.Device, status mdm.Status, body []byte) (*inventory.IngestResult, error) {
 	if status != mdm.Acknowledged {
 		return nil, nil
 	}
-	res, err := s.devices.IngestApple(ctx, d.Org, d.ID, body)
+	var res inventory.IngestResult
+	var err error
+	if fresh, ok := s.devices.(freshIngester); ok {
+		res, err = fresh.IngestAppleDevice(ctx, d, body) // d was just read: no second read
+	} else {
+		res, err = s.devices.IngestApple(ctx, d.Org, d.ID, body)
+	}
 	if errors.Is(err, inventory.ErrNoInventory) {
 		return nil, nil
 	}
