@@ -33,6 +33,7 @@ type Store interface {
 	policy.Store
 	inventory.Store
 	enroll.CommandQueue
+	enroll.AnswerQueue
 	enroll.EnrollmentStore
 	otaStore // enroll_ota.go
 	catalog.Store
