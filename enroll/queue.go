@@ -204,6 +204,32 @@ type CommandQueue interface {
 	Commands(ctx context.Context, org storage.OrgID, device string, limit int) ([]QueuedCommand, error)
 }
 
+// AnswerQueue is a CommandQueue that records a device's answer and hands
+// out its next command in one transaction: a command round trip is then
+// one write, not two (storage/sqlstore implements it).
+type AnswerQueue interface {
+	// RecordOutcomeNext is RecordOutcome, then in the same transaction
+	// NextCommand(opt), unless the answer was recorded and hold reports
+	// true for the answered command's request type (its consumers are to
+	// run first, and may queue commands before the next is chosen): then
+	// Answer.Looked is false and the caller asks NextCommand itself. An
+	// unknown command yields ErrNotFound, as from RecordOutcome, and
+	// changes nothing.
+	RecordOutcomeNext(ctx context.Context, org storage.OrgID, device string, o Outcome, opt NextOptions, hold func(requestType string) bool) (Answer, error)
+}
+
+// Answer is what [AnswerQueue.RecordOutcomeNext] did.
+type Answer struct {
+	// Command is the answered command as stored; Recorded is false for a
+	// replayed answer (see [CommandQueue.RecordOutcome]).
+	Command  QueuedCommand
+	Recorded bool
+	// Looked is set when the next command was looked for; Found when
+	// there was one, then Next, its delivery counted.
+	Looked, Found bool
+	Next          QueuedCommand
+}
+
 // ListLimit applies the paging rule of [CommandQueue.Commands]: 0 means
 // 100, at most 1000, negative is invalid.
 func ListLimit(limit int) (int, error) {

@@ -3,6 +3,7 @@ package inventory
 import (
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Key names an attribute of the privacy contract. Keys are stable: they are
@@ -472,13 +473,31 @@ func newLookup() *lookup {
 
 // AttributeFor returns the contract row for key.
 func AttributeFor(key Key) (Attribute, bool) {
-	c := Contract()
-	i := slices.IndexFunc(c, func(a Attribute) bool { return a.Key == key })
-	if i < 0 {
+	a, ok := attributeFor(key)
+	if !ok {
 		return Attribute{}, false
 	}
-	return c[i], true
+	// The caller's copy: the index's slices stay as built.
+	a.Apple, a.Status, a.Hidden = slices.Clone(a.Apple), slices.Clone(a.Status), slices.Clone(a.Hidden)
+	return a, true
 }
+
+// attributeFor returns the contract row for key from an index built once:
+// the ingest asks for every value it stores, and [Contract] builds the
+// whole table on each call. The row's slices are shared: read only.
+func attributeFor(key Key) (Attribute, bool) {
+	a, ok := contractIndex()[key]
+	return a, ok
+}
+
+var contractIndex = sync.OnceValue(func() map[Key]Attribute {
+	c := Contract()
+	m := make(map[Key]Attribute, len(c))
+	for _, a := range c {
+		m[a.Key] = a
+	}
+	return m
+})
 
 // DeviceInformationQueries returns the Queries list of the Apple
 // DeviceInformation command for a device of platform p: exactly the

@@ -34,7 +34,7 @@ const macOSGigabytesSince = "12"
 // False), a capacity with the unit its OS reports in, a list as its
 // entries. A value it cannot decode is shown as stored, marked so.
 func DisplayValue(v Value, os OS) Display {
-	a, ok := AttributeFor(v.Key)
+	a, ok := attributeFor(v.Key)
 	if !ok {
 		return Display{Text: v.Value}
 	}

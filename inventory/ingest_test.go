@@ -447,3 +447,46 @@ func TestDueForRefresh(t *testing.T) {
 		t.Errorf("due devices (-want +got):\n%s", d)
 	}
 }
+
+// TestIngestAppleDevice: ingesting for a record the caller has read stores
+// what IngestApple stores, also when the record has changed since (a stale
+// version is read again, not overwritten), and refuses a result naming
+// another device.
+func TestIngestAppleDevice(t *testing.T) {
+	f := newFixture(t)
+	d := f.apple(t, udid)
+	ctx := t.Context()
+	res, err := f.svc.IngestAppleDevice(ctx, d, readFile(t, testdata("apple", "SecurityInfo.plist")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Command != "SecurityInfo" || res.Values != 3 || res.Device.Version == d.Version {
+		t.Errorf("SecurityInfo: command %q, %d values, version %d (was %d)", res.Command, res.Values, res.Device.Version, d.Version)
+	}
+	// d is stale now: the ingest reads the device again and merges.
+	res, err = f.svc.IngestAppleDevice(ctx, d, readFile(t, testdata("apple", "ProfileList.plist")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Command != "ProfileList" || res.Values != 1 {
+		t.Errorf("ProfileList: command %q, %d values", res.Command, res.Values)
+	}
+	vals, err := f.store.DeviceValues(ctx, f.org, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[inventory.Key]bool{}
+	for _, v := range vals {
+		keys[v.Key] = true
+	}
+	for _, k := range []inventory.Key{inventory.KeyEncryption, inventory.KeyPasscodePresent, inventory.KeyManagedProfiles} {
+		if !keys[k] {
+			t.Errorf("%s not stored; stored %v", k, keys)
+		}
+	}
+	other := f.apple(t, "66ADE930-5FDF-5EC4-8429-15640684C489")
+	if _, err := f.svc.IngestAppleDevice(ctx, other, readFile(t, testdata("apple", "SecurityInfo.plist"))); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("a result naming another device: %v, want ErrInvalid", err)
+	}
+	checkNotStored(t, f, appleSecrets)
+}

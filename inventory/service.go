@@ -149,6 +149,25 @@ func (s *Service) IngestApple(ctx context.Context, org storage.OrgID, id string,
 	if err != nil {
 		return IngestResult{}, err
 	}
+	return s.ingestApple(ctx, d, res)
+}
+
+// IngestAppleDevice is [Service.IngestApple] for device d as its caller
+// has just read it from the store (the MDM check-in has, to authenticate
+// the device), which saves reading it again: d only needs to be recent,
+// since a record changed since is read again before the result is stored.
+func (s *Service) IngestAppleDevice(ctx context.Context, d Device, result []byte) (IngestResult, error) {
+	res, err := s.filter.parseApple(result)
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest for device %q: %w", d.ID, err)
+	}
+	return s.ingestApple(ctx, d, res)
+}
+
+// ingestApple reads the parsed result res by d's platform and OS version
+// and stores it.
+func (s *Service) ingestApple(ctx context.Context, d Device, res map[string]any) (IngestResult, error) {
+	org, id := d.Org, d.ID
 	os := OS{Platform: d.Platform}
 	if s.filter.appleNeedsVersion(res) {
 		vals, err := s.store.DeviceValues(ctx, org, id)
@@ -269,7 +288,7 @@ func (s *Service) logDropped(ctx context.Context, org storage.OrgID, id, command
 func visible(d Device, vals []Value, dropped *Dropped) []Value {
 	out := vals[:0:0]
 	for _, v := range vals {
-		if a, ok := AttributeFor(v.Key); ok && !a.VisibleOn(d) {
+		if a, ok := attributeFor(v.Key); ok && !a.VisibleOn(d) {
 			dropped.forbidden(string(v.Key))
 			continue
 		}

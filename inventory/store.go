@@ -39,7 +39,7 @@ type Value struct {
 // Validate checks v against the privacy contract: only the contract's keys
 // are storable, each from its own source, in its own form.
 func (v Value) Validate() error {
-	a, ok := AttributeFor(v.Key)
+	a, ok := attributeFor(v.Key)
 	if !ok {
 		return fmt.Errorf("%w: %q is not an attribute of the privacy contract", storage.ErrInvalid, v.Key)
 	}
@@ -153,7 +153,7 @@ func (u Update) Normalize() (Update, error) {
 		vals[i] = v
 	}
 	for _, k := range u.Remove {
-		if a, ok := AttributeFor(k); !ok || a.Kind == KindApps {
+		if a, ok := attributeFor(k); !ok || a.Kind == KindApps {
 			return u, fmt.Errorf("%w: %q is not a value of the privacy contract", storage.ErrInvalid, k)
 		}
 		if seen[k] {

@@ -167,6 +167,52 @@ func BenchmarkCommandRoundTrip(b *testing.B) {
 	}
 }
 
+// BenchmarkInventoryRoundTrip: an inventory query (SecurityInfo) is
+// queued, fetched on an Idle connection and answered with its result,
+// which is parsed, filtered through the privacy contract and stored (the
+// drain phase of devicesim load, one device). The queueing is not timed.
+func BenchmarkInventoryRoundTrip(b *testing.B) {
+	for name, open := range backends(b) {
+		b.Run(name, func(b *testing.B) {
+			e := benchEnv(b, open(b))
+			ctx := b.Context()
+			d, rec := enrolledDevice(b, e, "UDID-BENCH")
+			idle := plistBody(b, map[string]any{"UDID": d.udid, "Status": "Idle"})
+			idleProof := checkin.Proof{Signature: signature(b, d, idle)}
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				i++
+				cmd := mdm.SecurityInfo()
+				body, err := cmd.Encode()
+				if err != nil {
+					b.Fatal(err)
+				}
+				uuid := cmd.UUID
+				if err := e.store.EnqueueCommand(ctx, e.orgA, []string{rec.ID}, enroll.Command{UUID: uuid, RequestType: cmd.RequestType, Body: body},
+					storage.AuditEntry{Org: e.orgA, Time: now, Actor: "admin:bench", Action: "command.enqueue"}); err != nil {
+					b.Fatal(err)
+				}
+				ack := plistBody(b, map[string]any{"UDID": d.udid, "Status": "Acknowledged", "CommandUUID": uuid,
+					"SecurityInfo": map[string]any{"HardwareEncryptionCaps": 3, "PasscodePresent": true, "PasscodeCompliant": i%2 == 0,
+						"PasscodeCompliantWithProfiles": true, "ManagementStatus": map[string]any{"EnrolledViaDEP": false,
+							"IsUserEnrollment": false, "UserApprovedEnrollment": true}}})
+				ackProof := checkin.Proof{Signature: signature(b, d, ack)}
+				b.StartTimer()
+				out, err := e.svc.Connect(ctx, e.orgA, idleProof, idle)
+				if err != nil || out == nil || extractUUID(out) != uuid {
+					b.Fatalf("fetch: %v %q", err, out)
+				}
+				if out, err := e.svc.Connect(ctx, e.orgA, ackProof, ack); err != nil || out != nil {
+					b.Fatalf("ack: %v %q", err, out)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "roundtrips/s")
+		})
+	}
+}
+
 func extractUUID(cmd []byte) string {
 	s := string(cmd)
 	i := strings.Index(s, "<key>CommandUUID</key>")

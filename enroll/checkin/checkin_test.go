@@ -544,3 +544,44 @@ func TestPolicyProfileInstalledAtEnrollment(t *testing.T) {
 		t.Fatalf("first command after enrollment: %v", c)
 	}
 }
+
+// TestHandlerQueuesBeforeNext: a command a result handler queues while
+// handling an answer is handed out on the same connection, as the answer's
+// next command, when nothing else is queued (the next command is chosen
+// after the handler, not with the answer); without a handler, the answer
+// and the next command go together and the queue's order holds.
+func TestHandlerQueuesBeforeNext(t *testing.T) {
+	var e *env
+	var dev string
+	e = newEnv(t, checkin.WithResultHandler("DeviceLock", checkin.ResultHandlerFunc(func(ctx context.Context, r checkin.Result) error {
+		return e.svc.RefreshInventory(ctx, e.orgA, dev, "admin:bob")
+	})))
+	d := e.newDevice(e.orgA, "UDID-HQ", "alice").enroll()
+	dev = d.record().ID
+	drain(t, d)
+	if err := e.svc.Lock(t.Context(), e.orgA, dev, "admin:bob", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, c := d.connect("Idle", "", nil)
+	if requestType(c) != "DeviceLock" {
+		t.Fatalf("first command %s, want DeviceLock", requestType(c))
+	}
+	_, next := d.connect("Acknowledged", commandUUID(c), nil)
+	if want := string(inventory.AppleRefresh(inventory.PlatformIOS)[0].RequestType); requestType(next) != want {
+		t.Fatalf("after the lock's answer got %q, want %s, which its handler queued", requestType(next), want)
+	}
+	got := []string{requestType(next)}
+	for next != nil {
+		_, next = d.connect("Acknowledged", commandUUID(next), nil)
+		if next != nil {
+			got = append(got, requestType(next))
+		}
+	}
+	var want []string
+	for _, q := range inventory.AppleRefresh(inventory.PlatformIOS) {
+		want = append(want, string(q.RequestType))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("handed out %q, want the refresh in order %q", got, want)
+	}
+}

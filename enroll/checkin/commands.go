@@ -44,13 +44,25 @@ type ResultHandlerFunc func(ctx context.Context, r Result) error
 // HandleResult implements ResultHandler.
 func (f ResultHandlerFunc) HandleResult(ctx context.Context, r Result) error { return f(ctx, r) }
 
+// freshIngester is a Devices that can ingest a result for a device record
+// its caller has just read (inventory.Service can).
+type freshIngester interface {
+	IngestAppleDevice(ctx context.Context, d inventory.Device, result []byte) (inventory.IngestResult, error)
+}
+
 // ingest stores what the privacy contract allows of an inventory query's
 // answer; nil for an answer that is not one.
 func (s *Service) ingest(ctx context.Context, d inventory.Device, status mdm.Status, body []byte) (*inventory.IngestResult, error) {
 	if status != mdm.Acknowledged {
 		return nil, nil
 	}
-	res, err := s.devices.IngestApple(ctx, d.Org, d.ID, body)
+	var res inventory.IngestResult
+	var err error
+	if fresh, ok := s.devices.(freshIngester); ok {
+		res, err = fresh.IngestAppleDevice(ctx, d, body) // d was just read: no second read
+	} else {
+		res, err = s.devices.IngestApple(ctx, d.Org, d.ID, body)
+	}
 	if errors.Is(err, inventory.ErrNoInventory) {
 		return nil, nil
 	}
@@ -87,8 +99,15 @@ func (s *Service) Connect(ctx context.Context, org storage.OrgID, p Proof, body 
 	}
 	s.seen(ctx, d)
 	if r.Status != mdm.Idle {
-		if err := s.record(ctx, d, r); err != nil {
+		a, err := s.record(ctx, d, r)
+		if err != nil {
 			return nil, err
+		}
+		if a.Looked { // chosen with the answer, in its transaction
+			if !a.Found {
+				return nil, nil
+			}
+			return a.Next.Body, nil
 		}
 	}
 	// A device opens each connection with Idle and answers within it: so
@@ -108,24 +127,37 @@ func (s *Service) Connect(ctx context.Context, org storage.OrgID, p Proof, body 
 }
 
 // record stores the device's answer and hands a fresh one to its consumer.
-func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result) error {
+// With a store that can, the next command is chosen in the same
+// transaction (Answer.Looked), unless consumers of the answered type are to
+// run first: they may queue commands that the choice must see.
+func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result) (enroll.Answer, error) {
 	o := enroll.Outcome{UUID: r.CommandUUID, Status: enroll.CommandStatus(r.Status), Detail: errorDetail(r.ErrorChain), Time: s.clock()}
-	q, recorded, err := s.store.RecordOutcome(ctx, d.Org, d.ID, o)
+	var a enroll.Answer
+	var err error
+	if aq, ok := s.store.(enroll.AnswerQueue); ok {
+		now := s.clock()
+		a, err = aq.RecordOutcomeNext(ctx, d.Org, d.ID, o, enroll.NextOptions{
+			SkipNotNow: true, MaxDeliveries: s.maxDeliv, QueuedAfter: now.Add(-s.ttl), Now: now,
+		}, s.holdsNext)
+	} else {
+		a.Command, a.Recorded, err = s.store.RecordOutcome(ctx, d.Org, d.ID, o)
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		// Not a command we queued for this device (or one long gone): the
 		// answer cannot change anything, and refusing it would make the
 		// device repeat it.
 		s.log.WarnContext(ctx, "checkin: result for an unknown command", "device", d.ID, "command", r.CommandUUID)
-		return nil
+		return enroll.Answer{}, nil
 	}
 	if err != nil {
-		return err
+		return enroll.Answer{}, err
 	}
-	if !recorded {
-		return nil // a replayed answer changes nothing
+	if !a.Recorded {
+		return a, nil // a replayed answer changes nothing
 	}
+	q := a.Command
 	if err := s.afterAction(ctx, d, q); err != nil {
-		return err
+		return a, err
 	}
 	res := Result{Device: d, Command: q, Status: r.Status, ErrorChain: r.ErrorChain, Body: r.Body}
 	if s.inventoryTypes[q.RequestType] {
@@ -133,7 +165,7 @@ func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result)
 		// further: a handler never sees what the contract forbids.
 		inv, err := s.ingest(ctx, d, r.Status, r.Body)
 		if err != nil {
-			return err
+			return a, err
 		}
 		res.Body, res.Inventory = nil, inv
 	}
@@ -144,7 +176,16 @@ func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result)
 			s.log.ErrorContext(ctx, "checkin: result handler failed", "device", d.ID, "command", q.UUID, "type", q.RequestType, "err", err)
 		}
 	}
-	return nil
+	return a, nil
+}
+
+// holdsNext reports whether what follows an answer of requestType may
+// queue commands (its result handlers, the erase's state change, the
+// declarative channel's look at fresh DeviceInformation): the next command
+// is then chosen after them.
+func (s *Service) holdsNext(requestType string) bool {
+	return len(s.handlers[requestType]) > 0 || requestType == "EraseDevice" ||
+		(s.ddm != nil && requestType == string(inventory.AppleDeviceInformation))
 }
 
 // errorDetail summarizes an error chain for the command's record.

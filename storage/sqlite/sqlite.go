@@ -7,7 +7,10 @@
 // the machine. Writes go through a single connection (SQLite allows one
 // writer at a time; queuing them in Go avoids busy-retry storms), reads
 // through a small pool of read-only connections that WAL lets run beside the
-// writer. The schema is migrated to the latest version on [Open].
+// writer. Writers that queue behind a running one commit together (group
+// commit: each in a savepoint of one transaction, rolled back alone if it
+// fails), so that one sync of the log serves them all; each call still
+// returns only once its change is on disk. The schema is migrated to the latest version on [Open].
 package sqlite
 
 import (

@@ -55,40 +55,48 @@ func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device strin
 	var q enroll.QueuedCommand
 	found := false
 	err := s.write(ctx, func(tx tx) error {
-		after := int64(0)
-		for {
-			id, next, err := scanQueued(tx.queryRow(ctx, "SELECT "+queueColumns+`
-				WHERE q.org_id = ? AND q.device = ? AND q.status IN ('Pending', 'NotNow') AND q.id > ?
-				AND (NOT ? OR q.status = 'Pending') ORDER BY q.id LIMIT 1 {FOR UPDATE OF q}`, org, device, after, opt.SkipNotNow))
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil // commits the commands abandoned on the way
-			}
-			if err != nil {
-				return s.fail("next command", err)
-			}
-			after = id
-			if why := opt.AbandonReason(next); why != "" {
-				if _, err := tx.exec(ctx, "UPDATE {enroll_queue} SET status = ?, detail = ?, updated_us = ? WHERE id = ?",
-					enroll.StatusAbandoned, why, micros(opt.Now), id); err != nil {
-					return fmt.Errorf("sqlstore: abandon command: %w", err)
-				}
-				tx.emit(events.Expired(org, device, next.UUID, next.RequestType, why, opt.Now))
-				continue
-			}
-			next.Deliveries++
-			next.Updated = opt.Now
-			if _, err := tx.exec(ctx, "UPDATE {enroll_queue} SET deliveries = ?, updated_us = ? WHERE id = ?",
-				next.Deliveries, micros(opt.Now), id); err != nil {
-				return fmt.Errorf("sqlstore: count delivery: %w", err)
-			}
-			q, found = next, true
-			return nil
-		}
+		var err error
+		q, found, err = s.nextIn(ctx, tx, org, device, opt)
+		return err
 	})
 	if err == nil && !found {
 		err = fmt.Errorf("next command for %q: %w", device, storage.ErrNotFound)
 	}
 	return q, err
+}
+
+// nextIn is NextCommand's work in transaction tx (opt normalized): the
+// device's oldest open command, its delivery counted, and whether there
+// was one; the commands abandoned on the way are committed with tx.
+func (s *Store) nextIn(ctx context.Context, tx tx, org storage.OrgID, device string, opt enroll.NextOptions) (enroll.QueuedCommand, bool, error) {
+	after := int64(0)
+	for {
+		id, next, err := scanQueued(tx.queryRow(ctx, "SELECT "+queueColumns+`
+			WHERE q.org_id = ? AND q.device = ? AND q.status IN ('Pending', 'NotNow') AND q.id > ?
+			AND (NOT ? OR q.status = 'Pending') ORDER BY q.id LIMIT 1 {FOR UPDATE OF q}`, org, device, after, opt.SkipNotNow))
+		if errors.Is(err, sql.ErrNoRows) {
+			return enroll.QueuedCommand{}, false, nil
+		}
+		if err != nil {
+			return enroll.QueuedCommand{}, false, s.fail("next command", err)
+		}
+		after = id
+		if why := opt.AbandonReason(next); why != "" {
+			if _, err := tx.exec(ctx, "UPDATE {enroll_queue} SET status = ?, detail = ?, updated_us = ? WHERE id = ?",
+				enroll.StatusAbandoned, why, micros(opt.Now), id); err != nil {
+				return enroll.QueuedCommand{}, false, fmt.Errorf("sqlstore: abandon command: %w", err)
+			}
+			tx.emit(events.Expired(org, device, next.UUID, next.RequestType, why, opt.Now))
+			continue
+		}
+		next.Deliveries++
+		next.Updated = opt.Now
+		if _, err := tx.exec(ctx, "UPDATE {enroll_queue} SET deliveries = ?, updated_us = ? WHERE id = ?",
+			next.Deliveries, micros(opt.Now), id); err != nil {
+			return enroll.QueuedCommand{}, false, fmt.Errorf("sqlstore: count delivery: %w", err)
+		}
+		return next, true, nil
+	}
 }
 
 // RecordOutcome implements enroll.CommandQueue.
@@ -99,29 +107,60 @@ func (s *Store) RecordOutcome(ctx context.Context, org storage.OrgID, device str
 	var q enroll.QueuedCommand
 	recorded := false
 	err := s.write(ctx, func(tx tx) error {
-		id, stored, err := scanQueued(tx.queryRow(ctx, "SELECT "+queueColumns+" WHERE q.org_id = ? AND q.device = ? AND q.uuid = ? {FOR UPDATE OF q}",
-			org, device, o.UUID))
-		if err != nil {
-			return s.notFound(err, "command %s for %q", o.UUID, device)
-		}
-		q = stored
-		if !stored.Status.Open() {
-			return nil // a replayed answer
-		}
-		recorded = true
-		q.Status, q.Detail, q.Updated = o.Status, o.Detail, storage.Normalize(o.Time)
-		_, err = tx.exec(ctx, "UPDATE {enroll_queue} SET status = ?, detail = ?, updated_us = ? WHERE id = ?",
-			q.Status, q.Detail, micros(q.Updated), id)
-		if err != nil {
-			return fmt.Errorf("sqlstore: record outcome: %w", err)
-		}
-		tx.emit(events.ForOutcome(org, device, q.UUID, q.RequestType, string(q.Status), q.Detail, q.Updated)...)
-		return nil
+		var err error
+		q, recorded, err = s.recordIn(ctx, tx, org, device, o)
+		return err
 	})
 	if err != nil {
-		return q, false, err
+		return enroll.QueuedCommand{}, false, err
 	}
 	return q, recorded, nil
+}
+
+// recordIn is RecordOutcome's work in transaction tx (o valid).
+func (s *Store) recordIn(ctx context.Context, tx tx, org storage.OrgID, device string, o enroll.Outcome) (enroll.QueuedCommand, bool, error) {
+	id, q, err := scanQueued(tx.queryRow(ctx, "SELECT "+queueColumns+" WHERE q.org_id = ? AND q.device = ? AND q.uuid = ? {FOR UPDATE OF q}",
+		org, device, o.UUID))
+	if err != nil {
+		return enroll.QueuedCommand{}, false, s.notFound(err, "command %s for %q", o.UUID, device)
+	}
+	if !q.Status.Open() {
+		return q, false, nil // a replayed answer
+	}
+	q.Status, q.Detail, q.Updated = o.Status, o.Detail, storage.Normalize(o.Time)
+	if _, err := tx.exec(ctx, "UPDATE {enroll_queue} SET status = ?, detail = ?, updated_us = ? WHERE id = ?",
+		q.Status, q.Detail, micros(q.Updated), id); err != nil {
+		return q, false, fmt.Errorf("sqlstore: record outcome: %w", err)
+	}
+	tx.emit(events.ForOutcome(org, device, q.UUID, q.RequestType, string(q.Status), q.Detail, q.Updated)...)
+	return q, true, nil
+}
+
+// RecordOutcomeNext implements enroll.AnswerQueue.
+func (s *Store) RecordOutcomeNext(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome, opt enroll.NextOptions,
+	hold func(requestType string) bool) (enroll.Answer, error) {
+	if err := o.Validate(); err != nil {
+		return enroll.Answer{}, err
+	}
+	opt = opt.Normalize()
+	var a enroll.Answer
+	err := s.write(ctx, func(tx tx) error {
+		var err error
+		a = enroll.Answer{}
+		if a.Command, a.Recorded, err = s.recordIn(ctx, tx, org, device, o); err != nil {
+			return err
+		}
+		if a.Recorded && hold != nil && hold(a.Command.RequestType) {
+			return nil
+		}
+		a.Looked = true
+		a.Next, a.Found, err = s.nextIn(ctx, tx, org, device, opt)
+		return err
+	})
+	if err != nil {
+		return enroll.Answer{}, err
+	}
+	return a, nil
 }
 
 // ClearQueue implements enroll.CommandQueue.

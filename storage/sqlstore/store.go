@@ -65,6 +65,7 @@ type Store struct {
 	rdb     *sql.DB // reads outside transactions
 	d       *Dialect
 	writeMu sync.Mutex // held around SQLite write transactions: one writer
+	group   group      // SQLite writers waiting for a group commit
 	log     *slog.Logger
 	clock   func() time.Time
 	prefix  string
@@ -311,34 +312,39 @@ type tx struct {
 	// unprepared are the queries (as sent) it ran without a prepared
 	// statement, prepared after it commits.
 	unprepared *[]string
+	// shared is set when the transaction holds other writers' changes (a
+	// group commit): its statements then run to completion whatever the
+	// caller's context, since SQLite ends the whole transaction when a
+	// write is interrupted.
+	shared bool
 }
 
 // write runs fn in a write transaction and commits when fn returns nil. On
-// SQLite the writers queue in Go, one at a time, rather than in the
-// database's busy handler.
+// SQLite the writers queue in Go, one group at a time, rather than in the
+// database's busy handler (see writeGrouped).
 func (s *Store) write(ctx context.Context, fn func(tx) error) error {
 	if !s.d.postgres {
-		s.writeMu.Lock()
-		defer s.writeMu.Unlock()
+		return s.writeGrouped(ctx, fn)
 	}
+	return s.writeTx(ctx, fn)
+}
+
+// writeTx runs fn in a transaction of its own.
+func (s *Store) writeTx(ctx context.Context, fn func(tx) error) error {
 	t, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", s.d.name, err)
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			t.Rollback() //nolint:errcheck // the panic goes on
+			panic(p)
+		}
+	}()
 	var emitted []events.Event
 	var unprepared []string
-	w := tx{t, s, &emitted, &pendingAudit{}, &unprepared}
-	err = fn(w)
-	if err == nil {
-		// Audit entries first, then events: every writer takes the
-		// per-org counters in this order, so none waits on another in
-		// a cycle.
-		err = w.flushAudit(ctx)
-	}
-	if err == nil {
-		err = w.flushEvents(ctx)
-	}
-	if err != nil {
+	w := tx{t, s, &emitted, &pendingAudit{}, &unprepared, false}
+	if err := w.run(ctx, fn); err != nil {
 		if rerr := t.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			err = errors.Join(err, rerr)
 		}
@@ -351,6 +357,21 @@ func (s *Store) write(ctx context.Context, fn func(tx) error) error {
 		s.prepared(ctx, s.db, &s.wstmts, q)
 	}
 	return nil
+}
+
+// run runs fn and writes the audit entries and events it left.
+func (t tx) run(ctx context.Context, fn func(tx) error) error {
+	err := fn(t)
+	if err == nil {
+		// Audit entries first, then events: every writer takes the
+		// per-org counters in this order, so none waits on another in
+		// a cycle.
+		err = t.flushAudit(ctx)
+	}
+	if err == nil {
+		err = t.flushEvents(ctx)
+	}
+	return err
 }
 
 // stmt returns the transaction's statement for query (as sent) when it is
@@ -383,8 +404,17 @@ func (t tx) lockUser(ctx context.Context, kind string, org storage.OrgID, user s
 	return nil
 }
 
+// context is ctx, without its cancellation in a shared transaction.
+func (t tx) context(ctx context.Context) context.Context {
+	if t.shared {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
 func (t tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	q := t.s.q(query)
+	ctx = t.context(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -393,6 +423,7 @@ func (t tx) exec(ctx context.Context, query string, args ...any) (sql.Result, er
 
 func (t tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	q := t.s.q(query)
+	ctx = t.context(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -401,6 +432,7 @@ func (t tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 
 func (t tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	q := t.s.q(query)
+	ctx = t.context(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/storage"
 )
 
@@ -24,6 +25,7 @@ func enrollCases() []testCase {
 		{"Queue/Invalid", testQueueInvalid},
 		{"Queue/TenantIsolation", testQueueTenantIsolation},
 		{"Queue/ConcurrentNext", testQueueConcurrentNext},
+		{"Queue/RecordOutcomeNext", testQueueRecordOutcomeNext},
 	}
 }
 
@@ -327,4 +329,78 @@ func testQueueConcurrentNext(t testing.TB, s Store) {
 	same(t, "concurrent NextCommand errors", countErrs(errs), map[string]int{"nil": n})
 	slices.Sort(got)
 	same(t, "delivery counts", got, []int{1, 2, 3, 4, 5, 6, 7, 8})
+}
+
+// testQueueRecordOutcomeNext: recording an answer and handing out the next
+// command in one call does what RecordOutcome then NextCommand do (the
+// NotNow rule, the delivery count, the outcome's event), except that a
+// held request type leaves the next command to the caller; a replay is not
+// held; an unknown command, or another org's, changes nothing.
+func testQueueRecordOutcomeNext(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	other := mustCreateOrg(t, s, "other")
+	for _, c := range []string{"c1", "c2", "c3", "c4"} {
+		enqueue(t, s, o.ID, c, "d1")
+	}
+	wantNext(t, s, o.ID, "d1", false, "c1", 1)
+	opt := enroll.NextOptions{SkipNotNow: true, Now: at(2)}
+	never := func(string) bool { return false }
+	out := func(uuid string, st enroll.CommandStatus) enroll.Outcome {
+		return enroll.Outcome{UUID: uuid, Status: st, Detail: "detail of " + string(st), Time: at(3)}
+	}
+	a, err := s.RecordOutcomeNext(ctx, o.ID, "d1", out("c1", enroll.StatusNotNow), opt, never)
+	noErr(t, "RecordOutcomeNext(c1 NotNow)", err)
+	if !a.Recorded || a.Command.UUID != "c1" || a.Command.Status != enroll.StatusNotNow || !a.Looked || !a.Found ||
+		a.Next.UUID != "c2" || a.Next.Deliveries != 1 || a.Next.Org != o.ID || string(a.Next.Body) != string(command("c2").Body) {
+		t.Errorf("RecordOutcomeNext(c1 NotNow) = %+v; want c1 recorded and c2 handed out (delivery 1)", a)
+	}
+	held := ""
+	a, err = s.RecordOutcomeNext(ctx, o.ID, "d1", out("c2", enroll.StatusAcknowledged), opt, func(rt string) bool { held = rt; return true })
+	noErr(t, "RecordOutcomeNext(c2, held)", err)
+	if !a.Recorded || a.Looked || a.Found || held != command("c2").RequestType {
+		t.Errorf("RecordOutcomeNext(c2, held) = %+v (hold asked about %q); want recorded, next not looked for", a, held)
+	}
+	// The caller then asks itself: c3, not the NotNow c1.
+	q, err := s.NextCommand(ctx, o.ID, "d1", opt)
+	noErr(t, "NextCommand after a held answer", err)
+	if q.UUID != "c3" || q.Deliveries != 1 {
+		t.Errorf("NextCommand after a held answer = %s (delivery %d), want c3 (1)", q.UUID, q.Deliveries)
+	}
+	// A replay is not held: nothing runs for it.
+	a, err = s.RecordOutcomeNext(ctx, o.ID, "d1", out("c2", enroll.StatusError), opt, func(string) bool { return true })
+	noErr(t, "replayed RecordOutcomeNext", err)
+	if a.Recorded || a.Command.Status != enroll.StatusAcknowledged || !a.Looked || !a.Found || a.Next.UUID != "c3" || a.Next.Deliveries != 2 {
+		t.Errorf("replayed RecordOutcomeNext = %+v; want not recorded, c3 handed out again (delivery 2)", a)
+	}
+	a, err = s.RecordOutcomeNext(ctx, o.ID, "d1", out("c3", enroll.StatusAcknowledged), opt, nil)
+	noErr(t, "RecordOutcomeNext(c3)", err)
+	if !a.Found || a.Next.UUID != "c4" {
+		t.Errorf("RecordOutcomeNext(c3) = %+v, want c4 next", a)
+	}
+	a, err = s.RecordOutcomeNext(ctx, o.ID, "d1", out("c4", enroll.StatusAcknowledged), opt, never)
+	noErr(t, "RecordOutcomeNext(c4)", err)
+	if !a.Recorded || !a.Looked || a.Found {
+		t.Errorf("RecordOutcomeNext(c4) = %+v; want recorded and nothing next (c1 said NotNow on this connection)", a)
+	}
+	before := statuses(t, s, o.ID, "d1")
+	_, err = s.RecordOutcomeNext(ctx, o.ID, "d1", out("nope", enroll.StatusAcknowledged), opt, never)
+	wantErr(t, "RecordOutcomeNext of an unknown command", err, storage.ErrNotFound)
+	_, err = s.RecordOutcomeNext(ctx, other.ID, "d1", out("c1", enroll.StatusAcknowledged), opt, never)
+	wantErr(t, "RecordOutcomeNext in another org", err, storage.ErrNotFound)
+	_, err = s.RecordOutcomeNext(ctx, o.ID, "d1", enroll.Outcome{UUID: "c1", Status: enroll.StatusAcknowledged}, opt, never)
+	wantErr(t, "RecordOutcomeNext without a time", err, storage.ErrInvalid)
+	same(t, "statuses after refused answers", statuses(t, s, o.ID, "d1"), before)
+	wantNext(t, s, o.ID, "d1", false, "c1", 2)
+
+	p, err := s.Events(ctx, o.ID, events.Query{Limit: 100})
+	noErr(t, "Events", err)
+	outcomes := map[string]string{}
+	for _, e := range p.Events {
+		if u := e.Data["uuid"]; u != "" && e.Kind != events.CommandQueued {
+			outcomes[u] += string(e.Kind) + " "
+		}
+	}
+	same(t, "outcome events", outcomes, map[string]string{"c1": string(events.CommandNotNow) + " ", "c2": string(events.CommandAcknowledged) + " ",
+		"c3": string(events.CommandAcknowledged) + " ", "c4": string(events.CommandAcknowledged) + " "})
 }
