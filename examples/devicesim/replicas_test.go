@@ -203,8 +203,11 @@ const pushClaim = 10 * time.Second
 // pushed at most once per command queued for it (a later command, such as
 // the restarted replica's policy re-application, wakes it again) plus once
 // when its claim was taken over: the killed replica had pushed it and died
-// before marking it done. A replica drains one claim of at most a batch
-// (1,000 devices) at a time, so at most 1,000 devices get that extra push.
+// before marking it done. A replica holds at most two claims of a batch
+// (1,000 devices) at once — its Wake's, pushing the fan-out it answered,
+// and its outbox drain's, sharing the same rows — so at most 2,000
+// devices get that extra push (a bound that bites in the long form of
+// scripts/replicatest, with 10,000 devices).
 func (h *crashHarness) fanOut(t *testing.T, dsn, schema string, n int, replicas []*serverReplica, args []string, fake *apnstest.Server) {
 	t.Helper()
 	ctx := t.Context()
@@ -311,8 +314,8 @@ func (h *crashHarness) fanOut(t *testing.T, dsn, schema string, n int, replicas 
 	if missed > 0 {
 		t.Errorf("fan-out: %d of %d devices never pushed", missed, n)
 	}
-	if takenOver > 1000 {
-		t.Errorf("fan-out: %d devices pushed once more than their commands, more than the one claim batch (1,000) the killed replica may have held", takenOver)
+	if takenOver > 2*1000 {
+		t.Errorf("fan-out: %d devices pushed once more than their commands, more than the two claim batches (Wake and drain, 1,000 each) the killed replica may have held", takenOver)
 	}
 	t.Logf("fan-out: %d devices seeded (%v); one command queued to %d devices through replica %d (%v), which was killed %v after the call; "+
 		"outbox empty %v after the call; %d devices pushed once more than their commands (a claim taken over), %d again for a later command, %d never",
