@@ -21,6 +21,8 @@ const (
 	ActionInstallTakeOver = "catalog.install.take_over"
 	// ActionInstallRemove records a removal sent to a device.
 	ActionInstallRemove = "catalog.install.remove"
+	// ActionCommandQueue records an MDM command queued for a device.
+	ActionCommandQueue = "mdm.command.queue"
 	// ActionInstallPrefix starts the action recording an install's final
 	// state; the state follows it ("catalog.install.installed").
 	ActionInstallPrefix = "catalog.install."

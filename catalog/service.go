@@ -145,7 +145,7 @@ func (s *Service) appIdentifier(ctx context.Context, org storage.OrgID, id strin
 // queueEntry is the audit entry of queueing an MDM command, which emits
 // the command's event.
 func (s *Service) queueEntry(org storage.OrgID, actor, target string, details map[string]string) storage.AuditEntry {
-	e := s.entry(org, actor, "mdm.command.queue", target, details)
+	e := s.entry(org, actor, ActionCommandQueue, target, details)
 	e.Event = events.CommandQueued
 	return e
 }
