@@ -463,6 +463,7 @@ func (h *crashHarness) check(t *testing.T, a *api, round int, acked []*crashDevi
 	}
 	h.exactlyOnce(t, round, acked)
 	h.orphanInstalls(t, round)
+	h.seqsWithoutGaps(t, round)
 }
 
 // exactlyOnce checks each command queued for the round's devices against
@@ -585,6 +586,35 @@ func (h *crashHarness) exactlyOnce(t *testing.T, round int, acked []*crashDevice
 		cd.mu.Unlock()
 	}
 	t.Logf("round %d: %d commands answered, %d ended unanswered with a reason", round, answered, ended)
+}
+
+// seqsWithoutGaps fails for an org whose audit entries or events are not
+// numbered 1 by 1: a number handed out twice, or one skipped by a writer
+// that died (or was rolled back) after taking it.
+func (h *crashHarness) seqsWithoutGaps(t *testing.T, round int) {
+	t.Helper()
+	db := h.db(t)
+	defer db.Close()
+	for _, table := range []string{"omm_audit_log", "omm_events"} {
+		rows, err := db.QueryContext(t.Context(), `SELECT org_id, count(*), count(DISTINCT seq), min(seq), max(seq) FROM `+table+`
+			GROUP BY org_id HAVING count(*) <> count(DISTINCT seq) OR max(seq) - min(seq) + 1 <> count(*)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var org string
+			var n, distinct, lo, hi int64
+			if err := rows.Scan(&org, &n, &distinct, &lo, &hi); err != nil {
+				t.Fatal(err)
+			}
+			t.Errorf("round %d: %s of org %s: %d rows, %d numbers, %d to %d: duplicates or gaps", round, table, org, n, distinct, lo, hi)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // orphanInstalls fails for a catalog install record waiting for a command

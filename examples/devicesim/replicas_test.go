@@ -418,6 +418,7 @@ func (h *crashHarness) replicaChecks(t *testing.T, round int, acked []*crashDevi
 		t.Errorf("round %d: device %s: queued command %s has no body", round, r[0], r[1])
 	}
 	h.orphanInstalls(t, round)
+	h.seqsWithoutGaps(t, round)
 	// What a command of this round's devices left pending is, for the
 	// diagnosis of a failure (earlier rounds' devices no longer poll: the
 	// later policy changes leave their commands pending).
