@@ -123,7 +123,7 @@ func (r *Reapplier) Apply(ctx context.Context, org storage.OrgID, id string, dec
 		if prev.Version > 0 && next == prev {
 			return ReapplyOutOfPolicy, nil
 		}
-		if _, err := r.store.ReapplyAndroidDevice(ctx, next, nil, r.svc.entry(org, actor, "android.device.out_of_policy", "device:"+id,
+		if _, err := r.store.ReapplyAndroidDevice(ctx, next, nil, r.svc.entry(org, actor, ActionDeviceOutOfPolicy, "device:"+id,
 			map[string]string{"policy": string(dec.Policy), "reason": reason})); err != nil {
 			return "", err
 		}
@@ -137,7 +137,7 @@ func (r *Reapplier) Apply(ctx context.Context, org storage.OrgID, id string, dec
 		if prev.Version > 0 && next == prev {
 			return ReapplyUnchanged, nil
 		}
-		_, err := r.store.ReapplyAndroidDevice(ctx, next, nil, r.svc.entry(org, actor, "android.device.policy.recorded", "device:"+id,
+		_, err := r.store.ReapplyAndroidDevice(ctx, next, nil, r.svc.entry(org, actor, ActionDevicePolicyRecorded, "device:"+id,
 			map[string]string{"policy": string(dec.Policy)}))
 		return ReapplyUnchanged, err
 	}
@@ -146,7 +146,7 @@ func (r *Reapplier) Apply(ctx context.Context, org storage.OrgID, id string, dec
 			return "", err
 		}
 	}
-	entry := r.svc.entry(org, actor, "android.device.policy.reapply", "device:"+id,
+	entry := r.svc.entry(org, actor, ActionDevicePolicyReapply, "device:"+id,
 		map[string]string{"policy": string(dec.Policy), "channel": string(d.Channel()), "fingerprint": next.Fingerprint})
 	entry.Event = events.PolicyApplied
 	if _, err := r.store.ReapplyAndroidDevice(ctx, next, &req, entry); err != nil {

@@ -232,7 +232,7 @@ func (s *Service) CreateToken(ctx context.Context, actor string, r TokenRequest)
 			iss.Link = GoogleEnrollLink(pt.Value)
 		}
 	}
-	entry := s.entry(r.Org, actor, "android.token.create", "android-token:"+t.ID[:16],
+	entry := s.entry(r.Org, actor, ActionTokenCreate, "android-token:"+t.ID[:16],
 		map[string]string{"user": r.UserID, "mode": string(plan.Mode), "type": string(plan.Type), "one_time": fmt.Sprint(r.OneTime),
 			"platform": "android", "kind": "android"})
 	entry.Event = events.EnrollmentStarted
@@ -453,9 +453,9 @@ func (s *Service) register(ctx context.Context, d Device, identifier, serial str
 		EnrollmentType: d.Type, State: inventory.StateEnrolled, Identifier: identifier, EnrollmentID: d.TokenID[:16], SerialNumber: serial,
 	}
 	d, err := s.store.EnrollAndroidDevice(ctx, TokenEnrollment{
-		Token: d.TokenID, At: now, UseEntry: s.entry(d.Org, actor, "android.token.use", "android-token:"+d.TokenID[:16], nil),
+		Token: d.TokenID, At: now, UseEntry: s.entry(d.Org, actor, ActionTokenUse, "android-token:"+d.TokenID[:16], nil),
 		Inventory: inv, RegisterEntry: inventory.RegisterEntry(inv, actor, now),
-		Device: d, DeviceEntry: s.entry(d.Org, actor, "android.device.enroll", "device:"+d.ID,
+		Device: d, DeviceEntry: s.entry(d.Org, actor, ActionDeviceEnroll, "device:"+d.ID,
 			map[string]string{"mode": string(d.Mode), "type": string(d.Type)}),
 	})
 	if errors.Is(err, storage.ErrConflict) {
@@ -658,7 +658,7 @@ func (s *Service) IssueStatusCredential(ctx context.Context, org storage.OrgID, 
 	}
 	secret := rand.Text()
 	if _, err := s.store.SetAndroidCredential(ctx, org, id, HashSecret(secret),
-		s.entry(org, "user:"+userID, "android.device.credential", "device:"+id, nil)); err != nil {
+		s.entry(org, "user:"+userID, ActionDeviceCredential, "device:"+id, nil)); err != nil {
 		return "", err
 	}
 	return encodePart(string(org)) + "." + encodePart(id) + "." + secret, nil

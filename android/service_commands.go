@@ -114,7 +114,7 @@ func (s *Service) issue(ctx context.Context, actor string, org storage.OrgID, id
 	if c.Wipe != "" {
 		details["wipe"] = string(c.Wipe)
 	}
-	entry := s.entry(org, actor, "android.command.create", "device:"+id, details)
+	entry := s.entry(org, actor, ActionCommandCreate, "device:"+id, details)
 	switch {
 	case kind == CommandLock:
 		entry.Event = events.LockRequested
@@ -122,7 +122,7 @@ func (s *Service) issue(ctx context.Context, actor string, org storage.OrgID, id
 		entry.Event = events.WipeRequested
 	}
 	if kind == CommandWipe {
-		state := s.entry(org, actor, "device.state."+string(inventory.StateDeprovisioning), "device:"+id,
+		state := s.entry(org, actor, inventory.ActionDeviceStatePrefix+string(inventory.StateDeprovisioning), "device:"+id,
 			map[string]string{"state": string(inventory.StateDeprovisioning), "reason": "wipe requested: " + string(c.Wipe)})
 		state.Event = events.ForState(string(inventory.StateDeprovisioning))
 		c, err = s.store.StartAndroidWipe(ctx, c, entry, state)
@@ -249,7 +249,7 @@ func (s *Service) FinishCommand(ctx context.Context, actor string, org storage.O
 	if err := CheckFinish(status, detail); err != nil {
 		return Command{}, err
 	}
-	entry := s.entry(org, actor, "android.command."+string(status), "command:"+id, nil)
+	entry := s.entry(org, actor, ActionCommandPrefix+string(status), "command:"+id, nil)
 	if stored, err := s.store.AndroidCommand(ctx, org, id); err == nil {
 		entry.Details = map[string]string{"device": stored.DeviceID, "kind": string(stored.Kind)}
 		if stored.Kind == CommandLock && status == StatusDone {

@@ -152,7 +152,7 @@ func (d *LocalDirectory) Authenticate(ctx context.Context, org storage.OrgID, us
 		if err := d.slots.run(ctx, func() { rec.PasswordHash = d.params.hash(password) }); err != nil {
 			return rec.User, nil // the sign-in stands; rehash next time
 		}
-		_, err := d.store.UpdateUser(ctx, rec, d.entry(org, "system", "auth.password.rehash", "user:"+rec.ID, nil))
+		_, err := d.store.UpdateUser(ctx, rec, d.entry(org, "system", ActionPasswordRehash, "user:"+rec.ID, nil))
 		if err != nil { // the old hash still works; try again next time
 			d.log.WarnContext(ctx, "auth: password rehash not stored", "org", org, "user", rec.ID, "err", err)
 		}
@@ -211,7 +211,7 @@ func (d *LocalDirectory) CreateUser(ctx context.Context, u User, password, actor
 		}
 		rec.PasswordHash = h
 	}
-	rec, err := d.store.CreateUser(ctx, rec, d.entry(u.Org, actor, "auth.user.create", "user:"+u.ID, map[string]string{"username": u.Username}))
+	rec, err := d.store.CreateUser(ctx, rec, d.entry(u.Org, actor, ActionUserCreate, "user:"+u.ID, map[string]string{"username": u.Username}))
 	return rec.User, err
 }
 
@@ -221,7 +221,7 @@ func (d *LocalDirectory) SetPassword(ctx context.Context, org storage.OrgID, use
 	if err != nil {
 		return err
 	}
-	_, err = d.update(ctx, org, userID, actor, "auth.user.password", func(r *UserRecord) { r.PasswordHash = h })
+	_, err = d.update(ctx, org, userID, actor, ActionUserPassword, func(r *UserRecord) { r.PasswordHash = h })
 	return err
 }
 
@@ -229,9 +229,9 @@ func (d *LocalDirectory) SetPassword(ctx context.Context, org storage.OrgID, use
 // Status. Deactivating revokes every session of the user in the same
 // transaction.
 func (d *LocalDirectory) UpdateUser(ctx context.Context, u User, actor string) (User, error) {
-	action := "auth.user.update"
+	action := ActionUserUpdate
 	if u.Status == StatusDeactivated {
-		action = "auth.user.deactivate"
+		action = ActionUserDeactivate
 	}
 	rec, err := d.update(ctx, u.Org, u.ID, actor, action, func(r *UserRecord) {
 		r.Username, r.DisplayName, r.Email, r.Phone, r.Status = CanonicalUsername(u.Username), u.DisplayName, u.Email, u.Phone, u.Status
@@ -244,7 +244,7 @@ func (d *LocalDirectory) UpdateUser(ctx context.Context, u User, actor string) (
 // then on. Taking their devices and unused credentials back is the SDK's
 // user lifecycle (omm.SDK.UserDeactivated).
 func (d *LocalDirectory) Deactivate(ctx context.Context, org storage.OrgID, userID, actor string) error {
-	_, err := d.update(ctx, org, userID, actor, "auth.user.deactivate", func(r *UserRecord) { r.Status = StatusDeactivated })
+	_, err := d.update(ctx, org, userID, actor, ActionUserDeactivate, func(r *UserRecord) { r.Status = StatusDeactivated })
 	return err
 }
 
@@ -264,7 +264,7 @@ func (d *LocalDirectory) ListUsers(ctx context.Context, org storage.OrgID) ([]Us
 // CreateGroup adds a group named name to org.
 func (d *LocalDirectory) CreateGroup(ctx context.Context, org storage.OrgID, name, actor string) (Group, error) {
 	g := Group{Org: org, ID: newID("grp"), Name: name}
-	return d.store.CreateGroup(ctx, g, d.entry(org, actor, "auth.group.create", "group:"+g.ID, map[string]string{"name": name}))
+	return d.store.CreateGroup(ctx, g, d.entry(org, actor, ActionGroupCreate, "group:"+g.ID, map[string]string{"name": name}))
 }
 
 // ListGroups returns the org's groups ordered by name.
@@ -275,13 +275,13 @@ func (d *LocalDirectory) ListGroups(ctx context.Context, org storage.OrgID) ([]G
 // AddMember makes the user a member of the group.
 func (d *LocalDirectory) AddMember(ctx context.Context, org storage.OrgID, groupID, userID, actor string) error {
 	return d.store.AddGroupMember(ctx, org, groupID, userID,
-		d.entry(org, actor, "auth.group.member.add", "group:"+groupID, map[string]string{"user": userID}))
+		d.entry(org, actor, ActionGroupMemberAdd, "group:"+groupID, map[string]string{"user": userID}))
 }
 
 // RemoveMember ends the user's membership of the group.
 func (d *LocalDirectory) RemoveMember(ctx context.Context, org storage.OrgID, groupID, userID, actor string) error {
 	return d.store.RemoveGroupMember(ctx, org, groupID, userID,
-		d.entry(org, actor, "auth.group.member.remove", "group:"+groupID, map[string]string{"user": userID}))
+		d.entry(org, actor, ActionGroupMemberRemove, "group:"+groupID, map[string]string{"user": userID}))
 }
 
 // update applies edit to the stored user, retrying when a concurrent

@@ -155,7 +155,7 @@ func (s *Service) SendCode(ctx context.Context, token string, ch Channel) (time.
 		Expires: now.Add(s.cfg.codeLifetime), Sends: sends + 1}
 	rand.Read(c.Salt)
 	c.Hash = codeHash(c.Salt, code)
-	if _, err := s.store.PutPhoneCode(ctx, c, s.sessionEntry(sess, "auth.mfa.code_sent", map[string]string{"channel": string(ch)})); err != nil {
+	if _, err := s.store.PutPhoneCode(ctx, c, s.sessionEntry(sess, ActionMFACodeSent, map[string]string{"channel": string(ch)})); err != nil {
 		return time.Time{}, fmt.Errorf("send code: %w", err)
 	}
 	org, err := s.store.Org(ctx, sess.Org)
@@ -218,7 +218,7 @@ func (s *Service) mfaFailed(ctx context.Context, sess Session, method Method, er
 	if !errors.Is(err, ErrInvalidCode) {
 		return err
 	}
-	_, rerr := s.store.AppendAudit(ctx, s.sessionEntry(sess, "auth.mfa.failure", map[string]string{"method": string(method)}))
+	_, rerr := s.store.AppendAudit(ctx, s.sessionEntry(sess, ActionMFAFailure, map[string]string{"method": string(method)}))
 	return errors.Join(err, rerr)
 }
 
@@ -227,7 +227,7 @@ func (s *Service) mfaPassed(ctx context.Context, sess Session, key string, metho
 		return Session{}, fmt.Errorf("MFA: %w", err)
 	}
 	sess.State = StatePINSetup
-	return s.advance(ctx, sess, "auth.mfa.success", map[string]string{"method": string(method)}, true)
+	return s.advance(ctx, sess, ActionMFASuccess, map[string]string{"method": string(method)}, true)
 }
 
 // useTOTP accepts code from the user's TOTP factor (confirmed, or
@@ -251,7 +251,7 @@ func (s *Service) useTOTP(ctx context.Context, sess Session, code string, now ti
 	if !ok {
 		return ErrInvalidCode
 	}
-	err = s.store.UseTOTPStep(ctx, sess.Org, sess.UserID, step, s.sessionEntry(sess, "auth.mfa.totp_used", nil))
+	err = s.store.UseTOTPStep(ctx, sess.Org, sess.UserID, step, s.sessionEntry(sess, ActionTOTPUsed, nil))
 	if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
 		return ErrInvalidCode // another request used this code first
 	}
@@ -273,7 +273,7 @@ func (s *Service) totpSecret(ctx context.Context, sess Session, f TOTPFactor) (s
 	if !sealed && s.cfg.secrets != nil {
 		stored, err := seal.SealString(ctx, s.cfg.secrets, secret, label)
 		if err == nil {
-			err = s.store.ResealTOTP(ctx, f.Org, f.UserID, f.Secret, stored, s.sessionEntry(sess, "auth.mfa.totp_seal", nil))
+			err = s.store.ResealTOTP(ctx, f.Org, f.UserID, f.Secret, stored, s.sessionEntry(sess, ActionTOTPSeal, nil))
 		}
 		if err != nil && !errors.Is(err, storage.ErrConflict) {
 			s.cfg.log.WarnContext(ctx, "auth: a TOTP secret is stored in plain text and could not be sealed", "org", f.Org, "err", err)
@@ -316,7 +316,7 @@ func (s *Service) usePhoneCode(ctx context.Context, sess Session, code string, n
 	if subtle.ConstantTimeCompare(h, c.Hash) != 1 {
 		return ErrInvalidCode
 	}
-	err = s.store.ConsumePhoneCode(ctx, sess.Org, sess.ID, h, now, s.sessionEntry(sess, "auth.mfa.code_used", map[string]string{"channel": string(c.Channel)}))
+	err = s.store.ConsumePhoneCode(ctx, sess.Org, sess.ID, h, now, s.sessionEntry(sess, ActionMFACodeUsed, map[string]string{"channel": string(c.Channel)}))
 	if errors.Is(err, storage.ErrNotFound) {
 		return ErrInvalidCode // used by a concurrent request, or replaced by a resend
 	}
@@ -362,7 +362,7 @@ func (s *Service) EnrollTOTP(ctx context.Context, token string) (TOTPEnrollment,
 		}
 	}
 	f := TOTPFactor{Org: sess.Org, UserID: user.ID, Secret: stored, Created: s.cfg.clock()}
-	_, err = s.store.PutTOTP(ctx, f, s.sessionEntry(sess, "auth.mfa.totp_enroll", nil))
+	_, err = s.store.PutTOTP(ctx, f, s.sessionEntry(sess, ActionTOTPEnroll, nil))
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		return TOTPEnrollment{}, ErrFactorExists
 	}
@@ -417,7 +417,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, token, code string) (Session,
 // device holding it is lost). actor is recorded in the audit log.
 func (s *Service) RemoveTOTP(ctx context.Context, org storage.OrgID, userID, actor string) error {
 	return s.store.DeleteTOTP(ctx, org, userID, storage.AuditEntry{
-		Org: org, Time: s.cfg.clock(), Actor: actor, Action: "auth.mfa.totp_remove", Target: "user:" + userID,
+		Org: org, Time: s.cfg.clock(), Actor: actor, Action: ActionTOTPRemove, Target: "user:" + userID,
 	})
 }
 

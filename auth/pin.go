@@ -37,9 +37,9 @@ func (s *Service) SetPIN(ctx context.Context, token, pin, confirm string) (Sessi
 	if err := rule.PIN.Check(pin); err != nil {
 		return Session{}, err
 	}
-	action := "auth.pin.change"
+	action := ActionPINChange
 	if sess.State == StatePINSetup {
-		action = "auth.pin.set"
+		action = ActionPINSet
 		sess.Expires = sess.Created.Add(s.cfg.sessionMax)
 	}
 	var hash string
@@ -100,7 +100,7 @@ func (s *Service) VerifyPIN(ctx context.Context, token, pin string) (Session, er
 		}
 	}
 	if !ok {
-		if _, err := s.store.AppendAudit(ctx, s.sessionEntry(sess, "auth.pin.failure", nil)); err != nil {
+		if _, err := s.store.AppendAudit(ctx, s.sessionEntry(sess, ActionPINFailure, nil)); err != nil {
 			return Session{}, fmt.Errorf("verify PIN: %w", err)
 		}
 		if fs[0].Count >= MaxPINFailures {
@@ -110,7 +110,7 @@ func (s *Service) VerifyPIN(ctx context.Context, token, pin string) (Session, er
 	}
 	// The unlock is audited in the same write as a session update, so
 	// that an unlock whose record cannot be written does not happen.
-	sess, err = s.advance(ctx, sess, "auth.pin.unlock", nil, true)
+	sess, err = s.advance(ctx, sess, ActionPINUnlock, nil, true)
 	if err != nil {
 		return Session{}, fmt.Errorf("verify PIN: %w", err)
 	}
@@ -135,7 +135,7 @@ const pinLocked = 100 * 365 * 24 * time.Hour
 
 // lockPIN revokes the session after too many wrong PINs.
 func (s *Service) lockPIN(ctx context.Context, sess Session, failures int) error {
-	e := s.sessionEntry(sess, "auth.pin.locked", map[string]string{"failures": strconv.Itoa(failures)})
+	e := s.sessionEntry(sess, ActionPINLocked, map[string]string{"failures": strconv.Itoa(failures)})
 	e.Event = events.SecurityLockout
 	err := s.store.RevokeSession(ctx, sess.Org, sess.ID, e)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {

@@ -362,7 +362,7 @@ func (s *Service) SignInFrom(ctx context.Context, c Client, site, username, pass
 		Created: now, LastUsed: now, Expires: now.Add(min(s.cfg.pendingMax, s.cfg.sessionMax)),
 	}
 	sess, err = s.store.CreateSession(ctx, sess, storage.AuditEntry{
-		Org: org.ID, Time: now, Actor: "user:" + user.ID, Action: "auth.signin.success", Target: "user:" + user.ID,
+		Org: org.ID, Time: now, Actor: "user:" + user.ID, Action: ActionSignInSuccess, Target: "user:" + user.ID,
 		Details: map[string]string{"session": sess.ID, "next": string(state)},
 	})
 	if err != nil {
@@ -427,7 +427,7 @@ func (s *Service) knownClient(ctx context.Context, org storage.OrgID, name, toke
 // auditSignInFailure records a failed sign-in. A username the org does
 // not have is recorded within the per-org bound only.
 func (s *Service) auditSignInFailure(ctx context.Context, org storage.OrgID, now time.Time, actor, name, reason string) error {
-	e := storage.AuditEntry{Org: org, Time: now, Actor: actor, Action: "auth.signin.failure", Target: actor,
+	e := storage.AuditEntry{Org: org, Time: now, Actor: actor, Action: ActionSignInFailure, Target: actor,
 		Details: map[string]string{"reason": reason}}
 	if _, err := s.dir.UserByName(ctx, org, name); errors.Is(err, storage.ErrNotFound) {
 		ok, suppressed := s.unknownFailures.Admit(string(org), now)
@@ -534,7 +534,7 @@ func (s *Service) load(ctx context.Context, token string) (Session, User, SignOn
 	user, err := s.dir.User(ctx, org, sess.UserID)
 	if err == nil && user.Status != StatusActive || errors.Is(err, storage.ErrNotFound) {
 		_, rerr := s.store.RevokeUserSessions(ctx, org, sess.UserID, storage.AuditEntry{
-			Org: org, Time: now, Actor: "system", Action: "auth.session.revoke_all", Target: "user:" + sess.UserID,
+			Org: org, Time: now, Actor: "system", Action: ActionSessionRevokeAll, Target: "user:" + sess.UserID,
 			Details: map[string]string{"reason": "user deactivated or removed"},
 		})
 		return Session{}, User{}, SignOn{}, errors.Join(ErrInvalidSession, rerr)
@@ -592,7 +592,7 @@ func (s *Service) SignOut(ctx context.Context, token string) error {
 	if err != nil {
 		return fmt.Errorf("sign out: %w", err)
 	}
-	err = s.store.RevokeSession(ctx, org, sess.ID, s.sessionEntry(sess, "auth.signout", nil))
+	err = s.store.RevokeSession(ctx, org, sess.ID, s.sessionEntry(sess, ActionSignOut, nil))
 	if errors.Is(err, storage.ErrNotFound) {
 		return ErrInvalidSession
 	}
@@ -604,7 +604,7 @@ func (s *Service) SignOut(ctx context.Context, token string) error {
 // does it itself). actor is recorded in the audit log.
 func (s *Service) RevokeUserSessions(ctx context.Context, org storage.OrgID, userID, actor string) (int, error) {
 	return s.store.RevokeUserSessions(ctx, org, userID, storage.AuditEntry{
-		Org: org, Time: s.cfg.clock(), Actor: actor, Action: "auth.session.revoke_all", Target: "user:" + userID,
+		Org: org, Time: s.cfg.clock(), Actor: actor, Action: ActionSessionRevokeAll, Target: "user:" + userID,
 	})
 }
 
@@ -626,7 +626,7 @@ func (s *Service) SignOn(ctx context.Context, org storage.OrgID) (SignOn, error)
 // applies to existing sessions at their next request.
 func (s *Service) SetSignOn(ctx context.Context, rule SignOn, actor string) (SignOn, error) {
 	return s.store.PutSignOn(ctx, rule, storage.AuditEntry{
-		Org: rule.Org, Time: s.cfg.clock(), Actor: actor, Action: "auth.signon.update", Target: "org:" + string(rule.Org),
+		Org: rule.Org, Time: s.cfg.clock(), Actor: actor, Action: ActionSignOnUpdate, Target: "org:" + string(rule.Org),
 		Details: map[string]string{
 			"mfa_required": fmt.Sprint(rule.MFARequired), "pin_length": fmt.Sprint(rule.PIN.Length),
 			"pin_alphanumeric": fmt.Sprint(rule.PIN.Alphanumeric), "pin_allow_simple": fmt.Sprint(rule.PIN.AllowSimple),

@@ -145,18 +145,18 @@ func (s *Service) appIdentifier(ctx context.Context, org storage.OrgID, id strin
 // queueEntry is the audit entry of queueing an MDM command, which emits
 // the command's event.
 func (s *Service) queueEntry(org storage.OrgID, actor, target string, details map[string]string) storage.AuditEntry {
-	e := s.entry(org, actor, "mdm.command.queue", target, details)
+	e := s.entry(org, actor, ActionCommandQueue, target, details)
 	e.Event = events.CommandQueued
 	return e
 }
 
-// CreateApp adds a to the catalog, audited as "catalog.app.create". An
+// CreateApp adds a to the catalog, audited as [ActionAppCreate]. An
 // empty ID gets a fresh one.
 func (s *Service) CreateApp(ctx context.Context, a App, actor string) (App, error) {
 	if a.ID == "" {
 		a.ID = NewAppID()
 	}
-	return s.store.CreateApp(ctx, a, s.entry(a.Org, actor, "catalog.app.create", "app:"+a.ID,
+	return s.store.CreateApp(ctx, a, s.entry(a.Org, actor, ActionAppCreate, "app:"+a.ID,
 		map[string]string{"kind": string(a.Kind), "identifier": a.Identifier}))
 }
 
@@ -179,12 +179,12 @@ func (s *Service) UpdateApp(ctx context.Context, a App, actor string) (App, erro
 	if a.BundleVersion != "" {
 		d["bundle_version"] = a.BundleVersion
 	}
-	return s.store.UpdateApp(ctx, a, s.entry(a.Org, actor, "catalog.app.update", "app:"+a.ID, d))
+	return s.store.UpdateApp(ctx, a, s.entry(a.Org, actor, ActionAppUpdate, "app:"+a.ID, d))
 }
 
 // DeleteApp removes an app that is no longer assigned to any group.
 func (s *Service) DeleteApp(ctx context.Context, org storage.OrgID, id string, version int64, actor string) error {
-	return s.store.DeleteApp(ctx, org, id, version, s.entry(org, actor, "catalog.app.delete", "app:"+id, nil))
+	return s.store.DeleteApp(ctx, org, id, version, s.entry(org, actor, ActionAppDelete, "app:"+id, nil))
 }
 
 // ListAssignments returns the app's assignments ordered by group.
@@ -207,7 +207,7 @@ func (s *Service) Assign(ctx context.Context, a Assignment, actor string) (Assig
 			return Assignment{}, fmt.Errorf("assign app %q: group %q: %w", a.AppID, a.Group, err)
 		}
 	}
-	a, err := s.store.CreateAssignment(ctx, a, s.entry(a.Org, actor, "catalog.assignment.create", "app:"+a.AppID,
+	a, err := s.store.CreateAssignment(ctx, a, s.entry(a.Org, actor, ActionAssignmentCreate, "app:"+a.AppID,
 		map[string]string{"group": a.Group, "mode": string(a.Mode)}))
 	if err != nil {
 		return Assignment{}, err
@@ -218,7 +218,7 @@ func (s *Service) Assign(ctx context.Context, a Assignment, actor string) (Assig
 // UpdateAssignment changes an assignment's mode and synchronizes the
 // group's devices like [Service.Assign].
 func (s *Service) UpdateAssignment(ctx context.Context, a Assignment, actor string) (Assignment, error) {
-	a, err := s.store.UpdateAssignment(ctx, a, s.entry(a.Org, actor, "catalog.assignment.update", "app:"+a.AppID,
+	a, err := s.store.UpdateAssignment(ctx, a, s.entry(a.Org, actor, ActionAssignmentUpdate, "app:"+a.AppID,
 		map[string]string{"group": a.Group, "mode": string(a.Mode)}))
 	if err != nil {
 		return Assignment{}, err
@@ -263,7 +263,7 @@ func (s *Service) SetAssignment(ctx context.Context, a Assignment, actor string)
 // Unassign removes an app's assignment to a group. On every member device
 // where no other assignment keeps the app, its managed copy is removed.
 func (s *Service) Unassign(ctx context.Context, org storage.OrgID, appID, group, actor string) error {
-	_, err := s.store.DeleteAssignment(ctx, org, appID, group, s.entry(org, actor, "catalog.assignment.delete", "app:"+appID,
+	_, err := s.store.DeleteAssignment(ctx, org, appID, group, s.entry(org, actor, ActionAssignmentDelete, "app:"+appID,
 		map[string]string{"group": group}))
 	if err != nil {
 		return err
@@ -561,9 +561,9 @@ func (s *Service) queueInstall(ctx context.Context, ds deviceState, a App, takeO
 		return fmt.Errorf("catalog: %w", err)
 	}
 	rec := Install{Org: d.Org, Device: d.ID, AppID: a.ID, Command: cmd.UUID, Progress: Queued, TakeOver: takeOver, BundleVersion: a.BundleVersion}
-	action := "catalog.install.request"
+	action := ActionInstallRequest
 	if takeOver {
-		action = "catalog.install.take_over"
+		action = ActionInstallTakeOver
 	}
 	return s.send(ctx, ds, rec, cmd, actor, action, a)
 }
@@ -572,7 +572,7 @@ func (s *Service) queueInstall(ctx context.Context, ds deviceState, a App, takeO
 func (s *Service) queueRemove(ctx context.Context, ds deviceState, a App, actor, why string) error {
 	cmd := mdm.RemoveApplication(a.Identifier)
 	rec := Install{Org: ds.device.Org, Device: ds.device.ID, AppID: a.ID, Command: cmd.UUID, Progress: Removing}
-	return s.send(ctx, ds, rec, cmd, actor, "catalog.install.remove", a, "why", why)
+	return s.send(ctx, ds, rec, cmd, actor, ActionInstallRemove, a, "why", why)
 }
 
 // send stores rec and queues cmd in one transaction (see [InstallQueuer]).
@@ -654,7 +654,7 @@ func (s *Service) InstallOutcome(ctx context.Context, org storage.OrgID, device,
 		d["reason"] = reason
 	}
 	d["identifier"] = s.appIdentifier(ctx, org, rec.AppID)
-	entry := s.entry(org, "device:"+device, "catalog.install."+string(final), "device:"+device, d)
+	entry := s.entry(org, "device:"+device, ActionInstallPrefix+string(final), "device:"+device, d)
 	entry.Event = map[Progress]events.Kind{Accepted: events.AppInstalled, Removed: events.AppRemoved, Rejected: events.AppRejected}[final]
 	if _, err := s.store.FinishInstall(ctx, org, device, commandUUID, final, reason, entry); err != nil {
 		return err

@@ -73,7 +73,7 @@ func New(store Store, opts ...Option) *Service {
 }
 
 // Register stores a new device record for an enrollment, audited as
-// "device.register" by actor. An empty ID gets a fresh one; an empty State
+// [ActionDeviceRegister] by actor. An empty ID gets a fresh one; an empty State
 // is pending.
 func (s *Service) Register(ctx context.Context, d Device, actor string) (Device, error) {
 	if d.ID == "" {
@@ -90,7 +90,7 @@ func (s *Service) Register(ctx context.Context, d Device, actor string) (Device,
 // in a transaction of its own (an Android enrollment with its token).
 func RegisterEntry(d Device, actor string, at time.Time) storage.AuditEntry {
 	return storage.AuditEntry{
-		Org: d.Org, Time: at, Actor: actor, Action: "device.register", Target: "device:" + d.ID,
+		Org: d.Org, Time: at, Actor: actor, Action: ActionDeviceRegister, Target: "device:" + d.ID,
 		Details: map[string]string{
 			"platform": string(d.Platform), "ownership": string(d.Ownership),
 			"enrollment_type": string(d.EnrollmentType), "state": string(d.State),
@@ -102,7 +102,7 @@ func RegisterEntry(d Device, actor string, at time.Time) storage.AuditEntry {
 // actor with the given reason. See [Store.UpdateDeviceState] for the rules.
 func (s *Service) SetState(ctx context.Context, org storage.OrgID, id string, to State, actor, reason string) (Device, error) {
 	e := storage.AuditEntry{
-		Org: org, Time: s.clock(), Actor: actor, Action: "device.state." + string(to), Target: "device:" + id,
+		Org: org, Time: s.clock(), Actor: actor, Action: ActionDeviceStatePrefix + string(to), Target: "device:" + id,
 		Details: map[string]string{"state": string(to)}, Event: events.ForState(string(to)),
 	}
 	if reason != "" {

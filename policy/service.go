@@ -113,7 +113,7 @@ func (s *Service) Create(ctx context.Context, actor string, p Policy) (Policy, e
 	if err := p.Validate(); err != nil {
 		return Policy{}, err
 	}
-	got, err := s.store.CreatePolicy(ctx, p, s.entry(p.Org, actor, "policy.create", p))
+	got, err := s.store.CreatePolicy(ctx, p, s.entry(p.Org, actor, ActionPolicyCreate, p))
 	if err != nil {
 		return Policy{}, fmt.Errorf("create policy %q: %w", p.Name, err)
 	}
@@ -130,7 +130,7 @@ func (s *Service) Update(ctx context.Context, actor string, p Policy) (Policy, e
 	if err := p.Validate(); err != nil {
 		return Policy{}, err
 	}
-	got, err := s.store.UpdatePolicy(ctx, p, s.entry(p.Org, actor, "policy.update", p))
+	got, err := s.store.UpdatePolicy(ctx, p, s.entry(p.Org, actor, ActionPolicyUpdate, p))
 	if err != nil {
 		return Policy{}, fmt.Errorf("update policy %q: %w", p.ID, err)
 	}
@@ -149,7 +149,7 @@ func (s *Service) Delete(ctx context.Context, actor string, org storage.OrgID, i
 	if err != nil {
 		return fmt.Errorf("delete policy %q: %w", id, err)
 	}
-	if err := s.store.DeletePolicy(ctx, org, id, version, s.entry(org, actor, "policy.delete", p)); err != nil {
+	if err := s.store.DeletePolicy(ctx, org, id, version, s.entry(org, actor, ActionPolicyDelete, p)); err != nil {
 		return fmt.Errorf("delete policy %q: %w", id, err)
 	}
 	p.Version = version

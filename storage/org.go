@@ -122,6 +122,16 @@ func validateText(field, s string, max int, required bool) error {
 	return nil
 }
 
+// Audit actions for the entries passed to [OrgStore.CreateOrg] and
+// [OrgStore.UpdateOrg]. The values are stored in audit rows and matched by
+// queries, so they never change once released.
+const (
+	// ActionOrgCreate records an org created.
+	ActionOrgCreate = "org.create"
+	// ActionOrgUpdate records an org's name or display name changed.
+	ActionOrgUpdate = "org.update"
+)
+
 // OrgStore stores orgs. Every method is safe for concurrent use.
 type OrgStore interface {
 	// CreateOrg stores a new org together with entry, the audit entry that

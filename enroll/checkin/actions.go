@@ -58,7 +58,7 @@ func (s *Service) actAll(ctx context.Context, d inventory.Device, to inventory.S
 	now := s.clock()
 	if to != "" && to != d.State {
 		a.From = []inventory.State{d.State}
-		a.StateEntry = storage.AuditEntry{Org: d.Org, Time: now, Actor: stateActor, Action: "device.state." + string(to), Target: "device:" + d.ID,
+		a.StateEntry = storage.AuditEntry{Org: d.Org, Time: now, Actor: stateActor, Action: inventory.ActionDeviceStatePrefix + string(to), Target: "device:" + d.ID,
 			Details: map[string]string{"state": string(to)}, Event: events.ForState(string(to))}
 		if reason != "" {
 			a.StateEntry.Details["reason"] = reason
@@ -123,7 +123,7 @@ func (s *Service) RefreshInventory(ctx context.Context, org storage.OrgID, id, a
 	if err != nil {
 		return err
 	}
-	return s.queue(ctx, d, actor, "device.inventory.refresh", cmds...)
+	return s.queue(ctx, d, actor, ActionInventoryRefresh, cmds...)
 }
 
 // RefreshAll queues an inventory query (DeviceInformation) to every one of
@@ -167,7 +167,7 @@ func (s *Service) RefreshAll(ctx context.Context, org storage.OrgID, devices []i
 			if err != nil {
 				return queued, err
 			}
-			entry := storage.AuditEntry{Org: org, Time: s.clock(), Actor: actor, Action: "device.inventory.refresh",
+			entry := storage.AuditEntry{Org: org, Time: s.clock(), Actor: actor, Action: ActionInventoryRefresh,
 				Details: map[string]string{"command": cmd.RequestType, "request_type": cmd.RequestType, "uuid": cmd.UUID,
 					"devices": strconv.Itoa(len(chunk)), "platform": string(p)},
 				Event: events.CommandQueued}
@@ -233,7 +233,7 @@ func (s *Service) Deprovision(ctx context.Context, org storage.OrgID, id, actor,
 	// refused command never leaves the device deprovisioning without its
 	// commands. A device already deprovisioning gets the commands again
 	// (an explicit retry, e.g. after they expired unanswered).
-	d, err = s.act(ctx, d, inventory.StateDeprovisioning, actor, "device.deprovision", reason, cmds...)
+	d, err = s.act(ctx, d, inventory.StateDeprovisioning, actor, ActionDeprovision, reason, cmds...)
 	if err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ func (s *Service) Erase(ctx context.Context, org storage.OrgID, id, actor string
 	case !d.FactoryResetPermitted():
 		return fmt.Errorf("%w: a %s device enrolled as %s may only lose its work data", ErrNotPermitted, d.Ownership, d.EnrollmentType)
 	}
-	return s.queue(ctx, d, actor, "device.erase", mdm.EraseDevice())
+	return s.queue(ctx, d, actor, ActionErase, mdm.EraseDevice())
 }
 
 // Lock locks the device's screen, showing message and phone number.
@@ -283,7 +283,7 @@ func (s *Service) Lock(ctx context.Context, org storage.OrgID, id, actor, messag
 	if err != nil {
 		return err
 	}
-	return s.queue(ctx, d, actor, "device.lock", mdm.DeviceLock(message, phone))
+	return s.queue(ctx, d, actor, ActionLock, mdm.DeviceLock(message, phone))
 }
 
 // ClearPasscode removes the device passcode with the escrowed unlock token.
@@ -300,7 +300,7 @@ func (s *Service) ClearPasscode(ctx context.Context, org storage.OrgID, id, acto
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNotPermitted, err)
 	}
-	return s.queue(ctx, d, actor, "device.passcode.clear", cmd)
+	return s.queue(ctx, d, actor, ActionPasscodeClear, cmd)
 }
 
 // Actions lists the device's latest commands with their state, newest

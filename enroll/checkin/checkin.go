@@ -129,7 +129,7 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 		return forbidden("identity %s was issued for a %s enrollment, not for a %s device", id.Serial, id.Platform, platformOf(m))
 	}
 	a := enroll.Authentication{
-		ClearEntry: storage.AuditEntry{Org: org, Actor: actor, Action: "device.authenticate"},
+		ClearEntry: storage.AuditEntry{Org: org, Actor: actor, Action: ActionAuthenticate},
 		Enrollment: enroll.Enrollment{Org: org, Channel: channel, UserEnrollment: m.From().IsUserEnrollment(), Topic: m.Topic},
 	}
 	var d inventory.Device
@@ -168,7 +168,7 @@ func (s *Service) authenticate(ctx context.Context, org storage.OrgID, p Proof, 
 			a.RegisterEntry = inventory.RegisterEntry(d, actor, s.clock())
 		}
 		a.Identity = id.Fingerprint
-		a.BindEntry = storage.AuditEntry{Org: org, Time: s.clock(), Actor: actor, Action: "device.identity.bind", Target: "device:" + d.ID,
+		a.BindEntry = storage.AuditEntry{Org: org, Time: s.clock(), Actor: actor, Action: ActionIdentityBind, Target: "device:" + d.ID,
 			Details: map[string]string{"serial": id.Serial, "session": id.Session}}
 	}
 	// Register (a new device), bind, then start afresh: a new enrollment
@@ -232,10 +232,6 @@ func (s *Service) deviceFor(ctx context.Context, org storage.OrgID, id enroll.Id
 	}
 	return d, &d, nil
 }
-
-// ActionReenroll is the audit action of a re-enrollment that superseded
-// the same user's earlier enrollment of the device.
-const ActionReenroll = "device.reenroll"
 
 // supersede ends old, the same user's earlier enrollment of the device
 // that re-enrolls with identity id.
@@ -346,7 +342,7 @@ func (s *Service) completeEnrollment(ctx context.Context, d inventory.Device, id
 			return d, fmt.Errorf("checkin: policy profile for %s: %w", d.ID, err)
 		}
 		if payload != nil {
-			cmds = append(cmds, queuedCommand{action: "device.profile.install", cmd: mdm.InstallProfile(payload)})
+			cmds = append(cmds, queuedCommand{action: ActionProfileInstall, cmd: mdm.InstallProfile(payload)})
 		}
 	}
 	inv, err := inventoryCommands(d.Platform)
@@ -354,7 +350,7 @@ func (s *Service) completeEnrollment(ctx context.Context, d inventory.Device, id
 		return d, err
 	}
 	for _, c := range inv {
-		cmds = append(cmds, queuedCommand{action: "device.inventory.refresh", cmd: c})
+		cmds = append(cmds, queuedCommand{action: ActionInventoryRefresh, cmd: c})
 	}
 	var to inventory.State
 	if d.State == inventory.StatePending {
@@ -371,7 +367,7 @@ func (s *Service) checkOut(ctx context.Context, d inventory.Device) error {
 		return err
 	}
 	if _, err := s.store.ClearQueue(ctx, d.Org, d.ID, storage.AuditEntry{
-		Org: d.Org, Time: now, Actor: "device:" + d.Identifier, Action: "device.checkout", Target: "device:" + d.ID, Event: events.CheckedOut,
+		Org: d.Org, Time: now, Actor: "device:" + d.Identifier, Action: ActionCheckout, Target: "device:" + d.ID, Event: events.CheckedOut,
 	}); err != nil {
 		return err
 	}

@@ -236,7 +236,7 @@ func (s *Service) begin(ctx context.Context, org storage.OrgID, userID string, d
 		Phase: enroll.PhaseCreated, ChallengeHash: hash, Expires: now.Add(ttl), MaxOpen: maxOpen, IssuedBy: issuer,
 	}
 	if _, err := s.store.CreateEnrollSession(ctx, sess, storage.AuditEntry{
-		Org: org, Time: now, Actor: actor, Action: "enroll.session.create", Target: "enrollment:" + id,
+		Org: org, Time: now, Actor: actor, Action: ActionSessionCreate, Target: "enrollment:" + id,
 		Details: map[string]string{"kind": string(kind), "policy": string(d.Policy), "platform": string(d.Platform), "user": userID},
 		Event:   events.EnrollmentStarted,
 	}); err != nil {

@@ -38,7 +38,7 @@ func (s *Service) ServiceProfile(ctx context.Context, org storage.OrgID, token s
 		return nil, err
 	}
 	sess.Phase, sess.ChallengeHash, sess.Expires = enroll.PhaseServiceSent, hash, s.now().Add(s.ttl)
-	if _, err := s.advance(ctx, sess, "enroll.ota.phase1"); err != nil {
+	if _, err := s.advance(ctx, sess, ActionPhase1); err != nil {
 		return nil, err
 	}
 	return signed, nil
@@ -66,7 +66,7 @@ func (s *Service) DirectProfile(ctx context.Context, org storage.OrgID, token st
 		return nil, fmt.Errorf("ota: enrollment profile: %w", err)
 	}
 	sess.Phase, sess.ChallengeHash, sess.Expires = enroll.PhaseProfileSent, hash, s.now().Add(s.ttl)
-	if _, err := s.advance(ctx, sess, "enroll.direct.profile"); err != nil {
+	if _, err := s.advance(ctx, sess, ActionDirectProfile); err != nil {
 		return nil, err
 	}
 	return signed, nil
@@ -124,7 +124,7 @@ func (s *Service) phase2(ctx context.Context, sess enroll.Session, sd *cms.Signe
 	}
 	sess.Phase, sess.ChallengeHash, sess.Expires = enroll.PhaseAttributesReceived, hash, s.now().Add(s.ttl)
 	sess.UDID, sess.Attributes = p.udid, p.values
-	if _, err := s.advance(ctx, sess, "enroll.ota.phase2"); err != nil {
+	if _, err := s.advance(ctx, sess, ActionPhase2); err != nil {
 		return nil, err
 	}
 	return signed, nil
@@ -172,7 +172,7 @@ func (s *Service) phase3(ctx context.Context, sess enroll.Session, sd *cms.Signe
 		return nil, err
 	}
 	sess.Phase, sess.ChallengeHash, sess.Expires = enroll.PhaseProfileSent, hash, s.now().Add(s.ttl)
-	if _, err := s.advance(ctx, sess, "enroll.ota.phase3"); err != nil {
+	if _, err := s.advance(ctx, sess, ActionPhase3); err != nil {
 		return nil, err
 	}
 	return signed, nil

@@ -134,7 +134,7 @@ func (r *Reapplier) apply(ctx context.Context, d inventory.Device, dec policy.De
 		if prev.Version > 0 && next == prev {
 			return OutOfPolicy, nil
 		}
-		if _, err := r.store.ApplyPolicy(ctx, next, nil, r.entry(d, actor, "device.policy.out_of_policy",
+		if _, err := r.store.ApplyPolicy(ctx, next, nil, r.entry(d, actor, ActionPolicyOutOfPolicy,
 			map[string]string{"policy": string(dec.Policy), "reason": next.OutOfPolicy})); err != nil {
 			return "", err
 		}
@@ -149,7 +149,7 @@ func (r *Reapplier) apply(ctx context.Context, d inventory.Device, dec policy.De
 		}
 		// Nothing to send; the record learns the policy (or that the
 		// device is back in policy).
-		_, err := r.store.ApplyPolicy(ctx, next, nil, r.entry(d, actor, "device.policy.recorded",
+		_, err := r.store.ApplyPolicy(ctx, next, nil, r.entry(d, actor, ActionPolicyRecorded,
 			map[string]string{"policy": string(dec.Policy), "fingerprint": next.Fingerprint}))
 		return Unchanged, err
 	}
@@ -161,7 +161,7 @@ func (r *Reapplier) apply(ctx context.Context, d inventory.Device, dec policy.De
 	if err != nil {
 		return "", err
 	}
-	entry := r.entry(d, actor, "device.policy.reapply", map[string]string{
+	entry := r.entry(d, actor, ActionPolicyReapply, map[string]string{
 		"policy": string(dec.Policy), "command": cmd.RequestType, "uuid": cmd.UUID, "fingerprint": next.Fingerprint,
 	})
 	entry.Event = events.PolicyApplied

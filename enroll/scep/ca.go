@@ -207,7 +207,7 @@ func (g *GeneratedCAs) reseal(ctx context.Context, org storage.OrgID, plain []by
 	sealed, err := seal.Seal(ctx, g.keeper, plain, caKeyLabel(org))
 	if err == nil {
 		err = g.store.ResealSCEPCA(ctx, org, plain, sealed, storage.AuditEntry{
-			Org: org, Time: g.now(), Actor: "system", Action: "enroll.scep.ca.seal", Target: "org:" + string(org),
+			Org: org, Time: g.now(), Actor: "system", Action: ActionCASeal, Target: "org:" + string(org),
 		})
 	}
 	if err != nil && !errors.Is(err, storage.ErrConflict) {
@@ -267,7 +267,7 @@ func (g *GeneratedCAs) generate(ctx context.Context, org storage.OrgID) (StoredC
 		}
 	}
 	return g.store.CreateSCEPCA(ctx, StoredCA{Org: org, Certificate: der, Key: pk}, storage.AuditEntry{
-		Org: org, Time: now, Actor: "system", Action: "enroll.scep.ca.create", Target: "org:" + string(org),
+		Org: org, Time: now, Actor: "system", Action: ActionCACreate, Target: "org:" + string(org),
 	})
 }
 

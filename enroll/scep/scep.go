@@ -313,7 +313,7 @@ func (s *Service) enroll(ctx context.Context, org storage.OrgID, ca *CA, csr *x5
 	sess.Identity = ident.Fingerprint
 	sess.Expires = now.Add(s.phase3TTL)
 	if _, err := s.store.AdvanceEnrollSession(ctx, sess, &ident, storage.AuditEntry{
-		Org: org, Time: now, Actor: "user:" + sess.UserID, Action: "enroll.scep.issue",
+		Org: org, Time: now, Actor: "user:" + sess.UserID, Action: ActionIssue,
 		Target: "enrollment:" + sess.ID, Details: map[string]string{"serial": ident.Serial, "phase": string(next)},
 	}); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
@@ -372,7 +372,7 @@ func (s *Service) renew(ctx context.Context, org storage.OrgID, ca *CA, old *x50
 	ident := identityOf(org, cert, prev.Session, prev.UserID, prev.Policy, now)
 	ident.Renews, ident.Purpose, ident.AttestedUDID, ident.Platform = prev.Fingerprint, enroll.PurposeMDM, prev.AttestedUDID, prev.Platform
 	if _, err := s.store.RecordIdentity(ctx, ident, storage.AuditEntry{
-		Org: org, Time: now, Actor: "system", Action: "enroll.scep.renew",
+		Org: org, Time: now, Actor: "system", Action: ActionRenew,
 		Target: "enrollment:" + prev.Session, Details: map[string]string{"serial": ident.Serial, "renews": string(prev.Fingerprint)},
 	}); err != nil {
 		return nil, err

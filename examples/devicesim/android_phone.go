@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/openomm/omm/android"
 )
 
 // phone is one simulated Android phone: the facts its agent app reports,
@@ -317,7 +319,7 @@ func (w *androidWalk) auditDone(ctx context.Context, cmdID string) error {
 			return err
 		}
 		for _, e := range page.Entries {
-			if e.Action == "android.command.done" && e.Target == "command:"+cmdID {
+			if e.Action == android.ActionCommandPrefix+string(android.StatusDone) && e.Target == "command:"+cmdID {
 				return nil
 			}
 		}

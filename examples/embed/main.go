@@ -136,7 +136,7 @@ func (a *acme) setUp(ctx context.Context, publicURL string, sims bool, out io.Wr
 		return err
 	}
 	_, err = st.CreateOrg(ctx, storage.Org{ID: org, Name: "acme", DisplayName: "Acme Inc."},
-		storage.AuditEntry{Org: org, Time: time.Now(), Actor: "acme:setup", Action: "org.create"})
+		storage.AuditEntry{Org: org, Time: time.Now(), Actor: "acme:setup", Action: storage.ActionOrgCreate})
 	if err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
 		return err
 	}

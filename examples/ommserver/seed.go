@@ -28,7 +28,7 @@ func ensureDemoOrg(ctx context.Context, s storage.OrgStore, now time.Time) (stor
 		return o, err
 	}
 	o, err = s.CreateOrg(ctx, demoOrg, storage.AuditEntry{
-		Org: demoOrg.ID, Time: now, Actor: seedActor, Action: "org.create",
+		Org: demoOrg.ID, Time: now, Actor: seedActor, Action: storage.ActionOrgCreate,
 		Target: "org:" + demoOrg.Name, Details: map[string]string{"reason": "demo org for a fresh server"},
 	})
 	if errors.Is(err, storage.ErrAlreadyExists) { // another process won the race
