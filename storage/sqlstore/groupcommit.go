@@ -144,7 +144,7 @@ func (s *Store) runGroup(batch []*writeReq) {
 			r.err = err
 			continue
 		}
-		if _, err := t.ExecContext(r.ctx, "SAVEPOINT omm_write"); err != nil {
+		if _, err := t.ExecContext(context.WithoutCancel(r.ctx), "SAVEPOINT omm_write"); err != nil {
 			fail(fmt.Errorf("%s: savepoint: %w", s.d.name, err))
 			return
 		}
