@@ -87,21 +87,35 @@ func (a *api) compliance(ctx context.Context, adminToken, id string) (compliance
 // minLength and enforces an OS update to target by deadline, through the
 // admin API.
 func (a *api) changePolicy(ctx context.Context, adminToken, id string, minLength int, target, deadline string) error {
-	var p map[string]any
-	path := "/api/admin/policies/" + url.PathEscape(id)
-	if err := a.call(ctx, "GET", path, adminToken, nil, &p); err != nil {
-		return fmt.Errorf("admin API: %w", err)
-	}
-	rules, _ := p["rules"].(map[string]any)
-	ios, _ := rules["ios"].(map[string]any)
-	req, _ := ios["requirements"].(map[string]any)
-	pc, _ := req["passcode"].(map[string]any)
-	if pc == nil {
-		return fmt.Errorf("policy %s has no iOS passcode rule", id)
+	p, req, pc, err := a.passcodeRule(ctx, adminToken, id)
+	if err != nil {
+		return err
 	}
 	pc["min_length"] = minLength
 	req["os_update"] = map[string]any{"target_version": target, "deadline": deadline}
-	if err := a.call(ctx, "PUT", path, adminToken, p, nil); err != nil {
+	return a.putPolicy(ctx, adminToken, id, p)
+}
+
+// passcodeRule reads the policy id through the admin API and returns it
+// with its iOS requirements and passcode rule, to be edited in place and
+// written back with putPolicy.
+func (a *api) passcodeRule(ctx context.Context, adminToken, id string) (p, req, pc map[string]any, err error) {
+	if err := a.call(ctx, "GET", "/api/admin/policies/"+url.PathEscape(id), adminToken, nil, &p); err != nil {
+		return nil, nil, nil, fmt.Errorf("admin API: %w", err)
+	}
+	rules, _ := p["rules"].(map[string]any)
+	ios, _ := rules["ios"].(map[string]any)
+	req, _ = ios["requirements"].(map[string]any)
+	pc, _ = req["passcode"].(map[string]any)
+	if pc == nil {
+		return nil, nil, nil, fmt.Errorf("policy %s has no iOS passcode rule", id)
+	}
+	return p, req, pc, nil
+}
+
+// putPolicy writes the policy id back through the admin API.
+func (a *api) putPolicy(ctx context.Context, adminToken, id string, p map[string]any) error {
+	if err := a.call(ctx, "PUT", "/api/admin/policies/"+url.PathEscape(id), adminToken, p, nil); err != nil {
 		return fmt.Errorf("admin API: change policy: %w", err)
 	}
 	return nil

@@ -536,23 +536,15 @@ func demoPolicyID(t *testing.T, h *crashHarness) string {
 
 // setMinLength sets the iOS passcode length of policy id.
 func setMinLength(ctx context.Context, a *api, adminToken, id string, minLength int) error {
-	var p map[string]any
-	path := "/api/admin/policies/" + url.PathEscape(id)
-	if err := a.call(ctx, "GET", path, adminToken, nil, &p); err != nil {
+	p, _, pc, err := a.passcodeRule(ctx, adminToken, id)
+	if err != nil {
 		return err
-	}
-	rules, _ := p["rules"].(map[string]any)
-	ios, _ := rules["ios"].(map[string]any)
-	req, _ := ios["requirements"].(map[string]any)
-	pc, _ := req["passcode"].(map[string]any)
-	if pc == nil {
-		return fmt.Errorf("policy %s has no iOS passcode rule", id)
 	}
 	if pc["min_length"] == float64(minLength) {
 		return nil // changed by an earlier try whose answer was lost
 	}
 	pc["min_length"] = minLength
-	return a.call(ctx, "PUT", path, adminToken, p, nil)
+	return a.putPolicy(ctx, adminToken, id, p)
 }
 
 // fakeAPNsFlags writes a provider token key and the fake's certificate,
