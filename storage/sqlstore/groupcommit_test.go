@@ -2,11 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -22,15 +18,7 @@ import (
 // not run; the others' changes are committed before they return.
 func TestGroupCommit(t *testing.T) {
 	ctx := context.Background()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	s, err := New(ctx, db, SQLite, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, db := newSQLiteFile(t)
 	if _, err := db.Exec("CREATE TABLE gc_test (v TEXT NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}

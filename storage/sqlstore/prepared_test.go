@@ -20,15 +20,7 @@ import (
 // PostgreSQL nothing is cached here (pgx caches per connection).
 func TestPreparedReads(t *testing.T) {
 	ctx := context.Background()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	s, err := New(ctx, db, SQLite, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, db := newSQLiteFile(t)
 	var n int
 	for range 3 {
 		if err := s.queryRow(ctx, "SELECT count(*) FROM {orgs} WHERE id <> ?", "x").Scan(&n); err != nil {
@@ -77,4 +69,20 @@ func TestPreparedReads(t *testing.T) {
 	if st := pg.prepared(ctx, db, &pg.rstmts, "SELECT 1"); st != nil {
 		t.Error("a statement cached for PostgreSQL")
 	}
+}
+
+// newSQLiteFile opens a store on a new SQLite file and returns it with
+// its pool, which is closed when the test ends.
+func newSQLiteFile(t *testing.T) (*Store, *sql.DB) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "store.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := New(context.Background(), db, SQLite, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, db
 }
