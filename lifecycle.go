@@ -301,7 +301,8 @@ const ReconcileLease = "reconcile"
 
 // Run does the SDK's background work until ctx ends: it drains the push
 // outbox of every org every second (the pushes a replica that died after
-// its commit left, and the share of a large fan-out), and reconciles every
+// its commit left, and the share of a large fan-out) and the policy
+// re-applications a replica left ([SDK.DrainReapplies]), and reconciles every
 // org with the directory ([SDK.Reconcile]), purges its old events, and
 // purges what expired ([SDK.Purge]) every interval
 // (DefaultReconcileInterval when not positive); failures are logged and
@@ -321,6 +322,7 @@ func (s *SDK) Run(ctx context.Context, interval time.Duration) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { s.outbox.Run(ctx, s.Store.ListOrgs, checkin.DefaultOutboxPoll) })
+	wg.Go(func() { s.runReapplies(ctx, checkin.DefaultOutboxPoll) })
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -423,6 +425,10 @@ func (s *SDK) SetMember(ctx context.Context, org storage.OrgID, groupID, userID 
 	if _, err := local.User(ctx, org, userID); err != nil {
 		return err
 	}
+	// Recorded before the change, so that a replica that dies right after
+	// it leaves the re-application to another (a change that then fails
+	// only costs a re-evaluation that changes nothing).
+	s.requestReapply(context.WithoutCancel(ctx), org, userID)
 	var err error
 	if member {
 		err = local.AddMember(ctx, org, groupID, userID, actor)

@@ -63,6 +63,7 @@ type Store interface {
 	storage.AuditLog
 	auth.Store
 	policy.Store
+	policy.ReapplyQueue
 	inventory.Store
 	checkin.Store
 	scep.Store

@@ -26,6 +26,14 @@ import (
 // work per device is a few store reads and, where the settings changed, one
 // profile signature and one transaction (record, command, audit entry).
 //
+// The request is durable (policy.ReapplyQueue): a policy change writes it
+// in its own transaction, a user change before its work starts. The
+// replica that made the change claims it and deletes it when done; if that
+// replica dies on the way, any replica's SDK.Run takes the request over
+// once it is ReapplyGrace old and its claim has run out, and runs it
+// again from the start (re-evaluating a device that already got its
+// settings changes nothing).
+//
 // A policy change never deprovisions anyone: a device whose user is no
 // longer admitted keeps its enrollment and settings, is logged, and shows
 // as out of policy with the reason (SDK.Compliance). Deactivating a user
@@ -61,22 +69,130 @@ func (t Reapplied) attrs() []any {
 		"skipped", t.Skipped, "failed", t.Failed, "truncated", t.Truncated}
 }
 
-// policyChanged is the policy service's event hook.
+// ReapplyGrace is how long a re-application request is left to the
+// replica that made it (which runs it at once) before any replica's
+// SDK.Run takes it over.
+const ReapplyGrace = 10 * time.Second
+
+// ReapplyClaim is how long a replica's claim on a re-application request
+// lasts; the replica renews it while the run goes on, so a claim outlives
+// its replica by at most this.
+const ReapplyClaim = 30 * time.Second
+
+// maxReappliesPerDrain bounds the requests of one org one drain claims.
+const maxReappliesPerDrain = 10
+
+// policyChanged is the policy service's event hook. The store wrote the
+// org's re-application request with the change.
 func (s *SDK) policyChanged(ctx context.Context, e policy.Event) {
-	s.Reapply(ctx, e.Org, "", fmt.Sprintf("policy %s %s", e.Policy, e.Kind))
+	s.reapplyRequested(context.WithoutCancel(ctx), e.Org, "", fmt.Sprintf("policy %s %s", e.Policy, e.Kind))
 }
 
 // Reapply re-evaluates the org's enrolled devices (only userID's, when
 // set) and brings each to its decision, logging one line with the tally.
 // A device that fails is logged and counted; the others go on. Policy
 // changes through the SDK re-apply by themselves; a host calls it when
-// something policy depends on changed outside the SDK.
+// something policy depends on changed outside the SDK. The request is
+// recorded first (policy.ReapplyQueue), so that a replica that dies
+// before the end leaves it to another.
 func (s *SDK) Reapply(ctx context.Context, org storage.OrgID, userID, why string) Reapplied {
-	var t Reapplied
 	// The change is committed: a client going away must not leave the
 	// devices half re-applied.
 	ctx = context.WithoutCancel(ctx)
+	s.requestReapply(ctx, org, userID)
+	return s.reapplyRequested(ctx, org, userID, why)
+}
+
+// requestReapply records that the devices of (org, userID) are to be
+// re-evaluated; a failure is logged (the run goes on: only its takeover by
+// another replica is lost).
+func (s *SDK) requestReapply(ctx context.Context, org storage.OrgID, userID string) {
+	if err := s.Store.RequestReapply(ctx, org, userID, s.now()); err != nil {
+		s.log.Warn("policy re-application: record the request", "org", org, "user", userID, "err", err)
+	}
+}
+
+// reapplyRequested runs the recorded request of (org, userID) under this
+// replica's claim and deletes it when done. Another replica's running
+// claim does not stop it (its answer is due now, and concurrent
+// re-applications of a device are safe); the request then stays for that
+// claim to finish.
+func (s *SDK) reapplyRequested(ctx context.Context, org storage.OrgID, userID, why string) Reapplied {
+	now := s.now()
+	r, mine, err := s.Store.ClaimReapply(ctx, org, userID, s.replica, now, now.Add(ReapplyClaim))
+	if err != nil {
+		s.log.Warn("policy re-application: claim the request", "org", org, "user", userID, "err", err)
+	}
+	t, err := s.reapply(ctx, org, userID, why, mine)
+	if mine && err == nil {
+		if err := s.Store.ReapplyDone(ctx, org, s.replica, r); err != nil {
+			s.log.Warn("policy re-application: complete the request", "org", org, "user", userID, "err", err)
+		}
+	}
+	return t
+}
+
+// DrainReapplies runs the re-application requests that their replicas
+// left (what [SDK.Run] does every second): those of every org at least
+// ReapplyGrace old whose claim, if any, has run out. It returns how many
+// it ran.
+func (s *SDK) DrainReapplies(ctx context.Context) (int, error) {
+	orgs, err := s.Store.ListOrgs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ran := 0
+	var errs []error
+	for _, o := range orgs {
+		now := s.now()
+		due, err := s.Store.ClaimDueReapplies(ctx, o.ID, now.Add(-ReapplyGrace), s.replica, now, now.Add(ReapplyClaim), maxReappliesPerDrain)
+		errs = append(errs, err)
+		for _, r := range due {
+			ran++
+			who := "the org"
+			if r.User != "" {
+				who = "user " + r.User
+			}
+			why := fmt.Sprintf("re-application of %s requested at %s, taken over", who, r.Requested.Format(time.RFC3339))
+			if _, err := s.reapply(ctx, o.ID, r.User, why, true); err != nil {
+				errs = append(errs, err)
+				continue // the claim runs out and the request is taken again
+			}
+			errs = append(errs, s.Store.ReapplyDone(ctx, o.ID, s.replica, r))
+		}
+	}
+	return ran, errors.Join(errs...)
+}
+
+// runReapplies is DrainReapplies every poll until ctx ends.
+func (s *SDK) runReapplies(ctx context.Context, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := s.DrainReapplies(ctx)
+		switch {
+		case err != nil:
+			s.log.Warn("policy re-applications taken over", "requests", n, "err", err)
+		case n > 0:
+			s.log.Info("policy re-applications taken over", "requests", n)
+		}
+	}
+}
+
+// reapply is Reapply's work. With claimed, it renews this replica's claim
+// on the request of (org, userID) while the run goes on. err reports a run
+// cut short (the devices could not be listed); per-device failures are
+// only counted.
+func (s *SDK) reapply(ctx context.Context, org storage.OrgID, userID, why string, claimed bool) (Reapplied, error) {
+	var t Reapplied
+	var listErr error
 	start := s.now()
+	renewed := start
 	users := map[string]policy.User{}
 	q := inventory.DeviceQuery{UserID: userID, Limit: inventory.MaxDevicePage}
 	for {
@@ -84,6 +200,7 @@ func (s *SDK) Reapply(ctx context.Context, org storage.OrgID, userID, why string
 		if err != nil {
 			s.log.Error("policy re-application: list devices", "org", org, "err", err)
 			t.Failed++
+			listErr = err
 			break
 		}
 		for _, d := range page.Devices {
@@ -95,6 +212,12 @@ func (s *SDK) Reapply(ctx context.Context, org storage.OrgID, userID, why string
 				break
 			}
 			t.Devices++
+			if now := s.now(); claimed && now.Sub(renewed) >= ReapplyClaim/3 {
+				renewed = now
+				if _, ok, err := s.Store.ClaimReapply(ctx, org, userID, s.replica, now, now.Add(ReapplyClaim)); err != nil || !ok {
+					s.log.Warn("policy re-application: claim not renewed; another replica may run it too", "org", org, "user", userID, "err", err)
+				}
+			}
 			change, err := s.reapplyRetrying(ctx, d, users)
 			switch {
 			case err != nil:
@@ -121,7 +244,7 @@ func (s *SDK) Reapply(ctx context.Context, org storage.OrgID, userID, why string
 	}
 	s.log.Log(ctx, level, "policy re-applied to enrolled devices",
 		append([]any{"org", org, "why", why, "took", s.now().Sub(start).Round(time.Millisecond)}, t.attrs()...)...)
-	return t
+	return t, listErr
 }
 
 // reapplyRetrying is reapplyDevice, deciding again when a concurrent

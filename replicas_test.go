@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"regexp"
 	"strconv"
@@ -16,6 +17,8 @@ import (
 	"github.com/openomm/omm"
 	"github.com/openomm/omm/enroll/apns"
 	"github.com/openomm/omm/enroll/apns/apnstest"
+	"github.com/openomm/omm/policy"
+	"github.com/openomm/omm/storage"
 )
 
 // TestReplicasShareBackgroundWork: two SDKs on one store are two replicas.
@@ -83,4 +86,79 @@ func TestReplicasShareBackgroundWork(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
+}
+
+// TestReapplyTakenOver: a replica that dies right after a policy change
+// commits leaves the change's re-application recorded; another replica
+// runs it once it is ReapplyGrace old (not before: the replica that made
+// it runs its own), and the request is gone after. A change made through
+// the SDK leaves no request behind.
+func TestReapplyTakenOver(t *testing.T) {
+	e := newEnv(t, "/mdm")
+	ctx := t.Context()
+	iphone := e.enrollApple(t, e.org, e.users["alice"])
+	iphone.drain(t, nil)
+	now := time.Now()
+	clock := now
+	var mu sync.Mutex
+	b, err := omm.New(ctx, omm.Config{Store: e.sdk.Store, PublicURL: e.ts.URL + "/mdm", ReplicaID: "replica-b", AllowSimulators: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Clock:  func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.DrainReapplies(ctx); err != nil || n != 0 {
+		t.Fatalf("after the set-up's changes through the SDK: %d requests left (%v), want none", n, err)
+	}
+
+	// Replica A commits the change and dies: the store's write alone, no
+	// SDK hook after it.
+	p := e.policies[e.org]
+	r := p.Rules[policy.IOS]
+	r.Requirements.Passcode.MinLength = 11
+	p.Rules[policy.IOS] = r
+	if _, err := e.sdk.Store.UpdatePolicy(ctx, p, storage.AuditEntry{Org: e.org, Time: now, Actor: "admin:test",
+		Action: policy.ActionPolicyUpdate, Target: "policy:" + string(p.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.DrainReapplies(ctx); err != nil || n != 0 {
+		t.Fatalf("a request younger than the grace was taken over: %d (%v)", n, err)
+	}
+	if c, ok := iphone.poll(t, nil); ok {
+		t.Fatalf("the iPhone got %s before the takeover", c.RequestType)
+	}
+	mu.Lock()
+	clock = now.Add(omm.ReapplyGrace)
+	mu.Unlock()
+	if n, err := b.DrainReapplies(ctx); err != nil || n != 1 {
+		t.Fatalf("replica B took over %d requests (%v), want the org's", n, err)
+	}
+	c, ok := iphone.poll(t, nil)
+	if !ok || c.RequestType != "InstallProfile" {
+		t.Fatalf("after the takeover the iPhone got %q (%v), want InstallProfile", c.RequestType, ok)
+	}
+	if pc := iphone.policyProfile(t, c); pc == nil || pc.MinLength != 11 {
+		t.Errorf("re-applied profile passcode %+v, want min length 11", pc)
+	}
+	iphone.poll(t, map[string]any{"Status": "Acknowledged", "CommandUUID": c.UUID})
+	mu.Lock()
+	clock = now.Add(time.Hour)
+	mu.Unlock()
+	if n, err := b.DrainReapplies(ctx); err != nil || n != 0 {
+		t.Fatalf("the request stayed after its run: %d (%v)", n, err)
+	}
+
+	// Through the SDK: the replica that made the change runs and deletes it.
+	r.Requirements.Passcode.MinLength = 12
+	p.Rules[policy.IOS] = r
+	p.Version++
+	if _, err := e.sdk.UpdatePolicy(ctx, "admin:test", p); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sdk.SetMember(ctx, e.org, e.staff[e.org], e.users["alice"], false, "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.DrainReapplies(ctx); err != nil || n != 0 {
+		t.Fatalf("changes through the SDK left %d requests (%v), want none", n, err)
+	}
 }

@@ -184,7 +184,126 @@ func TestReplicasPostgres(t *testing.T) {
 	}
 	if *replicaFanOut > 0 {
 		h.fanOut(t, dsn, schema, *replicaFanOut, replicas, args, fake)
+		if !t.Failed() {
+			h.reapplyTakeover(t, policyID, replicas)
+		}
 	}
+}
+
+// reapplyTakeover changes the demo policy through one replica and kills
+// it (SIGKILL) as soon as the change is committed, while it re-applies
+// the change to the org's enrolled devices (the fan-out's thousands
+// among them), and does not restart it. The survivors must take the
+// recorded re-application over once the dead replica's claim runs out
+// (ReapplyGrace, ReapplyClaim), long before their next reconcile (-reconcile,
+// 15 minutes): every enrolled device under the policy gets the new
+// settings and no request is left.
+func (h *crashHarness) reapplyTakeover(t *testing.T, policyID string, replicas []*serverReplica) {
+	t.Helper()
+	ctx := t.Context()
+	db := h.db(t)
+	defer db.Close()
+	count := func(q string, args ...any) int {
+		var n int
+		if err := db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	// The restarted replica's first reconcile re-applies to the seeded
+	// devices: let it end, so that what follows is the change's alone.
+	firstRounds := func() bool {
+		for _, r := range replicas {
+			if !strings.Contains(r.srv.out.String(), `"msg":"reconcile round done"`) {
+				return false
+			}
+		}
+		return true
+	}
+	for guard := time.Now().Add(5 * time.Minute); !firstRounds() || h.reapplying(t) || count("SELECT count(*) FROM omm_reapply_queue") > 0; {
+		if time.Now().After(guard) {
+			t.Fatal("re-applications before the change did not end")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var org string
+	var revision int
+	if err := db.QueryRowContext(ctx, "SELECT org_id, revision FROM omm_policy_revisions r WHERE EXISTS (SELECT 1 FROM omm_policies p WHERE p.org_id = r.org_id AND p.id = $1)",
+		policyID).Scan(&org, &revision); err != nil {
+		t.Fatal(err)
+	}
+	// The devices in policy: every one must get the new settings, as a
+	// profile or as declarations, each audited by the re-application.
+	const inPolicy = `FROM omm_devices d WHERE d.org_id = $1 AND d.state = 'enrolled' AND NOT EXISTS (
+		SELECT 1 FROM omm_policy_applied a WHERE a.org_id = d.org_id AND a.device = d.id AND a.out_of_policy <> '')`
+	const reapplied = ` AND EXISTS (SELECT 1 FROM omm_audit_log l WHERE l.org_id = d.org_id AND l.target = 'device:' || d.id
+		AND l.actor = 'system:policy-reapply' AND l.action IN ('device.policy.reapply', 'device.declarations.update') AND l.time_us >= $2)`
+	// One re-application reaches at most 10,000 devices (omm's
+	// maxReapplyDevices), the first in ID order.
+	devices := min(count("SELECT count(*) "+inPolicy, org), 10_000)
+
+	j := h.rng.IntN(len(replicas))
+	direct, err := newAPI("https://"+replicas[j].addr, filepath.Join(replicas[0].dir, "tls", "dev-ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := make(chan struct{})
+	go func() {
+		defer close(changed)
+		setMinLength(ctx, direct, h.adminToken, policyID, 12) // its answer dies with the replica
+	}()
+	start := time.Now()
+	for count("SELECT revision FROM omm_policy_revisions WHERE org_id = $1", org) == revision {
+		if time.Since(start) > 2*time.Minute {
+			t.Fatal("the policy change was not committed")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	committed := time.Now()
+	replicas[j].srv.kill(t)
+	<-changed
+	t.Logf("re-application takeover: policy changed through replica %d at %s (revision %d), killed at %s",
+		j, start.UTC().Format(time.RFC3339Nano), revision+1, committed.UTC().Format(time.RFC3339Nano))
+	reached := count("SELECT count(*) "+inPolicy+reapplied, org, start.UnixMicro())
+	if reached >= devices {
+		t.Errorf("the killed replica had re-applied the change to all %d devices: the takeover is not tried", devices)
+	}
+	// A hang guard: the re-application itself takes up to ~40 ms per
+	// device on a loaded machine.
+	for guard := time.Now().Add(3*time.Minute + time.Duration(devices)*50*time.Millisecond); ; {
+		waiting := count("SELECT count(*) FROM omm_reapply_queue")
+		left := devices - count("SELECT count(*) "+inPolicy+reapplied, org, start.UnixMicro())
+		if waiting == 0 && left == 0 {
+			break
+		}
+		if time.Now().After(guard) {
+			t.Errorf("re-application takeover: %d requests waiting and %d of %d devices without the change %v after the kill",
+				waiting, left, devices, time.Since(committed).Round(time.Millisecond))
+			rows, err := db.QueryContext(ctx, "SELECT org_id, user_id, seq, requested_us, claim, claim_until_us FROM omm_reapply_queue")
+			if err == nil {
+				for rows.Next() {
+					var o, u, c string
+					var seq, req, until int64
+					rows.Scan(&o, &u, &seq, &req, &c, &until)
+					t.Logf("request: org %s user %q seq %d requested %d claim %q until %d", o, u, seq, req, c, until)
+				}
+				rows.Close()
+			}
+			for i, r := range replicas {
+				for _, line := range strings.Split(r.srv.out.String(), "\n") {
+					if strings.Contains(line, "re-appl") && !strings.Contains(line, "ota: policy re-applied") || strings.Contains(line, "policy changed") ||
+						strings.Contains(line, "level\":\"ERROR") || strings.Contains(line, "level\":\"WARN") {
+						t.Logf("replica %d: %s", i, line)
+					}
+				}
+			}
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("re-application takeover: replica %d killed as the change committed (%v after the call), having re-applied it to %d of %d devices; "+
+		"the survivors re-applied it to the rest, all done %v after the kill",
+		j, committed.Sub(start).Round(time.Millisecond), reached, devices, time.Since(committed).Round(100*time.Millisecond))
 }
 
 // pushClaim is the replicas' -push-claim: how long before the devices a

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -58,9 +59,10 @@ func (tx tx) checkPolicyPriority(ctx context.Context, p policy.Policy) error {
 	return fmt.Errorf("policy %q: priority %d is used by policy %q: %w", p.Name, p.Priority, other, storage.ErrAlreadyExists)
 }
 
-// bumpPolicyRevision counts a change. The row lock it takes also orders
-// concurrent changes to one org's policies.
-func (tx tx) bumpPolicyRevision(ctx context.Context, org storage.OrgID) error {
+// bumpPolicyRevision counts a change and requests its re-application to
+// the org's devices (policy.ReapplyQueue), at at. The row lock it takes
+// also orders concurrent changes to one org's policies.
+func (tx tx) bumpPolicyRevision(ctx context.Context, org storage.OrgID, at time.Time) error {
 	_, err := tx.exec(ctx, `INSERT INTO {policy_revisions} AS r (org_id, revision) VALUES (?, 1)
 		ON CONFLICT (org_id) DO UPDATE SET revision = r.revision + 1`, org)
 	if tx.s.foreignKey(err) {
@@ -69,7 +71,7 @@ func (tx tx) bumpPolicyRevision(ctx context.Context, org storage.OrgID) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: bump policy revision: %w", err)
 	}
-	return nil
+	return tx.requestReapply(ctx, org, "", at)
 }
 
 // CreatePolicy implements policy.Store.
@@ -81,7 +83,7 @@ func (s *Store) CreatePolicy(ctx context.Context, p policy.Policy, e storage.Aud
 	p.Version = 1
 	p.Created, p.Updated = e.Time, e.Time
 	err = s.write(ctx, func(tx tx) error {
-		if err := tx.bumpPolicyRevision(ctx, p.Org); err != nil {
+		if err := tx.bumpPolicyRevision(ctx, p.Org, e.Time); err != nil {
 			return err
 		}
 		if err := tx.checkPolicyPriority(ctx, p); err != nil {
@@ -129,7 +131,7 @@ func (s *Store) UpdatePolicy(ctx context.Context, p policy.Policy, e storage.Aud
 		return policy.Policy{}, err
 	}
 	err = s.write(ctx, func(tx tx) error {
-		if err := tx.bumpPolicyRevision(ctx, p.Org); err != nil {
+		if err := tx.bumpPolicyRevision(ctx, p.Org, e.Time); err != nil {
 			return err
 		}
 		stored, err := scanPolicy(tx.queryRow(ctx, "SELECT "+policyColumns+" FROM {policies} WHERE org_id = ? AND id = ? {FOR UPDATE}", p.Org, p.ID))
@@ -165,7 +167,7 @@ func (s *Store) DeletePolicy(ctx context.Context, org storage.OrgID, id policy.I
 		return err
 	}
 	return s.write(ctx, func(tx tx) error {
-		if err := tx.bumpPolicyRevision(ctx, org); err != nil {
+		if err := tx.bumpPolicyRevision(ctx, org, e.Time); err != nil {
 			return err
 		}
 		stored, err := tx.storedPolicyVersion(ctx, org, id, "delete")

@@ -49,6 +49,7 @@ type Store interface {
 	storage.Leases      // replicas.go
 	enroll.PushOutbox   // replicas.go
 	enroll.RenewalStore // renewal.go
+	policy.ReapplyQueue // reapply_queue.go
 }
 
 // testCase is one conformance check. It takes testing.TB rather than
@@ -83,6 +84,7 @@ func cases() []testCase {
 	all = append(all, limitCases()...)
 	all = append(all, purgeCases()...)
 	all = append(all, renewalCases()...)
+	all = append(all, reapplyQueueCases()...)
 	return all
 }
 
