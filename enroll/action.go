@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
 
@@ -38,6 +39,15 @@ type DeviceAction struct {
 	// TokenUpdate that completes an enrollment, stored with what the
 	// completion queues (a device without an enrollment is ErrNotFound).
 	Token *TokenUpdate
+	// Policy, when set, is the device's policy record (policy.Applied,
+	// Version 0: what its enrollment gave it), written with the action
+	// when the device has none yet, with PolicyEntry appended after the
+	// commands' entries, as ota.ReapplyStore.ApplyPolicy would with no
+	// command. A device that has a record keeps it, and PolicyEntry is
+	// not written: the completion of an enrollment records the policy
+	// the device enrolled under without overwriting a later decision.
+	Policy      *policy.Applied
+	PolicyEntry storage.AuditEntry
 }
 
 // Validate checks what every backend checks before writing anything.
@@ -55,6 +65,14 @@ func (a DeviceAction) Validate() error {
 	if a.Token != nil {
 		if err := a.Token.Validate(); err != nil {
 			return fmt.Errorf("device action: %w", err)
+		}
+	}
+	if p := a.Policy; p != nil {
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("device action: %w", err)
+		}
+		if p.Org != a.Org || p.Device != a.Device || p.Version != 0 {
+			return fmt.Errorf("%w: device action: the policy record must be a new one (version 0) of the action's device", storage.ErrInvalid)
 		}
 	}
 	for _, f := range a.From {
@@ -80,6 +98,14 @@ func (a DeviceAction) Validate() error {
 // Stores call it inside the transaction, before writing.
 func (a DeviceAction) CheckState(from inventory.State) error {
 	ok := len(a.From) == 0 && !from.Terminal()
+	if p := a.Policy; p != nil {
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("device action: %w", err)
+		}
+		if p.Org != a.Org || p.Device != a.Device || p.Version != 0 {
+			return fmt.Errorf("%w: device action: the policy record must be a new one (version 0) of the action's device", storage.ErrInvalid)
+		}
+	}
 	for _, f := range a.From {
 		ok = ok || f == from
 	}
@@ -104,7 +130,8 @@ type ActionStore interface {
 	// StateEntry.Time); apply a.Token to the device's enrollment (when
 	// set); queue each command for the device, each with its
 	// entry, as EnqueueCommand would (a UUID queued before is
-	// ErrAlreadyExists). All of it happens or none of it: any error leaves
+	// ErrAlreadyExists); record a.Policy with a.PolicyEntry when the
+	// device has no policy record (when set). All of it happens or none of it: any error leaves
 	// the store as it was. Concurrent calls for one device are serialized,
 	// so of two that move it from the same state, the second sees the
 	// first's state. It returns the device as stored afterwards. Invalid

@@ -2,10 +2,12 @@ package storagetest
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
 
@@ -15,6 +17,7 @@ func deprovisionCases() []testCase {
 		{"DeviceAction/NothingOnFailure", testActionNothingOnFailure},
 		{"DeviceAction/ConcurrentDeprovision", testActionConcurrent},
 		{"DeviceAction/WithToken", testActionWithToken},
+		{"DeviceAction/WithPolicy", testActionWithPolicy},
 	}
 }
 
@@ -199,5 +202,102 @@ func testActionWithToken(t testing.TB, s Store) {
 	noErr(t, "Enrollment", err)
 	if string(e.Token) != "t1" {
 		t.Errorf("a refused completion replaced the token: %q", e.Token)
+	}
+}
+
+// testActionWithPolicy: the completion of an enrollment records the
+// device's policy with it (entry after the commands'), or not at all; a
+// device that has a record (in its own org) keeps it.
+func testActionWithPolicy(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	b := mustCreateOrg(t, s, "beta")
+	newPending := func(n int) inventory.Device {
+		x := newDevice(o.ID, n)
+		x.State = inventory.StatePending
+		d := mustCreateDevice(t, s, x, at(1))
+		startEnrollment(t, s, o.ID, d.ID)
+		return d
+	}
+	complete := func(dev, uuid string) enroll.DeviceAction {
+		u := tokenUpdate("t-"+uuid, nil, at(6))
+		return enroll.DeviceAction{
+			Org: o.ID, Device: dev, From: []inventory.State{inventory.StatePending}, To: inventory.StateEnrolled,
+			StateEntry: deviceEntry(o.ID, "device.state.enrolled", at(6)), Token: &u,
+			Commands: []enroll.ActionCommand{{
+				Command: enroll.Command{UUID: uuid, RequestType: "DeviceInformation", Body: []byte("<plist>" + uuid + "</plist>")},
+				Entry:   deviceEntry(o.ID, "device.inventory.refresh", at(6)),
+			}},
+			Policy:      &policy.Applied{Org: o.ID, Device: dev, Policy: "pol-enrolled", Fingerprint: fmt.Sprintf("%064x", 9)},
+			PolicyEntry: deviceEntry(o.ID, "device.policy.recorded", at(7)),
+		}
+	}
+	d := newPending(1)
+	// Another org's record of the same device ID is not this device's.
+	_, err := s.ApplyPolicy(ctx, policy.Applied{Org: b.ID, Device: d.ID, Policy: "pol-beta"}, nil, deviceEntry(b.ID, "device.policy.recorded", at(2)))
+	noErr(t, "ApplyPolicy(other org)", err)
+
+	// Refusals record nothing.
+	enqueue(t, s, o.ID, "taken", "dev_elsewhere")
+	wrongDevice := complete(d.ID, "c0")
+	wrongDevice.Policy.Device = "dev_elsewhere"
+	notNew := complete(d.ID, "c0")
+	notNew.Policy.Version = 1
+	foreign := complete(d.ID, "c0")
+	foreign.PolicyEntry.Org = b.ID
+	for _, tc := range []struct {
+		name string
+		a    enroll.DeviceAction
+		want error
+	}{
+		{"a command queued before", complete(d.ID, "taken"), storage.ErrAlreadyExists},
+		{"a record of another device", wrongDevice, storage.ErrInvalid},
+		{"a record that is not new", notNew, storage.ErrInvalid},
+		{"an entry of another org", foreign, storage.ErrInvalid},
+	} {
+		before := takeInvSnapshot(t, s)
+		n := len(allAudit(t, s, o.ID))
+		_, err := s.QueueDeviceAction(ctx, tc.a)
+		wantErr(t, "QueueDeviceAction("+tc.name+")", err, tc.want)
+		invUnchanged(t, "QueueDeviceAction("+tc.name+")", s, before)
+		_, err = s.AppliedPolicy(ctx, o.ID, d.ID)
+		wantErr(t, "record after QueueDeviceAction("+tc.name+")", err, storage.ErrNotFound)
+		if got := len(allAudit(t, s, o.ID)); got != n {
+			t.Errorf("QueueDeviceAction(%s) appended %d audit entries", tc.name, got-n)
+		}
+	}
+
+	n := len(allAudit(t, s, o.ID))
+	_, err = s.QueueDeviceAction(ctx, complete(d.ID, "c1"))
+	noErr(t, "QueueDeviceAction with a policy record", err)
+	got, err := s.AppliedPolicy(ctx, o.ID, d.ID)
+	noErr(t, "AppliedPolicy", err)
+	want := *complete(d.ID, "c1").Policy
+	want.Version, want.Updated = 1, storage.Normalize(at(7))
+	same(t, "policy record after completion", got, want)
+	var actions []string
+	for _, e := range allAudit(t, s, o.ID)[n:] {
+		actions = append(actions, e.Action)
+	}
+	slices.Sort(actions) // in the org's order, the policy entry after the commands'; a listing's order is not this case's subject
+	same(t, "audit entries of the completion", actions, []string{"device.inventory.refresh", "device.policy.recorded", "device.state.enrolled"})
+	other, err := s.AppliedPolicy(ctx, b.ID, d.ID)
+	noErr(t, "AppliedPolicy(other org)", err)
+	if other.Policy != "pol-beta" || other.Version != 1 {
+		t.Errorf("the other org's record changed: %+v", other)
+	}
+
+	// A device that has a record keeps it; no entry is written for it.
+	d2 := newPending(2)
+	kept, err := s.ApplyPolicy(ctx, policy.Applied{Org: o.ID, Device: d2.ID, Policy: "pol-later"}, nil, deviceEntry(o.ID, "device.policy.recorded", at(3)))
+	noErr(t, "ApplyPolicy", err)
+	n = len(allAudit(t, s, o.ID))
+	_, err = s.QueueDeviceAction(ctx, complete(d2.ID, "c2"))
+	noErr(t, "QueueDeviceAction(a device with a record)", err)
+	got, err = s.AppliedPolicy(ctx, o.ID, d2.ID)
+	noErr(t, "AppliedPolicy", err)
+	same(t, "a record the completion found", got, kept)
+	if added := len(allAudit(t, s, o.ID)) - n; added != 2 {
+		t.Errorf("completion of a device with a record appended %d audit entries, want 2 (state, command)", added)
 	}
 }

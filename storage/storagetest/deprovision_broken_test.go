@@ -84,3 +84,37 @@ func TestSuiteCatchesBrokenActionToken(t *testing.T) {
 	}
 	expectCaught(t, broken, "DeviceAction/WithToken")
 }
+
+// policyIgnored never records the policy.
+type policyIgnored struct{ *memory.Store }
+
+func (s policyIgnored) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
+	a.Policy = nil
+	return s.Store.QueueDeviceAction(ctx, a)
+}
+
+// policyFirst records the policy in a transaction of its own before the
+// action, overwriting a record the device has: a refused action leaves
+// the record stored.
+type policyFirst struct{ *memory.Store }
+
+func (s policyFirst) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
+	if p := a.Policy; p != nil {
+		if cur, err := s.AppliedPolicy(ctx, a.Org, a.Device); err == nil {
+			p.Version = cur.Version
+		}
+		if _, err := s.ApplyPolicy(ctx, *p, nil, a.PolicyEntry); err != nil {
+			return inventory.Device{}, err
+		}
+		a.Policy = nil
+	}
+	return s.Store.QueueDeviceAction(ctx, a)
+}
+
+func TestSuiteCatchesBrokenActionPolicy(t *testing.T) {
+	broken := map[string]func() Store{
+		"the policy ignored": func() Store { return policyIgnored{memory.New()} },
+		"the policy in a transaction of its own, overwrite": func() Store { return policyFirst{memory.New()} },
+	}
+	expectCaught(t, broken, "DeviceAction/WithPolicy")
+}
