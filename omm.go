@@ -402,7 +402,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	s.Android = android.New(st, s.Inventory, st, androidOpts...)
 
 	mdmOpts := []checkin.Option{checkin.WithLogger(log), checkin.WithClock(now), checkin.WithProfiles(s.OTA), checkin.WithUsers(s.Directory), checkin.WithEventLog(st),
-		checkin.WithEvents(s.deviceEvent), checkin.WithTrustedProxy(cfg.Proxy.ClientCertHeader, cfg.Proxy.Trusted),
+		checkin.WithEvents(s.deviceEvent), checkin.WithCompletion(s.completingPolicy), checkin.WithTrustedProxy(cfg.Proxy.ClientCertHeader, cfg.Proxy.Trusted),
 		checkin.WithResultHandler(string(inventory.AppleDeviceInformation), reevaluateOnReport{s}),
 		checkin.WithResultHandler("InstallApplication", catalogResults{s.Catalog}),
 		checkin.WithResultHandler("RemoveApplication", catalogResults{s.Catalog})}
