@@ -48,6 +48,24 @@ type DeviceAction struct {
 	// the device enrolled under without overwriting a later decision.
 	Policy      *policy.Applied
 	PolicyEntry storage.AuditEntry
+	// Installs are the app store's records of the installs the action
+	// starts (see AppInstall), written after the policy record.
+	Installs []AppInstall
+}
+
+// AppInstall is the app store's record of an install that a device action
+// starts: its InstallApplication command is one of the action's Commands.
+// It is stored as catalog.InstallQueuer.QueueInstall stores a first
+// request for the app on the device (progress queued), with Entry: an app
+// not in the catalog is ErrNotFound, a request already recorded for the
+// app on the device ErrConflict.
+type AppInstall struct {
+	AppID   string
+	Command string // the UUID of the action's command that carries it
+	// TakeOver and BundleVersion are as in catalog.Install.
+	TakeOver      bool
+	BundleVersion string
+	Entry         storage.AuditEntry
 }
 
 // Validate checks what every backend checks before writing anything.
@@ -90,6 +108,11 @@ func (a DeviceAction) Validate() error {
 		}
 		seen[c.Command.UUID] = struct{}{}
 	}
+	for _, in := range a.Installs {
+		if _, ok := seen[in.Command]; !ok {
+			return fmt.Errorf("%w: device action: install of app %q: command %q is not one of the action's", storage.ErrInvalid, in.AppID, in.Command)
+		}
+	}
 	return nil
 }
 
@@ -98,14 +121,6 @@ func (a DeviceAction) Validate() error {
 // Stores call it inside the transaction, before writing.
 func (a DeviceAction) CheckState(from inventory.State) error {
 	ok := len(a.From) == 0 && !from.Terminal()
-	if p := a.Policy; p != nil {
-		if err := p.Validate(); err != nil {
-			return fmt.Errorf("device action: %w", err)
-		}
-		if p.Org != a.Org || p.Device != a.Device || p.Version != 0 {
-			return fmt.Errorf("%w: device action: the policy record must be a new one (version 0) of the action's device", storage.ErrInvalid)
-		}
-	}
 	for _, f := range a.From {
 		ok = ok || f == from
 	}
@@ -131,7 +146,7 @@ type ActionStore interface {
 	// set); queue each command for the device, each with its
 	// entry, as EnqueueCommand would (a UUID queued before is
 	// ErrAlreadyExists); record a.Policy with a.PolicyEntry when the
-	// device has no policy record (when set). All of it happens or none of it: any error leaves
+	// device has no policy record (when set); record a.Installs. All of it happens or none of it: any error leaves
 	// the store as it was. Concurrent calls for one device are serialized,
 	// so of two that move it from the same state, the second sees the
 	// first's state. It returns the device as stored afterwards. Invalid

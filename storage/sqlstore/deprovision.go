@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/inventory"
@@ -18,6 +19,14 @@ func (s *Store) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (i
 	a, err := actionEntries(a)
 	if err != nil {
 		return inventory.Device{}, err
+	}
+	installs := make([]catalog.Install, len(a.Installs))
+	for i, in := range a.Installs {
+		installs[i] = catalog.Install{Org: a.Org, Device: a.Device, AppID: in.AppID, Command: in.Command, Progress: catalog.Queued,
+			TakeOver: in.TakeOver, BundleVersion: in.BundleVersion, Updated: in.Entry.Time}
+		if err := catalog.ValidateStart(installs[i], ""); err != nil {
+			return inventory.Device{}, err
+		}
 	}
 	var d inventory.Device
 	err = s.write(ctx, func(tx tx) error {
@@ -63,7 +72,14 @@ func (s *Store) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (i
 			return err
 		}
 		if a.Policy != nil {
-			return tx.recordFirstPolicy(ctx, *a.Policy, a.PolicyEntry)
+			if err := tx.recordFirstPolicy(ctx, *a.Policy, a.PolicyEntry); err != nil {
+				return err
+			}
+		}
+		for i, in := range installs {
+			if err := tx.startInstall(ctx, in, "", a.Installs[i].Entry); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -116,5 +132,13 @@ func actionEntries(a enroll.DeviceAction) (enroll.DeviceAction, error) {
 			return a, err
 		}
 	}
+	ins := make([]enroll.AppInstall, len(a.Installs))
+	for i, in := range a.Installs {
+		if in.Entry, err = changeEntry(a.Org, in.Entry); err != nil {
+			return a, err
+		}
+		ins[i] = in
+	}
+	a.Installs = ins
 	return a, nil
 }

@@ -3,8 +3,10 @@ package storagetest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
@@ -18,6 +20,7 @@ func deprovisionCases() []testCase {
 		{"DeviceAction/ConcurrentDeprovision", testActionConcurrent},
 		{"DeviceAction/WithToken", testActionWithToken},
 		{"DeviceAction/WithPolicy", testActionWithPolicy},
+		{"DeviceAction/WithInstalls", testActionWithInstalls},
 	}
 }
 
@@ -299,5 +302,108 @@ func testActionWithPolicy(t testing.TB, s Store) {
 	same(t, "a record the completion found", got, kept)
 	if added := len(allAudit(t, s, o.ID)) - n; added != 2 {
 		t.Errorf("completion of a device with a record appended %d audit entries, want 2 (state, command)", added)
+	}
+}
+
+// testActionWithInstalls: the app installs an action starts are recorded
+// with it (each with its entry, its command among the action's), or not
+// at all: an app not in the device's org's catalog, or a request already
+// recorded for the app on the device, refuses the whole action.
+func testActionWithInstalls(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	b := mustCreateOrg(t, s, "beta")
+	store, inHouse, _ := sampleApps(o.ID)
+	mustCreateApp(t, s, store, 1)
+	mustCreateApp(t, s, inHouse, 1)
+	betaOnly := catalog.App{ID: "app_beta", Org: b.ID, Kind: catalog.AppStore, Identifier: "com.beta.only", StoreID: 7, Name: "Beta"}
+	mustCreateApp(t, s, betaOnly, 1)
+	x := newDevice(o.ID, 1)
+	x.State = inventory.StatePending
+	d := mustCreateDevice(t, s, x, at(1))
+	startEnrollment(t, s, o.ID, d.ID)
+	complete := func(prefix string, apps ...string) enroll.DeviceAction {
+		u := tokenUpdate("t-"+prefix, nil, at(6))
+		a := enroll.DeviceAction{
+			Org: o.ID, Device: d.ID, From: []inventory.State{inventory.StatePending}, To: inventory.StateEnrolled,
+			StateEntry: deviceEntry(o.ID, "device.state.enrolled", at(6)), Token: &u,
+			Commands: []enroll.ActionCommand{{
+				Command: enroll.Command{UUID: prefix + "-inv", RequestType: "DeviceInformation", Body: []byte("<plist/>")},
+				Entry:   deviceEntry(o.ID, "device.inventory.refresh", at(6)),
+			}},
+		}
+		for _, app := range apps {
+			uuid := prefix + "-" + app
+			a.Commands = append(a.Commands, enroll.ActionCommand{
+				Command: enroll.Command{UUID: uuid, RequestType: "InstallApplication", Body: []byte("<plist>" + uuid + "</plist>")},
+				Entry:   catEntry(o.ID, "mdm.command.queue", "device:"+d.ID, 6),
+			})
+			a.Installs = append(a.Installs, enroll.AppInstall{AppID: app, Command: uuid, BundleVersion: map[string]string{inHouse.ID: inHouse.BundleVersion}[app],
+				Entry: catEntry(o.ID, "catalog.install.request", "device:"+d.ID, 6)})
+		}
+		return a
+	}
+
+	notCarried := complete("c0", store.ID)
+	notCarried.Installs[0].Command = "elsewhere"
+	foreignEntry := complete("c0", store.ID)
+	foreignEntry.Installs[0].Entry.Org = b.ID
+	for _, tc := range []struct {
+		name string
+		a    enroll.DeviceAction
+		want error
+	}{
+		{"an app of another org", complete("c0", store.ID, betaOnly.ID), storage.ErrNotFound},
+		{"an unknown app", complete("c0", store.ID, "app_none"), storage.ErrNotFound},
+		{"a command that is not the action's", notCarried, storage.ErrInvalid},
+		{"an entry of another org", foreignEntry, storage.ErrInvalid},
+	} {
+		before := takeInvSnapshot(t, s)
+		cat := takeCatalogSnapshot(t, s, d.ID)
+		n := len(allAudit(t, s, o.ID))
+		_, err := s.QueueDeviceAction(ctx, tc.a)
+		wantErr(t, "QueueDeviceAction("+tc.name+")", err, tc.want)
+		invUnchanged(t, "QueueDeviceAction("+tc.name+")", s, before)
+		catalogUnchanged(t, "QueueDeviceAction("+tc.name+")", s, cat, d.ID)
+		if got := queued(t, s, o.ID, d.ID); len(got) != 0 {
+			t.Errorf("QueueDeviceAction(%s) queued %v", tc.name, got)
+		}
+		if got := len(allAudit(t, s, o.ID)); got != n {
+			t.Errorf("QueueDeviceAction(%s) appended %d audit entries", tc.name, got-n)
+		}
+	}
+
+	n := len(allAudit(t, s, o.ID))
+	_, err := s.QueueDeviceAction(ctx, complete("c1", store.ID, inHouse.ID))
+	noErr(t, "QueueDeviceAction with installs", err)
+	ins, err := s.DeviceInstalls(ctx, o.ID, d.ID)
+	noErr(t, "DeviceInstalls", err)
+	want := []catalog.Install{
+		{Org: o.ID, Device: d.ID, AppID: store.ID, Command: "c1-" + store.ID, Progress: catalog.Queued, Updated: storage.Normalize(at(6))},
+		{Org: o.ID, Device: d.ID, AppID: inHouse.ID, Command: "c1-" + inHouse.ID, Progress: catalog.Queued, BundleVersion: inHouse.BundleVersion, Updated: storage.Normalize(at(6))},
+	}
+	slices.SortFunc(ins, func(x, y catalog.Install) int { return strings.Compare(x.Command, y.Command) })
+	slices.SortFunc(want, func(x, y catalog.Install) int { return strings.Compare(x.Command, y.Command) })
+	same(t, "installs after the action", ins, want)
+	if got := queued(t, s, o.ID, d.ID); len(got) != 3 {
+		t.Errorf("queued %v, want the action's 3 commands", got)
+	}
+	if added := len(allAudit(t, s, o.ID)) - n; added != 6 {
+		t.Errorf("the action appended %d audit entries, want 6 (state, 3 commands, 2 installs)", added)
+	}
+
+	// A second request for an app already recorded on the device is
+	// refused whole.
+	u := tokenUpdate("t-again", nil, at(7))
+	again := enroll.DeviceAction{Org: o.ID, Device: d.ID, Token: &u,
+		Commands: []enroll.ActionCommand{{Command: enroll.Command{UUID: "c2-" + store.ID, RequestType: "InstallApplication", Body: []byte("<plist/>")},
+			Entry: catEntry(o.ID, "mdm.command.queue", "device:"+d.ID, 7)}},
+		Installs: []enroll.AppInstall{{AppID: store.ID, Command: "c2-" + store.ID, Entry: catEntry(o.ID, "catalog.install.request", "device:"+d.ID, 7)}}}
+	cat := takeCatalogSnapshot(t, s, d.ID)
+	_, err = s.QueueDeviceAction(ctx, again)
+	wantErr(t, "QueueDeviceAction(an app already requested)", err, storage.ErrConflict)
+	catalogUnchanged(t, "QueueDeviceAction(an app already requested)", s, cat, d.ID)
+	if got := queued(t, s, o.ID, d.ID); len(got) != 3 {
+		t.Errorf("a refused action queued: %v", got)
 	}
 }
