@@ -35,8 +35,9 @@ func (c catalogResults) HandleResult(ctx context.Context, r checkin.Result) erro
 	return err
 }
 
-// deviceEvent logs the check-in service's device events and installs the
-// user's AutoInstall apps on a device that completed enrollment.
+// deviceEvent logs the check-in service's device events and, on a device
+// that completed enrollment, re-decides its policy and installs the user's
+// AutoInstall apps, unless the completion carried them (see completing).
 func (s *SDK) deviceEvent(ctx context.Context, e checkin.Event) {
 	s.log.Info("device event", "org", e.Org, "device", e.Device, "kind", e.Kind)
 	if e.Kind != checkin.Enrolled {

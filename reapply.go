@@ -137,7 +137,9 @@ func (s *SDK) reapplyRetrying(ctx context.Context, d inventory.Device, users map
 
 // enrolledPolicy records what a newly enrolled Apple device got from its
 // policy (so that its compliance shows from the start) and, when the
-// policy changed while it enrolled, sends it the new settings.
+// policy changed while it enrolled, sends it the new settings. The record
+// is usually written already, with the completion (completingPolicy):
+// then it only decides again, and writes when the decision changed.
 func (s *SDK) enrolledPolicy(ctx context.Context, org storage.OrgID, id string) {
 	d, err := s.Store.Device(ctx, org, id)
 	if err == nil {

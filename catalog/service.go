@@ -746,7 +746,8 @@ type SyncResult struct {
 
 // SyncDevice brings an enrolled device in line with its user's
 // assignments and nudges it when it queued anything. Call it when a device
-// completes enrollment (install at enrollment) and when the user's group
+// completes enrollment (install at enrollment; or, in the completion's
+// transaction, [Service.EnrollmentInstalls]) and when the user's group
 // memberships change (a user who leaves a group loses its apps).
 //
 //   - Apps assigned AutoInstall or TakeOver that were never requested on
