@@ -76,9 +76,15 @@ func headerAdmin(r *http.Request) (omm.Admin, error) {
 
 func newEnv(t *testing.T, prefix string, opts ...omm.HandlerOption) *env {
 	t.Helper()
-	ctx := t.Context()
 	st := memory.New()
 	t.Cleanup(func() { st.Close() })
+	return newEnvStore(t, prefix, st, opts...)
+}
+
+// newEnvStore is newEnv on st.
+func newEnvStore(t *testing.T, prefix string, st omm.Store, opts ...omm.HandlerOption) *env {
+	t.Helper()
+	ctx := t.Context()
 	var handler http.Handler = http.NotFoundHandler()
 	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)

@@ -242,6 +242,9 @@ type SDK struct {
 	retention time.Duration
 	smsSender bool
 	reapplier reapplier
+	// completed holds the devices whose completing enrollment carries
+	// their automatic app installs (see completing).
+	completed completedInstalls
 	outbox    *checkin.Outbox
 	// replica names this SDK as the holder of leases (see Run).
 	replica string
@@ -403,7 +406,7 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	s.Android = android.New(st, s.Inventory, st, androidOpts...)
 
 	mdmOpts := []checkin.Option{checkin.WithLogger(log), checkin.WithClock(now), checkin.WithProfiles(s.OTA), checkin.WithUsers(s.Directory), checkin.WithEventLog(st),
-		checkin.WithEvents(s.deviceEvent), checkin.WithTrustedProxy(cfg.Proxy.ClientCertHeader, cfg.Proxy.Trusted),
+		checkin.WithEvents(s.deviceEvent), checkin.WithCompletion(s.completing), checkin.WithTrustedProxy(cfg.Proxy.ClientCertHeader, cfg.Proxy.Trusted),
 		checkin.WithResultHandler(string(inventory.AppleDeviceInformation), reevaluateOnReport{s}),
 		checkin.WithResultHandler("InstallApplication", catalogResults{s.Catalog}),
 		checkin.WithResultHandler("RemoveApplication", catalogResults{s.Catalog})}

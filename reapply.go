@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openomm/omm/android"
+	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/declarative"
 	"github.com/openomm/omm/enroll/ota"
 	"github.com/openomm/omm/inventory"
@@ -259,7 +260,9 @@ func (s *SDK) reapplyRetrying(ctx context.Context, d inventory.Device, users map
 
 // enrolledPolicy records what a newly enrolled Apple device got from its
 // policy (so that its compliance shows from the start) and, when the
-// policy changed while it enrolled, sends it the new settings.
+// policy changed while it enrolled, sends it the new settings. The record
+// is usually written already, with the completion (completingPolicy):
+// then it only decides again, and writes when the decision changed.
 func (s *SDK) enrolledPolicy(ctx context.Context, org storage.OrgID, id string) {
 	d, err := s.Store.Device(ctx, org, id)
 	if err == nil {
@@ -268,6 +271,27 @@ func (s *SDK) enrolledPolicy(ctx context.Context, org storage.OrgID, id string) 
 	if err != nil {
 		s.log.Error("policy of a newly enrolled device not recorded; the next policy change records it", "org", org, "device", id, "err", err)
 	}
+}
+
+// completingPolicy is the check-in service's completion hook: the policy
+// record of an Apple device completing its enrollment — the policy and the
+// settings of the session it enrolled under, which the completion installs
+// — written in the completion's transaction. enrolledPolicy, after the
+// completion, then finds it and writes only when the policy changed while
+// the device enrolled. When the session cannot be read, nothing is added
+// and enrolledPolicy records the policy as before.
+func (s *SDK) completingPolicy(ctx context.Context, d inventory.Device, id enroll.Identity, a *enroll.DeviceAction) {
+	if !d.Platform.Apple() || id.Session == "" {
+		return
+	}
+	sess, err := s.Store.EnrollSession(ctx, d.Org, id.Session)
+	if err != nil {
+		return
+	}
+	fp := ota.ProfileFingerprint(sess.Requirements)
+	a.Policy = &policy.Applied{Org: d.Org, Device: d.ID, Policy: sess.Policy, Fingerprint: fp}
+	a.PolicyEntry = storage.AuditEntry{Org: d.Org, Time: s.now(), Actor: ReapplyActor, Action: ota.ActionPolicyRecorded,
+		Target: "device:" + d.ID, Details: map[string]string{"policy": string(sess.Policy), "fingerprint": fp}}
 }
 
 // reapplyDevice re-evaluates one enrolled device and applies the decision.

@@ -538,14 +538,23 @@ func managementFlags(a App) int {
 
 // queueInstall records and queues an install of a on the device.
 func (s *Service) queueInstall(ctx context.Context, ds deviceState, a App, takeOver bool, actor string) error {
+	r, err := s.installRequest(ctx, ds, a, takeOver, actor)
+	if err != nil {
+		return err
+	}
+	return s.queue(ctx, r)
+}
+
+// installRequest is the request that installs a on the device.
+func (s *Service) installRequest(ctx context.Context, ds deviceState, a App, takeOver bool, actor string) (request, error) {
 	d := ds.device
 	u, err := s.dir.User(ctx, d.Org, d.UserID)
 	if err != nil {
-		return fmt.Errorf("catalog: user %q: %w", d.UserID, err)
+		return request{}, fmt.Errorf("catalog: user %q: %w", d.UserID, err)
 	}
 	cfg, err := ResolveConfig(a.Config, u)
 	if err != nil {
-		return fmt.Errorf("app %q: %w", a.Name, err)
+		return request{}, fmt.Errorf("app %q: %w", a.Name, err)
 	}
 	ma := mdm.App{Identifier: a.Identifier, ManagementFlags: managementFlags(a), Configuration: cfg}
 	if a.Kind == AppStore {
@@ -558,14 +567,14 @@ func (s *Service) queueInstall(ctx context.Context, ds deviceState, a App, takeO
 	}
 	cmd, err := mdm.InstallApplication(ma)
 	if err != nil {
-		return fmt.Errorf("catalog: %w", err)
+		return request{}, fmt.Errorf("catalog: %w", err)
 	}
 	rec := Install{Org: d.Org, Device: d.ID, AppID: a.ID, Command: cmd.UUID, Progress: Queued, TakeOver: takeOver, BundleVersion: a.BundleVersion}
 	action := ActionInstallRequest
 	if takeOver {
 		action = ActionInstallTakeOver
 	}
-	return s.send(ctx, ds, rec, cmd, actor, action, a)
+	return s.request(ds, rec, cmd, actor, action, a)
 }
 
 // queueRemove records and queues the removal of a from the device.
@@ -577,19 +586,44 @@ func (s *Service) queueRemove(ctx context.Context, ds deviceState, a App, actor,
 
 // send stores rec and queues cmd in one transaction (see [InstallQueuer]).
 func (s *Service) send(ctx context.Context, ds deviceState, rec Install, cmd mdm.Command, actor, action string, a App, extra ...string) error {
+	r, err := s.request(ds, rec, cmd, actor, action, a, extra...)
+	if err != nil {
+		return err
+	}
+	return s.queue(ctx, r)
+}
+
+// request is one request for an app on a device: its record, the command
+// that carries it and their audit entries.
+type request struct {
+	rec           Install
+	prev          string // the command of the request it replaces
+	cmd           enroll.Command
+	entry, qentry storage.AuditEntry
+}
+
+// request encodes cmd and audits the request rec for app a.
+func (s *Service) request(ds deviceState, rec Install, cmd mdm.Command, actor, action string, a App, extra ...string) (request, error) {
 	body, err := cmd.Encode()
 	if err != nil {
-		return fmt.Errorf("catalog: encode %s: %w", cmd.RequestType, err)
+		return request{}, fmt.Errorf("catalog: encode %s: %w", cmd.RequestType, err)
 	}
 	details := map[string]string{"app": a.ID, "identifier": a.Identifier, "command": cmd.UUID}
 	for i := 0; i+1 < len(extra); i += 2 {
 		details[extra[i]] = extra[i+1]
 	}
 	org, dev := ds.device.Org, ds.device.ID
-	prev := ds.installs[a.ID].Command
-	qcmd := enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body}
-	qentry := s.queueEntry(org, actor, "device:"+dev, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID, "app": a.ID})
-	_, err = s.store.QueueInstall(ctx, rec, prev, qcmd, s.entry(org, actor, action, "device:"+dev, details), qentry)
+	return request{
+		rec: rec, prev: ds.installs[a.ID].Command,
+		cmd:    enroll.Command{UUID: cmd.UUID, RequestType: cmd.RequestType, Body: body},
+		entry:  s.entry(org, actor, action, "device:"+dev, details),
+		qentry: s.queueEntry(org, actor, "device:"+dev, map[string]string{"request_type": cmd.RequestType, "command": cmd.UUID, "app": a.ID}),
+	}, nil
+}
+
+// queue stores r's record and queues its command in one transaction.
+func (s *Service) queue(ctx context.Context, r request) error {
+	_, err := s.store.QueueInstall(ctx, r.rec, r.prev, r.cmd, r.entry, r.qentry)
 	return err
 }
 
@@ -712,7 +746,8 @@ type SyncResult struct {
 
 // SyncDevice brings an enrolled device in line with its user's
 // assignments and nudges it when it queued anything. Call it when a device
-// completes enrollment (install at enrollment) and when the user's group
+// completes enrollment (install at enrollment; or, in the completion's
+// transaction, [Service.EnrollmentInstalls]) and when the user's group
 // memberships change (a user who leaves a group loses its apps).
 //
 //   - Apps assigned AutoInstall or TakeOver that were never requested on
@@ -759,6 +794,68 @@ func (s *Service) SyncUser(ctx context.Context, org storage.OrgID, userID, actor
 	return errors.Join(errs...)
 }
 
+// autoInstall is an app to install automatically on a device.
+type autoInstall struct {
+	app      App
+	takeOver bool
+}
+
+// autoInstalls are the assigned apps a synchronization installs on the
+// device: those assigned to install automatically (or to take over) that
+// the device was never sent and does not hold, or holds unmanaged where
+// the assignment takes it over.
+func (ds deviceState) autoInstalls(assigned []AssignedApp) []autoInstall {
+	var out []autoInstall
+	for _, aa := range assigned {
+		mode := aa.Mode()
+		if mode == Available {
+			continue
+		}
+		if _, requested := ds.installs[aa.App.ID]; requested {
+			continue
+		}
+		it := ds.item(aa.App, mode)
+		if it.State != StateAvailable && !(it.State == StateUnmanaged && it.TakeOver) {
+			continue
+		}
+		out = append(out, autoInstall{aa.App, it.State == StateUnmanaged})
+	}
+	return out
+}
+
+// EnrollmentInstalls returns the installs [Service.SyncDevice] would queue
+// on d, an Apple device about to complete its enrollment (d as it will be
+// stored: enrolled), without storing anything: the commands with their
+// queue entries, and the install records with their request entries, for
+// the transaction that completes the enrollment (enroll.DeviceAction's
+// Commands and Installs). Once that transaction committed, the device is
+// as after SyncDevice. Devices SyncDevice leaves alone get nothing.
+func (s *Service) EnrollmentInstalls(ctx context.Context, d inventory.Device, actor string) ([]enroll.ActionCommand, []enroll.AppInstall, error) {
+	if d.State != inventory.StateEnrolled || !d.Platform.Apple() {
+		return nil, nil, nil
+	}
+	ds, err := s.loadDevice(ctx, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	assigned, err := s.assignedTo(ctx, d.Org, d.UserID, d.Platform)
+	if err != nil {
+		return nil, nil, err
+	}
+	var cmds []enroll.ActionCommand
+	var ins []enroll.AppInstall
+	for _, ai := range ds.autoInstalls(assigned) {
+		r, err := s.installRequest(ctx, ds, ai.app, ai.takeOver, actor)
+		if err != nil {
+			return nil, nil, fmt.Errorf("install %q on %q: %w", ai.app.Name, d.ID, err)
+		}
+		cmds = append(cmds, enroll.ActionCommand{Command: r.cmd, Entry: r.qentry})
+		ins = append(ins, enroll.AppInstall{AppID: r.rec.AppID, Command: r.rec.Command, TakeOver: r.rec.TakeOver,
+			BundleVersion: r.rec.BundleVersion, Entry: r.entry})
+	}
+	return cmds, ins, nil
+}
+
 func (s *Service) syncDevice(ctx context.Context, d inventory.Device, actor string) (SyncResult, error) {
 	var res SyncResult
 	if d.State != inventory.StateEnrolled || !d.Platform.Apple() {
@@ -776,23 +873,14 @@ func (s *Service) syncDevice(ctx context.Context, d inventory.Device, actor stri
 	keep := make(map[string]bool, len(assigned))
 	for _, aa := range assigned {
 		keep[aa.App.ID] = true
-		mode := aa.Mode()
-		if mode == Available {
-			continue
-		}
-		if _, requested := ds.installs[aa.App.ID]; requested {
-			continue
-		}
-		it := ds.item(aa.App, mode)
-		if it.State != StateAvailable && !(it.State == StateUnmanaged && it.TakeOver) {
-			continue
-		}
-		err := s.queueInstall(ctx, ds, aa.App, it.State == StateUnmanaged, actor)
+	}
+	for _, ai := range ds.autoInstalls(assigned) {
+		err := s.queueInstall(ctx, ds, ai.app, ai.takeOver, actor)
 		switch {
 		case err == nil:
-			res.Installed = append(res.Installed, aa.App.ID)
+			res.Installed = append(res.Installed, ai.app.ID)
 		case !errors.Is(err, storage.ErrConflict): // a conflict: a concurrent sync did it
-			errs = append(errs, fmt.Errorf("install %q on %q: %w", aa.App.Name, d.ID, err))
+			errs = append(errs, fmt.Errorf("install %q on %q: %w", ai.app.Name, d.ID, err))
 		}
 	}
 	for appID := range ds.installs {

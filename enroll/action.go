@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
 
@@ -38,6 +39,33 @@ type DeviceAction struct {
 	// TokenUpdate that completes an enrollment, stored with what the
 	// completion queues (a device without an enrollment is ErrNotFound).
 	Token *TokenUpdate
+	// Policy, when set, is the device's policy record (policy.Applied,
+	// Version 0: what its enrollment gave it), written with the action
+	// when the device has none yet, with PolicyEntry appended after the
+	// commands' entries, as ota.ReapplyStore.ApplyPolicy would with no
+	// command. A device that has a record keeps it, and PolicyEntry is
+	// not written: the completion of an enrollment records the policy
+	// the device enrolled under without overwriting a later decision.
+	Policy      *policy.Applied
+	PolicyEntry storage.AuditEntry
+	// Installs are the app store's records of the installs the action
+	// starts (see AppInstall), written after the policy record.
+	Installs []AppInstall
+}
+
+// AppInstall is the app store's record of an install that a device action
+// starts: its InstallApplication command is one of the action's Commands.
+// It is stored as catalog.InstallQueuer.QueueInstall stores a first
+// request for the app on the device (progress queued), with Entry: an app
+// not in the catalog is ErrNotFound, a request already recorded for the
+// app on the device ErrConflict.
+type AppInstall struct {
+	AppID   string
+	Command string // the UUID of the action's command that carries it
+	// TakeOver and BundleVersion are as in catalog.Install.
+	TakeOver      bool
+	BundleVersion string
+	Entry         storage.AuditEntry
 }
 
 // Validate checks what every backend checks before writing anything.
@@ -57,6 +85,14 @@ func (a DeviceAction) Validate() error {
 			return fmt.Errorf("device action: %w", err)
 		}
 	}
+	if p := a.Policy; p != nil {
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("device action: %w", err)
+		}
+		if p.Org != a.Org || p.Device != a.Device || p.Version != 0 {
+			return fmt.Errorf("%w: device action: the policy record must be a new one (version 0) of the action's device", storage.ErrInvalid)
+		}
+	}
 	for _, f := range a.From {
 		if !f.Valid() {
 			return fmt.Errorf("%w: device action: unknown state %q", storage.ErrInvalid, f)
@@ -71,6 +107,11 @@ func (a DeviceAction) Validate() error {
 			return fmt.Errorf("%w: device action: command %s twice", storage.ErrInvalid, c.Command.UUID)
 		}
 		seen[c.Command.UUID] = struct{}{}
+	}
+	for _, in := range a.Installs {
+		if _, ok := seen[in.Command]; !ok {
+			return fmt.Errorf("%w: device action: install of app %q: command %q is not one of the action's", storage.ErrInvalid, in.AppID, in.Command)
+		}
 	}
 	return nil
 }
@@ -104,7 +145,8 @@ type ActionStore interface {
 	// StateEntry.Time); apply a.Token to the device's enrollment (when
 	// set); queue each command for the device, each with its
 	// entry, as EnqueueCommand would (a UUID queued before is
-	// ErrAlreadyExists). All of it happens or none of it: any error leaves
+	// ErrAlreadyExists); record a.Policy with a.PolicyEntry when the
+	// device has no policy record (when set); record a.Installs. All of it happens or none of it: any error leaves
 	// the store as it was. Concurrent calls for one device are serialized,
 	// so of two that move it from the same state, the second sees the
 	// first's state. It returns the device as stored afterwards. Invalid

@@ -54,6 +54,12 @@ type queuedCommand struct {
 // and, when token is set, the device's TokenUpdate in the same
 // transaction.
 func (s *Service) actAll(ctx context.Context, d inventory.Device, to inventory.State, stateActor, actor, reason string, cmds []queuedCommand, token *enroll.TokenUpdate) (inventory.Device, error) {
+	return s.actAllWith(ctx, d, to, stateActor, actor, reason, cmds, token, nil)
+}
+
+// actAllWith is actAll with extend (unless nil) adding to the action
+// before it is stored.
+func (s *Service) actAllWith(ctx context.Context, d inventory.Device, to inventory.State, stateActor, actor, reason string, cmds []queuedCommand, token *enroll.TokenUpdate, extend func(*enroll.DeviceAction)) (inventory.Device, error) {
 	a := enroll.DeviceAction{Org: d.Org, Device: d.ID, To: to, Token: token}
 	now := s.clock()
 	if to != "" && to != d.State {
@@ -75,6 +81,9 @@ func (s *Service) actAll(ctx context.Context, d inventory.Device, to inventory.S
 				Details: map[string]string{"command": q.cmd.RequestType, "request_type": q.cmd.RequestType, "uuid": q.cmd.UUID},
 				Event:   commandEvent(q.cmd.RequestType)},
 		})
+	}
+	if extend != nil {
+		extend(&a)
 	}
 	d, err := s.store.QueueDeviceAction(ctx, a)
 	if err != nil {

@@ -332,8 +332,9 @@ func (s *Service) tokenUpdate(ctx context.Context, d inventory.Device, id enroll
 // completeEnrollment stores what the first TokenUpdate starts, in one
 // transaction: the move from pending to enrolled, the token u (unless nil:
 // stored already), the policy's profile (passcode rules and data
-// separation arrive right after enrollment) and the first inventory
-// commands; then it wakes the device to fetch them.
+// separation arrive right after enrollment), the first inventory
+// commands and what the WithCompletion hook adds; then it wakes the device
+// to fetch them.
 func (s *Service) completeEnrollment(ctx context.Context, d inventory.Device, id enroll.Identity, u *enroll.TokenUpdate) (inventory.Device, error) {
 	var cmds []queuedCommand
 	if s.profiles != nil && id.Session != "" {
@@ -356,7 +357,11 @@ func (s *Service) completeEnrollment(ctx context.Context, d inventory.Device, id
 	if d.State == inventory.StatePending {
 		to = inventory.StateEnrolled
 	}
-	return s.actAll(ctx, d, to, "device:"+d.Identifier, "system:enrollment", "first token update", cmds, u)
+	var extend func(*enroll.DeviceAction)
+	if s.completing != nil && to == inventory.StateEnrolled {
+		extend = func(a *enroll.DeviceAction) { s.completing(ctx, d, id, a) }
+	}
+	return s.actAllWith(ctx, d, to, "device:"+d.Identifier, "system:enrollment", "first token update", cmds, u, extend)
 }
 
 // checkOut ends the enrollment: the device removed its MDM profile, so

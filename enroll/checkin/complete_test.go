@@ -10,6 +10,8 @@ import (
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/policy"
+	"github.com/openomm/omm/storage"
 )
 
 // actionRecorder records every device action and fails the next fail of
@@ -157,5 +159,56 @@ func TestConcurrentCompletion(t *testing.T) {
 	}
 	if got := drain(t, d); len(got) != 5 {
 		t.Errorf("device fetched %v, want the 5 inventory commands once", got)
+	}
+}
+
+// TestCompletionHook: what the WithCompletion hook adds (the device's
+// policy record) goes into the action that completes the enrollment —
+// stored with it, not at all when it fails — and the hook runs only for
+// the completion, not for later TokenUpdates.
+func TestCompletionHook(t *testing.T) {
+	rec := &actionRecorder{fail: 1}
+	var calls []enroll.Identity
+	hook := checkin.WithCompletion(func(_ context.Context, d inventory.Device, id enroll.Identity, a *enroll.DeviceAction) {
+		if d.State != inventory.StatePending {
+			t.Errorf("hook called for a %s device", d.State)
+		}
+		calls = append(calls, id)
+		a.Policy = &policy.Applied{Org: d.Org, Device: d.ID, Policy: "pol-enrolled", Fingerprint: "fp"}
+		a.PolicyEntry = storage.AuditEntry{Org: d.Org, Time: now, Actor: "system:test", Action: "device.policy.recorded", Target: "device:" + d.ID}
+	})
+	e := newEnvWrapped(t, func(s checkin.Store) checkin.Store { rec.Store = s; return rec }, hook)
+	d := e.newDevice(e.orgA, "UDID-HOOK", "alice")
+	if st := d.authenticate(); st != http.StatusOK {
+		t.Fatalf("Authenticate: %d", st)
+	}
+	if st := d.tokenUpdate("token-1"); st != http.StatusInternalServerError {
+		t.Fatalf("TokenUpdate with a failing store: %d, want 500", st)
+	}
+	id := d.record().ID
+	policies := e.store.(interface {
+		AppliedPolicy(context.Context, storage.OrgID, string) (policy.Applied, error)
+	})
+	if _, err := policies.AppliedPolicy(t.Context(), e.orgA, id); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("policy record after a failed completion: %v, want not found", err)
+	}
+	if st := d.tokenUpdate("token-1"); st != http.StatusOK {
+		t.Fatalf("retried TokenUpdate: %d", st)
+	}
+	if len(calls) != 2 || calls[1].Serial == "" {
+		t.Fatalf("hook calls %+v, want one per completion attempt with the device's identity", calls)
+	}
+	if a := rec.actions[1]; a.Policy == nil || a.To != inventory.StateEnrolled || a.Token == nil {
+		t.Errorf("completing action %+v: want the hook's record with the state change and the token", a)
+	}
+	got, err := policies.AppliedPolicy(t.Context(), e.orgA, id)
+	if err != nil || got.Policy != "pol-enrolled" || got.Version != 1 {
+		t.Fatalf("policy record after the completion: %+v, %v", got, err)
+	}
+	if st := d.tokenUpdate("token-2"); st != http.StatusOK {
+		t.Fatalf("later TokenUpdate: %d", st)
+	}
+	if len(calls) != 2 {
+		t.Errorf("hook called for a later TokenUpdate")
 	}
 }

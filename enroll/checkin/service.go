@@ -135,6 +135,7 @@ type Service struct {
 	handlers       map[string][]ResultHandler
 	inventoryTypes map[string]bool // the inventory queries, which the built-in ingest reads
 	events         func(context.Context, Event)
+	completing     func(context.Context, inventory.Device, enroll.Identity, *enroll.DeviceAction)
 	clock          func() time.Time
 	log            *slog.Logger
 	ttl            time.Duration
@@ -173,6 +174,20 @@ func WithDeclarative(d Declarative) Option { return func(s *Service) { s.ddm = d
 // reconcile repeats; anything that must not be missed reads the durable
 // event stream (package events) instead.
 func WithEvents(fn func(context.Context, Event)) Option { return func(s *Service) { s.events = fn } }
+
+// WithCompletion has fn add to the transaction that completes an Apple
+// device's enrollment (its first TokenUpdate, moving it from pending to
+// enrolled): what fn sets on a — the device's policy record
+// (enroll.DeviceAction.Policy) — commits with the completion or not at
+// all. fn runs just before that transaction, with the device as stored
+// (still pending) and the identity it enrolled with; it must not write,
+// and it adds nothing when it cannot tell what to add (the enrollment
+// completes all the same). The SDK's composition records the policy the
+// device enrolled under this way, rather than in a transaction of its own
+// after the Enrolled event.
+func WithCompletion(fn func(ctx context.Context, d inventory.Device, id enroll.Identity, a *enroll.DeviceAction)) Option {
+	return func(s *Service) { s.completing = fn }
+}
 
 // WithResultHandler has h observe the results of commands of requestType,
 // after the built-in handling (inventory ingest, the device's state) and

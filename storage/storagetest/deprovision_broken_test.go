@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/openomm/omm/catalog"
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage/memory"
@@ -83,4 +84,74 @@ func TestSuiteCatchesBrokenActionToken(t *testing.T) {
 		"the token ignored":                     func() Store { return tokenIgnored{memory.New()} },
 	}
 	expectCaught(t, broken, "DeviceAction/WithToken")
+}
+
+// policyIgnored never records the policy.
+type policyIgnored struct{ *memory.Store }
+
+func (s policyIgnored) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
+	a.Policy = nil
+	return s.Store.QueueDeviceAction(ctx, a)
+}
+
+// policyFirst records the policy in a transaction of its own before the
+// action, overwriting a record the device has: a refused action leaves
+// the record stored.
+type policyFirst struct{ *memory.Store }
+
+func (s policyFirst) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
+	if p := a.Policy; p != nil {
+		if cur, err := s.AppliedPolicy(ctx, a.Org, a.Device); err == nil {
+			p.Version = cur.Version
+		}
+		if _, err := s.ApplyPolicy(ctx, *p, nil, a.PolicyEntry); err != nil {
+			return inventory.Device{}, err
+		}
+		a.Policy = nil
+	}
+	return s.Store.QueueDeviceAction(ctx, a)
+}
+
+func TestSuiteCatchesBrokenActionPolicy(t *testing.T) {
+	broken := map[string]func() Store{
+		"the policy ignored": func() Store { return policyIgnored{memory.New()} },
+		"the policy in a transaction of its own, overwrite": func() Store { return policyFirst{memory.New()} },
+	}
+	expectCaught(t, broken, "DeviceAction/WithPolicy")
+}
+
+// installsIgnored never records the installs.
+type installsIgnored struct{ *memory.Store }
+
+func (s installsIgnored) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
+	a.Installs = nil
+	return s.Store.QueueDeviceAction(ctx, a)
+}
+
+// installsAfter records the installs in transactions of their own after
+// the action: an app the catalog does not have leaves the action stored.
+type installsAfter struct{ *memory.Store }
+
+func (s installsAfter) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (inventory.Device, error) {
+	ins := a.Installs
+	a.Installs = nil
+	d, err := s.Store.QueueDeviceAction(ctx, a)
+	if err != nil {
+		return d, err
+	}
+	for _, in := range ins {
+		if _, err := s.StartInstall(ctx, catalog.Install{Org: a.Org, Device: a.Device, AppID: in.AppID, Command: in.Command,
+			Progress: catalog.Queued, TakeOver: in.TakeOver, BundleVersion: in.BundleVersion, Updated: in.Entry.Time}, "", in.Entry); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+func TestSuiteCatchesBrokenActionInstalls(t *testing.T) {
+	broken := map[string]func() Store{
+		"the installs ignored":                          func() Store { return installsIgnored{memory.New()} },
+		"the installs in transactions after the action": func() Store { return installsAfter{memory.New()} },
+	}
+	expectCaught(t, broken, "DeviceAction/WithInstalls")
 }
