@@ -8,6 +8,7 @@ import (
 
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/events"
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 )
 
@@ -139,6 +140,25 @@ func (s *Store) recordIn(ctx context.Context, tx tx, org storage.OrgID, device s
 // RecordOutcomeNext implements enroll.AnswerQueue.
 func (s *Store) RecordOutcomeNext(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome, opt enroll.NextOptions,
 	hold func(requestType string) bool) (enroll.Answer, error) {
+	return s.recordNext(ctx, org, device, o, opt, hold, nil)
+}
+
+// RecordOutcomeInventory implements enroll.InventoryAnswerQueue.
+func (s *Store) RecordOutcomeInventory(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome, opt enroll.NextOptions,
+	hold func(requestType string) bool, inv enroll.InventoryAnswer) (enroll.Answer, error) {
+	u, err := inv.Update.Normalize()
+	if err != nil {
+		return enroll.Answer{}, err
+	}
+	inv.Update = u
+	return s.recordNext(ctx, org, device, o, opt, hold, &inv)
+}
+
+// recordNext records o and, unless hold says otherwise, hands out the next
+// command, in one transaction; with inv, the inventory update too when the
+// answered command is of its type (inv.Update normalized).
+func (s *Store) recordNext(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome, opt enroll.NextOptions,
+	hold func(requestType string) bool, inv *enroll.InventoryAnswer) (enroll.Answer, error) {
 	if err := o.Validate(); err != nil {
 		return enroll.Answer{}, err
 	}
@@ -147,8 +167,22 @@ func (s *Store) RecordOutcomeNext(ctx context.Context, org storage.OrgID, device
 	err := s.write(ctx, func(tx tx) error {
 		var err error
 		a = enroll.Answer{}
+		var d inventory.Device
+		if inv != nil {
+			// The device row first, then the queue's, as a device action
+			// locks them: two transactions cannot wait for each other.
+			if d, err = tx.lockDevice(ctx, org, device, "save inventory of device %q"); err != nil {
+				return err
+			}
+		}
 		if a.Command, a.Recorded, err = s.recordIn(ctx, tx, org, device, o); err != nil {
 			return err
+		}
+		if inv != nil && a.Recorded && a.Command.RequestType == inv.RequestType {
+			if a.Device, err = tx.saveInventory(ctx, d, inv.Version, inv.Update); err != nil {
+				return err
+			}
+			a.Inventoried = true
 		}
 		if a.Recorded && hold != nil && hold(a.Command.RequestType) {
 			return nil
