@@ -434,9 +434,9 @@ func testQueueRecordOutcomeInventory(t testing.TB, s Store) {
 			Values: []inventory.Value{{Key: inventory.KeySerialNumber, Value: serial, Source: inventory.SourceDevice, Collected: at(when)}}}}
 	}
 	type state struct {
-		Inv      invSnapshot
-		Queue    []enroll.QueuedCommand
-		Events   []events.Event
+		Inv    invSnapshot
+		Queue  []enroll.QueuedCommand
+		Events []events.Event
 	}
 	take := func() state {
 		q, err := s.Commands(ctx, o.ID, d.ID, 0)
