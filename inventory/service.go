@@ -10,6 +10,7 @@ import (
 	"github.com/openomm/omm/events"
 
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/enroll/mdm"
 	"github.com/openomm/omm/storage"
 )
 
@@ -176,6 +177,18 @@ type Saver func(ctx context.Context, command string, d Device, u Update) (stored
 // Apps -1), and logs nothing.
 func (s *Service) IngestAppleDeviceWith(ctx context.Context, d Device, result []byte, save Saver) (IngestResult, error) {
 	res, err := s.filter.parseApple(result)
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest for device %q: %w", d.ID, err)
+	}
+	return s.ingestApple(ctx, d, res, save)
+}
+
+// IngestAppleDecodedWith is [Service.IngestAppleDeviceWith] for a result
+// its caller has already decoded (enroll/mdm's ParseResult): the report's
+// size and nesting limits are checked against what was measured while
+// decoding it, and it is not decoded again.
+func (s *Service) IngestAppleDecodedWith(ctx context.Context, d Device, result *mdm.Decoded, save Saver) (IngestResult, error) {
+	res, err := s.filter.appleDecoded(result)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("ingest for device %q: %w", d.ID, err)
 	}

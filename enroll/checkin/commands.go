@@ -49,7 +49,7 @@ func (f ResultHandlerFunc) HandleResult(ctx context.Context, r Result) error { r
 // [inventory.Saver] (inventory.Service can).
 type freshIngester interface {
 	IngestAppleDevice(ctx context.Context, d inventory.Device, result []byte) (inventory.IngestResult, error)
-	IngestAppleDeviceWith(ctx context.Context, d inventory.Device, result []byte, save inventory.Saver) (inventory.IngestResult, error)
+	IngestAppleDecodedWith(ctx context.Context, d inventory.Device, result *mdm.Decoded, save inventory.Saver) (inventory.IngestResult, error)
 }
 
 // ingest stores what the privacy contract allows of an inventory query's
@@ -98,12 +98,12 @@ func (s *Service) inventoried(ctx context.Context, d inventory.Device, res inven
 func (s *Service) recordInventory(ctx context.Context, d inventory.Device, r *mdm.Result, o enroll.Outcome) (a enroll.Answer, inv *inventory.IngestResult, ok bool, err error) {
 	iq, isQueue := s.store.(enroll.InventoryAnswerQueue)
 	fresh, isIngester := s.devices.(freshIngester)
-	if !isQueue || !isIngester || r.Status != mdm.Acknowledged {
+	if !isQueue || !isIngester || r.Status != mdm.Acknowledged || r.Decoded == nil {
 		return a, nil, false, nil
 	}
 	called := false
 	var storeErr error
-	res, err := fresh.IngestAppleDeviceWith(ctx, d, r.Body, func(ctx context.Context, command string, cur inventory.Device, u inventory.Update) (inventory.Device, bool, error) {
+	res, err := fresh.IngestAppleDecodedWith(ctx, d, r.Decoded, func(ctx context.Context, command string, cur inventory.Device, u inventory.Update) (inventory.Device, bool, error) {
 		if !s.inventoryTypes[command] {
 			return cur, false, nil
 		}
