@@ -15,6 +15,20 @@ import (
 const queueColumns = `q.id, q.org_id, q.device, q.uuid, c.request_type, c.body, q.status, q.deliveries, q.detail, c.queued_us, q.updated_us
 	FROM {enroll_queue} q JOIN {enroll_commands} c ON c.org_id = q.org_id AND c.uuid = q.uuid`
 
+// The queries for a device's open commands read the index of open
+// commands (SQLite would otherwise plan on the index of all of a device's
+// commands and walk its answered history): whether it has one (org,
+// device, skip NotNow), and its next after a queue id (org, device, after,
+// skip NotNow).
+const (
+	openProbeQuery = `SELECT EXISTS (SELECT 1 FROM {enroll_queue} {INDEXED BY enroll_queue_open}
+		WHERE org_id = ? AND device = ? AND status IN ('Pending', 'NotNow') AND (NOT ? OR status = 'Pending'))`
+	nextQuery = `SELECT q.id, q.org_id, q.device, q.uuid, c.request_type, c.body, q.status, q.deliveries, q.detail, c.queued_us, q.updated_us
+		FROM {enroll_queue} q {INDEXED BY enroll_queue_open} JOIN {enroll_commands} c ON c.org_id = q.org_id AND c.uuid = q.uuid
+		WHERE q.org_id = ? AND q.device = ? AND q.status IN ('Pending', 'NotNow') AND q.id > ?
+		AND (NOT ? OR q.status = 'Pending') ORDER BY q.id LIMIT 1 {FOR UPDATE OF q}`
+)
+
 func scanQueued(row rowScanner) (int64, enroll.QueuedCommand, error) {
 	var q enroll.QueuedCommand
 	var id int64
@@ -45,9 +59,7 @@ func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device strin
 	// queued after the probe waits for the next check-in, as it would had
 	// it been queued a moment later.
 	var open bool
-	if err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM {enroll_queue}
-		WHERE org_id = ? AND device = ? AND status IN ('Pending', 'NotNow') AND (NOT ? OR status = 'Pending'))`,
-		org, device, opt.SkipNotNow).Scan(&open); err != nil {
+	if err := s.queryRow(ctx, openProbeQuery, org, device, opt.SkipNotNow).Scan(&open); err != nil {
 		return enroll.QueuedCommand{}, fmt.Errorf("sqlstore: next command for %q: %w", device, err)
 	}
 	if !open {
@@ -72,9 +84,7 @@ func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device strin
 func (s *Store) nextIn(ctx context.Context, tx tx, org storage.OrgID, device string, opt enroll.NextOptions) (enroll.QueuedCommand, bool, error) {
 	after := int64(0)
 	for {
-		id, next, err := scanQueued(tx.queryRow(ctx, "SELECT "+queueColumns+`
-			WHERE q.org_id = ? AND q.device = ? AND q.status IN ('Pending', 'NotNow') AND q.id > ?
-			AND (NOT ? OR q.status = 'Pending') ORDER BY q.id LIMIT 1 {FOR UPDATE OF q}`, org, device, after, opt.SkipNotNow))
+		id, next, err := scanQueued(tx.queryRow(ctx, nextQuery, org, device, after, opt.SkipNotNow))
 		if errors.Is(err, sql.ErrNoRows) {
 			return enroll.QueuedCommand{}, false, nil
 		}
