@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 )
 
@@ -228,6 +229,43 @@ type Answer struct {
 	// there was one, then Next, its delivery counted.
 	Looked, Found bool
 	Next          QueuedCommand
+	// Inventoried is set when [InventoryAnswerQueue.RecordOutcomeInventory]
+	// stored the answer's inventory; Device is then the device after it.
+	Inventoried bool
+	Device      inventory.Device
+}
+
+// InventoryAnswer is what the privacy filter kept of an inventory query's
+// result, to be stored with the answer ([InventoryAnswerQueue]).
+type InventoryAnswer struct {
+	// RequestType is the inventory query the result answers
+	// (inventory.AppleDeviceInformation, …): the update is stored only
+	// with an answer to a command of that type.
+	RequestType string
+	// Version is the version of the device record the update was computed
+	// from; Update is applied as inventory.Store.SaveInventory applies it.
+	Version int64
+	Update  inventory.Update
+}
+
+// InventoryAnswerQueue is an AnswerQueue that stores the inventory an
+// answer carries in the answer's own transaction: the answer, which the
+// device will not send again, cannot be kept while its inventory is lost
+// (storage/sqlstore implements it).
+type InventoryAnswerQueue interface {
+	AnswerQueue
+	// RecordOutcomeInventory is RecordOutcomeNext that, when the answer is
+	// recorded and the answered command's request type is
+	// inv.RequestType, also stores inv.Update on the device as
+	// inventory.Store.SaveInventory(ctx, org, device, inv.Version,
+	// inv.Update) does, before the next command is looked for: then
+	// Answer.Inventoried is set and Answer.Device is the device after
+	// the update. If the update cannot be stored (ErrConflict: the device
+	// changed since inv.Version or is deprovisioned; ErrNotFound: no such
+	// device; ErrInvalid), nothing is: neither the answer nor the update,
+	// and no delivery is counted. A replayed answer, or an answer to a
+	// command of another type, stores no update.
+	RecordOutcomeInventory(ctx context.Context, org storage.OrgID, device string, o Outcome, opt NextOptions, hold func(requestType string) bool, inv InventoryAnswer) (Answer, error)
 }
 
 // ListLimit applies the paging rule of [CommandQueue.Commands]: 0 means

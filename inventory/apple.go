@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openomm/omm/enroll/mdm"
 	"github.com/openomm/omm/internal/plistlimit"
 )
 
@@ -97,10 +98,32 @@ func (f *Filter) Apple(data []byte, at time.Time, os OS) (Observation, error) {
 // parseApple decodes a result within the limits and checks its status.
 func (f *Filter) parseApple(data []byte) (map[string]any, error) {
 	var res map[string]any
-	err := plistlimit.Unmarshal(data, &res, plistlimit.Limits{MaxSize: f.maxSize, MaxDepth: maxReportDepth})
+	err := plistlimit.Unmarshal(data, &res, f.limits())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrReport, err)
 	}
+	return checkStatus(res)
+}
+
+// appleDecoded is parseApple for a result decoded by enroll/mdm, within
+// its looser limits: it checks the filter's against what was measured.
+func (f *Filter) appleDecoded(d *mdm.Decoded) (map[string]any, error) {
+	if d == nil || d.Dict == nil {
+		return nil, fmt.Errorf("%w: no decoded result", ErrReport)
+	}
+	if err := d.Within(f.limits()); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrReport, err)
+	}
+	return checkStatus(d.Dict)
+}
+
+// limits are the size and nesting limits of a report.
+func (f *Filter) limits() plistlimit.Limits {
+	return plistlimit.Limits{MaxSize: f.maxSize, MaxDepth: maxReportDepth}
+}
+
+// checkStatus passes an acknowledged result.
+func checkStatus(res map[string]any) (map[string]any, error) {
 	if status := text(res["Status"]); status != "Acknowledged" {
 		return nil, fmt.Errorf("%w: result status %q", ErrNoInventory, status)
 	}

@@ -289,5 +289,5 @@ func (s *Service) IngestDeclarative(ctx context.Context, org storage.OrgID, id s
 		}
 		return res, fmt.Errorf("ingest for device %q: %w", id, ErrNoInventory)
 	}
-	return s.ingest(ctx, org, d, o, false)
+	return s.ingest(ctx, org, d, o, false, nil)
 }

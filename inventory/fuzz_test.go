@@ -3,9 +3,11 @@ package inventory_test
 import (
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/openomm/omm/enroll/mdm"
 	"github.com/openomm/omm/inventory"
 )
 
@@ -71,9 +73,19 @@ func FuzzAppleResult(f *testing.F) {
 	f.Add(appResult("U", "QueryResponses", `<dict><key>Model</key><string>MD786X</string><key>OSVersion</key><string>12.5</string></dict>`))
 	filter := inventory.NewFilter(fuzzMax)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		decoded, _ := mdm.ParseResult(data)
 		for _, os := range fuzzOS {
 			o, err := filter.Apple(data, now, os)
 			checkObservation(t, data, o, err)
+			if decoded != nil {
+				// Read from the check-in's decoding: the same limits,
+				// the same observation.
+				od, derr := filter.AppleDecoded(decoded.Decoded, now, os)
+				if (err == nil) != (derr == nil) || errors.Is(err, inventory.ErrReport) != errors.Is(derr, inventory.ErrReport) ||
+					errors.Is(err, inventory.ErrNoInventory) != errors.Is(derr, inventory.ErrNoInventory) || !reflect.DeepEqual(o, od) {
+					t.Fatalf("%v: from the bytes %+v (%v), from the check-in's decoding %+v (%v)", os, o, err, od, derr)
+				}
+			}
 			if err != nil {
 				continue
 			}

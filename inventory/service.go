@@ -10,6 +10,7 @@ import (
 	"github.com/openomm/omm/events"
 
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/enroll/mdm"
 	"github.com/openomm/omm/storage"
 )
 
@@ -149,7 +150,7 @@ func (s *Service) IngestApple(ctx context.Context, org storage.OrgID, id string,
 	if err != nil {
 		return IngestResult{}, err
 	}
-	return s.ingestApple(ctx, d, res)
+	return s.ingestApple(ctx, d, res, nil)
 }
 
 // IngestAppleDevice is [Service.IngestApple] for device d as its caller
@@ -157,16 +158,46 @@ func (s *Service) IngestApple(ctx context.Context, org storage.OrgID, id string,
 // the device), which saves reading it again: d only needs to be recent,
 // since a record changed since is read again before the result is stored.
 func (s *Service) IngestAppleDevice(ctx context.Context, d Device, result []byte) (IngestResult, error) {
+	return s.IngestAppleDeviceWith(ctx, d, result, nil)
+}
+
+// Saver stores update u, computed by an ingest for device d as read, in
+// place of [Store.SaveInventory](ctx, d.Org, d.ID, d.Version, u): a store
+// method that stores it with other changes in one transaction (the MDM
+// check-in stores an inventory query's answer with it). command is what
+// the result answers ([AppleDeviceInformation], …). It returns the device
+// after the update, or saved false when it stored nothing by choice. An
+// error wrapping storage.ErrConflict makes the ingest read the device
+// again and call it again.
+type Saver func(ctx context.Context, command string, d Device, u Update) (stored Device, saved bool, err error)
+
+// IngestAppleDeviceWith is [Service.IngestAppleDevice] with save storing
+// the update (nil: [Store.SaveInventory]). When save stores nothing by
+// choice, the ingest returns an IngestResult with only Command set (and
+// Apps -1), and logs nothing.
+func (s *Service) IngestAppleDeviceWith(ctx context.Context, d Device, result []byte, save Saver) (IngestResult, error) {
 	res, err := s.filter.parseApple(result)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("ingest for device %q: %w", d.ID, err)
 	}
-	return s.ingestApple(ctx, d, res)
+	return s.ingestApple(ctx, d, res, save)
+}
+
+// IngestAppleDecodedWith is [Service.IngestAppleDeviceWith] for a result
+// its caller has already decoded (enroll/mdm's ParseResult): the report's
+// size and nesting limits are checked against what was measured while
+// decoding it, and it is not decoded again.
+func (s *Service) IngestAppleDecodedWith(ctx context.Context, d Device, result *mdm.Decoded, save Saver) (IngestResult, error) {
+	res, err := s.filter.appleDecoded(result)
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest for device %q: %w", d.ID, err)
+	}
+	return s.ingestApple(ctx, d, res, save)
 }
 
 // ingestApple reads the parsed result res by d's platform and OS version
-// and stores it.
-func (s *Service) ingestApple(ctx context.Context, d Device, res map[string]any) (IngestResult, error) {
+// and stores it with save (nil: the store's SaveInventory).
+func (s *Service) ingestApple(ctx context.Context, d Device, res map[string]any, save Saver) (IngestResult, error) {
 	org, id := d.Org, d.ID
 	os := OS{Platform: d.Platform}
 	if s.filter.appleNeedsVersion(res) {
@@ -180,7 +211,7 @@ func (s *Service) ingestApple(ctx context.Context, d Device, res map[string]any)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("ingest for device %q: %w", id, err)
 	}
-	return s.ingest(ctx, org, d, o, o.Command == string(AppleDeviceInformation))
+	return s.ingest(ctx, org, d, o, o.Command == string(AppleDeviceInformation), save)
 }
 
 // IngestAndroid filters an Android status report (see [Filter.Android])
@@ -198,16 +229,23 @@ func (s *Service) IngestAndroid(ctx context.Context, org storage.OrgID, id strin
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("ingest for device %q: %w", id, err)
 	}
-	return s.ingest(ctx, org, d, o, true)
+	return s.ingest(ctx, org, d, o, true, nil)
 }
 
 // maxMergeAttempts bounds the re-read-and-retry loop of an ingest that
 // merges with stored apps and meets a concurrent change.
 const maxMergeAttempts = 5
 
-// ingest stores o for device d, as read just before; a concurrent change
-// makes it read the device again.
-func (s *Service) ingest(ctx context.Context, org storage.OrgID, d Device, o Observation, withPhone bool) (IngestResult, error) {
+// ingest stores o for device d, as read just before, with save (nil: the
+// store's SaveInventory); a concurrent change makes it read the device
+// again.
+func (s *Service) ingest(ctx context.Context, org storage.OrgID, d Device, o Observation, withPhone bool, save Saver) (IngestResult, error) {
+	if save == nil {
+		save = func(ctx context.Context, _ string, d Device, u Update) (Device, bool, error) {
+			d, err := s.store.SaveInventory(ctx, d.Org, d.ID, d.Version, u)
+			return d, err == nil, err
+		}
+	}
 	res := IngestResult{Command: o.Command, Apps: -1}
 	id := d.ID
 	var phone *Value
@@ -255,13 +293,17 @@ func (s *Service) ingest(ctx context.Context, org storage.OrgID, d Device, o Obs
 			}
 			u.ReplaceApps, u.Apps = true, apps
 		}
-		d, err = s.store.SaveInventory(ctx, org, id, d.Version, u)
+		stored, saved, err := save(ctx, o.Command, d, u)
 		if errors.Is(err, storage.ErrConflict) && attempt < maxMergeAttempts {
 			continue // changed since read: merge again with what is stored now
 		}
 		if err != nil {
 			return res, fmt.Errorf("ingest for device %q: %w", id, err)
 		}
+		if !saved {
+			return res, nil
+		}
+		d = stored
 		res.Values, res.Dropped, res.Device = len(u.Values), dropped, d
 		if u.ReplaceApps {
 			res.Apps = len(u.Apps)

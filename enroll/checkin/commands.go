@@ -45,9 +45,11 @@ type ResultHandlerFunc func(ctx context.Context, r Result) error
 func (f ResultHandlerFunc) HandleResult(ctx context.Context, r Result) error { return f(ctx, r) }
 
 // freshIngester is a Devices that can ingest a result for a device record
-// its caller has just read (inventory.Service can).
+// its caller has just read, storing the update itself or through a
+// [inventory.Saver] (inventory.Service can).
 type freshIngester interface {
 	IngestAppleDevice(ctx context.Context, d inventory.Device, result []byte) (inventory.IngestResult, error)
+	IngestAppleDecodedWith(ctx context.Context, d inventory.Device, result *mdm.Decoded, save inventory.Saver) (inventory.IngestResult, error)
 }
 
 // ingest stores what the privacy contract allows of an inventory query's
@@ -69,14 +71,61 @@ func (s *Service) ingest(ctx context.Context, d inventory.Device, status mdm.Sta
 	if err != nil {
 		return nil, err
 	}
+	s.inventoried(ctx, d, res)
+	return &res, nil
+}
+
+// inventoried tells the declarative channel about a fresh DeviceInformation
+// ingest: the channel may suit the device now, or its declarations change
+// with the OS version.
+func (s *Service) inventoried(ctx context.Context, d inventory.Device, res inventory.IngestResult) {
 	if s.ddm != nil && res.Command == string(inventory.AppleDeviceInformation) {
-		// The OS version is fresh: the declarative channel may suit the
-		// device now, or its declarations change with the version.
 		if err := s.ddm.Inventoried(ctx, res.Device); err != nil {
 			s.log.WarnContext(ctx, "checkin: declarative management after inventory", "device", d.ID, "err", err)
 		}
 	}
-	return &res, nil
+}
+
+// recordInventory records an inventory query's answer together with what
+// the privacy contract allows of it, and the next command unless held, in
+// one transaction (enroll.InventoryAnswerQueue): a crash cannot keep the
+// answer and lose its inventory, and a failed ingest records nothing (the
+// device sends the answer again). ok is false when it did nothing and the
+// answer is to be recorded as any other: a store or devices that cannot, a
+// status other than Acknowledged, a result the filter does not store (not
+// an inventory query's, refused by it, or not of a type the check-in
+// ingests), which the plain path handles as before.
+func (s *Service) recordInventory(ctx context.Context, d inventory.Device, r *mdm.Result, o enroll.Outcome) (a enroll.Answer, inv *inventory.IngestResult, ok bool, err error) {
+	iq, isQueue := s.store.(enroll.InventoryAnswerQueue)
+	fresh, isIngester := s.devices.(freshIngester)
+	if !isQueue || !isIngester || r.Status != mdm.Acknowledged || r.Decoded == nil {
+		return a, nil, false, nil
+	}
+	called := false
+	var storeErr error
+	res, err := fresh.IngestAppleDecodedWith(ctx, d, r.Decoded, func(ctx context.Context, command string, cur inventory.Device, u inventory.Update) (inventory.Device, bool, error) {
+		if !s.inventoryTypes[command] {
+			return cur, false, nil
+		}
+		called = true
+		now := s.clock()
+		a, storeErr = iq.RecordOutcomeInventory(ctx, cur.Org, cur.ID, o, enroll.NextOptions{
+			SkipNotNow: true, MaxDeliveries: s.maxDeliv, QueuedAfter: now.Add(-s.ttl), Now: now,
+		}, s.holdsNext, enroll.InventoryAnswer{RequestType: command, Version: cur.Version, Update: u})
+		return a.Device, storeErr == nil && a.Inventoried, storeErr
+	})
+	switch {
+	case !called:
+		return enroll.Answer{}, nil, false, nil
+	case storeErr != nil && !errors.Is(storeErr, storage.ErrConflict):
+		return enroll.Answer{}, nil, true, storeErr // the store's own error (ErrNotFound: an unknown command)
+	case err != nil:
+		return enroll.Answer{}, nil, true, err
+	case !a.Inventoried:
+		return a, nil, true, nil // a replay, or an answer to a command of another type
+	}
+	s.inventoried(ctx, d, res)
+	return a, &res, true, nil
 }
 
 // Connect handles one request on the command endpoint: it records the
@@ -132,15 +181,16 @@ func (s *Service) Connect(ctx context.Context, org storage.OrgID, p Proof, body 
 // run first: they may queue commands that the choice must see.
 func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result) (enroll.Answer, error) {
 	o := enroll.Outcome{UUID: r.CommandUUID, Status: enroll.CommandStatus(r.Status), Detail: errorDetail(r.ErrorChain), Time: s.clock()}
-	var a enroll.Answer
-	var err error
-	if aq, ok := s.store.(enroll.AnswerQueue); ok {
-		now := s.clock()
-		a, err = aq.RecordOutcomeNext(ctx, d.Org, d.ID, o, enroll.NextOptions{
-			SkipNotNow: true, MaxDeliveries: s.maxDeliv, QueuedAfter: now.Add(-s.ttl), Now: now,
-		}, s.holdsNext)
-	} else {
-		a.Command, a.Recorded, err = s.store.RecordOutcome(ctx, d.Org, d.ID, o)
+	a, inv, withInventory, err := s.recordInventory(ctx, d, r, o)
+	if !withInventory {
+		if aq, ok := s.store.(enroll.AnswerQueue); ok {
+			now := s.clock()
+			a, err = aq.RecordOutcomeNext(ctx, d.Org, d.ID, o, enroll.NextOptions{
+				SkipNotNow: true, MaxDeliveries: s.maxDeliv, QueuedAfter: now.Add(-s.ttl), Now: now,
+			}, s.holdsNext)
+		} else {
+			a.Command, a.Recorded, err = s.store.RecordOutcome(ctx, d.Org, d.ID, o)
+		}
 	}
 	if errors.Is(err, storage.ErrNotFound) {
 		// Not a command we queued for this device (or one long gone): the
@@ -163,9 +213,10 @@ func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result)
 	if s.inventoryTypes[q.RequestType] {
 		// The built-in ingest always runs, and only what it stored goes
 		// further: a handler never sees what the contract forbids.
-		inv, err := s.ingest(ctx, d, r.Status, r.Body)
-		if err != nil {
-			return a, err
+		if !a.Inventoried {
+			if inv, err = s.ingest(ctx, d, r.Status, r.Body); err != nil {
+				return a, err
+			}
 		}
 		res.Body, res.Inventory = nil, inv
 	}

@@ -122,6 +122,13 @@ func newEnv(t testing.TB, opts ...checkin.Option) *env {
 // not wrapped), to inject failures.
 func newEnvWrapped(t testing.TB, wrap func(checkin.Store) checkin.Store, opts ...checkin.Option) *env {
 	t.Helper()
+	return newEnvWrappedInv(t, wrap, nil, opts...)
+}
+
+// newEnvWrappedInv is newEnvWrapped with the inventory's store (its
+// ingest's writes) wrapped by wrapInv too (nil: not wrapped).
+func newEnvWrappedInv(t testing.TB, wrap func(checkin.Store) checkin.Store, wrapInv func(inventory.Store) inventory.Store, opts ...checkin.Option) *env {
+	t.Helper()
 	e := &env{t: t, now: now, orgA: "org_acme", orgB: "org_beta", cas: map[storage.OrgID]ca{}}
 	e.store = memory.New()
 	roots := cas{}
@@ -133,7 +140,11 @@ func newEnvWrapped(t testing.TB, wrap func(checkin.Store) checkin.Store, opts ..
 		e.cas[o] = newCA(t, string(o))
 		roots[o] = e.cas[o].cert
 	}
-	e.inv = inventory.New(e.store, inventory.WithClock(e.clock), inventory.WithLogger(quiet))
+	var invStore inventory.Store = e.store
+	if wrapInv != nil {
+		invStore = wrapInv(invStore)
+	}
+	e.inv = inventory.New(invStore, inventory.WithClock(e.clock), inventory.WithLogger(quiet))
 	opts = append([]checkin.Option{
 		checkin.WithClock(e.clock), checkin.WithLogger(quiet),
 		checkin.WithEvents(func(_ context.Context, ev checkin.Event) { e.events = append(e.events, ev) }),

@@ -1,13 +1,18 @@
 package checkin_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/inventory"
+	"github.com/openomm/omm/storage"
 )
 
 // TestResultSentAgain: a device whose connection broke after it sent a
@@ -158,5 +163,120 @@ func TestRefreshAll(t *testing.T) {
 		if _, cmd := d.connect("Idle", "", nil); cmd != nil {
 			t.Errorf("device %s got %s", d.udid, requestType(cmd))
 		}
+	}
+}
+
+// failingInventoryWrites fails the first write of an inventory answer
+// once armed: the answer stored with its inventory, or the inventory saved
+// on its own.
+type failingInventoryWrites struct {
+	checkin.Store
+	armed *atomic.Bool
+}
+
+var errInjected = errors.New("injected: disk full")
+
+func (s failingInventoryWrites) RecordOutcomeNext(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome, opt enroll.NextOptions,
+	hold func(string) bool) (enroll.Answer, error) {
+	return s.Store.(enroll.AnswerQueue).RecordOutcomeNext(ctx, org, device, o, opt, hold)
+}
+
+func (s failingInventoryWrites) RecordOutcomeInventory(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome, opt enroll.NextOptions,
+	hold func(string) bool, inv enroll.InventoryAnswer) (enroll.Answer, error) {
+	if s.armed.CompareAndSwap(true, false) {
+		return enroll.Answer{}, errInjected
+	}
+	return s.Store.(enroll.InventoryAnswerQueue).RecordOutcomeInventory(ctx, org, device, o, opt, hold, inv)
+}
+
+type failingSaves struct {
+	inventory.Store
+	armed *atomic.Bool
+}
+
+func (s failingSaves) SaveInventory(ctx context.Context, org storage.OrgID, id string, version int64, u inventory.Update) (inventory.Device, error) {
+	if s.armed.CompareAndSwap(true, false) {
+		return inventory.Device{}, errInjected
+	}
+	return s.Store.SaveInventory(ctx, org, id, version, u)
+}
+
+// TestFailedIngestRecordsNothing: when an inventory answer's inventory
+// cannot be stored, nothing of the answer is (its outcome, its event, the
+// next command's delivery): the device gets an error and sends the answer
+// again, and that one is stored with its inventory. (Recorded apart, the
+// answer would be kept and its inventory lost for good: the resent answer
+// is a replay.)
+func TestFailedIngestRecordsNothing(t *testing.T) {
+	var armed atomic.Bool
+	e := newEnvWrappedInv(t,
+		func(s checkin.Store) checkin.Store { return failingInventoryWrites{s, &armed} },
+		func(s inventory.Store) inventory.Store { return failingSaves{s, &armed} })
+	d := e.newDevice(e.orgA, "UDID-FAILED-INGEST", "alice").enroll()
+	drain(t, d)
+	rec := d.record()
+	if err := e.svc.RefreshInventory(t.Context(), e.orgA, rec.ID, "admin:bob"); err != nil {
+		t.Fatal(err)
+	}
+	_, info := d.connect("Idle", "", nil)
+	if requestType(info) != "DeviceInformation" {
+		t.Fatalf("first command %s, want DeviceInformation", requestType(info))
+	}
+	before := deviceEvents(t, e, rec.ID)
+	armed.Store(true)
+	answer := func(name string) (int, map[string]any) {
+		return d.connect("Acknowledged", commandUUID(info), map[string]any{"QueryResponses": map[string]any{"DeviceName": name}})
+	}
+	if st, next := answer("Lost name"); st == http.StatusOK || next != nil {
+		t.Fatalf("answer with its inventory write failing: %d, next %v; want an error", st, next)
+	}
+	if armed.Load() {
+		t.Fatal("no inventory write was attempted")
+	}
+	if after := deviceEvents(t, e, rec.ID); len(after) != len(before) {
+		t.Errorf("the failed answer added events: %v", kinds(after[len(before):]))
+	}
+	// wantActions checks the answered command's status and the deliveries
+	// of the commands still open, summed.
+	wantActions := func(when string, infoStatus enroll.CommandStatus, openDeliveries int) {
+		t.Helper()
+		actions, err := e.svc.Actions(t.Context(), e.orgA, rec.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delivered := 0
+		for _, a := range actions {
+			switch {
+			case a.UUID == commandUUID(info):
+				if a.Status != infoStatus {
+					t.Errorf("%s: the answered command is %s, want %s", when, a.Status, infoStatus)
+				}
+			case a.Status.Open():
+				delivered += a.Deliveries
+			}
+		}
+		if delivered != openDeliveries {
+			t.Errorf("%s: the open commands were delivered %d times, want %d", when, delivered, openDeliveries)
+		}
+	}
+	wantActions("after the failure", enroll.StatusPending, 0)
+
+	st, next := answer("Second name")
+	if st != http.StatusOK || next == nil {
+		t.Fatalf("answer sent again: %d, next %v; want the refresh's next query", st, next)
+	}
+	wantActions("after the answer sent again", enroll.StatusAcknowledged, 1)
+	values, err := e.store.DeviceValues(t.Context(), e.orgA, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := ""
+	for _, v := range values {
+		if v.Key == inventory.KeyDeviceName {
+			name = v.Value
+		}
+	}
+	if name != "Second name" {
+		t.Errorf("device name %q, want the answer sent again's", name)
 	}
 }

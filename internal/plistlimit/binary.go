@@ -47,10 +47,10 @@ func (r *binReader) uint(off, size int) (uint64, error) {
 
 // checkBinary validates a binary plist so that micromdm/plist's decoder,
 // which trusts every length and reference, only ever sees sane input.
-func checkBinary(data []byte, lim Limits) error {
+func checkBinary(data []byte, lim Limits) (Stats, error) {
 	const header, trailer = 8, 32
 	if len(data) < header+trailer+1 || string(data[:header]) != "bplist00" {
-		return fmt.Errorf("%w: bad binary header or too short", ErrMalformed)
+		return Stats{}, fmt.Errorf("%w: bad binary header or too short", ErrMalformed)
 	}
 	t := data[len(data)-trailer:]
 	offSize, refSize := int(t[6]), int(t[7])
@@ -60,13 +60,13 @@ func checkBinary(data []byte, lim Limits) error {
 	end := uint64(len(data) - trailer)
 	switch {
 	case offSize < 1 || offSize > 8 || refSize < 1 || refSize > 8:
-		return fmt.Errorf("%w: offset size %d, ref size %d", ErrMalformed, offSize, refSize)
+		return Stats{}, fmt.Errorf("%w: offset size %d, ref size %d", ErrMalformed, offSize, refSize)
 	case num == 0 || num > uint64(lim.MaxValues):
-		return fmt.Errorf("%w: %d objects", ErrTooMany, num)
+		return Stats{}, fmt.Errorf("%w: %d objects", ErrTooMany, num)
 	case top >= num:
-		return fmt.Errorf("%w: root object %d of %d", ErrMalformed, top, num)
+		return Stats{}, fmt.Errorf("%w: root object %d of %d", ErrMalformed, top, num)
 	case tableOff < header || tableOff > end || num*uint64(offSize) > end-tableOff:
-		return fmt.Errorf("%w: offset table out of range", ErrMalformed)
+		return Stats{}, fmt.Errorf("%w: offset table out of range", ErrMalformed)
 	}
 	r := &binReader{data: data, tableOff: int(tableOff), refSize: refSize, count: int(num)}
 
@@ -78,11 +78,11 @@ func checkBinary(data []byte, lim Limits) error {
 			off = off<<8 | uint64(c)
 		}
 		if off < header || off >= tableOff {
-			return fmt.Errorf("%w: object %d at offset %d", ErrMalformed, i, off)
+			return Stats{}, fmt.Errorf("%w: object %d at offset %d", ErrMalformed, i, off)
 		}
 		o, err := r.object(int(off))
 		if err != nil {
-			return fmt.Errorf("object %d: %w", i, err)
+			return Stats{}, fmt.Errorf("object %d: %w", i, err)
 		}
 		objs[i] = o
 	}
@@ -92,11 +92,15 @@ func checkBinary(data []byte, lim Limits) error {
 		}
 		for _, k := range o.children[:len(o.children)/2] {
 			if objs[k].kind != kindASCII && objs[k].kind != kindUTF16 {
-				return fmt.Errorf("%w: dictionary %d has a non-string key", ErrMalformed, i)
+				return Stats{}, fmt.Errorf("%w: dictionary %d has a non-string key", ErrMalformed, i)
 			}
 		}
 	}
-	return walk(objs, int(top), lim)
+	r0, err := walk(objs, int(top), lim)
+	if err != nil {
+		return Stats{}, err
+	}
+	return Stats{size: len(data), binary: true, depth: r0.depth, values: r0.values, objects: int(num), bytes: r0.bytes}, nil
 }
 
 // object parses the header of the object at off and checks that its
@@ -203,8 +207,12 @@ func (r *binReader) length(info, pos int) (n, next int, err error) {
 // recursion, rejecting cycles and computing for every object the depth and
 // size of the tree the decoder will build from it (a shared object counts
 // once per reference, as the decoder copies it each time).
-func walk(objs []object, top int, lim Limits) error {
-	type result struct{ depth, values, bytes int }
+// walkResult is the depth, value count and content bytes of the tree the
+// decoder builds from an object.
+type walkResult struct{ depth, values, bytes int }
+
+func walk(objs []object, top int, lim Limits) (walkResult, error) {
+	type result = walkResult
 	const (
 		white = iota
 		grey
@@ -223,7 +231,7 @@ func walk(objs []object, top int, lim Limits) error {
 			f.next++
 			switch color[c] {
 			case grey:
-				return fmt.Errorf("%w: reference cycle through object %d", ErrMalformed, c)
+				return result{}, fmt.Errorf("%w: reference cycle through object %d", ErrMalformed, c)
 			case white:
 				color[c] = grey
 				stack = append(stack, frame{obj: c})
@@ -241,15 +249,15 @@ func walk(objs []object, top int, lim Limits) error {
 		}
 		switch {
 		case r.depth > lim.MaxDepth:
-			return fmt.Errorf("%w: deeper than %d levels", ErrTooDeep, lim.MaxDepth)
+			return result{}, fmt.Errorf("%w: deeper than %d levels", ErrTooDeep, lim.MaxDepth)
 		case r.values > lim.MaxValues:
-			return fmt.Errorf("%w: more than %d values once expanded", ErrTooMany, lim.MaxValues)
+			return result{}, fmt.Errorf("%w: more than %d values once expanded", ErrTooMany, lim.MaxValues)
 		case r.bytes > lim.MaxSize:
-			return fmt.Errorf("%w: more than %d bytes of content once expanded", ErrTooLarge, lim.MaxSize)
+			return result{}, fmt.Errorf("%w: more than %d bytes of content once expanded", ErrTooLarge, lim.MaxSize)
 		}
 		res[f.obj] = r
 		color[f.obj] = black
 		stack = stack[:len(stack)-1]
 	}
-	return nil
+	return res[top], nil
 }

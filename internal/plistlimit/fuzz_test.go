@@ -20,7 +20,28 @@ func FuzzUnmarshal(f *testing.F) {
 			!errors.Is(err, ErrTooMany) && !errors.Is(err, ErrMalformed) {
 			t.Fatalf("error wraps no sentinel: %v", err)
 		}
+		checkWithin(t, data)
 	})
+}
+
+// checkWithin: what Measure measured under the default limits tells, for
+// stricter ones, what Check would say of data.
+func checkWithin(t *testing.T, data []byte) {
+	t.Helper()
+	st, err := Measure(data, Limits{})
+	if err != nil {
+		return
+	}
+	for _, lim := range []Limits{{}, {MaxSize: len(data) - 1}, {MaxSize: len(data)}, {MaxDepth: 2}, {MaxDepth: 3}, {MaxDepth: 4},
+		{MaxValues: 1}, {MaxValues: 4}, {MaxValues: 16}, {MaxSize: 64, MaxDepth: 3, MaxValues: 8}} {
+		want, got := Check(data, lim), st.Within(lim)
+		if (want == nil) != (got == nil) {
+			t.Fatalf("limits %+v: Check says %v, Within %v", lim, want, got)
+		}
+		if got != nil && !errors.Is(got, ErrTooLarge) && !errors.Is(got, ErrTooDeep) && !errors.Is(got, ErrTooMany) {
+			t.Fatalf("limits %+v: Within's error wraps no limit's sentinel: %v", lim, got)
+		}
+	}
 }
 
 // seeds is the corpus; the name prefix says what Check must return.
@@ -73,6 +94,34 @@ func TestFuzzSeeds(t *testing.T) {
 		prefix, _, _ := strings.Cut(e.Name(), "-")
 		if err := Check(data, Limits{}); !errors.Is(err, want[prefix]) {
 			t.Errorf("%s: Check = %v, want %v", e.Name(), err, want[prefix])
+		}
+		checkWithin(t, data)
+	}
+}
+
+// TestWithin: measured under loose limits, valid input is found within
+// them and not within tight ones, each bound on its own, as Check finds.
+func TestWithin(t *testing.T) {
+	for name, data := range map[string][]byte{"xml": []byte(sampleXML), "binary": sampleBinary()} {
+		st, err := Measure(data, Limits{})
+		if err != nil {
+			t.Fatalf("%s: Measure: %v", name, err)
+		}
+		for _, tt := range []struct {
+			lim  Limits
+			want error
+		}{
+			{Limits{}, nil},
+			{Limits{MaxSize: len(data) - 1}, ErrTooLarge},
+			{Limits{MaxDepth: 1}, ErrTooDeep},
+			{Limits{MaxValues: 2}, ErrTooMany},
+		} {
+			if got := st.Within(tt.lim); !errors.Is(got, tt.want) || (tt.want == nil) != (got == nil) {
+				t.Errorf("%s: Within(%+v) = %v, want %v", name, tt.lim, got, tt.want)
+			}
+			if got := Check(data, tt.lim); !errors.Is(got, tt.want) || (tt.want == nil) != (got == nil) {
+				t.Errorf("%s: Check(%+v) = %v, want %v", name, tt.lim, got, tt.want)
+			}
 		}
 	}
 }

@@ -8,11 +8,26 @@ import (
 
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/events"
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 )
 
 const queueColumns = `q.id, q.org_id, q.device, q.uuid, c.request_type, c.body, q.status, q.deliveries, q.detail, c.queued_us, q.updated_us
 	FROM {enroll_queue} q JOIN {enroll_commands} c ON c.org_id = q.org_id AND c.uuid = q.uuid`
+
+// The queries for a device's open commands read the index of open
+// commands (SQLite would otherwise plan on the index of all of a device's
+// commands and walk its answered history): whether it has one (org,
+// device, skip NotNow), and its next after a queue id (org, device, after,
+// skip NotNow).
+const (
+	openProbeQuery = `SELECT EXISTS (SELECT 1 FROM {enroll_queue} {INDEXED BY enroll_queue_open}
+		WHERE org_id = ? AND device = ? AND status IN ('Pending', 'NotNow') AND (NOT ? OR status = 'Pending'))`
+	nextQuery = `SELECT q.id, q.org_id, q.device, q.uuid, c.request_type, c.body, q.status, q.deliveries, q.detail, c.queued_us, q.updated_us
+		FROM {enroll_queue} q {INDEXED BY enroll_queue_open} JOIN {enroll_commands} c ON c.org_id = q.org_id AND c.uuid = q.uuid
+		WHERE q.org_id = ? AND q.device = ? AND q.status IN ('Pending', 'NotNow') AND q.id > ?
+		AND (NOT ? OR q.status = 'Pending') ORDER BY q.id LIMIT 1 {FOR UPDATE OF q}`
+)
 
 func scanQueued(row rowScanner) (int64, enroll.QueuedCommand, error) {
 	var q enroll.QueuedCommand
@@ -44,9 +59,7 @@ func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device strin
 	// queued after the probe waits for the next check-in, as it would had
 	// it been queued a moment later.
 	var open bool
-	if err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM {enroll_queue}
-		WHERE org_id = ? AND device = ? AND status IN ('Pending', 'NotNow') AND (NOT ? OR status = 'Pending'))`,
-		org, device, opt.SkipNotNow).Scan(&open); err != nil {
+	if err := s.queryRow(ctx, openProbeQuery, org, device, opt.SkipNotNow).Scan(&open); err != nil {
 		return enroll.QueuedCommand{}, fmt.Errorf("sqlstore: next command for %q: %w", device, err)
 	}
 	if !open {
@@ -71,9 +84,7 @@ func (s *Store) NextCommand(ctx context.Context, org storage.OrgID, device strin
 func (s *Store) nextIn(ctx context.Context, tx tx, org storage.OrgID, device string, opt enroll.NextOptions) (enroll.QueuedCommand, bool, error) {
 	after := int64(0)
 	for {
-		id, next, err := scanQueued(tx.queryRow(ctx, "SELECT "+queueColumns+`
-			WHERE q.org_id = ? AND q.device = ? AND q.status IN ('Pending', 'NotNow') AND q.id > ?
-			AND (NOT ? OR q.status = 'Pending') ORDER BY q.id LIMIT 1 {FOR UPDATE OF q}`, org, device, after, opt.SkipNotNow))
+		id, next, err := scanQueued(tx.queryRow(ctx, nextQuery, org, device, after, opt.SkipNotNow))
 		if errors.Is(err, sql.ErrNoRows) {
 			return enroll.QueuedCommand{}, false, nil
 		}
@@ -139,6 +150,25 @@ func (s *Store) recordIn(ctx context.Context, tx tx, org storage.OrgID, device s
 // RecordOutcomeNext implements enroll.AnswerQueue.
 func (s *Store) RecordOutcomeNext(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome, opt enroll.NextOptions,
 	hold func(requestType string) bool) (enroll.Answer, error) {
+	return s.recordNext(ctx, org, device, o, opt, hold, nil)
+}
+
+// RecordOutcomeInventory implements enroll.InventoryAnswerQueue.
+func (s *Store) RecordOutcomeInventory(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome, opt enroll.NextOptions,
+	hold func(requestType string) bool, inv enroll.InventoryAnswer) (enroll.Answer, error) {
+	u, err := inv.Update.Normalize()
+	if err != nil {
+		return enroll.Answer{}, err
+	}
+	inv.Update = u
+	return s.recordNext(ctx, org, device, o, opt, hold, &inv)
+}
+
+// recordNext records o and, unless hold says otherwise, hands out the next
+// command, in one transaction; with inv, the inventory update too when the
+// answered command is of its type (inv.Update normalized).
+func (s *Store) recordNext(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome, opt enroll.NextOptions,
+	hold func(requestType string) bool, inv *enroll.InventoryAnswer) (enroll.Answer, error) {
 	if err := o.Validate(); err != nil {
 		return enroll.Answer{}, err
 	}
@@ -147,8 +177,22 @@ func (s *Store) RecordOutcomeNext(ctx context.Context, org storage.OrgID, device
 	err := s.write(ctx, func(tx tx) error {
 		var err error
 		a = enroll.Answer{}
+		var d inventory.Device
+		if inv != nil {
+			// The device row first, then the queue's, as a device action
+			// locks them: two transactions cannot wait for each other.
+			if d, err = tx.lockDevice(ctx, org, device, "save inventory of device %q"); err != nil {
+				return err
+			}
+		}
 		if a.Command, a.Recorded, err = s.recordIn(ctx, tx, org, device, o); err != nil {
 			return err
+		}
+		if inv != nil && a.Recorded && a.Command.RequestType == inv.RequestType {
+			if a.Device, err = tx.saveInventory(ctx, d, inv.Version, inv.Update); err != nil {
+				return err
+			}
+			a.Inventoried = true
 		}
 		if a.Recorded && hold != nil && hold(a.Command.RequestType) {
 			return nil

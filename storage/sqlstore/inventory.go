@@ -181,61 +181,67 @@ func (s *Store) SaveInventory(ctx context.Context, org storage.OrgID, id string,
 	}
 	var d inventory.Device
 	err = s.write(ctx, func(tx tx) error {
-		d, err = tx.lockDevice(ctx, org, id, "save inventory of device %q")
-		if err != nil {
+		if d, err = tx.lockDevice(ctx, org, id, "save inventory of device %q"); err != nil {
 			return err
 		}
-		if d.Version != version {
-			return fmt.Errorf("save inventory of device %q: read version %d, stored %d: %w", id, version, d.Version, storage.ErrConflict)
-		}
-		if d.State.Terminal() {
-			return fmt.Errorf("save inventory of device %q: device is %s: %w", id, d.State, storage.ErrConflict)
-		}
-		if err := tx.inventoryEvent(ctx, org, id, u); err != nil {
-			return err
-		}
-		if len(u.Values) > 0 {
-			rows := make([][]string, len(u.Values))
-			for i, v := range u.Values {
-				rows[i] = []string{string(v.Key), v.Value, string(v.Source), strconv.FormatInt(micros(v.Collected), 10)}
-			}
-			// WHERE true: SQLite's upsert after a SELECT needs one.
-			if _, err := tx.exec(ctx, `INSERT INTO {device_values} (org_id, device_id, key, value, source, collected_us)
-				SELECT ?, ?, r.value ->> 0, r.value ->> 1, r.value ->> 2, CAST(r.value ->> 3 AS BIGINT) FROM {json r} WHERE true
-				ON CONFLICT (org_id, device_id, key)
-				DO UPDATE SET value = excluded.value, source = excluded.source, collected_us = excluded.collected_us`,
-				org, id, jsonRows(rows)); err != nil {
-				return s.fail("store values", err)
-			}
-		}
-		if len(u.Remove) > 0 {
-			keys := make([]string, len(u.Remove))
-			for i, k := range u.Remove {
-				keys[i] = string(k)
-			}
-			if _, err := tx.exec(ctx, "DELETE FROM {device_values} WHERE org_id = ? AND device_id = ? AND key IN (SELECT k.value FROM {values k})",
-				org, id, s.strings(keys)); err != nil {
-				return s.fail("remove values", err)
-			}
-		}
-		if u.ReplaceApps {
-			if err := tx.replaceApps(ctx, org, id, u.Apps); err != nil {
-				return err
-			}
-		}
-		d.Version++
-		d.LastInventory = u.At
-		if u.At.After(d.LastSeen) {
-			d.LastSeen = u.At
-		}
-		_, err := tx.exec(ctx, "UPDATE {devices} SET version = ?, last_inventory_us = ?, last_seen_us = ? WHERE org_id = ? AND id = ?",
-			d.Version, micros(d.LastInventory), micros(d.LastSeen), org, id)
-		if err != nil {
-			return fmt.Errorf("sqlstore: save inventory: %w", err)
-		}
-		return nil
+		d, err = tx.saveInventory(ctx, d, version, u)
+		return err
 	})
 	return done(d, err)
+}
+
+// saveInventory is SaveInventory's work in tx for device d, as locked in
+// tx, with u normalized; it returns the device after the update.
+func (tx tx) saveInventory(ctx context.Context, d inventory.Device, version int64, u inventory.Update) (inventory.Device, error) {
+	org, id := d.Org, d.ID
+	if d.Version != version {
+		return d, fmt.Errorf("save inventory of device %q: read version %d, stored %d: %w", id, version, d.Version, storage.ErrConflict)
+	}
+	if d.State.Terminal() {
+		return d, fmt.Errorf("save inventory of device %q: device is %s: %w", id, d.State, storage.ErrConflict)
+	}
+	if err := tx.inventoryEvent(ctx, org, id, u); err != nil {
+		return d, err
+	}
+	if len(u.Values) > 0 {
+		rows := make([][]string, len(u.Values))
+		for i, v := range u.Values {
+			rows[i] = []string{string(v.Key), v.Value, string(v.Source), strconv.FormatInt(micros(v.Collected), 10)}
+		}
+		// WHERE true: SQLite's upsert after a SELECT needs one.
+		if _, err := tx.exec(ctx, `INSERT INTO {device_values} (org_id, device_id, key, value, source, collected_us)
+			SELECT ?, ?, r.value ->> 0, r.value ->> 1, r.value ->> 2, CAST(r.value ->> 3 AS BIGINT) FROM {json r} WHERE true
+			ON CONFLICT (org_id, device_id, key)
+			DO UPDATE SET value = excluded.value, source = excluded.source, collected_us = excluded.collected_us`,
+			org, id, jsonRows(rows)); err != nil {
+			return d, tx.s.fail("store values", err)
+		}
+	}
+	if len(u.Remove) > 0 {
+		keys := make([]string, len(u.Remove))
+		for i, k := range u.Remove {
+			keys[i] = string(k)
+		}
+		if _, err := tx.exec(ctx, "DELETE FROM {device_values} WHERE org_id = ? AND device_id = ? AND key IN (SELECT k.value FROM {values k})",
+			org, id, tx.s.strings(keys)); err != nil {
+			return d, tx.s.fail("remove values", err)
+		}
+	}
+	if u.ReplaceApps {
+		if err := tx.replaceApps(ctx, org, id, u.Apps); err != nil {
+			return d, err
+		}
+	}
+	d.Version++
+	d.LastInventory = u.At
+	if u.At.After(d.LastSeen) {
+		d.LastSeen = u.At
+	}
+	if _, err := tx.exec(ctx, "UPDATE {devices} SET version = ?, last_inventory_us = ?, last_seen_us = ? WHERE org_id = ? AND id = ?",
+		d.Version, micros(d.LastInventory), micros(d.LastSeen), org, id); err != nil {
+		return d, fmt.Errorf("sqlstore: save inventory: %w", err)
+	}
+	return d, nil
 }
 
 // inventoryEvent emits the event of what u changes in the device's stored

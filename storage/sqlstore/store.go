@@ -25,7 +25,8 @@
 // "SELECT … FROM {devices} WHERE org_id = ? {FOR UPDATE}". The store rewrites
 // each query once (and caches it): {devices} becomes the prefixed, schema
 // qualified table name, {FOR UPDATE} a row lock on PostgreSQL and nothing on
-// SQLite (whose single writer already serialises write transactions), and
+// SQLite (whose single writer already serialises write transactions),
+// {INDEXED BY name} the prefixed index on SQLite and nothing on PostgreSQL,
 // {values v} a one-column table of the strings passed as one parameter
 // (see [Store.strings]); on PostgreSQL ? becomes $1, $2, ….
 //
@@ -527,6 +528,13 @@ func (s *Store) q(query string) string {
 				return t[1 : len(t)-1]
 			}
 			return ""
+		case strings.HasPrefix(t, "{INDEXED BY "):
+			// SQLite, without statistics, may plan on another index with
+			// the same columns; PostgreSQL plans by its own statistics.
+			if s.d.postgres {
+				return ""
+			}
+			return "INDEXED BY " + s.prefix + strings.TrimSpace(t[len("{INDEXED BY "):len(t)-1])
 		case strings.HasPrefix(t, "{json "):
 			n++
 			alias := strings.TrimSpace(t[len("{json ") : len(t)-1])

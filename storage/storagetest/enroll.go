@@ -9,6 +9,7 @@ import (
 
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/events"
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 )
 
@@ -26,6 +27,7 @@ func enrollCases() []testCase {
 		{"Queue/TenantIsolation", testQueueTenantIsolation},
 		{"Queue/ConcurrentNext", testQueueConcurrentNext},
 		{"Queue/RecordOutcomeNext", testQueueRecordOutcomeNext},
+		{"Queue/RecordOutcomeInventory", testQueueRecordOutcomeInventory},
 	}
 }
 
@@ -403,4 +405,119 @@ func testQueueRecordOutcomeNext(t testing.TB, s Store) {
 	}
 	same(t, "outcome events", outcomes, map[string]string{"c1": string(events.CommandNotNow) + " ", "c2": string(events.CommandAcknowledged) + " ",
 		"c3": string(events.CommandAcknowledged) + " ", "c4": string(events.CommandAcknowledged) + " "})
+}
+
+// testQueueRecordOutcomeInventory: an answer stored with its inventory
+// update does what RecordOutcomeNext then SaveInventory do, in one
+// transaction: the update only for an answer recorded now to a command of
+// its type; a stale version or a deprovisioned device stores nothing at all
+// (no outcome, no delivery counted, no event); another org's device is not
+// found.
+func testQueueRecordOutcomeInventory(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	other := mustCreateOrg(t, s, "other")
+	d := mustCreateDevice(t, s, newDevice(o.ID, 1), at(1))
+	for _, c := range []string{"c1", "c2", "c3"} {
+		enqueue(t, s, o.ID, c, d.ID)
+	}
+	install := enroll.Command{UUID: "c4", RequestType: "InstallProfile", Body: []byte("<plist>c4</plist>")}
+	noErr(t, "EnqueueCommand c4", s.EnqueueCommand(ctx, o.ID, []string{d.ID}, install, entryFor(o.ID, "command.enqueue", at(1))))
+	wantNext(t, s, o.ID, d.ID, false, "c1", 1)
+	opt := enroll.NextOptions{SkipNotNow: true, Now: at(2)}
+	never := func(string) bool { return false }
+	ack := func(uuid string, when int) enroll.Outcome {
+		return enroll.Outcome{UUID: uuid, Status: enroll.StatusAcknowledged, Time: at(when)}
+	}
+	inv := func(version int64, serial string, when int) enroll.InventoryAnswer {
+		return enroll.InventoryAnswer{RequestType: command("c1").RequestType, Version: version, Update: inventory.Update{At: at(when),
+			Values: []inventory.Value{{Key: inventory.KeySerialNumber, Value: serial, Source: inventory.SourceDevice, Collected: at(when)}}}}
+	}
+	type state struct {
+		Inv    invSnapshot
+		Queue  []enroll.QueuedCommand
+		Events []events.Event
+	}
+	take := func() state {
+		q, err := s.Commands(ctx, o.ID, d.ID, 0)
+		noErr(t, "Commands", err)
+		p, err := s.Events(ctx, o.ID, events.Query{Limit: 100})
+		noErr(t, "Events", err)
+		return state{Inv: takeInvSnapshot(t, s), Queue: q, Events: p.Events}
+	}
+
+	a, err := s.RecordOutcomeInventory(ctx, o.ID, d.ID, ack("c1", 3), opt, never, inv(d.Version, "SERIAL-1", 3))
+	noErr(t, "RecordOutcomeInventory(c1)", err)
+	if !a.Recorded || a.Command.UUID != "c1" || a.Command.Status != enroll.StatusAcknowledged || !a.Inventoried ||
+		a.Device.ID != d.ID || a.Device.Version != d.Version+1 || !a.Device.LastInventory.Equal(storage.Normalize(at(3))) ||
+		!a.Looked || !a.Found || a.Next.UUID != "c2" || a.Next.Deliveries != 1 {
+		t.Errorf("RecordOutcomeInventory(c1) = %+v; want c1 recorded, the update stored (version %d) and c2 handed out", a, d.Version+1)
+	}
+	cur, err := s.Device(ctx, o.ID, d.ID)
+	noErr(t, "Device", err)
+	same(t, "device after the answer", cur, a.Device)
+	vals, err := s.DeviceValues(ctx, o.ID, d.ID)
+	noErr(t, "DeviceValues", err)
+	if len(vals) != 1 || vals[0].Value != "SERIAL-1" {
+		t.Errorf("values after the answer = %+v; want the serial number SERIAL-1", vals)
+	}
+
+	// A stale version, a deprovisioned device's, another org's: nothing.
+	before := take()
+	_, err = s.RecordOutcomeInventory(ctx, o.ID, d.ID, ack("c2", 4), opt, never, inv(d.Version, "SERIAL-2", 4))
+	wantErr(t, "RecordOutcomeInventory with a stale version", err, storage.ErrConflict)
+	same(t, "after a stale version", take(), before)
+	_, err = s.RecordOutcomeInventory(ctx, other.ID, d.ID, ack("c2", 4), opt, never, inv(cur.Version, "SERIAL-2", 4))
+	wantErr(t, "RecordOutcomeInventory in another org", err, storage.ErrNotFound)
+	same(t, "after another org's answer", take(), before)
+
+	// The same answer with the version as stored now.
+	held := ""
+	a, err = s.RecordOutcomeInventory(ctx, o.ID, d.ID, ack("c2", 5), opt, func(rt string) bool { held = rt; return true }, inv(cur.Version, "SERIAL-2", 5))
+	noErr(t, "RecordOutcomeInventory(c2, held)", err)
+	if !a.Recorded || !a.Inventoried || a.Device.Version != cur.Version+1 || a.Looked || held != command("c2").RequestType {
+		t.Errorf("RecordOutcomeInventory(c2, held) = %+v (hold asked about %q); want recorded with its update, next not looked for", a, held)
+	}
+	cur = a.Device
+
+	// A replay stores no update, nor does an answer to another type.
+	a, err = s.RecordOutcomeInventory(ctx, o.ID, d.ID, ack("c1", 6), opt, never, inv(cur.Version, "SERIAL-REPLAY", 6))
+	noErr(t, "replayed RecordOutcomeInventory", err)
+	if a.Recorded || a.Inventoried || !a.Looked || !a.Found || a.Next.UUID != "c3" {
+		t.Errorf("replayed RecordOutcomeInventory = %+v; want not recorded, no update, c3 next", a)
+	}
+	a, err = s.RecordOutcomeInventory(ctx, o.ID, d.ID, ack("c4", 7), opt, never, inv(cur.Version, "SERIAL-OTHER", 7))
+	noErr(t, "RecordOutcomeInventory(c4 InstallProfile)", err)
+	if !a.Recorded || a.Inventoried || a.Command.RequestType != install.RequestType {
+		t.Errorf("RecordOutcomeInventory(c4 InstallProfile) = %+v; want recorded without the update", a)
+	}
+	got, err := s.Device(ctx, o.ID, d.ID)
+	noErr(t, "Device", err)
+	same(t, "device after a replay and another type", got, cur)
+	vals, err = s.DeviceValues(ctx, o.ID, d.ID)
+	noErr(t, "DeviceValues", err)
+	if len(vals) != 1 || vals[0].Value != "SERIAL-2" {
+		t.Errorf("values after a replay and another type = %+v; want SERIAL-2", vals)
+	}
+
+	// A deprovisioned device: neither the answer nor the update.
+	_, err = s.UpdateDeviceState(ctx, o.ID, d.ID, inventory.StateDeprovisioned, deviceEntry(o.ID, "device.state.deprovisioned", at(8)))
+	noErr(t, "UpdateDeviceState", err)
+	cur, err = s.Device(ctx, o.ID, d.ID)
+	noErr(t, "Device", err)
+	before = take()
+	_, err = s.RecordOutcomeInventory(ctx, o.ID, d.ID, ack("c3", 9), opt, never, inv(cur.Version, "SERIAL-LATE", 9))
+	wantErr(t, "RecordOutcomeInventory on a deprovisioned device", err, storage.ErrConflict)
+	same(t, "after an answer of a deprovisioned device", take(), before)
+
+	p, err := s.Events(ctx, o.ID, events.Query{Limit: 100})
+	noErr(t, "Events", err)
+	kinds := map[events.Kind]int{}
+	for _, e := range p.Events {
+		kinds[e.Kind]++
+	}
+	if kinds[events.InventoryChanged] != 2 || kinds[events.CommandAcknowledged] != 3 {
+		t.Errorf("events: %d inventory changes, %d acknowledgements; want 2 and 3 (c1 and c2 with their updates, c4)",
+			kinds[events.InventoryChanged], kinds[events.CommandAcknowledged])
+	}
 }

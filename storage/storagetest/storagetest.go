@@ -33,7 +33,7 @@ type Store interface {
 	policy.Store
 	inventory.Store
 	enroll.CommandQueue
-	enroll.AnswerQueue
+	enroll.InventoryAnswerQueue
 	enroll.EnrollmentStore
 	enroll.AuthenticateStore // authenticate.go
 	otaStore                 // enroll_ota.go
