@@ -211,6 +211,9 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 		return res, err
 	}
 	a.resume = c.conn == connResume
+	// The API client's connections (HTTP/1.1: one per request in flight)
+	// end with the run, as the devices' do in the reconnecting modes.
+	defer a.client.CloseIdleConnections()
 	disconnect := reconnects(c.conn)
 	// traced returns ctx counting the handshakes of phase name into res.
 	traced := func(ctx context.Context, name string) (context.Context, func()) {
