@@ -370,3 +370,20 @@ func tlsPut(t *testing.T, srv *httptest.Server, d *device, path string, body []b
 }
 
 func plistUnmarshal(data []byte, v any) error { return plist.Unmarshal(data, v) }
+
+// storedName is the device name the org's device id has in the inventory
+// ("" when none is stored).
+func storedName(t *testing.T, e *env, id string) string {
+	t.Helper()
+	values, err := e.store.DeviceValues(t.Context(), e.orgA, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := ""
+	for _, v := range values {
+		if v.Key == inventory.KeyDeviceName {
+			name = v.Value
+		}
+	}
+	return name
+}

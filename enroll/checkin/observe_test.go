@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/openomm/omm/enroll/checkin"
-	"github.com/openomm/omm/inventory"
 )
 
 // A result handler for an inventory query observes: the built-in ingest
@@ -40,17 +39,7 @@ func TestResultHandlersObserve(t *testing.T) {
 	if strings.Contains(string(r.Body), imei) {
 		t.Error("the handler saw the IMEI")
 	}
-	values, err := e.store.DeviceValues(t.Context(), e.orgA, d.record().ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := ""
-	for _, v := range values {
-		if v.Key == inventory.KeyDeviceName {
-			name = v.Value
-		}
-	}
-	if name != "Alice's iPhone" {
+	if name := storedName(t, e, d.record().ID); name != "Alice's iPhone" {
 		t.Errorf("with a handler registered the built-in ingest stored name %q", name)
 	}
 }

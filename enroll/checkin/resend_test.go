@@ -61,16 +61,7 @@ func TestResultSentAgain(t *testing.T) {
 	if acks != 1 {
 		t.Errorf("%d acknowledgement events of %s, want 1", acks, commandUUID(info))
 	}
-	values, err := e.store.DeviceValues(t.Context(), e.orgA, rec.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := ""
-	for _, v := range values {
-		if v.Key == inventory.KeyDeviceName {
-			name = v.Value
-		}
-	}
+	name := storedName(t, e, rec.ID)
 	if name != "First name" {
 		t.Errorf("device name %q, want the first result's", name)
 	}
@@ -266,16 +257,7 @@ func TestFailedIngestRecordsNothing(t *testing.T) {
 		t.Fatalf("answer sent again: %d, next %v; want the refresh's next query", st, next)
 	}
 	wantActions("after the answer sent again", enroll.StatusAcknowledged, 1)
-	values, err := e.store.DeviceValues(t.Context(), e.orgA, rec.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := ""
-	for _, v := range values {
-		if v.Key == inventory.KeyDeviceName {
-			name = v.Value
-		}
-	}
+	name := storedName(t, e, rec.ID)
 	if name != "Second name" {
 		t.Errorf("device name %q, want the answer sent again's", name)
 	}
