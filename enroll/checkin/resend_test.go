@@ -23,16 +23,7 @@ import (
 // answer carried is handed out again, since the device never saw it.
 func TestResultSentAgain(t *testing.T) {
 	e := newEnv(t)
-	d := e.newDevice(e.orgA, "UDID-RESEND", "alice").enroll()
-	drain(t, d)
-	rec := d.record()
-	if err := e.svc.RefreshInventory(t.Context(), e.orgA, rec.ID, "admin:bob"); err != nil {
-		t.Fatal(err)
-	}
-	_, info := d.connect("Idle", "", nil)
-	if requestType(info) != "DeviceInformation" {
-		t.Fatalf("first command %s, want DeviceInformation", requestType(info))
-	}
+	d, rec, info := refreshing(t, e, "UDID-RESEND")
 	answer := func(name string) (int, map[string]any) {
 		return d.connect("Acknowledged", commandUUID(info), map[string]any{"QueryResponses": map[string]any{"DeviceName": name}})
 	}
@@ -203,16 +194,7 @@ func TestFailedIngestRecordsNothing(t *testing.T) {
 	e := newEnvWrappedInv(t,
 		func(s checkin.Store) checkin.Store { return failingInventoryWrites{s, &armed} },
 		func(s inventory.Store) inventory.Store { return failingSaves{s, &armed} })
-	d := e.newDevice(e.orgA, "UDID-FAILED-INGEST", "alice").enroll()
-	drain(t, d)
-	rec := d.record()
-	if err := e.svc.RefreshInventory(t.Context(), e.orgA, rec.ID, "admin:bob"); err != nil {
-		t.Fatal(err)
-	}
-	_, info := d.connect("Idle", "", nil)
-	if requestType(info) != "DeviceInformation" {
-		t.Fatalf("first command %s, want DeviceInformation", requestType(info))
-	}
+	d, rec, info := refreshing(t, e, "UDID-FAILED-INGEST")
 	before := deviceEvents(t, e, rec.ID)
 	armed.Store(true)
 	answer := func(name string) (int, map[string]any) {
@@ -261,4 +243,22 @@ func TestFailedIngestRecordsNothing(t *testing.T) {
 	if name != "Second name" {
 		t.Errorf("device name %q, want the answer sent again's", name)
 	}
+}
+
+// refreshing enrolls alice's device udid, drains its queue, queues an
+// inventory refresh and returns the device with the refresh's first
+// command (DeviceInformation), delivered and not yet answered.
+func refreshing(t *testing.T, e *env, udid string) (*device, inventory.Device, map[string]any) {
+	t.Helper()
+	d := e.newDevice(e.orgA, udid, "alice").enroll()
+	drain(t, d)
+	rec := d.record()
+	if err := e.svc.RefreshInventory(t.Context(), e.orgA, rec.ID, "admin:bob"); err != nil {
+		t.Fatal(err)
+	}
+	_, info := d.connect("Idle", "", nil)
+	if requestType(info) != "DeviceInformation" {
+		t.Fatalf("first command %s, want DeviceInformation", requestType(info))
+	}
+	return d, rec, info
 }
