@@ -113,6 +113,10 @@ type env struct {
 	now     time.Time
 }
 
+// stepwise makes newEnv's service read identities, devices and queues
+// one after the other (see TestStepwiseReads).
+var stepwise bool
+
 func newEnv(t testing.TB, opts ...checkin.Option) *env {
 	t.Helper()
 	return newEnvWrapped(t, nil, opts...)
@@ -142,6 +146,9 @@ func newEnvWrapped(t testing.TB, wrap func(checkin.Store) checkin.Store, opts ..
 			return nil
 		})),
 	}, opts...)
+	if stepwise {
+		opts = append(opts, checkin.StepwiseReads)
+	}
 	var st checkin.Store = e.store
 	if wrap != nil {
 		st = wrap(st)
