@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
@@ -104,6 +105,33 @@ type IdentityStore interface {
 	// that appends nothing; an identity bound to another device, or
 	// revoked, yields ErrConflict and changes nothing.
 	BindIdentity(ctx context.Context, org storage.OrgID, f Fingerprint, device string, entry storage.AuditEntry) (Identity, error)
+}
+
+// Binding is what a device's every check-in reads before anything else:
+// the identity that proves the request, the device it is bound to, and
+// whether that device has commands waiting.
+type Binding struct {
+	Identity Identity
+	// Device is the device Identity is bound to, as stored.
+	Device inventory.Device
+	// Open is set when the device had commands Pending or NotNow at the
+	// read: what [CommandQueue.NextCommand] without SkipNotNow would look
+	// at. When it is not set, such a NextCommand would have found nothing
+	// at the same instant.
+	Open bool
+}
+
+// BindingStore reads a [Binding] in one query, where a check-in would
+// otherwise read the identity, its device and the device's queue one
+// after the other (storage/sqlstore implements it). Every method is safe
+// for concurrent use and never crosses its org.
+type BindingStore interface {
+	// Binding returns the org's identity with fingerprint f together with
+	// its device, as IdentityStore.Identity and inventory.Store.Device
+	// would. An unknown fingerprint, an identity bound to no device and a
+	// device missing from the registry all yield ErrNotFound: the caller
+	// then reads them one by one to tell why.
+	Binding(ctx context.Context, org storage.OrgID, f Fingerprint) (Binding, error)
 }
 
 // MDMProfileIdentifier is the PayloadIdentifier of an org's MDM enrollment

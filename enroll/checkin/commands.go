@@ -139,10 +139,11 @@ func (s *Service) Connect(ctx context.Context, org storage.OrgID, p Proof, body 
 	if r.User() != "" {
 		return nil, ErrDeclined
 	}
-	d, _, err := s.boundDevice(ctx, org, p, body, r.Device())
+	b, err := s.bound(ctx, org, p, body, r.Device())
 	if err != nil {
 		return nil, err
 	}
+	d := b.device
 	if d.State.Terminal() {
 		return nil, ended(d)
 	}
@@ -158,6 +159,11 @@ func (s *Service) Connect(ctx context.Context, org storage.OrgID, p Proof, body 
 			}
 			return a.Next.Body, nil
 		}
+	}
+	if r.Status == mdm.Idle && b.read && !b.open {
+		// Nothing Pending or NotNow when the binding was read: what
+		// NextCommand's own probe would have found a moment later.
+		return nil, nil
 	}
 	// A device opens each connection with Idle and answers within it: so
 	// after anything but Idle, commands it put off (NotNow) wait for the

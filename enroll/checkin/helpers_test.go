@@ -113,6 +113,10 @@ type env struct {
 	now     time.Time
 }
 
+// stepwise makes newEnv's service read identities, devices and queues
+// one after the other (see TestStepwiseReads).
+var stepwise bool
+
 func newEnv(t testing.TB, opts ...checkin.Option) *env {
 	t.Helper()
 	return newEnvWrapped(t, nil, opts...)
@@ -153,6 +157,9 @@ func newEnvWrappedInv(t testing.TB, wrap func(checkin.Store) checkin.Store, wrap
 			return nil
 		})),
 	}, opts...)
+	if stepwise {
+		opts = append(opts, checkin.StepwiseReads)
+	}
 	var st checkin.Store = e.store
 	if wrap != nil {
 		st = wrap(st)

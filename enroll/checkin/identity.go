@@ -126,6 +126,11 @@ func (s *Service) identity(ctx context.Context, org storage.OrgID, p Proof, body
 	if err != nil {
 		return enroll.Identity{}, err
 	}
+	return s.identityOf(ctx, org, cert)
+}
+
+// identityOf returns the recorded identity of cert, verified already.
+func (s *Service) identityOf(ctx context.Context, org storage.OrgID, cert *x509.Certificate) (enroll.Identity, error) {
 	id, err := s.store.Identity(ctx, org, enroll.FingerprintOf(cert))
 	if errors.Is(err, storage.ErrNotFound) {
 		return enroll.Identity{}, forbidden("certificate %s was not issued for an enrollment of this org", cert.SerialNumber.Text(16))
@@ -144,26 +149,58 @@ func (s *Service) identity(ctx context.Context, org storage.OrgID, p Proof, body
 // checks that the message names that device. An identity renewed from a
 // bound one is bound to the same device on first use.
 func (s *Service) boundDevice(ctx context.Context, org storage.OrgID, p Proof, body []byte, channel string) (inventory.Device, enroll.Identity, error) {
-	id, err := s.identity(ctx, org, p, body)
+	b, err := s.bound(ctx, org, p, body, channel)
+	return b.device, b.identity, err
+}
+
+// binding is what bound found: the device, the identity, and whether the
+// device's queue was read with them (read) and had an open command then.
+type binding struct {
+	device     inventory.Device
+	identity   enroll.Identity
+	read, open bool
+}
+
+// bound is boundDevice. With a store that reads a binding in one query
+// (enroll.BindingStore, over the registry's own store), the common case —
+// an MDM identity bound to the device that sends the message — is that one
+// read, which also tells whether the device has commands waiting; anything
+// else is read step by step, as without such a store, to refuse it with
+// the same answer.
+func (s *Service) bound(ctx context.Context, org storage.OrgID, p Proof, body []byte, channel string) (binding, error) {
+	cert, err := s.certificate(ctx, org, p, body)
 	if err != nil {
-		return inventory.Device{}, id, err
+		return binding{}, err
+	}
+	if s.bindings != nil {
+		b, err := s.bindings.Binding(ctx, org, enroll.FingerprintOf(cert))
+		switch {
+		case err == nil && b.Identity.Purpose == enroll.PurposeMDM && b.Device.Identifier == channel:
+			return binding{device: b.Device, identity: b.Identity, read: true, open: b.Open}, nil
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
+			return binding{}, err
+		}
+	}
+	id, err := s.identityOf(ctx, org, cert)
+	if err != nil {
+		return binding{identity: id}, err
 	}
 	if id.Device == "" && id.Renews != "" {
 		if id, err = s.bindRenewal(ctx, id, channel); err != nil {
-			return inventory.Device{}, id, err
+			return binding{identity: id}, err
 		}
 	}
 	if id.Device == "" {
-		return inventory.Device{}, id, forbidden("identity %s is not bound to a device yet: Authenticate first", id.Serial)
+		return binding{identity: id}, forbidden("identity %s is not bound to a device yet: Authenticate first", id.Serial)
 	}
 	d, err := s.devices.Device(ctx, org, id.Device)
 	if err != nil {
-		return inventory.Device{}, id, fmt.Errorf("checkin: device %s of identity %s: %w", id.Device, id.Serial, err)
+		return binding{identity: id}, fmt.Errorf("checkin: device %s of identity %s: %w", id.Device, id.Serial, err)
 	}
 	if d.Identifier != channel {
-		return inventory.Device{}, id, forbidden("identity %s belongs to another device", id.Serial)
+		return binding{identity: id}, forbidden("identity %s belongs to another device", id.Serial)
 	}
-	return d, id, nil
+	return binding{device: d, identity: id}, nil
 }
 
 // bindRenewal binds a renewed identity to its predecessor's device, when

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/openomm/omm/events"
@@ -145,6 +146,9 @@ type Service struct {
 	proxy          *trustedProxy // nil: no forwarded client certificates
 	users          auth.Users
 	eventLog       events.Appender
+	// bindings reads a check-in's identity, device and queue in one
+	// query; nil unless the store does and the registry is the same store.
+	bindings enroll.BindingStore
 }
 
 // Option configures [New].
@@ -239,10 +243,22 @@ func New(store Store, devices Devices, cas CAs, opts ...Option) *Service {
 	for _, q := range inventory.AppleRefresh("") { // every Apple platform's commands
 		s.inventoryTypes[string(q.RequestType)] = true
 	}
+	if b, ok := store.(enroll.BindingStore); ok {
+		if inv, ok := devices.(Inventory); ok && sameStore(inv.Store, store) {
+			s.bindings = b
+		}
+	}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
+}
+
+// sameStore reports whether a and b are the same store value: then a
+// device read through one is the device read through the other.
+func sameStore(a, b any) bool {
+	ta := reflect.TypeOf(a)
+	return ta != nil && ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }
 
 func (s *Service) emit(ctx context.Context, kind EventKind, d inventory.Device) {

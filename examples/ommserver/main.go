@@ -113,7 +113,12 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	}
 	defer s.Close()
 
-	ln, err := net.Listen("tcp", cfg.listen)
+	// No TCP keep-alive probes: the server's read, write and idle
+	// timeouts (below) already close a connection whose peer is gone, and
+	// turning probes on cost four setsockopt calls per accepted connection
+	// — a phone opens one per wake.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(ctx, "tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

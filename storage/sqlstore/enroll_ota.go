@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/openomm/omm/enroll"
@@ -162,12 +163,20 @@ func (s *Store) AdvanceEnrollSession(ctx context.Context, se enroll.Session, iss
 	return out, err
 }
 
-const identityColumns = `org_id, fingerprint, serial, purpose, udid, platform, session, user_id, policy, device, issued_us, not_after_us,
-	renews, revoked_us FROM {enroll_identities}`
+// identityColumnList is what identityDest scans, in its order.
+const identityColumnList = `org_id, fingerprint, serial, purpose, udid, platform, session, user_id, policy, device, issued_us, not_after_us,
+	renews, revoked_us`
+
+const identityColumns = identityColumnList + " FROM {enroll_identities}"
+
+// identityDest is where a row of identityColumnList goes.
+func identityDest(id *enroll.Identity) []any {
+	return []any{&id.Org, &id.Fingerprint, &id.Serial, &id.Purpose, &id.AttestedUDID, &id.Platform, &id.Session, &id.UserID, &id.Policy,
+		&id.Device, us{&id.Issued}, us{&id.NotAfter}, &id.Renews, us{&id.Revoked}}
+}
 
 func scanIdentity(row rowScanner) (id enroll.Identity, err error) {
-	err = row.Scan(&id.Org, &id.Fingerprint, &id.Serial, &id.Purpose, &id.AttestedUDID, &id.Platform, &id.Session, &id.UserID, &id.Policy,
-		&id.Device, us{&id.Issued}, us{&id.NotAfter}, &id.Renews, us{&id.Revoked})
+	err = row.Scan(identityDest(&id)...)
 	return id, err
 }
 
@@ -223,6 +232,33 @@ func (s *Store) RecordIdentity(ctx context.Context, id enroll.Identity, e storag
 // Identity implements enroll.IdentityStore.
 func (s *Store) Identity(ctx context.Context, org storage.OrgID, f enroll.Fingerprint) (enroll.Identity, error) {
 	return get(s, scanIdentity, s.queryRow(ctx, "SELECT "+identityColumns+" WHERE org_id = ? AND fingerprint = ?", org, f), "identity %s", f)
+}
+
+// bindingQuery reads an identity, its device and whether the device has
+// open commands (the predicate of NextCommand's probe, on the partial
+// index enroll_queue_open), in one statement.
+var bindingQuery = "SELECT " + columnsOf("i", identityColumnList) + ", " + columnsOf("d", invDeviceColumns) + `,
+	EXISTS (SELECT 1 FROM {enroll_queue} q WHERE q.org_id = ? AND q.device = i.device AND q.status IN ('Pending', 'NotNow'))
+	FROM {enroll_identities} i JOIN {devices} d ON d.org_id = ? AND d.id = i.device
+	WHERE i.org_id = ? AND i.fingerprint = ? AND i.device <> ''`
+
+// columnsOf qualifies each column of a comma-separated list with alias.
+func columnsOf(alias, list string) string {
+	cols := strings.Split(list, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// Binding implements enroll.BindingStore.
+func (s *Store) Binding(ctx context.Context, org storage.OrgID, f enroll.Fingerprint) (enroll.Binding, error) {
+	var b enroll.Binding
+	dest := append(identityDest(&b.Identity), invDeviceDest(&b.Device)...)
+	if err := s.queryRow(ctx, bindingQuery, org, org, org, f).Scan(append(dest, &b.Open)...); err != nil {
+		return enroll.Binding{}, s.notFound(err, "binding of identity %s", f)
+	}
+	return b, nil
 }
 
 // BindIdentity implements enroll.IdentityStore.

@@ -17,10 +17,15 @@ import (
 const invDeviceColumns = `id, org_id, user_id, platform, ownership, enrollment_type, state, identifier, enrollment_id,
 	serial_number, last_seen_us, last_inventory_us, version, created_us, updated_us`
 
+// invDeviceDest is where a row of invDeviceColumns goes.
+func invDeviceDest(d *inventory.Device) []any {
+	return []any{&d.ID, &d.Org, &d.UserID, &d.Platform, &d.Ownership, &d.EnrollmentType, &d.State,
+		&d.Identifier, &d.EnrollmentID, &d.SerialNumber, us{&d.LastSeen}, us{&d.LastInventory}, &d.Version, us{&d.Created}, us{&d.Updated}}
+}
+
 func invScanDevice(row rowScanner) (inventory.Device, error) {
 	var d inventory.Device
-	if err := row.Scan(&d.ID, &d.Org, &d.UserID, &d.Platform, &d.Ownership, &d.EnrollmentType, &d.State,
-		&d.Identifier, &d.EnrollmentID, &d.SerialNumber, us{&d.LastSeen}, us{&d.LastInventory}, &d.Version, us{&d.Created}, us{&d.Updated}); err != nil {
+	if err := row.Scan(invDeviceDest(&d)...); err != nil {
 		return inventory.Device{}, err
 	}
 	return d, nil

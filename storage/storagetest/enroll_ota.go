@@ -16,6 +16,7 @@ import (
 
 	"github.com/openomm/omm/enroll"
 	"github.com/openomm/omm/enroll/scep"
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
@@ -24,6 +25,7 @@ import (
 type otaStore interface {
 	enroll.SessionStore
 	enroll.IdentityStore
+	enroll.BindingStore
 	scep.CAStore
 }
 
@@ -41,6 +43,7 @@ func enrollOTACases() []testCase {
 		{"Identity/Invalid", testIdentityInvalid},
 		{"Identity/TenantIsolation", testIdentityTenantIsolation},
 		{"Identity/ConcurrentBind", testIdentityConcurrentBind},
+		{"Identity/Binding", testIdentityBinding},
 		{"SCEPCA/CreateOnce", testSCEPCACreateOnce},
 		{"SCEPCA/Reseal", testSCEPCAReseal},
 	}
@@ -500,4 +503,79 @@ func testSCEPCAReseal(t testing.TB, s Store) {
 		t.Errorf("after the reseal the CA's key is %x", got.Key)
 	}
 	wantErr(t, "ResealSCEPCA again", s.ResealSCEPCA(ctx, a.ID, key, sealed, entryFor(a.ID, "enroll.scep.ca.seal", at(3))), storage.ErrConflict)
+}
+
+// testIdentityBinding: Binding reads in one query what Identity, Device and
+// NextCommand's probe read one after the other, only for an identity bound
+// to a device that exists, and never across orgs.
+func testIdentityBinding(t testing.TB, s Store) {
+	ctx := t.Context()
+	a, b := mustCreateOrg(t, s, "acme"), mustCreateOrg(t, s, "bolt")
+	id := newIdentity(a.ID, 1)
+	recordIdentity(t, s, id)
+	_, err := s.Binding(ctx, a.ID, id.Fingerprint)
+	wantErr(t, "Binding of an identity bound to no device", err, storage.ErrNotFound)
+	_, err = s.Binding(ctx, a.ID, fingerprint(9))
+	wantErr(t, "Binding of an unknown fingerprint", err, storage.ErrNotFound)
+
+	auth := authentication(a.ID, 1, id.Fingerprint)
+	_, err = s.Authenticate(ctx, auth)
+	noErr(t, "Authenticate", err)
+	dev := auth.Register.ID
+	check := func(what string, open bool) {
+		t.Helper()
+		got, err := s.Binding(ctx, a.ID, id.Fingerprint)
+		noErr(t, "Binding: "+what, err)
+		wantID, err := s.Identity(ctx, a.ID, id.Fingerprint)
+		noErr(t, "Identity", err)
+		wantDev, err := s.Device(ctx, a.ID, dev)
+		noErr(t, "Device", err)
+		same(t, what+": identity", got.Identity, wantID)
+		same(t, what+": device", got.Device, wantDev)
+		if got.Open != open {
+			t.Errorf("%s: Open = %v, want %v", what, got.Open, open)
+		}
+	}
+	check("bound, nothing queued", false)
+
+	// Org B has the same fingerprint and the same device ID, bound there,
+	// with a command queued: none of it is org A's.
+	idB := newIdentity(b.ID, 1)
+	recordIdentity(t, s, idB)
+	authB := authentication(b.ID, 1, idB.Fingerprint)
+	_, err = s.Authenticate(ctx, authB)
+	noErr(t, "Authenticate in org B", err)
+	enqueue(t, s, b.ID, "cb", authB.Register.ID)
+	check("a command of org B's device with the same ID", false)
+	onlyA := newIdentity(a.ID, 2)
+	recordIdentity(t, s, onlyA)
+	_, err = s.BindIdentity(ctx, a.ID, onlyA.Fingerprint, dev, entryFor(a.ID, "enroll.identity.bind", at(6)))
+	noErr(t, "BindIdentity", err)
+	_, err = s.Binding(ctx, b.ID, onlyA.Fingerprint)
+	wantErr(t, "org B reads org A's binding", err, storage.ErrNotFound)
+
+	// Open follows the device's queue: Pending and NotNow commands are
+	// open, answered ones are not.
+	enqueue(t, s, a.ID, "c1", dev)
+	check("a command queued", true)
+	wantNext(t, s, a.ID, dev, false, "c1", 1)
+	check("a command delivered, not answered", true)
+	answer(t, s, a.ID, dev, "c1", enroll.StatusNotNow)
+	check("a command answered NotNow", true)
+	answer(t, s, a.ID, dev, "c1", enroll.StatusAcknowledged)
+	check("every command answered", false)
+
+	// The device is read as stored, whatever its state: the caller
+	// refuses an ended enrollment.
+	_, err = s.UpdateDeviceState(ctx, a.ID, dev, inventory.StateDeprovisioned, deviceEntry(a.ID, "device.state", at(7)))
+	noErr(t, "UpdateDeviceState", err)
+	check("an ended enrollment", false)
+
+	// An identity bound to a device the registry does not have.
+	stray := newIdentity(a.ID, 3)
+	recordIdentity(t, s, stray)
+	_, err = s.BindIdentity(ctx, a.ID, stray.Fingerprint, "dev_missing", entryFor(a.ID, "enroll.identity.bind", at(8)))
+	noErr(t, "BindIdentity to a missing device", err)
+	_, err = s.Binding(ctx, a.ID, stray.Fingerprint)
+	wantErr(t, "Binding of an identity whose device is missing", err, storage.ErrNotFound)
 }

@@ -66,12 +66,52 @@ func (s stealableIdentity) BindIdentity(ctx context.Context, org storage.OrgID, 
 	return id, err
 }
 
+// closedBinding never sees a device's queue: an idle check-in would miss
+// its commands.
+type closedBinding struct{ *memory.Store }
+
+func (s closedBinding) Binding(ctx context.Context, org storage.OrgID, f enroll.Fingerprint) (enroll.Binding, error) {
+	b, err := s.Store.Binding(ctx, org, f)
+	b.Open = false
+	return b, err
+}
+
+// leakyBinding finds a binding in any org.
+type leakyBinding struct{ *memory.Store }
+
+func (s leakyBinding) Binding(ctx context.Context, org storage.OrgID, f enroll.Fingerprint) (enroll.Binding, error) {
+	orgs, _ := s.ListOrgs(ctx)
+	for _, o := range orgs {
+		if b, err := s.Store.Binding(ctx, o.ID, f); err == nil {
+			return b, nil
+		}
+	}
+	return s.Store.Binding(ctx, org, f)
+}
+
+// unboundBinding answers for an identity bound to no device, with an
+// empty device.
+type unboundBinding struct{ *memory.Store }
+
+func (s unboundBinding) Binding(ctx context.Context, org storage.OrgID, f enroll.Fingerprint) (enroll.Binding, error) {
+	b, err := s.Store.Binding(ctx, org, f)
+	if err != nil {
+		if id, ierr := s.Identity(ctx, org, f); ierr == nil {
+			return enroll.Binding{Identity: id}, nil
+		}
+	}
+	return b, err
+}
+
 func TestSuiteCatchesBrokenEnrollOTABackends(t *testing.T) {
 	broken := map[string]func() Store{
 		"replayable session": func() Store { return replayableSession{memory.New()} },
 		"leaky sessions":     func() Store { return leakySessions{memory.New()} },
 		"half issue":         func() Store { return halfIssue{memory.New()} },
 		"stealable identity": func() Store { return stealableIdentity{memory.New()} },
+		"closed binding":     func() Store { return closedBinding{memory.New()} },
+		"leaky binding":      func() Store { return leakyBinding{memory.New()} },
+		"unbound binding":    func() Store { return unboundBinding{memory.New()} },
 	}
 	expectCaught(t, broken, "EnrollSession/", "Identity/", "SCEPCA/")
 }
