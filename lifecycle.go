@@ -425,10 +425,6 @@ func (s *SDK) SetMember(ctx context.Context, org storage.OrgID, groupID, userID 
 	if _, err := local.User(ctx, org, userID); err != nil {
 		return err
 	}
-	// Recorded before the change, so that a replica that dies right after
-	// it leaves the re-application to another (a change that then fails
-	// only costs a re-evaluation that changes nothing).
-	s.requestReapply(context.WithoutCancel(ctx), org, userID)
 	var err error
 	if member {
 		err = local.AddMember(ctx, org, groupID, userID, actor)
@@ -438,6 +434,11 @@ func (s *SDK) SetMember(ctx context.Context, org storage.OrgID, groupID, userID 
 	if err != nil {
 		return err
 	}
+	// UserChanged records the re-application before it runs it, so that
+	// a replica dying during it leaves it to another; one dying between
+	// the membership's commit and that record leaves it to the next
+	// reconcile. (Recording it before the change would leave a request
+	// behind a change that is then refused.)
 	if err := s.UserChanged(ctx, org, userID, actor); err != nil {
 		// The membership is stored; the devices follow at the next change
 		// or reconcile.

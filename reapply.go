@@ -28,7 +28,8 @@ import (
 // profile signature and one transaction (record, command, audit entry).
 //
 // The request is durable (policy.ReapplyQueue): a policy change writes it
-// in its own transaction, a user change before its work starts. The
+// in its own transaction, a user change (UserChanged) before its work
+// starts. The
 // replica that made the change claims it and deletes it when done; if that
 // replica dies on the way, any replica's SDK.Run takes the request over
 // once it is ReapplyGrace old and its claim has run out, and runs it
