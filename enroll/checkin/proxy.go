@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/openomm/omm/clientaddr"
 )
@@ -27,6 +28,42 @@ var ErrForwardedCert = errors.New("checkin: forwarded client certificate")
 type trustedProxy struct {
 	header  string
 	proxies *clientaddr.Resolver // the same peer rule as X-Forwarded-For's
+	certs   *forwardedCerts
+}
+
+// maxForwarded bounds the forwarded-certificate cache; when full it starts
+// afresh. Its keys are header values of at most MaxForwardedCert bytes
+// (in practice under 2 KiB each).
+const maxForwarded = 4096
+
+// forwardedCerts remembers the certificates parsed from forwarded header
+// values: a device's command session is several requests with the same
+// header, each of which would parse it again. It caches parsing only:
+// whether the certificate is trusted is decided on every request.
+type forwardedCerts struct {
+	mu sync.Mutex
+	m  map[string]*x509.Certificate
+}
+
+// parse is ParseForwardedCert, remembered by header value.
+func (c *forwardedCerts) parse(v string) (*x509.Certificate, error) {
+	c.mu.Lock()
+	cert, ok := c.m[v]
+	c.mu.Unlock()
+	if ok {
+		return cert, nil
+	}
+	cert, err := ParseForwardedCert(v)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxForwarded {
+		clear(c.m)
+	}
+	c.m[v] = cert
+	return cert, nil
 }
 
 // WithTrustedProxy serves the check-in endpoints behind a TLS-terminating
@@ -45,7 +82,8 @@ func WithTrustedProxy(header string, networks []netip.Prefix) Option {
 			s.proxy = nil
 			return
 		}
-		s.proxy = &trustedProxy{header: http.CanonicalHeaderKey(header), proxies: clientaddr.New(networks)}
+		s.proxy = &trustedProxy{header: http.CanonicalHeaderKey(header), proxies: clientaddr.New(networks),
+			certs: &forwardedCerts{m: map[string]*x509.Certificate{}}}
 	}
 }
 
@@ -75,7 +113,7 @@ func (s *Service) Proof(r *http.Request) (Proof, error) {
 	if p.TLS != nil {
 		return p, forbidden("a client certificate both on the connection and in %s", s.proxy.header)
 	}
-	cert, err := ParseForwardedCert(vals[0])
+	cert, err := s.proxy.certs.parse(vals[0])
 	if err != nil {
 		return p, forbidden("%w", err)
 	}
@@ -93,6 +131,7 @@ func ParseForwardedCert(v string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrForwardedCert, len(v), MaxForwardedCert)
 	}
 	v = strings.TrimSpace(v)
+	var der []byte
 	if strings.HasPrefix(v, "-----BEGIN") || strings.Contains(v, "%") {
 		text, err := url.PathUnescape(v)
 		if err != nil {
@@ -102,11 +141,12 @@ func ParseForwardedCert(v string) (*x509.Certificate, error) {
 		if block == nil || block.Type != "CERTIFICATE" {
 			return nil, fmt.Errorf("%w: no PEM certificate", ErrForwardedCert)
 		}
-		v = base64.StdEncoding.EncodeToString(block.Bytes)
-	}
-	der, err := base64.StdEncoding.DecodeString(v)
-	if err != nil {
-		return nil, fmt.Errorf("%w: neither PEM nor base64: %w", ErrForwardedCert, err)
+		der = block.Bytes
+	} else {
+		var err error
+		if der, err = base64.StdEncoding.DecodeString(v); err != nil {
+			return nil, fmt.Errorf("%w: neither PEM nor base64: %w", ErrForwardedCert, err)
+		}
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,5 +145,38 @@ func TestSignatureChainOnce(t *testing.T) {
 	at = t0.Add(2 * time.Hour)
 	if _, err := svc.certificate(t.Context(), "org_a", p, body); !errors.Is(err, ErrForbidden) {
 		t.Errorf("an expired certificate: %v, want ErrForbidden", err)
+	}
+}
+
+// TestForwardedCertsParsedOnce: behind a proxy, the same header value is
+// parsed once (requests get the same certificate), a refused one is never
+// remembered, and the cache stays bounded.
+func TestForwardedCertsParsedOnce(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)
+	ca := newTestCA(t, "org CA", t0)
+	cert, _ := ca.issue(t, "device", t0)
+	c := &forwardedCerts{m: map[string]*x509.Certificate{}}
+	v := FormatForwardedCert(cert.Raw)
+	first, err := c.parse(v)
+	if err != nil || !first.Equal(cert) {
+		t.Fatalf("parse = %v, %v", first, err)
+	}
+	if again, err := c.parse(v); err != nil || again != first {
+		t.Errorf("second parse of the same value = %p, %v; want the remembered %p", again, err, first)
+	}
+	if _, err := c.parse("%2D%2D%2D"); !errors.Is(err, ErrForwardedCert) {
+		t.Errorf("bad value: %v, want ErrForwardedCert", err)
+	}
+	if len(c.m) != 1 {
+		t.Errorf("cache holds %d values, want the one good one", len(c.m))
+	}
+	b64 := base64.StdEncoding.EncodeToString(cert.Raw)
+	for i := range maxForwarded + 10 {
+		if _, err := c.parse(b64 + strings.Repeat(" ", i%7) + strings.Repeat("\t", i/7)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(c.m) > maxForwarded {
+		t.Errorf("cache holds %d values, bound %d", len(c.m), maxForwarded)
 	}
 }

@@ -121,7 +121,7 @@ func Unmarshal(data []byte, v any, lim Limits) error {
 // a caller handing the decoded value to a reader with stricter limits
 // checks them with Stats.Within instead of decoding again.
 func UnmarshalMeasured(data []byte, v any, lim Limits) (Stats, error) {
-	st, err := Measure(data, lim)
+	st, err := measureToDecode(data, lim)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -129,6 +129,125 @@ func UnmarshalMeasured(data []byte, v any, lim Limits) (Stats, error) {
 		return Stats{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return st, nil
+}
+
+// measureToDecode is Measure for input the decoder reads next: an XML
+// plist is measured by scanXML, a pass over its bytes several times
+// cheaper than tokenizing it, which finds the same elements as the
+// tokenizer in well-formed XML. What it does not follow, and ill-formed
+// XML (which the decoder refuses anyway), are measured by checkXML.
+func measureToDecode(data []byte, lim Limits) (Stats, error) {
+	lim = lim.withDefaults()
+	if len(data) > lim.MaxSize || bytes.HasPrefix(data, binaryMagic) {
+		return Measure(data, lim)
+	}
+	st, ok, err := scanXML(data, lim)
+	if !ok {
+		return checkXML(data, lim)
+	}
+	return st, err
+}
+
+// scanXML counts the elements of XML and their nesting by finding its
+// markup: start tags (counted), end tags, comments, processing
+// instructions and a DOCTYPE without an internal subset (skipped). In
+// well-formed XML, '<' only ever starts markup, so it finds exactly the
+// elements encoding/xml's Token reports. ok is false, and nothing is
+// decided, when the input has anything else: CDATA sections, other <!
+// declarations, a DOCTYPE with an internal subset, a self-closing tag
+// with attributes, unterminated markup, or end tags that do not balance
+// the start tags. It never counts fewer elements or levels than the
+// tokenizer does, which is what makes its limits hold.
+func scanXML(data []byte, lim Limits) (st Stats, ok bool, err error) {
+	depth, values, deepest := 0, 0, 0
+	for i := 0; ; {
+		j := bytes.IndexByte(data[i:], '<')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		rest := data[i:]
+		switch {
+		case len(rest) == 0:
+			return Stats{}, false, nil
+		case rest[0] == '/':
+			depth--
+			k := bytes.IndexByte(rest, '>')
+			if depth < 0 || k < 0 {
+				return Stats{}, false, nil
+			}
+			i += k + 1
+		case rest[0] == '?':
+			k := bytes.Index(rest, []byte("?>"))
+			if k < 0 {
+				return Stats{}, false, nil
+			}
+			i += k + 2
+		case bytes.HasPrefix(rest, []byte("!--")):
+			k := bytes.Index(rest[3:], []byte("-->"))
+			if k < 0 {
+				return Stats{}, false, nil
+			}
+			i += 3 + k + 3
+		case bytes.HasPrefix(rest, []byte("!DOCTYPE")):
+			k, _, found := tagEnd(rest)
+			if !found || bytes.IndexByte(rest[:k], '[') >= 0 {
+				return Stats{}, false, nil
+			}
+			i += k + 1
+		case rest[0] == '!':
+			return Stats{}, false, nil
+		default:
+			k, attrs, found := tagEnd(rest)
+			if !found || k == 0 {
+				return Stats{}, false, nil
+			}
+			selfClosing := rest[k-1] == '/'
+			if selfClosing && attrs {
+				return Stats{}, false, nil
+			}
+			depth++
+			values++
+			deepest = max(deepest, depth)
+			if depth > lim.MaxDepth {
+				return Stats{}, true, fmt.Errorf("%w: deeper than %d elements", ErrTooDeep, lim.MaxDepth)
+			}
+			if values > lim.MaxValues {
+				return Stats{}, true, fmt.Errorf("%w: more than %d elements", ErrTooMany, lim.MaxValues)
+			}
+			if selfClosing {
+				depth--
+			}
+			i += k + 1
+		}
+	}
+	if depth != 0 || values == 0 {
+		return Stats{}, false, nil
+	}
+	return Stats{size: len(data), depth: deepest, values: values}, true, nil
+}
+
+// tagEnd finds the '>' that ends the markup tag starts, outside quoted
+// attribute values, and reports whether the tag has an '=' (attributes)
+// before it; found is false without one, or at a '<' before it.
+func tagEnd(tag []byte) (end int, attrs, found bool) {
+	for k := 0; k < len(tag); k++ {
+		switch c := tag[k]; c {
+		case '"', '\'':
+			q := bytes.IndexByte(tag[k+1:], c)
+			if q < 0 {
+				return 0, false, false
+			}
+			k += q + 1
+		case '=':
+			attrs = true
+		case '<':
+			return 0, false, false
+		case '>':
+			return k, attrs, true
+		}
+	}
+	return 0, false, false
 }
 
 func checkXML(data []byte, lim Limits) (Stats, error) {
