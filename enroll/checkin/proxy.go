@@ -31,10 +31,15 @@ type trustedProxy struct {
 	certs   *forwardedCerts
 }
 
-// maxForwarded bounds the forwarded-certificate cache; when full it starts
-// afresh. Its keys are header values of at most MaxForwardedCert bytes
-// (in practice under 2 KiB each).
-const maxForwarded = 4096
+// The forwarded-certificate cache holds at most maxForwarded values, and
+// starts afresh when full; only values of at most maxForwardedCached bytes
+// are remembered (a device identity forwarded as escaped PEM is under 2
+// KiB). Any client can make a proxy forward a certificate of its own, so
+// these bound what clients can make it hold: a few tens of MiB at worst.
+const (
+	maxForwarded       = 2048
+	maxForwardedCached = 4 << 10
+)
 
 // forwardedCerts remembers the certificates parsed from forwarded header
 // values: a device's command session is several requests with the same
@@ -54,8 +59,8 @@ func (c *forwardedCerts) parse(v string) (*x509.Certificate, error) {
 		return cert, nil
 	}
 	cert, err := ParseForwardedCert(v)
-	if err != nil {
-		return nil, err
+	if err != nil || len(v) > maxForwardedCached {
+		return cert, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -149,8 +149,8 @@ func TestSignatureChainOnce(t *testing.T) {
 }
 
 // TestForwardedCertsParsedOnce: behind a proxy, the same header value is
-// parsed once (requests get the same certificate), a refused one is never
-// remembered, and the cache stays bounded.
+// parsed once (requests get the same certificate), a refused or a long one
+// is never remembered, and the cache stays bounded.
 func TestForwardedCertsParsedOnce(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)
 	ca := newTestCA(t, "org CA", t0)
@@ -167,8 +167,12 @@ func TestForwardedCertsParsedOnce(t *testing.T) {
 	if _, err := c.parse("%2D%2D%2D"); !errors.Is(err, ErrForwardedCert) {
 		t.Errorf("bad value: %v, want ErrForwardedCert", err)
 	}
+	padded := v + strings.Repeat(" ", maxForwardedCached)
+	if got, err := c.parse(padded); err != nil || !got.Equal(cert) {
+		t.Errorf("parse of a long value = %v, %v", got, err)
+	}
 	if len(c.m) != 1 {
-		t.Errorf("cache holds %d values, want the one good one", len(c.m))
+		t.Errorf("cache holds %d values, want the one good one (not the refused one, not one over %d bytes)", len(c.m), maxForwardedCached)
 	}
 	b64 := base64.StdEncoding.EncodeToString(cert.Raw)
 	for i := range maxForwarded + 10 {
