@@ -134,8 +134,10 @@ func UnmarshalMeasured(data []byte, v any, lim Limits) (Stats, error) {
 // measureToDecode is Measure for input the decoder reads next: an XML
 // plist is measured by scanXML, a pass over its bytes several times
 // cheaper than tokenizing it, which finds the same elements as the
-// tokenizer in well-formed XML. What it does not follow, and ill-formed
-// XML (which the decoder refuses anyway), are measured by checkXML.
+// tokenizer in well-formed XML; what it does not follow is measured by
+// checkXML. Ill-formed XML the scan lets through is refused by the
+// decoder, except after the root element, which the decoder never reads
+// (there it only adds to the counts).
 func measureToDecode(data []byte, lim Limits) (Stats, error) {
 	lim = lim.withDefaults()
 	if len(data) > lim.MaxSize || bytes.HasPrefix(data, binaryMagic) {
@@ -156,8 +158,10 @@ func measureToDecode(data []byte, lim Limits) (Stats, error) {
 // decided, when the input has anything else: CDATA sections, other <!
 // declarations, a DOCTYPE with an internal subset, a self-closing tag
 // with attributes, unterminated markup, or end tags that do not balance
-// the start tags. It never counts fewer elements or levels than the
-// tokenizer does, which is what makes its limits hold.
+// the start tags. It is no validator (the decoder is): of ill-formed
+// markup it may accept, the decoder refuses what it reads. It never
+// counts fewer elements or levels than the tokenizer finds in what the
+// decoder reads, which is what makes its limits hold.
 func scanXML(data []byte, lim Limits) (st Stats, ok bool, err error) {
 	depth, values, deepest := 0, 0, 0
 	for i := 0; ; {
