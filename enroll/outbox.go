@@ -30,6 +30,12 @@ type PushOutbox interface {
 	// PushesDone deletes the rows of devices that claim still holds; a row
 	// released meanwhile (a new command) or claimed by another stays.
 	PushesDone(ctx context.Context, org storage.OrgID, claim string, devices []string) error
+	// RenewPushes extends to until claim's hold on those of devices it
+	// still holds — not released by a new command, nor claimed by another
+	// once it ran out — and returns how many those are. A pusher renews
+	// its claim while it pushes, so that the claim of a living pusher
+	// never runs out, however long its batch takes.
+	RenewPushes(ctx context.Context, org storage.OrgID, claim string, devices []string, now, until time.Time) (int, error)
 }
 
 // MaxPushClaim bounds the devices one ClaimPushes returns.

@@ -23,8 +23,10 @@ import (
 // fan-out is shared by every replica draining the outbox. [Outbox.Drain]
 // pushes what is waiting unclaimed — left by a server that died after its
 // commit, or by a fan-out larger than one batch — and [Outbox.Run] drains
-// every org now and then. A claim lasts the claim time (WithOutboxClaim):
-// the devices of a pusher that died are pushed again once it runs out.
+// every org now and then. A claim lasts the claim time (WithOutboxClaim)
+// and is renewed while its devices are pushed: the devices of a pusher
+// that died are pushed again once its claim runs out, those of a living
+// one are not, however long its batch takes.
 //
 // Without a pusher (no APNs configured) the outbox is only emptied:
 // devices get their commands at their next regular check-in.
@@ -41,7 +43,8 @@ type Outbox struct {
 type OutboxOption func(*Outbox)
 
 // WithOutboxClaim sets how long a claim on devices lasts (default 2
-// minutes): longer than a batch's push with its retries takes.
+// minutes; renewed every third of it while the devices are pushed): how
+// long the devices of a pusher that died wait to be pushed again.
 func WithOutboxClaim(d time.Duration) OutboxOption { return func(o *Outbox) { o.claim = d } }
 
 // WithOutboxBatch sets how many devices are claimed at a time (default
@@ -114,7 +117,10 @@ func (o *Outbox) push(ctx context.Context, org storage.OrgID, devices []string, 
 		return 0, nil
 	}
 	if o.pusher != nil {
-		if _, err := o.pusher.wakeAll(ctx, org, claimed, coalesce); err != nil {
+		stop := o.renew(ctx, org, claim, claimed)
+		_, err := o.pusher.wakeAll(ctx, org, claimed, coalesce)
+		stop()
+		if err != nil {
 			// Unpushed: the claim runs out and the devices go again.
 			return len(claimed), err
 		}
@@ -125,6 +131,36 @@ func (o *Outbox) push(ctx context.Context, org storage.OrgID, devices []string, 
 		return len(claimed), fmt.Errorf("checkin: pushes done: %w", err)
 	}
 	return len(claimed), nil
+}
+
+// renew renews claim on devices every third of the claim time until the
+// returned stop is called, so that a batch pushed slowly (a loaded
+// machine, APNs retries) keeps its devices: otherwise another replica
+// would claim and push them again while this one still pushes them.
+// Stop returns once no renewal is running.
+func (o *Outbox) renew(ctx context.Context, org storage.OrgID, claim string, devices []string) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(max(o.claim/3, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			now := o.clock()
+			if _, err := o.store.RenewPushes(ctx, org, claim, devices, now, now.Add(o.claim)); err != nil && ctx.Err() == nil {
+				o.log.WarnContext(ctx, "checkin: push outbox: renew claim", "org", org, "devices", len(devices), "err", err)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // DefaultOutboxPoll is how often [Outbox.Run] drains by default.

@@ -1,6 +1,7 @@
 package checkin_test
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -148,5 +149,81 @@ func TestOutboxDrainDoesNotCoalesceAWake(t *testing.T) {
 	}
 	if n := len(fake.Pushes()); n != 2 {
 		t.Errorf("%d pushes, want 2 (the drain's, then the wake's)", n)
+	}
+}
+
+// renewals reports the times of the outbox's claim renewals.
+type renewals struct {
+	enroll.PushOutbox
+	at chan time.Time
+}
+
+func (r renewals) RenewPushes(ctx context.Context, org storage.OrgID, claim string, devices []string, now, until time.Time) (int, error) {
+	n, err := r.PushOutbox.RenewPushes(ctx, org, claim, devices, now, until)
+	select {
+	case r.at <- now:
+	default:
+	}
+	return n, err
+}
+
+// TestOutboxRenewsItsClaimWhilePushing: a pusher whose batch takes longer
+// than its claim keeps its devices: another replica draining meanwhile
+// finds nothing to push, and each device is pushed once.
+func TestOutboxRenewsItsClaimWhilePushing(t *testing.T) {
+	fake := apnstest.NewServer()
+	defer fake.Close()
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-R", "alice").enroll().record()
+	if err := e.store.QueuePushes(t.Context(), e.orgA, []string{d.ID}, e.clock()); err != nil {
+		t.Fatal(err)
+	}
+	store := renewals{PushOutbox: e.store, at: make(chan time.Time, 1)}
+	const claim = 30 * time.Millisecond
+	o := checkin.NewOutbox(store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
+		checkin.WithPushClock(e.clock, noSleep)), checkin.WithOutboxClaim(claim), checkin.WithOutboxClock(e.clock),
+		checkin.WithOutboxLogger(quiet))
+	fake.Hold()
+	drained := make(chan error, 1)
+	go func() {
+		n, err := o.Drain(t.Context(), e.orgA)
+		if err == nil && n != 1 {
+			err = fmt.Errorf("drained %d devices, want 1", n)
+		}
+		drained <- err
+	}()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		if now, _ := fake.InFlight(); now > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the push never reached APNs")
+		}
+	}
+	// The claim's first end passes while the push is held; the pusher
+	// renews it.
+	e.advance(time.Hour)
+	late := e.clock()
+	for renewed := false; !renewed; {
+		select {
+		case at := <-store.at:
+			renewed = !at.Before(late)
+		case <-time.After(time.Minute):
+			t.Fatal("the claim was not renewed while its push was held")
+		}
+	}
+	if got, err := e.store.ClaimPushes(t.Context(), e.orgA, nil, "other", e.clock(), e.clock().Add(time.Minute), 10); err != nil || len(got) != 0 {
+		t.Errorf("another replica claimed %v (%v) while the device was being pushed", got, err)
+	}
+	fake.Release()
+	if err := <-drained; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Pushes()); n != 1 {
+		t.Errorf("%d pushes, want 1", n)
+	}
+	e.advance(time.Hour)
+	if got, err := e.store.ClaimPushes(t.Context(), e.orgA, nil, "after", e.clock(), e.clock().Add(time.Minute), 10); err != nil || len(got) != 0 {
+		t.Errorf("left in the outbox after the push: %v, %v", got, err)
 	}
 }

@@ -307,14 +307,12 @@ func (h *crashHarness) reapplyTakeover(t *testing.T, policyID string, replicas [
 }
 
 // pushClaim is the replicas' -push-claim: how long before the devices a
-// killed replica had claimed in the push outbox are pushed by another. It
-// is kept longer than a batch of 1,000 pushes takes on a loaded machine,
-// so that only a dead replica's claims are taken over. A claim is not
-// renewed while its batch is pushed, so this is a margin, not a
-// condition: at 10 s a CI run with a fuzzer beside it saw a live
-// replica's claim run out mid-batch (48 devices pushed twice by the
-// living); 45 s is four times that batch.
-const pushClaim = 45 * time.Second
+// killed replica had claimed in the push outbox are pushed by another. A
+// living replica renews its claim every third of it while it pushes (at
+// 10 s without renewal, a CI run with a fuzzer beside it once saw a live
+// replica's claim run out mid-batch), so this only has to outlast one
+// renewal's write on a loaded machine.
+const pushClaim = 15 * time.Second
 
 // fanOut seeds n enrolled iPhones with push tokens straight into the
 // database (enrolling them through the server would take too long), queues

@@ -153,3 +153,30 @@ func (s *Store) PushesDone(ctx context.Context, org storage.OrgID, claim string,
 		return nil
 	})
 }
+
+// RenewPushes implements enroll.PushOutbox.
+func (s *Store) RenewPushes(ctx context.Context, org storage.OrgID, claim string, devices []string, now, until time.Time) (int, error) {
+	if err := storage.CheckLease(org, "push", claim, now, until); err != nil {
+		return 0, err
+	}
+	if len(devices) == 0 {
+		return 0, nil
+	}
+	if err := enroll.ValidateDevices(devices); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.write(ctx, func(tx tx) error {
+		res, err := tx.exec(ctx, `UPDATE {push_outbox} SET claim_until_us = ?
+			WHERE org_id = ? AND claim = ? AND device IN (SELECT d.value FROM {values d})`,
+			micros(until), org, claim, tx.s.strings(devices))
+		if err != nil {
+			return s.fail("renew pushes", err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return s.fail("renew pushes", err)
+		}
+		return nil
+	})
+	return int(n), err
+}

@@ -21,6 +21,7 @@ func replicaCases() []testCase {
 		{"Pushes/ClaimOnce", testPushesClaimOnce},
 		{"Pushes/Takeover", testPushesTakeover},
 		{"Pushes/NewCommandReleases", testPushesNewCommand},
+		{"Pushes/Renew", testPushesRenew},
 		{"Pushes/TenantIsolation", testPushesTenants},
 		{"Pushes/Invalid", testPushesInvalid},
 	}
@@ -215,6 +216,64 @@ func testPushesNewCommand(t testing.TB, s Store) {
 	noErr(t, "QueuePushes", s.QueuePushes(t.Context(), o.ID, []string{"d1"}, at(3)))
 	if got := claimPushes(t, s, o.ID, nil, "c3", 3, 10, 10); len(got) != 0 {
 		t.Errorf("QueuePushes released a claim: %v", got)
+	}
+}
+
+func renewPushes(t testing.TB, s Store, org storage.OrgID, who string, now, until int, devices ...string) int {
+	t.Helper()
+	n, err := s.RenewPushes(t.Context(), org, who, devices, at(now), at(until))
+	noErr(t, "RenewPushes "+who, err)
+	return n
+}
+
+// testPushesRenew: a claim renewed while its devices are pushed holds
+// them past its first end, only those it still holds: not a device a new
+// command released, nor one another claimed once the claim had run out,
+// nor another org's.
+func testPushesRenew(t testing.TB, s Store) {
+	o, other := mustCreateOrg(t, s, "acme"), mustCreateOrg(t, s, "globex")
+	enqueue(t, s, o.ID, "u1", "d1", "d2", "d3")
+	enqueue(t, s, other.ID, "u1", "d1")
+	same(t, "claim", claimPushes(t, s, o.ID, nil, "c1", 1, 3, 10), []string{"d1", "d2", "d3"})
+	same(t, "the other org's claim", claimPushes(t, s, other.ID, nil, "c1", 1, 3, 10), []string{"d1"})
+	enqueue(t, s, o.ID, "u2", "d3") // releases d3
+	if n := renewPushes(t, s, o.ID, "c1", 2, 10, "d1", "d2", "d3"); n != 2 {
+		t.Errorf("RenewPushes = %d, want the 2 devices the claim still holds", n)
+	}
+	if n := renewPushes(t, s, o.ID, "someone", 2, 20, "d1", "d2"); n != 0 {
+		t.Errorf("RenewPushes of a claim that holds nothing = %d", n)
+	}
+	same(t, "claim after the first claim's end", claimPushes(t, s, o.ID, nil, "c2", 5, 8, 10), []string{"d3"})
+	pushesDone(t, s, o.ID, "c2", "d3")
+	same(t, "the other org's claim, not renewed, runs out", claimPushes(t, s, other.ID, nil, "c2", 5, 8, 10), []string{"d1"})
+	same(t, "claim after the renewed end", claimPushes(t, s, o.ID, nil, "c3", 10, 12, 10), []string{"d1", "d2"})
+	// The first claim, taken over, renews nothing and takes nothing back.
+	if n := renewPushes(t, s, o.ID, "c1", 11, 30, "d1", "d2"); n != 0 {
+		t.Errorf("RenewPushes of a claim taken over = %d", n)
+	}
+	same(t, "after the old claim's renewal", claimPushes(t, s, o.ID, nil, "c4", 12, 14, 10), []string{"d1", "d2"})
+	for name, call := range map[string]func() error{
+		"empty claim": func() error {
+			_, err := s.RenewPushes(t.Context(), o.ID, "", []string{"d1"}, at(13), at(20))
+			return err
+		},
+		"until before": func() error {
+			_, err := s.RenewPushes(t.Context(), o.ID, "c4", []string{"d1"}, at(13), at(13))
+			return err
+		},
+		"empty device": func() error {
+			_, err := s.RenewPushes(t.Context(), o.ID, "c4", []string{""}, at(13), at(20))
+			return err
+		},
+		"bad org": func() error {
+			_, err := s.RenewPushes(t.Context(), "", "c4", []string{"d1"}, at(13), at(20))
+			return err
+		},
+	} {
+		wantErr(t, name, call(), storage.ErrInvalid)
+	}
+	if got := claimPushes(t, s, o.ID, nil, "c5", 13, 15, 10); len(got) != 0 {
+		t.Errorf("refused renewals released the claim: %v", got)
 	}
 }
 

@@ -51,12 +51,32 @@ func (s doneForAnyClaim) PushesDone(ctx context.Context, org storage.OrgID, clai
 	return s.Store.PushesDone(ctx, org, claim, append(got, devices...))
 }
 
+// renewalIgnored reports a renewal it never made.
+type renewalIgnored struct{ *memory.Store }
+
+func (s renewalIgnored) RenewPushes(ctx context.Context, org storage.OrgID, claim string, devices []string, now, until time.Time) (int, error) {
+	if err := storage.CheckLease(org, "push", claim, now, until); err != nil {
+		return 0, err
+	}
+	return len(devices), enroll.ValidateDevices(devices)
+}
+
+// renewalTakesBack renews whoever holds the devices.
+type renewalTakesBack struct{ *memory.Store }
+
+func (s renewalTakesBack) RenewPushes(ctx context.Context, org storage.OrgID, claim string, devices []string, now, until time.Time) (int, error) {
+	got, err := s.Store.ClaimPushes(ctx, org, devices, claim, until.Add(-time.Microsecond), until, enroll.MaxPushClaim)
+	return len(got), err
+}
+
 func TestSuiteCatchesBrokenReplicaBackends(t *testing.T) {
 	broken := map[string]func() Store{
 		"lease taken while held":     func() Store { return stolenLease{memory.New()} },
 		"push claimed twice":         func() Store { return claimIgnoresClaims{memory.New()} },
 		"push not durable":           func() Store { return pushAfterCommit{memory.New()} },
 		"push done by another claim": func() Store { return doneForAnyClaim{memory.New()} },
+		"push claim not renewed":     func() Store { return renewalIgnored{memory.New()} },
+		"push renewal takes back":    func() Store { return renewalTakesBack{memory.New()} },
 	}
 	expectCaught(t, broken, "Leases/", "Pushes/")
 }
