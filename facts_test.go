@@ -93,6 +93,54 @@ func TestReportedOSVersionDecidesAgain(t *testing.T) {
 	}
 }
 
+// TestDeclarativeDeviceReportedOSVersion: a device on the declarative
+// channel that reports an OS version older than its policy's minimum shows
+// as out of policy, and back in policy once it reports a newer one. The
+// channel decides on the report; the SDK's own re-decision after it is
+// skipped (checkin.Result.Declarative), so this guards that nothing is
+// lost by the skip.
+func TestDeclarativeDeviceReportedOSVersion(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := t.Context()
+	d := e.enrollApple(t, e.org, e.users["alice"])
+	report := func(os string) func(mdmtest.Command) map[string]any {
+		return func(c mdmtest.Command) map[string]any {
+			if c.RequestType == "DeviceInformation" {
+				return map[string]any{"Status": "Acknowledged", "QueryResponses": map[string]any{"OSVersion": os, "DeviceName": "Alice's iPhone"}}
+			}
+			return nil
+		}
+	}
+	d.drain(t, report("17.4"))
+	dev, err := e.sdk.OrgDevice(ctx, e.org, d.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := e.sdk.Channel(ctx, dev); err != nil || ch == nil || !ch.Declarative {
+		t.Fatalf("channel after reporting iOS 17.4: %+v, %v", ch, err)
+	}
+	p := e.policies[e.org]
+	ios := p.Rules[policy.IOS]
+	ios.Requirements.MinOSVersion = "17.2"
+	p.Rules[policy.IOS] = ios
+	if _, err := e.sdk.UpdatePolicy(ctx, "admin:test", p); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		os string
+		in bool
+	}{{"17.1", false}, {"17.4", true}} {
+		if err := e.sdk.Act(ctx, dev, omm.ActionRefresh, "admin:test"); err != nil {
+			t.Fatal(err)
+		}
+		d.drain(t, report(step.os))
+		c, err := e.sdk.Compliance(ctx, dev)
+		if err != nil || c == nil || c.InPolicy != step.in || (!step.in && !strings.Contains(c.OutOfPolicy, step.os+" is older than")) {
+			t.Errorf("after reporting iOS %s under a minimum of 17.2: %+v, %v", step.os, c, err)
+		}
+	}
+}
+
 // TestAgentLinkLandingPage: the legacy modes' enrollment link opened in a
 // browser lands on a page saying what to do, not on a 404.
 func TestAgentLinkLandingPage(t *testing.T) {

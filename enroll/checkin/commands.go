@@ -29,6 +29,12 @@ type Result struct {
 	// Inventory is what the built-in ingest stored from an inventory
 	// query's answer; nil for other commands.
 	Inventory *inventory.IngestResult
+	// Declarative reports that the declarative channel (WithDeclarative)
+	// has already decided for the device on this answer: the device is on
+	// the channel, with declarations and a compliance decided on the OS
+	// version it reports now. A consumer that would decide again for the
+	// device on the same facts need not.
+	Declarative bool
 }
 
 // ResultHandler consumes the results of one kind of command (inventory
@@ -71,19 +77,21 @@ func (s *Service) ingest(ctx context.Context, d inventory.Device, status mdm.Sta
 	if err != nil {
 		return nil, err
 	}
-	s.inventoried(ctx, d, res)
 	return &res, nil
 }
 
 // inventoried tells the declarative channel about a fresh DeviceInformation
 // ingest: the channel may suit the device now, or its declarations change
-// with the OS version.
-func (s *Service) inventoried(ctx context.Context, d inventory.Device, res inventory.IngestResult) {
-	if s.ddm != nil && res.Command == string(inventory.AppleDeviceInformation) {
-		if err := s.ddm.Inventoried(ctx, res.Device); err != nil {
-			s.log.WarnContext(ctx, "checkin: declarative management after inventory", "device", d.ID, "err", err)
-		}
+// with the OS version. It reports Declarative.Inventoried's current.
+func (s *Service) inventoried(ctx context.Context, d inventory.Device, res inventory.IngestResult) bool {
+	if s.ddm == nil || res.Command != string(inventory.AppleDeviceInformation) {
+		return false
 	}
+	current, err := s.ddm.Inventoried(ctx, res.Device)
+	if err != nil {
+		s.log.WarnContext(ctx, "checkin: declarative management after inventory", "device", d.ID, "err", err)
+	}
+	return current && err == nil
 }
 
 // recordInventory records an inventory query's answer together with what
@@ -124,7 +132,6 @@ func (s *Service) recordInventory(ctx context.Context, d inventory.Device, r *md
 	case !a.Inventoried:
 		return a, nil, true, nil // a replay, or an answer to a command of another type
 	}
-	s.inventoried(ctx, d, res)
 	return a, &res, true, nil
 }
 
@@ -225,6 +232,9 @@ func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result)
 			}
 		}
 		res.Body, res.Inventory = nil, inv
+		if inv != nil {
+			res.Declarative = s.inventoried(ctx, d, *inv)
+		}
 	}
 	for _, h := range s.handlers[q.RequestType] {
 		if err := h.HandleResult(ctx, res); err != nil {

@@ -53,8 +53,10 @@ type Declarative interface {
 	DeclarativeManagement(ctx context.Context, d inventory.Device, endpoint string, data []byte) ([]byte, error)
 	// Inventoried is told that the device reported inventory (after the
 	// privacy filter stored it): its OS version may now allow the
-	// declarative channel, or ask for other declarations.
-	Inventoried(ctx context.Context, d inventory.Device) error
+	// declarative channel, or ask for other declarations. current reports
+	// that the device is on the channel with declarations decided on what
+	// it reported (passed on as Result.Declarative).
+	Inventoried(ctx context.Context, d inventory.Device) (current bool, err error)
 }
 
 // Devices is what the service needs of the device registry. Inventory

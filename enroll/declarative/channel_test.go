@@ -459,3 +459,59 @@ func TestComplianceEvents(t *testing.T) {
 		t.Errorf("a passcode-only report that changes compliance: %d events (want %d), last %+v", n3, n+1, last)
 	}
 }
+
+// TestInventoriedSaysWhenTheDecisionIsCurrent: the check-in service tells
+// consumers of a DeviceInformation answer (Result.Declarative) that the
+// channel decided on it — when the channel turned on, and when an OS
+// update rebuilt the declarations — and not when the device stays on the
+// command path, whether for its OS version or for a decision refusing it.
+func TestInventoriedSaysWhenTheDecisionIsCurrent(t *testing.T) {
+	e := newEnv(t)
+	decided := func(p *phone) (bool, bool) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		v, ok := e.decided[p.udid]
+		return v, ok
+	}
+	on := e.newPhone(e.orgA, "00008110-000A1B2C3D4E0011", "17.4").enroll()
+	if types := requestTypes(on.drain()); !slices.Contains(types, "DeclarativeManagement") {
+		t.Fatalf("iOS 17.4 got %v", types)
+	}
+	if v, ok := decided(on); !ok || !v {
+		t.Errorf("the answer that turned the channel on: Declarative %v (reported %v), want true", v, ok)
+	}
+	if cur, err := e.ddm.Inventoried(t.Context(), on.record()); err != nil || !cur {
+		t.Errorf("Inventoried on the channel, same OS version = %v, %v; want true", cur, err)
+	}
+	on.os = "17.5"
+	if err := e.mdm.RefreshInventory(t.Context(), e.orgA, on.record().ID, "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	delete(e.decided, on.udid)
+	e.mu.Unlock()
+	on.drain()
+	if v, ok := decided(on); !ok || !v {
+		t.Errorf("the answer with a new OS version: Declarative %v (reported %v), want true", v, ok)
+	}
+
+	old := e.newPhone(e.orgA, "00008110-000A1B2C3D4E0012", "14.8.1").enroll()
+	old.drain()
+	if v, ok := decided(old); !ok || v {
+		t.Errorf("iOS 14.8.1 on the command path: Declarative %v (reported %v), want false", v, ok)
+	}
+
+	e.src.set(e.orgB, func(d *policy.Decision) {
+		*d = policy.Decision{Outcome: policy.Denied, Policy: policy.DefaultID, Reasons: []string{"no policy targets the user"}}
+	})
+	refused := e.newPhone(e.orgB, "00008110-000A1B2C3D4E0013", "17.4").enroll()
+	if types := requestTypes(refused.drain()); slices.Contains(types, "DeclarativeManagement") {
+		t.Errorf("a device its decision refuses got %v", types)
+	}
+	if v, ok := decided(refused); !ok || v {
+		t.Errorf("a device its decision refuses: Declarative %v (reported %v), want false", v, ok)
+	}
+	if cur, err := e.ddm.Inventoried(t.Context(), refused.record()); err != nil || cur {
+		t.Errorf("Inventoried of a device its decision refuses = %v, %v; want false", cur, err)
+	}
+}

@@ -114,6 +114,9 @@ type env struct {
 	now    time.Time
 	woken  []string
 	events []declarative.Event
+	// decided is Result.Declarative of each device's latest
+	// DeviceInformation answer, by UDID.
+	decided map[string]bool
 }
 
 type ca struct {
@@ -132,7 +135,7 @@ func (r roots) CACertificate(_ context.Context, org storage.OrgID) (*x509.Certif
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, now: start, orgA: "org_acme", orgB: "org_beta", cas: map[storage.OrgID]ca{}, store: memory.New(),
+	e := &env{t: t, now: start, orgA: "org_acme", orgB: "org_beta", cas: map[storage.OrgID]ca{}, store: memory.New(), decided: map[string]bool{},
 		src: &source{dec: map[storage.OrgID]policy.Decision{}, profile: "com.openomm.enroll.policy"}}
 	rs := roots{}
 	for _, o := range []storage.OrgID{e.orgA, e.orgB} {
@@ -169,7 +172,13 @@ func newEnv(t testing.TB) *env {
 			e.events = append(e.events, ev)
 		}))
 	e.mdm = checkin.New(e.store, devices, rs, checkin.WithClock(e.clock), checkin.WithLogger(quiet), checkin.WithWaker(waker),
-		checkin.WithDeclarative(e.ddm))
+		checkin.WithDeclarative(e.ddm), checkin.WithResultHandler(string(inventory.AppleDeviceInformation),
+			checkin.ResultHandlerFunc(func(_ context.Context, r checkin.Result) error {
+				e.mu.Lock()
+				defer e.mu.Unlock()
+				e.decided[r.Device.Identifier] = r.Declarative
+				return nil
+			})))
 	mux := http.NewServeMux()
 	e.mdm.Mount(mux)
 	mux.Handle(declarative.ProfilePattern, e.ddm.ProfileHandler())

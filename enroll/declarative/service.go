@@ -274,61 +274,72 @@ func (s *Service) wake(ctx context.Context, d inventory.Device) {
 // tokens is queued, together with the removal of the policy profile MDM
 // installed, which the declarations replace; the device is woken. A
 // device already on the channel whose OS version changed gets its
-// declarations rebuilt for it. Devices the channel does not suit keep the
-// command path.
-func (s *Service) Inventoried(ctx context.Context, d inventory.Device) error {
+// declarations rebuilt for it, and one out of policy is decided again.
+// Devices the channel does not suit keep the command path.
+//
+// current reports that the device is on the channel with declarations
+// (and a compliance) decided on the OS version it reports now — what
+// [Service.Apply] with a decision taken now would find unchanged — so that
+// a caller about to decide again for the device on this report need not.
+// It is false whenever the device stays on the command path, a decision
+// refused it the channel included.
+func (s *Service) Inventoried(ctx context.Context, d inventory.Device) (current bool, err error) {
 	if !d.Platform.Apple() || d.State != inventory.StateEnrolled {
-		return nil
+		return false, nil
 	}
 	os, _, err := s.osVersion(ctx, d)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if ok, _ := Eligible(d, os); !ok {
-		return nil
+		return false, nil
 	}
 	for try := 1; ; try++ {
 		st, enrolled, on, err := s.load(ctx, d)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if enrolled.IsZero() {
-			return nil // not enrolled through the check-in protocol
+			return false, nil // not enrolled through the check-in protocol
 		}
 		if on {
-			if st.Inputs.OSVersion == os {
-				return nil
+			// A device out of policy is decided again on every report:
+			// its state keeps the OS version its declarations were built
+			// for, not the one the refusal was decided on.
+			if st.Inputs.OSVersion == os && st.Inputs.OutOfPolicy == "" {
+				return true, nil
 			}
 			_, err = s.Refresh(ctx, d, "device:"+d.Identifier)
-			return err
+			return err == nil, err
 		}
-		err = s.enable(ctx, d, st, enrolled, os)
+		on, err = s.enable(ctx, d, st, enrolled, os)
 		if errors.Is(err, storage.ErrConflict) && try < maxTries {
 			continue
 		}
-		return err
+		return on && err == nil, err
 	}
 }
 
 // enable turns the channel on for the enrollment that started at
-// enrolled.
-func (s *Service) enable(ctx context.Context, d inventory.Device, st State, enrolled time.Time, os string) error {
+// enrolled; on is false when the decision keeps the device on the command
+// path.
+func (s *Service) enable(ctx context.Context, d inventory.Device, st State, enrolled time.Time, os string) (on bool, err error) {
 	dec, err := s.source.Decide(ctx, d, os)
 	if err != nil {
-		return fmt.Errorf("declarative: decide for %s: %w", d.ID, err)
+		return false, fmt.Errorf("declarative: decide for %s: %w", d.ID, err)
 	}
 	if dec.Outcome == policy.Denied {
 		s.log.InfoContext(ctx, "declarative: device out of policy, keeps the command path", "org", d.Org, "device", d.ID,
 			"reason", policy.OutOfPolicyReason(dec))
-		return nil
+		return false, nil
 	}
 	apps, err := s.source.Apps(ctx, d)
 	if err != nil {
-		return err
+		return false, err
 	}
 	old, err := s.source.CommandProfile(ctx, d)
 	if err != nil {
-		return err
+		return false, err
 	}
 	now := s.clock()
 	next := State{
@@ -351,19 +362,19 @@ func (s *Service) enable(ctx context.Context, d inventory.Device, st State, enro
 	}
 	queued, err := encode(cmds)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if _, err := s.store.SaveDeclarativeState(ctx, next, queued, s.entry(d, "device:"+d.Identifier, ActionEnable, map[string]string{
 		"os_version": os, "policy": string(dec.Policy), "declarations": fmt.Sprint(len(set.Declarations)), "token": set.Token,
 		"uuid": cmd.UUID,
 	})); err != nil {
-		return err
+		return false, err
 	}
 	s.log.InfoContext(ctx, "declarative: channel turned on", "org", d.Org, "device", d.ID, "os_version", os,
 		"declarations", len(set.Declarations))
 	s.wake(ctx, d)
 	s.emit(ctx, EventEnabled, d, nil)
-	return nil
+	return true, nil
 }
 
 func encode(cmds []mdm.Command) ([]enroll.Command, error) {
