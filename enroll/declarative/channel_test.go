@@ -515,3 +515,55 @@ func TestInventoriedSaysWhenTheDecisionIsCurrent(t *testing.T) {
 		t.Errorf("Inventoried of a device its decision refuses = %v, %v; want false", cur, err)
 	}
 }
+
+// TestOutOfPolicyDecidedAgainOnReports: a device on the channel that its
+// policy refuses for the OS version it reported is back in policy once it
+// reports a permitted one, through a status report as through
+// DeviceInformation — even one equal to the version its declarations
+// were built for, which the refusal did not change.
+func TestOutOfPolicyDecidedAgainOnReports(t *testing.T) {
+	e := newEnv(t)
+	p := e.newPhone(e.orgA, "00008110-000A1B2C3D4E0021", "17.4").enroll()
+	p.drain()
+	e.src.set(e.orgA, func(d *policy.Decision) {
+		*d = policy.Decision{Outcome: policy.Denied, Policy: "pol_staff", Reasons: []string{"iOS 17.1 is older than iOS 17.2"}}
+	})
+	outOfPolicy := func() string {
+		t.Helper()
+		st, err := e.store.DeclarativeState(t.Context(), e.orgA, p.record().ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Inputs.OutOfPolicy
+	}
+	p.report(map[string]any{"device": map[string]any{"operating-system": map[string]any{"version": "17.1"}}})
+	if outOfPolicy() == "" {
+		t.Fatal("in policy after a report the decision refuses")
+	}
+	e.src.set(e.orgA, func(d *policy.Decision) { *d = staff() })
+	p.report(map[string]any{"device": map[string]any{"operating-system": map[string]any{"version": "17.4"}}})
+	if why := outOfPolicy(); why != "" {
+		t.Errorf("after a status report of a permitted version: still out of policy (%s)", why)
+	}
+
+	e.src.set(e.orgA, func(d *policy.Decision) {
+		*d = policy.Decision{Outcome: policy.Denied, Policy: "pol_staff", Reasons: []string{"iOS 17.1 is older than iOS 17.2"}}
+	})
+	p.os = "17.1"
+	if err := e.mdm.RefreshInventory(t.Context(), e.orgA, p.record().ID, "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	p.drain()
+	if outOfPolicy() == "" {
+		t.Fatal("in policy after DeviceInformation the decision refuses")
+	}
+	e.src.set(e.orgA, func(d *policy.Decision) { *d = staff() })
+	p.os = "17.4"
+	if err := e.mdm.RefreshInventory(t.Context(), e.orgA, p.record().ID, "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	p.drain()
+	if why := outOfPolicy(); why != "" {
+		t.Errorf("after DeviceInformation of a permitted version: still out of policy (%s)", why)
+	}
+}

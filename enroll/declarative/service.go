@@ -606,7 +606,9 @@ func (s *Service) status(ctx context.Context, d inventory.Device, st State, set 
 		s.log.InfoContext(ctx, "declarative: compliance changed", "org", d.Org, "device", d.ID, "from", prev.State, "to", c.State)
 		s.emit(ctx, EventCompliance, d, &c)
 	}
-	if os != "" && os != st.Inputs.OSVersion {
+	// A device out of policy is decided again (as in Inventoried): the
+	// version it now reports may be one its policy permits.
+	if os != "" && (os != st.Inputs.OSVersion || st.Inputs.OutOfPolicy != "") {
 		if _, err := s.Refresh(ctx, d, "device:"+d.Identifier); err != nil && !errors.Is(err, ErrNotDeclarative) {
 			s.log.WarnContext(ctx, "declarative: rebuild declarations for a new OS version", "device", d.ID, "err", err)
 		}
