@@ -64,13 +64,7 @@ func TestReportedOSVersionDecidesAgain(t *testing.T) {
 	ctx := t.Context()
 	d := e.enrollApple(t, e.org, e.users["alice"])
 	d.drain(t, nil)
-	p := e.policies[e.org]
-	ios := p.Rules[policy.IOS]
-	ios.Requirements.MinOSVersion = "18.0"
-	p.Rules[policy.IOS] = ios
-	if _, err := e.sdk.UpdatePolicy(ctx, "admin:test", p); err != nil {
-		t.Fatal(err)
-	}
+	e.setMinIOS(t, "18.0")
 	dev, err := e.sdk.OrgDevice(ctx, e.org, d.id)
 	if err != nil {
 		t.Fatal(err)
@@ -81,12 +75,7 @@ func TestReportedOSVersionDecidesAgain(t *testing.T) {
 	if err := e.sdk.Act(ctx, dev, omm.ActionRefresh, "admin:test"); err != nil {
 		t.Fatal(err)
 	}
-	d.drain(t, func(c mdmtest.Command) map[string]any {
-		if c.RequestType == "DeviceInformation" {
-			return map[string]any{"Status": "Acknowledged", "QueryResponses": map[string]any{"OSVersion": "17.4", "DeviceName": "Alice's iPhone"}}
-		}
-		return nil
-	})
+	d.drain(t, reportOS("17.4"))
 	c, err := e.sdk.Compliance(ctx, dev)
 	if err != nil || c == nil || c.InPolicy || !strings.Contains(c.OutOfPolicy, "17.4 is older than") {
 		t.Errorf("after the device reported iOS 17.4 under a minimum of 18.0: %+v, %v", c, err)
@@ -103,15 +92,7 @@ func TestDeclarativeDeviceReportedOSVersion(t *testing.T) {
 	e := newEnv(t, "")
 	ctx := t.Context()
 	d := e.enrollApple(t, e.org, e.users["alice"])
-	report := func(os string) func(mdmtest.Command) map[string]any {
-		return func(c mdmtest.Command) map[string]any {
-			if c.RequestType == "DeviceInformation" {
-				return map[string]any{"Status": "Acknowledged", "QueryResponses": map[string]any{"OSVersion": os, "DeviceName": "Alice's iPhone"}}
-			}
-			return nil
-		}
-	}
-	d.drain(t, report("17.4"))
+	d.drain(t, reportOS("17.4"))
 	dev, err := e.sdk.OrgDevice(ctx, e.org, d.id)
 	if err != nil {
 		t.Fatal(err)
@@ -119,13 +100,7 @@ func TestDeclarativeDeviceReportedOSVersion(t *testing.T) {
 	if ch, err := e.sdk.Channel(ctx, dev); err != nil || ch == nil || !ch.Declarative {
 		t.Fatalf("channel after reporting iOS 17.4: %+v, %v", ch, err)
 	}
-	p := e.policies[e.org]
-	ios := p.Rules[policy.IOS]
-	ios.Requirements.MinOSVersion = "17.2"
-	p.Rules[policy.IOS] = ios
-	if _, err := e.sdk.UpdatePolicy(ctx, "admin:test", p); err != nil {
-		t.Fatal(err)
-	}
+	e.setMinIOS(t, "17.2")
 	for _, step := range []struct {
 		os string
 		in bool
@@ -133,7 +108,7 @@ func TestDeclarativeDeviceReportedOSVersion(t *testing.T) {
 		if err := e.sdk.Act(ctx, dev, omm.ActionRefresh, "admin:test"); err != nil {
 			t.Fatal(err)
 		}
-		d.drain(t, report(step.os))
+		d.drain(t, reportOS(step.os))
 		c, err := e.sdk.Compliance(ctx, dev)
 		if err != nil || c == nil || c.InPolicy != step.in || (!step.in && !strings.Contains(c.OutOfPolicy, step.os+" is older than")) {
 			t.Errorf("after reporting iOS %s under a minimum of 17.2: %+v, %v", step.os, c, err)
@@ -148,5 +123,27 @@ func TestAgentLinkLandingPage(t *testing.T) {
 	st, body := e.do(t, "GET", "/mdm"+omm.AgentPath+"?token=abc.def", nil)
 	if st != 200 || !strings.Contains(string(body), "OMM agent app") || strings.Contains(string(body), "abc.def") {
 		t.Errorf("landing page = %d:\n%s", st, body)
+	}
+}
+
+// setMinIOS changes the minimum iOS version of the org's policy.
+func (e *env) setMinIOS(t *testing.T, v string) {
+	t.Helper()
+	p := e.policies[e.org]
+	ios := p.Rules[policy.IOS]
+	ios.Requirements.MinOSVersion = v
+	p.Rules[policy.IOS] = ios
+	if _, err := e.sdk.UpdatePolicy(t.Context(), "admin:test", p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reportOS answers DeviceInformation with OS version v.
+func reportOS(v string) func(mdmtest.Command) map[string]any {
+	return func(c mdmtest.Command) map[string]any {
+		if c.RequestType == "DeviceInformation" {
+			return map[string]any{"Status": "Acknowledged", "QueryResponses": map[string]any{"OSVersion": v, "DeviceName": "Alice's iPhone"}}
+		}
+		return nil
 	}
 }
