@@ -69,16 +69,20 @@ func NewOutbox(store enroll.PushOutbox, p *Pusher, opts ...OutboxOption) *Outbox
 }
 
 // Wake implements [Waker]: it records the devices in the outbox (a wake
-// not made by queueing a command has no row yet), then pushes those it
-// claims. It returns the first error that left devices unpushed; they
+// not made by queueing a command has no row yet; a device another replica
+// has pushed since the wake was decided is not recorded again), then
+// pushes those it claims. It returns the first error that left devices unpushed; they
 // stay in the outbox for the next drain.
 func (o *Outbox) Wake(ctx context.Context, org storage.OrgID, devices []string) error {
 	if len(devices) == 0 {
 		return nil
 	}
+	// The wake was decided now: a device another replica claims from here
+	// on (for the command this wake follows) is not queued again.
+	at := o.clock()
 	for start := 0; start < len(devices); start += enroll.MaxFanOut {
 		chunk := devices[start:min(start+enroll.MaxFanOut, len(devices))]
-		if err := o.store.QueuePushes(ctx, org, chunk, o.clock()); err != nil {
+		if err := o.store.QueuePushes(ctx, org, chunk, at); err != nil {
 			return fmt.Errorf("checkin: push outbox: %w", err)
 		}
 	}
@@ -125,7 +129,7 @@ func (o *Outbox) push(ctx context.Context, org storage.OrgID, devices []string, 
 			return len(claimed), err
 		}
 	}
-	if err := o.store.PushesDone(ctx, org, claim, claimed); err != nil {
+	if err := o.store.PushesDone(ctx, org, claim, claimed, now); err != nil {
 		// Pushed, not recorded: pushed again once the claim runs out,
 		// which wakes the devices once more and loses nothing.
 		return len(claimed), fmt.Errorf("checkin: pushes done: %w", err)

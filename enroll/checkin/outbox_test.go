@@ -227,3 +227,44 @@ func TestOutboxRenewsItsClaimWhilePushing(t *testing.T) {
 		t.Errorf("left in the outbox after the push: %v, %v", got, err)
 	}
 }
+
+// TestOutboxWakeAfterAnotherReplicaPushed: replica B drains a command's
+// push before replica A's Wake for that command records the device (a
+// large fan-out's later chunks): A does not push it again. A wake
+// decided after B's push does push it.
+func TestOutboxWakeAfterAnotherReplicaPushed(t *testing.T) {
+	fakeA, fakeB := apnstest.NewServer(), apnstest.NewServer()
+	defer fakeA.Close()
+	defer fakeB.Close()
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-D", "alice").enroll().record()
+	if err := e.store.EnqueueCommand(t.Context(), e.orgA, []string{d.ID}, enroll.Command{UUID: "cmd-d", RequestType: "DeviceLock",
+		Body: []byte("<plist/>")}, entry(e.orgA, "device.lock")); err != nil {
+		t.Fatal(err)
+	}
+	decided := e.clock() // when A's Wake was decided, right after the commit
+	e.advance(time.Second)
+	replica := func(fake *apnstest.Server, clock func() time.Time) *checkin.Outbox {
+		return checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
+			checkin.WithPushClock(e.clock, noSleep), checkin.WithCoalesce(0)), checkin.WithOutboxClock(clock), checkin.WithOutboxLogger(quiet))
+	}
+	b := replica(fakeB, e.clock)
+	if n, err := b.Drain(t.Context(), e.orgA); n != 1 || err != nil {
+		t.Fatalf("B's Drain = %d, %v", n, err)
+	}
+	a := replica(fakeA, func() time.Time { return decided })
+	if err := a.Wake(t.Context(), e.orgA, []string{d.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fakeA.Pushes()); n != 0 {
+		t.Errorf("A pushed the device %d times after B had pushed it for the same command", n)
+	}
+	e.advance(time.Second)
+	later := replica(fakeA, e.clock)
+	if err := later.Wake(t.Context(), e.orgA, []string{d.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fakeA.Pushes()); n != 1 {
+		t.Errorf("a wake decided after B's push: %d pushes, want 1", n)
+	}
+}
