@@ -13,17 +13,13 @@ import (
 // a command), so that a server that dies right after the commit leaves the
 // push to whichever replica drains the outbox next.
 //
-// A row is claimed (leased) by one pusher at a time and marked done once
-// the push is done, with the time its claim was taken; a claim whose
-// pusher died expires and the row is claimed again. Queueing a command
-// for a device whose row is claimed or done makes it due again (releasing
-// the claim), so that the new command gets a push of its own.
+// A row is claimed (leased) by one pusher at a time and deleted once the
+// push is done; a claim whose pusher died expires and the row is claimed
+// again. Queueing a command for a device whose row is claimed releases
+// the claim, so that the new command gets a push of its own.
 type PushOutbox interface {
-	// QueuePushes records that devices are to be woken, for a wake decided
-	// at at that was not made by queueing a command. A device already
-	// waiting keeps its row; one whose push was claimed at or after at is
-	// left done: that push woke it after the wake was decided (another
-	// replica pushed it for the command the wake follows).
+	// QueuePushes records that devices are to be woken, at, for wakes not
+	// made by queueing a command. A device already waiting keeps its row.
 	QueuePushes(ctx context.Context, org storage.OrgID, devices []string, at time.Time) error
 	// ClaimPushes claims, for claim until until, at most limit devices of
 	// org waiting to be woken and not claimed by anyone at now (never
@@ -31,10 +27,9 @@ type PushOutbox interface {
 	// when it is not nil — and returns them. Two concurrent calls never
 	// claim the same device.
 	ClaimPushes(ctx context.Context, org storage.OrgID, devices []string, claim string, now, until time.Time, limit int) ([]string, error)
-	// PushesDone marks done, pushed under claim taken at claimed, the
-	// rows of devices that claim still holds; a row released meanwhile (a
-	// new command) or claimed by another stays due.
-	PushesDone(ctx context.Context, org storage.OrgID, claim string, devices []string, claimed time.Time) error
+	// PushesDone deletes the rows of devices that claim still holds; a row
+	// released meanwhile (a new command) or claimed by another stays.
+	PushesDone(ctx context.Context, org storage.OrgID, claim string, devices []string) error
 	// RenewPushes extends to until claim's hold on those of devices it
 	// still holds — not released by a new command, nor claimed by another
 	// once it ran out — and returns how many those are. A pusher renews

@@ -69,20 +69,16 @@ func NewOutbox(store enroll.PushOutbox, p *Pusher, opts ...OutboxOption) *Outbox
 }
 
 // Wake implements [Waker]: it records the devices in the outbox (a wake
-// not made by queueing a command has no row yet; a device another replica
-// has pushed since the wake was decided is not recorded again), then
-// pushes those it claims. It returns the first error that left devices unpushed; they
+// not made by queueing a command has no row yet), then pushes those it
+// claims. It returns the first error that left devices unpushed; they
 // stay in the outbox for the next drain.
 func (o *Outbox) Wake(ctx context.Context, org storage.OrgID, devices []string) error {
 	if len(devices) == 0 {
 		return nil
 	}
-	// The wake was decided now: a device another replica claims from here
-	// on (for the command this wake follows) is not queued again.
-	at := o.clock()
 	for start := 0; start < len(devices); start += enroll.MaxFanOut {
 		chunk := devices[start:min(start+enroll.MaxFanOut, len(devices))]
-		if err := o.store.QueuePushes(ctx, org, chunk, at); err != nil {
+		if err := o.store.QueuePushes(ctx, org, chunk, o.clock()); err != nil {
 			return fmt.Errorf("checkin: push outbox: %w", err)
 		}
 	}
@@ -121,15 +117,19 @@ func (o *Outbox) push(ctx context.Context, org storage.OrgID, devices []string, 
 		return 0, nil
 	}
 	if o.pusher != nil {
-		stop := o.renew(ctx, org, claim, claimed)
-		_, err := o.pusher.wakeAll(ctx, org, claimed, coalesce)
-		stop()
+		err := func() error {
+			// Deferred: a pusher that panics must not leave the claim
+			// renewed for ever.
+			defer o.renew(ctx, org, claim, claimed)()
+			_, err := o.pusher.wakeAll(ctx, org, claimed, coalesce)
+			return err
+		}()
 		if err != nil {
 			// Unpushed: the claim runs out and the devices go again.
 			return len(claimed), err
 		}
 	}
-	if err := o.store.PushesDone(ctx, org, claim, claimed, now); err != nil {
+	if err := o.store.PushesDone(ctx, org, claim, claimed); err != nil {
 		// Pushed, not recorded: pushed again once the claim runs out,
 		// which wakes the devices once more and loses nothing.
 		return len(claimed), fmt.Errorf("checkin: pushes done: %w", err)

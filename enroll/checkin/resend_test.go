@@ -113,7 +113,7 @@ func TestRefreshAll(t *testing.T) {
 	// done.
 	if earlier, err := e.store.ClaimPushes(t.Context(), e.orgA, nil, "earlier", now, now.Add(time.Minute), 100); err != nil {
 		t.Fatal(err)
-	} else if err := e.store.PushesDone(t.Context(), e.orgA, "earlier", earlier, now); err != nil {
+	} else if err := e.store.PushesDone(t.Context(), e.orgA, "earlier", earlier); err != nil {
 		t.Fatal(err)
 	}
 	before := len(deviceEvents(t, e, ""))

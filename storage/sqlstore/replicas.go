@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/openomm/omm/enroll"
@@ -42,12 +41,9 @@ func (s *Store) QueuePushes(ctx context.Context, org storage.OrgID, devices []st
 		return err
 	}
 	return s.write(ctx, func(tx tx) error {
-		// A done row is due again unless its push was claimed at or
-		// after at.
-		_, err := tx.exec(ctx, `INSERT INTO {push_outbox} AS p (org_id, device, queued_us, claim, claim_until_us)
+		_, err := tx.exec(ctx, `INSERT INTO {push_outbox} (org_id, device, queued_us, claim, claim_until_us)
 			SELECT ?, d.value, ?, '', 0 FROM {values d} WHERE true ORDER BY d.value
-			ON CONFLICT (org_id, device) DO UPDATE SET claim_until_us = 0, queued_us = excluded.queued_us
-			WHERE p.claim_until_us = ? AND p.pushed_us < excluded.queued_us`, org, micros(at), tx.s.strings(devices), pushDone)
+			ON CONFLICT (org_id, device) DO NOTHING`, org, micros(at), tx.s.strings(devices))
 		if s.foreignKey(err) {
 			return fmt.Errorf("queue pushes: org %q: %w", org, storage.ErrNotFound)
 		}
@@ -64,11 +60,9 @@ func (s *Store) QueuePushes(ctx context.Context, org storage.OrgID, devices []st
 func (tx tx) queuePushes(ctx context.Context, org storage.OrgID, devices []string, at time.Time) error {
 	// In device order, so that two fan-outs to overlapping devices lock
 	// their rows in the same order on PostgreSQL.
-	_, err := tx.exec(ctx, `INSERT INTO {push_outbox} AS p (org_id, device, queued_us, claim, claim_until_us)
+	_, err := tx.exec(ctx, `INSERT INTO {push_outbox} (org_id, device, queued_us, claim, claim_until_us)
 		SELECT ?, d.value, ?, '', 0 FROM {values d} WHERE true ORDER BY d.value
-		ON CONFLICT (org_id, device) DO UPDATE SET claim = '', claim_until_us = 0,
-			queued_us = CASE WHEN p.claim_until_us = ? THEN excluded.queued_us ELSE p.queued_us END`,
-		org, micros(at), tx.s.strings(devices), pushDone)
+		ON CONFLICT (org_id, device) DO UPDATE SET claim = '', claim_until_us = 0`, org, micros(at), tx.s.strings(devices))
 	if err != nil {
 		return tx.s.fail("queue pushes", err)
 	}
@@ -143,13 +137,8 @@ func (s *Store) ClaimPushes(ctx context.Context, org storage.OrgID, devices []st
 	return out, nil
 }
 
-// pushDone is the claim_until_us of a done row: past every claim's now,
-// so never claimed, and out of the due index's way.
-const pushDone = math.MaxInt64
-
-// PushesDone implements enroll.PushOutbox: the rows stay, done, with the
-// claim's time (QueuePushes reads it).
-func (s *Store) PushesDone(ctx context.Context, org storage.OrgID, claim string, devices []string, claimed time.Time) error {
+// PushesDone implements enroll.PushOutbox.
+func (s *Store) PushesDone(ctx context.Context, org storage.OrgID, claim string, devices []string) error {
 	if len(devices) == 0 {
 		return nil
 	}
@@ -157,9 +146,8 @@ func (s *Store) PushesDone(ctx context.Context, org storage.OrgID, claim string,
 		return err
 	}
 	return s.write(ctx, func(tx tx) error {
-		if _, err := tx.exec(ctx, `UPDATE {push_outbox} SET claim = '', claim_until_us = ?, pushed_us = ?
-			WHERE org_id = ? AND claim = ? AND claim <> ''
-			AND device IN (SELECT d.value FROM {values d})`, pushDone, micros(claimed), org, claim, tx.s.strings(devices)); err != nil {
+		if _, err := tx.exec(ctx, `DELETE FROM {push_outbox} WHERE org_id = ? AND claim = ? AND claim <> ''
+			AND device IN (SELECT d.value FROM {values d})`, org, claim, tx.s.strings(devices)); err != nil {
 			return s.fail("pushes done", err)
 		}
 		return nil

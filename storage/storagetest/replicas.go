@@ -22,7 +22,6 @@ func replicaCases() []testCase {
 		{"Pushes/Takeover", testPushesTakeover},
 		{"Pushes/NewCommandReleases", testPushesNewCommand},
 		{"Pushes/Renew", testPushesRenew},
-		{"Pushes/DoneRemembered", testPushesDoneRemembered},
 		{"Pushes/TenantIsolation", testPushesTenants},
 		{"Pushes/Invalid", testPushesInvalid},
 	}
@@ -129,10 +128,9 @@ func claimPushes(t testing.TB, s Store, org storage.OrgID, devices []string, who
 	return got
 }
 
-// pushesDone marks devices pushed under who, a claim taken at claimed.
-func pushesDone(t testing.TB, s Store, org storage.OrgID, who string, claimed int, devices ...string) {
+func pushesDone(t testing.TB, s Store, org storage.OrgID, who string, devices ...string) {
 	t.Helper()
-	noErr(t, "PushesDone "+who, s.PushesDone(t.Context(), org, who, devices, at(claimed)))
+	noErr(t, "PushesDone "+who, s.PushesDone(t.Context(), org, who, devices))
 }
 
 // testPushesWithCommand: a queued command leaves its devices in the
@@ -147,10 +145,10 @@ func testPushesWithCommand(t testing.TB, s Store) {
 	if got := claimPushes(t, s, o.ID, nil, "c2", 3, 5, 10); len(got) != 0 {
 		t.Errorf("devices claimed twice: %v", got)
 	}
-	pushesDone(t, s, o.ID, "c1", 2, "d1", "d2")
+	pushesDone(t, s, o.ID, "c1", "d1", "d2")
 	// d3's claim runs out: it is claimed again; d1 and d2 are gone.
 	same(t, "after the claim ran out", claimPushes(t, s, o.ID, nil, "c3", 5, 8, 10), []string{"d3"})
-	pushesDone(t, s, o.ID, "c3", 5, "d3")
+	pushesDone(t, s, o.ID, "c3", "d3")
 	if got := claimPushes(t, s, o.ID, nil, "c4", 9, 10, 10); len(got) != 0 {
 		t.Errorf("pushes left after all were done: %v", got)
 	}
@@ -201,7 +199,7 @@ func testPushesTakeover(t testing.TB, s Store) {
 		t.Errorf("claimed before the claim ran out: %v", got)
 	}
 	same(t, "taken over", claimPushes(t, s, o.ID, nil, "alive", 3, 5, 10), []string{"d1", "d2"})
-	pushesDone(t, s, o.ID, "dead", 1, "d1", "d2")
+	pushesDone(t, s, o.ID, "dead", "d1", "d2")
 	same(t, "after the dead claim's PushesDone", claimPushes(t, s, o.ID, nil, "third", 5, 6, 10), []string{"d1", "d2"})
 }
 
@@ -212,7 +210,7 @@ func testPushesNewCommand(t testing.TB, s Store) {
 	enqueue(t, s, o.ID, "u1", "d1")
 	same(t, "claim", claimPushes(t, s, o.ID, nil, "c1", 1, 10, 10), []string{"d1"})
 	enqueue(t, s, o.ID, "u2", "d1")
-	pushesDone(t, s, o.ID, "c1", 1, "d1")
+	pushesDone(t, s, o.ID, "c1", "d1")
 	same(t, "after a new command", claimPushes(t, s, o.ID, nil, "c2", 2, 10, 10), []string{"d1"})
 	// A wake without a command does not release a claim.
 	noErr(t, "QueuePushes", s.QueuePushes(t.Context(), o.ID, []string{"d1"}, at(3)))
@@ -246,7 +244,7 @@ func testPushesRenew(t testing.TB, s Store) {
 		t.Errorf("RenewPushes of a claim that holds nothing = %d", n)
 	}
 	same(t, "claim after the first claim's end", claimPushes(t, s, o.ID, nil, "c2", 5, 8, 10), []string{"d3"})
-	pushesDone(t, s, o.ID, "c2", 5, "d3")
+	pushesDone(t, s, o.ID, "c2", "d3")
 	same(t, "the other org's claim, not renewed, runs out", claimPushes(t, s, other.ID, nil, "c2", 5, 8, 10), []string{"d1"})
 	same(t, "claim after the renewed end", claimPushes(t, s, o.ID, nil, "c3", 10, 12, 10), []string{"d1", "d2"})
 	// The first claim, taken over, renews nothing and takes nothing back.
@@ -279,31 +277,6 @@ func testPushesRenew(t testing.TB, s Store) {
 	}
 }
 
-// testPushesDoneRemembered: a wake decided before a device's push was
-// claimed does not queue it again (another replica pushed it for the
-// command the wake follows); a wake decided after it does, and a new
-// command always does. Another org's wake of a device of the same ID
-// changes nothing here.
-func testPushesDoneRemembered(t testing.TB, s Store) {
-	o, other := mustCreateOrg(t, s, "acme"), mustCreateOrg(t, s, "globex")
-	enqueue(t, s, o.ID, "u1", "d1", "d2")
-	same(t, "claim", claimPushes(t, s, o.ID, nil, "c1", 5, 8, 10), []string{"d1", "d2"})
-	pushesDone(t, s, o.ID, "c1", 5, "d1", "d2")
-	noErr(t, "QueuePushes", s.QueuePushes(t.Context(), o.ID, []string{"d1", "d2", "d3"}, at(4)))
-	same(t, "after a wake decided before the push", claimPushes(t, s, o.ID, nil, "c2", 9, 12, 10), []string{"d3"})
-	pushesDone(t, s, o.ID, "c2", 9, "d3")
-	noErr(t, "QueuePushes", s.QueuePushes(t.Context(), other.ID, []string{"d1"}, at(20)))
-	noErr(t, "QueuePushes", s.QueuePushes(t.Context(), o.ID, []string{"d1"}, at(5)))
-	if got := claimPushes(t, s, o.ID, nil, "c3", 10, 12, 10); len(got) != 0 {
-		t.Errorf("a wake decided as the push was claimed queued %v again", got)
-	}
-	noErr(t, "QueuePushes", s.QueuePushes(t.Context(), o.ID, []string{"d1"}, at(6)))
-	same(t, "after a wake decided after the push", claimPushes(t, s, o.ID, nil, "c4", 10, 12, 10), []string{"d1"})
-	enqueue(t, s, o.ID, "u2", "d2")
-	same(t, "after a new command", claimPushes(t, s, o.ID, nil, "c5", 10, 12, 10), []string{"d2"})
-	same(t, "the other org's wake", claimPushes(t, s, other.ID, nil, "c6", 21, 22, 10), []string{"d1"})
-}
-
 // testPushesTenants: one org's claims never see another's devices.
 func testPushesTenants(t testing.TB, s Store) {
 	a, b := mustCreateOrg(t, s, "acme"), mustCreateOrg(t, s, "globex")
@@ -311,7 +284,7 @@ func testPushesTenants(t testing.TB, s Store) {
 	enqueue(t, s, b.ID, "ub", "d1")
 	same(t, "org a", claimPushes(t, s, a.ID, nil, "c", 1, 5, 10), []string{"d1"})
 	same(t, "org b's device of the same ID", claimPushes(t, s, b.ID, []string{"d1"}, "c", 1, 5, 10), []string{"d1"})
-	pushesDone(t, s, a.ID, "c", 1, "d1")
+	pushesDone(t, s, a.ID, "c", "d1")
 	// b's row, claimed by the same claim name, is still there after its
 	// claim runs out.
 	same(t, "org b after org a's PushesDone", claimPushes(t, s, b.ID, nil, "c2", 5, 8, 10), []string{"d1"})

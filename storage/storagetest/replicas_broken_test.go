@@ -36,19 +36,19 @@ func (s pushAfterCommit) EnqueueCommand(ctx context.Context, org storage.OrgID, 
 	if err != nil {
 		return err
 	}
-	return s.Store.PushesDone(ctx, org, "gone", got, e.Time)
+	return s.Store.PushesDone(ctx, org, "gone", got)
 }
 
 // doneForAnyClaim deletes devices whoever claimed them.
 type doneForAnyClaim struct{ *memory.Store }
 
-func (s doneForAnyClaim) PushesDone(ctx context.Context, org storage.OrgID, claim string, devices []string, claimed time.Time) error {
+func (s doneForAnyClaim) PushesDone(ctx context.Context, org storage.OrgID, claim string, devices []string) error {
 	now := time.Now().Add(1000 * time.Hour)
 	got, err := s.Store.ClaimPushes(ctx, org, devices, claim, now, now.Add(time.Hour), enroll.MaxPushClaim)
 	if err != nil {
 		return err
 	}
-	return s.Store.PushesDone(ctx, org, claim, append(got, devices...), claimed)
+	return s.Store.PushesDone(ctx, org, claim, append(got, devices...))
 }
 
 // renewalIgnored reports a renewal it never made.
@@ -69,13 +69,6 @@ func (s renewalTakesBack) RenewPushes(ctx context.Context, org storage.OrgID, cl
 	return len(got), err
 }
 
-// wakeForgetsPushes queues every wake again, however recent the push.
-type wakeForgetsPushes struct{ *memory.Store }
-
-func (s wakeForgetsPushes) QueuePushes(ctx context.Context, org storage.OrgID, devices []string, at time.Time) error {
-	return s.Store.QueuePushes(ctx, org, devices, at.Add(1000*time.Hour))
-}
-
 func TestSuiteCatchesBrokenReplicaBackends(t *testing.T) {
 	broken := map[string]func() Store{
 		"lease taken while held":     func() Store { return stolenLease{memory.New()} },
@@ -84,7 +77,6 @@ func TestSuiteCatchesBrokenReplicaBackends(t *testing.T) {
 		"push done by another claim": func() Store { return doneForAnyClaim{memory.New()} },
 		"push claim not renewed":     func() Store { return renewalIgnored{memory.New()} },
 		"push renewal takes back":    func() Store { return renewalTakesBack{memory.New()} },
-		"wake forgets pushes":        func() Store { return wakeForgetsPushes{memory.New()} },
 	}
 	expectCaught(t, broken, "Leases/", "Pushes/")
 }
