@@ -137,6 +137,13 @@ func (s *Store) ClaimPushes(ctx context.Context, org storage.OrgID, devices []st
 	return out, nil
 }
 
+// heldInOrder selects, taking org, claim and a device list, the devices
+// of the list that claim holds, locking their rows in device order on
+// PostgreSQL: the order in which queueing a command locks them, so that
+// the two cannot deadlock.
+const heldInOrder = `SELECT device FROM {push_outbox} WHERE org_id = ? AND claim = ? AND claim <> ''
+	AND device IN (SELECT d.value FROM {values d}) ORDER BY device {FOR UPDATE}`
+
 // PushesDone implements enroll.PushOutbox.
 func (s *Store) PushesDone(ctx context.Context, org storage.OrgID, claim string, devices []string) error {
 	if len(devices) == 0 {
@@ -146,8 +153,8 @@ func (s *Store) PushesDone(ctx context.Context, org storage.OrgID, claim string,
 		return err
 	}
 	return s.write(ctx, func(tx tx) error {
-		if _, err := tx.exec(ctx, `DELETE FROM {push_outbox} WHERE org_id = ? AND claim = ? AND claim <> ''
-			AND device IN (SELECT d.value FROM {values d})`, org, claim, tx.s.strings(devices)); err != nil {
+		if _, err := tx.exec(ctx, `DELETE FROM {push_outbox} WHERE org_id = ? AND device IN (`+heldInOrder+`)`,
+			org, org, claim, tx.s.strings(devices)); err != nil {
 			return s.fail("pushes done", err)
 		}
 		return nil
@@ -168,8 +175,8 @@ func (s *Store) RenewPushes(ctx context.Context, org storage.OrgID, claim string
 	var n int64
 	err := s.write(ctx, func(tx tx) error {
 		res, err := tx.exec(ctx, `UPDATE {push_outbox} SET claim_until_us = ?
-			WHERE org_id = ? AND claim = ? AND device IN (SELECT d.value FROM {values d})`,
-			micros(until), org, claim, tx.s.strings(devices))
+			WHERE org_id = ? AND device IN (`+heldInOrder+`)`,
+			micros(until), org, org, claim, tx.s.strings(devices))
 		if err != nil {
 			return s.fail("renew pushes", err)
 		}
