@@ -139,11 +139,13 @@ func (s *SDK) reported(ctx context.Context, d inventory.Device) (reportedFacts, 
 // the check-in service's built-in ingest stored the answer through the
 // privacy filter, it decides again for the device, so that a device whose
 // reported facts its policy refuses shows as out of policy (it keeps its
-// enrollment: an administrator acts on it).
+// enrollment: an administrator acts on it). A device the declarative
+// channel has just decided for on this answer (checkin.Result.Declarative)
+// is not decided a second time on the same facts.
 type reevaluateOnReport struct{ s *SDK }
 
 func (h reevaluateOnReport) HandleResult(ctx context.Context, r checkin.Result) error {
-	if r.Status != mdm.Acknowledged || r.Inventory == nil {
+	if r.Status != mdm.Acknowledged || r.Inventory == nil || r.Declarative {
 		return nil
 	}
 	h.s.reevaluate(ctx, r.Device.Org, r.Device.ID)

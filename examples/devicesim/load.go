@@ -28,6 +28,7 @@ type loadConfig struct {
 	// Benchmark measurements (loadbench.go).
 	pregenKeys bool          // device keys made before the enrollment clock starts
 	drain      bool          // answer every queued command before the idle phase
+	inventory  bool          // queue an inventory refresh per device, then answer them (measured)
 	ceiling    bool          // drive a plain HTTPS handler the same way after the idle phase
 	signFor    time.Duration // measure the raw CA-key signature rate for this long (0: not)
 	caOps      int           // CA private-key operations per enrollment, for the ratio
@@ -55,10 +56,11 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long the check-in phase runs")
 	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "stop the check-in phase after this many requests")
 	fs.StringVar(&c.adminToken, "admin-token", "", "admin API token: queue inventory refreshes during the run, so that devices keep receiving commands")
-	fs.IntVar(&c.refreshRate, "refresh-rate", 20, "inventory refreshes queued per second with -admin-token (at most; they are sent one at a time)")
+	fs.IntVar(&c.refreshRate, "refresh-rate", 20, "inventory refreshes queued per second during the check-ins with -admin-token (at most; they are sent one at a time; 0: none)")
 	fs.BoolVar(&c.settle, "settle", false, "after the check-ins, every device checks in until its queue is empty (not measured), so that what the server shows afterwards is final")
 	fs.BoolVar(&c.pregenKeys, "pregen-keys", false, "generate the devices' keys before the enrollment clock starts")
 	fs.BoolVar(&c.drain, "drain", false, "answer every queued command (the enrollment's inventory) in a measured phase before the idle check-ins")
+	fs.BoolVar(&c.inventory, "inventory", false, "with -admin-token, after the enrollment (and -drain): queue an inventory refresh for every device through the admin API, then answer those inventory queries, each in a measured phase")
 	fs.BoolVar(&c.ceiling, "ceiling", false, "after the check-ins, drive a plain HTTPS handler returning a fixed plist the same way: the ceiling for check-ins")
 	fs.DurationVar(&c.signFor, "sign-rate", 0, "after enrolling, measure the raw signature rate of a key like the org CA's for this long (the ceiling for enrollments)")
 	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file")
@@ -84,8 +86,10 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 		return c, fmt.Errorf("%w: -duration must be positive and at most %s", errUsage, maxDuration)
 	case c.maxRequests < 1:
 		return c, fmt.Errorf("%w: -max-requests must be positive", errUsage)
-	case c.refreshRate < 1 || c.refreshRate > 1000:
-		return c, fmt.Errorf("%w: -refresh-rate must be 1…1000", errUsage)
+	case c.refreshRate < 0 || c.refreshRate > 1000:
+		return c, fmt.Errorf("%w: -refresh-rate must be 0…1000", errUsage)
+	case c.inventory && c.adminToken == "":
+		return c, fmt.Errorf("%w: -inventory needs -admin-token", errUsage)
 	case !validConn(c.conn):
 		return c, fmt.Errorf("%w: -conn must be new, resume or keepalive", errUsage)
 	case (c.webhookListen == "") != (c.webhookSecret == ""):
@@ -112,7 +116,12 @@ type loadResult struct {
 	SignRate      float64       // raw private-key operations per second of such a key
 	Drain         phase         // answering the queued commands
 	DrainCommands int
-	Ceiling       phase // the plain handler, driven like the check-ins
+	// Queue is queueing an inventory refresh per device through the admin
+	// API (-inventory), Inventory answering those queries; InventoryCommands
+	// counts them.
+	Queue, Inventory  phase
+	InventoryCommands int
+	Ceiling           phase // the plain handler, driven like the check-ins
 	// ServerCPU is the server's CPU time (user + system) during each
 	// phase, when its process ID was given.
 	ServerCPU map[string]time.Duration
@@ -281,6 +290,22 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 			return res, err
 		}
 	}
+	if c.inventory {
+		cpu.start()
+		queueCtx, queueDone := traced(ctx, "queue")
+		res.Queue = a.refreshEach(queueCtx, c.adminToken, ids, res.Concurrency)
+		cpu.stop("queue")
+		queueDone()
+		fmt.Fprintf(out, "queued %d inventory refreshes through the admin API in %s, %d errors\n", res.Queue.Requests-res.Queue.Errors,
+			res.Queue.Elapsed.Round(time.Millisecond), res.Queue.Errors)
+		cpu.start()
+		invCtx, invDone := traced(ctx, "inventory")
+		res.Inventory, res.InventoryCommands = drain(invCtx, a, devices, res.Concurrency, disconnect)
+		cpu.stop("inventory")
+		invDone()
+		fmt.Fprintf(out, "answered %d inventory queries in %s (%.1f command round trips/s), %d errors\n", res.InventoryCommands,
+			res.Inventory.Elapsed.Round(time.Millisecond), float64(res.InventoryCommands)/res.Inventory.Elapsed.Seconds(), res.Inventory.Errors)
+	}
 
 	// The ceiling runs in two halves around the check-ins, so that a
 	// change in the machine's load during the run weighs on both alike.
@@ -372,8 +397,9 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 			return res, err
 		}
 	}
-	if n := res.Enroll.Errors + res.Drain.Errors + res.CheckIn.Errors + res.Refresh.Errors + res.Ceiling.Errors; n > 0 {
-		first := slices.Concat(res.Enroll.FirstErrs, res.Drain.FirstErrs, res.CheckIn.FirstErrs, res.Refresh.FirstErrs, res.Ceiling.FirstErrs)[0]
+	if n := res.Enroll.Errors + res.Drain.Errors + res.Queue.Errors + res.Inventory.Errors + res.CheckIn.Errors + res.Refresh.Errors + res.Ceiling.Errors; n > 0 {
+		first := slices.Concat(res.Enroll.FirstErrs, res.Drain.FirstErrs, res.Queue.FirstErrs, res.Inventory.FirstErrs,
+			res.CheckIn.FirstErrs, res.Refresh.FirstErrs, res.Ceiling.FirstErrs)[0]
 		return res, fmt.Errorf("%d requests failed, first: %v", n, first)
 	}
 	return res, nil
@@ -483,7 +509,7 @@ func (a *api) deviceIDs(ctx context.Context, token string, devices []*device) ([
 // token or devices it only waits.
 func (a *api) refreshLoop(parent, ctx context.Context, token string, ids []string, rate int, rec *recorder) []string {
 	var done []string
-	if token == "" || len(ids) == 0 {
+	if token == "" || len(ids) == 0 || rate == 0 {
 		<-ctx.Done()
 		return done
 	}
@@ -514,6 +540,26 @@ func (a *api) refreshLoop(parent, ctx context.Context, token string, ids []strin
 			done = append(done, id)
 		}
 	}
+}
+
+// refreshEach queues an inventory refresh for every one of ids through the
+// admin API, c requests at a time.
+func (a *api) refreshEach(ctx context.Context, token string, ids []string, c int) phase {
+	rec := &recorder{}
+	start := a.now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(c, len(ids)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(ids) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
+				t0 := a.now()
+				err := a.call(ctx, "POST", "/api/admin/devices/"+url.PathEscape(ids[i])+"/refresh", token, nil, nil)
+				rec.observe(a.now().Sub(t0), err)
+			}
+		})
+	}
+	wg.Wait()
+	return rec.phase(a.now().Sub(start))
 }
 
 // progress prints a line every interval until ctx ends, then closes done.
@@ -563,7 +609,7 @@ func printSummary(out io.Writer, r loadResult) {
 	for _, ph := range []struct {
 		name string
 		p    phase
-	}{{"enroll", r.Enroll}, {"drain", r.Drain}, {"checkin", r.CheckIn}} {
+	}{{"enroll", r.Enroll}, {"drain", r.Drain}, {"queue", r.Queue}, {"inventory", r.Inventory}, {"checkin", r.CheckIn}} {
 		if cpu, ok := r.ServerCPU[ph.name]; ok && ph.p.Requests > 0 {
 			fmt.Fprintf(out, "  server CPU: %-8s %s, %.0fµs per request\n", ph.name, cpu, float64(cpu.Microseconds())/float64(ph.p.Requests))
 		}
@@ -581,7 +627,7 @@ func printSummary(out io.Writer, r loadResult) {
 		fmt.Fprintf(out, "  ceiling:    %d requests to a plain handler = %.1f req/s (check-ins reach %.0f%%); p50 %s p99 %s\n",
 			cl.Requests, cl.Throughput(), 100*c.Throughput()/cl.Throughput(), ms(cl.Percentile(50)), ms(cl.Percentile(99)))
 	}
-	for _, msg := range slices.Concat(e.FirstErrs, r.Drain.FirstErrs, c.FirstErrs, r.Refresh.FirstErrs, r.Ceiling.FirstErrs) {
+	for _, msg := range slices.Concat(e.FirstErrs, r.Drain.FirstErrs, r.Queue.FirstErrs, r.Inventory.FirstErrs, c.FirstErrs, r.Refresh.FirstErrs, r.Ceiling.FirstErrs) {
 		fmt.Fprintf(out, "  error: %s\n", msg)
 	}
 }

@@ -129,7 +129,8 @@ func TestRunRejects(t *testing.T) {
 		{"endless", []string{"load", "-duration", "1h", "-password", "x"}, errUsage},
 		{"no budget", []string{"load", "-max-requests", "0", "-password", "x"}, errUsage},
 		{"unknown proof", []string{"ios", "-proof", "none", "-password", "x"}, errUsage},
-		{"refresh rate", []string{"load", "-refresh-rate", "0", "-password", "x"}, errUsage},
+		{"refresh rate", []string{"load", "-refresh-rate", "-1", "-password", "x"}, errUsage},
+		{"inventory without a token", []string{"load", "-inventory", "-password", "x"}, errUsage},
 		{"unknown delivery", []string{"ios", "-delivery", "dep", "-password", "x"}, errUsage},
 	}
 	for _, tt := range tests {

@@ -442,9 +442,14 @@ type loadReport struct {
 
 	Drain         phaseReport `json:"drain"`
 	DrainCommands int         `json:"drain_commands"`
-	CheckIn       phaseReport `json:"checkin"`
-	Commands      int         `json:"checkin_commands"`
-	Ceiling       phaseReport `json:"ceiling"`
+	// Queue is queueing an inventory refresh per device through the
+	// admin API, Inventory answering those queries (-inventory).
+	Queue             phaseReport `json:"queue"`
+	Inventory         phaseReport `json:"inventory"`
+	InventoryCommands int         `json:"inventory_commands"`
+	CheckIn           phaseReport `json:"checkin"`
+	Commands          int         `json:"checkin_commands"`
+	Ceiling           phaseReport `json:"ceiling"`
 	// Webhook is what the event receiver saw (-webhook-listen).
 	Webhook *hookStats `json:"webhook,omitempty"`
 	// Conn is how the devices connected (-conn); Handshakes the TLS
@@ -468,14 +473,17 @@ func writeReport(path string, r loadResult, proof string, caOps int) error {
 		KeyGenSeconds: r.KeyGen.Seconds(), Enroll: reportOf(r.Enroll),
 		CAOpsPerEnrollment: caOps, SignKey: r.SignKey, SignRate: r.SignRate,
 		Drain: reportOf(r.Drain), DrainCommands: r.DrainCommands,
+		Queue: reportOf(r.Queue), Inventory: reportOf(r.Inventory), InventoryCommands: r.InventoryCommands,
 		CheckIn: reportOf(r.CheckIn), Commands: r.Commands, Ceiling: reportOf(r.Ceiling),
 	}
 	rep.Enroll = withCPU(rep.Enroll, r.ServerCPU["enroll"], r.SimCPU["enroll"])
 	rep.Drain = withCPU(rep.Drain, r.ServerCPU["drain"], r.SimCPU["drain"])
+	rep.Queue = withCPU(rep.Queue, r.ServerCPU["queue"], r.SimCPU["queue"])
+	rep.Inventory = withCPU(rep.Inventory, r.ServerCPU["inventory"], r.SimCPU["inventory"])
 	rep.CheckIn = withCPU(rep.CheckIn, r.ServerCPU["checkin"], r.SimCPU["checkin"])
-	rep.Enroll.DBCPUms = float64(r.DBCPU["enroll"]) / float64(time.Millisecond)
-	rep.Drain.DBCPUms = float64(r.DBCPU["drain"]) / float64(time.Millisecond)
-	rep.CheckIn.DBCPUms = float64(r.DBCPU["checkin"]) / float64(time.Millisecond)
+	ms := func(name string) float64 { return float64(r.DBCPU[name]) / float64(time.Millisecond) }
+	rep.Enroll.DBCPUms, rep.Drain.DBCPUms, rep.CheckIn.DBCPUms = ms("enroll"), ms("drain"), ms("checkin")
+	rep.Queue.DBCPUms, rep.Inventory.DBCPUms = ms("queue"), ms("inventory")
 	rep.Webhook = r.Webhook
 	rep.Conn, rep.Handshakes = r.Conn, r.Handshakes
 	if r.Enroll.Elapsed > 0 {

@@ -9,11 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openomm/omm/inventory"
 )
 
 // TestLoadBenchPhases runs a load with every benchmark measurement on and
 // checks the JSON report: keys made before the clock, every enrollment
-// command answered in the drain phase (so the idle phase answers none), the
+// command answered in the drain phase, an inventory refresh queued per
+// device through the admin API and its queries answered in a phase of their
+// own (so the idle phase answers none), the
 // plain-handler ceiling driven by the same devices, a raw signature rate,
 // and the server's and the simulator's CPU time per phase read from /proc.
 func TestLoadBenchPhases(t *testing.T) {
@@ -22,7 +26,7 @@ func TestLoadBenchPhases(t *testing.T) {
 	out := &syncBuffer{}
 	report := filepath.Join(t.TempDir(), "load.json")
 	cfg := loadConfig{commonFlags: ts.flags("alice"), devices: 4, concurrency: 2, duration: 2 * time.Second,
-		maxRequests: 1_000_000, progress: time.Minute, refreshRate: 1,
+		maxRequests: 1_000_000, progress: time.Minute, adminToken: ts.adminToken, refreshRate: 0, inventory: true,
 		pregenKeys: true, drain: true, ceiling: true, signFor: 300 * time.Millisecond, jsonOut: report, serverPID: os.Getpid(),
 		// The "database" is this process here: -db-pids lists it.
 		dbPids: fmt.Sprintf("echo %d", os.Getpid())}
@@ -44,6 +48,9 @@ func TestLoadBenchPhases(t *testing.T) {
 		{"4 devices enrolled without error", r.Enroll.Requests == 4 && r.Enroll.Errors == 0},
 		{"keys generated before the clock", r.KeyGenSeconds > 0},
 		{"every device answered its enrollment commands in the drain", r.DrainCommands >= 4 && r.Drain.Errors == 0 && r.Drain.Requests == r.DrainCommands+4},
+		{"a refresh queued per device", r.Queue.Requests == 4 && r.Queue.Errors == 0},
+		{"every device answered the refresh's queries, and only those", r.InventoryCommands == 4*len(inventory.AppleRefresh(inventory.PlatformIOS)) &&
+			r.Inventory.Errors == 0 && r.Inventory.Requests == r.InventoryCommands+4},
 		{"the idle phase answered no command", r.Commands == 0 && r.CheckIn.Requests > 0 && r.CheckIn.Errors == 0},
 		{"the ceiling was driven", r.Ceiling.Requests > 0 && r.Ceiling.Errors == 0 && r.Ceiling.PerSecond > 0},
 		{"a raw signature rate of an RSA key", r.SignRate > 0 && strings.HasPrefix(r.SignKey, "RSA-")},

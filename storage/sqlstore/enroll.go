@@ -17,10 +17,14 @@ const queueColumns = `q.id, q.org_id, q.device, q.uuid, c.request_type, c.body, 
 
 // The queries for a device's open commands read the index of open
 // commands (SQLite would otherwise plan on the index of all of a device's
-// commands and walk its answered history): whether it has one (org,
-// device, skip NotNow), and its next after a queue id (org, device, after,
-// skip NotNow).
+// commands and walk its answered history): abandoning them (status,
+// detail, time, org, device), whether it has one (org, device, skip
+// NotNow), and its next after a queue id (org, device, after, skip
+// NotNow). Binding's probe (bindingQuery) reads it too.
 const (
+	// clearQuery abandons a device's open commands.
+	clearQuery = `UPDATE {enroll_queue} {INDEXED BY enroll_queue_open} SET status = ?, detail = ?, updated_us = ?
+		WHERE org_id = ? AND device = ? AND status IN ('Pending', 'NotNow')`
 	openProbeQuery = `SELECT EXISTS (SELECT 1 FROM {enroll_queue} {INDEXED BY enroll_queue_open}
 		WHERE org_id = ? AND device = ? AND status IN ('Pending', 'NotNow') AND (NOT ? OR status = 'Pending'))`
 	nextQuery = `SELECT q.id, q.org_id, q.device, q.uuid, c.request_type, c.body, q.status, q.deliveries, q.detail, c.queued_us, q.updated_us
@@ -227,9 +231,7 @@ func (tx tx) clearQueue(ctx context.Context, org storage.OrgID, device string, e
 	if _, err := tx.appendAudit(ctx, e); err != nil {
 		return 0, err
 	}
-	n, err := tx.affected(ctx, `UPDATE {enroll_queue} SET status = ?, detail = ?, updated_us = ?
-		WHERE org_id = ? AND device = ? AND status IN ('Pending', 'NotNow')`,
-		enroll.StatusAbandoned, enroll.ClearedDetail, micros(e.Time), org, device)
+	n, err := tx.affected(ctx, clearQuery, enroll.StatusAbandoned, enroll.ClearedDetail, micros(e.Time), org, device)
 	if err != nil {
 		return 0, tx.s.fail("clear queue", err)
 	}

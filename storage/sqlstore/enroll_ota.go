@@ -238,7 +238,7 @@ func (s *Store) Identity(ctx context.Context, org storage.OrgID, f enroll.Finger
 // open commands (the predicate of NextCommand's probe, on the partial
 // index enroll_queue_open), in one statement.
 var bindingQuery = "SELECT " + columnsOf("i", identityColumnList) + ", " + columnsOf("d", invDeviceColumns) + `,
-	EXISTS (SELECT 1 FROM {enroll_queue} q WHERE q.org_id = ? AND q.device = i.device AND q.status IN ('Pending', 'NotNow'))
+	EXISTS (SELECT 1 FROM {enroll_queue} q {INDEXED BY enroll_queue_open} WHERE q.org_id = ? AND q.device = i.device AND q.status IN ('Pending', 'NotNow'))
 	FROM {enroll_identities} i JOIN {devices} d ON d.org_id = ? AND d.id = i.device
 	WHERE i.org_id = ? AND i.fingerprint = ? AND i.device <> ''`
 

@@ -16,8 +16,10 @@ func TestOpenCommandsPlan(t *testing.T) {
 		query string
 		args  []any
 	}{
-		"probe": {openProbeQuery, []any{"org", "dev", true}},
-		"next":  {nextQuery, []any{"org", "dev", 0, true}},
+		"probe":   {openProbeQuery, []any{"org", "dev", true}},
+		"next":    {nextQuery, []any{"org", "dev", 0, true}},
+		"binding": {bindingQuery, []any{"org", "org", "org", "fp"}},
+		"clear":   {clearQuery, []any{"Abandoned", "", 0, "org", "dev"}},
 	} {
 		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+s.q(q.query), q.args...)
 		if err != nil {
