@@ -224,7 +224,7 @@ func (s *SDK) RefreshAll(ctx context.Context, org storage.OrgID, actor string) (
 	if len(queued) > 0 && s.push != nil {
 		// Not tied to the request: the pushes go on after the answer.
 		go func() {
-			if err := s.outbox.Wake(context.WithoutCancel(ctx), org, queued); err != nil {
+			if err := s.outbox.WakeQueued(context.WithoutCancel(ctx), org, queued); err != nil {
 				s.log.WarnContext(ctx, "omm: fan-out pushes left to the outbox drain", "org", org, "devices", len(queued), "err", err)
 			}
 		}()

@@ -70,7 +70,7 @@ func NewOutbox(store enroll.PushOutbox, p *Pusher, opts ...OutboxOption) *Outbox
 
 // Wake implements [Waker]: it records the devices in the outbox (a wake
 // not made by queueing a command has no row yet), then pushes those it
-// claims. It returns the first error that left devices unpushed; they
+// claims (as WakeQueued). It returns the first error that left devices unpushed; they
 // stay in the outbox for the next drain.
 func (o *Outbox) Wake(ctx context.Context, org storage.OrgID, devices []string) error {
 	if len(devices) == 0 {
@@ -82,6 +82,16 @@ func (o *Outbox) Wake(ctx context.Context, org storage.OrgID, devices []string) 
 			return fmt.Errorf("checkin: push outbox: %w", err)
 		}
 	}
+	return o.WakeQueued(ctx, org, devices)
+}
+
+// WakeQueued implements [QueuedWaker]: it pushes those of devices it
+// claims, without recording them in the outbox first, for devices whose
+// commands were just queued (the queueing transaction recorded them). A
+// device another replica has pushed and cleared since stays cleared,
+// where Wake would record it anew and push it a second time for the same
+// command.
+func (o *Outbox) WakeQueued(ctx context.Context, org storage.OrgID, devices []string) error {
 	for start := 0; start < len(devices); start += o.batch {
 		if _, err := o.push(ctx, org, devices[start:min(start+o.batch, len(devices))], true); err != nil {
 			return err

@@ -98,7 +98,7 @@ func TestOutboxSharesAFanOut(t *testing.T) {
 	a, b := replica(fakeA), replica(fakeB)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := a.Wake(t.Context(), e.orgA, ids); err != nil {
+		if err := a.WakeQueued(t.Context(), e.orgA, ids); err != nil {
 			t.Error(err)
 		}
 	})
@@ -122,6 +122,73 @@ func TestOutboxSharesAFanOut(t *testing.T) {
 		t.Errorf("pushed tokens (%d) are not each device once (%d)", len(tokens), len(want))
 	}
 	t.Logf("replica A pushed %d, replica B %d", len(fakeA.Pushes()), len(fakeB.Pushes()))
+}
+
+// TestOutboxWakeQueuedAfterAnotherReplicaPushed: a command's wake on one
+// replica after another replica has already pushed the device for it
+// pushes nothing more (Wake would record the device anew and push it a
+// second time); a command queued after that is pushed.
+func TestOutboxWakeQueuedAfterAnotherReplicaPushed(t *testing.T) {
+	fakeA, fakeB := apnstest.NewServer(), apnstest.NewServer()
+	defer fakeA.Close()
+	defer fakeB.Close()
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-Q", "alice").enroll().record()
+	replica := func(fake *apnstest.Server) *checkin.Outbox {
+		return checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
+			checkin.WithPushClock(e.clock, noSleep)), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
+	}
+	a, b := replica(fakeA), replica(fakeB)
+	enqueue := func(uuid string) {
+		t.Helper()
+		if err := e.store.EnqueueCommand(t.Context(), e.orgA, []string{d.ID}, enroll.Command{UUID: uuid, RequestType: "DeviceInformation",
+			Body: []byte("<plist/>")}, entry(e.orgA, "device.info")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueue("cmd-1")
+	if n, err := b.Drain(t.Context(), e.orgA); err != nil || n != 1 {
+		t.Fatalf("replica B's drain = %d, %v", n, err)
+	}
+	if err := a.WakeQueued(t.Context(), e.orgA, []string{d.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fakeA.Pushes()); n != 0 {
+		t.Errorf("replica A pushed the device B had pushed for the same command (%d pushes)", n)
+	}
+	enqueue("cmd-2")
+	if err := a.WakeQueued(t.Context(), e.orgA, []string{d.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fakeA.Pushes()); n != 1 {
+		t.Errorf("replica A pushed %d times for a new command, want 1", n)
+	}
+	// A wake not made by queueing a command records the device itself
+	// (after the pusher's coalescing window).
+	e.advance(10 * time.Second)
+	if err := a.Wake(t.Context(), e.orgA, []string{d.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fakeA.Pushes()); n != 2 {
+		t.Errorf("Wake pushed %d times in all, want 2", n)
+	}
+}
+
+// plainWaker records its wakes.
+type plainWaker struct{ woken []string }
+
+func (w *plainWaker) Wake(_ context.Context, _ storage.OrgID, devices []string) error {
+	w.woken = append(w.woken, devices...)
+	return nil
+}
+
+// TestWakeQueuedFallsBackToWake: a waker without WakeQueued is woken with
+// Wake.
+func TestWakeQueuedFallsBackToWake(t *testing.T) {
+	w := &plainWaker{}
+	if err := checkin.WakeQueued(t.Context(), w, "org", []string{"d1", "d2"}); err != nil || !slices.Equal(w.woken, []string{"d1", "d2"}) {
+		t.Errorf("woken %v, %v", w.woken, err)
+	}
 }
 
 func entry(org storage.OrgID, action string) storage.AuditEntry {

@@ -107,6 +107,25 @@ type Waker interface {
 	Wake(ctx context.Context, org storage.OrgID, devices []string) error
 }
 
+// QueuedWaker is a [Waker] that can wake devices for commands just queued
+// for them without recording them for a push again: queueing a command
+// records its devices in the push outbox in the same transaction.
+// [Outbox] implements it; see [WakeQueued].
+type QueuedWaker interface {
+	Waker
+	WakeQueued(ctx context.Context, org storage.OrgID, devices []string) error
+}
+
+// WakeQueued wakes devices after commands were queued for them: through
+// w's WakeQueued when it has one (a device another replica has pushed
+// meanwhile is not pushed again), its Wake otherwise.
+func WakeQueued(ctx context.Context, w Waker, org storage.OrgID, devices []string) error {
+	if q, ok := w.(QueuedWaker); ok {
+		return q.WakeQueued(ctx, org, devices)
+	}
+	return w.Wake(ctx, org, devices)
+}
+
 // EventKind names what happened to a device.
 type EventKind string
 
@@ -267,11 +286,13 @@ func (s *Service) emit(ctx context.Context, kind EventKind, d inventory.Device) 
 	s.events(ctx, Event{Kind: kind, Org: d.Org, Device: d.ID, UserID: d.UserID, Time: s.clock()})
 }
 
+// wake wakes devices after commands were queued for them (see
+// WakeQueued).
 func (s *Service) wake(ctx context.Context, org storage.OrgID, devices ...string) {
 	if s.waker == nil || len(devices) == 0 {
 		return
 	}
-	if err := s.waker.Wake(ctx, org, devices); err != nil {
+	if err := WakeQueued(ctx, s.waker, org, devices); err != nil {
 		s.log.WarnContext(ctx, "checkin: wake devices", "org", org, "devices", len(devices), "err", err)
 	}
 }

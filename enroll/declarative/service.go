@@ -110,6 +110,12 @@ type Waker interface {
 	Wake(ctx context.Context, org storage.OrgID, devices []string) error
 }
 
+// queuedWaker is a Waker that can wake devices for commands just queued
+// without recording their push again (checkin.QueuedWaker).
+type queuedWaker interface {
+	WakeQueued(ctx context.Context, org storage.OrgID, devices []string) error
+}
+
 // EventKind names what happened on a device's declarative channel.
 type EventKind string
 
@@ -258,11 +264,19 @@ func (s *Service) emit(ctx context.Context, kind EventKind, d inventory.Device, 
 	s.events(ctx, Event{Kind: kind, Org: d.Org, Device: d.ID, UserID: d.UserID, Time: s.clock(), Compliance: c})
 }
 
+// wake wakes d after a command was queued for it: through the waker's
+// WakeQueued when it has one (checkin.Outbox: the queueing recorded the
+// push, and a device another replica has pushed since is not pushed
+// again), its Wake otherwise.
 func (s *Service) wake(ctx context.Context, d inventory.Device) {
 	if s.waker == nil {
 		return
 	}
-	if err := s.waker.Wake(ctx, d.Org, []string{d.ID}); err != nil {
+	wake := s.waker.Wake
+	if q, ok := s.waker.(queuedWaker); ok {
+		wake = q.WakeQueued
+	}
+	if err := wake(ctx, d.Org, []string{d.ID}); err != nil {
 		s.log.WarnContext(ctx, "declarative: wake device", "org", d.Org, "device", d.ID, "err", err)
 	}
 }

@@ -46,6 +46,12 @@ type Waker interface {
 	Wake(ctx context.Context, org storage.OrgID, devices []string) error
 }
 
+// queuedWaker is a Waker that can wake devices for commands just queued
+// without recording their push again (checkin.QueuedWaker).
+type queuedWaker interface {
+	WakeQueued(ctx context.Context, org storage.OrgID, devices []string) error
+}
+
 // Change says what a re-application did to a device.
 type Change string
 
@@ -170,7 +176,13 @@ func (r *Reapplier) apply(ctx context.Context, d inventory.Device, dec policy.De
 	}
 	r.log.InfoContext(ctx, "ota: policy re-applied", "org", d.Org, "device", d.ID, "policy", dec.Policy, "command", cmd.RequestType)
 	if r.waker != nil {
-		if err := r.waker.Wake(ctx, d.Org, []string{d.ID}); err != nil {
+		// The re-application queued the command and recorded its push:
+		// a waker that can (checkin.Outbox) does not record it again.
+		wake := r.waker.Wake
+		if q, ok := r.waker.(queuedWaker); ok {
+			wake = q.WakeQueued
+		}
+		if err := wake(ctx, d.Org, []string{d.ID}); err != nil {
 			r.log.WarnContext(ctx, "ota: wake device after re-applying its policy", "device", d.ID, "err", err)
 		}
 	}

@@ -40,6 +40,9 @@ var floorPaths = []struct {
 	// the device's connection for Authenticate and TokenUpdate is one full
 	// TLS 1.3 handshake (see the next path).
 	{"direct enrollment", map[string]int{"rsa2048-sign": 4, "rsa2048-verify": 3, "p256-sign": 1, "x25519": 1, "mlkem768-encap": 1}},
+	// Its protocol alone, the profile fetched before (load -split-enroll):
+	// SCEP, Authenticate and TokenUpdate, one RSA signature fewer.
+	{"enrollment protocol", map[string]int{"rsa2048-sign": 3, "rsa2048-verify": 3, "p256-sign": 1, "x25519": 1, "mlkem768-encap": 1}},
 	// A full TLS 1.3 handshake with a device certificate: the server's
 	// ECDSA signature, its X25519 key generation and shared secret, the ML-KEM-768
 	// encapsulation of the hybrid key exchange Go offers by default, and

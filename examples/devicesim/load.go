@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/openomm/omm/profile"
 )
 
 // loadConfig is a load run's settings.
@@ -29,6 +32,7 @@ type loadConfig struct {
 	pregenKeys bool          // device keys made before the enrollment clock starts
 	drain      bool          // answer every queued command before the idle phase
 	inventory  bool          // queue an inventory refresh per device, then answer them (measured)
+	split      bool          // enroll in two measured phases: profiles, then SCEP + check-in
 	ceiling    bool          // drive a plain HTTPS handler the same way after the idle phase
 	signFor    time.Duration // measure the raw CA-key signature rate for this long (0: not)
 	caOps      int           // CA private-key operations per enrollment, for the ratio
@@ -60,6 +64,7 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 	fs.BoolVar(&c.settle, "settle", false, "after the check-ins, every device checks in until its queue is empty (not measured), so that what the server shows afterwards is final")
 	fs.BoolVar(&c.pregenKeys, "pregen-keys", false, "generate the devices' keys before the enrollment clock starts")
 	fs.BoolVar(&c.drain, "drain", false, "answer every queued command (the enrollment's inventory) in a measured phase before the idle check-ins")
+	fs.BoolVar(&c.split, "split-enroll", false, "enroll in two measured phases: every device's enrollment decision and signed profile (profile), then every device's SCEP, Authenticate and TokenUpdate (enroll: the direct enrollment protocol alone); the server must allow that many open enrollments (-max-open-enrollments)")
 	fs.BoolVar(&c.inventory, "inventory", false, "with -admin-token, after the enrollment (and -drain): queue an inventory refresh for every device through the admin API, then answer those inventory queries, each in a measured phase")
 	fs.BoolVar(&c.ceiling, "ceiling", false, "after the check-ins, drive a plain HTTPS handler returning a fixed plist the same way: the ceiling for check-ins")
 	fs.DurationVar(&c.signFor, "sign-rate", 0, "after enrolling, measure the raw signature rate of a key like the org CA's for this long (the ceiling for enrollments)")
@@ -102,11 +107,15 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 type loadResult struct {
 	Devices, Concurrency int
 	Enroll               phase
-	CheckIn              phase
-	Commands             int   // command round trips in the check-in phase
-	SettleCommands       int   // commands answered after it, with -settle
-	Refresh              phase // admin API refreshes queued during the run
-	Refreshed            []string
+	// Profile is the enrollment decisions and profiles fetched before the
+	// enrollment protocol, with -split-enroll (Enroll is then the
+	// protocol alone).
+	Profile        phase
+	CheckIn        phase
+	Commands       int   // command round trips in the check-in phase
+	SettleCommands int   // commands answered after it, with -settle
+	Refresh        phase // admin API refreshes queued during the run
+	Refreshed      []string
 	// byID are the enrolled devices by their server ID (with
 	// -admin-token), for a test to drive them on after the run.
 	byID map[string]*device
@@ -256,15 +265,32 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 	}
 	res.ServerCPU, res.SimCPU, res.DBCPU = cpu.server.got, cpu.sim.got, cpu.db.got
 	cpu.start()
-	enrollCtx, enrollDone := traced(ctx, "enroll")
-	devices, enr := enrollMany(enrollCtx, a, token, c.devices, res.Concurrency, disconnect)
-	cpu.stop("enroll")
-	enrollDone()
+	var devices []*device
+	var enr phase
+	if c.split {
+		profCtx, profDone := traced(ctx, "profile")
+		var pend []pendingEnrollment
+		pend, res.Profile = profileMany(profCtx, a, token, c.devices, res.Concurrency, disconnect)
+		cpu.stop("profile")
+		profDone()
+		fmt.Fprintf(out, "fetched %d/%d enrollment profiles in %s, %d errors\n", len(pend), c.devices,
+			res.Profile.Elapsed.Round(time.Millisecond), res.Profile.Errors)
+		cpu.start()
+		enrollCtx, enrollDone := traced(ctx, "enroll")
+		devices, enr = enrollPending(enrollCtx, a, pend, res.Concurrency, disconnect)
+		cpu.stop("enroll")
+		enrollDone()
+	} else {
+		enrollCtx, enrollDone := traced(ctx, "enroll")
+		devices, enr = enrollMany(enrollCtx, a, token, c.devices, res.Concurrency, disconnect)
+		cpu.stop("enroll")
+		enrollDone()
+	}
 	res.Enroll = enr
 	fmt.Fprintf(out, "enrolled %d/%d in %s (%.1f devices/s), %d errors\n", len(devices), c.devices,
 		enr.Elapsed.Round(time.Millisecond), float64(len(devices))/enr.Elapsed.Seconds(), enr.Errors)
 	if len(devices) == 0 {
-		return res, fmt.Errorf("no device enrolled: %v", enr.FirstErrs)
+		return res, fmt.Errorf("no device enrolled: %v", slices.Concat(res.Profile.FirstErrs, enr.FirstErrs))
 	}
 
 	if c.signFor > 0 {
@@ -397,8 +423,8 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 			return res, err
 		}
 	}
-	if n := res.Enroll.Errors + res.Drain.Errors + res.Queue.Errors + res.Inventory.Errors + res.CheckIn.Errors + res.Refresh.Errors + res.Ceiling.Errors; n > 0 {
-		first := slices.Concat(res.Enroll.FirstErrs, res.Drain.FirstErrs, res.Queue.FirstErrs, res.Inventory.FirstErrs,
+	if n := res.Profile.Errors + res.Enroll.Errors + res.Drain.Errors + res.Queue.Errors + res.Inventory.Errors + res.CheckIn.Errors + res.Refresh.Errors + res.Ceiling.Errors; n > 0 {
+		first := slices.Concat(res.Profile.FirstErrs, res.Enroll.FirstErrs, res.Drain.FirstErrs, res.Queue.FirstErrs, res.Inventory.FirstErrs,
 			res.CheckIn.FirstErrs, res.Refresh.FirstErrs, res.Ceiling.FirstErrs)[0]
 		return res, fmt.Errorf("%d requests failed, first: %v", n, first)
 	}
@@ -419,6 +445,113 @@ func enrollMany(ctx context.Context, a *api, token string, n, c int, disconnect 
 			for ctx.Err() == nil && next.Add(1) <= int64(n) {
 				t0 := a.now()
 				d, err := enrollOne(ctx, a, token)
+				rec.observe(a.now().Sub(t0), err)
+				if err == nil {
+					if disconnect {
+						d.client.CloseIdleConnections()
+					}
+					mu.Lock()
+					devices = append(devices, d)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return devices, rec.phase(a.now().Sub(start))
+}
+
+// pendingEnrollment is a device's enrollment profile, fetched and
+// verified, before the device enrolls with it (-split-enroll).
+type pendingEnrollment struct {
+	spec      spec
+	enrollURL string
+	profile   *profile.Profile
+}
+
+// profileMany starts n direct enrollments, c at a time, and fetches and
+// verifies each one's signed profile: the part of an enrollment before
+// the protocol (the user's decision, the profile). The org CA verifying
+// the profiles is fetched once.
+func profileMany(ctx context.Context, a *api, token string, n, c int, disconnect bool) ([]pendingEnrollment, phase) {
+	rec := &recorder{}
+	start := a.now()
+	var mu sync.Mutex
+	var pend []pendingEnrollment
+	var ca *x509.Certificate
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range c {
+		wg.Go(func() {
+			for ctx.Err() == nil && next.Add(1) <= int64(n) {
+				t0 := a.now()
+				p, err := func() (pendingEnrollment, error) {
+					p := pendingEnrollment{spec: newSpec("")}
+					p.spec.NoDeclarative = true // load measures the command path
+					f := facts{Platform: "ios", OSVersion: p.spec.OSVersion, Model: p.spec.Product, Ownership: "personal"}
+					dec, err := a.startEnrollment(ctx, token, f, "direct")
+					var se *statusError
+					if errors.As(err, &se) && se.Status == http.StatusTooManyRequests && strings.Contains(se.Body, `"limit_reached"`) {
+						return p, fmt.Errorf("%w (-split-enroll holds every enrollment open at once: start the server with -max-open-enrollments -1)", err)
+					}
+					if err != nil {
+						return p, err
+					}
+					p.enrollURL = dec.EnrollURL
+					mu.Lock()
+					orgCA := ca
+					mu.Unlock()
+					if orgCA == nil {
+						if orgCA, err = a.orgCA(ctx, dec.EnrollURL); err != nil {
+							return p, err
+						}
+						mu.Lock()
+						ca = orgCA
+						mu.Unlock()
+					}
+					if p.profile, err = a.fetchProfile(ctx, "GET", dec.EnrollURL, nil, orgCA); err != nil {
+						return p, fmt.Errorf("enrollment profile: %w", err)
+					}
+					return p, nil
+				}()
+				rec.observe(a.now().Sub(t0), err)
+				if err == nil {
+					mu.Lock()
+					pend = append(pend, p)
+					mu.Unlock()
+				}
+				if disconnect {
+					a.client.CloseIdleConnections()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return pend, rec.phase(a.now().Sub(start))
+}
+
+// enrollPending enrolls the devices of pend with their profiles, c at a
+// time: SCEP (GetCACert, PKIOperation), Authenticate and TokenUpdate, the
+// direct enrollment protocol alone; with disconnect, each device closes
+// its connection once enrolled.
+func enrollPending(ctx context.Context, a *api, pend []pendingEnrollment, c int, disconnect bool) ([]*device, phase) {
+	rec := &recorder{}
+	start := a.now()
+	var mu sync.Mutex
+	var devices []*device
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(c, len(pend)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(pend) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
+				t0 := a.now()
+				d, err := func() (*device, error) {
+					ca, err := a.orgCA(ctx, pend[i].enrollURL)
+					if err != nil {
+						return nil, err
+					}
+					return a.enrollMDM(ctx, ca, pend[i].profile, pend[i].spec, nop)
+				}()
 				rec.observe(a.now().Sub(t0), err)
 				if err == nil {
 					if disconnect {
@@ -609,7 +742,7 @@ func printSummary(out io.Writer, r loadResult) {
 	for _, ph := range []struct {
 		name string
 		p    phase
-	}{{"enroll", r.Enroll}, {"drain", r.Drain}, {"queue", r.Queue}, {"inventory", r.Inventory}, {"checkin", r.CheckIn}} {
+	}{{"profile", r.Profile}, {"enroll", r.Enroll}, {"drain", r.Drain}, {"queue", r.Queue}, {"inventory", r.Inventory}, {"checkin", r.CheckIn}} {
 		if cpu, ok := r.ServerCPU[ph.name]; ok && ph.p.Requests > 0 {
 			fmt.Fprintf(out, "  server CPU: %-8s %s, %.0fµs per request\n", ph.name, cpu, float64(cpu.Microseconds())/float64(ph.p.Requests))
 		}
@@ -627,7 +760,7 @@ func printSummary(out io.Writer, r loadResult) {
 		fmt.Fprintf(out, "  ceiling:    %d requests to a plain handler = %.1f req/s (check-ins reach %.0f%%); p50 %s p99 %s\n",
 			cl.Requests, cl.Throughput(), 100*c.Throughput()/cl.Throughput(), ms(cl.Percentile(50)), ms(cl.Percentile(99)))
 	}
-	for _, msg := range slices.Concat(e.FirstErrs, r.Drain.FirstErrs, r.Queue.FirstErrs, r.Inventory.FirstErrs, c.FirstErrs, r.Refresh.FirstErrs, r.Ceiling.FirstErrs) {
+	for _, msg := range slices.Concat(r.Profile.FirstErrs, e.FirstErrs, r.Drain.FirstErrs, r.Queue.FirstErrs, r.Inventory.FirstErrs, c.FirstErrs, r.Refresh.FirstErrs, r.Ceiling.FirstErrs) {
 		fmt.Fprintf(out, "  error: %s\n", msg)
 	}
 }

@@ -430,8 +430,12 @@ type loadReport struct {
 	Proof       string `json:"proof"`
 	CPUs        int    `json:"cpus"`
 
-	KeyGenSeconds float64     `json:"keygen_seconds"`
-	Enroll        phaseReport `json:"enroll"`
+	KeyGenSeconds float64 `json:"keygen_seconds"`
+	// Profile is the enrollment decisions and profiles fetched before the
+	// protocol (-split-enroll); Enroll is then SCEP, Authenticate and
+	// TokenUpdate alone, otherwise the whole enrollment.
+	Profile phaseReport `json:"profile"`
+	Enroll  phaseReport `json:"enroll"`
 	// CAOpsPerSecond is the org CA's private-key operations per second
 	// the server achieved while enrolling (enrollments/s ×
 	// caOpsPerEnrollment); SignRate is the raw rate of such a key.
@@ -470,12 +474,13 @@ func withCPU(p phaseReport, cpu, sim time.Duration) phaseReport {
 func writeReport(path string, r loadResult, proof string, caOps int) error {
 	rep := loadReport{
 		Devices: r.Devices, Concurrency: r.Concurrency, Proof: proof, CPUs: runtime.NumCPU(),
-		KeyGenSeconds: r.KeyGen.Seconds(), Enroll: reportOf(r.Enroll),
+		KeyGenSeconds: r.KeyGen.Seconds(), Profile: reportOf(r.Profile), Enroll: reportOf(r.Enroll),
 		CAOpsPerEnrollment: caOps, SignKey: r.SignKey, SignRate: r.SignRate,
 		Drain: reportOf(r.Drain), DrainCommands: r.DrainCommands,
 		Queue: reportOf(r.Queue), Inventory: reportOf(r.Inventory), InventoryCommands: r.InventoryCommands,
 		CheckIn: reportOf(r.CheckIn), Commands: r.Commands, Ceiling: reportOf(r.Ceiling),
 	}
+	rep.Profile = withCPU(rep.Profile, r.ServerCPU["profile"], r.SimCPU["profile"])
 	rep.Enroll = withCPU(rep.Enroll, r.ServerCPU["enroll"], r.SimCPU["enroll"])
 	rep.Drain = withCPU(rep.Drain, r.ServerCPU["drain"], r.SimCPU["drain"])
 	rep.Queue = withCPU(rep.Queue, r.ServerCPU["queue"], r.SimCPU["queue"])
@@ -483,7 +488,7 @@ func writeReport(path string, r loadResult, proof string, caOps int) error {
 	rep.CheckIn = withCPU(rep.CheckIn, r.ServerCPU["checkin"], r.SimCPU["checkin"])
 	ms := func(name string) float64 { return float64(r.DBCPU[name]) / float64(time.Millisecond) }
 	rep.Enroll.DBCPUms, rep.Drain.DBCPUms, rep.CheckIn.DBCPUms = ms("enroll"), ms("drain"), ms("checkin")
-	rep.Queue.DBCPUms, rep.Inventory.DBCPUms = ms("queue"), ms("inventory")
+	rep.Queue.DBCPUms, rep.Inventory.DBCPUms, rep.Profile.DBCPUms = ms("queue"), ms("inventory"), ms("profile")
 	rep.Webhook = r.Webhook
 	rep.Conn, rep.Handshakes = r.Conn, r.Handshakes
 	if r.Enroll.Elapsed > 0 {

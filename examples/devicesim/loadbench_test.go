@@ -100,10 +100,46 @@ func TestFloor(t *testing.T) {
 			t.Errorf("%s: %v µs", op, res.PerOpUs[op])
 		}
 	}
-	if e, h := res.PathsUs["direct enrollment"], res.PathsUs["TLS full handshake"]; e <= h || h <= res.PathsUs["TLS resumption"] {
+	if e, p, h := res.PathsUs["direct enrollment"], res.PathsUs["enrollment protocol"], res.PathsUs["TLS full handshake"]; e <= p || p <= h || h <= res.PathsUs["TLS resumption"] {
 		t.Errorf("floors not ordered: %v\n%s", res.PathsUs, out)
 	}
 	if err := run(t.Context(), []string{"floor", "-duration", "0s"}, out); !errors.Is(err, errUsage) {
 		t.Errorf("floor -duration 0s: %v", err)
+	}
+}
+
+// TestLoadSplitEnrollment: with -split-enroll every device's profile is
+// fetched in one measured phase and the enrollment protocol (SCEP,
+// Authenticate, TokenUpdate) runs in the next, and the devices enrolled
+// that way answer their commands; a server holding users to fewer open
+// enrollments than devices is reported with the flag that lifts it.
+func TestLoadSplitEnrollment(t *testing.T) {
+	t.Parallel()
+	ts := startServerArgs(t, "-allow-simulators", "-max-open-enrollments", "-1")
+	report := filepath.Join(t.TempDir(), "load.json")
+	cfg := loadConfig{commonFlags: ts.flags("alice"), devices: 3, concurrency: 2, duration: 200 * time.Millisecond,
+		maxRequests: 1_000_000, progress: time.Minute, refreshRate: 1, split: true, drain: true, jsonOut: report, serverPID: os.Getpid()}
+	out := &syncBuffer{}
+	if _, err := runLoad(t.Context(), cfg, out); err != nil {
+		t.Fatalf("load: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r loadReport
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Profile.Requests != 3 || r.Profile.Errors != 0 || r.Enroll.Requests != 3 || r.Enroll.Errors != 0 || r.DrainCommands < 3 || r.Drain.Errors != 0 {
+		t.Errorf("profiles %+v, enrollments %+v, %d commands drained", r.Profile, r.Enroll, r.DrainCommands)
+	}
+
+	limited := startServer(t) // 10 open enrollments per user
+	cfg = loadConfig{commonFlags: limited.flags("alice"), devices: 11, concurrency: 4, duration: 100 * time.Millisecond,
+		maxRequests: 1_000_000, progress: time.Minute, refreshRate: 1, split: true}
+	out = &syncBuffer{}
+	if _, err := runLoad(t.Context(), cfg, out); err == nil || !strings.Contains(err.Error(), "-max-open-enrollments -1") {
+		t.Errorf("split enrollment past the open-enrollment limit: %v", err)
 	}
 }
