@@ -4,10 +4,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openomm/omm"
 	"github.com/openomm/omm/enroll/mdm/mdmtest"
 	"github.com/openomm/omm/policy"
+	"github.com/openomm/omm/storage"
 )
 
 // TestPreliminaryDecision: facts a person gives on a web page decide with
@@ -145,5 +147,77 @@ func reportOS(v string) func(mdmtest.Command) map[string]any {
 			return map[string]any{"Status": "Acknowledged", "QueryResponses": map[string]any{"OSVersion": v, "DeviceName": "Alice's iPhone"}}
 		}
 		return nil
+	}
+}
+
+// TestReportRepairsAMissedReapplication: a policy change or a directory
+// change that never reached a device (its re-application failed for the
+// device, or the host changed the directory without SDK.UserChanged) is
+// applied by the device's next DeviceInformation answer, on the
+// declarative channel as on the command path, though the device reports
+// the OS version it reported before.
+func TestReportRepairsAMissedReapplication(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := t.Context()
+	onChannel := e.enrollApple(t, e.org, e.users["alice"])
+	onChannel.drain(t, reportOS("17.4"))
+	onCommands := e.enrollApple(t, e.org, e.users["alice"])
+	onCommands.drain(t, reportOS("14.8"))
+	dev, err := e.sdk.OrgDevice(ctx, e.org, onChannel.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := e.sdk.Channel(ctx, dev); err != nil || ch == nil || !ch.Declarative {
+		t.Fatalf("channel after reporting iOS 17.4: %+v, %v", ch, err)
+	}
+	// The policy now needs iOS 17.5, written past the SDK: nothing was
+	// re-applied.
+	p, err := e.sdk.Policy.Policy(ctx, e.org, e.policies[e.org].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ios := p.Rules[policy.IOS]
+	ios.Requirements.MinOSVersion = "17.5"
+	p.Rules[policy.IOS] = ios
+	if _, err := e.sdk.Store.UpdatePolicy(ctx, p, storage.AuditEntry{Org: e.org, Time: time.Now(), Actor: "admin:test",
+		Action: "policy.update", Target: "policy:" + string(p.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []struct {
+		name string
+		d    *appleDevice
+		os   string
+	}{{"declarative channel", onChannel, "17.4"}, {"command path", onCommands, "14.8"}} {
+		dev, err := e.sdk.OrgDevice(ctx, e.org, x.d.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.sdk.Act(ctx, dev, omm.ActionRefresh, "admin:test"); err != nil {
+			t.Fatal(err)
+		}
+		x.d.drain(t, reportOS(x.os))
+		if c, err := e.sdk.Compliance(ctx, dev); err != nil || c == nil || c.InPolicy {
+			t.Errorf("%s: in policy after reporting iOS %s under a minimum of 17.5: %+v, %v", x.name, x.os, c, err)
+		}
+	}
+
+	// Back in policy on iOS 17.6; then alice leaves the policy's group and
+	// nobody tells the SDK.
+	if err := e.sdk.Act(ctx, dev, omm.ActionRefresh, "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	onChannel.drain(t, reportOS("17.6"))
+	if c, err := e.sdk.Compliance(ctx, dev); err != nil || c == nil || !c.InPolicy {
+		t.Fatalf("declarative channel: after reporting iOS 17.6: %+v, %v", c, err)
+	}
+	if err := e.dir.RemoveMember(ctx, e.org, e.staff[e.org], e.users["alice"], "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sdk.Act(ctx, dev, omm.ActionRefresh, "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	onChannel.drain(t, reportOS("17.6"))
+	if c, err := e.sdk.Compliance(ctx, dev); err != nil || c == nil || c.InPolicy {
+		t.Errorf("declarative channel: after its user left the policy's group: %+v, %v", c, err)
 	}
 }

@@ -89,13 +89,7 @@ func (s *Service) actAllWith(ctx context.Context, d inventory.Device, to invento
 	if err != nil {
 		return d, err
 	}
-	if len(a.Commands) > 0 {
-		s.wake(ctx, d.Org, d.ID) // the action recorded its push
-	} else if s.waker != nil {
-		if err := s.waker.Wake(ctx, d.Org, []string{d.ID}); err != nil {
-			s.log.WarnContext(ctx, "checkin: wake device", "org", d.Org, "device", d.ID, "err", err)
-		}
-	}
+	s.wake(ctx, d.Org, d.ID) // an action has commands: it recorded its push
 	return d, nil
 }
 

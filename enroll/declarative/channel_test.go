@@ -567,3 +567,30 @@ func TestOutOfPolicyDecidedAgainOnReports(t *testing.T) {
 		t.Errorf("after DeviceInformation of a permitted version: still out of policy (%s)", why)
 	}
 }
+
+// TestInventoriedDecidesOnTheSameOSVersion: a device on the channel whose
+// decision changed without reaching it (a policy change or a group change
+// whose re-application failed for it, or was never made) is decided again
+// by its next DeviceInformation answer, though it reports the OS version
+// its declarations were built for.
+func TestInventoriedDecidesOnTheSameOSVersion(t *testing.T) {
+	e := newEnv(t)
+	p := e.newPhone(e.orgA, "00008110-000A1B2C3D4E0031", "17.4").enroll()
+	if types := requestTypes(p.drain()); !slices.Contains(types, "DeclarativeManagement") {
+		t.Fatalf("iOS 17.4 got %v", types)
+	}
+	e.src.set(e.orgA, func(d *policy.Decision) {
+		*d = policy.Decision{Outcome: policy.Denied, Policy: policy.DefaultID, Reasons: []string{"no policy targets the user"}}
+	})
+	if err := e.mdm.RefreshInventory(t.Context(), e.orgA, p.record().ID, "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	p.drain()
+	st, err := e.store.DeclarativeState(t.Context(), e.orgA, p.record().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Inputs.OutOfPolicy == "" {
+		t.Errorf("in policy after DeviceInformation of the same OS version under a decision that refuses it: %+v", st.Inputs)
+	}
+}

@@ -287,16 +287,18 @@ func (s *Service) wake(ctx context.Context, d inventory.Device) {
 // declarations are built and a DeclarativeManagement command with their
 // tokens is queued, together with the removal of the policy profile MDM
 // installed, which the declarations replace; the device is woken. A
-// device already on the channel whose OS version changed gets its
-// declarations rebuilt for it, and one out of policy is decided again.
-// Devices the channel does not suit keep the command path.
+// device already on the channel is decided again (as [Service.Refresh]):
+// on the OS version it reports, and on the policy, the user's groups and
+// the apps as they are now, so that a decision a re-application missed
+// (it failed for the device, or the directory changed unannounced) is
+// repaired by the device's next report. Devices the channel does not suit
+// keep the command path.
 //
 // current reports that the device is on the channel with declarations
-// (and a compliance) decided on the OS version it reports now — what
-// [Service.Apply] with a decision taken now would find unchanged — so that
-// a caller about to decide again for the device on this report need not.
-// It is false whenever the device stays on the command path, a decision
-// refused it the channel included.
+// (and a compliance) decided on this report, so that a caller about to
+// decide again for the device on it need not. It is false whenever the
+// device stays on the command path, a decision refused it the channel
+// included, and on an error.
 func (s *Service) Inventoried(ctx context.Context, d inventory.Device) (current bool, err error) {
 	if !d.Platform.Apple() || d.State != inventory.StateEnrolled {
 		return false, nil
@@ -317,12 +319,9 @@ func (s *Service) Inventoried(ctx context.Context, d inventory.Device) (current 
 			return false, nil // not enrolled through the check-in protocol
 		}
 		if on {
-			// A device out of policy is decided again on every report:
-			// its state keeps the OS version its declarations were built
-			// for, not the one the refusal was decided on.
-			if st.Inputs.OSVersion == os && st.Inputs.OutOfPolicy == "" {
-				return true, nil
-			}
+			// Decided on every report, not only when the OS version
+			// changed: the state records the inputs of the declarations,
+			// not whether the policy or the user's groups changed since.
 			_, err = s.Refresh(ctx, d, "device:"+d.Identifier)
 			return err == nil, err
 		}

@@ -65,7 +65,7 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 	fs.BoolVar(&c.pregenKeys, "pregen-keys", false, "generate the devices' keys before the enrollment clock starts")
 	fs.BoolVar(&c.drain, "drain", false, "answer every queued command (the enrollment's inventory) in a measured phase before the idle check-ins")
 	fs.BoolVar(&c.split, "split-enroll", false, "enroll in two measured phases: every device's enrollment decision and signed profile (profile), then every device's SCEP, Authenticate and TokenUpdate (enroll: the direct enrollment protocol alone); the server must allow that many open enrollments (-max-open-enrollments)")
-	fs.BoolVar(&c.inventory, "inventory", false, "with -admin-token, after the enrollment (and -drain): queue an inventory refresh for every device through the admin API, then answer those inventory queries, each in a measured phase")
+	fs.BoolVar(&c.inventory, "inventory", false, "with -admin-token and -drain, after the drain: queue an inventory refresh for every device through the admin API, then answer those inventory queries, each in a measured phase")
 	fs.BoolVar(&c.ceiling, "ceiling", false, "after the check-ins, drive a plain HTTPS handler returning a fixed plist the same way: the ceiling for check-ins")
 	fs.DurationVar(&c.signFor, "sign-rate", 0, "after enrolling, measure the raw signature rate of a key like the org CA's for this long (the ceiling for enrollments)")
 	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file")
@@ -93,8 +93,10 @@ func parseLoad(args []string, out io.Writer) (loadConfig, error) {
 		return c, fmt.Errorf("%w: -max-requests must be positive", errUsage)
 	case c.refreshRate < 0 || c.refreshRate > 1000:
 		return c, fmt.Errorf("%w: -refresh-rate must be 0…1000", errUsage)
-	case c.inventory && c.adminToken == "":
-		return c, fmt.Errorf("%w: -inventory needs -admin-token", errUsage)
+	case c.inventory && (c.adminToken == "" || !c.drain):
+		// Without the drain, the enrollment's own commands would be
+		// answered in the inventory phase and counted as inventory.
+		return c, fmt.Errorf("%w: -inventory needs -admin-token and -drain", errUsage)
 	case !validConn(c.conn):
 		return c, fmt.Errorf("%w: -conn must be new, resume or keepalive", errUsage)
 	case (c.webhookListen == "") != (c.webhookSecret == ""):

@@ -130,7 +130,8 @@ func TestRunRejects(t *testing.T) {
 		{"no budget", []string{"load", "-max-requests", "0", "-password", "x"}, errUsage},
 		{"unknown proof", []string{"ios", "-proof", "none", "-password", "x"}, errUsage},
 		{"refresh rate", []string{"load", "-refresh-rate", "-1", "-password", "x"}, errUsage},
-		{"inventory without a token", []string{"load", "-inventory", "-password", "x"}, errUsage},
+		{"inventory without a token", []string{"load", "-inventory", "-drain", "-password", "x"}, errUsage},
+		{"inventory without the drain", []string{"load", "-inventory", "-admin-token", "t", "-password", "x"}, errUsage},
 		{"unknown delivery", []string{"ios", "-delivery", "dep", "-password", "x"}, errUsage},
 	}
 	for _, tt := range tests {
