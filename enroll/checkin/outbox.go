@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/openomm/omm/enroll"
@@ -126,20 +127,41 @@ func (o *Outbox) push(ctx context.Context, org storage.OrgID, devices []string, 
 	if len(claimed) == 0 {
 		return 0, nil
 	}
+	done := claimed
 	if o.pusher != nil {
+		var h held
 		err := func() error {
 			// Deferred: a pusher that panics must not leave the claim
 			// renewed for ever.
 			defer o.renew(ctx, org, claim, claimed)()
-			_, err := o.pusher.wakeAll(ctx, org, claimed, coalesce)
+			var err error
+			_, h, err = o.pusher.wakeAll(ctx, org, claimed, coalesce)
 			return err
 		}()
 		if err != nil {
 			// Unpushed: the claim runs out and the devices go again.
 			return len(claimed), err
 		}
+		if len(h.devices) > 0 {
+			// Coalesced: pushed moments ago for an earlier command, and
+			// the device may have checked in for that one already, so
+			// nothing would bring it for this one. They stay claimed
+			// until the window ends and a drain pushes them then; should
+			// that fail, when the claim runs out.
+			if _, err := o.store.RenewPushes(ctx, org, claim, h.devices, o.clock(), h.until); err != nil {
+				o.log.WarnContext(ctx, "checkin: coalesced pushes left to the claim's end", "org", org, "devices", len(h.devices), "err", err)
+			}
+			later := make(map[string]bool, len(h.devices))
+			for _, d := range h.devices {
+				later[d] = true
+			}
+			done = slices.DeleteFunc(slices.Clone(claimed), func(d string) bool { return later[d] })
+		}
 	}
-	if err := o.store.PushesDone(ctx, org, claim, claimed); err != nil {
+	if len(done) == 0 {
+		return len(claimed), nil
+	}
+	if err := o.store.PushesDone(ctx, org, claim, done); err != nil {
 		// Pushed, not recorded: pushed again once the claim runs out,
 		// which wakes the devices once more and loses nothing.
 		return len(claimed), fmt.Errorf("checkin: pushes done: %w", err)

@@ -174,6 +174,49 @@ func TestOutboxWakeQueuedAfterAnotherReplicaPushed(t *testing.T) {
 	}
 }
 
+// TestOutboxCoalescedWakeIsPushedWhenTheWindowEnds: a command queued
+// moments after the device was pushed for another — which it may have
+// fetched already — is not pushed at once (coalesced), nor lost: the
+// device stays in the outbox and the first drain after the window pushes
+// it, once.
+func TestOutboxCoalescedWakeIsPushedWhenTheWindowEnds(t *testing.T) {
+	fake := apnstest.NewServer()
+	defer fake.Close()
+	e := newEnv(t)
+	d := e.newDevice(e.orgA, "UDID-W", "alice").enroll().record()
+	o := checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
+		checkin.WithPushClock(e.clock, noSleep), checkin.WithCoalesce(5*time.Second)), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
+	queue := func(uuid string) {
+		t.Helper()
+		if err := e.store.EnqueueCommand(t.Context(), e.orgA, []string{d.ID}, enroll.Command{UUID: uuid, RequestType: "DeviceLock",
+			Body: []byte("<plist/>")}, entry(e.orgA, "device.lock")); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.WakeQueued(t.Context(), e.orgA, []string{d.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queue("cmd-1")
+	e.advance(time.Second) // the device checks in and fetches cmd-1
+	queue("cmd-2")
+	if n := len(fake.Pushes()); n != 1 {
+		t.Fatalf("%d pushes after the second command, want 1 (coalesced)", n)
+	}
+	if n, err := o.Drain(t.Context(), e.orgA); err != nil || n != 0 {
+		t.Errorf("drain inside the window = %d, %v; want nothing claimable", n, err)
+	}
+	e.advance(4 * time.Second)
+	if n, err := o.Drain(t.Context(), e.orgA); err != nil || n != 1 {
+		t.Errorf("drain after the window = %d, %v; want the coalesced device", n, err)
+	}
+	if n := len(fake.Pushes()); n != 2 {
+		t.Errorf("%d pushes in all, want 2", n)
+	}
+	if n, err := o.Drain(t.Context(), e.orgA); err != nil || n != 0 {
+		t.Errorf("a further drain = %d, %v; want nothing left", n, err)
+	}
+}
+
 // plainWaker records its wakes.
 type plainWaker struct{ woken []string }
 

@@ -55,7 +55,9 @@ func WithPushClock(now func() time.Time, sleep func(context.Context, time.Durati
 }
 
 // WithCoalesce sets the window in which a device is woken only once
-// (default 5s; 0 turns coalescing off).
+// (default 5s; 0 turns coalescing off). Through an [Outbox], a wake the
+// window holds back is pushed when the window ends (the device may have
+// checked in for the earlier push already); a Pusher used alone drops it.
 func WithCoalesce(d time.Duration) PushOption { return func(p *Pusher) { p.coalesce = d } }
 
 // WithRetries sets how often a push APNs could not take is retried, and the
@@ -103,17 +105,33 @@ func (p *Pusher) Wake(ctx context.Context, org storage.OrgID, devices []string) 
 // APNs refuses the credentials or ctx ends; single devices that cannot be
 // reached are counted, not returned.
 func (p *Pusher) WakeAll(ctx context.Context, org storage.OrgID, devices []string) (WakeStats, error) {
-	return p.wakeAll(ctx, org, devices, true)
+	st, _, err := p.wakeAll(ctx, org, devices, true)
+	return st, err
+}
+
+// held is the devices a wake coalesced: pushed within the window, and
+// until when their window lasts.
+type held struct {
+	devices []string
+	until   time.Time
 }
 
 // wakeAll is WakeAll, with coalescing or without (the outbox's drain:
 // what it pushes was not pushed when its commands were queued, so a push
-// moments earlier is no reason to skip it).
-func (p *Pusher) wakeAll(ctx context.Context, org storage.OrgID, devices []string, coalesce bool) (WakeStats, error) {
+// moments earlier is no reason to skip it). It returns the devices it
+// coalesced.
+func (p *Pusher) wakeAll(ctx context.Context, org storage.OrgID, devices []string, coalesce bool) (WakeStats, held, error) {
 	var st WakeStats
+	var h held
 	if coalesce {
-		devices = p.admit(org, devices, &st)
+		devices, h = p.admit(org, devices, &st)
 	}
+	st, err := p.pushAll(ctx, org, devices, st)
+	return st, h, err
+}
+
+// pushAll pushes devices, adding to st.
+func (p *Pusher) pushAll(ctx context.Context, org storage.OrgID, devices []string, st WakeStats) (WakeStats, error) {
 	// The next batch's tokens are read while this batch is pushed, so a
 	// large fan-out waits for the store once, not once per batch.
 	ctx, cancel := context.WithCancel(ctx)
@@ -168,11 +186,12 @@ func (p *Pusher) lookUp(ctx context.Context, org storage.OrgID, devices []string
 	}
 }
 
-// admit drops devices woken within the coalescing window and remembers the
-// others as woken now.
-func (p *Pusher) admit(org storage.OrgID, devices []string, st *WakeStats) []string {
+// admit drops devices woken within the coalescing window, returned as
+// held with the window's end, and remembers the others as woken now.
+func (p *Pusher) admit(org storage.OrgID, devices []string, st *WakeStats) ([]string, held) {
+	var h held
 	if p.coalesce <= 0 {
-		return devices
+		return devices, h
 	}
 	now := p.clock()
 	p.mu.Lock()
@@ -189,12 +208,16 @@ func (p *Pusher) admit(org storage.OrgID, devices []string, st *WakeStats) []str
 		k := deviceKey{org, d}
 		if t, ok := p.recent[k]; ok && now.Sub(t) < p.coalesce {
 			st.Coalesced++
+			h.devices = append(h.devices, d)
+			if end := t.Add(p.coalesce); end.After(h.until) {
+				h.until = end
+			}
 			continue
 		}
 		p.recent[k] = now
 		out = append(out, d)
 	}
-	return out
+	return out, h
 }
 
 func (p *Pusher) push(ctx context.Context, targets []apns.Target, owner map[string]enroll.Enrollment, st *WakeStats) error {
