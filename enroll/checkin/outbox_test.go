@@ -30,8 +30,7 @@ func TestOutboxPushesWhatADeadServerLeft(t *testing.T) {
 		Body: []byte("<plist/>")}, entry(e.orgA, "device.lock")); err != nil {
 		t.Fatal(err)
 	}
-	other := checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
-		checkin.WithPushClock(e.clock, noSleep)), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
+	other := testOutbox(t, e, fake)
 	n, err := other.Drain(t.Context(), e.orgA)
 	if err != nil || n != 1 {
 		t.Fatalf("Drain = %d, %v; want 1 device", n, err)
@@ -62,8 +61,7 @@ func TestOutboxClaimRunsOut(t *testing.T) {
 	if got, err := e.store.ClaimPushes(t.Context(), e.orgA, nil, "dead", e.clock(), e.clock().Add(time.Minute), 10); err != nil || len(got) != 1 {
 		t.Fatalf("claim = %v, %v", got, err)
 	}
-	o := checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
-		checkin.WithPushClock(e.clock, noSleep)), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
+	o := testOutbox(t, e, fake)
 	if n, _ := o.Drain(t.Context(), e.orgA); n != 0 {
 		t.Errorf("drained %d devices under another's running claim", n)
 	}
@@ -135,8 +133,7 @@ func TestOutboxWakeQueuedAfterAnotherReplicaPushed(t *testing.T) {
 	e := newEnv(t)
 	d := e.newDevice(e.orgA, "UDID-Q", "alice").enroll().record()
 	replica := func(fake *apnstest.Server) *checkin.Outbox {
-		return checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
-			checkin.WithPushClock(e.clock, noSleep)), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
+		return testOutbox(t, e, fake)
 	}
 	a, b := replica(fakeA), replica(fakeB)
 	enqueue := func(uuid string) {
@@ -184,8 +181,7 @@ func TestOutboxCoalescedWakeIsPushedWhenTheWindowEnds(t *testing.T) {
 	defer fake.Close()
 	e := newEnv(t)
 	d := e.newDevice(e.orgA, "UDID-W", "alice").enroll().record()
-	o := checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
-		checkin.WithPushClock(e.clock, noSleep), checkin.WithCoalesce(5*time.Second)), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
+	o := testOutbox(t, e, fake, checkin.WithCoalesce(5*time.Second))
 	queue := func(uuid string) {
 		t.Helper()
 		if err := e.store.EnqueueCommand(t.Context(), e.orgA, []string{d.ID}, enroll.Command{UUID: uuid, RequestType: "DeviceLock",
@@ -246,8 +242,7 @@ func TestOutboxDrainDoesNotCoalesceAWake(t *testing.T) {
 	defer fake.Close()
 	e := newEnv(t)
 	d := e.newDevice(e.orgA, "UDID-W", "alice").enroll().record()
-	o := checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), checkin.WithPushLogger(quiet),
-		checkin.WithPushClock(e.clock, noSleep)), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
+	o := testOutbox(t, e, fake)
 	if n, err := o.Drain(t.Context(), e.orgA); n != 1 || err != nil {
 		t.Fatalf("Drain = %d, %v", n, err)
 	}
@@ -371,4 +366,11 @@ func TestOutboxPanicStopsRenewal(t *testing.T) {
 			t.Fatalf("another replica's claim after the panicked push's claim ran out: %v, %v", got, err)
 		}
 	}
+}
+
+// testOutbox is an outbox over e's store pushing to fake, on e's clock,
+// with the pusher's options opts.
+func testOutbox(t *testing.T, e *env, fake *apnstest.Server, opts ...checkin.PushOption) *checkin.Outbox {
+	opts = append([]checkin.PushOption{checkin.WithPushLogger(quiet), checkin.WithPushClock(e.clock, noSleep)}, opts...)
+	return checkin.NewOutbox(e.store, checkin.NewPusher(e.store, apnsClient(t, fake), opts...), checkin.WithOutboxClock(e.clock), checkin.WithOutboxLogger(quiet))
 }
