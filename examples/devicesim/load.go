@@ -436,31 +436,45 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 // enrollMany enrolls n devices with c at a time; with disconnect, each
 // device closes its connection once enrolled.
 func enrollMany(ctx context.Context, a *api, token string, n, c int, disconnect bool) ([]*device, phase) {
+	return enrollEach(ctx, a, n, c, disconnect, func(int) (*device, error) { return enrollOne(ctx, a, token) })
+}
+
+// enrollEach enrolls n devices with enroll(i), c at a time, and returns
+// those enrolled and the phase; with disconnect, each device closes its
+// connection once enrolled.
+func enrollEach(ctx context.Context, a *api, n, c int, disconnect bool, enroll func(i int) (*device, error)) ([]*device, phase) {
 	rec := &recorder{}
 	start := a.now()
 	var mu sync.Mutex
 	var devices []*device
-	next := atomic.Int64{}
+	each(ctx, n, c, func(i int) {
+		t0 := a.now()
+		d, err := enroll(i)
+		rec.observe(a.now().Sub(t0), err)
+		if err == nil {
+			if disconnect {
+				d.client.CloseIdleConnections()
+			}
+			mu.Lock()
+			devices = append(devices, d)
+			mu.Unlock()
+		}
+	})
+	return devices, rec.phase(a.now().Sub(start))
+}
+
+// each calls do(i) for every i below n, c calls at a time, until ctx ends.
+func each(ctx context.Context, n, c int, do func(i int)) {
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range c {
+	for range min(c, n) {
 		wg.Go(func() {
-			for ctx.Err() == nil && next.Add(1) <= int64(n) {
-				t0 := a.now()
-				d, err := enrollOne(ctx, a, token)
-				rec.observe(a.now().Sub(t0), err)
-				if err == nil {
-					if disconnect {
-						d.client.CloseIdleConnections()
-					}
-					mu.Lock()
-					devices = append(devices, d)
-					mu.Unlock()
-				}
+			for i := int(next.Add(1)) - 1; i < n && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
+				do(i)
 			}
 		})
 	}
 	wg.Wait()
-	return devices, rec.phase(a.now().Sub(start))
 }
 
 // pendingEnrollment is a device's enrollment profile, fetched and
@@ -481,54 +495,47 @@ func profileMany(ctx context.Context, a *api, token string, n, c int, disconnect
 	var mu sync.Mutex
 	var pend []pendingEnrollment
 	var ca *x509.Certificate
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	for range c {
-		wg.Go(func() {
-			for ctx.Err() == nil && next.Add(1) <= int64(n) {
-				t0 := a.now()
-				p, err := func() (pendingEnrollment, error) {
-					p := pendingEnrollment{spec: newSpec("")}
-					p.spec.NoDeclarative = true // load measures the command path
-					f := facts{Platform: "ios", OSVersion: p.spec.OSVersion, Model: p.spec.Product, Ownership: "personal"}
-					dec, err := a.startEnrollment(ctx, token, f, "direct")
-					var se *statusError
-					if errors.As(err, &se) && se.Status == http.StatusTooManyRequests && strings.Contains(se.Body, `"limit_reached"`) {
-						return p, fmt.Errorf("%w (-split-enroll holds every enrollment open at once: start the server with -max-open-enrollments -1)", err)
-					}
-					if err != nil {
-						return p, err
-					}
-					p.enrollURL = dec.EnrollURL
-					mu.Lock()
-					orgCA := ca
-					mu.Unlock()
-					if orgCA == nil {
-						if orgCA, err = a.orgCA(ctx, dec.EnrollURL); err != nil {
-							return p, err
-						}
-						mu.Lock()
-						ca = orgCA
-						mu.Unlock()
-					}
-					if p.profile, err = a.fetchProfile(ctx, "GET", dec.EnrollURL, nil, orgCA); err != nil {
-						return p, fmt.Errorf("enrollment profile: %w", err)
-					}
-					return p, nil
-				}()
-				rec.observe(a.now().Sub(t0), err)
-				if err == nil {
-					mu.Lock()
-					pend = append(pend, p)
-					mu.Unlock()
-				}
-				if disconnect {
-					a.client.CloseIdleConnections()
-				}
+	each(ctx, n, c, func(int) {
+		t0 := a.now()
+		p, err := func() (pendingEnrollment, error) {
+			p := pendingEnrollment{spec: newSpec("")}
+			p.spec.NoDeclarative = true // load measures the command path
+			f := facts{Platform: "ios", OSVersion: p.spec.OSVersion, Model: p.spec.Product, Ownership: "personal"}
+			dec, err := a.startEnrollment(ctx, token, f, "direct")
+			var se *statusError
+			if errors.As(err, &se) && se.Status == http.StatusTooManyRequests && strings.Contains(se.Body, `"limit_reached"`) {
+				return p, fmt.Errorf("%w (-split-enroll holds every enrollment open at once: start the server with -max-open-enrollments -1)", err)
 			}
-		})
-	}
-	wg.Wait()
+			if err != nil {
+				return p, err
+			}
+			p.enrollURL = dec.EnrollURL
+			mu.Lock()
+			orgCA := ca
+			mu.Unlock()
+			if orgCA == nil {
+				if orgCA, err = a.orgCA(ctx, dec.EnrollURL); err != nil {
+					return p, err
+				}
+				mu.Lock()
+				ca = orgCA
+				mu.Unlock()
+			}
+			if p.profile, err = a.fetchProfile(ctx, "GET", dec.EnrollURL, nil, orgCA); err != nil {
+				return p, fmt.Errorf("enrollment profile: %w", err)
+			}
+			return p, nil
+		}()
+		rec.observe(a.now().Sub(t0), err)
+		if err == nil {
+			mu.Lock()
+			pend = append(pend, p)
+			mu.Unlock()
+		}
+		if disconnect {
+			a.client.CloseIdleConnections()
+		}
+	})
 	return pend, rec.phase(a.now().Sub(start))
 }
 
@@ -537,37 +544,13 @@ func profileMany(ctx context.Context, a *api, token string, n, c int, disconnect
 // direct enrollment protocol alone; with disconnect, each device closes
 // its connection once enrolled.
 func enrollPending(ctx context.Context, a *api, pend []pendingEnrollment, c int, disconnect bool) ([]*device, phase) {
-	rec := &recorder{}
-	start := a.now()
-	var mu sync.Mutex
-	var devices []*device
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	for range min(c, len(pend)) {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(pend) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
-				t0 := a.now()
-				d, err := func() (*device, error) {
-					ca, err := a.orgCA(ctx, pend[i].enrollURL)
-					if err != nil {
-						return nil, err
-					}
-					return a.enrollMDM(ctx, ca, pend[i].profile, pend[i].spec, nop)
-				}()
-				rec.observe(a.now().Sub(t0), err)
-				if err == nil {
-					if disconnect {
-						d.client.CloseIdleConnections()
-					}
-					mu.Lock()
-					devices = append(devices, d)
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return devices, rec.phase(a.now().Sub(start))
+	return enrollEach(ctx, a, len(pend), c, disconnect, func(i int) (*device, error) {
+		ca, err := a.orgCA(ctx, pend[i].enrollURL)
+		if err != nil {
+			return nil, err
+		}
+		return a.enrollMDM(ctx, ca, pend[i].profile, pend[i].spec, nop)
+	})
 }
 
 // enrollOne starts a direct enrollment for a new simulated iPhone and walks
@@ -682,18 +665,11 @@ func (a *api) refreshLoop(parent, ctx context.Context, token string, ids []strin
 func (a *api) refreshEach(ctx context.Context, token string, ids []string, c int) phase {
 	rec := &recorder{}
 	start := a.now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(c, len(ids)) {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(ids) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
-				t0 := a.now()
-				err := a.call(ctx, "POST", "/api/admin/devices/"+url.PathEscape(ids[i])+"/refresh", token, nil, nil)
-				rec.observe(a.now().Sub(t0), err)
-			}
-		})
-	}
-	wg.Wait()
+	each(ctx, len(ids), c, func(i int) {
+		t0 := a.now()
+		err := a.call(ctx, "POST", "/api/admin/devices/"+url.PathEscape(ids[i])+"/refresh", token, nil, nil)
+		rec.observe(a.now().Sub(t0), err)
+	})
 	return rec.phase(a.now().Sub(start))
 }
 

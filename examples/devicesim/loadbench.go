@@ -142,20 +142,13 @@ func signRate(ctx context.Context, ca *x509.Certificate, d time.Duration) (rate 
 func drain(ctx context.Context, a *api, devices []*device, c int, disconnect bool) (phase, int) {
 	rec := &recorder{}
 	start := a.now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(c, len(devices)) {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(devices) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
-				st, _ := devices[i].poll(ctx, 0, nop, rec.observe)
-				rec.commands.Add(int64(len(st.Commands)))
-				if disconnect {
-					devices[i].client.CloseIdleConnections()
-				}
-			}
-		})
-	}
-	wg.Wait()
+	each(ctx, len(devices), c, func(i int) {
+		st, _ := devices[i].poll(ctx, 0, nop, rec.observe)
+		rec.commands.Add(int64(len(st.Commands)))
+		if disconnect {
+			devices[i].client.CloseIdleConnections()
+		}
+	})
 	return rec.phase(a.now().Sub(start)), int(rec.commands.Load())
 }
 

@@ -33,14 +33,7 @@ func TestLoadBenchPhases(t *testing.T) {
 	if _, err := runLoad(t.Context(), cfg, out); err != nil {
 		t.Fatalf("load: %v\n%s", err, out)
 	}
-	data, err := os.ReadFile(report)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r loadReport
-	if err := json.Unmarshal(data, &r); err != nil {
-		t.Fatalf("report: %v\n%s", err, data)
-	}
+	r, data := readReport(t, report)
 	checks := []struct {
 		name string
 		ok   bool
@@ -123,14 +116,7 @@ func TestLoadSplitEnrollment(t *testing.T) {
 	if _, err := runLoad(t.Context(), cfg, out); err != nil {
 		t.Fatalf("load: %v\n%s", err, out)
 	}
-	data, err := os.ReadFile(report)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r loadReport
-	if err := json.Unmarshal(data, &r); err != nil {
-		t.Fatal(err)
-	}
+	r, _ := readReport(t, report)
 	if r.Profile.Requests != 3 || r.Profile.Errors != 0 || r.Enroll.Requests != 3 || r.Enroll.Errors != 0 || r.DrainCommands < 3 || r.Drain.Errors != 0 {
 		t.Errorf("profiles %+v, enrollments %+v, %d commands drained", r.Profile, r.Enroll, r.DrainCommands)
 	}
@@ -142,4 +128,19 @@ func TestLoadSplitEnrollment(t *testing.T) {
 	if _, err := runLoad(t.Context(), cfg, out); err == nil || !strings.Contains(err.Error(), "-max-open-enrollments -1") {
 		t.Errorf("split enrollment past the open-enrollment limit: %v", err)
 	}
+}
+
+// readReport reads a load run's JSON report, and returns it decoded and as
+// read.
+func readReport(t *testing.T, path string) (loadReport, []byte) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r loadReport
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("report: %v\n%s", err, data)
+	}
+	return r, data
 }
