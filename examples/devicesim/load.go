@@ -266,27 +266,31 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 		db:     cpuMeter{pidsCmd: c.dbPids, got: map[string]time.Duration{}},
 	}
 	res.ServerCPU, res.SimCPU, res.DBCPU = cpu.server.got, cpu.sim.got, cpu.db.got
-	cpu.start()
+	// measured runs one phase under the CPU meters and the handshake count
+	// of name.
+	measured := func(name string, run func(ctx context.Context)) {
+		cpu.start()
+		phaseCtx, done := traced(ctx, name)
+		run(phaseCtx)
+		cpu.stop(name)
+		done()
+	}
 	var devices []*device
 	var enr phase
 	if c.split {
-		profCtx, profDone := traced(ctx, "profile")
 		var pend []pendingEnrollment
-		pend, res.Profile = profileMany(profCtx, a, token, c.devices, res.Concurrency, disconnect)
-		cpu.stop("profile")
-		profDone()
+		measured("profile", func(ctx context.Context) {
+			pend, res.Profile = profileMany(ctx, a, token, c.devices, res.Concurrency, disconnect)
+		})
 		fmt.Fprintf(out, "fetched %d/%d enrollment profiles in %s, %d errors\n", len(pend), c.devices,
 			res.Profile.Elapsed.Round(time.Millisecond), res.Profile.Errors)
-		cpu.start()
-		enrollCtx, enrollDone := traced(ctx, "enroll")
-		devices, enr = enrollPending(enrollCtx, a, pend, res.Concurrency, disconnect)
-		cpu.stop("enroll")
-		enrollDone()
+		measured("enroll", func(ctx context.Context) {
+			devices, enr = enrollPending(ctx, a, pend, res.Concurrency, disconnect)
+		})
 	} else {
-		enrollCtx, enrollDone := traced(ctx, "enroll")
-		devices, enr = enrollMany(enrollCtx, a, token, c.devices, res.Concurrency, disconnect)
-		cpu.stop("enroll")
-		enrollDone()
+		measured("enroll", func(ctx context.Context) {
+			devices, enr = enrollMany(ctx, a, token, c.devices, res.Concurrency, disconnect)
+		})
 	}
 	res.Enroll = enr
 	fmt.Fprintf(out, "enrolled %d/%d in %s (%.1f devices/s), %d errors\n", len(devices), c.devices,
@@ -303,11 +307,9 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 			float64(len(devices))/enr.Elapsed.Seconds()*float64(c.caOps), c.caOps)
 	}
 	if c.drain {
-		cpu.start()
-		drainCtx, drainDone := traced(ctx, "drain")
-		res.Drain, res.DrainCommands = drain(drainCtx, a, devices, res.Concurrency, disconnect)
-		cpu.stop("drain")
-		drainDone()
+		measured("drain", func(ctx context.Context) {
+			res.Drain, res.DrainCommands = drain(ctx, a, devices, res.Concurrency, disconnect)
+		})
 		fmt.Fprintf(out, "drained %d commands in %s (%.1f command round trips/s), %d errors\n", res.DrainCommands,
 			res.Drain.Elapsed.Round(time.Millisecond), float64(res.DrainCommands)/res.Drain.Elapsed.Seconds(), res.Drain.Errors)
 	}
@@ -319,18 +321,12 @@ func runLoad(ctx context.Context, c loadConfig, out io.Writer) (loadResult, erro
 		}
 	}
 	if c.inventory {
-		cpu.start()
-		queueCtx, queueDone := traced(ctx, "queue")
-		res.Queue = a.refreshEach(queueCtx, c.adminToken, ids, res.Concurrency)
-		cpu.stop("queue")
-		queueDone()
+		measured("queue", func(ctx context.Context) { res.Queue = a.refreshEach(ctx, c.adminToken, ids, res.Concurrency) })
 		fmt.Fprintf(out, "queued %d inventory refreshes through the admin API in %s, %d errors\n", res.Queue.Requests-res.Queue.Errors,
 			res.Queue.Elapsed.Round(time.Millisecond), res.Queue.Errors)
-		cpu.start()
-		invCtx, invDone := traced(ctx, "inventory")
-		res.Inventory, res.InventoryCommands = drain(invCtx, a, devices, res.Concurrency, disconnect)
-		cpu.stop("inventory")
-		invDone()
+		measured("inventory", func(ctx context.Context) {
+			res.Inventory, res.InventoryCommands = drain(ctx, a, devices, res.Concurrency, disconnect)
+		})
 		fmt.Fprintf(out, "answered %d inventory queries in %s (%.1f command round trips/s), %d errors\n", res.InventoryCommands,
 			res.Inventory.Elapsed.Round(time.Millisecond), float64(res.InventoryCommands)/res.Inventory.Elapsed.Seconds(), res.Inventory.Errors)
 	}
