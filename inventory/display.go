@@ -81,6 +81,10 @@ func capacity(s string, os OS) string {
 		return unreadable(s)
 	}
 	n := strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64)
+	if math.Abs(f) >= 1e15 {
+		// No storage is that large; in full it would be hundreds of digits.
+		n = strconv.FormatFloat(f, 'g', 6, 64)
+	}
 	switch {
 	case os.Platform != PlatformMacOS:
 		return n + " GB"

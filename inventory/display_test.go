@@ -40,6 +40,7 @@ func TestDisplayValue(t *testing.T) {
 		{inventory.KeySystemIntegrity, "false", mac12, inventory.Display{Text: "Off"}},
 		{inventory.KeyCapacity, "26.413677215576172", iOS, inventory.Display{Text: "26.41 GB"}},
 		{inventory.KeyCapacity, "128", droid, inventory.Display{Text: "128 GB"}},
+		{inventory.KeyCapacity, "1e200", iOS, inventory.Display{Text: "1e+200 GB"}},
 		{inventory.KeyCapacity, "233.47", mac11, inventory.Display{Text: "233.47 GiB"}},
 		{inventory.KeyAvailableCapacity, "233.47", mac12, inventory.Display{Text: "233.47 GB"}},
 		{inventory.KeyAvailableCapacity, "233.47", macUnknown, inventory.Display{Text: "233.47 GB or GiB (the unit depends on the macOS version, which is not known)"}},
