@@ -19,6 +19,9 @@ type Display struct {
 	Items []string
 }
 
+// emptyEntry stands for an empty string in a list's words.
+const emptyEntry = "(empty)"
+
 // Apple's HardwareEncryptionCaps bits.
 const (
 	encryptionBlockLevel = 1
@@ -49,7 +52,16 @@ func DisplayValue(v Value, os OS) Display {
 		if len(items) == 0 {
 			return Display{Text: "None"}
 		}
-		return Display{Text: strings.Join(items, ", "), Items: items}
+		words := make([]string, len(items))
+		for i, item := range items {
+			words[i] = item
+			if item == "" {
+				// An empty entry is still an entry: a blank would read
+				// as no value at all.
+				words[i] = emptyEntry
+			}
+		}
+		return Display{Text: strings.Join(words, ", "), Items: items}
 	case v.Key == KeyCapacity || v.Key == KeyAvailableCapacity:
 		return Display{Text: capacity(v.Value, os)}
 	case v.Key == KeyEncryption:

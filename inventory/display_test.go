@@ -47,6 +47,8 @@ func TestDisplayValue(t *testing.T) {
 		{inventory.KeyManagedProfiles, `["com.acme.mdm","com.acme.wifi"]`, iOS,
 			inventory.Display{Text: "com.acme.mdm, com.acme.wifi", Items: []string{"com.acme.mdm", "com.acme.wifi"}}},
 		{inventory.KeyManagedProfiles, `[]`, mac12, inventory.Display{Text: "None"}},
+		{inventory.KeyManagedProfiles, `["", "com.acme.mdm"]`, iOS,
+			inventory.Display{Text: "(empty), com.acme.mdm", Items: []string{"", "com.acme.mdm"}}},
 		{inventory.KeyOSVersion, "17.4.1", iOS, inventory.Display{Text: "17.4.1"}},
 		{inventory.KeyDeviceName, "ENCRYPTED_PER_USER", iOS, inventory.Display{Text: "ENCRYPTED_PER_USER"}}, // text is text
 	}
