@@ -33,6 +33,21 @@ func (src declarativeSource) Decide(ctx context.Context, d inventory.Device, osV
 	return src.s.Policy.Reevaluate(ctx, d.Org, u, ota.AppleFacts(d, osVersion))
 }
 
+// DecideApps implements declarative.AppsDecider: Decide and Apps from one
+// directory read of the user.
+func (src declarativeSource) DecideApps(ctx context.Context, d inventory.Device, osVersion string) (policy.Decision, []declarative.App, error) {
+	u, err := src.s.policyUser(ctx, d.Org, d.UserID)
+	if err != nil {
+		return policy.Decision{}, nil, err
+	}
+	dec, err := src.s.Policy.Reevaluate(ctx, d.Org, u, ota.AppleFacts(d, osVersion))
+	if err != nil || dec.Outcome == policy.Denied {
+		return dec, nil, err
+	}
+	apps, err := src.apps(ctx, d, u)
+	return dec, apps, err
+}
+
 // Apps implements declarative.Source: the in-house apps assigned to the
 // user's groups to be installed automatically. They become declarative
 // managed apps (the device installs them by itself and reports their
@@ -41,8 +56,16 @@ func (src declarativeSource) Decide(ctx context.Context, d inventory.Device, osV
 // go through MDM commands as before.
 func (src declarativeSource) Apps(ctx context.Context, d inventory.Device) ([]declarative.App, error) {
 	u, err := src.s.policyUser(ctx, d.Org, d.UserID)
-	if err != nil || len(u.Groups) == 0 {
+	if err != nil {
 		return nil, err
+	}
+	return src.apps(ctx, d, u)
+}
+
+// apps is Apps for user u, already read.
+func (src declarativeSource) apps(ctx context.Context, d inventory.Device, u policy.User) ([]declarative.App, error) {
+	if len(u.Groups) == 0 {
+		return nil, nil
 	}
 	assigned, err := src.s.Store.AssignedApps(ctx, d.Org, u.Groups)
 	if err != nil {

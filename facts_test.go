@@ -1,12 +1,15 @@
 package omm_test
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/openomm/omm"
+	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll/mdm/mdmtest"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -93,6 +96,10 @@ func TestReportedOSVersionDecidesAgain(t *testing.T) {
 func TestDeclarativeDeviceReportedOSVersion(t *testing.T) {
 	e := newEnv(t, "")
 	ctx := t.Context()
+	// Set before any device talks to it: the SDK reads its Directory
+	// field at each use.
+	reads := &groupReads{Directory: e.sdk.Directory}
+	e.sdk.Directory = reads
 	d := e.enrollApple(t, e.org, e.users["alice"])
 	d.drain(t, reportOS("17.4"))
 	dev, err := e.sdk.OrgDevice(ctx, e.org, d.id)
@@ -219,5 +226,57 @@ func TestReportRepairsAMissedReapplication(t *testing.T) {
 	onChannel.drain(t, reportOS("17.6"))
 	if c, err := e.sdk.Compliance(ctx, dev); err != nil || c == nil || c.InPolicy {
 		t.Errorf("declarative channel: after its user left the policy's group: %+v, %v", c, err)
+	}
+}
+
+// groupReads counts the directory's group look-ups.
+type groupReads struct {
+	auth.Directory
+	mu sync.Mutex
+	n  int
+}
+
+func (g *groupReads) Groups(ctx context.Context, org storage.OrgID, userID string) ([]auth.Group, error) {
+	g.mu.Lock()
+	g.n++
+	g.mu.Unlock()
+	return g.Directory.Groups(ctx, org, userID)
+}
+
+// count returns the look-ups since the last count.
+func (g *groupReads) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := g.n
+	g.n = 0
+	return n
+}
+
+// TestReportReadsTheDirectoryOnce: a DeviceInformation answer from a
+// device on the declarative channel asks the host's directory for the
+// user's groups once, for the decision and the apps together.
+func TestReportReadsTheDirectoryOnce(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := t.Context()
+	// Set before any device talks to it: the SDK reads its Directory
+	// field at each use.
+	reads := &groupReads{Directory: e.sdk.Directory}
+	e.sdk.Directory = reads
+	d := e.enrollApple(t, e.org, e.users["alice"])
+	d.drain(t, reportOS("17.4"))
+	dev, err := e.sdk.OrgDevice(ctx, e.org, d.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := e.sdk.Channel(ctx, dev); err != nil || ch == nil || !ch.Declarative {
+		t.Fatalf("channel after reporting iOS 17.4: %+v, %v", ch, err)
+	}
+	if err := e.sdk.Act(ctx, dev, omm.ActionRefresh, "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	reads.count()
+	d.drain(t, reportOS("17.4"))
+	if n := reads.count(); n != 1 {
+		t.Errorf("one report read the user's groups %d times, want 1", n)
 	}
 }

@@ -1,10 +1,12 @@
 package declarative_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -592,5 +594,78 @@ func TestInventoriedDecidesOnTheSameOSVersion(t *testing.T) {
 	}
 	if st.Inputs.OutOfPolicy == "" {
 		t.Errorf("in policy after DeviceInformation of the same OS version under a decision that refuses it: %+v", st.Inputs)
+	}
+}
+
+// oneRead is a source that takes the decision and the apps together
+// (declarative.AppsDecider), counting how it is asked.
+type oneRead struct {
+	*source
+	mu                       sync.Mutex
+	decideApps, decide, apps int
+}
+
+func (o *oneRead) DecideApps(ctx context.Context, d inventory.Device, os string) (policy.Decision, []declarative.App, error) {
+	o.mu.Lock()
+	o.decideApps++
+	o.mu.Unlock()
+	dec, _ := o.source.Decide(ctx, d, os)
+	if dec.Outcome == policy.Denied {
+		return dec, nil, nil
+	}
+	apps, _ := o.source.Apps(ctx, d)
+	return dec, apps, nil
+}
+
+func (o *oneRead) Decide(ctx context.Context, d inventory.Device, os string) (policy.Decision, error) {
+	o.mu.Lock()
+	o.decide++
+	o.mu.Unlock()
+	return o.source.Decide(ctx, d, os)
+}
+
+func (o *oneRead) Apps(ctx context.Context, d inventory.Device) ([]declarative.App, error) {
+	o.mu.Lock()
+	o.apps++
+	o.mu.Unlock()
+	return o.source.Apps(ctx, d)
+}
+
+// TestAppsDeciderAsksOnce: a source that decides and lists the apps
+// together is asked once per report (one directory read), when the
+// channel is turned on and on every DeviceInformation answer after, and
+// the apps it returns are the declarations'.
+func TestAppsDeciderAsksOnce(t *testing.T) {
+	var src *oneRead
+	e := newEnvWith(t, func(s *source) declarative.Source {
+		src = &oneRead{source: s}
+		return src
+	})
+	p := e.newPhone(e.orgA, "00008110-000A1B2C3D4E0032", "17.4").enroll()
+	if types := requestTypes(p.drain()); !slices.Contains(types, "DeclarativeManagement") {
+		t.Fatalf("iOS 17.4 got %v", types)
+	}
+	e.src.mu.Lock()
+	e.src.apps = []declarative.App{{ID: "app_1", Identifier: "com.acme.app", ManifestURL: "https://apps.example.com/m.plist", Required: true}}
+	e.src.mu.Unlock()
+	src.mu.Lock()
+	before := src.decideApps
+	src.mu.Unlock()
+	if err := e.mdm.RefreshInventory(t.Context(), e.orgA, p.record().ID, "admin:test"); err != nil {
+		t.Fatal(err)
+	}
+	p.drain()
+	st, err := e.store.DeclarativeState(t.Context(), e.orgA, p.record().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Inputs.Apps) != 1 || st.Inputs.Apps[0].ID != "app_1" {
+		t.Errorf("declarations' apps %+v, want the one DecideApps listed", st.Inputs.Apps)
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if before == 0 || src.decideApps != before+1 || src.decide != 0 || src.apps != 0 {
+		t.Errorf("asked DecideApps %d times to turn on and %d for a report, Decide %d, Apps %d: want 1+, 1, 0, 0",
+			before, src.decideApps-before, src.decide, src.apps)
 	}
 }

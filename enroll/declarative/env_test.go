@@ -135,6 +135,13 @@ func (r roots) CACertificate(_ context.Context, org storage.OrgID) (*x509.Certif
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with the declarative service's source wrapped by
+// wrap, when not nil.
+func newEnvWith(t testing.TB, wrap func(*source) declarative.Source) *env {
+	t.Helper()
 	e := &env{t: t, now: start, orgA: "org_acme", orgB: "org_beta", cas: map[storage.OrgID]ca{}, store: memory.New(), decided: map[string]bool{},
 		src: &source{dec: map[storage.OrgID]policy.Decision{}, profile: "com.openomm.enroll.policy"}}
 	rs := roots{}
@@ -164,7 +171,11 @@ func newEnv(t testing.TB) *env {
 		e.woken = append(e.woken, ds...)
 		return nil
 	})
-	e.ddm = declarative.New(e.store, devices, e.store, e.src, declarative.WithClock(e.clock), declarative.WithLogger(quiet),
+	var src declarative.Source = e.src
+	if wrap != nil {
+		src = wrap(e.src)
+	}
+	e.ddm = declarative.New(e.store, devices, e.store, src, declarative.WithClock(e.clock), declarative.WithLogger(quiet),
 		declarative.WithWaker(waker), declarative.WithProfiles(profiles{}, "https://mdm.example.com/omm/"),
 		declarative.WithEvents(func(_ context.Context, ev declarative.Event) {
 			e.mu.Lock()

@@ -94,6 +94,41 @@ type Source interface {
 	CommandProfile(ctx context.Context, d inventory.Device) (string, error)
 }
 
+// AppsDecider is a Source that takes the decision and lists the apps
+// from one read of the user: one directory call per report instead of
+// two. The service uses it whenever it needs both.
+type AppsDecider interface {
+	// DecideApps returns Decide's decision and, unless it is denied,
+	// Apps' apps.
+	DecideApps(ctx context.Context, d inventory.Device, osVersion string) (policy.Decision, []App, error)
+}
+
+// decision is a policy decision and, when taken with it, the apps.
+type decision struct {
+	policy.Decision
+	apps     []App
+	withApps bool
+}
+
+// decide takes the decision for d running os, with the apps when the
+// source can take both at once.
+func (s *Service) decide(ctx context.Context, d inventory.Device, os string) (decision, error) {
+	if ad, ok := s.source.(AppsDecider); ok {
+		dec, apps, err := ad.DecideApps(ctx, d, os)
+		return decision{Decision: dec, apps: apps, withApps: true}, err
+	}
+	dec, err := s.source.Decide(ctx, d, os)
+	return decision{Decision: dec}, err
+}
+
+// appsOf returns the apps taken with dc, or reads them.
+func (s *Service) appsOf(ctx context.Context, d inventory.Device, dc decision) ([]App, error) {
+	if dc.withApps {
+		return dc.apps, nil
+	}
+	return s.source.Apps(ctx, d)
+}
+
 // Profiles serves the signed profile of the settings that have no
 // declaration (data separation). enroll/ota implements it.
 type Profiles interface {
@@ -322,7 +357,10 @@ func (s *Service) Inventoried(ctx context.Context, d inventory.Device) (current 
 			// Decided on every report, not only when the OS version
 			// changed: the state records the inputs of the declarations,
 			// not whether the policy or the user's groups changed since.
-			_, err = s.Refresh(ctx, d, "device:"+d.Identifier)
+			// The state and OS version just read are the decision's.
+			_, err = s.applyLoaded(ctx, d, st, os, "device:"+d.Identifier, func(os string) (decision, error) {
+				return s.decide(ctx, d, os)
+			})
 			return err == nil, err
 		}
 		on, err = s.enable(ctx, d, st, enrolled, os)
@@ -337,16 +375,16 @@ func (s *Service) Inventoried(ctx context.Context, d inventory.Device) (current 
 // enrolled; on is false when the decision keeps the device on the command
 // path.
 func (s *Service) enable(ctx context.Context, d inventory.Device, st State, enrolled time.Time, os string) (on bool, err error) {
-	dec, err := s.source.Decide(ctx, d, os)
+	dec, err := s.decide(ctx, d, os)
 	if err != nil {
 		return false, fmt.Errorf("declarative: decide for %s: %w", d.ID, err)
 	}
 	if dec.Outcome == policy.Denied {
 		s.log.InfoContext(ctx, "declarative: device out of policy, keeps the command path", "org", d.Org, "device", d.ID,
-			"reason", policy.OutOfPolicyReason(dec))
+			"reason", policy.OutOfPolicyReason(dec.Decision))
 		return false, nil
 	}
-	apps, err := s.source.Apps(ctx, d)
+	apps, err := s.appsOf(ctx, d, dec)
 	if err != nil {
 		return false, err
 	}
@@ -410,17 +448,17 @@ func encode(cmds []mdm.Command) ([]enroll.Command, error) {
 // hold sends nothing. A device out of policy keeps its declarations and
 // is recorded so. A device not on the channel is ErrNotDeclarative.
 func (s *Service) Apply(ctx context.Context, d inventory.Device, dec policy.Decision, actor string) (Change, error) {
-	return s.applyWith(ctx, d, actor, func(string) (policy.Decision, error) { return dec, nil })
+	return s.applyWith(ctx, d, actor, func(string) (decision, error) { return decision{Decision: dec}, nil })
 }
 
 // Refresh is [Service.Apply] with the decision taken now from the source:
 // for a change the source knows of (the user's apps, the device's OS
 // version).
 func (s *Service) Refresh(ctx context.Context, d inventory.Device, actor string) (Change, error) {
-	return s.applyWith(ctx, d, actor, func(os string) (policy.Decision, error) { return s.source.Decide(ctx, d, os) })
+	return s.applyWith(ctx, d, actor, func(os string) (decision, error) { return s.decide(ctx, d, os) })
 }
 
-func (s *Service) applyWith(ctx context.Context, d inventory.Device, actor string, decide func(os string) (policy.Decision, error)) (Change, error) {
+func (s *Service) applyWith(ctx context.Context, d inventory.Device, actor string, decide func(os string) (decision, error)) (Change, error) {
 	if !d.Platform.Apple() || d.State != inventory.StateEnrolled {
 		return "", ErrNotDeclarative
 	}
@@ -436,12 +474,20 @@ func (s *Service) applyWith(ctx context.Context, d inventory.Device, actor strin
 	if err != nil {
 		return "", err
 	}
+	return s.applyLoaded(ctx, d, st, os, actor, decide)
+}
+
+// applyLoaded is applyWith for a device on the channel whose state st and
+// OS version os the caller has just read; a conflicting write reads the
+// state again.
+func (s *Service) applyLoaded(ctx context.Context, d inventory.Device, st State, os, actor string, decide func(os string) (decision, error)) (Change, error) {
 	dec, err := decide(os)
 	if err != nil {
 		return "", err
 	}
 	for try := 1; ; try++ {
 		if try > 1 {
+			var on bool
 			if st, _, on, err = s.load(ctx, d); err != nil {
 				return "", err
 			}
@@ -457,10 +503,10 @@ func (s *Service) applyWith(ctx context.Context, d inventory.Device, actor strin
 	}
 }
 
-func (s *Service) apply(ctx context.Context, d inventory.Device, st State, dec policy.Decision, os, actor string) (Change, error) {
+func (s *Service) apply(ctx context.Context, d inventory.Device, st State, dec decision, os, actor string) (Change, error) {
 	next := st
 	if dec.Outcome == policy.Denied {
-		next.Inputs.OutOfPolicy = policy.OutOfPolicyReason(dec)
+		next.Inputs.OutOfPolicy = policy.OutOfPolicyReason(dec.Decision)
 		if next.Inputs.OutOfPolicy == st.Inputs.OutOfPolicy {
 			return OutOfPolicy, nil
 		}
@@ -474,7 +520,7 @@ func (s *Service) apply(ctx context.Context, d inventory.Device, st State, dec p
 			"org", d.Org, "device", d.ID, "user", d.UserID, "reason", next.Inputs.OutOfPolicy)
 		return OutOfPolicy, nil
 	}
-	apps, err := s.source.Apps(ctx, d)
+	apps, err := s.appsOf(ctx, d, dec)
 	if err != nil {
 		return "", err
 	}

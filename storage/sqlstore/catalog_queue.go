@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openomm/omm/catalog"
@@ -73,18 +74,46 @@ func (tx tx) enqueue(ctx context.Context, org storage.OrgID, devices []string, c
 	return tx.insertCommand(ctx, org, devices, cmd, e.Time)
 }
 
-// insertCommand queues cmd for devices: the body once, and one queue row
-// per device in one statement, however many devices.
-func (tx tx) insertCommand(ctx context.Context, org storage.OrgID, devices []string, cmd enroll.Command, at time.Time) error {
-	if err := tx.insertQueued(ctx, org, devices, cmd, at); err != nil {
-		return err
+// maxCommandRows bounds the rows of one insertActionCommands statement
+// (five parameters each).
+const maxCommandRows = 100
+
+// insertActionCommands queues a device action's commands for device, in
+// order, without its push-outbox row: the bodies in one statement and the
+// queue rows in another, as many commands as an enrollment queues (each
+// command's own pair had been a third of the completing transaction).
+func (tx tx) insertActionCommands(ctx context.Context, org storage.OrgID, device string, cmds []enroll.ActionCommand) error {
+	for len(cmds) > 0 {
+		n := min(len(cmds), maxCommandRows)
+		rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ")
+		bodies := make([]any, 0, 5*n)
+		queue := make([]any, 0, 5*n)
+		for _, c := range cmds[:n] {
+			at := micros(c.Entry.Time)
+			bodies = append(bodies, org, c.Command.UUID, c.Command.RequestType, c.Command.Body, at)
+			queue = append(queue, org, device, c.Command.UUID, enroll.StatusPending, at)
+		}
+		_, err := tx.exec(ctx, "INSERT INTO {enroll_commands} (org_id, uuid, request_type, body, queued_us) VALUES "+rows, bodies...)
+		if tx.s.unique(err) {
+			return fmt.Errorf("enqueue commands for %q: %w", device, storage.ErrAlreadyExists)
+		}
+		if err != nil {
+			return tx.s.fail("enqueue commands", err)
+		}
+		// One statement inserts its rows in order: the queue keeps the
+		// action's order.
+		if _, err := tx.exec(ctx, "INSERT INTO {enroll_queue} (org_id, device, uuid, status, updated_us) VALUES "+rows, queue...); err != nil {
+			return tx.s.fail("enqueue commands", err)
+		}
+		cmds = cmds[n:]
 	}
-	return tx.queuePushes(ctx, org, devices, at)
+	return nil
 }
 
-// insertQueued is insertCommand without the devices' push-outbox rows,
-// for a caller that queues several commands and the pushes once.
-func (tx tx) insertQueued(ctx context.Context, org storage.OrgID, devices []string, cmd enroll.Command, at time.Time) error {
+// insertCommand queues cmd for devices: the body once, and one queue row
+// per device in one statement, however many devices; and the devices'
+// push-outbox rows.
+func (tx tx) insertCommand(ctx context.Context, org storage.OrgID, devices []string, cmd enroll.Command, at time.Time) error {
 	_, err := tx.exec(ctx, "INSERT INTO {enroll_commands} (org_id, uuid, request_type, body, queued_us) VALUES (?, ?, ?, ?, ?)",
 		org, cmd.UUID, cmd.RequestType, cmd.Body, micros(at))
 	if tx.s.unique(err) {
@@ -98,5 +127,5 @@ func (tx tx) insertQueued(ctx context.Context, org storage.OrgID, devices []stri
 	if err != nil {
 		return tx.s.fail("enqueue command", err)
 	}
-	return nil
+	return tx.queuePushes(ctx, org, devices, at)
 }

@@ -59,16 +59,15 @@ func (s *Store) QueueDeviceAction(ctx context.Context, a enroll.DeviceAction) (i
 		}
 		// Each command as EnqueueCommand would queue it; the device's
 		// push-outbox row once, as the first command would leave it.
-		devices := []string{a.Device}
 		for _, c := range a.Commands {
 			if _, err := tx.appendAudit(ctx, c.Entry); err != nil {
 				return err
 			}
-			if err := tx.insertQueued(ctx, a.Org, devices, c.Command, c.Entry.Time); err != nil {
-				return err
-			}
 		}
-		if err := tx.queuePushes(ctx, a.Org, devices, a.Commands[0].Entry.Time); err != nil {
+		if err := tx.insertActionCommands(ctx, a.Org, a.Device, a.Commands); err != nil {
+			return err
+		}
+		if err := tx.queuePushes(ctx, a.Org, []string{a.Device}, a.Commands[0].Entry.Time); err != nil {
 			return err
 		}
 		if a.Policy != nil {

@@ -21,6 +21,7 @@ func deprovisionCases() []testCase {
 		{"DeviceAction/WithToken", testActionWithToken},
 		{"DeviceAction/WithPolicy", testActionWithPolicy},
 		{"DeviceAction/WithInstalls", testActionWithInstalls},
+		{"DeviceAction/ManyCommandsInOrder", testActionManyCommands},
 	}
 }
 
@@ -67,6 +68,43 @@ func testActionWhole(t testing.TB, s Store) {
 	noErr(t, "QueueDeviceAction(no state change)", err)
 	same(t, "device after an action without state change", got, want)
 	same(t, "queued commands", queued(t, s, o.ID, d.ID), []string{"lock-0", "rm-2", "rm-1", "rm-0"})
+}
+
+// testActionManyCommands: an action queueing more commands than a store
+// may write in one statement keeps their order, and a taken UUID past
+// the first statement's rows still leaves nothing queued.
+func testActionManyCommands(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	d := mustCreateDevice(t, s, newDevice(o.ID, 1), at(1))
+	const n = 250
+	noErr(t, "EnqueueCommand", s.EnqueueCommand(ctx, o.ID, []string{"dev_other"},
+		enroll.Command{UUID: "taken", RequestType: "DeviceLock", Body: []byte("<plist/>")}, deviceEntry(o.ID, "mdm.command.queue", at(2))))
+	late := deprovisionAction(o.ID, d.ID, "late", n)
+	late.Commands[n-1].Command.UUID = "taken"
+	_, err := s.QueueDeviceAction(ctx, late)
+	wantErr(t, "QueueDeviceAction(last of 250 taken)", err, storage.ErrAlreadyExists)
+	same(t, "queued after a refused action", len(allQueued(t, s, o.ID, d.ID)), 0)
+
+	_, err = s.QueueDeviceAction(ctx, deprovisionAction(o.ID, d.ID, "rm", n))
+	noErr(t, "QueueDeviceAction(250 commands)", err)
+	want := make([]string, n)
+	for i := range n {
+		want[n-1-i] = fmt.Sprintf("rm-%d", i) // newest first
+	}
+	same(t, "queued commands", allQueued(t, s, o.ID, d.ID), want)
+}
+
+// allQueued is queued for up to 1000 commands.
+func allQueued(t testing.TB, s Store, org storage.OrgID, device string) []string {
+	t.Helper()
+	cmds, err := s.Commands(t.Context(), org, device, 1000)
+	noErr(t, "Commands", err)
+	ids := make([]string, len(cmds))
+	for i, c := range cmds {
+		ids[i] = c.UUID
+	}
+	return ids
 }
 
 // testActionNothingOnFailure: an action refused at any point, including
