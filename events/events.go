@@ -25,11 +25,12 @@ package events
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/base32"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/openomm/omm/internal/seqid"
 	"github.com/openomm/omm/storage"
 )
 
@@ -175,8 +176,16 @@ const (
 	MaxDataValue = 1024
 )
 
-// NewID returns a new event ID: 128 random bits.
-func NewID() string { return "evt_" + strings.ToLower(rand.Text()) }
+// NewID returns a new event ID: 128 bits, unguessable, in the order
+// this process made them (internal/seqid), in lowercase base32.
+func NewID() string {
+	id := seqid.New()
+	return "evt_" + strings.ToLower(idEncoding.EncodeToString(id[:]))
+}
+
+// idEncoding is base32 without padding in sort order: IDs compare as
+// their bytes do.
+var idEncoding = base32.NewEncoding("0123456789ABCDEFGHIJKLMNOPQRSTUV").WithPadding(base32.NoPadding)
 
 // Validate checks an event before it is stored (Seq is the store's).
 func (e Event) Validate() error {

@@ -1,12 +1,13 @@
 package mdm
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/url"
 
 	"github.com/micromdm/plist"
+
+	"github.com/openomm/omm/internal/seqid"
 )
 
 // Command is a command for a device, ready to encode. Build one with the
@@ -18,12 +19,11 @@ type Command struct {
 	request     map[string]any
 }
 
-// NewUUID returns a random (version 4) UUID for a command.
+// NewUUID returns an unguessable UUID for a command, in the order this
+// process made them (internal/seqid): commands queued one after another
+// are stored next to each other.
 func NewUUID() string {
-	var b [16]byte
-	rand.Read(b[:]) //nolint:errcheck // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
+	b := seqid.New()
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/openomm/omm/events"
@@ -83,16 +84,30 @@ func (tx tx) writeEvents(ctx context.Context, org storage.OrgID, list []events.E
 		ON CONFLICT (org_id) DO UPDATE SET last = c.last + excluded.last RETURNING last`, org, len(list)).Scan(&last); err != nil {
 		return err
 	}
-	for i, e := range list {
-		seq := last - int64(len(list)) + int64(i) + 1
-		if _, err := tx.exec(ctx, `INSERT INTO {events} (org_id, seq, id, kind, time_us, device_id, user_id, actor, data)
-			VALUES (?, ?, ?, ?, ?, ?, coalesce(nullif(?, ''), (SELECT user_id FROM {devices} WHERE org_id = ? AND id = ?), ''), ?, ?)`,
-			org, seq, e.ID, e.Kind, micros(e.Time), e.Device, e.User, org, e.Device, e.Actor, datas[i]); err != nil {
+	// The events in one statement (a transaction's are few: an answer
+	// records two), in chunks that keep it within the parameter limit.
+	first := last - int64(len(list)) + 1
+	for start := 0; start < len(list); start += maxEventRows {
+		chunk := list[start:min(start+maxEventRows, len(list))]
+		args := make([]any, 0, 11*len(chunk))
+		for i, e := range chunk {
+			args = append(args, org, first+int64(start+i), e.ID, e.Kind, micros(e.Time), e.Device, e.User, org, e.Device, e.Actor, datas[start+i])
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO {events} (org_id, seq, id, kind, time_us, device_id, user_id, actor, data) VALUES `+
+			strings.TrimSuffix(strings.Repeat(eventRow+", ", len(chunk)), ", "), args...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// eventRow is one row of writeEvents' INSERT: the event's user, when it
+// names none, is its device's.
+const eventRow = "(?, ?, ?, ?, ?, ?, coalesce(nullif(?, ''), (SELECT user_id FROM {devices} WHERE org_id = ? AND id = ?), ''), ?, ?)"
+
+// maxEventRows bounds the rows of one writeEvents statement (eleven
+// parameters each).
+const maxEventRows = 50
 
 const eventColumns = "seq, id, org_id, kind, time_us, device_id, user_id, actor, data"
 

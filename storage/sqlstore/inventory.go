@@ -205,7 +205,8 @@ func (tx tx) saveInventory(ctx context.Context, d inventory.Device, version int6
 	if d.State.Terminal() {
 		return d, fmt.Errorf("save inventory of device %q: device is %s: %w", id, d.State, storage.ErrConflict)
 	}
-	if err := tx.inventoryEvent(ctx, org, id, u); err != nil {
+	appsChanged, err := tx.inventoryEvent(ctx, org, id, u)
+	if err != nil {
 		return d, err
 	}
 	if len(u.Values) > 0 {
@@ -232,7 +233,7 @@ func (tx tx) saveInventory(ctx context.Context, d inventory.Device, version int6
 			return d, tx.s.fail("remove values", err)
 		}
 	}
-	if u.ReplaceApps {
+	if appsChanged { // an app list as stored is not written again
 		if err := tx.replaceApps(ctx, org, id, u.Apps); err != nil {
 			return d, err
 		}
@@ -250,8 +251,9 @@ func (tx tx) saveInventory(ctx context.Context, d inventory.Device, version int6
 }
 
 // inventoryEvent emits the event of what u changes in the device's stored
-// inventory, comparing it with what is stored.
-func (tx tx) inventoryEvent(ctx context.Context, org storage.OrgID, id string, u inventory.Update) error {
+// inventory, comparing it with what is stored, and reports whether u
+// replaces the app list with a different one.
+func (tx tx) inventoryEvent(ctx context.Context, org storage.OrgID, id string, u inventory.Update) (appsChanged bool, err error) {
 	rows, err := tx.query(ctx, "SELECT key, value FROM {device_values} WHERE org_id = ? AND device_id = ?", org, id)
 	stored := map[string]string{}
 	if err == nil {
@@ -265,7 +267,7 @@ func (tx tx) inventoryEvent(ctx context.Context, org storage.OrgID, id string, u
 		err = errors.Join(err, rows.Err(), rows.Close())
 	}
 	if err != nil {
-		return tx.s.fail("read stored values", err)
+		return false, tx.s.fail("read stored values", err)
 	}
 	changed := map[string]string{}
 	for _, v := range u.Values {
@@ -278,18 +280,17 @@ func (tx tx) inventoryEvent(ctx context.Context, org storage.OrgID, id string, u
 			changed[string(k)] = ""
 		}
 	}
-	appsChanged := false
 	if u.ReplaceApps {
 		old, err := tx.deviceApps(ctx, org, id)
 		if err != nil {
-			return err
+			return false, err
 		}
 		appsChanged = !slices.Equal(old, u.Apps)
 	}
 	if ev, ok := events.Inventory(org, id, changed, appsChanged, u.At); ok {
 		tx.emit(ev)
 	}
-	return nil
+	return appsChanged, nil
 }
 
 // deviceApps reads a device's apps inside tx, ordered by identifier.

@@ -20,6 +20,7 @@ func eventCases() []testCase {
 		{"Events/Purge", testEventsPurge},
 		{"Events/Invalid", testEventsInvalid},
 		{"Events/CommandsAndInventory", testEventsCommands},
+		{"Events/ManyInOneChange", testEventsManyInOneChange},
 	}
 }
 
@@ -296,4 +297,30 @@ func testEventsCommands(t testing.TB, s Store) {
 		same(t, "inventory data", evs[2].Data, map[string]string{"value." + string(inventory.KeyOSVersion): "17.4"})
 	}
 	wantSeqs(t, "commands and inventory", evs)
+}
+
+// testEventsManyInOneChange: a change emitting more events than a store
+// may write in one statement (here 120 commands expiring at once) numbers
+// them in order, without gaps, each with its own data.
+func testEventsManyInOneChange(t testing.TB, s Store) {
+	ctx := t.Context()
+	o := mustCreateOrg(t, s, "acme")
+	d := mustCreateDevice(t, s, newDevice(o.ID, 1), at(1))
+	const n = 120
+	for i := range n {
+		enqueue(t, s, o.ID, fmt.Sprintf("cmd-%03d", i), d.ID)
+	}
+	_, err := s.NextCommand(ctx, o.ID, d.ID, enroll.NextOptions{QueuedAfter: at(100), Now: at(101)})
+	wantErr(t, "NextCommand (all expired)", err, storage.ErrNotFound)
+	evs := allEvents(t, s, o.ID)
+	if len(evs) != n {
+		t.Fatalf("%d events after %d commands expired, want %d", len(evs), n, n)
+	}
+	wantSeqs(t, "expired commands", evs)
+	for i, e := range evs {
+		if want := fmt.Sprintf("cmd-%03d", i); e.Kind != events.CommandExpired || e.Data["uuid"] != want || e.Device != d.ID || e.User != d.UserID {
+			t.Errorf("event %d: %s %v for %s/%s, want %s of %s for %s/%s", i, e.Kind, e.Data, e.Device, e.User, events.CommandExpired, want, d.ID, d.UserID)
+			break
+		}
+	}
 }

@@ -410,6 +410,20 @@ func testInvSaveAndRead(t testing.TB, s Store) {
 	gotApps, err = s.DeviceApps(ctx, o.ID, d.ID)
 	noErr(t, "DeviceApps", err)
 	same(t, "replaced apps", gotApps, []inventory.App{{Identifier: "com.example.notes", Name: "Notes"}})
+	// The same list again (a refresh with nothing changed), then the same
+	// app in another version: each read back as given.
+	got, err = s.SaveInventory(ctx, o.ID, d.ID, got.Version, inventory.Update{At: at(30), ReplaceApps: true,
+		Apps: []inventory.App{{Identifier: "com.example.notes", Name: "Notes"}}})
+	noErr(t, "SaveInventory with the same apps", err)
+	gotApps, err = s.DeviceApps(ctx, o.ID, d.ID)
+	noErr(t, "DeviceApps", err)
+	same(t, "apps saved again unchanged", gotApps, []inventory.App{{Identifier: "com.example.notes", Name: "Notes"}})
+	got, err = s.SaveInventory(ctx, o.ID, d.ID, got.Version, inventory.Update{At: at(30), ReplaceApps: true,
+		Apps: []inventory.App{{Identifier: "com.example.notes", Name: "Notes", Managed: true, Version: "2.0"}}})
+	noErr(t, "SaveInventory with an updated app", err)
+	gotApps, err = s.DeviceApps(ctx, o.ID, d.ID)
+	noErr(t, "DeviceApps", err)
+	same(t, "updated app", gotApps, []inventory.App{{Identifier: "com.example.notes", Name: "Notes", Managed: true, Version: "2.0"}})
 	_, err = s.SaveInventory(ctx, o.ID, d.ID, got.Version, inventory.Update{At: at(31), ReplaceApps: true})
 	noErr(t, "SaveInventory with an empty app list", err)
 	gotApps, err = s.DeviceApps(ctx, o.ID, d.ID)
