@@ -338,27 +338,36 @@ func (s *Store) invDeviceExists(ctx context.Context, org storage.OrgID, id, what
 
 // DeviceValues implements inventory.Store.
 func (s *Store) DeviceValues(ctx context.Context, org storage.OrgID, id string) ([]inventory.Value, error) {
-	if err := s.invDeviceExists(ctx, org, id, "values"); err != nil {
-		return nil, err
-	}
 	rows, err := s.query(ctx, `SELECT key, value, source, collected_us FROM {device_values}
 		WHERE org_id = ? AND device_id = ? ORDER BY key`, org, id)
-	return list(s, "device values", rows, err, func(r rowScanner) (v inventory.Value, err error) {
+	vals, err := list(s, "device values", rows, err, func(r rowScanner) (v inventory.Value, err error) {
 		err = r.Scan(&v.Key, &v.Value, &v.Source, us{&v.Collected})
 		return v, err
 	})
+	return orUnknown(ctx, s, vals, err, org, id, "values")
 }
 
 // DeviceApps implements inventory.Store.
 func (s *Store) DeviceApps(ctx context.Context, org storage.OrgID, id string) ([]inventory.App, error) {
-	if err := s.invDeviceExists(ctx, org, id, "apps"); err != nil {
-		return nil, err
-	}
 	rows, err := s.query(ctx, `SELECT identifier, name, managed, version, state FROM {device_apps}
 		WHERE org_id = ? AND device_id = ? ORDER BY identifier`, org, id)
-	return list(s, "device apps", rows, err, func(r rowScanner) (a inventory.App, err error) {
+	apps, err := list(s, "device apps", rows, err, func(r rowScanner) (a inventory.App, err error) {
 		return a, r.Scan(&a.Identifier, &a.Name, &a.Managed, &a.Version, &a.State)
 	})
+	return orUnknown(ctx, s, apps, err, org, id, "apps")
+}
+
+// orUnknown returns a device's rows as read, and when there were none
+// whether the device exists (ErrNotFound when not): a device with rows
+// costs one read, not two.
+func orUnknown[T any](ctx context.Context, s *Store, rows []T, err error, org storage.OrgID, id, what string) ([]T, error) {
+	if err != nil || len(rows) > 0 {
+		return rows, err
+	}
+	if err := s.invDeviceExists(ctx, org, id, what); err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
 // DevicesDueForRefresh implements inventory.Store.
