@@ -11,6 +11,7 @@ import (
 	"github.com/openomm/omm"
 	"github.com/openomm/omm/auth"
 	"github.com/openomm/omm/enroll/mdm/mdmtest"
+	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
 )
@@ -87,6 +88,22 @@ func TestReportedOSVersionDecidesAgain(t *testing.T) {
 	}
 }
 
+// enrollOnChannel enrolls an Apple device for alice that reports iOS 17.4,
+// which puts it on the declarative channel.
+func (e *env) enrollOnChannel(t *testing.T) (*appleDevice, inventory.Device) {
+	t.Helper()
+	d := e.enrollApple(t, e.org, e.users["alice"])
+	d.drain(t, reportOS("17.4"))
+	dev, err := e.sdk.OrgDevice(t.Context(), e.org, d.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := e.sdk.Channel(t.Context(), dev); err != nil || ch == nil || !ch.Declarative {
+		t.Fatalf("channel after reporting iOS 17.4: %+v, %v", ch, err)
+	}
+	return d, dev
+}
+
 // TestDeclarativeDeviceReportedOSVersion: a device on the declarative
 // channel that reports an OS version older than its policy's minimum shows
 // as out of policy, and back in policy once it reports a newer one. The
@@ -96,19 +113,7 @@ func TestReportedOSVersionDecidesAgain(t *testing.T) {
 func TestDeclarativeDeviceReportedOSVersion(t *testing.T) {
 	e := newEnv(t, "")
 	ctx := t.Context()
-	// Set before any device talks to it: the SDK reads its Directory
-	// field at each use.
-	reads := &groupReads{Directory: e.sdk.Directory}
-	e.sdk.Directory = reads
-	d := e.enrollApple(t, e.org, e.users["alice"])
-	d.drain(t, reportOS("17.4"))
-	dev, err := e.sdk.OrgDevice(ctx, e.org, d.id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ch, err := e.sdk.Channel(ctx, dev); err != nil || ch == nil || !ch.Declarative {
-		t.Fatalf("channel after reporting iOS 17.4: %+v, %v", ch, err)
-	}
+	d, dev := e.enrollOnChannel(t)
 	e.setMinIOS(t, "17.2")
 	for _, step := range []struct {
 		os string
@@ -262,15 +267,7 @@ func TestReportReadsTheDirectoryOnce(t *testing.T) {
 	// field at each use.
 	reads := &groupReads{Directory: e.sdk.Directory}
 	e.sdk.Directory = reads
-	d := e.enrollApple(t, e.org, e.users["alice"])
-	d.drain(t, reportOS("17.4"))
-	dev, err := e.sdk.OrgDevice(ctx, e.org, d.id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ch, err := e.sdk.Channel(ctx, dev); err != nil || ch == nil || !ch.Declarative {
-		t.Fatalf("channel after reporting iOS 17.4: %+v, %v", ch, err)
-	}
+	d, dev := e.enrollOnChannel(t)
 	if err := e.sdk.Act(ctx, dev, omm.ActionRefresh, "admin:test"); err != nil {
 		t.Fatal(err)
 	}

@@ -552,22 +552,36 @@ func TestOutOfPolicyDecidedAgainOnReports(t *testing.T) {
 		*d = policy.Decision{Outcome: policy.Denied, Policy: "pol_staff", Reasons: []string{"iOS 17.1 is older than iOS 17.2"}}
 	})
 	p.os = "17.1"
-	if err := e.mdm.RefreshInventory(t.Context(), e.orgA, p.record().ID, "admin:test"); err != nil {
-		t.Fatal(err)
-	}
-	p.drain()
+	e.refresh(t, p)
 	if outOfPolicy() == "" {
 		t.Fatal("in policy after DeviceInformation the decision refuses")
 	}
 	e.src.set(e.orgA, func(d *policy.Decision) { *d = staff() })
 	p.os = "17.4"
+	e.refresh(t, p)
+	if why := outOfPolicy(); why != "" {
+		t.Errorf("after DeviceInformation of a permitted version: still out of policy (%s)", why)
+	}
+}
+
+// refresh has p answer an inventory refresh (DeviceInformation included).
+func (e *env) refresh(t *testing.T, p *phone) {
+	t.Helper()
 	if err := e.mdm.RefreshInventory(t.Context(), e.orgA, p.record().ID, "admin:test"); err != nil {
 		t.Fatal(err)
 	}
 	p.drain()
-	if why := outOfPolicy(); why != "" {
-		t.Errorf("after DeviceInformation of a permitted version: still out of policy (%s)", why)
+}
+
+// refreshed is refresh, returning p's declarative state after it.
+func (e *env) refreshed(t *testing.T, p *phone) declarative.State {
+	t.Helper()
+	e.refresh(t, p)
+	st, err := e.store.DeclarativeState(t.Context(), e.orgA, p.record().ID)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return st
 }
 
 // TestInventoriedDecidesOnTheSameOSVersion: a device on the channel whose
@@ -584,14 +598,7 @@ func TestInventoriedDecidesOnTheSameOSVersion(t *testing.T) {
 	e.src.set(e.orgA, func(d *policy.Decision) {
 		*d = policy.Decision{Outcome: policy.Denied, Policy: policy.DefaultID, Reasons: []string{"no policy targets the user"}}
 	})
-	if err := e.mdm.RefreshInventory(t.Context(), e.orgA, p.record().ID, "admin:test"); err != nil {
-		t.Fatal(err)
-	}
-	p.drain()
-	st, err := e.store.DeclarativeState(t.Context(), e.orgA, p.record().ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := e.refreshed(t, p)
 	if st.Inputs.OutOfPolicy == "" {
 		t.Errorf("in policy after DeviceInformation of the same OS version under a decision that refuses it: %+v", st.Inputs)
 	}
@@ -651,14 +658,7 @@ func TestAppsDeciderAsksOnce(t *testing.T) {
 	src.mu.Lock()
 	before := src.decideApps
 	src.mu.Unlock()
-	if err := e.mdm.RefreshInventory(t.Context(), e.orgA, p.record().ID, "admin:test"); err != nil {
-		t.Fatal(err)
-	}
-	p.drain()
-	st, err := e.store.DeclarativeState(t.Context(), e.orgA, p.record().ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := e.refreshed(t, p)
 	if len(st.Inputs.Apps) != 1 || st.Inputs.Apps[0].ID != "app_1" {
 		t.Errorf("declarations' apps %+v, want the one DecideApps listed", st.Inputs.Apps)
 	}

@@ -403,27 +403,21 @@ func testInvSaveAndRead(t testing.TB, s Store) {
 	noErr(t, "DeviceApps", err)
 	same(t, "apps untouched by a values-only save", gotApps, []inventory.App{apps[1], apps[2], apps[0]})
 
-	// Replacing the app list replaces it whole; an empty list empties it.
-	got, err = s.SaveInventory(ctx, o.ID, d.ID, got.Version, inventory.Update{At: at(30), ReplaceApps: true,
-		Apps: []inventory.App{{Identifier: "com.example.notes", Name: "Notes"}}})
-	noErr(t, "SaveInventory with apps", err)
-	gotApps, err = s.DeviceApps(ctx, o.ID, d.ID)
-	noErr(t, "DeviceApps", err)
-	same(t, "replaced apps", gotApps, []inventory.App{{Identifier: "com.example.notes", Name: "Notes"}})
-	// The same list again (a refresh with nothing changed), then the same
-	// app in another version: each read back as given.
-	got, err = s.SaveInventory(ctx, o.ID, d.ID, got.Version, inventory.Update{At: at(30), ReplaceApps: true,
-		Apps: []inventory.App{{Identifier: "com.example.notes", Name: "Notes"}}})
-	noErr(t, "SaveInventory with the same apps", err)
-	gotApps, err = s.DeviceApps(ctx, o.ID, d.ID)
-	noErr(t, "DeviceApps", err)
-	same(t, "apps saved again unchanged", gotApps, []inventory.App{{Identifier: "com.example.notes", Name: "Notes"}})
-	got, err = s.SaveInventory(ctx, o.ID, d.ID, got.Version, inventory.Update{At: at(30), ReplaceApps: true,
-		Apps: []inventory.App{{Identifier: "com.example.notes", Name: "Notes", Managed: true, Version: "2.0"}}})
-	noErr(t, "SaveInventory with an updated app", err)
-	gotApps, err = s.DeviceApps(ctx, o.ID, d.ID)
-	noErr(t, "DeviceApps", err)
-	same(t, "updated app", gotApps, []inventory.App{{Identifier: "com.example.notes", Name: "Notes", Managed: true, Version: "2.0"}})
+	// Replacing the app list replaces it whole; the same list again (a
+	// refresh with nothing changed) and the same app in another version
+	// read back as given; an empty list empties it.
+	notes := inventory.App{Identifier: "com.example.notes", Name: "Notes"}
+	notes2 := inventory.App{Identifier: "com.example.notes", Name: "Notes", Managed: true, Version: "2.0"}
+	for _, step := range []struct {
+		what string
+		apps []inventory.App
+	}{{"replaced apps", []inventory.App{notes}}, {"apps saved again unchanged", []inventory.App{notes}}, {"updated app", []inventory.App{notes2}}} {
+		got, err = s.SaveInventory(ctx, o.ID, d.ID, got.Version, inventory.Update{At: at(30), ReplaceApps: true, Apps: step.apps})
+		noErr(t, "SaveInventory: "+step.what, err)
+		gotApps, err = s.DeviceApps(ctx, o.ID, d.ID)
+		noErr(t, "DeviceApps", err)
+		same(t, step.what, gotApps, step.apps)
+	}
 	_, err = s.SaveInventory(ctx, o.ID, d.ID, got.Version, inventory.Update{At: at(31), ReplaceApps: true})
 	noErr(t, "SaveInventory with an empty app list", err)
 	gotApps, err = s.DeviceApps(ctx, o.ID, d.ID)
