@@ -26,21 +26,24 @@ type declarativeSource struct{ s *SDK }
 // Decide implements declarative.Source: the decision policy
 // re-application takes for the device.
 func (src declarativeSource) Decide(ctx context.Context, d inventory.Device, osVersion string) (policy.Decision, error) {
+	_, dec, err := src.decide(ctx, d, osVersion)
+	return dec, err
+}
+
+// decide is Decide, with the user it read.
+func (src declarativeSource) decide(ctx context.Context, d inventory.Device, osVersion string) (policy.User, policy.Decision, error) {
 	u, err := src.s.policyUser(ctx, d.Org, d.UserID)
 	if err != nil {
-		return policy.Decision{}, err
+		return u, policy.Decision{}, err
 	}
-	return src.s.Policy.Reevaluate(ctx, d.Org, u, ota.AppleFacts(d, osVersion))
+	dec, err := src.s.Policy.Reevaluate(ctx, d.Org, u, ota.AppleFacts(d, osVersion))
+	return u, dec, err
 }
 
 // DecideApps implements declarative.AppsDecider: Decide and Apps from one
 // directory read of the user.
 func (src declarativeSource) DecideApps(ctx context.Context, d inventory.Device, osVersion string) (policy.Decision, []declarative.App, error) {
-	u, err := src.s.policyUser(ctx, d.Org, d.UserID)
-	if err != nil {
-		return policy.Decision{}, nil, err
-	}
-	dec, err := src.s.Policy.Reevaluate(ctx, d.Org, u, ota.AppleFacts(d, osVersion))
+	u, dec, err := src.decide(ctx, d, osVersion)
 	if err != nil || dec.Outcome == policy.Denied {
 		return dec, nil, err
 	}

@@ -74,6 +74,11 @@ func (tx tx) enqueue(ctx context.Context, org storage.OrgID, devices []string, c
 	return tx.insertCommand(ctx, org, devices, cmd, e.Time)
 }
 
+// valuesRows is the VALUES list of a multi-row INSERT: row n times.
+func valuesRows(row string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
 // maxCommandRows bounds the rows of one insertActionCommands statement
 // (five parameters each).
 const maxCommandRows = 100
@@ -85,7 +90,7 @@ const maxCommandRows = 100
 func (tx tx) insertActionCommands(ctx context.Context, org storage.OrgID, device string, cmds []enroll.ActionCommand) error {
 	for len(cmds) > 0 {
 		n := min(len(cmds), maxCommandRows)
-		rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ")
+		rows := valuesRows("(?, ?, ?, ?, ?)", n)
 		bodies := make([]any, 0, 5*n)
 		queue := make([]any, 0, 5*n)
 		for _, c := range cmds[:n] {

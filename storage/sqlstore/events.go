@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/openomm/omm/events"
@@ -94,7 +93,7 @@ func (tx tx) writeEvents(ctx context.Context, org storage.OrgID, list []events.E
 			args = append(args, org, first+int64(start+i), e.ID, e.Kind, micros(e.Time), e.Device, e.User, org, e.Device, e.Actor, datas[start+i])
 		}
 		if _, err := tx.exec(ctx, `INSERT INTO {events} (org_id, seq, id, kind, time_us, device_id, user_id, actor, data) VALUES `+
-			strings.TrimSuffix(strings.Repeat(eventRow+", ", len(chunk)), ", "), args...); err != nil {
+			valuesRows(eventRow, len(chunk)), args...); err != nil {
 			return err
 		}
 	}
