@@ -160,6 +160,12 @@ type Config struct {
 	// resumes its own leases at once — and distinct between replicas.
 	// Empty: a random one per New.
 	ReplicaID string
+	// ReapplyBatch is how many enrolled devices one run of a policy
+	// re-application goes through (0: 10,000). The run after a change
+	// through the SDK answers its caller after its first batch; the rest
+	// of a larger org follow a batch at a time in SDK.Run (see
+	// SDK.DrainReapplies), each going on where the last stopped.
+	ReapplyBatch int
 	// MFASender delivers SMS and voice sign-in codes to the directory's
 	// phone numbers (an SMS gateway: see auth.Sender); nil offers TOTP
 	// only. auth.DevelopmentSender logs the codes instead, for
@@ -248,10 +254,12 @@ type SDK struct {
 	outbox    *checkin.Outbox
 	// replica names this SDK as the holder of leases (see Run).
 	replica string
-	renewer *ota.Renewer
-	push    checkin.PushClient
-	serving func() *x509.Certificate
-	warned  credentialWarnings
+	// reapplyBatch bounds the devices of one re-application run.
+	reapplyBatch int
+	renewer      *ota.Renewer
+	push         checkin.PushClient
+	serving      func() *x509.Certificate
+	warned       credentialWarnings
 	// clients names requests' clients (Config.Proxy.ForwardedFor); nil:
 	// by their peer address.
 	clients *clientaddr.Resolver
@@ -288,7 +296,13 @@ func New(ctx context.Context, cfg Config) (*SDK, error) {
 	}
 	st, log, now := cfg.Store, cfg.Logger, cfg.Clock
 	s := &SDK{Store: st, Directory: cfg.Directory, log: log, now: now, base: base, push: cfg.Push, serving: cfg.ServingCertificate, knox: cfg.Android.Knox != nil,
-		retention: cfg.EventRetention, smsSender: cfg.MFASender != nil, replica: cfg.ReplicaID}
+		retention: cfg.EventRetention, smsSender: cfg.MFASender != nil, replica: cfg.ReplicaID, reapplyBatch: cfg.ReapplyBatch}
+	switch {
+	case s.reapplyBatch < 0:
+		return nil, fmt.Errorf("%w: omm: Config.ReapplyBatch is negative", storage.ErrInvalid)
+	case s.reapplyBatch == 0:
+		s.reapplyBatch = defaultReapplyBatch
+	}
 	if cfg.Proxy.ForwardedFor {
 		s.clients = clientaddr.New(cfg.Proxy.Trusted)
 	}

@@ -21,9 +21,12 @@ import (
 // After a policy is created, updated or deleted (the policy service's event
 // hook) every enrolled device of the org is re-evaluated; after a user's
 // groups change (UserChanged), that user's devices are. It runs in the
-// call that made the change, after the change is committed, and is bounded
-// to maxReapplyDevices devices: the caller's answer comes once the
-// devices' commands are queued, and one log line says what was done. The
+// call that made the change, after the change is committed, for a batch
+// of devices (Config.ReapplyBatch): the caller's answer comes once their
+// commands are queued, and one log line says what was done. The devices
+// go in ID order; a larger org's rest follow a batch at a time in SDK.Run
+// (DrainReapplies), each run going on where the last stopped
+// (policy.ReapplyQueue.ReapplyProgress). The
 // work per device is a few store reads and, where the settings changed, one
 // profile signature and one transaction (record, command, audit entry).
 //
@@ -41,8 +44,8 @@ import (
 // as out of policy with the reason (SDK.Compliance). Deactivating a user
 // is what deprovisions their devices.
 
-// maxReapplyDevices bounds the devices one change re-applies to.
-const maxReapplyDevices = 10_000
+// defaultReapplyBatch is Config.ReapplyBatch's default.
+const defaultReapplyBatch = 10_000
 
 // maxReapplyTries bounds the attempts per device when concurrent
 // re-applications of one device collide.
@@ -61,8 +64,9 @@ type reapplier struct {
 // Reapplied counts what a re-application did.
 type Reapplied struct {
 	Devices, Changed, Unchanged, OutOfPolicy, Skipped, Failed int
-	// Truncated: more devices than one change re-applies to; the rest
-	// follow at their next change or their user's.
+	// Truncated: more devices than one run re-applies to
+	// (Config.ReapplyBatch); the rest follow in the background, from
+	// where this run stopped (see SDK.DrainReapplies).
 	Truncated bool
 }
 
@@ -125,13 +129,27 @@ func (s *SDK) reapplyRequested(ctx context.Context, org storage.OrgID, userID, w
 	if err != nil {
 		s.log.Warn("policy re-application: claim the request", "org", org, "user", userID, "err", err)
 	}
-	t, err := s.reapply(ctx, org, userID, why, mine)
+	from := ""
+	if mine {
+		from = r.After // "" unless an earlier run stopped part way
+	}
+	t, after, err := s.reapply(ctx, org, userID, why, mine, from)
 	if mine && err == nil {
-		if err := s.Store.ReapplyDone(ctx, org, s.replica, r); err != nil {
+		if err := s.reapplyEnded(ctx, org, r, t, after); err != nil {
 			s.log.Warn("policy re-application: complete the request", "org", org, "user", userID, "err", err)
 		}
 	}
 	return t
+}
+
+// reapplyEnded ends this replica's run of r, which went up to device
+// after: the request is done, or, when the run stopped at its batch,
+// released to go on from there.
+func (s *SDK) reapplyEnded(ctx context.Context, org storage.OrgID, r policy.ReapplyRequest, t Reapplied, after string) error {
+	if t.Truncated {
+		return s.Store.ReapplyProgress(ctx, org, s.replica, r, after)
+	}
+	return s.Store.ReapplyDone(ctx, org, s.replica, r)
 }
 
 // DrainReapplies runs the re-application requests that their replicas
@@ -156,11 +174,15 @@ func (s *SDK) DrainReapplies(ctx context.Context) (int, error) {
 				who = "user " + r.User
 			}
 			why := fmt.Sprintf("re-application of %s requested at %s, taken over", who, r.Requested.Format(time.RFC3339))
-			if _, err := s.reapply(ctx, o.ID, r.User, why, true); err != nil {
+			if r.After != "" {
+				why += ", going on after device " + r.After
+			}
+			t, after, err := s.reapply(ctx, o.ID, r.User, why, true, r.After)
+			if err != nil {
 				errs = append(errs, err)
 				continue // the claim runs out and the request is taken again
 			}
-			errs = append(errs, s.Store.ReapplyDone(ctx, o.ID, s.replica, r))
+			errs = append(errs, s.reapplyEnded(ctx, o.ID, r, t, after))
 		}
 	}
 	return ran, errors.Join(errs...)
@@ -186,17 +208,17 @@ func (s *SDK) runReapplies(ctx context.Context, poll time.Duration) {
 	}
 }
 
-// reapply is Reapply's work. With claimed, it renews this replica's claim
-// on the request of (org, userID) while the run goes on. err reports a run
-// cut short (the devices could not be listed); per-device failures are
-// only counted.
-func (s *SDK) reapply(ctx context.Context, org storage.OrgID, userID, why string, claimed bool) (Reapplied, error) {
-	var t Reapplied
+// reapply is Reapply's work: a batch of the devices after device ID from
+// ("": from the first), in ID order; after is the last it went through.
+// With claimed, it renews this replica's claim on the request of (org,
+// userID) while the run goes on. err reports a run cut short (the devices
+// could not be listed); per-device failures are only counted.
+func (s *SDK) reapply(ctx context.Context, org storage.OrgID, userID, why string, claimed bool, from string) (t Reapplied, after string, err error) {
 	var listErr error
 	start := s.now()
 	renewed := start
 	users := map[string]policy.User{}
-	q := inventory.DeviceQuery{UserID: userID, Limit: inventory.MaxDevicePage}
+	q := inventory.DeviceQuery{UserID: userID, Limit: inventory.MaxDevicePage, After: from}
 	for {
 		page, err := s.Store.ListDevices(ctx, org, q)
 		if err != nil {
@@ -209,11 +231,12 @@ func (s *SDK) reapply(ctx context.Context, org storage.OrgID, userID, why string
 			if d.State != inventory.StateEnrolled {
 				continue
 			}
-			if t.Devices == maxReapplyDevices {
+			if t.Devices == s.reapplyBatch {
 				t.Truncated = true
 				break
 			}
 			t.Devices++
+			after = d.ID
 			if now := s.now(); claimed && now.Sub(renewed) >= ReapplyClaim/3 {
 				renewed = now
 				if _, ok, err := s.Store.ClaimReapply(ctx, org, userID, s.replica, now, now.Add(ReapplyClaim)); err != nil || !ok {
@@ -241,12 +264,15 @@ func (s *SDK) reapply(ctx context.Context, org storage.OrgID, userID, why string
 		q.After = page.Next
 	}
 	level := slog.LevelInfo
-	if t.Failed > 0 || t.Truncated {
+	if t.Failed > 0 {
 		level = slog.LevelWarn
 	}
-	s.log.Log(ctx, level, "policy re-applied to enrolled devices",
-		append([]any{"org", org, "why", why, "took", s.now().Sub(start).Round(time.Millisecond)}, t.attrs()...)...)
-	return t, listErr
+	attrs := []any{"org", org, "why", why, "took", s.now().Sub(start).Round(time.Millisecond)}
+	if t.Truncated {
+		attrs = append(attrs, "continues_after", after)
+	}
+	s.log.Log(ctx, level, "policy re-applied to enrolled devices", append(attrs, t.attrs()...)...)
+	return t, after, listErr
 }
 
 // reapplyRetrying is reapplyDevice, deciding again when a concurrent

@@ -6,10 +6,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -160,5 +163,81 @@ func TestReapplyTakenOver(t *testing.T) {
 	}
 	if n, err := b.DrainReapplies(ctx); err != nil || n != 0 {
 		t.Fatalf("changes through the SDK left %d requests (%v), want none", n, err)
+	}
+}
+
+// TestReapplyGoesOnInBatches: a re-application of more devices than a
+// run's batch (Config.ReapplyBatch) answers its caller after the first
+// batch and leaves the rest to SDK.Run's drain, which goes on where the
+// run stopped: each device gets the change once, and the request is gone
+// after the last batch.
+func TestReapplyGoesOnInBatches(t *testing.T) {
+	e := newEnv(t, "/mdm")
+	ctx := t.Context()
+	var phones []*appleDevice
+	for range 3 {
+		d := e.enrollApple(t, e.org, e.users["alice"])
+		d.drain(t, nil)
+		phones = append(phones, d)
+	}
+	slices.SortFunc(phones, func(a, b *appleDevice) int { return strings.Compare(a.id, b.id) }) // the runs' order
+	now := time.Now()
+	clock := now
+	var mu sync.Mutex
+	log := &syncBuffer{}
+	b, err := omm.New(ctx, omm.Config{Store: e.sdk.Store, PublicURL: e.ts.URL + "/mdm", ReplicaID: "replica-b", AllowSimulators: true,
+		ReapplyBatch: 2, Logger: slog.New(slog.NewTextHandler(log, nil)),
+		Clock: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := omm.New(ctx, omm.Config{Store: e.sdk.Store, PublicURL: e.ts.URL + "/mdm", ReapplyBatch: -1}); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("New with a negative batch: %v, want ErrInvalid", err)
+	}
+	p := e.policies[e.org]
+	r := p.Rules[policy.IOS]
+	r.Requirements.Passcode.MinLength = 11
+	p.Rules[policy.IOS] = r
+	if _, err := b.UpdatePolicy(ctx, "admin:test", p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "continues_after="+phones[1].id) {
+		t.Errorf("the first run's log does not say where the next goes on (after %s):\n%s", phones[1].id, log)
+	}
+	reapplied := func(d *appleDevice) {
+		t.Helper()
+		c, ok := d.poll(t, nil)
+		if !ok || c.RequestType != "InstallProfile" {
+			t.Fatalf("device %s got %q (%v), want InstallProfile", d.id, c.RequestType, ok)
+		}
+		if pc := d.policyProfile(t, c); pc == nil || pc.MinLength != 11 {
+			t.Errorf("device %s: re-applied passcode %+v, want min length 11", d.id, pc)
+		}
+		if c, ok := d.poll(t, map[string]any{"Status": "Acknowledged", "CommandUUID": c.UUID}); ok {
+			t.Errorf("device %s got %s after its profile, want nothing more", d.id, c.RequestType)
+		}
+	}
+	reapplied(phones[0])
+	reapplied(phones[1])
+	if c, ok := phones[2].poll(t, nil); ok {
+		t.Fatalf("the device past the first batch got %s at once", c.RequestType)
+	}
+	if n, err := b.DrainReapplies(ctx); err != nil || n != 0 {
+		t.Fatalf("the rest were taken before the grace: %d (%v)", n, err)
+	}
+	mu.Lock()
+	clock = now.Add(omm.ReapplyGrace)
+	mu.Unlock()
+	if n, err := b.DrainReapplies(ctx); err != nil || n != 1 {
+		t.Fatalf("drain ran %d requests (%v), want the org's rest", n, err)
+	}
+	reapplied(phones[2])
+	for _, d := range phones[:2] {
+		if c, ok := d.poll(t, nil); ok {
+			t.Errorf("device %s of the first batch got %s again", d.id, c.RequestType)
+		}
+	}
+	if n, err := b.DrainReapplies(ctx); err != nil || n != 0 {
+		t.Fatalf("the request stayed after its last batch: %d (%v)", n, err)
 	}
 }

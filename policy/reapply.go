@@ -40,6 +40,13 @@ type ReapplyQueue interface {
 	// claim still holds it at r.Seq; if it was requested again it is
 	// released for another run; held by another claim, it stays as it is.
 	ReapplyDone(ctx context.Context, org storage.OrgID, claim string, r ReapplyRequest) error
+	// ReapplyProgress ends the claim's run of r part way, its devices
+	// re-applied up to device ID after (a run is bounded; devices go in
+	// ID order): the request is released with After set, for the next
+	// run to go on from there. If it was requested again meanwhile, it
+	// is released as it is (the next run starts from the first device);
+	// held by another claim, it stays as it is.
+	ReapplyProgress(ctx context.Context, org storage.OrgID, claim string, r ReapplyRequest, after string) error
 }
 
 // ReapplyRequest is one waiting re-application.
@@ -50,6 +57,10 @@ type ReapplyRequest struct {
 	Seq int64
 	// Requested is when it was last requested.
 	Requested time.Time
+	// After is the device ID an earlier run of this request reached (see
+	// ReapplyQueue.ReapplyProgress): the next run starts after it. It is
+	// "" until then, and again whenever the request is made again.
+	After string
 }
 
 // MaxReapplyClaim bounds the requests one ClaimDueReapplies returns.

@@ -238,9 +238,9 @@ func (h *crashHarness) reapplyTakeover(t *testing.T, policyID string, replicas [
 		SELECT 1 FROM omm_policy_applied a WHERE a.org_id = d.org_id AND a.device = d.id AND a.out_of_policy <> '')`
 	const reapplied = ` AND EXISTS (SELECT 1 FROM omm_audit_log l WHERE l.org_id = d.org_id AND l.target = 'device:' || d.id
 		AND l.actor = 'system:policy-reapply' AND l.action IN ('device.policy.reapply', 'device.declarations.update') AND l.time_us >= $2)`
-	// One re-application reaches at most 10,000 devices (omm's
-	// maxReapplyDevices), the first in ID order.
-	devices := min(count("SELECT count(*) "+inPolicy, org), 10_000)
+	// Every one: a run's batch is 10,000 devices (omm's
+	// Config.ReapplyBatch) and the drain goes on with the rest.
+	devices := count("SELECT count(*) "+inPolicy, org)
 
 	j := h.rng.IntN(len(replicas))
 	direct, err := newAPI("https://"+replicas[j].addr, filepath.Join(replicas[0].dir, "tls", "dev-ca.pem"))

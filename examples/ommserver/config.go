@@ -55,6 +55,9 @@ type config struct {
 	// pushClaim is how long a replica's claim on devices to push lasts
 	// (omm.Config.PushClaim).
 	pushClaim time.Duration
+	// reapplyBatch is how many devices one run of a policy
+	// re-application goes through (omm.Config.ReapplyBatch).
+	reapplyBatch int
 
 	// identityValidity is how long device identities are valid (0: the
 	// SDK's default, a year); renewalInterval how often the renewal job
@@ -131,6 +134,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.webhook, "webhook", os.Getenv("OMM_WEBHOOK"), "URL that receives the event stream as signed JSON batches (https; http only to a loopback address)")
 	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", os.Getenv("OMM_WEBHOOK_SECRET_FILE"), "file holding the webhook's HMAC secret (at least 16 bytes; required with -webhook)")
 	fs.DurationVar(&c.pushClaim, "push-claim", 0, "how long a replica's claim on devices to push lasts before another replica may push them (0: the SDK's default)")
+	fs.IntVar(&c.reapplyBatch, "reapply-batch", 0, "how many devices one run of a policy re-application goes through; the change's request answers after the first batch and the rest follow a batch at a time in the background (0: the SDK's default, 10,000)")
 	fs.DurationVar(&c.reconcile, "reconcile", omm.DefaultReconcileInterval, "how often users who left the directory are found and their devices deprovisioned; the first round runs at start")
 	fs.DurationVar(&c.identityValidity, "identity-validity", 0, "how long device identities are valid (default a year); they are renewed in the last third, at most 30 days before expiry (short values are for tests)")
 	fs.DurationVar(&c.renewalInterval, "renewal-interval", 0, "how often device identities due for renewal are looked for, besides each reconcile round (0: only then)")
@@ -202,6 +206,9 @@ func (c config) validate() error {
 	}
 	if c.trustedProxies != "" && !validHeaderName(c.clientCertHeader) {
 		return fmt.Errorf("-client-cert-header %q is not a header name", c.clientCertHeader)
+	}
+	if c.reapplyBatch < 0 {
+		return errors.New("-reapply-batch must not be negative")
 	}
 	if c.identityValidity != 0 && c.identityValidity < 3*time.Second || c.renewalInterval < 0 {
 		return errors.New("-identity-validity must be at least 3s, -renewal-interval not negative")

@@ -37,6 +37,8 @@ func TestParseFlags(t *testing.T) {
 		{"forwarded-for without a proxy", []string{"-forwarded-for"}, "needs -trusted-proxies"},
 		{"classical key exchange", []string{"-tls-key-exchange", "classical", "-http2"}, ""},
 		{"unknown key exchange", []string{"-tls-key-exchange", "x25519"}, "want \"hybrid\" or \"classical\""},
+		{"re-application batch", []string{"-reapply-batch", "500"}, ""},
+		{"negative re-application batch", []string{"-reapply-batch", "-1"}, "-reapply-batch must not be negative"},
 		{"bad header name", []string{"-trusted-proxies", "10.0.0.5", "-public-url", "https://mdm.example.com", "-client-cert-header", "X Cert"}, "not a header name"},
 	}
 	for _, tt := range tests {

@@ -25,6 +25,7 @@
 //	-android-amapi M     "local" (a local Android Management API fake) or "off" [OMM_ANDROID_AMAPI]
 //	-allow-simulators    accept OTA enrollment from simulated devices [OMM_ALLOW_SIMULATORS=1]
 //	-push-claim D        how long a replica's claim on devices to push lasts (see README, Running several replicas)
+//	-reapply-batch N     devices one run of a policy re-application goes through (default 10,000)
 //	-mfa-sender S        SMS/voice sign-in codes: "log" (development: printed in the log) or "off" [OMM_MFA_SENDER]
 //	-secrets-key FILE    key sealing CA keys and TOTP secrets in the database [OMM_SECRETS_KEY]
 //	-max-open-enrollments N  open enrollments one user may hold; -1 no limit [OMM_MAX_OPEN_ENROLLMENTS]

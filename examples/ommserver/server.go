@@ -81,7 +81,8 @@ func newServer(ctx context.Context, s store, cfg config, d serverDeps) (*server,
 	}
 	oc := omm.Config{Store: s, Directory: srv.dir, PublicURL: d.publicURL, Topic: d.push.topic, Android: android,
 		AllowSimulators: cfg.allowSimulators, MaxOpenEnrollments: cfg.maxOpenEnrollments, Secrets: keeper, Logger: d.log, Clock: d.now,
-		IdentityValidity: cfg.identityValidity, ReplicaID: replica, PushClaim: cfg.pushClaim}
+		IdentityValidity: cfg.identityValidity, ReplicaID: replica, PushClaim: cfg.pushClaim,
+		ReapplyBatch: cfg.reapplyBatch}
 	if d.serving != nil {
 		oc.ServingCertificate = func() *x509.Certificate { return d.serving }
 	}

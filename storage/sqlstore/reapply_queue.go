@@ -15,7 +15,7 @@ import (
 func (tx tx) requestReapply(ctx context.Context, org storage.OrgID, user string, at time.Time) error {
 	_, err := tx.exec(ctx, `INSERT INTO {reapply_queue} AS q (org_id, user_id, seq, requested_us, claim, claim_until_us)
 		VALUES (?, ?, 1, ?, '', 0)
-		ON CONFLICT (org_id, user_id) DO UPDATE SET seq = q.seq + 1, requested_us = excluded.requested_us`,
+		ON CONFLICT (org_id, user_id) DO UPDATE SET seq = q.seq + 1, requested_us = excluded.requested_us, after_device = ''`,
 		org, user, micros(at))
 	if tx.s.foreignKey(err) {
 		return fmt.Errorf("request re-application: org %q: %w", org, storage.ErrNotFound)
@@ -42,12 +42,12 @@ func checkReapplyClaim(org storage.OrgID, user, claim string, now, until time.Ti
 	return storage.CheckLease(org, "reapply", claim, now, until)
 }
 
-const reapplyColumns = "user_id, seq, requested_us"
+const reapplyColumns = "user_id, seq, requested_us, after_device"
 
 func scanReapply(row rowScanner) (policy.ReapplyRequest, error) {
 	var r policy.ReapplyRequest
 	var requested int64
-	if err := row.Scan(&r.User, &r.Seq, &requested); err != nil {
+	if err := row.Scan(&r.User, &r.Seq, &requested, &r.After); err != nil {
 		return r, err
 	}
 	r.Requested = fromMicros(requested)
@@ -127,13 +127,41 @@ func (s *Store) ClaimDueReapplies(ctx context.Context, org storage.OrgID, reques
 	return out, nil
 }
 
-// ReapplyDone implements policy.ReapplyQueue.
-func (s *Store) ReapplyDone(ctx context.Context, org storage.OrgID, claim string, r policy.ReapplyRequest) error {
+// ReapplyProgress implements policy.ReapplyQueue.
+func (s *Store) ReapplyProgress(ctx context.Context, org storage.OrgID, claim string, r policy.ReapplyRequest, after string) error {
+	if err := checkReapplyEnd(org, claim, r); err != nil {
+		return err
+	}
+	if after == "" || len(after) > storage.MaxIDLen {
+		return fmt.Errorf("%w: re-application progress: device ID must be 1-%d bytes", storage.ErrInvalid, storage.MaxIDLen)
+	}
+	// A request made again since the run read it keeps its after_device
+	// (requestReapply reset it): its next run starts from the beginning.
+	return s.write(ctx, func(tx tx) error {
+		if _, err := tx.exec(ctx, `UPDATE {reapply_queue} SET after_device = CASE WHEN seq = ? THEN CAST(? AS TEXT) ELSE after_device END,
+			claim = '', claim_until_us = 0 WHERE org_id = ? AND user_id = ? AND claim = ?`,
+			r.Seq, after, org, r.User, claim); err != nil {
+			return s.fail("re-application progress", err)
+		}
+		return nil
+	})
+}
+
+// checkReapplyEnd validates the end of claim's run of r.
+func checkReapplyEnd(org storage.OrgID, claim string, r policy.ReapplyRequest) error {
 	if err := policy.CheckReapply(org, r.User); err != nil {
 		return err
 	}
 	if claim == "" {
-		return fmt.Errorf("%w: re-application done without a claim", storage.ErrInvalid)
+		return fmt.Errorf("%w: re-application ended without a claim", storage.ErrInvalid)
+	}
+	return nil
+}
+
+// ReapplyDone implements policy.ReapplyQueue.
+func (s *Store) ReapplyDone(ctx context.Context, org storage.OrgID, claim string, r policy.ReapplyRequest) error {
+	if err := checkReapplyEnd(org, claim, r); err != nil {
+		return err
 	}
 	return s.write(ctx, func(tx tx) error {
 		if _, err := tx.exec(ctx, `DELETE FROM {reapply_queue} WHERE org_id = ? AND user_id = ? AND claim = ? AND seq = ?`,

@@ -17,6 +17,7 @@ func reapplyQueueCases() []testCase {
 		{"ReapplyQueue/ClaimOnce", testReapplyClaimOnce},
 		{"ReapplyQueue/RequestedAgain", testReapplyRequestedAgain},
 		{"ReapplyQueue/Takeover", testReapplyTakeover},
+		{"ReapplyQueue/Progress", testReapplyProgress},
 		{"ReapplyQueue/NotBeforeRequestedBy", testReapplyRequestedBy},
 		{"ReapplyQueue/TenantIsolation", testReapplyTenants},
 		{"ReapplyQueue/Invalid", testReapplyInvalid},
@@ -193,6 +194,47 @@ func testReapplyTakeover(t testing.TB, s Store) {
 	same(t, "after the dead claim's completion", claimDueReapplies(t, s, o.ID, "third", 5, 5, 6), []string{"u1"})
 }
 
+// testReapplyProgress: a run that stops part way releases the request
+// with how far it got, and the next run, whoever makes it, starts there;
+// the progress of a claim that no longer holds the request changes
+// nothing, and a request made again starts from the first device.
+func testReapplyProgress(t testing.TB, s Store) {
+	o := mustCreateOrg(t, s, "acme")
+	ctx := t.Context()
+	noErr(t, "RequestReapply", s.RequestReapply(ctx, o.ID, "", at(1)))
+	r, ok := claimReapply(t, s, o.ID, "", "a", 2, 10)
+	if !ok || r.After != "" {
+		t.Fatalf("first claim = %+v, %v; want the request, from the first device", r, ok)
+	}
+	noErr(t, "ReapplyProgress(a)", s.ReapplyProgress(ctx, o.ID, "a", r, "dev-5"))
+	got, err := s.ClaimDueReapplies(ctx, o.ID, at(3), "b", at(3), at(10), policy.MaxReapplyClaim)
+	noErr(t, "ClaimDueReapplies(b)", err)
+	if len(got) != 1 || got[0].After != "dev-5" || got[0].Seq != 1 {
+		t.Fatalf("after a run stopped part way: %+v, want the request released, going on after dev-5 (seq 1)", got)
+	}
+	// The first claim's late word: b holds the request now.
+	noErr(t, "ReapplyProgress(a, late)", s.ReapplyProgress(ctx, o.ID, "a", r, "dev-7"))
+	if users := claimDueReapplies(t, s, o.ID, "c", 4, 4, 10); len(users) != 0 {
+		t.Fatalf("a claim that had lost the request released it: %v", users)
+	}
+	noErr(t, "ReapplyProgress(b)", s.ReapplyProgress(ctx, o.ID, "b", got[0], "dev-9"))
+	r, ok = claimReapply(t, s, o.ID, "", "c", 5, 10)
+	if !ok || r.After != "dev-9" {
+		t.Fatalf("after the second run: %+v, %v; want it going on after dev-9", r, ok)
+	}
+	// Made again while c runs: c's progress releases it, from the start.
+	noErr(t, "RequestReapply again", s.RequestReapply(ctx, o.ID, "", at(6)))
+	noErr(t, "ReapplyProgress(c)", s.ReapplyProgress(ctx, o.ID, "c", r, "dev-12"))
+	r, ok = claimReapply(t, s, o.ID, "", "d", 7, 10)
+	if !ok || r.After != "" || r.Seq != 2 {
+		t.Fatalf("a request made again during a run: %+v, %v; want seq 2 from the first device", r, ok)
+	}
+	reapplyDone(t, s, o.ID, "d", r)
+	if got := drainReapplies(t, s, o.ID, 20); len(got) != 0 {
+		t.Fatalf("requests left after the last run: %+v", got)
+	}
+}
+
 // testReapplyRequestedBy: requests newer than requestedBy wait (the
 // replica that made the change runs its own first).
 func testReapplyRequestedBy(t testing.TB, s Store) {
@@ -224,7 +266,15 @@ func testReapplyTenants(t testing.TB, s Store) {
 		t.Fatal("the org's own request was not claimed")
 	}
 	reapplyDone(t, s, globex.ID, "w", r)
-	same(t, "after a completion in another org", claimDueReapplies(t, s, acme.ID, "w2", 6, 6, 7), []string{"u1"})
+	noErr(t, "ReapplyProgress(other org)", s.ReapplyProgress(t.Context(), globex.ID, "w", r, "dev-1"))
+	if got := claimDueReapplies(t, s, acme.ID, "w2", 4, 4, 7); len(got) != 0 {
+		t.Fatalf("progress in another org released the request: %v", got)
+	}
+	got, err := s.ClaimDueReapplies(t.Context(), acme.ID, at(6), "w2", at(6), at(7), policy.MaxReapplyClaim)
+	noErr(t, "ClaimDueReapplies", err)
+	if len(got) != 1 || got[0].User != "u1" || got[0].After != "" {
+		t.Fatalf("after a completion and a progress in another org: %+v, want u1's request, untouched", got)
+	}
 }
 
 // testReapplyInvalid: bad arguments are ErrInvalid and change nothing; an
@@ -246,6 +296,9 @@ func testReapplyInvalid(t testing.TB, s Store) {
 		wantErr(t, fmt.Sprintf("ClaimDueReapplies(limit %d)", limit), err, storage.ErrInvalid)
 	}
 	wantErr(t, "ReapplyDone(no claim)", s.ReapplyDone(ctx, o.ID, "", policy.ReapplyRequest{}), storage.ErrInvalid)
+	wantErr(t, "ReapplyProgress(no claim)", s.ReapplyProgress(ctx, o.ID, "", policy.ReapplyRequest{}, "dev-1"), storage.ErrInvalid)
+	wantErr(t, "ReapplyProgress(no device)", s.ReapplyProgress(ctx, o.ID, "w", policy.ReapplyRequest{}, ""), storage.ErrInvalid)
+	wantErr(t, "ReapplyProgress(long device)", s.ReapplyProgress(ctx, o.ID, "w", policy.ReapplyRequest{}, long), storage.ErrInvalid)
 	if got := drainReapplies(t, s, o.ID, 10); len(got) != 0 {
 		t.Fatalf("refused requests were stored: %+v", got)
 	}

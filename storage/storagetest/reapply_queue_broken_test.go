@@ -48,11 +48,33 @@ func (s reapplyDoneAnyway) ReapplyDone(ctx context.Context, org storage.OrgID, c
 	return s.Store.ReapplyDone(ctx, org, claim, r)
 }
 
+// reapplyProgressAnyway keeps a run's progress even when the request was
+// made again meanwhile: the devices before it would miss the new change.
+type reapplyProgressAnyway struct{ *memory.Store }
+
+func (s reapplyProgressAnyway) ReapplyProgress(ctx context.Context, org storage.OrgID, claim string, r policy.ReapplyRequest, after string) error {
+	if cur, ok, err := s.Store.ClaimReapply(ctx, org, r.User, claim, time.Now(), time.Now().Add(time.Minute)); err == nil && ok {
+		r.Seq = cur.Seq
+	}
+	return s.Store.ReapplyProgress(ctx, org, claim, r, after)
+}
+
+// reapplyProgressLost releases a run's request without its progress:
+// every run starts from the first device and a large org is never done.
+type reapplyProgressLost struct{ *memory.Store }
+
+func (s reapplyProgressLost) ReapplyProgress(ctx context.Context, org storage.OrgID, claim string, r policy.ReapplyRequest, after string) error {
+	r.Seq = -1
+	return s.Store.ReapplyProgress(ctx, org, claim, r, after)
+}
+
 func TestSuiteCatchesBrokenReapplyQueues(t *testing.T) {
 	broken := map[string]func() Store{
 		"request not written with the change": func() Store { return reapplyAfterCommit{memory.New()} },
 		"request claimed twice":               func() Store { return reapplyClaimedTwice{memory.New()} },
 		"request deleted though asked again":  func() Store { return reapplyDoneAnyway{memory.New()} },
+		"progress kept though asked again":    func() Store { return reapplyProgressAnyway{memory.New()} },
+		"progress lost":                       func() Store { return reapplyProgressLost{memory.New()} },
 	}
 	expectCaught(t, broken, "ReapplyQueue/")
 }
