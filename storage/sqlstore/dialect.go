@@ -85,6 +85,21 @@ func (d *Dialect) violated(err error) violation {
 	return noViolation
 }
 
+// aborted reports whether err is PostgreSQL ending a transaction to break
+// a deadlock (40P01) or a serialization conflict (40001): nothing it wrote
+// stays, and the same work run again in a new transaction may succeed.
+func (d *Dialect) aborted(err error) bool {
+	if !d.postgres || err == nil {
+		return false
+	}
+	var pe interface{ SQLState() string }
+	if !errors.As(err, &pe) {
+		return false
+	}
+	code := pe.SQLState()
+	return code == "40P01" || code == "40001"
+}
+
 // unique reports whether err broke a primary key or unique constraint.
 func (s *Store) unique(err error) bool { return s.d.violated(err) == uniqueViolation }
 

@@ -327,8 +327,22 @@ func (s *Store) write(ctx context.Context, fn func(tx) error) error {
 	if !s.d.postgres {
 		return s.writeGrouped(ctx, fn)
 	}
-	return s.writeTx(ctx, fn)
+	// PostgreSQL may abort a transaction to break a deadlock between
+	// writers whose locks it cannot order (rows a statement finds by a
+	// condition), or a serialization conflict: fn runs again in a new
+	// transaction, as a group commit's member does after its group
+	// failed, rather than failing a request that did nothing wrong.
+	for try := 1; ; try++ {
+		err := s.writeTx(ctx, fn)
+		if try == maxWriteTries || !s.d.aborted(err) || ctx.Err() != nil {
+			return err
+		}
+		s.log.WarnContext(ctx, "sqlstore: transaction aborted by the database; running it again", "try", try, "err", err)
+	}
 }
+
+// maxWriteTries bounds the runs of one write that PostgreSQL aborts.
+const maxWriteTries = 3
 
 // writeTx runs fn in a transaction of its own.
 func (s *Store) writeTx(ctx context.Context, fn func(tx) error) error {
