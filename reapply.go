@@ -213,7 +213,9 @@ func (s *SDK) runReapplies(ctx context.Context, poll time.Duration) {
 // With claimed, it renews this replica's claim on the request of (org,
 // userID) while the run goes on. err reports a run cut short (the devices
 // could not be listed); per-device failures are only counted.
-func (s *SDK) reapply(ctx context.Context, org storage.OrgID, userID, why string, claimed bool, from string) (t Reapplied, after string, err error) {
+func (s *SDK) reapply(ctx context.Context, org storage.OrgID, userID, why string, claimed bool, from string) (Reapplied, string, error) {
+	var t Reapplied
+	var after string
 	var listErr error
 	start := s.now()
 	renewed := start
