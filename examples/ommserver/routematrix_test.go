@@ -851,8 +851,6 @@ type mxWorld struct {
 
 	stateQueries map[storage.OrgID]stateQuery // by org, for state
 
-	tableColumns map[string][]string // by table, for state
-
 	session     string // alice's agent session
 	console     string // a console session
 	otherTok    string // the other org's alice's agent session

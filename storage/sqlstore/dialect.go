@@ -50,11 +50,7 @@ func (d *Dialect) violated(err error) violation {
 		return noViolation
 	}
 	if d.postgres {
-		var pe interface{ SQLState() string }
-		if !errors.As(err, &pe) {
-			return noViolation
-		}
-		switch code := pe.SQLState(); {
+		switch code := sqlState(err); {
 		case code == "23505":
 			return uniqueViolation
 		case code == "23503":
@@ -89,15 +85,21 @@ func (d *Dialect) violated(err error) violation {
 // a deadlock (40P01) or a serialization conflict (40001): nothing it wrote
 // stays, and the same work run again in a new transaction may succeed.
 func (d *Dialect) aborted(err error) bool {
-	if !d.postgres || err == nil {
+	if !d.postgres {
 		return false
 	}
+	code := sqlState(err)
+	return code == "40P01" || code == "40001"
+}
+
+// sqlState is the SQLSTATE of a PostgreSQL error (pgconn.PgError's), or
+// "" for any other error.
+func sqlState(err error) string {
 	var pe interface{ SQLState() string }
 	if !errors.As(err, &pe) {
-		return false
+		return ""
 	}
-	code := pe.SQLState()
-	return code == "40P01" || code == "40001"
+	return pe.SQLState()
 }
 
 // unique reports whether err broke a primary key or unique constraint.
