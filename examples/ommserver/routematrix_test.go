@@ -849,8 +849,6 @@ type mxWorld struct {
 	raw      *sql.DB
 	csrfKey  []byte
 
-	stateQueries map[storage.OrgID]stateQuery // by org, for state
-
 	session     string // alice's agent session
 	console     string // a console session
 	otherTok    string // the other org's alice's agent session
@@ -943,12 +941,7 @@ func newMxWorldVia(t *testing.T, proxied bool) *mxWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, q := range m.stateQueries {
-			q.stmt.Close()
-		}
-		m.raw.Close()
-	})
+	t.Cleanup(func() { m.raw.Close() })
 
 	m.session = w.agentSignIn(t, "alice")
 	m.console = consoleSignIn(t, w.testServer, w.dir, w.first.adminToken)
@@ -1263,127 +1256,84 @@ func (m *mxWorld) markers() []string {
 // state is the stored state as text, one line per row: the other org's
 // rows only (org != "") or all rows. Audit entries of denied requests are
 // left out: recording the refusal is the one write a refusal makes.
-//
-// The rows are read and written out as text by one query (see
-// stateQuery): the matrix takes the state twice per refusal.
 func (m *mxWorld) state(org storage.OrgID) string {
 	t := m.t
 	t.Helper()
-	q, args := m.stateQuery(org)
-	rows, err := q.QueryContext(t.Context(), args...)
+	ctx := t.Context()
+	rows, err := m.raw.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var lines []string
+	var tables []string
 	for rows.Next() {
-		var table string
-		var text sql.NullString
-		if err := rows.Scan(&table, &text); err != nil {
+		var n string
+		if err := rows.Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if !text.Valid {
-			continue // no rows
-		}
-		for l := range strings.SplitSeq(text.String, "\x1e") { // the record separator stateQuery puts between rows
-			lines = append(lines, table+" "+l)
-		}
+		tables = append(tables, n)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+	rows.Close()
+	var lines []string
+	for _, table := range tables {
+		if table == "omm_push_outbox" || table == "omm_leases" {
+			// The server's background work (pushes owed, the reconcile's
+			// lease) moves on its own, whatever the requests.
+			continue
+		}
+		rows, err := m.raw.QueryContext(ctx, `SELECT * FROM "`+table+`"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		orgCol, actionCol, kindCol := slices.Index(cols, "org_id"), slices.Index(cols, "action"), slices.Index(cols, "kind")
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			if org != "" && (orgCol < 0 || fmt.Sprint(vals[orgCol]) != string(org)) {
+				continue
+			}
+			if table == "omm_audit_log" && actionCol >= 0 && fmt.Sprint(vals[actionCol]) == deniedAction {
+				continue
+			}
+			// The denial's event, and the org's audit and event counters it
+			// moves.
+			if table == "omm_events" && kindCol >= 0 && fmt.Sprint(vals[kindCol]) == string(events.SecurityDenied) ||
+				table == "omm_event_seqs" || table == "omm_audit_seq" {
+				continue
+			}
+			if table == "omm_auth_sessions" {
+				// Presenting a session marks it used: the holder's own
+				// session, never a write on what the request names.
+				for _, c := range []string{"last_used_us", "version"} {
+					if i := slices.Index(cols, c); i >= 0 {
+						vals[i] = nil
+					}
+				}
+			}
+			lines = append(lines, fmt.Sprintf("%s %v", table, mxText(vals)))
+		}
+		rows.Close()
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
 
-// stateQuery is the query of state(org) and its arguments: per table, its
-// name and its rows (each as its values' SQL literals, the rows apart by
-// a record separator, which no stored text holds), or NULL when it has
-// none. It is built once per org from the schema, which the server
-// migrated at its start.
-func (m *mxWorld) stateQuery(org storage.OrgID) (*sql.Stmt, []any) {
-	t := m.t
-	t.Helper()
-	if q, ok := m.stateQueries[org]; ok {
-		return q.stmt, q.args
-	}
-	ctx := t.Context()
-	rows, err := m.raw.QueryContext(ctx, `SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
-		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	cols := map[string][]string{}
-	for rows.Next() {
-		var table, col string
-		if err := rows.Scan(&table, &col); err != nil {
-			t.Fatal(err)
+func mxText(vals []any) []string {
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		if b, ok := v.([]byte); ok {
+			out[i] = fmt.Sprintf("%x", b)
+		} else {
+			out[i] = fmt.Sprint(v)
 		}
-		if len(cols[table]) == 0 {
-			tables = append(tables, table)
-		}
-		cols[table] = append(cols[table], col)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	rows.Close()
-	var parts []string
-	var args []any
-	for _, table := range tables {
-		switch table {
-		case "omm_push_outbox", "omm_leases":
-			// The server's background work (pushes owed, the reconcile's
-			// lease) moves on its own, whatever the requests.
-			continue
-		case "omm_event_seqs", "omm_audit_seq":
-			// The org's event and audit counters, which the denial moves.
-			continue
-		}
-		var where []string
-		if org != "" {
-			if !slices.Contains(cols[table], "org_id") {
-				continue
-			}
-			where, args = append(where, "org_id = ?"), append(args, string(org))
-		}
-		switch {
-		case table == "omm_audit_log" && slices.Contains(cols[table], "action"):
-			where, args = append(where, "action <> ?"), append(args, deniedAction)
-		case table == "omm_events" && slices.Contains(cols[table], "kind"):
-			// The denial's event.
-			where, args = append(where, "kind <> ?"), append(args, string(events.SecurityDenied))
-		}
-		values := make([]string, len(cols[table]))
-		for i, c := range cols[table] {
-			values[i] = `quote("` + c + `")`
-			if table == "omm_auth_sessions" && (c == "last_used_us" || c == "version") {
-				// Presenting a session marks it used: the holder's own
-				// session, never a write on what the request names.
-				values[i] = "NULL"
-			}
-		}
-		part := `SELECT '` + table + `', group_concat(concat_ws(' ', ` + strings.Join(values, ", ") + `), char(30)) FROM "` + table + `"`
-		if len(where) > 0 {
-			part += " WHERE " + strings.Join(where, " AND ")
-		}
-		parts = append(parts, part)
-	}
-	stmt, err := m.raw.PrepareContext(ctx, strings.Join(parts, "\nUNION ALL "))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.stateQueries == nil {
-		m.stateQueries = map[storage.OrgID]stateQuery{}
-	}
-	m.stateQueries[org] = stateQuery{stmt, args}
-	return stmt, args
-}
-
-type stateQuery struct {
-	stmt *sql.Stmt
-	args []any
+	return out
 }
 
 // refused reports whether an answer refuses the request for a class:
