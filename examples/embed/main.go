@@ -57,6 +57,7 @@ import (
 
 	"github.com/openomm/omm"
 	"github.com/openomm/omm/auth"
+	"github.com/openomm/omm/devicetls"
 	"github.com/openomm/omm/events"
 	"github.com/openomm/omm/policy"
 	"github.com/openomm/omm/storage"
@@ -106,12 +107,18 @@ func run(ctx context.Context, listen, dbFile, certFile string, sims bool, out io
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: a.mux(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert}} // devices present their MDM identity
+	// devicetls's listener serves the phones' TLS: the post-quantum hybrid
+	// on full handshakes, X25519 on resuming those sessions.
+	tlsLn, err := devicetls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"},
+		Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert}, devicetls.Hybrid) // devices present their MDM identity
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a.mux(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { <-ctx.Done(); srv.Shutdown(context.Background()) }()
 	go a.follow(ctx)
 	fmt.Fprintf(out, "acme ready on https://%s/, device management under /device-mgmt/\n", ln.Addr())
-	if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(tlsLn); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

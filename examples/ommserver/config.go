@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openomm/omm"
+	"github.com/openomm/omm/devicetls"
 )
 
 // config is everything the server can be told, by flag or environment.
@@ -91,16 +92,11 @@ type config struct {
 	forwardedFor bool
 
 	// http2 serves HTTP/2 as well as HTTP/1.1 over TLS; tlsKeyExchange
-	// is tlsHybrid or tlsClassical (see tlsConfig).
+	// names a devicetls.KeyExchange, read into kex.
 	http2          bool
 	tlsKeyExchange string
+	kex            devicetls.KeyExchange
 }
-
-// The -tls-key-exchange choices.
-const (
-	tlsHybrid    = "hybrid"
-	tlsClassical = "classical"
-)
 
 // The -mfa-sender choices.
 const (
@@ -143,7 +139,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&c.clientCertHeader, "client-cert-header", envOr("OMM_CLIENT_CERT_HEADER", "X-Client-Cert"), "header in which the proxy forwards the client certificate (percent-escaped PEM as nginx's $ssl_client_escaped_cert, PEM, or base64 DER)")
 	fs.BoolVar(&c.forwardedFor, "forwarded-for", os.Getenv("OMM_FORWARDED_FOR") == "1", "behind -trusted-proxies: name each client by the rightmost X-Forwarded-For hop that is not a trusted proxy, for the per-address throttles and audit entries (the proxy must append the address it received the connection from; the header is never read from other peers)")
 	fs.BoolVar(&c.http2, "http2", os.Getenv("OMM_HTTP2") == "1", "serve HTTP/2 as well as HTTP/1.1 over TLS (phones reconnect on every wake, and an HTTP/2 connection costs more to set up)")
-	fs.StringVar(&c.tlsKeyExchange, "tls-key-exchange", envOr("OMM_TLS_KEY_EXCHANGE", tlsHybrid), `TLS 1.3 key exchange: "hybrid" (post-quantum X25519MLKEM768 when the client offers it, as Go's default) or "classical" (X25519 and P-256 only: cheaper per connection, no protection of recorded traffic against a future quantum computer)`)
+	fs.StringVar(&c.tlsKeyExchange, "tls-key-exchange", envOr("OMM_TLS_KEY_EXCHANGE", devicetls.Hybrid.String()), `TLS 1.3 key exchange: "hybrid" (post-quantum X25519MLKEM768 on full handshakes when the client offers it; X25519 on resuming a session that began with it, which keeps the hybrid's protection), "hybrid-every-handshake" (X25519MLKEM768 on every handshake, as Go's default) or "classical" (X25519 and P-256 only: no protection of recorded traffic against a future quantum computer)`)
 	fs.StringVar(&c.mfaSender, "mfa-sender", envOr("OMM_MFA_SENDER", mfaSenderLog), `SMS and voice sign-in codes: "log" (development: written to this server's log, not sent) or "off" (authenticator apps only)`)
 	fs.BoolVar(&c.allowSimulators, "allow-simulators", os.Getenv("OMM_ALLOW_SIMULATORS") == "1", "accept OTA enrollment from simulated devices (never in production)")
 	fs.StringVar(&c.secretsKey, "secrets-key", os.Getenv("OMM_SECRETS_KEY"), "file of the key that seals CA keys and TOTP secrets in the database, created 0600 if missing (default: secrets.key in the data directory)")
@@ -158,6 +154,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	if err := c.validate(); err != nil {
 		return c, err
 	}
+	c.kex, _ = devicetls.ParseKeyExchange(c.tlsKeyExchange) // checked by validate
 	var err error
 	c.proxies, err = parseProxies(c.trustedProxies)
 	return c, err
@@ -201,8 +198,8 @@ func (c config) validate() error {
 	if c.forwardedFor && c.trustedProxies == "" {
 		return errors.New("-forwarded-for needs -trusted-proxies: the header is read only from them")
 	}
-	if c.tlsKeyExchange != tlsHybrid && c.tlsKeyExchange != tlsClassical {
-		return fmt.Errorf("-tls-key-exchange %q: want %q or %q", c.tlsKeyExchange, tlsHybrid, tlsClassical)
+	if _, err := devicetls.ParseKeyExchange(c.tlsKeyExchange); err != nil {
+		return fmt.Errorf("-tls-key-exchange: %w", err)
 	}
 	if c.trustedProxies != "" && !validHeaderName(c.clientCertHeader) {
 		return fmt.Errorf("-client-cert-header %q is not a header name", c.clientCertHeader)

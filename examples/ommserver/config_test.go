@@ -36,7 +36,7 @@ func TestParseFlags(t *testing.T) {
 		{"forwarded-for behind a proxy", []string{"-trusted-proxies", "10.0.0.5", "-public-url", "https://mdm.example.com", "-forwarded-for"}, ""},
 		{"forwarded-for without a proxy", []string{"-forwarded-for"}, "needs -trusted-proxies"},
 		{"classical key exchange", []string{"-tls-key-exchange", "classical", "-http2"}, ""},
-		{"unknown key exchange", []string{"-tls-key-exchange", "x25519"}, "want \"hybrid\" or \"classical\""},
+		{"unknown key exchange", []string{"-tls-key-exchange", "x25519"}, `want "hybrid", "hybrid-every-handshake" or "classical"`},
 		{"re-application batch", []string{"-reapply-batch", "500"}, ""},
 		{"negative re-application batch", []string{"-reapply-batch", "-1"}, "-reapply-batch must not be negative"},
 		{"bad header name", []string{"-trusted-proxies", "10.0.0.5", "-public-url", "https://mdm.example.com", "-client-cert-header", "X Cert"}, "not a header name"},
@@ -148,7 +148,7 @@ func TestDevCA(t *testing.T) {
 		t.Errorf("expiring certificate not reissued: %v", err)
 	}
 
-	cfg := tlsConfig(ca, tlsHybrid)
+	cfg := tlsConfig(ca, false)
 	if cfg.ClientAuth != tls.RequestClientCert {
 		t.Errorf("client auth = %v, want RequestClientCert (devices present SCEP identities, browsers none)", cfg.ClientAuth)
 	}
@@ -199,26 +199,27 @@ func TestTLSResumes(t *testing.T) {
 	}
 }
 
-// TestTLSProtocols: over TLS the server speaks HTTP/1.1 and the hybrid
-// post-quantum key exchange by default, and HTTP/2 or the classical key
-// exchange only when asked to (-http2, -tls-key-exchange classical), on
-// full and resumed handshakes alike.
+// TestTLSProtocols: over TLS the server speaks HTTP/1.1 by default, and
+// HTTP/2 only when asked to (-http2). Its full handshakes use the hybrid
+// post-quantum key exchange, and resumptions of those sessions X25519
+// (devicetls.Hybrid), unless told otherwise (-tls-key-exchange).
 func TestTLSProtocols(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		args      []string
 		wantProto string
-		wantCurve tls.CurveID
+		wantCurve [2]tls.CurveID // full handshake, resumption
 	}{
-		{"default", nil, "http/1.1", tls.X25519MLKEM768},
-		{"http2-classical", []string{"-http2", "-tls-key-exchange", "classical"}, "h2", tls.X25519},
+		{"default", nil, "http/1.1", [2]tls.CurveID{tls.X25519MLKEM768, tls.X25519}},
+		{"http2-hybrid-every-handshake", []string{"-http2", "-tls-key-exchange", "hybrid-every-handshake"}, "h2", [2]tls.CurveID{tls.X25519MLKEM768, tls.X25519MLKEM768}},
+		{"classical", []string{"-tls-key-exchange", "classical"}, "http/1.1", [2]tls.CurveID{tls.X25519, tls.X25519}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := startServerArgs(t, filepath.Join(t.TempDir(), "data"), append([]string{"-postgres", ""}, tc.args...)...)
 			cfg := ts.client.Transport.(*http.Transport).TLSClientConfig.Clone()
 			cfg.NextProtos = []string{"h2", "http/1.1"} // what a phone and a browser offer
 			cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
-			for _, wantResumed := range []bool{false, true} {
+			for i, wantResumed := range []bool{false, true} {
 				conn, err := tls.Dial("tcp", strings.TrimPrefix(ts.base, "https://"), cfg)
 				if err != nil {
 					t.Fatal(err)
@@ -235,9 +236,9 @@ func TestTLSProtocols(t *testing.T) {
 					t.Fatal(err)
 				}
 				conn.Close()
-				if st.NegotiatedProtocol != tc.wantProto || st.CurveID != tc.wantCurve || st.DidResume != wantResumed {
+				if st.NegotiatedProtocol != tc.wantProto || st.CurveID != tc.wantCurve[i] || st.DidResume != wantResumed {
 					t.Errorf("protocol %q, key exchange %v, resumed %v; want %q, %v, %v", st.NegotiatedProtocol, st.CurveID, st.DidResume,
-						tc.wantProto, tc.wantCurve, wantResumed)
+						tc.wantProto, tc.wantCurve[i], wantResumed)
 				}
 			}
 		})

@@ -64,6 +64,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/openomm/omm/devicetls"
 )
 
 func main() {
@@ -180,7 +182,6 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		TLSConfig:         tlsConfig(ca, cfg.tlsKeyExchange),
 		Protocols:         protocols(cfg.http2),
 	}
 	srv.ready.Store(true)
@@ -231,7 +232,13 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 			"client_cert_header", cfg.clientCertHeader, "public_url", publicURL)
 		go func() { errc <- httpSrv.Serve(ln) }()
 	} else {
-		go func() { errc <- httpSrv.ServeTLS(ln, "", "") }()
+		// The listener, not ServeTLS, does TLS: it chooses each
+		// handshake's key exchange (devicetls).
+		tlsLn, err := devicetls.NewListener(ln, tlsConfig(ca, cfg.http2), cfg.kex)
+		if err != nil {
+			return err
+		}
+		go func() { errc <- httpSrv.Serve(tlsLn) }()
 	}
 	select {
 	case err := <-errc:

@@ -163,26 +163,18 @@ func loadOrCreateSecret(path string) ([]byte, error) {
 // another replica means one full handshake per device), a resumed
 // session keeps its client certificate, and a certificate's chain is
 // verified once (enroll/checkin's cache), not per connection: no
-// VerifyPeerCertificate or VerifyConnection runs on any handshake.
-//
-// The key exchange is Go's default, the post-quantum hybrid
-// X25519MLKEM768 where the client offers it, unless kex is tlsClassical:
-// X25519 and P-256 only. A resumed handshake still does a key exchange
-// (psk_dhe_ke, the only mode Go serves), and the hybrid's ML-KEM half is
-// about a tenth of the server's CPU per resumed idle check-in here
-// (BENCHMARKS.md, issue 27 round 3); classical gives up protection of
-// recorded traffic against a future quantum computer, so it is an
-// operator's explicit choice. (Go always picks a hybrid the client offers
-// over any classical group in CurvePreferences, so the hybrid cannot be
-// kept for full handshakes only by ordering.)
-func tlsConfig(ca *devCA, kex string) *tls.Config {
+// VerifyPeerCertificate or VerifyConnection runs on any handshake. The
+// key exchange is chosen by the listener (devicetls). NextProtos is set
+// here because the server is given a TLS listener, not ServeTLS.
+func tlsConfig(ca *devCA, http2 bool) *tls.Config {
 	c := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{ca.serving},
 		ClientAuth:   tls.RequestClientCert,
+		NextProtos:   []string{"http/1.1"},
 	}
-	if kex == tlsClassical {
-		c.CurvePreferences = []tls.CurveID{tls.X25519, tls.CurveP256}
+	if http2 {
+		c.NextProtos = []string{"h2", "http/1.1"}
 	}
 	return c
 }
