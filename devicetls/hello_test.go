@@ -27,10 +27,15 @@ func (c *capturingConn) Write(p []byte) (int, error) {
 
 // clientHellos returns what Go's client sends on its first connection to a
 // server and on its resumption, with the server configuration that can
-// open the resumption's ticket.
-func clientHellos(t testing.TB, groups ...tls.CurveID) (full, resumed []byte, srv *tls.Config) {
+// open the resumption's ticket. With device, the client presents a
+// certificate, as a device does, and the ticket carries it.
+func clientHellos(t testing.TB, device bool, groups ...tls.CurveID) (full, resumed []byte, srv *tls.Config) {
 	t.Helper()
-	srv = &tls.Config{Certificates: []tls.Certificate{testCertificate(t)}}
+	srv = &tls.Config{Certificates: []tls.Certificate{testCertificate(t)}, ClientAuth: tls.RequestClientCert}
+	var certs []tls.Certificate
+	if device {
+		certs = []tls.Certificate{testCertificate(t)}
+	}
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +58,8 @@ func clientHellos(t testing.TB, groups ...tls.CurveID) (full, resumed []byte, sr
 			t.Fatal(err)
 		}
 		cc := &capturingConn{Conn: raw}
-		c := tls.Client(cc, &tls.Config{InsecureSkipVerify: true, ClientSessionCache: cache, CurvePreferences: groups})
+		c := tls.Client(cc, &tls.Config{InsecureSkipVerify: true, ClientSessionCache: cache, CurvePreferences: groups,
+			Certificates: certs})
 		defer c.Close()
 		var one [1]byte
 		if _, err := c.Read(one[:]); err != nil {
@@ -81,7 +87,7 @@ func refragment(hello []byte, n int) []byte {
 }
 
 func TestParseHello(t *testing.T) {
-	full, resumed, srv := clientHellos(t)
+	full, resumed, srv := clientHellos(t, true)
 
 	h, ok := parseHello(full)
 	if !ok || h.ticket != nil || !slices.Contains(h.shares, tls.X25519MLKEM768) || !slices.Contains(h.shares, tls.X25519) {
@@ -127,10 +133,11 @@ func growHello(hello []byte) []byte {
 }
 
 // FuzzParseHello's seeds in testdata/fuzz are hellos of Go's client, as
-// clientHellos(t, tls.X25519) returns them: a first connection, a
+// clientHellos(t, false, tls.X25519) returns them: a first connection, a
 // resumption, and the resumption in records of 100 bytes. They offer
-// X25519 alone: the hybrid's key share would make each seed 1,200 bytes
-// longer, and the fuzzer's minimizing of inputs that long stalls it.
+// X25519 alone and no certificate is in the ticket: the hybrid's key share
+// or a certificate would make each seed 1,000 bytes longer or more, and
+// the fuzzer's minimizing of inputs that long stalls it.
 func FuzzParseHello(f *testing.F) {
 	f.Add([]byte{recordHandshake, 3, 1, 0, 4, handshakeClientHello, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, raw []byte) {
