@@ -15,29 +15,39 @@
 //
 // [Hybrid], the default, builds on that: full handshakes use the hybrid
 // where the client offers it, and the resumption of a session that began
-// with one uses X25519 (or P-256). Go picks the group before it looks at
-// the ticket, so the listener reads the ClientHello itself and opens the
+// with one uses X25519 (or P-256) for up to a day after that hybrid
+// handshake (the root); the first resumption after that uses the hybrid
+// again and starts a new root. Go picks the group before it looks at the
+// ticket, so the listener reads the ClientHello itself and opens the
 // ticket with the server's own keys first. Only a ticket this server
-// sealed, still within its lifetime, for a session rooted in a hybrid
-// handshake, offered alone with a classical key share, gets the classical
-// group. Anything else (no ticket, a ticket from before a restart or from
+// sealed, for a session rooted in a hybrid handshake less than a day ago,
+// offered alone with a classical group the client both supports and sent
+// a key share for, gets the classical group. Anything else (no ticket, a
+// ticket from before a restart or, with Go's automatic ticket keys, from
 // another replica, an expired one, a session that began classically, a
-// ClientHello this package cannot read) gets Go's default, so a failed
-// check can only cost CPU, never protection. The root is recorded in the
+// ClientHello this package cannot read, the outer ClientHello of
+// Encrypted Client Hello) gets Go's default. The root is recorded in the
 // ticket's [tls.SessionState.Extra], and a ticket issued on a classical
 // resumption inherits it.
 //
-// The check mirrors Go's reasons to refuse a ticket it can open (its age,
-// the client certificate's expiry) but not the rare ones: a resumption
-// under a cipher suite with another hash, or, with ClientAuth set to
-// verify, a client chain that no longer verifies. Such a connection gets
-// one classical full handshake; its session is not a root, so the
-// device's next connection is hybrid again.
+// The check mirrors Go's reasons to refuse a ticket it can open: its age,
+// the client certificate's expiry, a client certificate required but
+// absent or present but not asked for. It does not mirror the rare ones:
+// a resumption under a cipher suite with another hash, or, with
+// ClientAuth set to verify, a client chain that no longer verifies. Such
+// a connection gets one classical full handshake; its session is not a
+// root, so the device's next connection is hybrid again.
 //
-// What the classical resumption does rest on: the ticket keys, which Go
-// keeps in memory only, rotates daily and drops after a week. Someone who
-// records traffic, later obtains a ticket key that was still in use, and
-// has a quantum computer could read resumptions sealed under it.
+// What a classical resumption rests on, besides the root's hybrid:
+// the secrecy of the session ticket key that sealed the ticket (Go's
+// automatic keys are AES-128, kept in memory only, rotated daily and
+// dropped after a week; keys set with SetSessionTicketKeys last as long
+// as their owner keeps them), and of the device's own session cache. The
+// pre-shared key travels in the ticket, in the clear part of the
+// ClientHello; someone who recorded traffic, later obtains the key that
+// sealed a ticket, and has a quantum computer could read that resumption
+// and, breaking each X25519 exchange in turn, the resumptions that
+// followed it until the next root. The daily root bounds that chain.
 // [HybridEveryHandshake] keeps the hybrid on every handshake for those who
 // weigh that above the CPU; [Classical] never uses it.
 package devicetls
@@ -97,18 +107,22 @@ func ParseKeyExchange(s string) (KeyExchange, error) {
 		Hybrid, HybridEveryHandshake, Classical)
 }
 
-// ticketLifetime is the age past which Go's server refuses a ticket
-// (crypto/tls's maxSessionTicketLifetime); lifetimeMargin keeps the check
-// on the safe side of clock rounding.
+// rootLifetime is how long after its hybrid handshake a session is
+// resumed classically: Go's ticket key rotation period, and well within
+// the week after which Go's server refuses a ticket (crypto/tls's
+// maxSessionTicketLifetime), so that a ticket it takes is never one Go
+// refuses for its age. margin keeps the checks on the safe side of clock
+// rounding.
 const (
-	ticketLifetime = 7 * 24 * time.Hour
-	lifetimeMargin = 5 * time.Minute
+	rootLifetime = 24 * time.Hour
+	margin       = 5 * time.Minute
 )
 
 // rootMark begins the ticket's Extra entry recording that its session
-// began with a hybrid key exchange; the ticket's issue time and its
-// client certificate's expiry follow, eight bytes each, in Unix seconds.
-var rootMark = []byte("omm.devicetls.hybrid-root.v1:")
+// descends from a hybrid key exchange: the root's time and the client
+// certificate's expiry follow, eight bytes each, in Unix seconds (0: no
+// certificate).
+var rootMark = []byte("omm.devicetls.hybrid-root.v2:")
 
 // NewListener returns a listener that serves TLS with config on the
 // connections inner accepts, choosing the key exchange by kex. config is
@@ -151,7 +165,7 @@ func NewListener(inner net.Listener, config *tls.Config, kex KeyExchange) (net.L
 		// original's, so both sides of the choice share one set.
 		s.resume = base.Clone()
 		s.resume.CurvePreferences = groups
-		s.resume.WrapSession = s.wrapResumed
+		s.resume.WrapSession = s.wrapFull // configFor's copy seals with the vetted root
 	}
 	base.WrapSession = s.wrapFull
 	base.GetConfigForClient = s.configFor
@@ -233,8 +247,11 @@ func (s *server) configFor(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 		return nil, nil
 	}
 	h, ok := parseHello(raw)
+	// A group the client supports and sent a key share for: Go picks it
+	// without a HelloRetryRequest, after which the client could offer
+	// another ticket than the one vetted here.
 	if !ok || h.ticket == nil || !slices.ContainsFunc(s.resume.CurvePreferences, func(g tls.CurveID) bool {
-		return slices.Contains(h.shares, g)
+		return slices.Contains(h.shares, g) && slices.Contains(h.groups, g)
 	}) {
 		return nil, nil
 	}
@@ -244,43 +261,57 @@ func (s *server) configFor(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 	if err != nil || ss == nil {
 		return nil, nil
 	}
-	if r, ok := hybridRoot(ss.Extra); !ok || !r.resumable(s.now()) {
+	r, ok := hybridRoot(ss.Extra)
+	if !ok || !r.resumable(s.now(), s.base.ClientAuth) {
 		return nil, nil
 	}
-	return s.resume, nil
+	c := s.resume.Clone()
+	c.WrapSession = s.wrapVetted(r)
+	return c, nil
 }
 
-// wrapFull seals a ticket on the default configuration: its session is
-// rooted in a hybrid handshake if this handshake was one.
-func (s *server) wrapFull(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-	return s.seal(cs, ss, hybridGroup(cs.CurveID))
-}
-
-// wrapResumed seals a ticket on the classical configuration, which is
-// chosen only for a vetted ticket with a hybrid root; if the handshake
+// wrapVetted seals the ticket of a connection on the classical
+// configuration, chosen for a vetted ticket with root r: if the handshake
 // resumed that session (the one identity offered), the new ticket
-// inherits the root.
-func (s *server) wrapResumed(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-	return s.seal(cs, ss, cs.DidResume || hybridGroup(cs.CurveID))
+// inherits r; if Go refused it, the classical full handshake is no root.
+func (s *server) wrapVetted(r root) func(tls.ConnectionState, *tls.SessionState) ([]byte, error) {
+	return func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		if cs.DidResume {
+			return s.seal(cs, ss, r.at)
+		}
+		return s.wrapFull(cs, ss)
+	}
 }
 
-func (s *server) seal(cs tls.ConnectionState, ss *tls.SessionState, rooted bool) ([]byte, error) {
-	if rooted && cs.Version == tls.VersionTLS13 {
-		var certEnd int64 // Go refuses a ticket whose client certificate has expired
+// wrapFull seals a ticket on the default configuration: its session is a
+// new root if this handshake was a hybrid one.
+func (s *server) wrapFull(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	var at time.Time
+	if hybridGroup(cs.CurveID) {
+		at = s.now()
+	}
+	return s.seal(cs, ss, at)
+}
+
+// seal seals a ticket, marked with its session's hybrid root unless at is
+// zero.
+func (s *server) seal(cs tls.ConnectionState, ss *tls.SessionState, at time.Time) ([]byte, error) {
+	if !at.IsZero() && cs.Version == tls.VersionTLS13 {
+		var certEnd int64
 		if len(cs.PeerCertificates) > 0 {
 			certEnd = cs.PeerCertificates[0].NotAfter.Unix()
 		}
-		mark := binary.BigEndian.AppendUint64(slices.Clip(rootMark), uint64(s.now().Unix()))
+		mark := binary.BigEndian.AppendUint64(slices.Clip(rootMark), uint64(at.Unix()))
 		mark = binary.BigEndian.AppendUint64(mark, uint64(certEnd))
 		ss.Extra = append(ss.Extra, mark)
 	}
 	return s.base.EncryptTicket(cs, ss)
 }
 
-// root is what a ticket records of a session that began with a hybrid
-// key exchange.
+// root is what a ticket records of the hybrid handshake its session
+// descends from.
 type root struct {
-	issued  time.Time
+	at      time.Time
 	certEnd time.Time // zero without a client certificate
 }
 
@@ -288,7 +319,7 @@ type root struct {
 func hybridRoot(extra [][]byte) (root, bool) {
 	for _, e := range extra {
 		if rest, ok := bytes.CutPrefix(e, rootMark); ok && len(rest) == 16 {
-			r := root{issued: time.Unix(int64(binary.BigEndian.Uint64(rest)), 0)}
+			r := root{at: time.Unix(int64(binary.BigEndian.Uint64(rest)), 0)}
 			if end := int64(binary.BigEndian.Uint64(rest[8:])); end != 0 {
 				r.certEnd = time.Unix(end, 0)
 			}
@@ -298,12 +329,23 @@ func hybridRoot(extra [][]byte) (root, bool) {
 	return root{}, false
 }
 
-// resumable mirrors the checks after which Go's server resumes a ticket
-// it can open, leaning to "no" at the edges: a ticket Go then refuses
-// would get a classical full handshake.
-func (r root) resumable(now time.Time) bool {
-	if now.Sub(r.issued) > ticketLifetime-lifetimeMargin || r.issued.After(now.Add(lifetimeMargin)) {
+// resumable reports whether the session may be resumed classically now:
+// its root is recent, and Go's server, configured with auth, will take
+// the ticket (crypto/tls's checkForResumption), leaning to "no" at the
+// edges, since a ticket Go then refuses would get a classical full
+// handshake.
+func (r root) resumable(now time.Time, auth tls.ClientAuthType) bool {
+	if now.Sub(r.at) > rootLifetime-margin || r.at.After(now.Add(margin)) {
 		return false
 	}
-	return r.certEnd.IsZero() || now.Add(lifetimeMargin).Before(r.certEnd)
+	hasCert := !r.certEnd.IsZero()
+	switch {
+	case hasCert && !now.Add(margin).Before(r.certEnd):
+		return false
+	case hasCert && auth == tls.NoClientCert:
+		return false
+	case !hasCert && (auth == tls.RequireAnyClientCert || auth == tls.RequireAndVerifyClientCert):
+		return false
+	}
+	return true
 }

@@ -63,7 +63,7 @@ type testServer struct {
 	states chan tls.ConnectionState
 }
 
-func serve(t *testing.T, kex devicetls.KeyExchange, cert tls.Certificate, clk *clock) *testServer {
+func serve(t *testing.T, kex devicetls.KeyExchange, cert tls.Certificate, clk *clock, set ...func(*tls.Config)) *testServer {
 	t.Helper()
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -72,6 +72,9 @@ func serve(t *testing.T, kex devicetls.KeyExchange, cert tls.Certificate, clk *c
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert}
 	if clk != nil {
 		cfg.Time = clk.now
+	}
+	for _, f := range set {
+		f(cfg)
 	}
 	ln, err := devicetls.NewListener(inner, cfg, kex)
 	if err != nil {
@@ -171,10 +174,47 @@ func TestExpiredTicketGetsHybridFullHandshake(t *testing.T) {
 	ts := serve(t, devicetls.Hybrid, selfSigned(t, "server"), clk)
 	dev := newClient(t)
 	dev.connect(t, ts)
-	clk.advance(7*24*time.Hour - time.Minute) // Go would still resume; the check stays on the safe side
+	clk.advance(7*24*time.Hour - time.Minute) // Go still resumes; the root is too old for the classical group
 	want(t, "at the end of the ticket's life", dev.connect(t, ts), true, tls.X25519MLKEM768)
 	clk.advance(7*24*time.Hour + time.Hour)
 	want(t, "expired", dev.connect(t, ts), false, tls.X25519MLKEM768)
+}
+
+// A session is resumed classically for a day after its hybrid handshake;
+// the first resumption after that uses the hybrid and starts a new day.
+func TestRootRenewedDaily(t *testing.T) {
+	clk := new(clock)
+	ts := serve(t, devicetls.Hybrid, selfSigned(t, "server"), clk)
+	dev := newClient(t)
+	want(t, "first connection", dev.connect(t, ts), false, tls.X25519MLKEM768)
+	clk.advance(23 * time.Hour)
+	want(t, "23 hours on", dev.connect(t, ts), true, tls.X25519)
+	clk.advance(2 * time.Hour)
+	want(t, "25 hours on", dev.connect(t, ts), true, tls.X25519MLKEM768)
+	want(t, "then", dev.connect(t, ts), true, tls.X25519)
+}
+
+// Two servers sharing ticket keys but not ClientAuth: Go refuses a ticket
+// with a client certificate where none is asked for, and one without
+// where one is required; the check must refuse them too.
+func TestSharedTicketKeysOtherClientAuth(t *testing.T) {
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		t.Fatal(err)
+	}
+	cert := selfSigned(t, "server")
+	shared := func(auth tls.ClientAuthType) func(*tls.Config) {
+		return func(c *tls.Config) { c.SetSessionTicketKeys([][32]byte{key}); c.ClientAuth = auth }
+	}
+	requesting := serve(t, devicetls.Hybrid, cert, nil, shared(tls.RequestClientCert))
+	notAsking := serve(t, devicetls.Hybrid, cert, nil, shared(tls.NoClientCert))
+	requiring := serve(t, devicetls.Hybrid, cert, nil, shared(tls.RequireAnyClientCert))
+
+	dev := newClient(t)
+	dev.connect(t, requesting)
+	want(t, "same keys, same ClientAuth", dev.connect(t, requesting), true, tls.X25519)
+	want(t, "a certificate where none is asked for", dev.connect(t, notAsking), false, tls.X25519MLKEM768)
+	want(t, "without a certificate where one is required", dev.connect(t, requiring), false, tls.X25519MLKEM768)
 }
 
 // Go refuses a ticket whose client certificate has expired; the check

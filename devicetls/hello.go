@@ -13,6 +13,7 @@ const (
 	maxRecordPayload     = 1<<14 + 256 // TLSPlaintext, with TLS 1.2's allowance
 	handshakeClientHello = 1
 
+	extensionSupportedGroups = 10
 	extensionPreSharedKey    = 41
 	extensionPSKModes        = 45
 	extensionKeyShare        = 51
@@ -26,9 +27,9 @@ type hello struct {
 	// ticket is the only pre_shared_key identity offered, if exactly one
 	// was, with the psk_dhe_ke mode Go's server requires.
 	ticket []byte
-	// shares are the groups the client sent key shares for: a group
-	// chosen among them needs no HelloRetryRequest.
-	shares []tls.CurveID
+	// groups are the groups the client supports, shares those it sent
+	// key shares for: a group in both needs no HelloRetryRequest.
+	groups, shares []tls.CurveID
 }
 
 // parseHello reads the ClientHello at the start of raw, the bytes a client
@@ -74,18 +75,26 @@ func parseHello(raw []byte) (h hello, ok bool) {
 		return hello{}, false
 	}
 	var dheMode bool
-	seen := map[uint16]bool{}
 	for !exts.Empty() {
 		var typ uint16
 		var data cryptobyte.String
 		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
 			return hello{}, false
 		}
-		if seen[typ] {
-			return hello{}, false // Go refuses such a hello anyway
-		}
-		seen[typ] = true
+		// A repeated extension is read twice here; Go refuses the hello.
 		switch typ {
+		case extensionSupportedGroups:
+			var list cryptobyte.String
+			if !data.ReadUint16LengthPrefixed(&list) || !data.Empty() {
+				return hello{}, false
+			}
+			for !list.Empty() {
+				var group uint16
+				if !list.ReadUint16(&group) {
+					return hello{}, false
+				}
+				h.groups = append(h.groups, tls.CurveID(group))
+			}
 		case extensionKeyShare:
 			var shares cryptobyte.String
 			if !data.ReadUint16LengthPrefixed(&shares) || !data.Empty() {

@@ -32,6 +32,13 @@ func (c *capturingConn) Write(p []byte) (int, error) {
 func clientHellos(t testing.TB, device bool, groups ...tls.CurveID) (full, resumed []byte, srv *tls.Config) {
 	t.Helper()
 	srv = &tls.Config{Certificates: []tls.Certificate{testCertificate(t)}, ClientAuth: tls.RequestClientCert}
+	full, resumed = clientHellosFrom(t, srv, device, groups...)
+	return full, resumed, srv
+}
+
+// clientHellosFrom is clientHellos against a server configured with srv.
+func clientHellosFrom(t testing.TB, srv *tls.Config, device bool, groups ...tls.CurveID) (full, resumed []byte) {
+	t.Helper()
 	var certs []tls.Certificate
 	if device {
 		certs = []tls.Certificate{testCertificate(t)}
@@ -69,7 +76,7 @@ func clientHellos(t testing.TB, device bool, groups ...tls.CurveID) (full, resum
 		defer cc.mu.Unlock()
 		return cc.first
 	}
-	return hello(), hello(), srv
+	return hello(), hello()
 }
 
 // refragment splits the handshake message of a one-record hello into
@@ -90,8 +97,9 @@ func TestParseHello(t *testing.T) {
 	full, resumed, srv := clientHellos(t, true)
 
 	h, ok := parseHello(full)
-	if !ok || h.ticket != nil || !slices.Contains(h.shares, tls.X25519MLKEM768) || !slices.Contains(h.shares, tls.X25519) {
-		t.Errorf("first hello: %v, ticket %x, shares %v; want no ticket, hybrid and X25519 shares", ok, h.ticket, h.shares)
+	if !ok || h.ticket != nil || !slices.Contains(h.shares, tls.X25519MLKEM768) || !slices.Contains(h.shares, tls.X25519) ||
+		!slices.Contains(h.groups, tls.X25519MLKEM768) || !slices.Contains(h.groups, tls.CurveP256) {
+		t.Errorf("first hello: %v, ticket %x, shares %v, groups %v; want no ticket, hybrid and X25519 shares, groups with P-256", ok, h.ticket, h.shares, h.groups)
 	}
 
 	h, ok = parseHello(resumed)
@@ -102,7 +110,7 @@ func TestParseHello(t *testing.T) {
 		t.Errorf("the ticket read does not open with the server's keys: %v", err)
 	}
 	split, ok := parseHello(refragment(resumed, 100))
-	if !ok || !bytes.Equal(split.ticket, h.ticket) || !slices.Equal(split.shares, h.shares) {
+	if !ok || !bytes.Equal(split.ticket, h.ticket) || !slices.Equal(split.shares, h.shares) || !slices.Equal(split.groups, h.groups) {
 		t.Errorf("the hello in records of 100 bytes reads differently: %v", ok)
 	}
 
@@ -142,11 +150,11 @@ func FuzzParseHello(f *testing.F) {
 	f.Add([]byte{recordHandshake, 3, 1, 0, 4, handshakeClientHello, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		h, ok := parseHello(raw)
-		if !ok && (h.ticket != nil || h.shares != nil) {
+		if !ok && (h.ticket != nil || h.shares != nil || h.groups != nil) {
 			t.Fatalf("a refused hello left %+v", h)
 		}
-		if len(h.ticket) > len(raw) || len(h.shares)*5 > len(raw) {
-			t.Fatalf("read more than was given: %d ticket bytes, %d shares from %d bytes", len(h.ticket), len(h.shares), len(raw))
+		if len(h.ticket) > len(raw) || len(h.shares)*5+len(h.groups)*2 > len(raw) {
+			t.Fatalf("read more than was given: %d ticket bytes, %d shares, %d groups from %d bytes", len(h.ticket), len(h.shares), len(h.groups), len(raw))
 		}
 	})
 }

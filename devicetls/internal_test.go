@@ -72,24 +72,28 @@ func sessionState(t *testing.T) []byte {
 	}
 }
 
-// A classical handshake on the resumption configuration that did not
-// resume (Go refused the vetted ticket) starts a session of its own: its
-// ticket must not claim a hybrid root.
-func TestClassicalFullHandshakeIsNotARoot(t *testing.T) {
+// Which tickets record a hybrid root, and which root: a hybrid full
+// handshake starts one, a vetted classical resumption inherits its
+// ticket's, and a classical handshake that did not resume (Go refused the
+// vetted ticket) starts none.
+func TestTicketRoots(t *testing.T) {
 	state := sessionState(t)
 	base := &tls.Config{}
-	s := &server{base: base, now: time.Now}
+	now := time.Unix(1_800_000_000, 0)
+	s := &server{base: base, now: func() time.Time { return now }}
+	vetted := root{at: now.Add(-3 * time.Hour)}
 	for _, tc := range []struct {
-		name   string
-		cs     tls.ConnectionState
-		wrap   func(tls.ConnectionState, *tls.SessionState) ([]byte, error)
-		rooted bool
+		name string
+		cs   tls.ConnectionState
+		wrap func(tls.ConnectionState, *tls.SessionState) ([]byte, error)
+		root time.Time // zero: none
 	}{
-		{"full hybrid", tls.ConnectionState{Version: tls.VersionTLS13, CurveID: tls.X25519MLKEM768}, s.wrapFull, true},
-		{"full classical", tls.ConnectionState{Version: tls.VersionTLS13, CurveID: tls.X25519}, s.wrapFull, false},
-		{"vetted resumption", tls.ConnectionState{Version: tls.VersionTLS13, CurveID: tls.X25519, DidResume: true}, s.wrapResumed, true},
-		{"vetted ticket refused", tls.ConnectionState{Version: tls.VersionTLS13, CurveID: tls.X25519}, s.wrapResumed, false},
-		{"TLS 1.2", tls.ConnectionState{Version: tls.VersionTLS12, CurveID: tls.X25519MLKEM768}, s.wrapFull, false},
+		{"full hybrid", tls.ConnectionState{Version: tls.VersionTLS13, CurveID: tls.X25519MLKEM768}, s.wrapFull, now},
+		{"full classical", tls.ConnectionState{Version: tls.VersionTLS13, CurveID: tls.X25519}, s.wrapFull, time.Time{}},
+		{"resumed with the hybrid", tls.ConnectionState{Version: tls.VersionTLS13, CurveID: tls.X25519MLKEM768, DidResume: true}, s.wrapFull, now},
+		{"vetted resumption", tls.ConnectionState{Version: tls.VersionTLS13, CurveID: tls.X25519, DidResume: true}, s.wrapVetted(vetted), vetted.at},
+		{"vetted ticket refused", tls.ConnectionState{Version: tls.VersionTLS13, CurveID: tls.X25519}, s.wrapVetted(vetted), time.Time{}},
+		{"TLS 1.2", tls.ConnectionState{Version: tls.VersionTLS12, CurveID: tls.X25519MLKEM768}, s.wrapFull, time.Time{}},
 	} {
 		ss, err := tls.ParseSessionState(state)
 		if err != nil {
@@ -103,8 +107,39 @@ func TestClassicalFullHandshakeIsNotARoot(t *testing.T) {
 		if err != nil || ss == nil {
 			t.Fatalf("%s: the ticket does not open: %v", tc.name, err)
 		}
-		if _, rooted := hybridRoot(ss.Extra); rooted != tc.rooted {
-			t.Errorf("%s: rooted %v, want %v", tc.name, rooted, tc.rooted)
+		r, rooted := hybridRoot(ss.Extra)
+		if rooted != !tc.root.IsZero() || !r.at.Equal(tc.root) {
+			t.Errorf("%s: root %v (%v), want %v", tc.name, r.at, rooted, tc.root)
+		}
+	}
+}
+
+// resumable mirrors crypto/tls's checkForResumption for a ticket it can
+// open: a client certificate required but absent, or present but not
+// asked for, makes Go refuse it.
+func TestResumable(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	withCert := root{at: now.Add(-time.Hour), certEnd: now.Add(24 * time.Hour)}
+	without := root{at: now.Add(-time.Hour)}
+	for _, tc := range []struct {
+		name string
+		r    root
+		auth tls.ClientAuthType
+		want bool
+	}{
+		{"certificate, requested", withCert, tls.RequestClientCert, true},
+		{"certificate, verified if given", withCert, tls.VerifyClientCertIfGiven, true},
+		{"certificate, not asked for", withCert, tls.NoClientCert, false},
+		{"no certificate, requested", without, tls.RequestClientCert, true},
+		{"no certificate, required", without, tls.RequireAnyClientCert, false},
+		{"no certificate, required and verified", without, tls.RequireAndVerifyClientCert, false},
+		{"no certificate, not asked for", without, tls.NoClientCert, true},
+		{"certificate expiring within the margin", root{at: withCert.at, certEnd: now.Add(time.Minute)}, tls.RequestClientCert, false},
+		{"root a day old", root{at: now.Add(-rootLifetime)}, tls.RequestClientCert, false},
+		{"root in the future", root{at: now.Add(time.Hour)}, tls.RequestClientCert, false},
+	} {
+		if got := tc.r.resumable(now, tc.auth); got != tc.want {
+			t.Errorf("%s: resumable %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
