@@ -95,18 +95,10 @@ func newClient(t *testing.T) *client {
 // connect opens one connection and returns the handshake as the server saw it.
 func (c *client) connect(t *testing.T, ts *testServer) tls.ConnectionState {
 	t.Helper()
-	conn, err := tls.Dial("tcp", ts.addr, &tls.Config{
+	devicetls.Connect(t, ts.addr, &tls.Config{
 		RootCAs: ts.pool, ClientSessionCache: c.cache, CurvePreferences: c.groups,
 		Certificates: []tls.Certificate{c.cert},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var b [1]byte
-	if _, err := conn.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
 	return <-ts.states
 }
 

@@ -41,3 +41,19 @@ func SelfSigned(t testing.TB, name string, notAfter time.Time) tls.Certificate {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
+
+// Connect dials addr with cfg and reads the one byte the test servers
+// write: a TLS 1.3 client stores the session ticket, which comes before
+// that byte, only when it reads.
+func Connect(t testing.TB, addr string, cfg *tls.Config) {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var one [1]byte
+	if _, err := c.Read(one[:]); err != nil {
+		t.Fatal(err)
+	}
+}

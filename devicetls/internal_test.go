@@ -40,15 +40,7 @@ func sessionState(t *testing.T) []byte {
 		defer s.Close()
 		s.Write([]byte("x"))
 	}()
-	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var one [1]byte
-	if _, err := c.Read(one[:]); err != nil {
-		t.Fatal(err)
-	}
+	Connect(t, ln.Addr().String(), &tls.Config{InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(1)})
 	select { // the ticket is sealed before the byte is written
 	case b := <-states:
 		return b
