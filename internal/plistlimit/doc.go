@@ -14,5 +14,9 @@
 // input, and their object graph walked without recursion to reject cycles and
 // to bound the depth, value count and byte size of the tree the decoder would
 // expand (shared references are counted once per use, as the decoder copies
-// them). Unmarshal is Check followed by plist.Unmarshal.
+// them). Unmarshal is Check followed by plist.Unmarshal, except that an XML
+// dictionary of plain strings decoded into a nil map[string]any (an MDM
+// device's Idle or bare acknowledgement) is read by a strict one-pass
+// reader that leaves everything else to the decoder; a fuzz target checks
+// that it agrees with the decoder on all it accepts.
 package plistlimit

@@ -125,6 +125,12 @@ func UnmarshalMeasured(data []byte, v any, lim Limits) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	if m, ok := v.(*map[string]any); ok && *m == nil {
+		if flat, ok := decodeFlatDict(data); ok {
+			*m = flat
+			return st, nil
+		}
+	}
 	if err := plist.Unmarshal(data, v); err != nil {
 		return Stats{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
