@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -547,9 +548,9 @@ func TestPolicyProfileInstalledAtEnrollment(t *testing.T) {
 
 // TestHandlerQueuesBeforeNext: a command a result handler queues while
 // handling an answer is handed out on the same connection, as the answer's
-// next command, when nothing else is queued (the next command is chosen
-// after the handler, not with the answer); without a handler, the answer
-// and the next command go together and the queue's order holds.
+// next command, when nothing else is queued (the queue is looked at again
+// after the handler); without a handler, the answer and the next command
+// go together and the queue's order holds.
 func TestHandlerQueuesBeforeNext(t *testing.T) {
 	var e *env
 	var dev string
@@ -584,4 +585,73 @@ func TestHandlerQueuesBeforeNext(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("handed out %q, want the refresh in order %q", got, want)
 	}
+}
+
+// TestHandlerQueuesAfterQueued: when a command is queued already, the
+// answer's next command is chosen with the answer, in its transaction (no
+// NextCommand of its own), and what the answer's handler queues follows
+// the queued commands, on the same connection.
+func TestHandlerQueuesAfterQueued(t *testing.T) {
+	var e *env
+	var dev string
+	var lookups atomic.Int32
+	e = newEnvWrapped(t, func(st checkin.Store) checkin.Store { return countingLookups{st, &lookups} },
+		checkin.WithResultHandler("DeviceLock", checkin.ResultHandlerFunc(func(ctx context.Context, r checkin.Result) error {
+			return e.svc.RefreshInventory(ctx, e.orgA, dev, "admin:bob")
+		})))
+	d := e.newDevice(e.orgA, "UDID-HQA", "alice").enroll()
+	dev = d.record().ID
+	drain(t, d)
+	if err := e.svc.Lock(t.Context(), e.orgA, dev, "admin:bob", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RefreshInventory(t.Context(), e.orgA, dev, "admin:bob"); err != nil {
+		t.Fatal(err)
+	}
+	_, c := d.connect("Idle", "", nil)
+	if requestType(c) != "DeviceLock" {
+		t.Fatalf("first command %s, want DeviceLock", requestType(c))
+	}
+	lookups.Store(0)
+	_, next := d.connect("Acknowledged", commandUUID(c), nil)
+	if n := lookups.Load(); n != 0 {
+		t.Errorf("the lock's answer looked the next command up %d times on its own, want it chosen with the answer", n)
+	}
+	got := []string{requestType(next)}
+	for next != nil {
+		_, next = d.connect("Acknowledged", commandUUID(next), nil)
+		if next != nil {
+			got = append(got, requestType(next))
+		}
+	}
+	var want []string
+	for range 2 { // the refresh queued before the answer, then the handler's
+		for _, q := range inventory.AppleRefresh(inventory.PlatformIOS) {
+			want = append(want, string(q.RequestType))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("handed out %q, want two refreshes in order %q", got, want)
+	}
+}
+
+// countingLookups counts the service's own NextCommand calls.
+type countingLookups struct {
+	checkin.Store
+	n *atomic.Int32
+}
+
+func (s countingLookups) NextCommand(ctx context.Context, org storage.OrgID, device string, opt enroll.NextOptions) (enroll.QueuedCommand, error) {
+	s.n.Add(1)
+	return s.Store.NextCommand(ctx, org, device, opt)
+}
+
+func (s countingLookups) RecordOutcomeNext(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome, opt enroll.NextOptions,
+	hold func(string) bool) (enroll.Answer, error) {
+	return s.Store.(enroll.AnswerQueue).RecordOutcomeNext(ctx, org, device, o, opt, hold)
+}
+
+func (s countingLookups) RecordOutcomeInventory(ctx context.Context, org storage.OrgID, device string, o enroll.Outcome, opt enroll.NextOptions,
+	hold func(string) bool, inv enroll.InventoryAnswer) (enroll.Answer, error) {
+	return s.Store.(enroll.InventoryAnswerQueue).RecordOutcomeInventory(ctx, org, device, o, opt, hold, inv)
 }

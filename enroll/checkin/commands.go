@@ -161,10 +161,15 @@ func (s *Service) Connect(ctx context.Context, org storage.OrgID, p Proof, body 
 			return nil, err
 		}
 		if a.Looked { // chosen with the answer, in its transaction
-			if !a.Found {
+			if a.Found {
+				return a.Next.Body, nil
+			}
+			if !a.Recorded || !s.mayQueue(a.Command.RequestType) {
 				return nil, nil
 			}
-			return a.Next.Body, nil
+			// Nothing was queued when the answer was recorded, but its
+			// consumers may have queued since: look again (a read when
+			// they did not).
 		}
 	}
 	if r.Status == mdm.Idle && b.read && !b.open {
@@ -190,8 +195,8 @@ func (s *Service) Connect(ctx context.Context, org storage.OrgID, p Proof, body 
 
 // record stores the device's answer and hands a fresh one to its consumer.
 // With a store that can, the next command is chosen in the same
-// transaction (Answer.Looked), unless consumers of the answered type are to
-// run first: they may queue commands that the choice must see.
+// transaction (Answer.Looked), unless what follows the answer must come
+// first (holdsNext).
 func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result) (enroll.Answer, error) {
 	o := enroll.Outcome{UUID: r.CommandUUID, Status: enroll.CommandStatus(r.Status), Detail: errorDetail(r.ErrorChain), Time: s.clock()}
 	a, inv, withInventory, err := s.recordInventory(ctx, d, r, o)
@@ -246,13 +251,21 @@ func (s *Service) record(ctx context.Context, d inventory.Device, r *mdm.Result)
 	return a, nil
 }
 
-// holdsNext reports whether what follows an answer of requestType may
-// queue commands (its result handlers, the erase's state change, the
-// declarative channel's look at fresh DeviceInformation): the next command
-// is then chosen after them.
+// holdsNext reports whether the next command is to be chosen only after
+// what follows an answer of requestType: the erase's state change. The
+// consumers of other answers (mayQueue) only ever add commands, behind
+// those already queued, so the oldest open command — the one chosen with
+// the answer — is the next either way, and what they add follows it in
+// the same connection.
 func (s *Service) holdsNext(requestType string) bool {
-	return len(s.handlers[requestType]) > 0 || requestType == "EraseDevice" ||
-		(s.ddm != nil && requestType == string(inventory.AppleDeviceInformation))
+	return requestType == "EraseDevice"
+}
+
+// mayQueue reports whether what follows an answer of requestType may queue
+// commands: its result handlers, the declarative channel's look at fresh
+// DeviceInformation.
+func (s *Service) mayQueue(requestType string) bool {
+	return len(s.handlers[requestType]) > 0 || (s.ddm != nil && requestType == string(inventory.AppleDeviceInformation))
 }
 
 // errorDetail summarizes an error chain for the command's record.
