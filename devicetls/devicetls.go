@@ -267,7 +267,21 @@ func (s *server) configFor(chi *tls.ClientHelloInfo) (*tls.Config, error) {
 	}
 	c := s.resume.Clone()
 	c.WrapSession = s.wrapVetted(r)
+	c.UnwrapSession = s.unwrapVetted(h.ticket, ss)
 	return c, nil
+}
+
+// unwrapVetted hands the handshake the session state of the ticket just
+// opened for the check, instead of opening it a second time (decrypting
+// it and parsing the state, its certificates included); any other
+// identity is opened as Go would.
+func (s *server) unwrapVetted(ticket []byte, ss *tls.SessionState) func([]byte, tls.ConnectionState) (*tls.SessionState, error) {
+	return func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+		if bytes.Equal(identity, ticket) {
+			return ss, nil
+		}
+		return s.base.DecryptTicket(identity, cs)
+	}
 }
 
 // wrapVetted seals the ticket of a connection on the classical

@@ -2,6 +2,7 @@ package devicetls
 
 import (
 	"crypto/tls"
+	"slices"
 	"testing"
 	"time"
 )
@@ -119,5 +120,45 @@ func TestResumable(t *testing.T) {
 		if got := tc.r.resumable(now, tc.auth); got != tc.want {
 			t.Errorf("%s: resumable %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestVettedTicketOpenedOnce: the classical configuration chosen for a
+// vetted ticket hands the handshake the state the check opened, not a
+// second opening of the ticket; another identity is opened with the
+// server's keys, and one it cannot open is ignored, as Go's default does.
+func TestVettedTicketOpenedOnce(t *testing.T) {
+	srv := &tls.Config{Certificates: []tls.Certificate{testCertificate(t)}, ClientAuth: tls.RequestClientCert}
+	s := &server{base: srv, now: time.Now, resume: srv.Clone()}
+	s.resume.CurvePreferences = classical(nil)
+	srv.WrapSession = s.wrapFull
+	_, resumed := clientHellosFrom(t, srv, true)
+	h, ok := parseHello(resumed)
+	if !ok || h.ticket == nil {
+		t.Fatal("the resumed hello offers no ticket")
+	}
+	cfg, err := s.configFor(&tls.ClientHelloInfo{Extensions: []uint16{extensionPreSharedKey}, Conn: &recordingConn{hello: resumed}})
+	if err != nil || cfg == nil || cfg.UnwrapSession == nil {
+		t.Fatalf("configFor = %v, %v; want the classical configuration with UnwrapSession", cfg, err)
+	}
+	first, err := cfg.UnwrapSession(h.ticket, tls.ConnectionState{})
+	if err != nil || first == nil {
+		t.Fatalf("UnwrapSession of the vetted ticket = %v, %v", first, err)
+	}
+	again, _ := cfg.UnwrapSession(h.ticket, tls.ConnectionState{})
+	if again != first {
+		t.Error("the vetted ticket was opened again")
+	}
+	_, resumed2 := clientHellosFrom(t, srv, true)
+	h2, ok := parseHello(resumed2)
+	if !ok || h2.ticket == nil || slices.Equal(h2.ticket, h.ticket) {
+		t.Fatal("no second ticket")
+	}
+	other, err := cfg.UnwrapSession(h2.ticket, tls.ConnectionState{})
+	if err != nil || other == nil || other == first {
+		t.Errorf("UnwrapSession of another session's ticket = %p, %v; want its state, opened", other, err)
+	}
+	if got, err := cfg.UnwrapSession([]byte("not a ticket"), tls.ConnectionState{}); got != nil || err != nil {
+		t.Errorf("UnwrapSession of garbage = %v, %v; want nil, nil (ignored)", got, err)
 	}
 }
