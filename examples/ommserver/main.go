@@ -71,6 +71,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tuneGC(os.Getenv)
 	startProfiling()
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "enroll-profile" {

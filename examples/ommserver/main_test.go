@@ -7,10 +7,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -298,5 +300,29 @@ func TestSeedDemoIsIdempotent(t *testing.T) {
 	groups, err := srv.dir.ListGroups(t.Context(), demoOrg.ID)
 	if err != nil || len(groups) != len(demoGroups) {
 		t.Errorf("groups = %+v, %v", groups, err)
+	}
+}
+
+// TestTuneGC: ommserver's collector settings apply unless the environment
+// sets GOGC or GOMEMLIMIT, which it then leaves alone.
+func TestTuneGC(t *testing.T) {
+	prevPercent, prevLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetGCPercent(prevPercent); debug.SetMemoryLimit(prevLimit) })
+
+	tuneGC(func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Errorf("GC percent %d, want %d", got, defaultGCPercent)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != defaultMemoryLimit {
+		t.Errorf("memory limit %d, want %d", got, defaultMemoryLimit)
+	}
+
+	env := map[string]string{"GOGC": "100", "GOMEMLIMIT": "off"}
+	tuneGC(func(k string) string { return env[k] })
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC set: GC percent %d, want 100 (left alone)", got)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != math.MaxInt64 {
+		t.Errorf("GOMEMLIMIT set: memory limit %d, want none (left alone)", got)
 	}
 }
