@@ -5,8 +5,8 @@ import "runtime/debug"
 // The garbage collector's settings. A phone's check-in allocates tens of
 // kilobytes, most of it in crypto/tls's handshake, while the server's live
 // heap is small (tens of MiB): at Go's default (GOGC=100) the collector
-// ran about ten times a second under load, and a resumed TLS check-in
-// cost a fifth more server CPU than with GOGC=400 (BENCHMARKS.md, issue 27
+// ran about ten times a second under load; with GOGC=400 a resumed TLS
+// check-in costs about a fifth less server CPU (BENCHMARKS.md, issue 27
 // round 10). ommserver trades heap for that CPU, and bounds the trade with
 // a soft memory limit, near which the collector works harder again
 // instead of growing the heap. GOGC and GOMEMLIMIT in the environment
