@@ -9,9 +9,10 @@ import "runtime/debug"
 // check-in costs about a fifth less server CPU (BENCHMARKS.md, issue 27
 // round 10). ommserver trades heap for that CPU, and bounds the trade with
 // a soft memory limit, near which the collector works harder again
-// instead of growing the heap. GOGC and GOMEMLIMIT in the environment
-// (GOGC=100 is Go's default) take precedence; an embedding product chooses
-// its own.
+// instead of growing the heap. They apply once the server is ready (main),
+// after the start-up's password hashing. GOGC and GOMEMLIMIT in the
+// environment (GOGC=100 is Go's default) take precedence; an embedding
+// product chooses its own.
 const (
 	defaultGCPercent   = 400
 	defaultMemoryLimit = 512 << 20

@@ -71,13 +71,22 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	tuneGC(os.Getenv)
 	startProfiling()
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "enroll-profile" {
 		err = runEnrollProfile(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	} else {
-		err = run(ctx, os.Args[1:], os.Stdout, nil)
+		// The collector's settings apply once the server is ready: the
+		// start-up's garbage (the demo seed's password hashes) is
+		// collected at Go's default, so that it does not raise the
+		// process's peak.
+		ready := make(chan string, 1)
+		go func() {
+			if _, ok := <-ready; ok {
+				tuneGC(os.Getenv)
+			}
+		}()
+		err = run(ctx, os.Args[1:], os.Stdout, ready)
 	}
 	os.Exit(exitCode(err, os.Stderr))
 }
