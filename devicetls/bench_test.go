@@ -4,7 +4,6 @@ import (
 	"crypto/mlkem"
 	"crypto/tls"
 	"testing"
-	"time"
 )
 
 // BenchmarkCheck is what the hybrid key exchange adds to a resumed
@@ -13,11 +12,7 @@ import (
 // classical configuration's copy, against the ML-KEM-768 encapsulation
 // that configuration saves the server (BenchmarkMLKEMEncapsulate).
 func BenchmarkCheck(b *testing.B) {
-	srv := &tls.Config{Certificates: []tls.Certificate{testCertificate(b)}, ClientAuth: tls.RequestClientCert}
-	s := &server{base: srv, now: time.Now, resume: srv.Clone()}
-	s.resume.CurvePreferences = classical(nil)
-	srv.WrapSession = s.wrapFull
-	_, resumed := clientHellosFrom(b, srv, true)
+	s, _, resumed := vettingServer(b)
 	chi := &tls.ClientHelloInfo{Extensions: []uint16{extensionPreSharedKey}}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -32,10 +27,7 @@ func BenchmarkCheck(b *testing.B) {
 // opened saves a classical resumption (unwrapVetted): opening the ticket,
 // its device certificate included, a second time.
 func BenchmarkOpenTicket(b *testing.B) {
-	srv := &tls.Config{Certificates: []tls.Certificate{testCertificate(b)}, ClientAuth: tls.RequestClientCert}
-	s := &server{base: srv, now: time.Now}
-	srv.WrapSession = s.wrapFull
-	_, resumed := clientHellosFrom(b, srv, true)
+	_, srv, resumed := vettingServer(b)
 	h, ok := parseHello(resumed)
 	if !ok || h.ticket == nil {
 		b.Fatal("no ticket")

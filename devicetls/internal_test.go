@@ -123,16 +123,26 @@ func TestResumable(t *testing.T) {
 	}
 }
 
+// vettingServer returns a server whose classical configuration resumes
+// sessions rooted in hybrid handshakes, its default configuration srv
+// (which asks for client certificates), and the hello of a device
+// resuming a session srv began.
+func vettingServer(t testing.TB) (s *server, srv *tls.Config, resumed []byte) {
+	t.Helper()
+	srv = &tls.Config{Certificates: []tls.Certificate{testCertificate(t)}, ClientAuth: tls.RequestClientCert}
+	s = &server{base: srv, now: time.Now, resume: srv.Clone()}
+	s.resume.CurvePreferences = classical(nil)
+	srv.WrapSession = s.wrapFull
+	_, resumed = clientHellosFrom(t, srv, true)
+	return s, srv, resumed
+}
+
 // TestVettedTicketOpenedOnce: the classical configuration chosen for a
 // vetted ticket hands the handshake the state the check opened, not a
 // second opening of the ticket; another identity is opened with the
 // server's keys, and one it cannot open is ignored, as Go's default does.
 func TestVettedTicketOpenedOnce(t *testing.T) {
-	srv := &tls.Config{Certificates: []tls.Certificate{testCertificate(t)}, ClientAuth: tls.RequestClientCert}
-	s := &server{base: srv, now: time.Now, resume: srv.Clone()}
-	s.resume.CurvePreferences = classical(nil)
-	srv.WrapSession = s.wrapFull
-	_, resumed := clientHellosFrom(t, srv, true)
+	s, srv, resumed := vettingServer(t)
 	h, ok := parseHello(resumed)
 	if !ok || h.ticket == nil {
 		t.Fatal("the resumed hello offers no ticket")

@@ -571,13 +571,7 @@ func TestHandlerQueuesBeforeNext(t *testing.T) {
 	if want := string(inventory.AppleRefresh(inventory.PlatformIOS)[0].RequestType); requestType(next) != want {
 		t.Fatalf("after the lock's answer got %q, want %s, which its handler queued", requestType(next), want)
 	}
-	got := []string{requestType(next)}
-	for next != nil {
-		_, next = d.connect("Acknowledged", commandUUID(next), nil)
-		if next != nil {
-			got = append(got, requestType(next))
-		}
-	}
+	got := acknowledgeAll(d, next)
 	var want []string
 	for _, q := range inventory.AppleRefresh(inventory.PlatformIOS) {
 		want = append(want, string(q.RequestType))
@@ -617,13 +611,7 @@ func TestHandlerQueuesAfterQueued(t *testing.T) {
 	if n := lookups.Load(); n != 0 {
 		t.Errorf("the lock's answer looked the next command up %d times on its own, want it chosen with the answer", n)
 	}
-	got := []string{requestType(next)}
-	for next != nil {
-		_, next = d.connect("Acknowledged", commandUUID(next), nil)
-		if next != nil {
-			got = append(got, requestType(next))
-		}
-	}
+	got := acknowledgeAll(d, next)
 	var want []string
 	for range 2 { // the refresh queued before the answer, then the handler's
 		for _, q := range inventory.AppleRefresh(inventory.PlatformIOS) {
@@ -633,6 +621,19 @@ func TestHandlerQueuesAfterQueued(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("handed out %q, want two refreshes in order %q", got, want)
 	}
+}
+
+// acknowledgeAll acknowledges next and every command handed out after it
+// on the connection, and returns their request types in that order.
+func acknowledgeAll(d *device, next map[string]any) []string {
+	got := []string{requestType(next)}
+	for next != nil {
+		_, next = d.connect("Acknowledged", commandUUID(next), nil)
+		if next != nil {
+			got = append(got, requestType(next))
+		}
+	}
+	return got
 }
 
 // countingLookups counts the service's own NextCommand calls.

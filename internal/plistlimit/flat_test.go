@@ -1,8 +1,6 @@
 package plistlimit
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -128,37 +126,7 @@ func FuzzFlatDict(f *testing.F) {
 }
 
 func TestFlatDictFuzzSeeds(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzFlatDict")
-	if *update {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, data := range flatSeeds() {
-			if err := os.WriteFile(filepath.Join(dir, name), fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != len(flatSeeds()) {
-		t.Fatalf("%d seeds on disk, %d expected (go test -run TestFlatDictFuzzSeeds -update)", len(entries), len(flatSeeds()))
-	}
-	for _, e := range entries {
-		data, ok := flatSeeds()[e.Name()]
-		if !ok {
-			t.Fatalf("unknown seed %s", e.Name())
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(b) != fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data) {
-			t.Errorf("%s is stale (go test -run TestFlatDictFuzzSeeds -update)", e.Name())
-		}
-	}
+	checkSeedCorpus(t, filepath.Join("testdata", "fuzz", "FuzzFlatDict"), flatSeeds())
 }
 
 // BenchmarkUnmarshalIdle: an idle message through UnmarshalMeasured, and

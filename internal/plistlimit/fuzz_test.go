@@ -59,28 +59,40 @@ func seeds() map[string][]byte {
 }
 
 func TestFuzzSeeds(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzUnmarshal")
+	checkSeedCorpus(t, filepath.Join("testdata", "fuzz", "FuzzUnmarshal"), seeds())
+	want := map[string]error{"valid": nil, "deep": ErrTooDeep, "many": ErrTooMany, "malformed": ErrMalformed}
+	for name, data := range seeds() {
+		prefix, _, _ := strings.Cut(name, "-")
+		if err := Check(data, Limits{}); !errors.Is(err, want[prefix]) {
+			t.Errorf("%s: Check = %v, want %v", name, err, want[prefix])
+		}
+		checkWithin(t, data)
+	}
+}
+
+// checkSeedCorpus writes seeds into the fuzz corpus directory dir under
+// -update, and checks that dir holds exactly them, each as written.
+func checkSeedCorpus(t *testing.T, dir string, seeds map[string][]byte) {
+	t.Helper()
 	if *update {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for name, data := range seeds() {
-			body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		for name, data := range seeds {
+			if err := os.WriteFile(filepath.Join(dir, name), fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	want := map[string]error{"valid": nil, "deep": ErrTooDeep, "many": ErrTooMany, "malformed": ErrMalformed}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != len(seeds()) {
-		t.Fatalf("%d seeds on disk, %d expected (go test -run TestFuzzSeeds -update)", len(entries), len(seeds()))
+	if len(entries) != len(seeds) {
+		t.Fatalf("%d seeds on disk, %d expected (go test -run %s -update)", len(entries), len(seeds), t.Name())
 	}
 	for _, e := range entries {
-		data, ok := seeds()[e.Name()]
+		data, ok := seeds[e.Name()]
 		if !ok {
 			t.Fatalf("unknown seed %s", e.Name())
 		}
@@ -89,13 +101,8 @@ func TestFuzzSeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 		if string(b) != fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data) {
-			t.Errorf("%s is stale (go test -run TestFuzzSeeds -update)", e.Name())
+			t.Errorf("%s is stale (go test -run %s -update)", e.Name(), t.Name())
 		}
-		prefix, _, _ := strings.Cut(e.Name(), "-")
-		if err := Check(data, Limits{}); !errors.Is(err, want[prefix]) {
-			t.Errorf("%s: Check = %v, want %v", e.Name(), err, want[prefix])
-		}
-		checkWithin(t, data)
 	}
 }
 
