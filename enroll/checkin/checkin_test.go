@@ -552,17 +552,7 @@ func TestPolicyProfileInstalledAtEnrollment(t *testing.T) {
 // after the handler); without a handler, the answer and the next command
 // go together and the queue's order holds.
 func TestHandlerQueuesBeforeNext(t *testing.T) {
-	var e *env
-	var dev string
-	e = newEnv(t, checkin.WithResultHandler("DeviceLock", checkin.ResultHandlerFunc(func(ctx context.Context, r checkin.Result) error {
-		return e.svc.RefreshInventory(ctx, e.orgA, dev, "admin:bob")
-	})))
-	d := e.newDevice(e.orgA, "UDID-HQ", "alice").enroll()
-	dev = d.record().ID
-	drain(t, d)
-	if err := e.svc.Lock(t.Context(), e.orgA, dev, "admin:bob", "", ""); err != nil {
-		t.Fatal(err)
-	}
+	_, d := lockedWithRefreshHandler(t, "UDID-HQ", nil)
 	_, c := d.connect("Idle", "", nil)
 	if requestType(c) != "DeviceLock" {
 		t.Fatalf("first command %s, want DeviceLock", requestType(c))
@@ -586,20 +576,9 @@ func TestHandlerQueuesBeforeNext(t *testing.T) {
 // NextCommand of its own), and what the answer's handler queues follows
 // the queued commands, on the same connection.
 func TestHandlerQueuesAfterQueued(t *testing.T) {
-	var e *env
-	var dev string
 	var lookups atomic.Int32
-	e = newEnvWrapped(t, func(st checkin.Store) checkin.Store { return countingLookups{st, &lookups} },
-		checkin.WithResultHandler("DeviceLock", checkin.ResultHandlerFunc(func(ctx context.Context, r checkin.Result) error {
-			return e.svc.RefreshInventory(ctx, e.orgA, dev, "admin:bob")
-		})))
-	d := e.newDevice(e.orgA, "UDID-HQA", "alice").enroll()
-	dev = d.record().ID
-	drain(t, d)
-	if err := e.svc.Lock(t.Context(), e.orgA, dev, "admin:bob", "", ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.RefreshInventory(t.Context(), e.orgA, dev, "admin:bob"); err != nil {
+	e, d := lockedWithRefreshHandler(t, "UDID-HQA", func(st checkin.Store) checkin.Store { return countingLookups{st, &lookups} })
+	if err := e.svc.RefreshInventory(t.Context(), e.orgA, d.record().ID, "admin:bob"); err != nil {
 		t.Fatal(err)
 	}
 	_, c := d.connect("Idle", "", nil)
@@ -621,6 +600,26 @@ func TestHandlerQueuesAfterQueued(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("handed out %q, want two refreshes in order %q", got, want)
 	}
+}
+
+// lockedWithRefreshHandler returns a service (its store wrapped by wrap,
+// nil: not) whose result handler queues an inventory refresh for each
+// answered DeviceLock, and an enrolled device udid, its enrollment's
+// commands answered, with a lock queued.
+func lockedWithRefreshHandler(t *testing.T, udid string, wrap func(checkin.Store) checkin.Store) (*env, *device) {
+	t.Helper()
+	var e *env
+	var dev string
+	e = newEnvWrapped(t, wrap, checkin.WithResultHandler("DeviceLock", checkin.ResultHandlerFunc(func(ctx context.Context, r checkin.Result) error {
+		return e.svc.RefreshInventory(ctx, e.orgA, dev, "admin:bob")
+	})))
+	d := e.newDevice(e.orgA, udid, "alice").enroll()
+	dev = d.record().ID
+	drain(t, d)
+	if err := e.svc.Lock(t.Context(), e.orgA, dev, "admin:bob", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	return e, d
 }
 
 // acknowledgeAll acknowledges next and every command handed out after it
