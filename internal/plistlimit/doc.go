@@ -15,8 +15,9 @@
 // to bound the depth, value count and byte size of the tree the decoder would
 // expand (shared references are counted once per use, as the decoder copies
 // them). Unmarshal is Check followed by plist.Unmarshal, except that an XML
-// dictionary of plain strings decoded into a nil map[string]any (an MDM
-// device's Idle or bare acknowledgement) is read by a strict one-pass
-// reader that leaves everything else to the decoder; a fuzz target checks
-// that it agrees with the decoder on all it accepts.
+// dictionary decoded into a nil map[string]any, written as Apple devices
+// write them (an Idle, a command result with its nested dictionaries,
+// arrays and scalars), is read by a strict one-pass reader that leaves
+// everything else to the decoder; a fuzz target checks that it agrees
+// with the decoder on all it accepts.
 package plistlimit

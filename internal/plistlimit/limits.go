@@ -126,8 +126,8 @@ func UnmarshalMeasured(data []byte, v any, lim Limits) (Stats, error) {
 		return Stats{}, err
 	}
 	if m, ok := v.(*map[string]any); ok && *m == nil {
-		if flat, ok := decodeFlatDict(data); ok {
-			*m = flat
+		if fast, ok := decodeXMLDict(data); ok {
+			*m = fast
 			return st, nil
 		}
 	}

@@ -254,20 +254,22 @@ func (tx tx) saveInventory(ctx context.Context, d inventory.Device, version int6
 // inventory, comparing it with what is stored, and reports whether u
 // replaces the app list with a different one.
 func (tx tx) inventoryEvent(ctx context.Context, org storage.OrgID, id string, u inventory.Update) (appsChanged bool, err error) {
-	rows, err := tx.query(ctx, "SELECT key, value FROM {device_values} WHERE org_id = ? AND device_id = ?", org, id)
 	stored := map[string]string{}
-	if err == nil {
-		for rows.Next() {
-			var k, v string
-			if err = rows.Scan(&k, &v); err != nil {
-				break
+	if len(u.Values) > 0 || len(u.Remove) > 0 { // an app list alone changes no value
+		rows, err := tx.query(ctx, "SELECT key, value FROM {device_values} WHERE org_id = ? AND device_id = ?", org, id)
+		if err == nil {
+			for rows.Next() {
+				var k, v string
+				if err = rows.Scan(&k, &v); err != nil {
+					break
+				}
+				stored[k] = v
 			}
-			stored[k] = v
+			err = errors.Join(err, rows.Err(), rows.Close())
 		}
-		err = errors.Join(err, rows.Err(), rows.Close())
-	}
-	if err != nil {
-		return false, tx.s.fail("read stored values", err)
+		if err != nil {
+			return false, tx.s.fail("read stored values", err)
+		}
 	}
 	changed := map[string]string{}
 	for _, v := range u.Values {

@@ -3,8 +3,10 @@ package storagetest
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/inventory"
 
 	"github.com/openomm/omm/storage"
 )
@@ -17,7 +19,11 @@ import (
 //     org's log of 10,000, while another org holds as many again;
 //   - QueueFanOut1000: queueing one command for 1,000 devices;
 //   - QueueRoundTrip: queue a command for a device, hand it out, record
-//     the acknowledgement — the store's work for one command.
+//     the acknowledgement — the store's work for one command;
+//   - InventoryAnswer: record the answer to a queued inventory query with
+//     its inventory update (30 values, two of them changed each time) and
+//     hand out the next command, in one transaction — the store's work
+//     for each command of an inventory refresh.
 func Benchmark(b *testing.B, newStore func(b *testing.B) Store) {
 	b.Run("AuditAppend", func(b *testing.B) {
 		s := newStore(b)
@@ -91,4 +97,89 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) Store) {
 			}
 		}
 	})
+	b.Run("InventoryAnswer", func(b *testing.B) {
+		s := newStore(b)
+		o := mustCreateOrg(b, s, "acme")
+		d := mustCreateDevice(b, s, newDevice(o.ID, 1), at(1))
+		opt := enroll.NextOptions{SkipNotNow: true, Now: at(2)}
+		never := func(string) bool { return false }
+		// Up to 30 of the contract's text and number values, as a device
+		// reports them; the first two change with every answer.
+		var attrs []inventory.Attribute
+		for _, a := range inventory.Contract() {
+			if (a.Kind == inventory.KindText || a.Kind == inventory.KindNumber) && len(attrs) < 30 {
+				attrs = append(attrs, a)
+			}
+		}
+		values := func(i int) []inventory.Value {
+			vals := make([]inventory.Value, len(attrs))
+			for k, a := range attrs {
+				n := k
+				if k < 2 {
+					n = i
+				}
+				vals[k] = inventory.Value{Key: a.Key, Value: fmt.Sprint(n), Source: a.Source, Collected: at(i)}
+			}
+			return vals
+		}
+		// Commands are queued ahead, outside the timer, a batch at a time.
+		const batch = 100
+		queued, i := 0, 0
+		b.ReportAllocs()
+		cpu := meterCPU(b)
+		defer cpu.report()
+		for b.Loop() {
+			if i == queued {
+				cpu.stop()
+				for range batch {
+					queued++
+					enqueue(b, s, o.ID, fmt.Sprint("c", queued), d.ID)
+				}
+				cpu.resume()
+			}
+			i++
+			a, err := s.RecordOutcomeInventory(b.Context(), o.ID, d.ID, enroll.Outcome{UUID: fmt.Sprint("c", i), Status: enroll.StatusAcknowledged, Time: at(i)},
+				opt, never, enroll.InventoryAnswer{RequestType: command("c").RequestType, Version: d.Version, Update: inventory.Update{At: at(i), Values: values(i)}})
+			if err != nil || !a.Inventoried {
+				b.Fatalf("RecordOutcomeInventory: %+v, %v", a, err)
+			}
+			d = a.Device
+		}
+	})
+}
+
+// cpuMeter reports a benchmark's process CPU time per operation
+// (cpu-ns/op): a store's work, without the waits wall time includes (a
+// synchronous commit's fsync), and without what it did while paused.
+type cpuMeter struct {
+	b            *testing.B
+	start, pause time.Duration
+	paused       time.Duration
+	ok           bool
+}
+
+func meterCPU(b *testing.B) *cpuMeter {
+	m := &cpuMeter{b: b}
+	m.start, m.ok = processCPU()
+	return m
+}
+
+// stop stops the benchmark's timer and the meter; resume restarts both.
+func (m *cpuMeter) stop() {
+	m.b.StopTimer()
+	m.pause, _ = processCPU()
+}
+
+func (m *cpuMeter) resume() {
+	now, _ := processCPU()
+	m.paused += now - m.pause
+	m.b.StartTimer()
+}
+
+// report reports the CPU time per operation since meterCPU.
+func (m *cpuMeter) report() {
+	end, _ := processCPU()
+	if m.ok && m.b.N > 0 {
+		m.b.ReportMetric(float64(end-m.start-m.paused)/float64(m.b.N), "cpu-ns/op")
+	}
 }
