@@ -13,11 +13,12 @@ import (
 // root is a dictionary, decoded into a map[string]any. encoding/xml's
 // tokenizer was about a tenth of an idle check-in's server CPU and of a
 // command result's; this reads such a message in one pass without it. It
-// accepts only a strict subset of what the decoder reads — one prolog and
-// one DOCTYPE as Apple writes them, no attributes but the plist version, no
-// entities, comments, CDATA or carriage returns, the scalar elements
-// written as Apple writes them (<true/>, digits in an <integer>) — and
-// gives up on anything else, which then takes the decoder's path.
+// accepts only a strict subset of what the decoder reads — the prolog and
+// the DOCTYPE as Apple writes them (each may be left out, and the prolog's
+// encoding), no attributes but the plist version, no entities, comments or
+// CDATA, no carriage return inside text, the scalar elements written as
+// Apple writes them (<true/>, digits in an <integer>) — and gives up on
+// anything else, which then takes the decoder's path.
 // FuzzXMLDict checks that whatever it accepts, the decoder decodes to the
 // same dictionary.
 
@@ -145,8 +146,9 @@ func (p *fastParser) value(depth int) (any, bool) {
 	return nil, false
 }
 
-// integer reads <integer> with decimal digits and an optional minus: a
-// negative number is an int64, any other a uint64, as in the decoder.
+// integer reads <integer> with decimal digits and an optional minus: with
+// the minus it is an int64 ("-0" too), without a uint64, as in the
+// decoder.
 func (p *fastParser) integer() (any, bool) {
 	text, ok := p.element("integer")
 	if !ok || !onlyBytes(strings.TrimPrefix(text, "-"), "0123456789") {
@@ -178,7 +180,8 @@ func (p *fastParser) date() (any, bool) {
 		return nil, false
 	}
 	var t time.Time
-	return t, t.UnmarshalText([]byte(text)) == nil
+	err := t.UnmarshalText([]byte(text)) // before t is read: the order within a return is unspecified
+	return t, err == nil
 }
 
 // data reads <data>: base64 with white space in it; empty is a nil slice,
@@ -257,7 +260,9 @@ func (p *fastParser) element(name string) (string, bool) {
 	return string(text[:end]), true
 }
 
-// plainText reports whether XML text b decodes to itself.
+// plainText reports whether XML text b is of a kind that decodes to
+// itself (it also refuses DEL, which would: a safe subset, not an exact
+// one).
 func plainText(b []byte) bool {
 	for i := 0; i < len(b); {
 		c := b[i]

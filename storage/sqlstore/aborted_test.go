@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -35,11 +36,24 @@ func TestPostgresRunsAbortedWritesAgain(t *testing.T) {
 	var runs atomic.Int32
 	var holding sync.WaitGroup // both first locks are held
 	holding.Add(2)
-	lock := func(first, second storage.OrgID) func(exec func(string, ...any) error) error {
+	// done[i] is closed when write i has returned.
+	done := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	lock := func(first, second storage.OrgID, other <-chan struct{}) func(exec func(string, ...any) error) error {
 		tries := 0
 		return func(exec func(string, ...any) error) error {
 			tries++
 			runs.Add(1)
+			if tries > 1 {
+				// The aborted write runs again once the other has
+				// committed: run at once, it could take its first lock
+				// back before the other, woken by the abort, took it,
+				// and deadlock anew (a second abort under load).
+				select {
+				case <-other:
+				case <-time.After(time.Minute):
+					return errors.New("the other write did not complete")
+				}
+			}
 			const touch = "UPDATE {orgs} SET name = name WHERE id = ?"
 			if err := exec(touch, first); err != nil {
 				return err
@@ -53,8 +67,14 @@ func TestPostgresRunsAbortedWritesAgain(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	wg.Go(func() { errs[0] = s.WriteExec(ctx, lock(orgs[0], orgs[1])) })
-	wg.Go(func() { errs[1] = s.WriteExec(ctx, lock(orgs[1], orgs[0])) })
+	wg.Go(func() {
+		defer close(done[0])
+		errs[0] = s.WriteExec(ctx, lock(orgs[0], orgs[1], done[1]))
+	})
+	wg.Go(func() {
+		defer close(done[1])
+		errs[1] = s.WriteExec(ctx, lock(orgs[1], orgs[0], done[0]))
+	})
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
