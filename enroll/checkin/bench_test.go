@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/openomm/omm/enroll/apns/apnstest"
 	"github.com/openomm/omm/enroll/checkin"
 	"github.com/openomm/omm/enroll/mdm"
+	"github.com/openomm/omm/internal/cputime"
 	"github.com/openomm/omm/inventory"
 	"github.com/openomm/omm/storage"
 	"github.com/openomm/omm/storage/memory"
@@ -307,9 +307,9 @@ func BenchmarkEnroll(b *testing.B) {
 
 // processCPU is the test process's CPU time so far.
 func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
+	d, ok := cputime.Process()
+	if !ok {
+		b.Fatal("no process CPU time here")
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }

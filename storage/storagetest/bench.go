@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/openomm/omm/enroll"
+	"github.com/openomm/omm/internal/cputime"
 	"github.com/openomm/omm/inventory"
 
 	"github.com/openomm/omm/storage"
@@ -160,25 +161,25 @@ type cpuMeter struct {
 
 func meterCPU(b *testing.B) *cpuMeter {
 	m := &cpuMeter{b: b}
-	m.start, m.ok = processCPU()
+	m.start, m.ok = cputime.Process()
 	return m
 }
 
 // stop stops the benchmark's timer and the meter; resume restarts both.
 func (m *cpuMeter) stop() {
 	m.b.StopTimer()
-	m.pause, _ = processCPU()
+	m.pause, _ = cputime.Process()
 }
 
 func (m *cpuMeter) resume() {
-	now, _ := processCPU()
+	now, _ := cputime.Process()
 	m.paused += now - m.pause
 	m.b.StartTimer()
 }
 
 // report reports the CPU time per operation since meterCPU.
 func (m *cpuMeter) report() {
-	end, _ := processCPU()
+	end, _ := cputime.Process()
 	if m.ok && m.b.N > 0 {
 		m.b.ReportMetric(float64(end-m.start-m.paused)/float64(m.b.N), "cpu-ns/op")
 	}
